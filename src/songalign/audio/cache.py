@@ -1,0 +1,76 @@
+"""A feature cache on disk, keyed by the audio file's content and the feature parameters.
+
+The key is ``sha1(file bytes) + LogMelConfig.key() + window``: renaming or moving a file keeps
+its cache entries; editing it (or changing a parameter) makes new ones. Entries are ``.npy``
+files written atomically (write to a temporary name, then rename), so an interrupted run leaves
+no half-written entry and a re-run picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from songalign.audio.features import LogMelConfig, log_mel
+from songalign.audio.io import load_audio
+
+
+def file_digest(path: str | Path) -> str:
+    """sha1 of the file's bytes (hex)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha1").hexdigest()
+
+
+class FeatureCache:
+    """Log-mel features of audio windows, computed once and kept under ``root``."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self._digests: dict[tuple[str, int, int], str] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def _digest(self, path: str | Path) -> str:
+        stat = os.stat(path)
+        marker = (str(path), stat.st_size, stat.st_mtime_ns)
+        if marker not in self._digests:
+            self._digests[marker] = file_digest(path)
+        return self._digests[marker]
+
+    def key(self, path: str | Path, config: LogMelConfig, offset: float = 0.0, duration: float | None = None) -> str:
+        window = f"{offset:.6f}:{'all' if duration is None else f'{duration:.6f}'}"
+        material = f"{self._digest(path)}|{config.key()}|{window}"
+        return hashlib.sha1(material.encode()).hexdigest()
+
+    def _entry(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npy"
+
+    def get(self, key: str) -> np.ndarray | None:
+        entry = self._entry(key)
+        return np.load(entry) if entry.is_file() else None
+
+    def put(self, key: str, array: np.ndarray) -> None:
+        entry = self._entry(key)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=entry.parent, suffix=".tmp", delete=False) as handle:
+            np.save(handle, array)
+        os.replace(handle.name, entry)
+
+    def log_mel(
+        self, path: str | Path, config: LogMelConfig, offset: float = 0.0, duration: float | None = None
+    ) -> np.ndarray:
+        """Log-mel ``(n_mels, frames)`` of ``duration`` s of ``path`` from ``offset`` s, from cache if present."""
+        key = self.key(path, config, offset, duration)
+        cached = self.get(key)
+        if cached is not None:
+            self.hits += 1
+            return cached
+        self.misses += 1
+        audio, _ = load_audio(path, config.sample_rate, offset=offset, duration=duration)
+        features = log_mel(audio, config).numpy()
+        self.put(key, features)
+        return features

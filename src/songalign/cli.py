@@ -1,0 +1,153 @@
+"""The ``songalign`` command. Thin: every sub-command calls the library and prints its result."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from songalign.errors import SkipReport, SongalignError
+
+console = Console(stderr=False)
+app = typer.Typer(help="songalign: align song audio, lyrics and the emotion in lyrics.", no_args_is_help=True)
+corpus_app = typer.Typer(help="Create, prepare and inspect corpora.", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+
+
+class CorpusKind(StrEnum):
+    jamendo = "jamendo"
+    dali = "dali"
+    folder = "folder"
+    pairs = "pairs"
+
+
+def _print_report(report: SkipReport, title: str) -> None:
+    if not report.skipped:
+        return
+    table = Table(title=f"{title}: {report.summary()}", show_lines=False)
+    table.add_column("count", justify="right")
+    table.add_column("reason")
+    for reason, count in report.reasons().most_common(15):
+        table.add_row(str(count), reason)
+    console.print(table)
+
+
+@corpus_app.command("synth")
+def corpus_synth(
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder to write the corpus into")],
+    songs: Annotated[int, typer.Option(help="number of songs")] = 48,
+    seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same corpus")] = 0,
+    duration: Annotated[float, typer.Option(help="approximate song length in seconds")] = 40.0,
+    workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+) -> None:
+    """Generate the synthetic corpus (JamendoLyrics layout, with emotion labels and music captions)."""
+    from songalign.corpus.synth import synthesize_corpus
+
+    summary = synthesize_corpus(out, n_songs=songs, seed=seed, workers=workers, duration=duration)
+    console.print(f"[green]wrote {songs} songs to {out}[/green] ({summary})")
+
+
+@corpus_app.command("prepare")
+def corpus_prepare(
+    kind: Annotated[CorpusKind, typer.Argument(help="corpus layout")],
+    src: Annotated[Path, typer.Argument(help="corpus folder (a CSV file for 'pairs')")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for the prepared manifest")],
+    language: Annotated[list[str] | None, typer.Option(help="keep only these languages (repeatable)")] = None,
+    audio_dir: Annotated[Path | None, typer.Option(help="DALI: folder with <dali_id>.<ext> audio")] = None,
+    trust_pickles: Annotated[bool, typer.Option(help="DALI: allow unpickling the annotation files")] = False,
+    target: Annotated[float, typer.Option(help="target segment length (s)")] = 10.0,
+    min_duration: Annotated[float, typer.Option("--min", help="shortest segment kept (s)")] = 4.0,
+    max_duration: Annotated[float, typer.Option("--max", help="longest segment formed from several lines (s)")] = 15.0,
+    max_gap: Annotated[float, typer.Option(help="silence (s) between lines that always ends a segment")] = 3.0,
+    seed: Annotated[int, typer.Option(help="seed of the song-level train/val/test split")] = 0,
+) -> None:
+    """Read a corpus, check it, cut ~10 s segments, split by song, and write Parquet manifests."""
+    from songalign.corpus.prepare import prepare_corpus
+    from songalign.corpus.segmenter import SegmenterConfig, SplitConfig
+
+    options: dict = {}
+    if language:
+        options["languages"] = language
+    if kind is CorpusKind.dali:
+        options.update(audio_dir=audio_dir, trust_pickles=trust_pickles)
+        if not language:
+            options["languages"] = ["english"]
+    try:
+        segmenter = SegmenterConfig(
+            target_duration=target, min_duration=min_duration, max_duration=max_duration, max_gap=max_gap
+        )
+    except ValueError as error:
+        raise SongalignError(f"invalid segment lengths: {error.errors()[0]['msg']}") from error
+    result = prepare_corpus(kind.value, src, out, segmenter=segmenter, split=SplitConfig(seed=seed), **options)
+    _print_report(result.report, "skipped or repaired")
+    _print_info(result.out)
+
+
+def _print_info(directory: Path) -> None:
+    from songalign.corpus.info import corpus_stats
+    from songalign.corpus.manifest import CorpusManifest
+
+    stats = corpus_stats(CorpusManifest.load(directory))
+    table = Table(title=f"corpus {directory}", show_header=False)
+    table.add_row("songs", str(stats.songs))
+    table.add_row("audio", f"{stats.hours:.2f} h ({stats.lyric_hours:.2f} h in segments)")
+    table.add_row("languages", ", ".join(f"{k} {v}" for k, v in stats.languages.most_common()))
+    table.add_row("segments", f"{stats.segments} ({', '.join(f'{k} {v}' for k, v in sorted(stats.splits.items()))})")
+    table.add_row("mean segment", f"{stats.mean_segment_duration:.2f} s")
+    console.print(table)
+    rows = stats.histogram()
+    if rows:
+        peak = max(n for _, _, n in rows) or 1
+        console.print("segment durations")
+        for low, high, count in rows:
+            console.print(f"  {low:5.1f}–{high:5.1f} s {'█' * max(1 if count else 0, round(40 * count / peak)):<40} {count}")
+
+
+@corpus_app.command("info")
+def corpus_info(directory: Annotated[Path, typer.Argument(help="a prepared corpus folder")]) -> None:
+    """Songs, hours, languages, splits and a segment-duration histogram."""
+    _print_info(directory)
+
+
+@app.command("quickstart")
+def quickstart(
+    out: Annotated[Path, typer.Option("--out", "-o", help="working folder")] = Path("runs/quickstart"),
+    songs: Annotated[int, typer.Option(help="songs in the synthetic corpus")] = 48,
+    seed: Annotated[int, typer.Option(help="seed of every random step")] = 0,
+) -> None:
+    """The main job: synthesise a corpus and prepare it (training and evaluation follow in later steps)."""
+    from songalign.corpus.prepare import prepare_corpus
+    from songalign.corpus.segmenter import SplitConfig
+    from songalign.corpus.synth import synthesize_corpus
+
+    raw, prepared = out / "synth", out / "corpus"
+    console.rule("1. synthetic corpus")
+    synthesize_corpus(raw, n_songs=songs, seed=seed)
+    console.rule("2. segments and splits")
+    result = prepare_corpus("jamendo", raw, prepared, split=SplitConfig(seed=seed))
+    _print_report(result.report, "skipped or repaired")
+    _print_info(prepared)
+    console.print(f"[green]prepared corpus in {prepared}[/green]")
+
+
+def main() -> None:
+    """Entry point: run the app; a user error prints one sentence and exits with status 1."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=Console(stderr=True), show_path=False)]
+    )
+    try:
+        app()
+    except SongalignError as error:
+        Console(stderr=True).print(f"[bold red]error:[/bold red] {error}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Reader for JamendoLyrics MultiLang (and our synthetic corpus, which uses the same layout).
+
+Layout (``src`` is the dataset root)::
+
+    JamendoLyrics.csv                    URL,Filepath,Artist,Title,Genre,LicenseType,Language,...
+    mp3/<name>.mp3                       the audio; <name> is Filepath without .mp3
+    lyrics/<name>.txt                    one lyric line per line, blank lines between paragraphs
+    lyrics/<name>.words.txt              one word per line
+    annotations/words/<name>.csv         word_start,word_end,line_end (s); line_end is nan except
+                                         on a line's last word
+    annotations/lines/<name>.csv         start_time,end_time,lyrics_line (s)
+    metadata/segments.csv                (synthetic corpus only) ground-truth sections
+
+File names carry non-ASCII letters, apostrophes, brackets and ``&``; they are used verbatim.
+When the line file is missing, lines are rebuilt from the word file's ``line_end`` marks.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+from songalign.corpus.records import Line, Paragraph, Song, Word
+from songalign.corpus.validate import lines_from_words
+from songalign.errors import BadInputError, SkipReport, SongalignError
+
+INDEX_FILE = "JamendoLyrics.csv"
+REFERENCE_FILE = Path("metadata") / "segments.csv"
+REQUIRED_COLUMNS = ("Filepath",)
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 text file (a byte-order mark is accepted); a clear error otherwise."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise BadInputError(
+            path, f"text is not UTF-8 (byte {error.start}); re-save the file with UTF-8 encoding"
+        ) from error
+
+
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    """Rows of a CSV file with a header, as dictionaries of stripped strings."""
+    rows = list(csv.DictReader(read_text(path).splitlines()))
+    return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in rows]
+
+
+def parse_seconds(value: str) -> float:
+    """A time in seconds from a CSV cell; anything unreadable becomes NaN (dropped later, and reported)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _read_words(src: Path, name: str) -> list[Word]:
+    """Words with times from the annotation CSV and text from ``<name>.words.txt``; line indices from line_end."""
+    path = src / "annotations" / "words" / f"{name}.csv"
+    rows = read_csv_rows(path)
+    missing = [c for c in ("word_start", "word_end") if rows and c not in rows[0]]
+    if missing:
+        raise BadInputError(path, f"missing column(s) {', '.join(missing)}; the header must be word_start,word_end,line_end")
+    text_path = src / "lyrics" / f"{name}.words.txt"
+    texts = [t.strip() for t in read_text(text_path).splitlines() if t.strip()] if text_path.is_file() else []
+    words, line = [], 0
+    for index, row in enumerate(rows):
+        text = texts[index] if index < len(texts) else ""
+        words.append(Word(text, parse_seconds(row["word_start"]), parse_seconds(row["word_end"]), line))
+        if math.isfinite(parse_seconds(row.get("line_end", "nan"))):
+            line += 1
+    return words
+
+
+def _read_lines(src: Path, name: str) -> list[Line] | None:
+    path = src / "annotations" / "lines" / f"{name}.csv"
+    if not path.is_file():
+        return None
+    rows = read_csv_rows(path)
+    if rows and not {"start_time", "end_time", "lyrics_line"} <= rows[0].keys():
+        raise BadInputError(path, "the header must be start_time,end_time,lyrics_line")
+    return [Line(r["lyrics_line"], parse_seconds(r["start_time"]), parse_seconds(r["end_time"])) for r in rows]
+
+
+def _paragraphs(src: Path, name: str, lines: list[Line]) -> tuple[list[Line], list[Paragraph]]:
+    """Group lines into paragraphs by the blank lines of ``lyrics/<name>.txt`` (when it matches the lines)."""
+    path = src / "lyrics" / f"{name}.txt"
+    if not path.is_file():
+        return lines, []
+    blocks = [[ln.strip() for ln in block.splitlines() if ln.strip()] for block in read_text(path).split("\n\n")]
+    blocks = [b for b in blocks if b]
+    if sum(len(b) for b in blocks) != len(lines):
+        return lines, []
+    grouped, paragraphs, cursor = [], [], 0
+    for block in blocks:
+        members = lines[cursor : cursor + len(block)]
+        cursor += len(block)
+        index = len(paragraphs)
+        grouped.extend(Line(ln.text, ln.start, ln.end, index) for ln in members)
+        paragraphs.append(Paragraph("\n".join(ln.text for ln in members), members[0].start, members[-1].end))
+    return grouped, paragraphs
+
+
+def _reference_sections(src: Path) -> dict[str, list[dict]]:
+    """Ground-truth sections of the synthetic corpus, keyed by audio file name."""
+    path = src / REFERENCE_FILE
+    if not path.is_file():
+        return {}
+    sections: dict[str, list[dict]] = {}
+    for row in read_csv_rows(path):
+        entry = {"start": parse_seconds(row.get("start", "")), "end": parse_seconds(row.get("end", ""))}
+        for key in ("emotion", "caption"):
+            if row.get(key):
+                entry[key] = row[key]
+        for key in ("valence", "arousal"):
+            if row.get(key):
+                entry[key] = parse_seconds(row[key])
+        sections.setdefault(row.get("Filepath", ""), []).append(entry)
+    return sections
+
+
+def read_jamendo(src: Path, report: SkipReport, *, languages: list[str] | None = None) -> Iterator[Song]:
+    """Yield the songs of a JamendoLyrics-layout folder; ``languages`` keeps only those (e.g. ``["english"]``)."""
+    index = src / INDEX_FILE
+    if not index.is_file():
+        raise SongalignError(f"{src} has no {INDEX_FILE}; point to the JamendoLyrics root folder (the one with mp3/)")
+    wanted = {lang.lower() for lang in languages} if languages else None
+    references = _reference_sections(src)
+    for row_number, row in enumerate(read_csv_rows(index), start=2):
+        filepath = row.get("Filepath", "")
+        if not filepath:
+            report.skip(index, f"row {row_number} has no Filepath; fill it in or delete the row")
+            continue
+        language = row.get("Language", "").lower()
+        if wanted is not None and language not in wanted:
+            report.skip(index, f"language '{language}' is not among {sorted(wanted)}", item=filepath)
+            continue
+        name = Path(filepath).stem
+        audio = src / "mp3" / filepath
+        if not audio.is_file():
+            report.skip(audio, "audio file not found; download it into mp3/ or remove its row from the CSV", item=filepath)
+            continue
+        try:
+            words = _read_words(src, name) if (src / "annotations" / "words" / f"{name}.csv").is_file() else []
+            lines = _read_lines(src, name)
+        except BadInputError as error:
+            report.add_error(error, item=filepath)
+            continue
+        if lines is None:
+            lines = lines_from_words(words)
+        if not lines:
+            report.skip(src / "annotations", "no line or word annotation found for this song; add one", item=filepath)
+            continue
+        try:
+            lines, paragraphs = _paragraphs(src, name, lines)
+        except BadInputError as error:
+            report.add_error(error, item=filepath)
+            paragraphs = []
+        extra = {k: row[k] for k in ("URL", "LyricOverlap", "Polyphonic", "NonLexical") if row.get(k)}
+        extra["annotation_path"] = str(src / "annotations" / "lines" / f"{name}.csv")
+        if filepath in references:
+            extra["reference_sections"] = references[filepath]
+        yield Song(
+            id=name,
+            title=row.get("Title", ""),
+            artist=row.get("Artist", ""),
+            language=language,
+            audio_path=str(audio.resolve()),
+            licence=row.get("LicenseType", ""),
+            genre=row.get("Genre", ""),
+            words=words,
+            lines=lines,
+            paragraphs=paragraphs,
+            extra=extra,
+        )

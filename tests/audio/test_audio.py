@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import shutil
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from songalign.audio.cache import FeatureCache
+from songalign.audio.features import LogMelConfig, log_mel
+from songalign.audio.io import load_audio, probe_audio
+from songalign.errors import BadInputError
+from songalign.testing import write_audio
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
+def test_formats_decode_to_mono_at_the_requested_rate(tmp_path, suffix):
+    path = write_audio(tmp_path / f"a{suffix}", 3.0, sample_rate=22050, channels=2)
+    audio, rate = load_audio(path, sample_rate=16000)
+    assert rate == 16000 and audio.ndim == 1 and audio.dtype == np.float32
+    assert abs(len(audio) - 48000) <= 0.06 * 16000  # mp3 may add a few ms of padding
+    info = probe_audio(path)
+    assert info.channels == 2 and info.sample_rate == 22050 and info.duration == pytest.approx(3.0, abs=0.06)
+
+
+def test_a_window_is_read_by_seeking_and_matches_the_full_decode(tmp_path):
+    rate = 8000
+    t = np.arange(5 * rate) / rate
+    signal = (0.5 * np.sin(2 * np.pi * 3.0 * t) * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    sf.write(tmp_path / "w.wav", signal, rate, subtype="FLOAT")
+    window, _ = load_audio(tmp_path / "w.wav", offset=1.25, duration=2.0)
+    np.testing.assert_allclose(window, signal[int(1.25 * rate) : int(3.25 * rate)], atol=1e-7)
+    tail, _ = load_audio(tmp_path / "w.wav", offset=4.5, duration=2.0)
+    assert len(tail) == rate // 2  # shorter at the end, never padded
+    with pytest.raises(BadInputError, match="window starts at 6.000 s"):
+        load_audio(tmp_path / "w.wav", offset=6.0)
+
+
+def test_stereo_is_averaged(tmp_path):
+    left = np.full(800, 0.5, dtype=np.float32)
+    sf.write(tmp_path / "s.wav", np.stack([left, -0.25 * np.ones(800, np.float32)], axis=1), 8000, subtype="FLOAT")
+    mono, _ = load_audio(tmp_path / "s.wav")
+    np.testing.assert_allclose(mono, 0.125)
+    both, _ = load_audio(tmp_path / "s.wav", mono=False)
+    assert both.shape == (2, 800)
+
+
+def test_errors_name_the_file(tmp_path):
+    with pytest.raises(BadInputError, match="not found"):
+        load_audio(tmp_path / "none.wav")
+    (tmp_path / "junk.wav").write_bytes(b"RIFF....garbage")
+    with pytest.raises(BadInputError, match="junk.wav: audio cannot be decoded"):
+        probe_audio(tmp_path / "junk.wav")
+
+
+def test_log_mel_matches_librosa_and_has_the_documented_shape():
+    config = LogMelConfig(sample_rate=16000, n_fft=512, hop_length=160, n_mels=40)
+    audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    ours = log_mel(audio, config).numpy()
+    reference = librosa.feature.melspectrogram(
+        y=audio, sr=16000, n_fft=512, hop_length=160, n_mels=40, power=2.0, center=True, pad_mode="reflect", norm="slaney"
+    )
+    assert ours.shape == (40, config.frames(16000)) == reference.shape
+    np.testing.assert_allclose(ours, np.log(np.maximum(reference, config.floor)), atol=1e-3)
+    batch = log_mel(torch.from_numpy(np.stack([audio, audio])), config)
+    assert batch.shape == (2, 40, 101)
+    torch.testing.assert_close(batch[1], torch.from_numpy(ours))
+
+
+def test_a_sine_lights_the_mel_band_of_its_frequency():
+    config = LogMelConfig(n_mels=64)
+    t = np.arange(16000) / 16000
+    mel = log_mel(np.sin(2 * np.pi * 1000 * t), config).mean(dim=1)
+    centres = librosa.mel_frequencies(n_mels=66, fmin=0, fmax=8000)[1:-1]
+    assert abs(centres[int(mel.argmax())] - 1000) < 80
+
+
+def test_feature_cache_hits_follow_content_and_parameters(tmp_path):
+    path = write_audio(tmp_path / "a.wav", 2.0)
+    cache = FeatureCache(tmp_path / "cache")
+    config = LogMelConfig()
+    first = cache.log_mel(path, config, offset=0.5, duration=1.0)
+    assert (cache.hits, cache.misses) == (0, 1)
+    moved = tmp_path / "moved.wav"
+    shutil.copy(path, moved)
+    np.testing.assert_array_equal(cache.log_mel(moved, config, offset=0.5, duration=1.0), first)
+    assert cache.hits == 1  # same bytes elsewhere: same entry
+    cache.log_mel(path, LogMelConfig(n_mels=32), offset=0.5, duration=1.0)
+    cache.log_mel(path, config, offset=0.0, duration=1.0)
+    assert cache.misses == 3
+    assert not list((tmp_path / "cache").rglob("*.tmp"))
+    fresh = FeatureCache(tmp_path / "cache")  # a new process finds the entries on disk
+    fresh.log_mel(path, config, offset=0.5, duration=1.0)
+    assert (fresh.hits, fresh.misses) == (1, 0)
