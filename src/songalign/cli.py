@@ -59,7 +59,9 @@ def corpus_prepare(
     kind: Annotated[CorpusKind, typer.Argument(help="corpus layout")],
     src: Annotated[Path, typer.Argument(help="corpus folder (a CSV file for 'pairs')")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for the prepared manifest")],
-    language: Annotated[list[str] | None, typer.Option(help="keep only these languages (repeatable)")] = None,
+    language: Annotated[
+        list[str] | None, typer.Option(help="keep only these languages (repeatable); 'all' keeps every language")
+    ] = None,
     audio_dir: Annotated[Path | None, typer.Option(help="DALI: folder with <dali_id>.<ext> audio")] = None,
     trust_pickles: Annotated[bool, typer.Option(help="DALI: allow unpickling the annotation files")] = False,
     target: Annotated[float, typer.Option(help="target segment length (s)")] = 10.0,
@@ -74,11 +76,10 @@ def corpus_prepare(
 
     options: dict = {}
     if language:
-        options["languages"] = language
+        options["languages"] = None if [lang.lower() for lang in language] == ["all"] else language
     if kind is CorpusKind.dali:
         options.update(audio_dir=audio_dir, trust_pickles=trust_pickles)
-        if not language:
-            options["languages"] = ["english"]
+        options.setdefault("languages", ["english"])  # the seed paper kept English songs
     try:
         segmenter = SegmenterConfig(
             target_duration=target, min_duration=min_duration, max_duration=max_duration, max_gap=max_gap

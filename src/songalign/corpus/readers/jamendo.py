@@ -17,34 +17,23 @@ When the line file is missing, lines are rebuilt from the word file's ``line_end
 
 from __future__ import annotations
 
-import csv
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from songalign.corpus.readers.text import csv_records, read_text, wanted_languages
 from songalign.corpus.records import Line, Paragraph, Song, Word
 from songalign.corpus.validate import lines_from_words
 from songalign.errors import BadInputError, SkipReport, SongalignError
 
 INDEX_FILE = "JamendoLyrics.csv"
 REFERENCE_FILE = Path("metadata") / "segments.csv"
-REQUIRED_COLUMNS = ("Filepath",)
-
-
-def read_text(path: Path) -> str:
-    """Read a UTF-8 text file (a byte-order mark is accepted); a clear error otherwise."""
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise BadInputError(
-            path, f"text is not UTF-8 (byte {error.start}); re-save the file with UTF-8 encoding"
-        ) from error
 
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
-    """Rows of a CSV file with a header, as dictionaries of stripped strings."""
-    rows = list(csv.DictReader(read_text(path).splitlines()))
-    return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in rows]
+    """Rows of a CSV file with a header (names lower-cased), as dictionaries of stripped strings."""
+    _, rows = csv_records(read_text(path), path)
+    return [{k: (v or "").strip() for k, v in row.items()} for _, row in rows]
 
 
 def parse_seconds(value: str) -> float:
@@ -116,23 +105,23 @@ def _reference_sections(src: Path) -> dict[str, list[dict]]:
         for key in ("valence", "arousal"):
             if row.get(key):
                 entry[key] = parse_seconds(row[key])
-        sections.setdefault(row.get("Filepath", ""), []).append(entry)
+        sections.setdefault(row.get("filepath", ""), []).append(entry)
     return sections
 
 
-def read_jamendo(src: Path, report: SkipReport, *, languages: list[str] | None = None) -> Iterator[Song]:
+def read_jamendo(src: Path, report: SkipReport, *, languages: Sequence[str] | str | None = None) -> Iterator[Song]:
     """Yield the songs of a JamendoLyrics-layout folder; ``languages`` keeps only those (e.g. ``["english"]``)."""
     index = src / INDEX_FILE
     if not index.is_file():
         raise SongalignError(f"{src} has no {INDEX_FILE}; point to the JamendoLyrics root folder (the one with mp3/)")
-    wanted = {lang.lower() for lang in languages} if languages else None
+    wanted = wanted_languages(languages)
     references = _reference_sections(src)
     for row_number, row in enumerate(read_csv_rows(index), start=2):
-        filepath = row.get("Filepath", "")
+        filepath = row.get("filepath", "")
         if not filepath:
             report.skip(index, f"row {row_number} has no Filepath; fill it in or delete the row")
             continue
-        language = row.get("Language", "").lower()
+        language = row.get("language", "").lower()
         if wanted is not None and language not in wanted:
             report.skip(index, f"language '{language}' is not among {sorted(wanted)}", item=filepath)
             continue
@@ -157,18 +146,18 @@ def read_jamendo(src: Path, report: SkipReport, *, languages: list[str] | None =
         except BadInputError as error:
             report.add_error(error, item=filepath)
             paragraphs = []
-        extra = {k: row[k] for k in ("URL", "LyricOverlap", "Polyphonic", "NonLexical") if row.get(k)}
+        extra = {k: row[k] for k in ("url", "lyricoverlap", "polyphonic", "nonlexical") if row.get(k)}
         extra["annotation_path"] = str(src / "annotations" / "lines" / f"{name}.csv")
         if filepath in references:
             extra["reference_sections"] = references[filepath]
         yield Song(
             id=name,
-            title=row.get("Title", ""),
-            artist=row.get("Artist", ""),
+            title=row.get("title", ""),
+            artist=row.get("artist", ""),
             language=language,
             audio_path=str(audio.resolve()),
-            licence=row.get("LicenseType", ""),
-            genre=row.get("Genre", ""),
+            licence=row.get("licensetype", ""),
+            genre=row.get("genre", ""),
             words=words,
             lines=lines,
             paragraphs=paragraphs,
