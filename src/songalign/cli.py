@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from songalign.errors import SkipReport, SongalignError
@@ -35,7 +36,7 @@ def _print_report(report: SkipReport, title: str) -> None:
     table.add_column("count", justify="right")
     table.add_column("reason")
     for reason, count in report.reasons().most_common(15):
-        table.add_row(str(count), reason)
+        table.add_row(str(count), escape(reason))
     console.print(table)
 
 
@@ -117,6 +118,39 @@ def corpus_info(directory: Annotated[Path, typer.Argument(help="a prepared corpu
     _print_info(directory)
 
 
+@app.command("train")
+def train_command(
+    recipe: Annotated[Path, typer.Argument(help="a YAML recipe, e.g. configs/clap_emo.yaml")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a recipe field: key.sub=value")] = None,
+) -> None:
+    """Train (or resume training) an alignment model from a recipe."""
+    from songalign.align.train import load_recipe, train
+
+    loaded = load_recipe(recipe, set_)
+    saved = train(loaded)
+    console.print(f"[green]model saved in {saved}[/green]; curves in {loaded.run_dir / 'loss.png'}")
+
+
+@app.command("embed")
+def embed_command(
+    model: Annotated[Path, typer.Argument(help="a trained model folder")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="where to write the embeddings (.npy)")],
+    audio: Annotated[list[Path] | None, typer.Option(help="audio files (repeatable); whole-file embeddings")] = None,
+    text: Annotated[list[str] | None, typer.Option(help="texts to embed (repeatable)")] = None,
+) -> None:
+    """Embed audio files or texts into the model's shared space; writes an (N, D) float32 array."""
+    import numpy as np
+
+    from songalign.align.model import AlignModel
+
+    if bool(audio) == bool(text):
+        raise SongalignError("give either --audio files or --text strings (not both, not neither)")
+    loaded = AlignModel.from_pretrained(model)
+    vectors = loaded.embed_audio(audio) if audio else loaded.embed_text(text)
+    np.save(out, vectors)
+    console.print(f"[green]wrote {vectors.shape[0]}×{vectors.shape[1]} embeddings to {out}[/green]")
+
+
 @app.command("quickstart")
 def quickstart(
     out: Annotated[Path, typer.Option("--out", "-o", help="working folder")] = Path("runs/quickstart"),
@@ -146,7 +180,7 @@ def main() -> None:
     try:
         app()
     except SongalignError as error:
-        Console(stderr=True).print(f"[bold red]error:[/bold red] {error}")
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/bold red] {escape(str(error))}")
         sys.exit(1)
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from songalign.audio.features import LogMelConfig, log_mel
 from songalign.audio.io import load_audio
+from songalign.audio.windows import fit_length
 
 
 def file_digest(path: str | Path) -> str:
@@ -41,9 +43,10 @@ class FeatureCache:
             self._digests[marker] = file_digest(path)
         return self._digests[marker]
 
-    def key(self, path: str | Path, config: LogMelConfig, offset: float = 0.0, duration: float | None = None) -> str:
+    def key(self, path: str | Path, extractor: str, offset: float = 0.0, duration: float | None = None) -> str:
+        """Cache key of a window of ``path`` under a feature extractor named by ``extractor`` (its parameters)."""
         window = f"{offset:.6f}:{'all' if duration is None else f'{duration:.6f}'}"
-        material = f"{self._digest(path)}|{config.key()}|{window}"
+        material = f"{self._digest(path)}|{extractor}|{window}"
         return hashlib.sha1(material.encode()).hexdigest()
 
     def _entry(self, key: str) -> Path:
@@ -60,17 +63,38 @@ class FeatureCache:
             np.save(handle, array)
         os.replace(handle.name, entry)
 
-    def log_mel(
-        self, path: str | Path, config: LogMelConfig, offset: float = 0.0, duration: float | None = None
+    def features(
+        self,
+        path: str | Path,
+        sample_rate: int,
+        extractor: str,
+        extract: Callable[[np.ndarray], np.ndarray],
+        offset: float = 0.0,
+        duration: float | None = None,
+        samples: int | None = None,
     ) -> np.ndarray:
-        """Log-mel ``(n_mels, frames)`` of ``duration`` s of ``path`` from ``offset`` s, from cache if present."""
-        key = self.key(path, config, offset, duration)
+        """``extract(audio)`` of a window of ``path`` (mono at ``sample_rate`` Hz), from cache if present.
+
+        ``extractor`` names the extractor and its parameters (it is part of the key);
+        ``samples``, when given, pads or cuts the window to exactly that many samples first.
+        """
+        key = self.key(path, f"{extractor}|sr={sample_rate}|n={samples}", offset, duration)
         cached = self.get(key)
         if cached is not None:
             self.hits += 1
             return cached
         self.misses += 1
-        audio, _ = load_audio(path, config.sample_rate, offset=offset, duration=duration)
-        features = log_mel(audio, config).numpy()
-        self.put(key, features)
-        return features
+        audio, _ = load_audio(path, sample_rate, offset=offset, duration=duration)
+        if samples is not None:
+            audio = fit_length(audio, samples)
+        result = np.asarray(extract(audio))
+        self.put(key, result)
+        return result
+
+    def log_mel(
+        self, path: str | Path, config: LogMelConfig, offset: float = 0.0, duration: float | None = None
+    ) -> np.ndarray:
+        """Log-mel ``(n_mels, frames)`` of ``duration`` s of ``path`` from ``offset`` s, from cache if present."""
+        return self.features(
+            path, config.sample_rate, f"log_mel:{config.key()}", lambda a: log_mel(a, config).numpy(), offset, duration
+        )

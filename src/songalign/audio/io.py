@@ -10,6 +10,9 @@ Every decoding problem ends in a :class:`~songalign.errors.BadInputError` naming
 from __future__ import annotations
 
 import math
+import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +38,25 @@ class AudioInfo:
     @property
     def duration(self) -> float:
         return self.frames / self.sample_rate
+
+
+@contextmanager
+def _quiet_decoder():
+    """Silence the C decoder's own stderr chatter (mpg123 complains when a seek lands inside a bit
+    reservoir, though the samples it returns are right); our errors are raised as exceptions."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (e.g. some notebooks): nothing to silence
+        yield
+        return
+    with open(os.devnull, "wb") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _open(path: Path) -> sf.SoundFile:
@@ -63,11 +85,12 @@ def probe_audio(path: str | Path) -> AudioInfo:
         sample_rate, channels, frames = handle.samplerate, handle.channels, handle.frames
         if sample_rate <= 0 or channels <= 0:
             raise BadInputError(path, f"audio header is invalid ({sample_rate} Hz, {channels} channels); re-encode it")
+        tail = max(0, frames - sample_rate)
         try:
-            tail = max(0, frames - sample_rate)
-            if handle.seekable():
-                handle.seek(tail)
-            got = len(handle.read(frames - tail, dtype="float32", always_2d=True)) if frames else 0
+            with _quiet_decoder():
+                if handle.seekable():
+                    handle.seek(tail)
+                got = len(handle.read(frames - tail, dtype="float32", always_2d=True)) if frames else 0
         except (sf.LibsndfileError, RuntimeError):
             got = -1
     if frames > 0 and got == frames - tail:
@@ -81,7 +104,7 @@ def probe_audio(path: str | Path) -> AudioInfo:
 def _count_decodable_frames(path: Path) -> int:
     count = 0
     try:
-        with sf.SoundFile(str(path)) as handle:
+        with sf.SoundFile(str(path)) as handle, _quiet_decoder():
             while block := len(handle.read(65536, dtype="float32", always_2d=True)):
                 count += block
     except (sf.LibsndfileError, RuntimeError):
@@ -115,9 +138,10 @@ def load_audio(
             )
         count = -1 if duration is None else max(0, int(round(duration * native)))
         try:
-            if start:
-                handle.seek(start)
-            data = handle.read(count, dtype="float32", always_2d=True)
+            with _quiet_decoder():
+                if start:
+                    handle.seek(start)
+                data = handle.read(count, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as error:
             raise BadInputError(path, f"audio cannot be decoded ({error}); re-encode it or replace it") from error
     audio = data.mean(axis=1) if mono else data.T
