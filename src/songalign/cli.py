@@ -118,6 +118,27 @@ def corpus_info(directory: Annotated[Path, typer.Argument(help="a prepared corpu
     _print_info(directory)
 
 
+class DescribeBackend(StrEnum):
+    lexicon = "lexicon"
+    llm = "llm"
+
+
+@app.command("describe")
+def describe_command(
+    corpus: Annotated[Path, typer.Argument(help="a prepared corpus folder")],
+    backend: Annotated[DescribeBackend, typer.Option(help="lexicon (offline) or llm (OpenAI-compatible)")] = DescribeBackend.lexicon,
+    seed: Annotated[int, typer.Option(help="seed of the wording")] = 0,
+    base_url: Annotated[str | None, typer.Option(help="llm: endpoint, e.g. http://localhost:8080/v1")] = None,
+    model: Annotated[str | None, typer.Option(help="llm: model name")] = None,
+    concurrency: Annotated[int, typer.Option(help="llm: requests in flight")] = 4,
+) -> None:
+    """Describe the emotion of every segment's lyrics; writes descriptions and labels into the corpus."""
+    from songalign.describe import DescriberConfig, LLMOptions, describe_corpus
+
+    config = DescriberConfig(seed=seed, llm=LLMOptions(base_url=base_url, model=model, concurrency=concurrency))
+    describe_corpus(corpus, backend.value, config=config).print()
+
+
 @app.command("train")
 def train_command(
     recipe: Annotated[Path, typer.Argument(help="a YAML recipe, e.g. configs/clap_emo.yaml")],
@@ -169,7 +190,11 @@ def quickstart(
     result = prepare_corpus("jamendo", raw, prepared, split=SplitConfig(seed=seed))
     _print_report(result.report, "skipped or repaired")
     _print_info(prepared)
-    console.print(f"[green]prepared corpus in {prepared}[/green]")
+    console.rule("3. emotion descriptions")
+    from songalign.describe import DescriberConfig, describe_corpus
+
+    describe_corpus(prepared, "lexicon", config=DescriberConfig(seed=seed)).print()
+    console.print(f"[green]prepared and described corpus in {prepared}[/green]")
 
 
 def main() -> None:

@@ -1,0 +1,14 @@
+"""The synthetic song corpus: songs whose audio really carries what their text says.
+
+:func:`synthesize_corpus` writes, deterministically from a seed, songs in the JamendoLyrics
+MultiLang layout (so the Jamendo reader reads them) plus per-section ground truth (emotion,
+valence, arousal, a caption of the music) in ``metadata/``. Lyrics come from an emotion grammar
+(:mod:`.lyrics`), vocals from espeak-ng (:mod:`.voice`), the backing from numpy synthesis that
+follows each section's emotion (:mod:`.music`); :mod:`.song` lays the song out and
+:mod:`.render` mixes and writes it.
+"""
+
+from songalign.corpus.synth.generate import GENERATOR_VERSION, SynthSummary, plan_corpus, synthesize_corpus
+from songalign.corpus.synth.lyrics import AFFECT, EMOTIONS
+
+__all__ = ["AFFECT", "EMOTIONS", "GENERATOR_VERSION", "SynthSummary", "plan_corpus", "synthesize_corpus"]

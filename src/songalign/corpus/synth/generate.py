@@ -1,0 +1,204 @@
+"""The corpus driver: plan the songs from a seed, make them in parallel processes, write the tables.
+
+Each song is composed, mixed and written by one worker process, with its own freshly loaded
+espeak-ng (a C singleton, see :mod:`.voice`) and a random generator seeded by ``(seed, index)``
+alone, so the corpus does not depend on the number of workers or the order songs finish in.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from songalign.corpus.records import Song
+from songalign.corpus.synth import lyrics, music, render, song, voice
+from songalign.errors import SongalignError
+
+GENERATOR_VERSION = "1.0"
+"""Bumped whenever the same seed would give a different corpus."""
+
+MIN_DURATION = 15.0
+"""Shortest song, in seconds: an intro, one section and its break."""
+
+LAYOUT = ("mp3", "lyrics", "annotations/words", "annotations/lines", "metadata/notes")
+"""The folders of a corpus (besides ``JamendoLyrics.csv`` and the tables in ``metadata/``)."""
+
+
+@dataclass
+class SynthSummary:
+    """What :func:`synthesize_corpus` wrote.
+
+    ``duration`` is the total audio in seconds, ``elapsed`` the wall time in seconds;
+    ``emotions`` counts sections per emotion; ``songs`` are the songs' records (times in
+    seconds, ``audio_path`` absolute), in corpus order.
+    """
+
+    out_dir: Path
+    seed: int
+    n_songs: int
+    n_sections: int
+    duration: float
+    elapsed: float
+    emotions: dict[str, int]
+    songs: list[Song] = field(repr=False)
+
+
+def plan_corpus(n_songs: int, seed: int, duration: float) -> list[song.SongSpec]:
+    """The songs' specs: unique names, and first emotions balanced over :data:`lyrics.EMOTIONS`
+    (each emotion once in every block of six songs)."""
+    rng = np.random.default_rng(seed)
+    blocks = -(-n_songs // len(lyrics.EMOTIONS))  # every 6 songs: each emotion once, in random order
+    emotions = np.concatenate([rng.permutation(lyrics.EMOTIONS) for _ in range(blocks)])[:n_songs]
+    specs, used = [], set()
+    for index, emotion in enumerate(emotions):
+        rng = np.random.default_rng([seed, index, 1])  # names only: independent of the music
+        artist = lyrics.make_artist(rng)
+        title = lyrics.make_title(str(emotion), rng)
+        name, version = lyrics.file_stem(artist, title), 1
+        while name.casefold() in used:
+            version += 1
+            name = lyrics.file_stem(artist, f"{title} (Version {version})")
+        if version > 1:
+            title = f"{title} (Version {version})"
+        used.add(name.casefold())
+        specs.append(song.SongSpec(index, seed, name, artist, title, str(emotion), duration))
+    return specs
+
+
+def make_song(spec: song.SongSpec, out_dir: Path) -> render.SongRows:
+    """Compose, mix and write one song (runs in a worker process)."""
+    return render.write_song(song.compose_song(spec), out_dir)
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    """fork on Linux (workers need no re-import of ``__main__``, so scripts without a main guard,
+    stdin and notebooks work; no espeak-ng state is shared, see :mod:`.voice`), spawn elsewhere."""
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+def _prepare(out_dir: Path) -> None:
+    """Create the layout; a previous synthetic corpus in ``out_dir`` is replaced, anything else refused."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SongalignError(f"{out_dir} is a file; give a folder for the synthetic corpus")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        if not (out_dir / "metadata" / "synth.json").is_file():
+            raise SongalignError(f"{out_dir} is not empty and holds no synthetic corpus; give an empty or new folder")
+        for folder in ("mp3", "lyrics", "annotations", "metadata"):
+            shutil.rmtree(out_dir / folder, ignore_errors=True)
+        (out_dir / "JamendoLyrics.csv").unlink(missing_ok=True)
+    for folder in LAYOUT:
+        (out_dir / folder).mkdir(parents=True, exist_ok=True)
+
+
+def synthesize_corpus(
+    out_dir: Path,
+    n_songs: int = 48,
+    seed: int = 0,
+    workers: int | None = None,
+    duration: float = 40.0,
+    progress: Callable[[int], None] | None = None,
+) -> SynthSummary:
+    """Write a synthetic song corpus in the JamendoLyrics MultiLang layout, deterministically from ``seed``.
+
+    ``n_songs`` songs of about ``duration`` seconds each (an intro, then sections of 8-12 s of
+    singing, each followed by a 3.5-5 s instrumental break) are written under ``out_dir``
+    (see :mod:`songalign.corpus.synth.render` for the files), plus ``metadata/segments.csv``
+    (one row per section: emotion, valence, arousal, a caption of the music, lyrics),
+    ``metadata/songs.csv`` and ``metadata/synth.json`` (generator version and parameters).
+    ``workers`` processes make songs in parallel (default: one per CPU, at most ``n_songs``).
+    ``progress`` is called after each song with the number of songs finished so far.
+
+    An ``out_dir`` holding a previous synthetic corpus is replaced; any other non-empty folder
+    is refused with a :class:`~songalign.errors.SongalignError`.
+    """
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    if n_songs < 1:
+        raise SongalignError(f"n_songs must be at least 1, got {n_songs}")
+    if duration < MIN_DURATION:
+        raise SongalignError(
+            f"duration must be at least {MIN_DURATION:g} s (an intro, a section and a break), got {duration:g}"
+        )
+    if workers is not None and workers < 1:
+        raise SongalignError(f"workers must be at least 1, got {workers}")
+    workers = min(workers or os.cpu_count() or 1, n_songs)
+    _prepare(out_dir)
+    specs = plan_corpus(n_songs, seed, float(duration))
+
+    results: dict[int, render.SongRows] = {}
+
+    def finished(index: int, rows: render.SongRows) -> None:
+        results[index] = rows
+        if progress is not None:
+            progress(len(results))
+
+    if workers == 1:
+        for spec in specs:
+            finished(spec.index, make_song(spec, out_dir))
+    else:
+        with ProcessPoolExecutor(workers, mp_context=_process_context()) as pool:
+            futures = {pool.submit(make_song, spec, out_dir): spec.index for spec in specs}
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
+
+    ordered = [results[spec.index] for spec in specs]
+    render.write_table(out_dir / "JamendoLyrics.csv", render.JAMENDO_COLUMNS, [r.jamendo for r in ordered])
+    segments = [row for r in ordered for row in r.segments]
+    render.write_table(out_dir / "metadata" / "segments.csv", render.SEGMENT_COLUMNS, segments)
+    render.write_table(out_dir / "metadata" / "songs.csv", render.SONG_COLUMNS, [r.song for r in ordered])
+    _write_manifest(out_dir / "metadata" / "synth.json", seed, n_songs, float(duration))
+    records = [r.record for r in ordered]
+    return SynthSummary(
+        out_dir=out_dir,
+        seed=seed,
+        n_songs=n_songs,
+        n_sections=len(segments),
+        duration=sum(r.duration or 0.0 for r in records),
+        elapsed=time.perf_counter() - started,
+        emotions=dict(Counter(row["emotion"] for row in segments)),
+        songs=records,
+    )
+
+
+def _write_manifest(path: Path, seed: int, n_songs: int, duration: float) -> None:
+    """``synth.json``: the generator version and every parameter that shapes the corpus."""
+    manifest = {
+        "generator": "songalign.corpus.synth",
+        "version": GENERATOR_VERSION,
+        "seed": seed,
+        "n_songs": n_songs,
+        "duration": duration,
+        "sample_rate": voice.SAMPLE_RATE,
+        "audio_format": "MP3 (mono)",
+        "emotions": list(lyrics.EMOTIONS),
+        "affect": {e: {"valence": v, "arousal": a} for e, (v, a) in lyrics.AFFECT.items()},
+        "voices": [asdict(v) for v in voice.VOICES],
+        "genres": list(song.GENRES),
+        "layout_seconds": {
+            "intro_min": list(song.INTRO_MIN),
+            "line_gap": list(song.LINE_GAP),
+            "section_span": list(song.SECTION_SPAN),
+            "break_min": list(song.BREAK_MIN),
+        },
+        "tempo_range_bpm": list(song.TEMPO_RANGE),
+        "emotion_change_probability": song.EMOTION_CHANGE_PROBABILITY,
+        "mix_db": {
+            "vocal_rms": render.VOCAL_RMS_DB,
+            "backing_re_vocals": {"at_zero_arousal": render.BACKING_DB[0], "per_arousal": render.BACKING_DB[1]},
+            "lead_re_vocals": render.LEAD_DB,
+            "section_gain_per_arousal": render.SECTION_GAIN_DB,
+        },
+        "instruments": sorted(music.TIMBRES),
+    }
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,227 @@
+"""Mixing a composed song and writing it in the JamendoLyrics MultiLang layout.
+
+Per song, under the corpus folder (``<name>`` is the song's file stem):
+
+- ``mp3/<name>.mp3``: mono MP3 at 22050 Hz (soundfile/libsndfile with LAME; decoding with
+  soundfile gives back exactly the same number of samples, with no offset);
+- ``lyrics/<name>.txt``: one lyric line per line, a blank line between sections;
+- ``lyrics/<name>.words.txt``: one word per line;
+- ``annotations/words/<name>.csv``: ``word_start,word_end,line_end`` in seconds, ``line_end``
+  is ``nan`` except on a line's last word, where it equals that word's end;
+- ``annotations/lines/<name>.csv``: ``start_time,end_time,lyrics_line``;
+- ``metadata/notes/<name>.csv``: ``start,end,pitch,word_index,word``, the sung notes (one per
+  word, pitch as a MIDI number; the lead instrument plays exactly these).
+
+The corpus-wide tables (``JamendoLyrics.csv``, ``metadata/segments.csv``, ``metadata/songs.csv``)
+are written from the rows :func:`write_song` returns. Times are written with 4 decimals (0.1 ms).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from songalign.corpus.records import Song
+from songalign.corpus.synth.music import render_backing, render_lead
+from songalign.corpus.synth.song import ComposedSong
+from songalign.corpus.synth.voice import SAMPLE_RATE
+
+JAMENDO_COLUMNS = (
+    "URL",
+    "Filepath",
+    "Artist",
+    "Title",
+    "Genre",
+    "LicenseType",
+    "Language",
+    "LyricOverlap",
+    "Polyphonic",
+    "NonLexical",
+)
+WORD_COLUMNS = ("word_start", "word_end", "line_end")
+LINE_COLUMNS = ("start_time", "end_time", "lyrics_line")
+NOTE_COLUMNS = ("start", "end", "pitch", "word_index", "word")
+SEGMENT_COLUMNS = ("Filepath", "section", "start", "end", "emotion", "valence", "arousal", "caption", "lyrics")
+SONG_COLUMNS = ("Filepath", "seed", "index", "duration", "genre", "voice", "voice_gender", "voice_accent",
+                "rate_wpm", "key", "modes", "tempi_bpm", "emotions", "instruments")  # fmt: skip
+
+# Mix levels, in dB.
+VOCAL_RMS_DB = -22.0  # the vocals while sung, re full scale
+BACKING_DB = (-8.0, 4.0)  # backing re vocals: -8 dB + 4 dB per unit of arousal
+LEAD_DB = -12.0  # the lead instrument re vocals
+SECTION_GAIN_DB = 3.0  # whole-mix gain per unit of arousal
+PEAK = 0.9  # a louder mix is scaled down to this peak
+_RAMP = int(0.05 * SAMPLE_RATE)  # gain changes between sections take 50 ms
+_FADE_OUT = int(1.0 * SAMPLE_RATE)
+
+
+def _db(value: float) -> float:
+    return 10.0 ** (value / 20.0)
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+
+
+def _spans(notes, n_samples: int) -> np.ndarray:
+    """Boolean mask, shape ``(n_samples,)``: True inside any of ``notes`` (times in seconds)."""
+    mask = np.zeros(n_samples, bool)
+    for note in notes:
+        mask[round(note.start * SAMPLE_RATE) : round(note.end * SAMPLE_RATE)] = True
+    return mask
+
+
+def stems(song: ComposedSong) -> dict[str, np.ndarray]:
+    """The song's ``vocals`` and ``accompaniment`` (backing and lead), as mixed, before the peak limit.
+
+    Each is float32, shape ``(song.n_samples,)``, at :data:`SAMPLE_RATE` Hz. Vocals are placed
+    sample-exactly at their annotated starts and scaled to :data:`VOCAL_RMS_DB` while sung. Each
+    section's backing is scaled to :data:`BACKING_DB` relative to the vocals (closer when
+    aroused) and its lead to :data:`LEAD_DB`; the whole section gets :data:`SECTION_GAIN_DB` per
+    unit of arousal, ramped over 50 ms at section boundaries (which lie in instrumental breaks).
+    """
+    n = song.n_samples
+    rng = np.random.default_rng([song.spec.seed, song.spec.index, 2])  # drum noise
+    vocals = np.zeros(n, np.float32)
+    for section in song.sections:
+        for line in section.lines:
+            for word, start in zip(line.words, line.starts, strict=True):
+                vocals[start : start + len(word.samples)] += word.samples
+    all_notes = [note for section in song.sections for line in section.lines for note in line.notes()]
+    vocals *= _db(VOCAL_RMS_DB) / _rms(vocals[_spans(all_notes, n)])
+
+    accompaniment = np.zeros(n, np.float32)
+    gain = np.ones(n, np.float32)
+    previous_gain = None
+    for section in song.sections:
+        music = section.music
+        first, last = round(music.start * SAMPLE_RATE), round(music.end * SAMPLE_RATE)
+        backing = render_backing(music, n, SAMPLE_RATE, rng)
+        backing *= _db(VOCAL_RMS_DB + BACKING_DB[0] + BACKING_DB[1] * section.arousal) / _rms(backing[first:last])
+        notes = [note for line in section.lines for note in line.notes()]
+        lead = render_lead(notes, music.lead, music.brightness, n, SAMPLE_RATE)
+        lead *= _db(VOCAL_RMS_DB + LEAD_DB) / _rms(lead[_spans(notes, n)])
+        accompaniment += backing + lead
+        section_gain = _db(SECTION_GAIN_DB * section.arousal)
+        gain[first:last] = section_gain
+        if previous_gain is not None:
+            gain[first - _RAMP // 2 : first + _RAMP // 2] = np.linspace(previous_gain, section_gain, 2 * (_RAMP // 2))
+        previous_gain = section_gain
+    accompaniment[n - _FADE_OUT :] *= np.linspace(1.0, 0.0, _FADE_OUT, dtype=np.float32)
+    return {"vocals": vocals * gain, "accompaniment": accompaniment * gain}
+
+
+def mix(song: ComposedSong) -> np.ndarray:
+    """The song's audio: the sum of its :func:`stems`, scaled down if needed to peak at :data:`PEAK`.
+
+    Float32, shape ``(song.n_samples,)``, at :data:`SAMPLE_RATE` Hz.
+    """
+    parts = stems(song)
+    audio = parts["vocals"] + parts["accompaniment"]
+    peak = float(np.abs(audio).max())
+    return audio * np.float32(PEAK / peak) if peak > PEAK else audio
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def _write_csv(path: Path, header: tuple[str, ...], rows: list) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_table(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
+    """Write dict ``rows`` as a CSV with ``columns`` in that order."""
+    _write_csv(path, columns, [[row[c] for c in columns] for row in rows])
+
+
+def write_annotations(record: Song, out_dir: Path) -> None:
+    """The lyrics, word, line and note files of ``record`` (see the module docstring)."""
+    name = record.id
+    paragraphs = [[line.text for line in record.lines if line.paragraph == p] for p in range(len(record.paragraphs))]
+    lyrics_text = "\n\n".join("\n".join(lines) for lines in paragraphs) + "\n"
+    (out_dir / "lyrics" / f"{name}.txt").write_text(lyrics_text, encoding="utf-8")
+    (out_dir / "lyrics" / f"{name}.words.txt").write_text(
+        "".join(w.text + "\n" for w in record.words), encoding="utf-8"
+    )
+    last_word = {max(i for i, w in enumerate(record.words) if w.line == j) for j in range(len(record.lines))}
+    word_rows = [
+        [_seconds(w.start), _seconds(w.end), _seconds(w.end) if i in last_word else "nan"]
+        for i, w in enumerate(record.words)
+    ]
+    _write_csv(out_dir / "annotations" / "words" / f"{name}.csv", WORD_COLUMNS, word_rows)
+    line_rows = [[_seconds(line.start), _seconds(line.end), line.text] for line in record.lines]
+    _write_csv(out_dir / "annotations" / "lines" / f"{name}.csv", LINE_COLUMNS, line_rows)
+    note_rows = [[_seconds(n.start), _seconds(n.end), f"{n.pitch:g}", n.word, n.text] for n in record.notes]
+    _write_csv(out_dir / "metadata" / "notes" / f"{name}.csv", NOTE_COLUMNS, note_rows)
+
+
+@dataclass
+class SongRows:
+    """What one song contributes to the corpus-wide tables, and its record."""
+
+    record: Song
+    jamendo: dict
+    segments: list[dict]
+    song: dict
+
+
+def write_song(song: ComposedSong, out_dir: Path) -> SongRows:
+    """Mix ``song``, write its MP3 and annotation files under ``out_dir``, and return its table rows."""
+    filepath = f"{song.spec.name}.mp3"
+    mp3 = out_dir / "mp3" / filepath
+    sf.write(mp3, mix(song), SAMPLE_RATE, format="MP3")
+    record = song.to_song(str(mp3.resolve()))
+    write_annotations(record, out_dir)
+    jamendo = {
+        "URL": "",
+        "Filepath": filepath,
+        "Artist": record.artist,
+        "Title": record.title,
+        "Genre": record.genre,
+        "LicenseType": record.licence,
+        "Language": record.language,
+        "LyricOverlap": "False",
+        "Polyphonic": "False",
+        "NonLexical": "False",
+    }
+    segments = [
+        {
+            "Filepath": filepath,
+            "section": i,
+            "start": _seconds(paragraph.start),
+            "end": _seconds(paragraph.end),
+            "emotion": section.emotion,
+            "valence": section.valence,
+            "arousal": section.arousal,
+            "caption": section.caption,
+            "lyrics": " / ".join(line.text for line in section.lines),
+        }
+        for i, (section, paragraph) in enumerate(zip(song.sections, record.paragraphs, strict=True))
+    ]
+    musics = [section.music for section in song.sections]
+    instruments = dict.fromkeys(name for m in musics for name in (m.chords, m.bass, m.lead))
+    row = {
+        "Filepath": filepath,
+        "seed": song.spec.seed,
+        "index": song.spec.index,
+        "duration": _seconds(song.duration),
+        "genre": song.style.genre,
+        "voice": song.style.voice.name,
+        "voice_gender": song.style.voice.gender,
+        "voice_accent": song.style.voice.accent,
+        "rate_wpm": song.style.rate,
+        "key": record.extra["key"],
+        "modes": ";".join(m.mode for m in musics),
+        "tempi_bpm": ";".join(f"{m.tempo_bpm:g}" for m in musics),
+        "emotions": ";".join(s.emotion for s in song.sections),
+        "instruments": ";".join(instruments),
+    }
+    return SongRows(record, jamendo, segments, row)

@@ -1,0 +1,161 @@
+"""The describer contract and the registry of describers by name.
+
+A describer turns a batch of lyric :class:`~songalign.corpus.records.Segment` records into one
+:class:`Description` each: a one-sentence, open-vocabulary description of the emotional sentiment
+of the segment's lyrics, plus structured labels::
+
+    {"emotion": str, "emotion_secondary": str | None, "valence": float in [-1, 1],
+     "arousal": float in [-1, 1], "intensity": float in [0, 1], "describer": "<name>@<version>"}
+
+Describers do not cache; :func:`songalign.describe.run.describe_segments` does, keyed by
+:meth:`Describer.cache_identity` and :meth:`Describer.cache_input`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ValidationError
+
+from songalign.corpus.records import Segment
+from songalign.errors import SongalignError
+
+LABEL_KEYS: tuple[str, ...] = ("emotion", "emotion_secondary", "valence", "arousal", "intensity", "describer")
+"""The keys a describer owns in ``Segment.labels``; other keys (e.g. ``ref_emotion``) are kept."""
+
+
+@dataclass
+class Description:
+    """One segment's description sentence and its structured labels (see the module docstring)."""
+
+    text: str
+    labels: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "labels": dict(self.labels)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Description:
+        return cls(text=str(data["text"]), labels=dict(data.get("labels") or {}))
+
+    def apply_to(self, segment: Segment) -> None:
+        """Write this description into ``segment`` in place, keeping labels it does not own."""
+        segment.description = self.text
+        kept = {k: v for k, v in segment.labels.items() if k not in LABEL_KEYS}
+        segment.labels = {**kept, **self.labels}
+
+
+@runtime_checkable
+class Describer(Protocol):
+    """Describes batches of segments.
+
+    ``name`` and ``version`` identify the backend (``version`` changes whenever output for the
+    same input and options may change); ``chunk_size`` is how many segments the driver hands to
+    :meth:`describe` at a time (and caches after).
+    """
+
+    name: str
+    version: str
+    chunk_size: int
+
+    def describe(self, segments: Sequence[Segment]) -> list[Description]:
+        """One description per segment, in order.
+
+        Raise :class:`SongalignError` on failure, or :class:`DescribeInterrupted` to hand back
+        the descriptions finished before the failure.
+        """
+        ...
+
+    def cache_identity(self) -> dict[str, Any]:
+        """The options that change the output (never secrets such as API keys), JSON-serialisable."""
+        ...
+
+    def cache_input(self, segment: Segment) -> dict[str, Any]:
+        """The part of ``segment`` the output depends on, JSON-serialisable."""
+        ...
+
+
+class DescribeInterrupted(SongalignError):
+    """A describer failed partway through a batch; ``completed`` maps batch positions to the
+    descriptions it did finish, so that the driver can cache them before passing the error on."""
+
+    def __init__(self, message: str, completed: dict[int, Description]):
+        super().__init__(message)
+        self.completed = completed
+
+
+def seeded_rng(seed: int, *parts: str) -> random.Random:
+    """A :class:`random.Random` seeded from ``seed`` and ``parts`` only (stable across processes,
+    unlike Python's salted ``hash``)."""
+    digest = hashlib.sha256("\x1f".join([str(seed), *parts]).encode("utf-8")).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def stable_digest(data: Any, length: int = 16) -> str:
+    """Hex SHA-256 of the canonical JSON of ``data`` (sorted keys), cut to ``length`` characters."""
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    factory: Callable[[Any], Describer]
+    options: type[BaseModel]
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def register_describer(
+    name: str, options: type[BaseModel]
+) -> Callable[[Callable[[Any], Describer]], Callable[[Any], Describer]]:
+    """Register ``factory(options_model_instance) -> Describer`` under ``name``."""
+
+    def decorator(factory: Callable[[Any], Describer]) -> Callable[[Any], Describer]:
+        _REGISTRY[name] = _Entry(factory, options)
+        return factory
+
+    return decorator
+
+
+def available_describers() -> list[str]:
+    """Names accepted by :func:`get_describer`."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def describer_options(name: str) -> type[BaseModel]:
+    """The pydantic options model of the describer ``name``."""
+    return _entry(name).options
+
+
+def get_describer(name: str, **options: Any) -> Describer:
+    """Build the describer registered as ``name`` with keyword ``options`` (validated).
+
+    Raises :class:`SongalignError` for an unknown name or an invalid option, naming it.
+    """
+    entry = _entry(name)
+    try:
+        validated = entry.options.model_validate(options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "options"
+        raise SongalignError(f"describer '{name}': option '{where}' is invalid ({first['msg']})") from None
+    return entry.factory(validated)
+
+
+def _entry(name: str) -> _Entry:
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise SongalignError(f"unknown describer '{name}'; choose one of: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def _load_builtins() -> None:
+    # Importing the backends registers them; done lazily so that base has no import cycle.
+    from songalign.describe import lexicon, llm  # noqa: F401

