@@ -172,29 +172,37 @@ def embed_command(
     console.print(f"[green]wrote {vectors.shape[0]}×{vectors.shape[1]} embeddings to {out}[/green]")
 
 
+@app.command("evaluate")
+def evaluate_command(
+    model: Annotated[Path, typer.Argument(help="a trained model folder")],
+    corpus: Annotated[Path, typer.Option(help="a prepared corpus folder")],
+    split: Annotated[str, typer.Option(help="test, val, train or all")] = "test",
+    pool: Annotated[int, typer.Option(help="candidates per query in the lyric-choice protocol")] = 10,
+    draws: Annotated[int, typer.Option(help="seeded draws of the candidate pools")] = 5,
+    seed: Annotated[int, typer.Option(help="seed of the draws")] = 0,
+    out: Annotated[Path | None, typer.Option(help="folder for evaluation.json/.md (default: the model folder)")] = None,
+) -> None:
+    """Lyric-choice protocol, retrieval, zero-shot and probe figures → evaluation.json + evaluation.md."""
+    from songalign.evaluate.run import evaluate_model, write_evaluation
+
+    result = evaluate_model(model, corpus, split=split, pool=pool, draws=draws, seed=seed, progress=True)
+    json_path, md_path = write_evaluation(result, out or model, title=f"Evaluation of {model.name} ({split})")
+    console.print(md_path.read_text(encoding="utf-8"))
+    console.print(f"[green]wrote {json_path} and {md_path}[/green]")
+
+
 @app.command("quickstart")
 def quickstart(
     out: Annotated[Path, typer.Option("--out", "-o", help="working folder")] = Path("runs/quickstart"),
-    songs: Annotated[int, typer.Option(help="songs in the synthetic corpus")] = 48,
+    songs: Annotated[int, typer.Option(help="songs in the synthetic corpus")] = 64,
     seed: Annotated[int, typer.Option(help="seed of every random step")] = 0,
 ) -> None:
-    """The main job: synthesise a corpus and prepare it (training and evaluation follow in later steps)."""
-    from songalign.corpus.prepare import prepare_corpus
-    from songalign.corpus.segmenter import SplitConfig
-    from songalign.corpus.synth import synthesize_corpus
+    """The main job: seed 000's experiment in miniature — corpus, descriptions, CLAP-pre/lyr/emo, evaluation, report."""
+    from songalign.quickstart import run_quickstart
 
-    raw, prepared = out / "synth", out / "corpus"
-    console.rule("1. synthetic corpus")
-    synthesize_corpus(raw, n_songs=songs, seed=seed)
-    console.rule("2. segments and splits")
-    result = prepare_corpus("jamendo", raw, prepared, split=SplitConfig(seed=seed))
-    _print_report(result.report, "skipped or repaired")
-    _print_info(prepared)
-    console.rule("3. emotion descriptions")
-    from songalign.describe import DescriberConfig, describe_corpus
-
-    describe_corpus(prepared, "lexicon", config=DescriberConfig(seed=seed)).print()
-    console.print(f"[green]prepared and described corpus in {prepared}[/green]")
+    report = run_quickstart(out, songs=songs, seed=seed, log=lambda title: console.rule(title))
+    console.print(f"[bold green]report: {report}[/bold green]")
+    console.print(f"open it with any Markdown viewer, e.g. `python -m rich.markdown {report}`; numbers in {out / 'results.json'}")
 
 
 def main() -> None:

@@ -68,6 +68,14 @@ def test_retrieval_metrics_by_hand():
     assert metrics["P@1"] == pytest.approx(200 / 3) and metrics["R@5"] == 100.0
 
 
+def test_negative_similarities_still_rank():
+    # every cosine negative: the best is -0.1 (item 1 for query 0); rank 1 → MRR 1 for that query
+    text = np.array([[1.0, 0.0], [0.0, 1.0]])
+    audio = np.array([[-1.0, -0.1], [-0.1, -1.0]])
+    metrics = both_directions(audio, text, ["a", "b"])["audio_to_text"]
+    assert metrics["MRR"] == pytest.approx(0.5) and metrics["median_rank"] == 2.0 and metrics["mAP@10"] == pytest.approx(0.5)
+
+
 def test_score_metrics_and_probe():
     scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
     metrics = score_metrics(scores, ["x", "y", "y", "y"], ["x", "y"])

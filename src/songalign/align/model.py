@@ -56,6 +56,7 @@ class ModelConfig(BaseModel):
     clip_seconds: float = Field(10.0, gt=0, description="audio input length; longer audio is windowed")
     logit_scale_init: float = Field(math.log(1 / 0.07), description="log of the initial logit scale s")
     learn_logit_scale: bool = True
+    logit_scale_trained: bool = Field(True, description="False when the training loss had no logit scale")
     freeze: FreezePolicy = Field(default_factory=FreezePolicy)
 
 

@@ -28,6 +28,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from pydantic import BaseModel, Field, ValidationError
 
+from songalign.align.augment import AugmentSettings, augment_log_mel
 from songalign.align.data import EpochBatches, PairedSet, Target, build_pairs
 from songalign.align.losses import get_loss
 from songalign.align.model import AlignModel, FreezePolicy, ModelConfig
@@ -61,6 +62,9 @@ class TrainSettings(BaseModel):
     precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = "auto"
     checkpoint_every: int = Field(20, gt=0, description="optimizer steps between resumable checkpoints")
     threads: int | None = Field(None, description="CPU threads for torch; None leaves torch's default")
+    augment: AugmentSettings | None = Field(
+        default_factory=AugmentSettings, description="SpecAugment-style masks on log-mel inputs; null disables"
+    )
 
 
 class Recipe(BaseModel):
@@ -122,6 +126,7 @@ class AlignModule(L.LightningModule):
         self.total_steps = max(1, recipe.train.epochs * len(batches))
         if not self.loss.uses_logit_scale:
             model.logit_scale.requires_grad_(False)  # the scale is not part of this loss: keep it as it is
+            model.config = model.config.model_copy(update={"logit_scale_trained": False})
         self.strict_loading = False  # checkpoints leave out the frozen text tower (see on_save_checkpoint)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -154,7 +159,11 @@ class AlignModule(L.LightningModule):
         # Marked here, not in on_train_batch_end: checkpoint callbacks run before the module's hook,
         # and a checkpoint written after this batch's optimiser step must count the batch as done.
         self.batches.mark_done(batch_index + 1)
-        loss = self._loss(batch["features"], batch["text"])
+        features = batch["features"]
+        if self.recipe.train.augment is not None:
+            generator = torch.Generator().manual_seed(self.recipe.train.seed * 1_000_003 + self.global_step)
+            features = augment_log_mel(features, self.recipe.train.augment, generator)
+        loss = self._loss(features, batch["text"])
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["index"]))
         self.log("train/logit_scale", self.model.scale.detach(), on_step=True, on_epoch=False)
         return loss

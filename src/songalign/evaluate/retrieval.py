@@ -34,7 +34,8 @@ def retrieval_metrics(queries: np.ndarray, items: np.ndarray, relevant: torch.Te
     """Metrics of ranking ``items (N_i, D)`` by cosine similarity to each of ``queries (N_q, D)``."""
     q = torch.nn.functional.normalize(torch.as_tensor(queries, dtype=torch.float32), dim=-1)
     x = torch.nn.functional.normalize(torch.as_tensor(items, dtype=torch.float32), dim=-1)
-    scores = q @ x.T
+    # torchmetrics treats a score <= 0 as "not retrieved", so cosines in [-1, 1] are mapped to (0, 1] first
+    scores = (q @ x.T + 1.0) / 2.0 + 1e-6
     per_query: dict[str, list[float]] = {f"R@{k}": [] for k in ks} | {f"P@{k}": [] for k in ks}
     per_query |= {"mAP@10": [], "MRR": []}
     first_ranks = []

@@ -36,6 +36,9 @@ def _load(model: str | None, device: str | None) -> Any:
         raise MissingDependencyError("sentence-transformers", "the sentence_transformers text tower") from error
     source = str(bundled_model_path()) if model is None else str(model)
     check_model_folder(source, "sentence-transformers model")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # a bar per load clutters every command that builds a model
     try:
         return SentenceTransformer(source, device=device or "cpu")
     except (OSError, ValueError) as error:

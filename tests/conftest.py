@@ -1,3 +1,5 @@
+"""Shared test setup: the whole suite runs offline (nothing may download models or data)."""
+
 from __future__ import annotations
 
 import os
