@@ -14,12 +14,18 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from songalign.errors import SkipReport, SongalignError
+from songalign.caption.commands import caption_app
+from songalign.console import console, print_skip_report
+from songalign.errors import SongalignError
+from songalign.search.commands import index_command, search_command, serve_command
 
-console = Console(stderr=False)
 app = typer.Typer(help="songalign: align song audio, lyrics and the emotion in lyrics.", no_args_is_help=True)
 corpus_app = typer.Typer(help="Create, prepare and inspect corpora.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
+app.add_typer(caption_app, name="caption")
+app.command("index")(index_command)
+app.command("search")(search_command)
+app.command("serve")(serve_command)
 
 
 class CorpusKind(StrEnum):
@@ -27,17 +33,6 @@ class CorpusKind(StrEnum):
     dali = "dali"
     folder = "folder"
     pairs = "pairs"
-
-
-def _print_report(report: SkipReport, title: str) -> None:
-    if not report.skipped:
-        return
-    table = Table(title=f"{title}: {report.summary()}", show_lines=False)
-    table.add_column("count", justify="right")
-    table.add_column("reason")
-    for reason, count in report.reasons().most_common(15):
-        table.add_row(str(count), escape(reason))
-    console.print(table)
 
 
 @corpus_app.command("synth")
@@ -88,7 +83,7 @@ def corpus_prepare(
     except ValueError as error:
         raise SongalignError(f"invalid segment lengths: {error.errors()[0]['msg']}") from error
     result = prepare_corpus(kind.value, src, out, segmenter=segmenter, split=SplitConfig(seed=seed), **options)
-    _print_report(result.report, "skipped or repaired")
+    print_skip_report(result.report, "skipped or repaired")
     _print_info(result.out)
 
 
@@ -109,7 +104,9 @@ def _print_info(directory: Path) -> None:
         peak = max(n for _, _, n in rows) or 1
         console.print("segment durations")
         for low, high, count in rows:
-            console.print(f"  {low:5.1f}–{high:5.1f} s {'█' * max(1 if count else 0, round(40 * count / peak)):<40} {count}")
+            console.print(
+                f"  {low:5.1f}–{high:5.1f} s {'█' * max(1 if count else 0, round(40 * count / peak)):<40} {count}"
+            )
 
 
 @corpus_app.command("info")
@@ -126,7 +123,9 @@ class DescribeBackend(StrEnum):
 @app.command("describe")
 def describe_command(
     corpus: Annotated[Path, typer.Argument(help="a prepared corpus folder")],
-    backend: Annotated[DescribeBackend, typer.Option(help="lexicon (offline) or llm (OpenAI-compatible)")] = DescribeBackend.lexicon,
+    backend: Annotated[
+        DescribeBackend, typer.Option(help="lexicon (offline) or llm (OpenAI-compatible)")
+    ] = DescribeBackend.lexicon,
     seed: Annotated[int, typer.Option(help="seed of the wording")] = 0,
     base_url: Annotated[str | None, typer.Option(help="llm: endpoint, e.g. http://localhost:8080/v1")] = None,
     model: Annotated[str | None, typer.Option(help="llm: model name")] = None,
@@ -202,13 +201,17 @@ def quickstart(
 
     report = run_quickstart(out, songs=songs, seed=seed, log=lambda title: console.rule(title))
     console.print(f"[bold green]report: {report}[/bold green]")
-    console.print(f"open it with any Markdown viewer, e.g. `python -m rich.markdown {report}`; numbers in {out / 'results.json'}")
+    console.print(
+        f"open it with any Markdown viewer, e.g. `python -m rich.markdown {report}`; numbers in {out / 'results.json'}"
+    )
 
 
 def main() -> None:
     """Entry point: run the app; a user error prints one sentence and exits with status 1."""
     logging.basicConfig(
-        level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=Console(stderr=True), show_path=False)]
+        level=logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
     )
     try:
         app()

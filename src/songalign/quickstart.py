@@ -84,7 +84,9 @@ def run_quickstart(
 
     started = _step(log, "2. segments, splits and emotion descriptions")
     if not (corpus / "segments.parquet").is_file():
-        prepare_corpus("jamendo", raw, corpus, split=QUICKSTART_SPLIT.model_copy(update={"seed": seed}), progress=progress)
+        prepare_corpus(
+            "jamendo", raw, corpus, split=QUICKSTART_SPLIT.model_copy(update={"seed": seed}), progress=progress
+        )
     described = describe_corpus(corpus, "lexicon", config=DescriberConfig(seed=seed), progress=progress)
     timings["prepare + describe"] = time.perf_counter() - started
 
@@ -97,8 +99,10 @@ def run_quickstart(
         if variant != "pre":
             overrides.append(f"init_from={models['pre']}")
         folder = runs / variant / "model"
-        models[variant] = folder if (folder / "model.safetensors").is_file() else train(
-            load_recipe(recipe_path(f"clap_{variant}"), overrides), progress=progress
+        models[variant] = (
+            folder
+            if (folder / "model.safetensors").is_file()
+            else train(load_recipe(recipe_path(f"clap_{variant}"), overrides), progress=progress)
         )
         timings[f"train {variant}"] = time.perf_counter() - started
 
@@ -186,9 +190,7 @@ def _table_1_row(name: str, protocol: dict[str, Any]) -> str:
     cells = [f"{protocol['kl']['mean']:.3f} ± {protocol['kl']['ci95']:.3f}"]
     cells += [f"{protocol['top_k'][k]['mean']:.1f} ± {protocol['top_k'][k]['ci95']:.1f}" for k in (1, 2, 4, 8)]
     seed = SEED_TABLE_1.get(name)
-    reference = (
-        f"{seed['kl']:.3f} / " + " / ".join(f"{seed['top_k'][k]:.2f}" for k in (1, 2, 4, 8)) if seed else "—"
-    )
+    reference = f"{seed['kl']:.3f} / " + " / ".join(f"{seed['top_k'][k]:.2f}" for k in (1, 2, 4, 8)) if seed else "—"
     label = f"CLAP-{name}" if name in VARIANTS else name
     return f"| {label} | " + " | ".join(cells) + f" | {reference} |"
 
@@ -200,7 +202,7 @@ def render_report(summary: dict[str, Any], figures: dict[str, str]) -> str:
     lines = [
         "# songalign quickstart report",
         "",
-        "Seed 000's experiment (\"Learning Audio-Lyric Alignment via Emotional Sentiment\") in miniature, on the",
+        'Seed 000\'s experiment ("Learning Audio-Lyric Alignment via Emotional Sentiment") in miniature, on the',
         f"synthetic corpus: {corpus['songs']} songs, {corpus['segments']} segments of {corpus['mean_segment_s']} s on average "
         f"(splits {corpus['splits']}), seed {summary['seed']}. Every number below was measured by this run; the seed's",
         "numbers (DALI, their pool) are shown for reference only — the corpora differ.",
@@ -226,7 +228,10 @@ def render_report(summary: dict[str, Any], figures: dict[str, str]) -> str:
     for name in ("untrained", *VARIANTS):
         lines.append(_table_1_row(name, results[name]["test"]["lyric_choice"]["pool_all"]))
     lines += ["", "## 2. Each fine-tuned variant against CLAP-pre on its own target", ""]
-    lines += ["| variant | target | split | metric | variant | CLAP-pre | untrained | variant − pre |", "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "| variant | target | split | metric | variant | CLAP-pre | untrained | variant − pre |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for variant, kind in (("lyr", "lyrics"), ("emo", "description")):
         for split in ("test", "val"):
             for metric in ("R@1", "R@5", "MRR"):
@@ -269,9 +274,10 @@ def write_top_k_chart(summary: dict[str, Any], out: Path) -> Path:
     """The top-k bar chart of the lyric-choice protocol across variants."""
     pool = summary["pool"]
     top_k = {
-        name: {int(k): v["mean"] for k, v in summary["results"][name]["test"]["lyric_choice"][f"pool_{pool}"]["top_k"].items()}
+        name: {
+            int(k): v["mean"]
+            for k, v in summary["results"][name]["test"]["lyric_choice"][f"pool_{pool}"]["top_k"].items()
+        }
         for name in ("untrained", *VARIANTS)
     }
     return plot_top_k(top_k, out, title=f"Lyric choice, pool of {pool} (test)")
-
-

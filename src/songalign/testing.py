@@ -13,7 +13,18 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-JAMENDO_HEADER = ["URL", "Filepath", "Artist", "Title", "Genre", "LicenseType", "Language", "LyricOverlap", "Polyphonic", "NonLexical"]
+JAMENDO_HEADER = [
+    "URL",
+    "Filepath",
+    "Artist",
+    "Title",
+    "Genre",
+    "LicenseType",
+    "Language",
+    "LyricOverlap",
+    "Polyphonic",
+    "NonLexical",
+]
 
 
 def tone(duration: float, sample_rate: int = 16000, frequency: float = 220.0, channels: int = 1) -> np.ndarray:
@@ -24,7 +35,9 @@ def tone(duration: float, sample_rate: int = 16000, frequency: float = 220.0, ch
     return mono if channels == 1 else np.repeat(mono[:, None], channels, axis=1)
 
 
-def write_audio(path: str | Path, duration: float, sample_rate: int = 16000, channels: int = 1, frequency: float = 220.0) -> Path:
+def write_audio(
+    path: str | Path, duration: float, sample_rate: int = 16000, channels: int = 1, frequency: float = 220.0
+) -> Path:
     """Write a tone to ``path``; the format follows the suffix (.wav, .flac, .ogg, .mp3)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +103,9 @@ def write_jamendo_corpus(root: str | Path, songs: Sequence[FakeSong], audio_form
             "\n\n".join("\n".join(text for text, _, _ in p) for p in song.paragraphs) + "\n", encoding="utf-8"
         )
         words = [w for text, start, end in song.lines for w in _word_times(text, start, end)]
-        (root / "lyrics" / f"{song.name}.words.txt").write_text("\n".join(w for w, _, _ in words) + "\n", encoding="utf-8")
+        (root / "lyrics" / f"{song.name}.words.txt").write_text(
+            "\n".join(w for w, _, _ in words) + "\n", encoding="utf-8"
+        )
         with open(root / "annotations" / "words" / f"{song.name}.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["word_start", "word_end", "line_end"])
@@ -110,6 +125,8 @@ def write_jamendo_corpus(root: str | Path, songs: Sequence[FakeSong], audio_form
     return root
 
 
-def regular_lines(count: int, start: float = 1.0, length: float = 3.0, gap: float = 0.5, text: str = "la la la") -> list[tuple[str, float, float]]:
+def regular_lines(
+    count: int, start: float = 1.0, length: float = 3.0, gap: float = 0.5, text: str = "la la la"
+) -> list[tuple[str, float, float]]:
     """``count`` lines of ``length`` seconds separated by ``gap`` seconds, from ``start``."""
     return [(f"{text} {i}", start + i * (length + gap), start + i * (length + gap) + length) for i in range(count)]

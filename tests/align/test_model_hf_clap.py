@@ -34,7 +34,11 @@ def test_tiny_hf_clap_trains_a_step_and_round_trips(tmp_path):
     loss = loss_fn(model.project_audio(features), model.project_text(text_tower_out), scale=model.scale)
     loss.backward()
     optimizer.step()
-    changed = [k for k, v in model.audio_tower.state_dict().items() if v.dtype.is_floating_point and not torch.equal(v, before[k])]
+    changed = [
+        k
+        for k, v in model.audio_tower.state_dict().items()
+        if v.dtype.is_floating_point and not torch.equal(v, before[k])
+    ]
     assert changed, "the audio tower did not train"
     assert all(p.grad is None for p in model.text_tower.parameters())  # frozen text tower
 

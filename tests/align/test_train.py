@@ -20,7 +20,11 @@ TINY_AUDIO = TowerSpec(name="cnn", options={"channels": [8, 16], "embedding_dim"
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     songs = [
-        FakeSong(f"Artist_{i}_-_Song_{i}", [regular_lines(3, start=1.0 + 14 * p, length=2.5, gap=0.3, text=f"word{i} line{p}") for p in range(2)], duration=30.0)
+        FakeSong(
+            f"Artist_{i}_-_Song_{i}",
+            [regular_lines(3, start=1.0 + 14 * p, length=2.5, gap=0.3, text=f"word{i} line{p}") for p in range(2)],
+            duration=30.0,
+        )
         for i in range(8)
     ]
     write_jamendo_corpus(root / "raw", songs)
@@ -105,4 +109,6 @@ def test_save_load_round_trip_and_deterministic_embeddings(corpus, tmp_path):
     assert first.shape == (1, 16) and np.linalg.norm(first) == pytest.approx(1.0, abs=1e-5)
     texts = model.embed_text(["word1 line0 0", "another text"])
     np.testing.assert_allclose(texts, again.embed_text(["word1 line0 0", "another text"]), atol=1e-6)
-    assert "text_tower" not in " ".join(load_file(saved / "model.safetensors"))  # frozen tower is referenced, not copied
+    assert "text_tower" not in " ".join(
+        load_file(saved / "model.safetensors")
+    )  # frozen tower is referenced, not copied

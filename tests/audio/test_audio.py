@@ -60,7 +60,15 @@ def test_log_mel_matches_librosa_and_has_the_documented_shape():
     audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
     ours = log_mel(audio, config).numpy()
     reference = librosa.feature.melspectrogram(
-        y=audio, sr=16000, n_fft=512, hop_length=160, n_mels=40, power=2.0, center=True, pad_mode="reflect", norm="slaney"
+        y=audio,
+        sr=16000,
+        n_fft=512,
+        hop_length=160,
+        n_mels=40,
+        power=2.0,
+        center=True,
+        pad_mode="reflect",
+        norm="slaney",
     )
     assert ours.shape == (40, config.frames(16000)) == reference.shape
     np.testing.assert_allclose(ours, np.log(np.maximum(reference, config.floor)), atol=1e-3)

@@ -14,7 +14,11 @@ from songalign.corpus.readers import read_songs
 from songalign.errors import SkipReport, SongalignError
 from songalign.testing import FakeSong, regular_lines, write_audio, write_jamendo_corpus
 
-QUIRKY = ["Zoë_&_Friends_-_Don't_Stop_(Live)", "Intro_[Pulsschlag]_-_Zeugen_der_Leere_(2)", "¡Óyeme_tiburón!_-_Corrientes"]
+QUIRKY = [
+    "Zoë_&_Friends_-_Don't_Stop_(Live)",
+    "Intro_[Pulsschlag]_-_Zeugen_der_Leere_(2)",
+    "¡Óyeme_tiburón!_-_Corrientes",
+]
 
 
 def two_paragraphs(start: float = 1.0) -> list[list[tuple[str, float, float]]]:
@@ -37,7 +41,9 @@ def test_reader_handles_quirky_names_nan_line_ends_and_paragraphs(quirky_corpus)
     assert set(QUIRKY) <= set(songs)
     song = songs[QUIRKY[0]]
     assert song.title == "title 0" and song.language == "english" and song.audio_path.endswith("(Live).mp3")
-    assert [(ln.start, ln.end) for ln in song.lines] == [(a, b) for _, a, b in two_paragraphs()[0] + two_paragraphs()[1]]
+    assert [(ln.start, ln.end) for ln in song.lines] == [
+        (a, b) for _, a, b in two_paragraphs()[0] + two_paragraphs()[1]
+    ]
     assert [ln.paragraph for ln in song.lines] == [0, 0, 0, 1, 1, 1]
     assert len(song.paragraphs) == 2 and song.paragraphs[1].start == pytest.approx(17.0)
     # 2 words per line ("hello there 0" has 3 words): line indices come from the nan/non-nan line_end column
@@ -80,9 +86,15 @@ def write_bad_corpus(root):
         FakeSong("Truncated_-_Audio", two_paragraphs(), duration=30.0),
         FakeSong(
             "Bad_-_Times",
-            [[("nan start here", nan, 3.0), ("negative start here", -4.0, -1.0), ("reversed times here", 9.0, 5.0)],
-             [("overlaps next line", 10.0, 14.0), ("starts inside it", 13.0, 16.0), ("runs past the end", 18.0, 45.0),
-              ("starts after the end", 41.0, 44.0)]],
+            [
+                [("nan start here", nan, 3.0), ("negative start here", -4.0, -1.0), ("reversed times here", 9.0, 5.0)],
+                [
+                    ("overlaps next line", 10.0, 14.0),
+                    ("starts inside it", 13.0, 16.0),
+                    ("runs past the end", 18.0, 45.0),
+                    ("starts after the end", 41.0, 44.0),
+                ],
+            ],
             duration=30.0,
         ),
         FakeSong("Latin1_-_Lyrics", two_paragraphs()),

@@ -27,7 +27,10 @@ def prepared(tmp_path_factory):
 def test_segments_are_the_generator_sections(prepared):
     manifest = CorpusManifest.load(prepared / "prepared")
     with open(prepared / "raw" / "metadata" / "segments.csv", encoding="utf-8") as handle:
-        truth = sorted((row["Filepath"].removesuffix(".mp3"), float(row["start"]), float(row["end"])) for row in csv.DictReader(handle))
+        truth = sorted(
+            (row["Filepath"].removesuffix(".mp3"), float(row["start"]), float(row["end"]))
+            for row in csv.DictReader(handle)
+        )
     ours = sorted((s.song_id, s.start, s.end) for s in manifest.segments)
     assert [t[0] for t in ours] == [t[0] for t in truth]
     for (_, start, end), (_, true_start, true_end) in zip(ours, truth, strict=True):
@@ -38,7 +41,9 @@ def test_segments_are_the_generator_sections(prepared):
 
 def test_segments_inherit_reference_emotions_and_captions(prepared):
     manifest = CorpusManifest.load(prepared / "prepared")
-    assert all(s.labels.get("ref_emotion") in {"joy", "love", "calm", "sadness", "anger", "fear"} for s in manifest.segments)
+    assert all(
+        s.labels.get("ref_emotion") in {"joy", "love", "calm", "sadness", "anger", "fear"} for s in manifest.segments
+    )
     assert all(s.caption for s in manifest.segments)
     assert all(-1.0 <= s.labels["ref_valence"] <= 1.0 for s in manifest.segments)
 

@@ -73,7 +73,11 @@ def test_negative_similarities_still_rank():
     text = np.array([[1.0, 0.0], [0.0, 1.0]])
     audio = np.array([[-1.0, -0.1], [-0.1, -1.0]])
     metrics = both_directions(audio, text, ["a", "b"])["audio_to_text"]
-    assert metrics["MRR"] == pytest.approx(0.5) and metrics["median_rank"] == 2.0 and metrics["mAP@10"] == pytest.approx(0.5)
+    assert (
+        metrics["MRR"] == pytest.approx(0.5)
+        and metrics["median_rank"] == 2.0
+        and metrics["mAP@10"] == pytest.approx(0.5)
+    )
 
 
 def test_score_metrics_and_probe():
@@ -84,6 +88,8 @@ def test_score_metrics_and_probe():
     assert metrics["roc_auc_macro"] == pytest.approx(1.0)
     rng = np.random.default_rng(0)
     labels = ["a", "b"] * 20
-    embeddings = rng.standard_normal((40, 4)) + np.array([[3, 0, 0, 0] if lab == "a" else [-3, 0, 0, 0] for lab in labels])
+    embeddings = rng.standard_normal((40, 4)) + np.array(
+        [[3, 0, 0, 0] if lab == "a" else [-3, 0, 0, 0] for lab in labels]
+    )
     probe = linear_probe(embeddings, labels, [f"song{i // 2}" for i in range(40)])
     assert probe["accuracy"] == 100.0 and probe["folds"] == 5

@@ -15,25 +15,21 @@ weights an uninterrupted run would have (the batches are replayed exactly; a tes
 
 from __future__ import annotations
 
-import logging
 import math
-import warnings
 from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
 import torch
-import yaml
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from songalign.align.augment import AugmentSettings, augment_log_mel
 from songalign.align.data import EpochBatches, PairedSet, Target, build_pairs
 from songalign.align.losses import get_loss
 from songalign.align.model import AlignModel, FreezePolicy, ModelConfig
 from songalign.corpus.manifest import CorpusManifest
-from songalign.errors import SkipReport, SongalignError
+from songalign.errors import SkipReport
+from songalign.runs import fit_resuming, make_trainer, read_metrics, read_yaml_recipe, start_run, validate_recipe
 
 
 class LossSpec(BaseModel):
@@ -83,31 +79,9 @@ class Recipe(BaseModel):
         return self.out or Path("runs") / self.name
 
 
-def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    keys = dotted.split(".")
-    for key in keys[:-1]:
-        tree = tree.setdefault(key, {})
-    tree[keys[-1]] = value
-
-
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     """Read a YAML recipe and apply ``key.sub=value`` overrides (values parsed as YAML)."""
-    path = Path(path)
-    try:
-        tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise SongalignError(f"{path}: cannot read the recipe ({error}); check the file") from error
-    for item in overrides or []:
-        if "=" not in item:
-            raise SongalignError(f"override '{item}' must look like key.sub=value")
-        key, value = item.split("=", 1)
-        _set_dotted(tree, key.strip(), yaml.safe_load(value))
-    try:
-        return Recipe.model_validate(tree)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise SongalignError(f"{path}: field '{field}': {first['msg']}; fix the recipe or the --set override") from None
+    return validate_recipe(Recipe, read_yaml_recipe(path), overrides, str(path))
 
 
 def recall_at_1(audio: torch.Tensor, text: torch.Tensor, texts: list[str]) -> float:
@@ -184,7 +158,9 @@ class AlignModule(L.LightningModule):
     def configure_optimizers(self):
         settings = self.recipe.train
         parameters = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(parameters, lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay)
+        optimizer = torch.optim.Adam(
+            parameters, lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay
+        )
         warmup, floor = settings.warmup_steps, settings.min_lr_ratio
 
         def factor(step: int) -> float:
@@ -205,24 +181,10 @@ def build_model(recipe: Recipe) -> AlignModel:
     return AlignModel.from_pretrained(recipe.init_from, freeze=freeze)
 
 
-def _quiet_lightning() -> None:
-    """Keep Lightning's tips and known-harmless warnings out of the user's terminal."""
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
-    for pattern in (".*module\\(s\\) in eval mode.*", ".*LeafSpec.*", ".*does not have many workers.*", ".*litlogger.*"):
-        warnings.filterwarnings("ignore", message=pattern)
-
-
 def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] | None = None) -> Path:
     """Train a model from ``recipe``; returns the saved model folder. Resumes a run found in the run folder."""
-    _quiet_lightning()
     settings = recipe.train
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    L.seed_everything(settings.seed, workers=True, verbose=False)
-    run = recipe.run_dir
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    run = start_run(recipe.run_dir, recipe, settings.seed, settings.threads)
     manifest = CorpusManifest.load(recipe.data.corpus)
     model = build_model(recipe)
     cache = recipe.data.cache_dir or Path(recipe.data.corpus) / ".cache" / "features"
@@ -235,32 +197,16 @@ def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] 
     )
     batches = EpochBatches(train_set, settings.batch_size, settings.seed)
     module = AlignModule(model, recipe, batches, val_set)
-    checkpoint = ModelCheckpoint(
-        dirpath=run / "checkpoints", save_last=True, save_top_k=0, every_n_train_steps=settings.checkpoint_every
+    trainer = make_trainer(
+        run,
+        epochs=settings.epochs,
+        precision=settings.precision,
+        grad_clip=settings.grad_clip,
+        checkpoint_every=settings.checkpoint_every,
+        callbacks=callbacks or [],
+        progress=progress,
     )
-    precision = settings.precision
-    if precision == "auto":
-        precision = "16-mixed" if torch.cuda.is_available() else "32"
-    version = len(list((run / "logs").glob("version_*")))
-    trainer = L.Trainer(
-        default_root_dir=run,
-        max_epochs=settings.epochs,
-        accelerator="auto",
-        devices=1,
-        precision=precision,
-        gradient_clip_val=settings.grad_clip,
-        # a resumed run logs into a new version_<n> folder, so the interrupted run's logs are kept
-        logger=[CSVLogger(run, name="logs", version=version), TensorBoardLogger(run, name="logs", version=version)],
-        callbacks=[checkpoint, *(callbacks or [])],
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        log_every_n_steps=1,
-        num_sanity_val_steps=0,
-        deterministic=True,
-    )
-    last = run / "checkpoints" / "last.ckpt"
-    trainer.fit(module, ckpt_path=str(last) if last.is_file() else None)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    metrics = fit_resuming(trainer, module, run)
     card = {
         "name": recipe.name,
         "data": {
@@ -276,20 +222,6 @@ def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] 
     saved = model.save_pretrained(run / "model", card)
     plot_losses(run / "logs", run / "loss.png", title=recipe.name)
     return saved
-
-
-def read_metrics(logs: Path) -> list[dict[str, str]]:
-    """Rows of every ``version_*/metrics.csv`` under ``logs``; a resumed run's rows replace the old ones from its step on."""
-    import csv
-
-    rows: list[dict[str, str]] = []
-    versions = sorted(logs.glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[-1]))
-    for path in versions:
-        new = list(csv.DictReader(path.open(encoding="utf-8")))
-        if new:
-            first = min(int(r["step"]) for r in new)
-            rows = [r for r in rows if int(r["step"]) < first] + new
-    return rows
 
 
 def plot_losses(logs: Path, out: Path, title: str = "") -> Path | None:

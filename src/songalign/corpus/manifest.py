@@ -127,7 +127,9 @@ class CorpusManifest:
                 f"{directory} is not a prepared corpus (no {', '.join(missing)}); "
                 "create one with `songalign corpus prepare`"
             )
-        songs = [Song.from_dict(_load_json_column(r, "extra")) for r in pq.read_table(directory / SONGS_FILE).to_pylist()]
+        songs = [
+            Song.from_dict(_load_json_column(r, "extra")) for r in pq.read_table(directory / SONGS_FILE).to_pylist()
+        ]
         segments = [
             Segment.from_dict(_load_json_column(r, "labels"))
             for r in pq.read_table(directory / SEGMENTS_FILE).to_pylist()

@@ -141,7 +141,9 @@ def prepare_corpus(
         segments.extend(prepared[1])
     report.kept = len(songs)
     if not songs:
-        reasons = "; ".join(f"{reason} ({n}×)" for reason, n in report.reasons().most_common(3)) or "the corpus is empty"
+        reasons = (
+            "; ".join(f"{reason} ({n}×)" for reason, n in report.reasons().most_common(3)) or "the corpus is empty"
+        )
         raise SongalignError(f"no usable song in {src}: {reasons}")
     splits = assign_splits([s.id for s in songs], split)
     segments = [replace(s, split=splits[s.song_id]) for s in segments]

@@ -127,4 +127,3 @@ def lines_from_words(words: list[Word]) -> list[Line]:
         for _, group in sorted(groups.items())
         if _ >= 0
     ]
-

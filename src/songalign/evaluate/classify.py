@@ -43,9 +43,7 @@ def zero_shot(
     templates: Sequence[str] = DEFAULT_TEMPLATES,
 ) -> dict[str, float]:
     """Zero-shot classification of ``audio (N, D)`` embeddings; prompt embeddings are averaged over templates."""
-    prompts = np.stack(
-        [embed_text([t.format(label=label) for t in templates]).mean(axis=0) for label in vocabulary]
-    )
+    prompts = np.stack([embed_text([t.format(label=label) for t in templates]).mean(axis=0) for label in vocabulary])
     prompts /= np.linalg.norm(prompts, axis=1, keepdims=True)
     audio = audio / np.linalg.norm(audio, axis=1, keepdims=True)
     return score_metrics(audio @ prompts.T, labels, vocabulary)

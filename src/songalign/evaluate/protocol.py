@@ -116,7 +116,9 @@ def lyric_choice(
                 others = np.delete(np.arange(n_items), query)
                 candidates = np.concatenate([[query], rng.choice(others, size - 1, replace=False)])
             own = text_ids[candidates] == text_ids[query]
-            kl, rank = query_scores(audio[query], lyrics[query], lyrics[candidates], own, 1.0 if scale is None else scale)
+            kl, rank = query_scores(
+                audio[query], lyrics[query], lyrics[candidates], own, 1.0 if scale is None else scale
+            )
             kls.append(kl)
             ranks.append(rank)
     ranks_array = np.asarray(ranks)

@@ -30,7 +30,9 @@ def relevance(texts: list[str]) -> torch.Tensor:
     return ids[:, None] == ids[None, :]
 
 
-def retrieval_metrics(queries: np.ndarray, items: np.ndarray, relevant: torch.Tensor, ks: tuple[int, ...] = KS) -> dict[str, float]:
+def retrieval_metrics(
+    queries: np.ndarray, items: np.ndarray, relevant: torch.Tensor, ks: tuple[int, ...] = KS
+) -> dict[str, float]:
     """Metrics of ranking ``items (N_i, D)`` by cosine similarity to each of ``queries (N_q, D)``."""
     q = torch.nn.functional.normalize(torch.as_tensor(queries, dtype=torch.float32), dim=-1)
     x = torch.nn.functional.normalize(torch.as_tensor(items, dtype=torch.float32), dim=-1)

@@ -54,7 +54,11 @@ def embed_segments(model: AlignModel, segments: list[Segment], cache_dir: Path, 
     with torch.no_grad():
         audio = torch.cat([model.project_audio(features[i : i + 64]) for i in range(0, len(kept), 64)]).numpy()
     result = Embedded(kept, audio)
-    for kind, getter in (("lyrics", lambda s: s.text), ("description", lambda s: s.description), ("caption", lambda s: s.caption)):
+    for kind, getter in (
+        ("lyrics", lambda s: s.text),
+        ("description", lambda s: s.description),
+        ("caption", lambda s: s.caption),
+    ):
         texts = [getter(s) for s in kept]
         if all(t.strip() for t in texts):
             with torch.no_grad():
@@ -93,17 +97,23 @@ def evaluate_model(
     manifest = CorpusManifest.load(corpus)
     segments = manifest.split(split)
     if len(segments) < 2:
-        raise SongalignError(f"the '{split}' split of {corpus} has {len(segments)} segment(s); evaluation needs 2 or more")
+        raise SongalignError(
+            f"the '{split}' split of {corpus} has {len(segments)} segment(s); evaluation needs 2 or more"
+        )
     cache_dir = Path(corpus) / ".cache" / "features"
     embedded = embed_segments(model, segments, cache_dir, progress)
     scale = logit_scale_of(model)
     result: dict[str, Any] = {"split": split, "segments": len(embedded.segments), "seed": seed}
     lyrics_texts, lyrics = embedded.texts["lyrics"]
     result["lyric_choice"] = {
-        f"pool_{pool}": lyric_choice(embedded.audio, lyrics, lyrics_texts, pool=pool, draws=draws, seed=seed, scale=scale).to_dict(),
+        f"pool_{pool}": lyric_choice(
+            embedded.audio, lyrics, lyrics_texts, pool=pool, draws=draws, seed=seed, scale=scale
+        ).to_dict(),
         "pool_all": lyric_choice(embedded.audio, lyrics, lyrics_texts, pool="all", seed=seed, scale=scale).to_dict(),
     }
-    result["retrieval"] = {kind: both_directions(embedded.audio, vectors, texts) for kind, (texts, vectors) in embedded.texts.items()}
+    result["retrieval"] = {
+        kind: both_directions(embedded.audio, vectors, texts) for kind, (texts, vectors) in embedded.texts.items()
+    }
     emotions = emotion_labels(embedded.segments)
     result["zero_shot"] = {}
     if emotions:
@@ -112,7 +122,9 @@ def evaluate_model(
         result["zero_shot"]["emotion"]["label_source"] = emotions[1]
     genres = [manifest.song(s.song_id).genre for s in embedded.segments]
     if all(genres) and len(set(genres)) > 1:
-        result["zero_shot"]["genre"] = zero_shot(embedded.audio, genres, sorted(set(genres)), model.embed_text, templates)
+        result["zero_shot"]["genre"] = zero_shot(
+            embedded.audio, genres, sorted(set(genres)), model.embed_text, templates
+        )
     everything = embed_segments(model, manifest.segments, cache_dir, progress) if split != "all" else embedded
     all_emotions = emotion_labels(everything.segments)
     if all_emotions:
@@ -124,12 +136,30 @@ def evaluate_model(
 def to_markdown(result: dict[str, Any], title: str = "Evaluation") -> str:
     """A readable page of the figures in ``result`` (from :func:`evaluate_model`)."""
     lines = [f"# {title}", "", f"Split `{result['split']}`, {result['segments']} segments, seed {result['seed']}.", ""]
-    lines += ["## Lyric choice (seed 000 protocol)", "", "| pool | KL | top-1 % | top-2 % | top-4 % | top-8 % | s |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Lyric choice (seed 000 protocol)",
+        "",
+        "| pool | KL | top-1 % | top-2 % | top-4 % | top-8 % | s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for protocol in result["lyric_choice"].values():
         cells = [f"{protocol['kl']['mean']:.3f} ± {protocol['kl']['ci95']:.3f}"]
-        cells += [f"{protocol['top_k'][k]['mean']:.1f} ± {protocol['top_k'][k]['ci95']:.1f}" for k in sorted(protocol["top_k"], key=int)]
-        lines.append(f"| {protocol['pool']} | " + " | ".join(cells) + f" | {protocol['scale']:.2f} ({protocol['scale_source']}) |")
-    lines += ["", "## Retrieval", "", "| text | direction | R@1 | R@5 | R@10 | mAP@10 | MRR | median rank |", "|---|---|---|---|---|---|---|---|"]
+        cells += [
+            f"{protocol['top_k'][k]['mean']:.1f} ± {protocol['top_k'][k]['ci95']:.1f}"
+            for k in sorted(protocol["top_k"], key=int)
+        ]
+        lines.append(
+            f"| {protocol['pool']} | "
+            + " | ".join(cells)
+            + f" | {protocol['scale']:.2f} ({protocol['scale_source']}) |"
+        )
+    lines += [
+        "",
+        "## Retrieval",
+        "",
+        "| text | direction | R@1 | R@5 | R@10 | mAP@10 | MRR | median rank |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for kind, directions in result["retrieval"].items():
         for direction, m in directions.items():
             lines.append(
@@ -137,7 +167,13 @@ def to_markdown(result: dict[str, Any], title: str = "Evaluation") -> str:
                 f"{m['mAP@10']:.3f} | {m['MRR']:.3f} | {m['median_rank']:.0f} |"
             )
     if result.get("zero_shot") or result.get("probe"):
-        lines += ["", "## Classification", "", "| task | accuracy % | macro ROC-AUC | macro PR-AUC |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Classification",
+            "",
+            "| task | accuracy % | macro ROC-AUC | macro PR-AUC |",
+            "|---|---|---|---|",
+        ]
         for name, section in (("zero-shot", result.get("zero_shot", {})), ("linear probe", result.get("probe", {}))):
             for label, m in section.items():
                 lines.append(

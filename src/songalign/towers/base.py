@@ -42,6 +42,7 @@ def module_device(module: nn.Module) -> torch.device:
         return parameter.device
     return torch.device("cpu")
 
+
 class AudioTower(nn.Module):
     """Base class of audio towers; see the module docstring for the contract."""
 

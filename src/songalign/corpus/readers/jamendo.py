@@ -50,7 +50,9 @@ def _read_words(src: Path, name: str) -> list[Word]:
     rows = read_csv_rows(path)
     missing = [c for c in ("word_start", "word_end") if rows and c not in rows[0]]
     if missing:
-        raise BadInputError(path, f"missing column(s) {', '.join(missing)}; the header must be word_start,word_end,line_end")
+        raise BadInputError(
+            path, f"missing column(s) {', '.join(missing)}; the header must be word_start,word_end,line_end"
+        )
     text_path = src / "lyrics" / f"{name}.words.txt"
     texts = [t.strip() for t in read_text(text_path).splitlines() if t.strip()] if text_path.is_file() else []
     words, line = [], 0
@@ -128,7 +130,9 @@ def read_jamendo(src: Path, report: SkipReport, *, languages: Sequence[str] | st
         name = Path(filepath).stem
         audio = src / "mp3" / filepath
         if not audio.is_file():
-            report.skip(audio, "audio file not found; download it into mp3/ or remove its row from the CSV", item=filepath)
+            report.skip(
+                audio, "audio file not found; download it into mp3/ or remove its row from the CSV", item=filepath
+            )
             continue
         try:
             words = _read_words(src, name) if (src / "annotations" / "words" / f"{name}.csv").is_file() else []

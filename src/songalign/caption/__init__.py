@@ -1,0 +1,42 @@
+"""Song captioning from audio + lyrics: BART-fusion, ALCAP and RECAP (seeds 002–004).
+
+A captioner writes an interpretation of a song from its lyrics and its music: BART encodes the
+lyrics, a frozen music encoder's sequence is fused into chosen encoder layers by cross-attention,
+and — ALCAP, RECAP — the two are aligned by a contrastive loss before fusion
+(``L = L_cap + α·L_contrast``, α = 0.02).
+
+- :mod:`.data` — Song Interpretation–style records, vote variants, the BART-fusion release reader
+- :mod:`.synth` — synthetic interpretations for the synthetic corpus (offline)
+- :mod:`.music` — the frozen music encoder and its cached sequence features
+- :mod:`.model` — :class:`~songalign.caption.model.CaptionModel` (fusion, alignment head, generation)
+- :mod:`.train` — recipes (``configs/alcap.yaml``, ``recap.yaml``, ``bart_fusion.yaml``, ``bart_text.yaml``), Lightning
+- :mod:`.metrics` — ROUGE-1/2/L, METEOR (WordNet offline), caption-based retrieval p@k / r@k
+- :mod:`.evaluate`, :mod:`.plots`, :mod:`.study` — scoring, heat maps, the comparison and the α sweep
+- :mod:`.commands` — ``songalign caption prepare-synth|prepare-release|train|generate|evaluate|attention|alpha-sweep|compare``
+
+Importing this package is cheap; the heavy modules load when used.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CaptionModel", "CaptionRecipe", "InterpretationSet", "evaluate_captioner", "load_recipe"]
+
+
+def __getattr__(name: str):
+    if name == "CaptionModel":
+        from songalign.caption.model import CaptionModel
+
+        return CaptionModel
+    if name == "InterpretationSet":
+        from songalign.caption.data import InterpretationSet
+
+        return InterpretationSet
+    if name in ("CaptionRecipe", "load_recipe"):
+        from songalign.caption.train import CaptionRecipe, load_recipe
+
+        return {"CaptionRecipe": CaptionRecipe, "load_recipe": load_recipe}[name]
+    if name == "evaluate_captioner":
+        from songalign.caption.evaluate import evaluate_captioner
+
+        return evaluate_captioner
+    raise AttributeError(name)

@@ -1,0 +1,246 @@
+"""Studies: the four captioners compared on the same data, seed and steps; the α grid search.
+
+:func:`compare_recipes` trains lyrics-only BART, BART-fusion, ALCAP and RECAP from their recipes
+(``configs/bart_text.yaml``, ``bart_fusion.yaml``, ``alcap.yaml``, ``recap.yaml``) with the same
+interpretations, seed and number of optimizer steps, evaluates each on the shared test split,
+and writes ``report.md`` (one table, numbers as measured), ``results.json`` and heat maps of the
+fusion models' cross-attention on the same test songs. :func:`run_comparison` first synthesises
+a corpus and its interpretations, so the whole study runs offline.
+
+:func:`alpha_sweep` trains one recipe for each contrastive weight α and tabulates and plots the
+scores (ALCAP Fig. 5/6, RECAP Fig. 2).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from songalign.caption.data import InterpretationSet
+from songalign.caption.evaluate import evaluate_captioner
+from songalign.caption.model import CaptionModel
+from songalign.caption.music import build_music_encoder, music_features
+from songalign.caption.plots import attention_entropy, plot_alpha_sweep, plot_attention_grid
+from songalign.caption.train import CaptionRecipe, load_recipe, train
+from songalign.errors import SkipReport, SongalignError
+
+RECIPES = ("bart_text", "bart_fusion", "alcap", "recap")
+PACKAGED_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+"""The recipes shipped in the package (``configs/`` in the repository points here)."""
+"""The four captioners of the comparison, in table order."""
+
+LABELS = {"bart_text": "BART (lyrics only)", "bart_fusion": "BART-fusion (α = 0)", "alcap": "ALCAP", "recap": "RECAP"}
+
+
+def _overrides(interpretations: Path, out: Path, steps: int | None, seed: int, align_model: Path | None) -> list[str]:
+    items = [f"data.interpretations={interpretations}", f"out={out}", f"train.seed={seed}"]
+    if steps is not None:
+        items += [f"train.max_steps={steps}", "train.epochs=100000"]
+    if align_model is not None:
+        items.append(f"model.music_encoder.align_model={align_model}")
+    return items
+
+
+def _metric_cells(metrics: dict[str, Any]) -> list[str]:
+    meteor = metrics.get("meteor", metrics.get("meteor_nosyn"))
+    cells = [f"{metrics['rouge1']:.1f}", f"{metrics['rouge2']:.1f}", f"{metrics['rougeL']:.1f}", f"{meteor:.1f}"]
+    cells += [f"{metrics[f'p@{k}']:.1f}" for k in (5, 10)] + [f"{metrics[f'r@{k}']:.1f}" for k in (5, 10)]
+    return cells
+
+
+def attention_figure(
+    models: dict[str, Path], interpretations: Path, out: Path, songs: int = 3, cache_dir: Path | None = None
+) -> dict[str, float]:
+    """Heat maps of the fusion models' cross-attention on the first ``songs`` test songs; returns mean entropies."""
+    data = InterpretationSet.load(interpretations)
+    items = data.select("test")
+    chosen = list(dict.fromkeys(i.song_id for i in items))[:songs]
+    subset = [next(i for i in items if i.song_id == s) for s in chosen]
+    maps, entropies, frame = {}, {}, 0.32
+    for name, folder in models.items():
+        model = CaptionModel.from_pretrained(folder)
+        if not model.fusion_layers:
+            continue
+        encoder = model.config.music_encoder
+        tower = build_music_encoder(encoder)
+        features = music_features(
+            subset, encoder, cache_dir or interpretations / ".cache" / "music", SkipReport(), tower, False
+        )
+        usable = [i for i in subset if i.song_id in features]
+        if not usable:
+            continue
+        music = torch.from_numpy(np.stack([features[i.song_id] for i in usable])).float()
+        frame = encoder.excerpt_seconds / music.shape[1]
+        maps[LABELS.get(name, name)] = model.attention_maps([i.lyrics for i in usable], music)
+        entropies[name] = attention_entropy(maps[LABELS.get(name, name)])
+    if maps:
+        plot_attention_grid(maps, out, frame, titles=[i.title or i.song_id for i in subset])
+    return entropies
+
+
+def compare_recipes(
+    interpretations: Path,
+    out: Path,
+    *,
+    configs: Path = PACKAGED_CONFIGS,
+    names: Sequence[str] = RECIPES,
+    steps: int | None = 300,
+    seed: int = 0,
+    align_model: Path | None = None,
+    extra_overrides: Sequence[str] = (),
+    command: str = "",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train and evaluate each recipe in ``names`` with the same data, seed and steps; write the report."""
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {}
+    models: dict[str, Path] = {}
+    for name in names:
+        path = configs / f"{name}.yaml"
+        if not path.is_file():
+            raise SongalignError(f"{path}: recipe not found; pass --configs with a folder holding {name}.yaml")
+        recipe = load_recipe(
+            path, _overrides(interpretations, out / name, steps, seed, align_model) + list(extra_overrides)
+        )
+        started = time.perf_counter()
+        models[name] = train(recipe, progress=progress)
+        trained = time.perf_counter() - started
+        evaluation = evaluate_captioner(models[name], interpretations, split="test", settings=recipe.generation,
+                                        out=out / name / "eval", seed=seed, progress=progress)  # fmt: skip
+        card = json.loads((models[name] / "card.json").read_text(encoding="utf-8"))
+        results[name] = {
+            "metrics": evaluation.metrics,
+            "train_seconds": round(trained, 1),
+            "steps": card["evaluation"]["steps"],
+            "weights": card["evaluation"]["weights"],
+            "example": next(iter(evaluation.captions.items())),
+        }
+    entropies = attention_figure(models, interpretations, out / "attention.png")
+    for name, value in entropies.items():
+        results[name]["attention_entropy"] = value
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    write_report(results, out / "report.md", interpretations, steps, seed, command)
+    return results
+
+
+def write_report(
+    results: dict[str, Any], path: Path, interpretations: Path, steps: int | None, seed: int, command: str
+) -> Path:
+    """The Markdown report of a comparison: one table, with the numbers as measured."""
+    data = InterpretationSet.load(interpretations)
+    first = next(iter(results.values()))["metrics"]
+    meteor_name = "METEOR" if "meteor" in first else "METEOR (no synonyms)"
+    counts = data.counts()["full"]
+    lines = [
+        "# Captioning comparison: lyrics-only BART, BART-fusion, ALCAP, RECAP",
+        "",
+        f"Data: `{interpretations}` — {counts['train']} train / {counts['val']} val / {counts['test']} test "
+        f"interpretations ({counts['train_songs']} / {counts['val_songs']} / {counts['test_songs']} songs), variant full. "
+        f"Same seed ({seed}) and {steps if steps else 'recipe'} optimizer steps for every model; weights with the lowest "
+        "validation caption loss.",
+        "",
+        f"| model | R-1 | R-2 | R-L | {meteor_name} | p@5 | p@10 | r@5 | r@10 | attention entropy | train s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, result in results.items():
+        entropy = result.get("attention_entropy")
+        cells = _metric_cells(result["metrics"]) + [
+            f"{entropy:.2f}" if entropy is not None else "—",
+            f"{result['train_seconds']:.0f}",
+        ]
+        lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+    pool = int(first["pool"])
+    lines += [
+        "",
+        f"ROUGE and METEOR in %, averaged over {int(first['items'])} test interpretations; METEOR's WordNet: "
+        f"`{first.get('wordnet', 'none')}`. Retrieval: one sentence of each reference is the query, the {pool} test songs "
+        f"are ranked by Sentence-BERT similarity to their generated captions (p@k, r@k in %; with a pool of {pool} songs "
+        f"r@k is 100 for k ≥ {pool}; p@20 and p@30 are in results.json). Attention entropy: mean entropy (nats) of each "
+        f"lyrics token's attention over the music frames, last fusion layer (uniform = log of the number of frames).",
+        "",
+        "Heat maps: `attention.png` (rows: models; columns: test songs; y: lyrics tokens; x: music time).",
+        "",
+        "Examples (first test song):",
+        "",
+    ]
+    for name, result in results.items():
+        song, caption = result["example"]
+        shown = caption if len(caption) <= 400 else caption[:400] + " …"
+        lines.append(f"- **{LABELS.get(name, name)}** ({song}): {shown}")
+    lines += ["", f"Machine: {platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads."]
+    if command:
+        lines += ["", "Command:", "", "```", command, "```"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_comparison(
+    out: Path,
+    *,
+    songs: int = 48,
+    seed: int = 0,
+    steps: int | None = 300,
+    per_song: int = 3,
+    corpus: Path | None = None,
+    configs: Path = PACKAGED_CONFIGS,
+    align_model: Path | None = None,
+    extra_overrides: Sequence[str] = (),
+    command: str = "",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Synthesise a corpus (unless ``corpus`` is given) and its interpretations, then :func:`compare_recipes`."""
+    from songalign.caption.synth import synthesize_interpretations
+    from songalign.corpus.segmenter import SplitConfig
+
+    out.mkdir(parents=True, exist_ok=True)
+    if corpus is None:
+        from songalign.corpus.synth import synthesize_corpus
+
+        corpus = out / "synth"
+        if not (corpus / "metadata" / "songs.csv").is_file():
+            synthesize_corpus(corpus, n_songs=songs, seed=seed)
+    interpretations = out / "interpretations"
+    synthesize_interpretations(corpus, per_song=per_song, seed=seed,
+                               split=SplitConfig(train=0.7, val=0.1, test=0.2, seed=seed)).save(interpretations)  # fmt: skip
+    return compare_recipes(interpretations, out, configs=configs, steps=steps, seed=seed, align_model=align_model,
+                           extra_overrides=extra_overrides, command=command, progress=progress)  # fmt: skip
+
+
+def alpha_sweep(
+    recipe: CaptionRecipe, alphas: Sequence[float], out: Path, *, split: str = "val", progress: bool = True
+) -> list[dict[str, Any]]:
+    """Train ``recipe`` once per α and score each on ``split``; writes ``alpha_sweep.md``, ``.json`` and ``.png``."""
+    if recipe.model.alignment.loss is None:
+        raise SongalignError("the α sweep needs a recipe with an alignment loss (alcap.yaml or recap.yaml)")
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for alpha in alphas:
+        variant = recipe.model_copy(deep=True)
+        variant.model.alignment.weight = float(alpha)
+        variant.out = out / f"alpha_{alpha:g}"
+        folder = train(variant, progress=progress)
+        evaluation = evaluate_captioner(folder, variant.data.interpretations, split=split, variant=variant.data.variant,
+                                        settings=variant.generation, out=variant.out / "eval", seed=variant.train.seed,
+                                        progress=progress)  # fmt: skip
+        rows.append({"alpha": float(alpha)} | {k: v for k, v in evaluation.metrics.items() if k != "generation"})
+    (out / "alpha_sweep.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    meteor = "meteor" if "meteor" in rows[0] else "meteor_nosyn"
+    lines = [
+        f"# α sweep: {recipe.name} ({split} split)",
+        "",
+        f"| α | R-1 | R-2 | R-L | {meteor} | r@5 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(f"| {row['alpha']:g} | {row['rouge1']:.1f} | {row['rouge2']:.1f} | {row['rougeL']:.1f} | "
+                     f"{row[meteor]:.1f} | {row['r@5']:.1f} |")  # fmt: skip
+    (out / "alpha_sweep.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    plot_alpha_sweep(rows, out / "alpha_sweep.png")
+    return rows

@@ -1,0 +1,131 @@
+"""Tiny captioning fixtures for tests and examples, built offline in about a second (no download).
+
+- :func:`write_tiny_bart` writes a randomly initialised ``BartForConditionalGeneration`` (d_model 32,
+  2+2 layers) and a byte-level BPE tokenizer trained on a few sentences, in the Hugging Face layout
+  that ``from_pretrained(folder)`` reads — the same loading path as ``facebook/bart-base``.
+- :func:`write_tiny_interpretations` writes a few songs (tones of different pitch, 3 s) with lyrics
+  and interpretations, split by song.
+- :func:`tiny_recipe` is a captioner recipe over them with a small ``cnn`` music tower.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from songalign.align.model import TowerSpec
+from songalign.caption.data import Interpretation, InterpretationSet
+from songalign.caption.model import CaptionModelConfig
+from songalign.caption.music import MusicEncoderConfig
+from songalign.caption.train import CaptionData, CaptionRecipe, CaptionTrainSettings
+from songalign.testing import write_audio
+
+TINY_TOWER = TowerSpec(name="cnn", options={"channels": [8, 16], "embedding_dim": 32})
+"""A 2-block CNN music tower: 16-dimensional frames every 40 ms."""
+
+_MOODS = ("joy", "sadness", "anger", "calm", "love", "fear")
+SENTENCES = [
+    "I think this song is about joy and dancing in the sun.",
+    "The lyrics deal with sadness and rain, a slow piano in A minor.",
+    "It is about anger: fast drums at 140 BPM in E minor.",
+    "A calm song about a quiet lake, soft guitar and a gentle voice.",
+    "This one is about love, sung over strings in C major.",
+    "Fear and dread in the dark, with a tense synth pulse.",
+]
+
+
+def write_tiny_bart(folder: str | Path, texts: list[str] | None = None, seed: int = 0) -> Path:
+    """Write a tiny random BART (d_model 32, 2+2 layers, 4 heads, 256 positions) and its tokenizer to ``folder``."""
+    import torch
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    from songalign.caption.tokenizer import train_tokenizer
+
+    folder = Path(folder)
+    tokenizer = train_tokenizer(texts or SENTENCES * 3, vocab_size=400, min_frequency=1)
+    config = BartConfig(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=256,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_bos_token_id=0,
+        forced_eos_token_id=2,
+    )
+    torch.manual_seed(seed)
+    BartForConditionalGeneration(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def write_tiny_interpretations(root: str | Path, n_songs: int = 6, per_song: int = 2, seconds: float = 3.0) -> Path:
+    """Songs (tones, ``seconds`` long) with lyrics and ``per_song`` interpretations each; returns the folder.
+
+    Splits: the last song is ``test``, the one before ``val``, the rest ``train``; votes alternate
+    between 3 and −1 so the vote variants differ.
+    """
+    root = Path(root)
+    items = []
+    for index in range(n_songs):
+        mood = _MOODS[index % len(_MOODS)]
+        audio = write_audio(root / "audio" / f"song{index}.wav", seconds, frequency=180.0 + 70.0 * index)
+        split = "test" if index == n_songs - 1 else "val" if index == n_songs - 2 else "train"
+        lyrics = f"I sing of {mood} tonight\nall this {mood} in my heart\n{mood} again and again"
+        for k in range(per_song):
+            items.append(
+                Interpretation(
+                    id=f"song{index}#{k + 1}",
+                    song_id=f"song{index}",
+                    lyrics=lyrics,
+                    text=f"{SENTENCES[index % len(SENTENCES)]} Take {k + 1}."
+                    if k
+                    else SENTENCES[index % len(SENTENCES)],
+                    votes=3 if k % 2 == 0 else -1,
+                    split=split,
+                    audio_path=str(audio.resolve()),
+                    duration=seconds,
+                    title=f"Song {index}",
+                )
+            )
+    return InterpretationSet(items, {"reader": "tiny"}).save(root / "interpretations")
+
+
+def tiny_recipe(
+    interpretations: str | Path, out: str | Path, bart: str | Path | None = None, **model: Any
+) -> CaptionRecipe:
+    """A fast recipe over :func:`write_tiny_interpretations`: ALCAP-style by default, 2-s excerpts, a few steps.
+
+    ``bart`` names a BART folder (e.g. from :func:`write_tiny_bart`); else a 32-wide BART is built.
+    Keyword arguments update the model config (``fusion=…``, ``alignment=…``).
+    """
+    config = {
+        "bart": str(bart) if bart else None,
+        "size": {
+            "d_model": 32,
+            "encoder_layers": 2,
+            "decoder_layers": 2,
+            "attention_heads": 4,
+            "ffn_dim": 64,
+            "max_positions": 256,
+            "vocab_size": 400,
+            "min_frequency": 1,
+        },  # fmt: skip
+        "music_encoder": MusicEncoderConfig(tower=TINY_TOWER, excerpt_seconds=2.0).model_dump(),
+        "alignment": {"loss": "audio_to_text_infonce", "options": {"init_temperature": 0.3, "learnable": False}},
+    } | model
+    return CaptionRecipe(
+        name="tiny",
+        out=Path(out),
+        data=CaptionData(interpretations=Path(interpretations)),
+        model=CaptionModelConfig.model_validate(config),
+        train=CaptionTrainSettings(epochs=2, batch_size=4, lr=1e-3, checkpoint_every=1, seed=3),
+        generation={"num_beams": 2, "max_length": 24},
+    )

@@ -1,0 +1,156 @@
+"""Training-run plumbing shared by the alignment trainer and the captioning trainer.
+
+Both read a YAML recipe with ``--set key.sub=value`` overrides into a pydantic model, train with
+Lightning into a run folder (``recipe.yaml``, ``checkpoints/last.ckpt``, ``logs/version_<n>/``),
+resume from ``last.ckpt`` when it is there, and plot their curves from the CSV logs.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import warnings
+from pathlib import Path
+from typing import Any, TypeVar
+
+import lightning as L
+import torch
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from pydantic import BaseModel, ValidationError
+
+from songalign.errors import SongalignError
+
+RecipeT = TypeVar("RecipeT", bound=BaseModel)
+
+
+def read_yaml_recipe(path: str | Path) -> dict[str, Any]:
+    """The YAML tree of a recipe file; one sentence naming the file when it cannot be read."""
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise SongalignError(f"{path}: cannot read the recipe ({error}); check the file") from error
+
+
+def validate_recipe(
+    kind: type[RecipeT], tree: dict[str, Any], overrides: list[str] | None = None, where: str = "recipe"
+) -> RecipeT:
+    """Apply ``key.sub=value`` overrides (values parsed as YAML) to a copy of ``tree`` and validate it as ``kind``."""
+    tree = yaml.safe_load(yaml.safe_dump(tree))  # a deep copy
+    for item in overrides or []:
+        if "=" not in item:
+            raise SongalignError(f"override '{item}' must look like key.sub=value")
+        dotted, value = item.split("=", 1)
+        keys = dotted.strip().split(".")
+        node = tree
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = yaml.safe_load(value)
+    try:
+        return kind.model_validate(tree)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise SongalignError(
+            f"{where}: field '{field}': {first['msg']}; fix the recipe or the --set override"
+        ) from None
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's and transformers' tips and known-harmless warnings out of the user's terminal."""
+    from transformers.utils import logging as hf_logging
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("lightning.fabric").setLevel(logging.WARNING)
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    for pattern in (
+        ".*module\\(s\\) in eval mode.*",
+        ".*LeafSpec.*",
+        ".*does not have many workers.*",
+        ".*litlogger.*",
+        ".*exists and is not empty.*",  # a resumed run writes into its own checkpoint folder
+    ):
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+def start_run(run: Path, recipe: BaseModel, seed: int, threads: int | None) -> Path:
+    """Quiet Lightning, set torch's threads and every seed, create ``run`` and write the resolved ``recipe.yaml``."""
+    quiet_lightning()
+    if threads:
+        torch.set_num_threads(threads)
+    L.seed_everything(seed, workers=True, verbose=False)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    return run
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto`` → bf16 mixed precision on a GPU that has it, fp16 mixed on another GPU, ``32`` on a CPU."""
+    if precision != "auto":
+        return precision
+    if not torch.cuda.is_available():
+        return "32"
+    return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+
+
+def make_trainer(
+    run: Path,
+    *,
+    epochs: int,
+    precision: str,
+    grad_clip: float | None,
+    checkpoint_every: int,
+    callbacks: list[L.Callback],
+    progress: bool,
+    max_steps: int | None = None,
+) -> L.Trainer:
+    """A deterministic single-device Trainer logging CSV and TensorBoard into ``run/logs``.
+
+    It writes the resumable ``run/checkpoints/last.ckpt`` every ``checkpoint_every`` optimizer steps
+    and at the end, besides whatever ``callbacks`` do.
+
+    A resumed run logs into a new ``version_<n>`` folder, so the interrupted run's logs are kept
+    (:func:`read_metrics` stitches them).
+    """
+    version = len(list((run / "logs").glob("version_*")))
+    last = ModelCheckpoint(
+        dirpath=run / "checkpoints", save_last=True, save_top_k=0, every_n_train_steps=checkpoint_every
+    )
+    return L.Trainer(
+        default_root_dir=run,
+        max_epochs=epochs,
+        max_steps=max_steps or -1,
+        accelerator="auto",
+        devices=1,
+        precision=resolve_precision(precision),
+        gradient_clip_val=grad_clip,
+        logger=[CSVLogger(run, name="logs", version=version), TensorBoardLogger(run, name="logs", version=version)],
+        callbacks=[last, *callbacks],
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+        deterministic=True,
+    )
+
+
+def fit_resuming(trainer: L.Trainer, module: L.LightningModule, run: Path) -> dict[str, float]:
+    """Fit, resuming from ``run/checkpoints/last.ckpt`` when present; returns the final logged metrics."""
+    last = run / "checkpoints" / "last.ckpt"
+    trainer.fit(module, ckpt_path=str(last) if last.is_file() else None)
+    return {k: float(v) for k, v in trainer.callback_metrics.items()}
+
+
+def read_metrics(logs: Path) -> list[dict[str, str]]:
+    """Rows of every ``version_*/metrics.csv`` under ``logs``; a resumed run's rows replace the old ones from its step on."""
+    rows: list[dict[str, str]] = []
+    versions = sorted(Path(logs).glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[-1]))
+    for path in versions:
+        new = list(csv.DictReader(path.open(encoding="utf-8")))
+        if new:
+            first = min(int(r["step"]) for r in new)
+            rows = [r for r in rows if int(r["step"]) < first] + new
+    return rows

@@ -1,0 +1,160 @@
+"""The ``songalign index``, ``songalign search`` and ``songalign serve`` commands (thin: they call the library).
+
+Register them on the main app with ``app.command("index")(index_command)`` and so on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from songalign.console import console
+from songalign.errors import MissingDependencyError, SongalignError
+
+
+class IndexType(StrEnum):
+    ivf_flat = "IVF_FLAT"
+    ivf_sq = "IVF_SQ"
+
+
+class TargetChoice(StrEnum):
+    audio = "audio"
+    lyrics = "lyrics"
+
+
+def index_command(
+    checkpoint: Annotated[Path, typer.Argument(help="a trained model folder (from `songalign train`)")],
+    corpus: Annotated[Path, typer.Argument(help="a prepared corpus folder (from `songalign corpus prepare`)")],
+    db: Annotated[Path, typer.Option("--db", help="search database folder (created if missing)")],
+    batch_size: Annotated[int, typer.Option(help="segments embedded and committed together")] = 64,
+    split: Annotated[str, typer.Option(help="index only this split (train, val, test) or 'all'")] = "all",
+    cache: Annotated[
+        Path | None, typer.Option(help="feature cache to reuse, e.g. <corpus>/.cache/features from training")
+    ] = None,
+    ann_min_rows: Annotated[int, typer.Option(help="build the ANN index once the table has this many rows")] = 5_000,
+    index_type: Annotated[
+        IndexType, typer.Option(help="IVF_FLAT: full vectors, best recall; IVF_SQ: 8-bit vectors, 1/4 of the memory")
+    ] = IndexType.ivf_flat,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's choice)")] = None,
+) -> None:
+    """Embed every segment of a corpus into a LanceDB search database (idempotent and resumable)."""
+    from songalign.search.indexer import build_index
+    from songalign.search.store import AnnSettings
+
+    if ann_min_rows < 1:
+        raise SongalignError(f"--ann-min-rows must be at least 1, got {ann_min_rows}")
+    result = build_index(
+        checkpoint,
+        corpus,
+        db,
+        batch_size=batch_size,
+        split=split,
+        cache_dir=cache,
+        ann=AnnSettings(min_rows=ann_min_rows, index_type=index_type.value),
+        progress=progress,
+        threads=threads,
+    )
+    for reason, count in result.report.reasons().most_common(10):
+        console.print(f"[yellow]skipped {count}[/yellow]: {escape(reason)}")
+    console.print(f"[green]{escape(result.summary())}[/green]")
+
+
+def search_command(
+    db: Annotated[Path, typer.Argument(help="a search database folder (from `songalign index`)")],
+    text: Annotated[str | None, typer.Option("--text", help="a mood description or lyrics")] = None,
+    audio: Annotated[Path | None, typer.Option("--audio", help="an audio clip (WAV, FLAC, MP3, Ogg)")] = None,
+    like_song: Annotated[str | None, typer.Option("--like-song", help="a song id: more like this song")] = None,
+    k: Annotated[int, typer.Option("--k", "-k", help="number of results")] = 10,
+    target: Annotated[
+        TargetChoice | None,
+        typer.Option(help="match audio vectors or lyric vectors (default: audio for --text, lyrics for --audio)"),
+    ] = None,
+    language: Annotated[str | None, typer.Option(help="only segments in this language")] = None,
+    song: Annotated[str | None, typer.Option("--song", help="only segments of this song id")] = None,
+    label: Annotated[
+        list[str] | None, typer.Option(help="only segments with this label, key=value (repeatable)")
+    ] = None,
+    model: Annotated[Path | None, typer.Option(help="the model folder, if it moved since indexing")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print results as JSON lines")] = False,
+) -> None:
+    """Search a database by text (--text), audio clip (--audio) or song (--like-song)."""
+    from songalign.search.query import SongSearch, parse_label_filters
+    from songalign.search.store import Filters
+
+    if sum(x is not None for x in (text, audio, like_song)) != 1:
+        raise SongalignError('give exactly one of --text "...", --audio clip.wav or --like-song SONG_ID')
+    filters = Filters(language=language, song_id=song, labels=parse_label_filters(label))
+    search = SongSearch.open(db, model)
+    if text is not None:
+        hits = search.by_text(text, k, (target or TargetChoice.audio).value, filters)
+    elif audio is not None:
+        hits = search.by_audio(audio, k, (target or TargetChoice.lyrics).value, filters)
+    else:
+        hits = search.by_song(like_song or "", k, filters)
+    if as_json:
+        for hit in hits:  # JSON lines, unformatted: for scripts
+            typer.echo(json.dumps(hit.to_dict(), ensure_ascii=False))
+        return
+    table = Table(title=f"{len(hits)} result(s)", show_lines=True)
+    for column, justify in (("score", "right"), ("song", "left"), ("time (s)", "right"), ("lyrics", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for hit in hits:
+        who = f"{hit.title or hit.song_id} — {hit.artist}" if hit.artist else (hit.title or hit.song_id)
+        table.add_row(f"{hit.score:.3f}", escape(who), f"{hit.start:.2f}–{hit.end:.2f}", escape(hit.lyrics.strip()))
+    console.print(table)
+
+
+def serve_command(
+    db: Annotated[Path, typer.Argument(help="a search database folder (from `songalign index`)")],
+    host: Annotated[str, typer.Option(help="interface to listen on (127.0.0.1: this machine only)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="SONGALIGN_API_KEY", help="require this key in X-API-Key (env SONGALIGN_API_KEY)"),
+    ] = None,
+    model: Annotated[Path | None, typer.Option(help="the model folder, if it moved since indexing")] = None,
+    max_upload_mb: Annotated[float, typer.Option(help="largest upload (MiB)")] = 10.0,
+    max_audio_seconds: Annotated[float, typer.Option(help="longest uploaded clip (s)")] = 60.0,
+    timeout: Annotated[float, typer.Option(help="seconds a query may take before a 504")] = 20.0,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's choice)")] = None,
+    cpus: Annotated[
+        str | None, typer.Option(help="run on these CPUs only, e.g. 0 or 0,1 (on small VMs one CPU cuts tail latency)")
+    ] = None,
+) -> None:
+    """Serve the search API (OpenAPI docs at /docs) and the search page at http://HOST:PORT/."""
+    from songalign.search.query import SongSearch
+
+    try:
+        from songalign.search.service import ServiceSettings, serve
+    except ImportError as error:
+        raise MissingDependencyError(error.name or "fastapi", "songalign serve", extra="search") from error
+
+    if max_upload_mb <= 0 or max_audio_seconds <= 0 or timeout <= 0:
+        raise SongalignError("--max-upload-mb, --max-audio-seconds and --timeout must be positive")
+    settings = ServiceSettings(
+        api_key=api_key or os.environ.get("SONGALIGN_API_KEY") or None,
+        max_upload_bytes=int(max_upload_mb * 2**20),
+        max_audio_seconds=max_audio_seconds,
+        request_timeout=timeout,
+    )
+    if cpus:
+        try:
+            os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})  # threads started from here on inherit it
+        except (ValueError, OSError) as error:
+            raise SongalignError(f"--cpus {cpus!r} is not a usable CPU list ({error}); give e.g. 0 or 0,1") from None
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+    search = SongSearch.open(db, model)
+    search.store.prewarm()  # load the vector indexes now rather than on the first queries
+    console.print(f"serving {db} on http://{host}:{port}/ (API docs: /docs); Ctrl+C stops")
+    serve(search, host, port, settings)

@@ -1,0 +1,260 @@
+"""Queries against a search database: by text, by audio clip, by song ("more like this").
+
+=====================  ==========================  =====================================
+query                  query vector                searched column
+=====================  ==========================  =====================================
+text → segments        text tower (mood/lyrics)    ``vector`` (segment audio)
+text → lyric lines     text tower                  ``text_vector`` (segment lyrics)
+audio → lyric lines    audio tower (the clip)      ``text_vector``
+audio → similar audio  audio tower                 ``vector``
+song → more like this  mean of the song's vectors  ``vector``, other songs only
+=====================  ==========================  =====================================
+
+Every result carries its score — the cosine similarity of the query vector and the row's
+vector, in [-1, 1] — and the segment's timestamps (seconds in the song's audio file).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from songalign.align.model import AlignModel
+from songalign.errors import SongalignError
+from songalign.search.indexer import model_identity, torch_threads
+from songalign.search.store import AnnSettings, Filters, SegmentStore
+
+Target = Literal["audio", "lyrics"]
+"""What a query is matched against: the segments' audio vectors or their lyrics' text vectors."""
+
+MAX_K = 1000
+
+
+@dataclass
+class Hit:
+    """One result: a song segment, its score and its timestamps.
+
+    ``score``: cosine similarity of query and segment vectors, in [-1, 1] (higher is closer);
+    ``start``/``end``: seconds from the start of the song's audio file; ``labels``: the
+    segment's labels (emotion, valence, ...); ``audio_path``: where its audio is (on the
+    machine that built the index).
+    """
+
+    segment_id: str
+    song_id: str
+    title: str
+    artist: str
+    language: str
+    start: float
+    end: float
+    lyrics: str
+    description: str
+    score: float
+    labels: dict[str, Any] = field(default_factory=dict)
+    audio_path: str = ""
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Hit:
+        return cls(
+            segment_id=row["id"],
+            song_id=row["song_id"],
+            title=row["title"] or "",
+            artist=row["artist"] or "",
+            language=row["language"] or "",
+            start=float(row["start"]),
+            end=float(row["end"]),
+            lyrics=row["lyrics"] or "",
+            description=row["description"] or "",
+            score=float(1.0 - row["_distance"]) if "_distance" in row else 1.0,
+            labels=json.loads(row["labels"]) if row.get("labels") else {},
+            audio_path=row.get("audio_path") or "",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_k(k: int) -> int:
+    if not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise SongalignError(f"k must be a whole number of results from 1 to {MAX_K}, got {k!r}")
+    return k
+
+
+def _column(target: Target) -> str:
+    if target not in ("audio", "lyrics"):
+        raise SongalignError(f"target must be 'audio' or 'lyrics', got {target!r}")
+    return "vector" if target == "audio" else "text_vector"
+
+
+class _Batcher:
+    """Coalesces concurrent calls ``fn([x]) -> (1, D)`` into one ``fn([x1, ..., xn])`` while the model is busy.
+
+    Each caller queues its item and then takes the model lock; whoever holds it embeds every
+    item queued so far. Under load (many clients searching at once) the model then runs a few
+    large batches instead of many single items, which is several times faster on a CPU.
+    """
+
+    def __init__(self, fn: Callable[[list[Any]], np.ndarray], lock: threading.Lock, max_batch: int = 64):
+        self.fn, self.lock, self.max_batch = fn, lock, max_batch
+        self._queue: list[tuple[Any, Future]] = []
+        self._queue_lock = threading.Lock()
+
+    def __call__(self, item: Any) -> np.ndarray:
+        future: Future = Future()
+        with self._queue_lock:
+            self._queue.append((item, future))
+        while not future.done():
+            with self.lock:
+                with self._queue_lock:
+                    batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                if not batch:
+                    continue
+                try:
+                    vectors = self.fn([queued for queued, _ in batch])
+                except BaseException as error:  # every caller in the batch gets the error (none waits forever)
+                    for _, waiting in batch:
+                        waiting.set_exception(error)
+                    if not isinstance(error, Exception):
+                        raise
+                else:
+                    for (_, waiting), vector in zip(batch, vectors, strict=True):
+                        waiting.set_result(vector)
+        return future.result()
+
+
+class SongSearch:
+    """A search database with the model that wrote it.
+
+    ``SongSearch.open(db)`` loads the model recorded in the database (or ``model``: a folder or
+    an already loaded :class:`AlignModel`, which must be that same model). Methods are
+    thread-safe: the model runs one batch at a time (concurrent text queries are embedded
+    together); the store serves queries concurrently.
+    """
+
+    def __init__(self, store: SegmentStore, model: AlignModel):
+        self.store = store
+        self.model = model
+        self._model_lock = threading.Lock()
+        self._texts = _Batcher(lambda texts: self.model.embed_text(texts), self._model_lock)
+
+    @classmethod
+    def open(
+        cls, db: str | Path, model: str | Path | AlignModel | None = None, ann: AnnSettings | None = None
+    ) -> SongSearch:
+        store = SegmentStore.open(db, ann)
+        if isinstance(model, AlignModel):
+            return cls(store, model)
+        folder = Path(model) if model is not None else Path(store.meta.get("model_path", ""))
+        if model is None and not folder.is_dir():
+            raise SongalignError(
+                f"the model {store.meta.get('model_name')!r} that built {db} is no longer at {folder}; "
+                "pass the model folder with --model"
+            )
+        _, version = model_identity(folder)
+        if version != store.meta.get("model_version"):
+            raise SongalignError(
+                f"the model in {folder} (version {version}) did not build {db} (version "
+                f"{store.meta.get('model_version')}, {store.meta.get('model_name')!r}); pass that model with "
+                "--model or re-index with this one"
+            )
+        return cls(store, AlignModel.from_pretrained(folder))
+
+    # -- embedding -------------------------------------------------------------------------------
+    def embed_text(self, text: str) -> np.ndarray:
+        """Query vector ``(D,)`` of a mood description or lyrics (the model's text tower)."""
+        if not text or not text.strip():
+            raise SongalignError("the text query is empty; give a mood description or some lyrics")
+        return self._texts(text)
+
+    def embed_audio(self, audio: str | Path | np.ndarray, sample_rate: int | None = None) -> np.ndarray:
+        """Query vector ``(D,)`` of an audio clip: a file, or a mono array at ``sample_rate`` Hz.
+
+        A clip longer than the model's ``clip_seconds`` is cut into fixed windows whose
+        embeddings are averaged (:meth:`AlignModel.embed_audio`).
+        """
+        with self._model_lock, torch_threads(1):  # a few small clips: more threads only contend
+            return self.model.embed_audio([audio], sample_rate=sample_rate)[0]
+
+    # -- queries ---------------------------------------------------------------------------------
+    def by_vector(
+        self,
+        vector: np.ndarray,
+        target: Target = "audio",
+        k: int = 10,
+        filters: Filters | None = None,
+        distinct_songs: bool = False,
+    ) -> list[Hit]:
+        """The ``k`` segments nearest to ``vector`` ``(D,)`` on ``target``; one per song when ``distinct_songs``."""
+        _check_k(k)
+        where = (filters or Filters()).where()
+        if not distinct_songs:
+            return [Hit.from_row(r) for r in self.store.nearest(vector, _column(target), k, where)]
+        fetch = k
+        while True:  # widen the candidate pool until k distinct songs are found or the table is exhausted
+            rows = self.store.nearest(vector, _column(target), min(fetch * 4, 4 * MAX_K), where)
+            best: dict[str, Hit] = {}
+            for row in rows:
+                best.setdefault(row["song_id"], Hit.from_row(row))
+            if len(best) >= k or len(rows) < min(fetch * 4, 4 * MAX_K) or fetch * 4 >= 4 * MAX_K:
+                return list(best.values())[:k]
+            fetch *= 4
+
+    def by_text(self, text: str, k: int = 10, target: Target = "audio", filters: Filters | None = None) -> list[Hit]:
+        """Segments for a mood description or lyrics: whose audio matches (``audio``) or whose lyrics do (``lyrics``)."""
+        return self.by_vector(self.embed_text(text), target, k, filters)
+
+    def by_audio(
+        self,
+        audio: str | Path | np.ndarray,
+        k: int = 10,
+        target: Target = "lyrics",
+        filters: Filters | None = None,
+        sample_rate: int | None = None,
+    ) -> list[Hit]:
+        """Segments for an audio clip: matching lyric lines (``lyrics``) or similar-sounding segments (``audio``)."""
+        return self.by_vector(self.embed_audio(audio, sample_rate), target, k, filters)
+
+    def by_song(self, song_id: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+        """ "More like this": segments of *other* songs nearest to the mean audio vector of ``song_id``, one per song."""
+        vectors = self.store.vectors(Filters(song_id=song_id).where() or "", "vector")
+        if not len(vectors):
+            raise SongalignError(f"no song with id {song_id!r} in {self.store.path}; take an id from a search result")
+        centre = vectors.mean(axis=0)
+        centre /= max(float(np.linalg.norm(centre)), 1e-12)
+        base = filters or Filters()
+        scoped = Filters(base.language, base.song_id, song_id, base.labels)
+        return self.by_vector(centre, "audio", k, scoped, distinct_songs=True)
+
+    def segment(self, segment_id: str) -> Hit | None:
+        """The indexed segment ``segment_id`` (score 1), or ``None``."""
+        row = self.store.get(segment_id)
+        return Hit.from_row(row) if row else None
+
+    def info(self) -> dict[str, Any]:
+        """What the database holds: rows, languages, model name/version, whether ANN-indexed."""
+        return {
+            "segments": self.store.count(),
+            "languages": self.store.distinct("language"),
+            "model_name": self.store.meta.get("model_name", ""),
+            "model_version": self.store.meta.get("model_version", ""),
+            "embedding_dim": int(self.store.meta.get("embedding_dim", 0)),
+            "ann_index": self.store.has_vector_index("vector"),
+        }
+
+
+def parse_label_filters(labels: Sequence[str] | None) -> tuple[str, ...]:
+    """Validate ``key=value`` label filters (a clear error naming the bad one)."""
+    out = []
+    for item in labels or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise SongalignError(f"label filter {item!r} must look like key=value, e.g. emotion=joy")
+        out.append(f"{key.strip()}={value.strip()}")
+    return tuple(out)

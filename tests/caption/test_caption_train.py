@@ -1,0 +1,154 @@
+"""Training with real Lightning on tiny songs, evaluation, the recipes, the α sweep and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+from lightning.pytorch import Callback
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from songalign.caption.commands import caption_app
+from songalign.caption.evaluate import evaluate_captioner
+from songalign.caption.model import CaptionModel
+from songalign.caption.study import PACKAGED_CONFIGS, alpha_sweep
+from songalign.caption.testing import tiny_recipe, write_tiny_bart, write_tiny_interpretations
+from songalign.caption.train import load_recipe, train
+from songalign.errors import SongalignError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+CONFIGS = PACKAGED_CONFIGS  # configs/ in the repository links here
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory):
+    return write_tiny_interpretations(tmp_path_factory.mktemp("songs"), n_songs=6, per_song=2)
+
+
+@pytest.fixture(scope="module")
+def bart(tmp_path_factory):
+    return write_tiny_bart(tmp_path_factory.mktemp("bart") / "tiny-bart")
+
+
+@pytest.fixture(scope="module")
+def trained(songs, bart, tmp_path_factory):
+    recipe = tiny_recipe(songs, tmp_path_factory.mktemp("run") / "alcap", bart=bart)
+    return recipe, train(recipe, progress=False)
+
+
+def test_training_writes_a_model_folder_with_curves_and_a_card(trained):
+    recipe, folder = trained
+    run = recipe.run_dir
+    assert (run / "loss.png").is_file() and (run / "recipe.yaml").is_file()
+    assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "checkpoints" / "best.ckpt").is_file()
+    card = json.loads((folder / "card.json").read_text())
+    assert card["data"]["train_items"] == 8 and card["data"]["val_items"] == 2  # 4 train songs × 2, 1 val song × 2
+    assert card["evaluation"]["steps"] == 4  # 2 epochs of 2 batches
+    assert card["evaluation"]["weights"].startswith("best on validation")
+    model = CaptionModel.from_pretrained(folder)
+    assert model.fusion_layers == [0, 1] and model.config.music_dim == 16  # the tiny cnn tower's frames
+
+
+def test_evaluation_scores_every_test_interpretation(trained, songs, tmp_path):
+    recipe, folder = trained
+    result = evaluate_captioner(folder, songs, settings=recipe.generation, out=tmp_path / "eval", progress=False)
+    metrics = result.metrics
+    assert metrics["items"] == 2 and metrics["songs"] == 1 and metrics["pool"] == 1
+    for key in ("rouge1", "rouge2", "rougeL", "p@5", "r@30"):
+        assert 0.0 <= metrics[key] <= 100.0
+    assert ("meteor" in metrics) != ("meteor_nosyn" in metrics)
+    rows = [json.loads(line) for line in (tmp_path / "eval" / "captions.jsonl").read_text().splitlines()]
+    assert rows[0]["song_id"] == "song5" and len(rows[0]["references"]) == 2
+
+
+class KillAt(Callback):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_index):
+        if trainer.global_step == self.step:
+            raise RuntimeError("simulated kill")
+
+
+def test_a_killed_run_resumes_to_the_same_weights(trained, songs, bart, tmp_path):
+    _, clean = trained
+    recipe = tiny_recipe(songs, tmp_path / "killed", bart=bart)
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        train(recipe, progress=False, callbacks=[KillAt(3)])
+    resumed = train(recipe, progress=False)
+    a, b = load_file(clean / "captioner.safetensors"), load_file(resumed / "captioner.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    a, b = load_file(clean / "bart" / "model.safetensors"), load_file(resumed / "bart" / "model.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_a_lyrics_only_recipe_builds_its_own_bart_and_computes_no_music(tmp_path):
+    songs = write_tiny_interpretations(tmp_path / "songs", n_songs=4, per_song=1)
+    recipe = tiny_recipe(songs, tmp_path / "text", fusion={"enabled": False}, alignment={"loss": None})
+    recipe.train.epochs = 1
+    model = CaptionModel.from_pretrained(train(recipe, progress=False))
+    assert model.fusion_layers == [] and model.config.bart is None and len(model.tokenizer) <= 400
+    assert not (songs / ".cache" / "music").exists()  # no audio was read
+
+
+def test_the_four_recipes_load_and_differ_where_the_papers_do():
+    recipes = {name: load_recipe(CONFIGS / f"{name}.yaml") for name in ("alcap", "recap", "bart_fusion", "bart_text")}
+    assert recipes["alcap"].model.alignment.loss == "audio_to_text_infonce"
+    assert recipes["alcap"].model.alignment.options == {"init_temperature": 0.3, "learnable": False}
+    assert recipes["recap"].model.alignment.loss == "positive_cosine"
+    for name in ("alcap", "recap"):
+        assert recipes[name].model.alignment.weight == 0.02 and recipes[name].model.alignment.active
+    assert not recipes["bart_fusion"].model.alignment.active and recipes["bart_fusion"].model.fusion.enabled
+    assert not recipes["bart_text"].model.fusion.enabled
+    assert recipes["alcap"].model.music_encoder.excerpt_seconds == 15.0
+    drop = {"name", "model"}
+    assert len({json.dumps(r.model_dump(mode="json", exclude=drop), sort_keys=True) for r in recipes.values()}) == 1
+    overridden = load_recipe(CONFIGS / "alcap.yaml", ["model.bart=facebook/bart-base", "train.lr=5e-5"])
+    assert overridden.model.bart == "facebook/bart-base" and overridden.train.lr == 5e-5
+    with pytest.raises(SongalignError, match="field 'train.batch_size'"):
+        load_recipe(CONFIGS / "alcap.yaml", ["train.batch_size=0"])
+    with pytest.raises(SongalignError, match="unknown dataset variant"):
+        load_recipe(CONFIGS / "alcap.yaml", ["data.variant=nice"])
+
+
+def test_alpha_sweep_trains_once_per_alpha(songs, bart, tmp_path):
+    recipe = tiny_recipe(songs, tmp_path / "unused", bart=bart)
+    recipe.train.epochs, recipe.train.max_steps = 1, 1
+    rows = alpha_sweep(recipe, [0.0, 0.5], tmp_path / "sweep", progress=False)
+    assert [r["alpha"] for r in rows] == [0.0, 0.5]
+    assert (tmp_path / "sweep" / "alpha_sweep.png").is_file() and "| 0.5 |" in (
+        tmp_path / "sweep" / "alpha_sweep.md"
+    ).read_text()
+    assert not CaptionModel.from_pretrained(tmp_path / "sweep" / "alpha_0" / "model").config.alignment.active
+
+
+def test_cli_generates_evaluates_and_reports_user_errors(trained, songs, tmp_path):
+    _, folder = trained
+    runner = CliRunner()
+    lyrics = tmp_path / "lyrics.txt"
+    lyrics.write_text("I sing of joy tonight\nall this joy in my heart\n")
+    audio = songs.parent / "audio" / "song0.wav"
+    result = runner.invoke(
+        caption_app, ["generate", str(folder), "--lyrics", str(lyrics), "--audio", str(audio), "--beams", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "captions.jsonl"
+    result = runner.invoke(caption_app, ["generate", str(folder), "--interpretations", str(songs), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text().splitlines()[0])["song_id"] == "song5"
+    result = runner.invoke(
+        caption_app, ["evaluate", str(folder), "--interpretations", str(songs), "--out", str(tmp_path / "ev")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "rougeL" in result.output and (tmp_path / "ev" / "metrics.json").is_file()
+    result = runner.invoke(
+        caption_app, ["attention", str(folder), "--interpretations", str(songs), "--out", str(tmp_path / "a.png")]
+    )
+    assert result.exit_code == 0 and (tmp_path / "a.png").is_file(), result.output
+    result = runner.invoke(caption_app, ["generate", str(folder), "--lyrics", str(lyrics)])
+    assert isinstance(result.exception, SongalignError) and "--audio" in str(result.exception)
