@@ -30,7 +30,7 @@ from songalign.corpus.segmenter import SplitConfig
 from songalign.corpus.synth import synthesize_corpus
 from songalign.describe import DescriberConfig, describe_corpus
 from songalign.evaluate.plots import plot_top_k, plot_tsne, tsne_map
-from songalign.evaluate.run import embed_segments, emotion_labels, evaluate_model
+from songalign.evaluate.run import Embedded, emotion_labels, evaluate_splits
 
 VARIANTS = ("pre", "emo", "lyr")
 """The seed's three variants, in the order of its Table 1."""
@@ -110,13 +110,12 @@ def run_quickstart(
     _seed_everything(seed)
     untrained = AlignModel(AlignModel.from_pretrained(models["pre"]).config)  # same architecture, random weights
     candidates: dict[str, AlignModel | Path] = {"untrained": untrained, **models}
-    results = {
-        name: {
-            "test": evaluate_model(model, corpus, split="test", pool=pool, draws=draws, seed=seed),
-            "val": evaluate_model(model, corpus, split="val", pool=pool, draws=draws, seed=seed),
-        }
-        for name, model in candidates.items()
-    }
+    results: dict[str, dict[str, Any]] = {}
+    embeddings: dict[str, Embedded] = {}
+    for name, model in candidates.items():
+        results[name], embeddings[name] = evaluate_splits(
+            model, corpus, ("test", "val"), pool=pool, draws=draws, seed=seed
+        )
     timings["evaluate"] = time.perf_counter() - started
 
     started = _step(log, "5. report")
@@ -132,7 +131,7 @@ def run_quickstart(
         "results": results,
         "timings_s": timings,
     }
-    figures = _figures(candidates, corpus, runs, out, seed)
+    figures = _figures(embeddings, runs, out, seed)
     figures["top_k"] = str(write_top_k_chart(summary, out / "figures" / "top_k.png").relative_to(out))
     results_path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     timings["report"] = time.perf_counter() - started
@@ -164,8 +163,8 @@ def _corpus_summary(manifest: CorpusManifest) -> dict[str, Any]:
     }
 
 
-def _figures(candidates: dict[str, Any], corpus: Path, runs: Path, out: Path, seed: int) -> dict[str, str]:
-    """Loss curves, t-SNE maps of each variant's audio embeddings, and the top-k chart (paths relative to ``out``)."""
+def _figures(embeddings: dict[str, Embedded], runs: Path, out: Path, seed: int) -> dict[str, str]:
+    """Loss curves and t-SNE maps of each model's audio embeddings of all segments (paths relative to ``out``)."""
     figures_dir = out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     figures: dict[str, str] = {}
@@ -174,9 +173,7 @@ def _figures(candidates: dict[str, Any], corpus: Path, runs: Path, out: Path, se
         if curve.is_file():
             shutil.copy(curve, figures_dir / f"loss_{variant}.png")
             figures[f"loss_{variant}"] = f"figures/loss_{variant}.png"
-    manifest = CorpusManifest.load(corpus)
-    for name, model in candidates.items():
-        embedded = embed_segments(AlignModel.load(model), manifest.segments, corpus / ".cache" / "features")
+    for name, embedded in embeddings.items():
         labels = emotion_labels(embedded.segments)
         colour_by = {"emotion": labels[0]} if labels else {}
         colour_by["song"] = [s.song_id for s in embedded.segments]

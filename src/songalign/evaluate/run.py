@@ -43,6 +43,12 @@ class Embedded:
     audio: np.ndarray
     texts: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)
 
+    def select(self, split: str) -> Embedded:
+        """The segments of one split (``all``: every segment), in the same order."""
+        keep = [i for i, s in enumerate(self.segments) if split == "all" or s.split == split]
+        texts = {kind: ([names[i] for i in keep], vectors[keep]) for kind, (names, vectors) in self.texts.items()}
+        return Embedded([self.segments[i] for i in keep], self.audio[keep], texts)
+
 
 def embed_segments(model: AlignModel, segments: list[Segment], cache_dir: Path, progress: bool = False) -> Embedded:
     """Audio embeddings of the segments' windows and text embeddings of their lyrics, descriptions, captions."""
@@ -93,17 +99,68 @@ def evaluate_model(
     progress: bool = False,
 ) -> dict[str, Any]:
     """All figures for ``model`` on ``split`` of ``corpus`` (see the module docstring), as a JSON-able dict."""
+    results, _ = evaluate_splits(
+        model, corpus, (split,), pool=pool, draws=draws, seed=seed, templates=templates, progress=progress
+    )
+    return results[split]
+
+
+def evaluate_splits(
+    model: AlignModel | str | Path,
+    corpus: str | Path,
+    splits: tuple[str, ...] = ("test",),
+    *,
+    pool: int = 10,
+    draws: int = 5,
+    seed: int = 0,
+    templates: tuple[str, ...] = DEFAULT_TEMPLATES,
+    progress: bool = False,
+) -> tuple[dict[str, dict[str, Any]], Embedded]:
+    """:func:`evaluate_model` for several splits at once, embedding every segment once.
+
+    Returns the figures per split and the embeddings of all segments (for plots). The probe,
+    which uses all segments, is computed once and shared by the splits.
+    """
     model = AlignModel.load(model)
     manifest = CorpusManifest.load(corpus)
-    segments = manifest.split(split)
-    if len(segments) < 2:
-        raise SongalignError(
-            f"the '{split}' split of {corpus} has {len(segments)} segment(s); evaluation needs 2 or more"
-        )
-    cache_dir = Path(corpus) / ".cache" / "features"
-    embedded = embed_segments(model, segments, cache_dir, progress)
+    for split in splits:
+        if len(manifest.split(split)) < 2:
+            raise SongalignError(
+                f"the '{split}' split of {corpus} has {len(manifest.split(split))} segment(s); evaluation needs 2 or more"
+            )
+    everything = embed_segments(model, manifest.segments, Path(corpus) / ".cache" / "features", progress)
+    probe = _probe(everything, seed)
+    results = {}
+    for split in splits:
+        embedded = everything.select(split)
+        if len(embedded.segments) < 2:
+            raise SongalignError(f"fewer than 2 segments of the '{split}' split of {corpus} have readable audio")
+        result = _split_figures(model, manifest, embedded, pool=pool, draws=draws, seed=seed, templates=templates)
+        results[split] = {"split": split} | result | ({"probe": probe} if probe else {})
+    return results, everything
+
+
+def _probe(everything: Embedded, seed: int) -> dict[str, Any]:
+    emotions = emotion_labels(everything.segments)
+    if not emotions:
+        return {}
+    probe = linear_probe(everything.audio, emotions[0], [s.song_id for s in everything.segments], seed=seed)
+    return {"emotion": probe | {"segments": len(everything.segments), "label_source": emotions[1]}}
+
+
+def _split_figures(
+    model: AlignModel,
+    manifest: CorpusManifest,
+    embedded: Embedded,
+    *,
+    pool: int,
+    draws: int,
+    seed: int,
+    templates: tuple[str, ...],
+) -> dict[str, Any]:
+    """Lyric choice, retrieval and zero-shot figures on one split's embeddings."""
     scale = logit_scale_of(model)
-    result: dict[str, Any] = {"split": split, "segments": len(embedded.segments), "seed": seed}
+    result: dict[str, Any] = {"segments": len(embedded.segments), "seed": seed}
     lyrics_texts, lyrics = embedded.texts["lyrics"]
     result["lyric_choice"] = {
         f"pool_{pool}": lyric_choice(
@@ -125,11 +182,6 @@ def evaluate_model(
         result["zero_shot"]["genre"] = zero_shot(
             embedded.audio, genres, sorted(set(genres)), model.embed_text, templates
         )
-    everything = embed_segments(model, manifest.segments, cache_dir, progress) if split != "all" else embedded
-    all_emotions = emotion_labels(everything.segments)
-    if all_emotions:
-        probe = linear_probe(everything.audio, all_emotions[0], [s.song_id for s in everything.segments], seed=seed)
-        result["probe"] = {"emotion": probe | {"segments": len(everything.segments), "label_source": all_emotions[1]}}
     return result
 
 

@@ -9,9 +9,28 @@
 
 from __future__ import annotations
 
-from songalign.search.indexer import IndexResult, build_index, model_identity
-from songalign.search.query import Hit, SongSearch, Target
-from songalign.search.store import AnnSettings, Filters, SegmentStore
+import importlib
+from typing import Any
+
+_HOMES = {
+    "AnnSettings": "store",
+    "Filters": "store",
+    "SegmentStore": "store",
+    "Hit": "query",
+    "SongSearch": "query",
+    "Target": "query",
+    "IndexResult": "indexer",
+    "build_index": "indexer",
+    "model_identity": "indexer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the heavy submodules (torch, LanceDB) only when one of their names is used."""
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"songalign.search.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'songalign.search' has no attribute {name!r}")
+
 
 __all__ = [
     "AnnSettings",
