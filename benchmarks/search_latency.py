@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from songalign.search.store import AnnSettings, create_vector_index, nearest, run_async
+from songalign.search.store import AnnSettings, create_vector_index, nearest_query, run_async
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -160,16 +160,7 @@ def engine_ms(table: object, query: np.ndarray, k: int, settings: AnnSettings) -
     """LanceDB's own elapsed time (ms) for one query, from its execution plan's metrics (no Python round trip)."""
     import re
 
-    plan = (
-        table.query()
-        .nearest_to(query)
-        .column("vector")
-        .distance_type("cosine")
-        .limit(k)
-        .nprobes(settings.nprobes)
-        .select(["id", "_distance"])
-    )
-    text = run_async(plan.analyze_plan())
+    text = run_async(nearest_query(table, query, "vector", k, settings).analyze_plan())
     value, unit = re.search(r"AnalyzeExec verbose=true, elapsed=([\d.]+)(ms|µs|ns|s)", text).groups()
     return float(value) * {"s": 1000.0, "ms": 1.0, "µs": 1e-3, "ns": 1e-6}[unit]
 
@@ -218,7 +209,7 @@ def main() -> None:
         from songalign.align.model import ModelConfig
 
         args.dim = ModelConfig().embedding_dim
-    clusters = args.clusters or max(1, args.n // 1000)
+    args.clusters = args.clusters or max(1, args.n // 1000)
     ann = AnnSettings(
         index_type=args.index_type, target_partition_size=args.partition_size, refine_factor=args.refine_factor
     )
@@ -226,7 +217,7 @@ def main() -> None:
     cpus = len(os.sched_getaffinity(0))
     print(
         f"songalign search latency: {args.n:,} x {args.dim}-d unit vectors ({args.data}"
-        f"{f', {clusters} clusters' if args.data == 'clustered' else ''}), {args.queries} queries, k={args.k}; "
+        f"{f', {args.clusters} clusters' if args.data == 'clustered' else ''}), {args.queries} queries, k={args.k}; "
         f"{ann.index_type}, {ann.partitions(args.n)} partitions; {cpus} CPUs, load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
@@ -240,7 +231,7 @@ def main() -> None:
 def run(args: argparse.Namespace, ann: AnnSettings, workdir: Path) -> None:
     import lancedb
 
-    source = Vectors(args.data, args.dim, args.clusters or max(1, args.n // 1000), args.seed)
+    source = Vectors(args.data, args.dim, args.clusters, args.seed)
     data = np.empty((args.n, args.dim), dtype=np.float32)
     started = time.perf_counter()
     for i in range(0, args.n, 100_000):
@@ -341,7 +332,7 @@ def run(args: argparse.Namespace, ann: AnnSettings, workdir: Path) -> None:
     floor = []
     for q in queries[:300]:
         t = time.perf_counter()
-        run_async(nearest(floor_table, q, "vector", args.k, ann))
+        run_async(nearest_query(floor_table, q, "vector", args.k, ann).to_arrow())
         floor.append((time.perf_counter() - t) * 1000)
     print(
         f"round-trip floor (the same query path on a 1,000-row table, exact scan): {percentiles(floor[20:])}",
@@ -357,11 +348,11 @@ def run(args: argparse.Namespace, ann: AnnSettings, workdir: Path) -> None:
     for nprobes in [int(x) for x in args.nprobes.split(",") if x.strip()]:
         settings = AnnSettings(**{**ann.to_dict(), "nprobes": nprobes})
         for q in queries[: args.warmup]:
-            run_async(nearest(table, q, "vector", args.k, settings))
+            run_async(nearest_query(table, q, "vector", args.k, settings).to_arrow())
         latencies, hits = [], 0
         for q, expected in zip(timed, truth, strict=True):
             t = time.perf_counter()
-            got = run_async(nearest(table, q, "vector", args.k, settings))
+            got = run_async(nearest_query(table, q, "vector", args.k, settings).to_arrow())
             latencies.append((time.perf_counter() - t) * 1000)
             hits += len(set(got.column("id").to_pylist()) & set(expected.tolist()))
         recall = hits / (args.k * len(timed))

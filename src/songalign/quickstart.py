@@ -27,7 +27,7 @@ from songalign.corpus.info import corpus_stats
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.segmenter import SplitConfig
-from songalign.corpus.synth import synthesize_corpus
+from songalign.corpus.synth import ensure_synthetic_corpus
 from songalign.describe import DescriberConfig, describe_corpus
 from songalign.evaluate.plots import plot_top_k, plot_tsne, tsne_map
 from songalign.evaluate.run import Embedded, emotion_labels, evaluate_splits
@@ -78,8 +78,7 @@ def run_quickstart(
     timings: dict[str, float] = {}
 
     started = _step(log, "1. synthetic corpus")
-    if not (raw / "metadata" / "synth.json").is_file() or _synth_params(raw) != (songs, seed):
-        synthesize_corpus(raw, n_songs=songs, seed=seed)
+    ensure_synthetic_corpus(raw, n_songs=songs, seed=seed)
     timings["synthesise"] = time.perf_counter() - started
 
     started = _step(log, "2. segments, splits and emotion descriptions")
@@ -138,11 +137,6 @@ def run_quickstart(
     report = out / "report.md"
     report.write_text(render_report(summary, figures), encoding="utf-8")
     return report
-
-
-def _synth_params(raw: Path) -> tuple[int, int]:
-    info = json.loads((raw / "metadata" / "synth.json").read_text(encoding="utf-8"))
-    return int(info.get("n_songs", -1)), int(info.get("seed", -1))
 
 
 def _seed_everything(seed: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import warnings
 from pathlib import Path
 from typing import Any, TypeVar
@@ -142,6 +143,37 @@ def fit_resuming(trainer: L.Trainer, module: L.LightningModule, run: Path) -> di
     last = run / "checkpoints" / "last.ckpt"
     trainer.fit(module, ckpt_path=str(last) if last.is_file() else None)
     return {k: float(v) for k, v in trainer.callback_metrics.items()}
+
+
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, warmup: int, total: int, floor: float, constant: bool = False
+) -> dict[str, Any]:
+    """Lightning's scheduler entry for a per-step learning-rate factor.
+
+    Linear warm-up ``(step + 1) / warmup`` over the first ``warmup`` steps, then cosine decay from 1
+    to ``floor`` at step ``total`` (``1`` throughout when ``constant``).
+    """
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if constant:
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return {"scheduler": scheduler, "interval": "step"}
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def read_metrics(logs: Path) -> list[dict[str, str]]:

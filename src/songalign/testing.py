@@ -13,18 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-JAMENDO_HEADER = [
-    "URL",
-    "Filepath",
-    "Artist",
-    "Title",
-    "Genre",
-    "LicenseType",
-    "Language",
-    "LyricOverlap",
-    "Polyphonic",
-    "NonLexical",
-]
+from songalign.corpus.readers.jamendo import JAMENDO_COLUMNS, LINE_COLUMNS, WORD_COLUMNS
 
 
 def tone(duration: float, sample_rate: int = 16000, frequency: float = 220.0, channels: int = 1) -> np.ndarray:
@@ -108,7 +97,7 @@ def write_jamendo_corpus(root: str | Path, songs: Sequence[FakeSong], audio_form
         )
         with open(root / "annotations" / "words" / f"{song.name}.csv", "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["word_start", "word_end", "line_end"])
+            writer.writerow(WORD_COLUMNS)
             for text, start, end in song.lines:
                 line_words = _word_times(text, start, end)
                 for i, (_, w_start, w_end) in enumerate(line_words):
@@ -116,10 +105,10 @@ def write_jamendo_corpus(root: str | Path, songs: Sequence[FakeSong], audio_form
         if song.write_lines:
             with open(root / "annotations" / "lines" / f"{song.name}.csv", "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
-                writer.writerow(["start_time", "end_time", "lyrics_line"])
+                writer.writerow(LINE_COLUMNS)
                 writer.writerows([start, end, text] for text, start, end in song.lines)
     with open(root / "JamendoLyrics.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=JAMENDO_HEADER)
+        writer = csv.DictWriter(handle, fieldnames=JAMENDO_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     return root

@@ -109,6 +109,5 @@ def test_save_load_round_trip_and_deterministic_embeddings(corpus, tmp_path):
     assert first.shape == (1, 16) and np.linalg.norm(first) == pytest.approx(1.0, abs=1e-5)
     texts = model.embed_text(["word1 line0 0", "another text"])
     np.testing.assert_allclose(texts, again.embed_text(["word1 line0 0", "another text"]), atol=1e-6)
-    assert "text_tower" not in " ".join(
-        load_file(saved / "model.safetensors")
-    )  # frozen tower is referenced, not copied
+    # the frozen text tower is referenced, not copied
+    assert "text_tower" not in " ".join(load_file(saved / "model.safetensors"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
@@ -21,7 +19,6 @@ from songalign.caption.model import (
 from songalign.caption.testing import SENTENCES, write_tiny_bart
 from songalign.errors import SongalignError
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may download
 MUSIC_DIM = 12
 LYRICS = ["I sing of joy tonight\nall this joy in my heart", "rain and tears\nI cry alone", "fire and rage"]
 

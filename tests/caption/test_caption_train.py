@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import torch
@@ -19,7 +18,6 @@ from songalign.caption.testing import tiny_recipe, write_tiny_bart, write_tiny_i
 from songalign.caption.train import load_recipe, train
 from songalign.errors import SongalignError
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 CONFIGS = PACKAGED_CONFIGS  # configs/ in the repository links here
 
 

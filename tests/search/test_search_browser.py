@@ -10,8 +10,7 @@ import httpx
 import pytest
 import soundfile as sf
 
-from songalign.audio.io import load_audio
-from songalign.audio.windows import segment_window
+from songalign.search.testing import indexed_window
 
 CHROMIUM = os.environ.get("SONGALIGN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 MISSING = (
@@ -28,8 +27,7 @@ def test_search_by_lyrics_then_play_the_segment_then_search_by_audio(live_url, s
     from playwright.sync_api import expect, sync_playwright
 
     target = song_search.segment("song2-0001")
-    offset, duration = segment_window(target.start, target.end, song_search.model.config.clip_seconds)
-    clip, rate = load_audio(target.audio_path, offset=offset, duration=duration)
+    clip, rate = indexed_window(song_search, target.segment_id)
     sf.write(tmp_path / "my clip.wav", clip, rate)
     clip_bytes = len(httpx.get(f"{live_url}/api/segments/song2-0001/audio", verify=False).content)
 

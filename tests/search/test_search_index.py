@@ -15,6 +15,7 @@ import pytest
 from songalign.corpus.manifest import SEGMENTS_FILE
 from songalign.errors import SongalignError
 from songalign.search import AnnSettings, SegmentStore, build_index, model_identity
+from songalign.search.indexer import rows_table
 from songalign.search.store import segment_schema
 
 
@@ -115,24 +116,15 @@ def test_user_errors_name_the_file_and_the_fix(search_db, search_corpus, search_
 
 
 def _random_rows(start: int, count: int, dim: int, rng: np.random.Generator) -> pa.Table:
+    """``count`` rows of random unit vectors through the indexer's own row builder; every 7th is tagged joy."""
     vectors = rng.standard_normal((2, count, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=2, keepdims=True)
-    base = {f.name: [""] * count for f in segment_schema(dim) if f.type == pa.string()}
-    base |= {
-        "id": [f"r{i:06d}" for i in range(start, start + count)],
-        "song_id": [f"s{i // 10}" for i in range(start, start + count)],
-    }
-    base |= {
-        "start": [0.0] * count,
-        "end": [10.0] * count,
-        "label_tags": [["emotion=joy"] if i % 7 == 0 else [] for i in range(start, start + count)],
-    }
-    table = pa.Table.from_pydict(
-        base, schema=pa.schema([f for f in segment_schema(dim) if not f.name.endswith("vector")])
-    )
-    for name, matrix in zip(("vector", "text_vector"), vectors, strict=True):
-        table = table.append_column(name, pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), dim))
-    return table
+    rows = [
+        {"id": f"r{i:06d}", "song_id": f"s{i // 10}", "start": 0.0, "end": 10.0, "language": "", "text": "",
+         "description": "", "audio_path": "", "split": "", "labels": '{"emotion": "joy"}' if i % 7 == 0 else ""}
+        for i in range(start, start + count)
+    ]  # fmt: skip
+    return rows_table(rows, vectors[0], vectors[1], songs={}, model_name="m", model_version="v")
 
 
 @pytest.mark.parametrize("index_type", ["IVF_FLAT", "IVF_SQ"])

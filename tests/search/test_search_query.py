@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from songalign.audio.io import load_audio
-from songalign.audio.windows import segment_window
 from songalign.errors import SongalignError
 from songalign.search import Filters, SongSearch
 from songalign.search.store import sql_string
+from songalign.search.testing import indexed_window
 
 
 def test_text_finds_the_segment_whose_lyrics_it_quotes(song_search):
@@ -36,9 +36,7 @@ def test_text_to_audio_returns_k_results_best_first(song_search):
 
 
 def test_a_clip_finds_its_own_song_and_lyrics(song_search, search_corpus, tmp_path):
-    hit = song_search.segment("song2-0000")
-    offset, duration = segment_window(hit.start, hit.end, song_search.model.config.clip_seconds)  # the window indexed
-    audio, rate = load_audio(hit.audio_path, offset=offset, duration=duration)
+    audio, rate = indexed_window(song_search, "song2-0000")
     sf.write(tmp_path / "clip.wav", audio, rate)
     similar = song_search.by_audio(tmp_path / "clip.wav", k=2, target="audio")
     assert [h.segment_id for h in similar] == ["song2-0000", "song2-0001"] and similar[0].score > 0.99

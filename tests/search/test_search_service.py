@@ -16,11 +16,10 @@ import pytest
 import soundfile as sf
 
 from songalign.audio.io import load_audio
-from songalign.audio.windows import segment_window
 from songalign.search import SongSearch
 from songalign.search.service import ServiceSettings, create_app
 from songalign.search.store import segment_schema
-from songalign.search.testing import running_server
+from songalign.search.testing import indexed_window, running_server
 
 PART_HEAD = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n'
 
@@ -88,9 +87,7 @@ def test_bad_text_queries_get_a_422_naming_the_field(live_url, client):
 
 
 def test_audio_upload_search_and_its_limits(live_url, client, song_search):
-    hit = song_search.segment("song3-0000")
-    offset, duration = segment_window(hit.start, hit.end, song_search.model.config.clip_seconds)
-    audio, rate = load_audio(hit.audio_path, offset=offset, duration=duration, mono=False)
+    audio, rate = indexed_window(song_search, "song3-0000", mono=False)
     buffer = io.BytesIO()
     sf.write(buffer, audio.T, rate, format="WAV")
     song = buffer.getvalue()

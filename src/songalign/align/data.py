@@ -22,6 +22,7 @@ from rich.progress import track
 
 from songalign.align.model import AlignModel
 from songalign.audio.cache import FeatureCache
+from songalign.audio.io import load_audio
 from songalign.audio.windows import segment_window
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Segment
@@ -56,28 +57,37 @@ class PairedSet:
         return len(self.segments)
 
 
+def window_features(
+    model: AlignModel, audio_path: str, start: float, end: float, cache: FeatureCache | None = None
+) -> np.ndarray:
+    """Audio-tower input of the ``clip_seconds`` window centred on ``[start, end]`` (seconds) of a file.
+
+    Read from ``cache`` when given (and stored there on a miss, keyed by the tower and its options),
+    computed otherwise; :class:`~songalign.errors.BadInputError` when the audio cannot be read.
+    """
+    tower = model.audio_tower
+    rate, clip = tower.sample_rate, model.config.clip_seconds
+    offset, duration = segment_window(float(start), float(end), clip)
+    if cache is None:
+        audio, _ = load_audio(audio_path, rate, offset=offset, duration=duration)
+        return model.audio_features(audio).numpy()
+    extractor = f"{tower.name}:{_key(tower.config())}"
+    samples = int(round(clip * rate))
+
+    def extract(audio: np.ndarray) -> np.ndarray:
+        return np.asarray(tower.features(audio))
+
+    return cache.features(audio_path, rate, extractor, extract, offset, duration, samples=samples)
+
+
 def segment_features(
     model: AlignModel, segments: list[Segment], cache: FeatureCache, report: SkipReport, progress: bool = True
 ) -> tuple[list[Segment], torch.Tensor]:
     """Audio-tower inputs of each segment's window, from ``cache`` where present; unreadable ones are skipped."""
-    tower = model.audio_tower
-    rate, clip = tower.sample_rate, model.config.clip_seconds
-    extractor = f"{tower.name}:{_key(tower.config())}"
     kept, rows = [], []
     for segment in track(segments, description="Audio features", disable=not progress, transient=True):
-        offset, duration = segment_window(segment.start, segment.end, clip)
         try:
-            rows.append(
-                cache.features(
-                    segment.audio_path,
-                    rate,
-                    extractor,
-                    lambda audio: np.asarray(tower.features(audio)),
-                    offset,
-                    duration,
-                    samples=int(round(clip * rate)),
-                )
-            )
+            rows.append(window_features(model, segment.audio_path, segment.start, segment.end, cache))
         except BadInputError as error:
             report.add_error(error, item=segment.id)
             continue

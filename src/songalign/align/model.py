@@ -71,6 +71,17 @@ class Projection(nn.Module):
         return self.net(x)
 
 
+def require_model_folder(directory: str | Path) -> Path:
+    """``directory`` as a Path when it holds a saved model (config and weights); one clear error otherwise."""
+    directory = Path(directory)
+    if not (directory / CONFIG_FILE).is_file() or not (directory / WEIGHTS_FILE).is_file():
+        raise SongalignError(
+            f"{directory} is not a songalign model folder (it needs {CONFIG_FILE} and {WEIGHTS_FILE}); "
+            "train one with `songalign train` or give the right path"
+        )
+    return directory
+
+
 class AlignModel(nn.Module):
     """Audio and text towers with projections into one ``embedding_dim`` space."""
 
@@ -198,12 +209,7 @@ class AlignModel(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path, **overrides: Any) -> AlignModel:
         """Load a folder written by :meth:`save_pretrained`."""
-        directory = Path(directory)
-        if not (directory / CONFIG_FILE).is_file() or not (directory / WEIGHTS_FILE).is_file():
-            raise SongalignError(
-                f"{directory} is not a songalign model folder (it needs {CONFIG_FILE} and {WEIGHTS_FILE}); "
-                "train one with `songalign train` or give the right path"
-            )
+        directory = require_model_folder(directory)
         config = ModelConfig.model_validate_json((directory / CONFIG_FILE).read_text(encoding="utf-8"))
         config = config.model_copy(update=overrides)
         model = cls(config)

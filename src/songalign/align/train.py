@@ -15,7 +15,6 @@ weights an uninterrupted run would have (the batches are replayed exactly; a tes
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +28,16 @@ from songalign.align.losses import get_loss
 from songalign.align.model import AlignModel, FreezePolicy, ModelConfig
 from songalign.corpus.manifest import CorpusManifest
 from songalign.errors import SkipReport
-from songalign.runs import fit_resuming, make_trainer, read_metrics, read_yaml_recipe, start_run, validate_recipe
+from songalign.runs import (
+    fit_resuming,
+    make_trainer,
+    pyplot,
+    read_metrics,
+    read_yaml_recipe,
+    start_run,
+    validate_recipe,
+    warmup_cosine,
+)
 
 
 class LossSpec(BaseModel):
@@ -161,16 +169,8 @@ class AlignModule(L.LightningModule):
         optimizer = torch.optim.Adam(
             parameters, lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay
         )
-        warmup, floor = settings.warmup_steps, settings.min_lr_ratio
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            progress = min(1.0, (step - warmup) / max(1, self.total_steps - warmup))
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        schedule = warmup_cosine(optimizer, settings.warmup_steps, self.total_steps, settings.min_lr_ratio)
+        return {"optimizer": optimizer, "lr_scheduler": schedule}
 
 
 def build_model(recipe: Recipe) -> AlignModel:
@@ -226,11 +226,7 @@ def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] 
 
 def plot_losses(logs: Path, out: Path, title: str = "") -> Path | None:
     """Training loss per step and validation loss/R@1 per epoch from Lightning's CSV logs, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = read_metrics(logs)
     if not rows:
         return None

@@ -70,11 +70,9 @@ def prepare_synth(
     from songalign.corpus.segmenter import SplitConfig
 
     if corpus is None:
-        from songalign.corpus.synth import synthesize_corpus
+        from songalign.corpus.synth import ensure_synthetic_corpus
 
-        corpus = out / "synth"
-        if not (corpus / "metadata" / "songs.csv").is_file():
-            synthesize_corpus(corpus, n_songs=songs, seed=seed)
+        corpus = ensure_synthetic_corpus(out / "synth", n_songs=songs, seed=seed)
     split = SplitConfig(train=max(0.0, 1 - val - test), val=val, test=test, seed=seed)
     synthesize_interpretations(corpus, per_song=per_song, seed=seed, split=split).save(out)
     _counts(out)
@@ -137,10 +135,11 @@ def generate_command(
     captioner = CaptionModel.from_pretrained(model)
     if interpretations is not None:
         from songalign.caption.data import InterpretationSet
+        from songalign.caption.music import music_cache_dir
 
         items = InterpretationSet.load(interpretations).select(split)
         report = SkipReport()
-        songs, texts, music = song_inputs(captioner, items, interpretations / ".cache" / "music", report)
+        songs, texts, music = song_inputs(captioner, items, music_cache_dir(interpretations), report)
         print_skip_report(report, "skipped")
         rows = [
             {"song_id": s, "caption": c}

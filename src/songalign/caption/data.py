@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -141,12 +141,9 @@ class InterpretationSet:
             return list(chosen)
         return [i for i in chosen if keep(i.votes)]
 
-    def songs(self, items: Iterable[Interpretation] | None = None) -> list[str]:
-        """Song ids in first-seen order (of ``items``, default every item)."""
-        seen: dict[str, None] = {}
-        for item in self.items if items is None else items:
-            seen.setdefault(item.song_id, None)
-        return list(seen)
+    def songs(self) -> list[str]:
+        """Song ids in first-seen order."""
+        return list(dict.fromkeys(item.song_id for item in self.items))
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Items and songs per split for each variant: ``{variant: {split: items, split_songs: songs}}``."""

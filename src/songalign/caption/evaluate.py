@@ -26,7 +26,7 @@ from rich.progress import track
 from songalign.caption.data import Interpretation, InterpretationSet
 from songalign.caption.metrics import caption_retrieval, meteor, query_sentences, rouge
 from songalign.caption.model import CaptionModel, GenerationSettings
-from songalign.caption.music import build_music_encoder, music_features
+from songalign.caption.music import build_music_encoder, music_cache_dir, music_features
 from songalign.errors import SkipReport, SongalignError
 
 
@@ -36,7 +36,6 @@ class Evaluation:
 
     metrics: dict[str, Any]
     captions: dict[str, str]
-    items: list[Interpretation] = field(repr=False)
     report: SkipReport = field(default_factory=SkipReport, repr=False)
 
 
@@ -74,7 +73,7 @@ def caption_songs(
 
 
 def score(
-    items: list[Interpretation], captions: dict[str, str], seed: int = 0, retrieval: bool = True, encoder: Any = None
+    items: list[Interpretation], captions: dict[str, str], seed: int = 0, retrieval: bool = True
 ) -> dict[str, Any]:
     """Metrics of ``captions`` (song id → caption) against the items' interpretations (× 100)."""
     scored = [i for i in items if i.song_id in captions]
@@ -88,9 +87,7 @@ def score(
     if retrieval:
         songs = list(captions)
         queries = query_sentences(references, seed)
-        metrics |= caption_retrieval(
-            queries, [i.song_id for i in scored], [captions[s] for s in songs], songs, encoder=encoder
-        )
+        metrics |= caption_retrieval(queries, [i.song_id for i in scored], [captions[s] for s in songs], songs)
     metrics |= {"items": len(scored), "songs": len({i.song_id for i in scored})}
     return metrics
 
@@ -118,7 +115,7 @@ def evaluate_captioner(
     items = data.select(split, variant)
     if not items:
         raise SongalignError(f"the {split} split of variant {variant} is empty; nothing to evaluate")
-    cache = Path(cache_dir) if cache_dir else (Path(source) if source else Path(".")) / ".cache" / "music"
+    cache = Path(cache_dir) if cache_dir else music_cache_dir(source or ".")
     report = SkipReport()
     settings = settings or GenerationSettings()
     songs, lyrics, music = song_inputs(model, items, cache, report, progress)
@@ -131,14 +128,11 @@ def evaluate_captioner(
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         with (out / "captions.jsonl").open("w", encoding="utf-8") as handle:
-            for song, caption in captions.items():
-                references = [i.text for i in items if i.song_id == song]
-                row = {
-                    "song_id": song,
-                    "caption": caption,
-                    "references": references,
-                    "lyrics": lyrics[songs.index(song)],
-                }
+            references: dict[str, list[str]] = {}
+            for item in items:
+                references.setdefault(item.song_id, []).append(item.text)
+            for song, text, caption in zip(songs, lyrics, generated, strict=True):
+                row = {"song_id": song, "caption": caption, "references": references.get(song, []), "lyrics": text}
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    return Evaluation(metrics, captions, items, report)
+    return Evaluation(metrics, captions, report)

@@ -227,7 +227,6 @@ class Encoded:
     and cross-attention maps ``{layer: (B, l_t, l_m)}`` when recorded."""
 
     last_hidden_state: torch.Tensor
-    attention_mask: torch.Tensor
     text_states: torch.Tensor | None
     attention: dict[int, torch.Tensor]
 
@@ -456,7 +455,7 @@ class CaptionModel(nn.Module):
             if self.alignment_head is not None:
                 layer = self.alignment_layer
                 text_states = context.embeddings if layer == 0 else context.outputs[layer - 1]
-        return Encoded(output.last_hidden_state, attention_mask, text_states, dict(context.attention))
+        return Encoded(output.last_hidden_state, text_states, dict(context.attention))
 
     def losses(
         self,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,27 @@ class MusicEncoderConfig(BaseModel):
     excerpt_seconds: float = Field(15.0, gt=0, description="seconds of audio per song (ALCAP: 15 s)")
 
 
+def music_cache_dir(interpretations: str | Path) -> Path:
+    """Where the music features of an interpretations folder are cached by default."""
+    return Path(interpretations) / ".cache" / "music"
+
+
 def build_music_encoder(config: MusicEncoderConfig) -> AudioTower:
-    """The frozen tower (eval mode, no gradients) that ``config`` names."""
+    """The frozen tower (eval mode, no gradients) that ``config`` names.
+
+    Built once per process for each configuration (and each version of an ``align_model``'s
+    weights file) and then shared: being frozen, one tower serves every caller.
+    """
+    stamp = None
+    if config.align_model is not None:
+        weights = Path(config.align_model) / "model.safetensors"
+        stamp = weights.stat().st_mtime_ns if weights.is_file() else None
+    return _frozen_tower(config.model_dump_json(), stamp)
+
+
+@lru_cache(maxsize=4)
+def _frozen_tower(config_json: str, weights_stamp: int | None) -> AudioTower:
+    config = MusicEncoderConfig.model_validate_json(config_json)
     if config.align_model is not None:
         from songalign.align.model import AlignModel
 
@@ -134,8 +154,6 @@ def audio_file_features(path: str | Path, config: MusicEncoderConfig, tower: Aud
     try:
         offset, duration = excerpt_window(None, str(path), config.excerpt_seconds)
         audio, _ = load_audio(path, tower.sample_rate, offset=offset, duration=duration)
-    except BadInputError:
-        raise
     except (OSError, RuntimeError) as error:
         raise SongalignError(f"{path}: cannot read the audio ({error}); give a readable audio file") from error
     return sequence_of(tower, fit_length(audio, int(round(config.excerpt_seconds * tower.sample_rate))))

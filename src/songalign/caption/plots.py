@@ -8,16 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from songalign.runs import read_metrics
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from songalign.runs import pyplot, read_metrics
 
 
 def plot_training(logs: Path, out: Path, title: str = "") -> Path | None:
@@ -25,7 +16,7 @@ def plot_training(logs: Path, out: Path, title: str = "") -> Path | None:
     rows = read_metrics(Path(logs))
     if not rows:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     series = {
         name: [(int(r["step"]), float(r[key])) for r in rows if r.get(key)]
         for name, key in (
@@ -61,7 +52,7 @@ def plot_attention_grid(
     map shows the last fusion layer, the first ``max_tokens`` lyrics tokens (rows) against the
     music frames (columns, ``frame_seconds`` apart).
     """
-    plt = _pyplot()
+    plt = pyplot()
     names = list(maps)
     columns = max(len(v) for v in maps.values())
     figure, axes = plt.subplots(len(names), columns, figsize=(3.6 * columns, 3.4 * len(names)), squeeze=False)
@@ -106,7 +97,7 @@ def attention_entropy(maps: list[dict[str, Any]]) -> float:
 
 def plot_alpha_sweep(rows: list[dict[str, Any]], out: Path, metrics: Sequence[str] = ("rougeL", "meteor")) -> Path:
     """Scores against the contrastive weight α (log axis; α = 0 drawn at the left edge)."""
-    plt = _pyplot()
+    plt = pyplot()
     alphas = [float(r["alpha"]) for r in rows]
     positive = [a for a in alphas if a > 0]
     floor = min(positive) / 10 if positive else 1e-3

@@ -26,15 +26,15 @@ import torch
 from songalign.caption.data import InterpretationSet
 from songalign.caption.evaluate import evaluate_captioner
 from songalign.caption.model import CaptionModel
-from songalign.caption.music import build_music_encoder, music_features
+from songalign.caption.music import build_music_encoder, music_cache_dir, music_features
 from songalign.caption.plots import attention_entropy, plot_alpha_sweep, plot_attention_grid
 from songalign.caption.train import CaptionRecipe, load_recipe, train
 from songalign.errors import SkipReport, SongalignError
 
 RECIPES = ("bart_text", "bart_fusion", "alcap", "recap")
+"""The four captioners of the comparison, in table order."""
 PACKAGED_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 """The recipes shipped in the package (``configs/`` in the repository points here)."""
-"""The four captioners of the comparison, in table order."""
 
 LABELS = {"bart_text": "BART (lyrics only)", "bart_fusion": "BART-fusion (α = 0)", "alcap": "ALCAP", "recap": "RECAP"}
 
@@ -71,7 +71,7 @@ def attention_figure(
         encoder = model.config.music_encoder
         tower = build_music_encoder(encoder)
         features = music_features(
-            subset, encoder, cache_dir or interpretations / ".cache" / "music", SkipReport(), tower, False
+            subset, encoder, cache_dir or music_cache_dir(interpretations), SkipReport(), tower, False
         )
         usable = [i for i in subset if i.song_id in features]
         if not usable:
@@ -113,7 +113,8 @@ def compare_recipes(
         models[name] = train(recipe, progress=progress)
         trained = time.perf_counter() - started
         evaluation = evaluate_captioner(models[name], interpretations, split="test", settings=recipe.generation,
-                                        out=out / name / "eval", seed=seed, progress=progress)  # fmt: skip
+                                        out=out / name / "eval", cache_dir=recipe.data.cache(), seed=seed,
+                                        progress=progress)  # fmt: skip
         card = json.loads((models[name] / "card.json").read_text(encoding="utf-8"))
         results[name] = {
             "metrics": evaluation.metrics,
@@ -201,11 +202,9 @@ def run_comparison(
 
     out.mkdir(parents=True, exist_ok=True)
     if corpus is None:
-        from songalign.corpus.synth import synthesize_corpus
+        from songalign.corpus.synth import ensure_synthetic_corpus
 
-        corpus = out / "synth"
-        if not (corpus / "metadata" / "songs.csv").is_file():
-            synthesize_corpus(corpus, n_songs=songs, seed=seed)
+        corpus = ensure_synthetic_corpus(out / "synth", n_songs=songs, seed=seed)
     interpretations = out / "interpretations"
     synthesize_interpretations(corpus, per_song=per_song, seed=seed,
                                split=SplitConfig(train=0.7, val=0.1, test=0.2, seed=seed)).save(interpretations)  # fmt: skip
@@ -227,7 +226,8 @@ def alpha_sweep(
         variant.out = out / f"alpha_{alpha:g}"
         folder = train(variant, progress=progress)
         evaluation = evaluate_captioner(folder, variant.data.interpretations, split=split, variant=variant.data.variant,
-                                        settings=variant.generation, out=variant.out / "eval", seed=variant.train.seed,
+                                        settings=variant.generation, out=variant.out / "eval",
+                                        cache_dir=variant.data.cache(), seed=variant.train.seed,
                                         progress=progress)  # fmt: skip
         rows.append({"alpha": float(alpha)} | {k: v for k, v in evaluation.metrics.items() if k != "generation"})
     (out / "alpha_sweep.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

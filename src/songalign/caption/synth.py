@@ -32,6 +32,7 @@ import numpy as np
 from songalign.caption.data import Interpretation, InterpretationSet, split_by_song
 from songalign.corpus.readers.jamendo import INDEX_FILE, read_csv_rows
 from songalign.corpus.segmenter import SplitConfig
+from songalign.corpus.synth.captions import pick
 from songalign.errors import SongalignError
 
 KIND_WEIGHTS = {"full": 0.45, "theme": 0.2, "music": 0.15, "off": 0.2}
@@ -88,10 +89,6 @@ _OFF_REMARKS = (
 )
 
 
-def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
-    return options[int(rng.integers(len(options)))]
-
-
 def _tempo_word(bpm: float) -> str:
     return "slow" if bpm < 90 else "moderate" if bpm < 120 else "fast"
 
@@ -139,27 +136,27 @@ def interpretation_text(song: dict, lyrics: str, kind: str, rng: np.random.Gener
     }
     theme_emotion = main
     if kind == "off" and rng.random() < 0.6:
-        theme_emotion = _pick(rng, tuple(e for e in _THEMES if e != main))  # a confident, wrong reading
+        theme_emotion = pick(rng, tuple(e for e in _THEMES if e != main))  # a confident, wrong reading
     elif kind == "off":
-        return _pick(rng, _OFF_REMARKS)
-    theme = _pick(rng, _THEMES[theme_emotion])
-    adjective = _pick(rng, _ADJECTIVES[theme_emotion])
-    theme_part = [_pick(rng, _THEME_SENTENCES).format(theme=theme)]
+        return pick(rng, _OFF_REMARKS)
+    theme = pick(rng, _THEMES[theme_emotion])
+    adjective = pick(rng, _ADJECTIVES[theme_emotion])
+    theme_part = [pick(rng, _THEME_SENTENCES).format(theme=theme)]
     if kind in ("full", "off"):
         lines = _lyric_lines(lyrics)
         if lines and kind == "full":
-            theme_part.append(_pick(rng, _QUOTE_SENTENCES).format(line=_pick(rng, tuple(lines)), adjective=adjective))
+            theme_part.append(pick(rng, _QUOTE_SENTENCES).format(line=pick(rng, tuple(lines)), adjective=adjective))
         later = [e for e in emotions if e != main]
         if later and kind == "full":
-            theme_part.append(_pick(rng, _SHIFT_SENTENCES).format(theme=_pick(rng, _THEMES[later[-1]])))
-    music_part = [_pick(rng, _MUSIC_SENTENCES).format(**fills)]
+            theme_part.append(pick(rng, _SHIFT_SENTENCES).format(theme=pick(rng, _THEMES[later[-1]])))
+    music_part = [pick(rng, _MUSIC_SENTENCES).format(**fills)]
     if kind == "theme":
         parts = theme_part
     elif kind == "music":
         parts = music_part
     else:
         parts = theme_part + music_part if rng.random() < 0.7 else music_part + theme_part
-    closing = _pick(rng, _CLOSINGS)
+    closing = pick(rng, _CLOSINGS)
     return " ".join(parts + ([closing] if closing else []))
 
 

@@ -16,7 +16,6 @@ exactly as in an uninterrupted run (:class:`~songalign.align.data.EpochBatches`)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +30,9 @@ from pydantic import BaseModel, Field
 from songalign.align.data import EpochBatches
 from songalign.caption.data import Interpretation, InterpretationSet, variant_name
 from songalign.caption.model import CaptionModel, CaptionModelConfig, GenerationSettings
-from songalign.caption.music import build_music_encoder, music_features
+from songalign.caption.music import build_music_encoder, music_cache_dir, music_features
 from songalign.errors import SkipReport, SongalignError
-from songalign.runs import fit_resuming, make_trainer, read_yaml_recipe, start_run, validate_recipe
+from songalign.runs import fit_resuming, make_trainer, read_yaml_recipe, start_run, validate_recipe, warmup_cosine
 
 
 class CaptionData(BaseModel):
@@ -44,7 +43,7 @@ class CaptionData(BaseModel):
     cache_dir: Path | None = Field(None, description="music feature cache; default <interpretations>/.cache/music")
 
     def cache(self) -> Path:
-        return self.cache_dir or self.interpretations / ".cache" / "music"
+        return self.cache_dir or music_cache_dir(self.interpretations)
 
 
 class CaptionTrainSettings(BaseModel):
@@ -235,18 +234,9 @@ class CaptionModule(L.LightningModule):
             optimizer = torch.optim.AdamW(
                 parameters, lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay
             )
-        warmup, floor, total = settings.warmup_steps, settings.min_lr_ratio, self.total_steps
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            if settings.schedule == "constant":
-                return 1.0
-            progress = min(1.0, (step - warmup) / max(1, total - warmup))
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        schedule = warmup_cosine(optimizer, settings.warmup_steps, self.total_steps, settings.min_lr_ratio,
+                                 constant=settings.schedule == "constant")  # fmt: skip
+        return {"optimizer": optimizer, "lr_scheduler": schedule}
 
 
 @torch.no_grad()

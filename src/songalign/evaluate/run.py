@@ -43,9 +43,9 @@ class Embedded:
     audio: np.ndarray
     texts: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)
 
-    def select(self, split: str) -> Embedded:
-        """The segments of one split (``all``: every segment), in the same order."""
-        keep = [i for i, s in enumerate(self.segments) if split == "all" or s.split == split]
+    def select(self, ids: set[str]) -> Embedded:
+        """The segments whose id is in ``ids``, in the same order."""
+        keep = [i for i, s in enumerate(self.segments) if s.id in ids]
         texts = {kind: ([names[i] for i in keep], vectors[keep]) for kind, (names, vectors) in self.texts.items()}
         return Embedded([self.segments[i] for i in keep], self.audio[keep], texts)
 
@@ -123,16 +123,17 @@ def evaluate_splits(
     """
     model = AlignModel.load(model)
     manifest = CorpusManifest.load(corpus)
-    for split in splits:
-        if len(manifest.split(split)) < 2:
+    members = {split: {s.id for s in manifest.split(split)} for split in splits}
+    for split, ids in members.items():
+        if len(ids) < 2:
             raise SongalignError(
-                f"the '{split}' split of {corpus} has {len(manifest.split(split))} segment(s); evaluation needs 2 or more"
+                f"the '{split}' split of {corpus} has {len(ids)} segment(s); evaluation needs 2 or more"
             )
     everything = embed_segments(model, manifest.segments, Path(corpus) / ".cache" / "features", progress)
     probe = _probe(everything, seed)
     results = {}
     for split in splits:
-        embedded = everything.select(split)
+        embedded = everything.select(members[split])
         if len(embedded.segments) < 2:
             raise SongalignError(f"fewer than 2 segments of the '{split}' split of {corpus} have readable audio")
         result = _split_figures(model, manifest, embedded, pool=pool, draws=draws, seed=seed, templates=templates)

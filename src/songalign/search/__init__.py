@@ -32,14 +32,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'songalign.search' has no attribute {name!r}")
 
 
-__all__ = [
-    "AnnSettings",
-    "Filters",
-    "Hit",
-    "IndexResult",
-    "SegmentStore",
-    "SongSearch",
-    "Target",
-    "build_index",
-    "model_identity",
-]
+__all__ = sorted(_HOMES)

@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from songalign.console import console
+from songalign.console import console, print_skip_report
 from songalign.errors import MissingDependencyError, SongalignError
 
 
@@ -62,8 +62,7 @@ def index_command(
         progress=progress,
         threads=threads,
     )
-    for reason, count in result.report.reasons().most_common(10):
-        console.print(f"[yellow]skipped {count}[/yellow]: {escape(reason)}")
+    print_skip_report(result.report, "skipped")
     console.print(f"[green]{escape(result.summary())}[/green]")
 
 

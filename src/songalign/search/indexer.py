@@ -30,10 +30,9 @@ import pyarrow.parquet as pq
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from songalign.align.model import CARD_FILE, CONFIG_FILE, WEIGHTS_FILE, AlignModel
+from songalign.align.data import window_features
+from songalign.align.model import CARD_FILE, CONFIG_FILE, WEIGHTS_FILE, AlignModel, require_model_folder
 from songalign.audio.cache import FeatureCache
-from songalign.audio.io import load_audio
-from songalign.audio.windows import segment_window
 from songalign.corpus.manifest import SEGMENTS_FILE, SONGS_FILE
 from songalign.errors import BadInputError, SkipReport, SongalignError
 from songalign.search.store import VECTOR_COLUMNS, AnnSettings, SegmentStore, label_tags, segment_schema
@@ -66,13 +65,7 @@ def model_identity(checkpoint: str | Path) -> tuple[str, str]:
     The version hashes ``config.json`` and the weights, so two folders with the same model
     have the same version and a retrained model gets another.
     """
-    folder = Path(checkpoint)
-    for needed in (CONFIG_FILE, WEIGHTS_FILE):
-        if not (folder / needed).is_file():
-            raise SongalignError(
-                f"{folder} is not a songalign model folder (it needs {CONFIG_FILE} and {WEIGHTS_FILE}); "
-                "train one with `songalign train` or give the right path"
-            )
+    folder = require_model_folder(checkpoint)
     digest = hashlib.sha1()
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         with open(folder / name, "rb") as handle:
@@ -105,27 +98,6 @@ def _songs(corpus: Path) -> dict[str, dict[str, str]]:
     return {row["id"]: row for row in table.to_pylist()}
 
 
-def _features(model: AlignModel, row: dict[str, Any], cache: FeatureCache | None, extractor: str) -> torch.Tensor:
-    """Audio-tower input of the segment's window (the same window and fitting as in training)."""
-    tower = model.audio_tower
-    rate, clip = tower.sample_rate, model.config.clip_seconds
-    offset, duration = segment_window(float(row["start"]), float(row["end"]), clip)
-    if cache is not None:  # the training cache (same key as songalign.align.data.segment_features)
-        return torch.as_tensor(
-            cache.features(
-                row["audio_path"],
-                rate,
-                extractor,
-                lambda audio: np.asarray(tower.features(audio)),
-                offset,
-                duration,
-                samples=int(round(clip * rate)),
-            )
-        )
-    audio, _ = load_audio(row["audio_path"], rate, offset=offset, duration=duration)
-    return model.audio_features(audio)
-
-
 @contextmanager
 def torch_threads(count: int | None) -> Iterator[None]:
     """Run the block with ``count`` torch CPU threads (``None``: leave torch's setting alone)."""
@@ -148,11 +120,7 @@ def embed_rows(
 
     Rows without audio or with unreadable audio are left out and added to ``report``.
     """
-    from songalign.align.data import _key  # the extractor key training uses, so the caches agree
-
     model.eval()
-    tower = model.audio_tower
-    extractor = f"{tower.name}:{_key(tower.config())}"
     kept, features = [], []
     # One clip's features are small tensors: extra torch threads only contend (25x slower on a busy 2-core box).
     with torch_threads(1):
@@ -163,7 +131,10 @@ def embed_rows(
                 )
                 continue
             try:
-                features.append(_features(model, row, cache, extractor))
+                # the same window, fitting and cache key as in training
+                features.append(
+                    torch.as_tensor(window_features(model, row["audio_path"], row["start"], row["end"], cache))
+                )
             except BadInputError as error:
                 report.add_error(error, item=row["id"])
                 continue
@@ -261,7 +232,10 @@ def build_index(
     songs = _songs(corpus)
     cache = FeatureCache(cache_dir) if cache_dir else None
     report = SkipReport()
-    total = pq.ParquetFile(corpus / SEGMENTS_FILE).metadata.num_rows
+    if split == "all":
+        total = pq.ParquetFile(corpus / SEGMENTS_FILE).metadata.num_rows
+    else:  # the progress bar counts the rows of this split only, as the batches below yield them
+        total = pq.read_table(corpus / SEGMENTS_FILE, columns=["split"]).column("split").to_pylist().count(split)
     added = 0
     columns = [TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
     with Progress(*columns, disable=not progress, transient=True) as bar, torch_threads(threads):

@@ -37,6 +37,14 @@ Target = Literal["audio", "lyrics"]
 MAX_K = 1000
 
 
+class UnknownSongError(SongalignError):
+    """A "more like this" query named a song that is not in the index at ``path``."""
+
+    def __init__(self, song_id: str, path: Path | str):
+        self.song_id = song_id
+        super().__init__(f"no song with id {song_id!r} in {path}; take an id from a search result")
+
+
 @dataclass
 class Hit:
     """One result: a song segment, its score and its timestamps.
@@ -198,11 +206,13 @@ class SongSearch:
             return [Hit.from_row(r) for r in self.store.nearest(vector, _column(target), k, where)]
         fetch = k
         while True:  # widen the candidate pool until k distinct songs are found or the table is exhausted
-            rows = self.store.nearest(vector, _column(target), min(fetch * 4, 4 * MAX_K), where)
+            limit = min(fetch * 4, 4 * MAX_K)
+            rows = self.store.nearest(vector, _column(target), limit, where)
             best: dict[str, Hit] = {}
             for row in rows:
-                best.setdefault(row["song_id"], Hit.from_row(row))
-            if len(best) >= k or len(rows) < min(fetch * 4, 4 * MAX_K) or fetch * 4 >= 4 * MAX_K:
+                if row["song_id"] not in best:
+                    best[row["song_id"]] = Hit.from_row(row)
+            if len(best) >= k or len(rows) < limit or limit == 4 * MAX_K:
                 return list(best.values())[:k]
             fetch *= 4
 
@@ -225,7 +235,7 @@ class SongSearch:
         """ "More like this": segments of *other* songs nearest to the mean audio vector of ``song_id``, one per song."""
         vectors = self.store.vectors(Filters(song_id=song_id).where() or "", "vector")
         if not len(vectors):
-            raise SongalignError(f"no song with id {song_id!r} in {self.store.path}; take an id from a search result")
+            raise UnknownSongError(song_id, self.store.path)
         centre = vectors.mean(axis=0)
         centre /= max(float(np.linalg.norm(centre)), 1e-12)
         base = filters or Filters()

@@ -34,18 +34,17 @@ from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import quote
 
 import numpy as np
-from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, Security, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Security, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.security import APIKeyHeader
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from songalign.audio.io import load_audio, probe_audio
 from songalign.errors import BadInputError, SongalignError
-from songalign.search.query import Hit, SongSearch
-from songalign.search.store import Filters, sql_string
+from songalign.search.query import Hit, SongSearch, UnknownSongError
+from songalign.search.store import Filters
 
 T = TypeVar("T")
 
@@ -98,7 +97,6 @@ def _clean(value: str | None) -> str | None:
     return value
 
 
-Clean = Annotated[str, AfterValidator(_clean)]
 Name = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_clean)]
 LabelTag = Annotated[str, Field(min_length=3, max_length=200, pattern=r"^[^=]+=.+$"), AfterValidator(_clean)]
 
@@ -172,7 +170,7 @@ BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _result(hit: Hit, request: Request) -> Result:
+def _result(hit: Hit) -> Result:
     fields = hit.to_dict()
     fields.pop("audio_path")
     return Result(**fields, audio_url=audio_url(hit.segment_id))
@@ -184,7 +182,7 @@ def audio_url(segment_id: str) -> str:
 
 
 def _filters(language: str | None, song_id: str | None, labels: list[str]) -> Filters:
-    return Filters(language=language or None, song_id=song_id or None, labels=tuple(labels))
+    return Filters(language=language, song_id=song_id, labels=tuple(labels))
 
 
 # -- WAV streaming ---------------------------------------------------------------------------------------
@@ -263,7 +261,6 @@ def create_app(search: SongSearch, settings: ServiceSettings | None = None) -> F
     )
     # the file plus its multipart envelope; the message quotes the file limit
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + 64 * 1024, shown=settings.max_upload_bytes)
-    app.state.search, app.state.settings = search, settings
     info_cache: dict[str, Any] = {}  # refreshed every INFO_TTL seconds: counting rows is not free
     page = page_html()
     key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the service's API key, if it has one")
@@ -275,7 +272,7 @@ def create_app(search: SongSearch, settings: ServiceSettings | None = None) -> F
             raise HTTPException(401, "missing or wrong API key; send it in the X-API-Key header")
 
     async def blocking(function: Callable[..., T], *args: Any) -> T:
-        """Run blocking work in the thread pool under the request timeout; user errors become 422."""
+        """Run blocking work in the thread pool under the request timeout; user errors become 4xx."""
         try:
             return await asyncio.wait_for(run_in_threadpool(function, *args), settings.request_timeout)
         except TimeoutError:
@@ -284,19 +281,14 @@ def create_app(search: SongSearch, settings: ServiceSettings | None = None) -> F
             ) from None
         except BadInputError as error:
             raise HTTPException(415, f"the audio cannot be used: {error.problem}") from None
+        except UnknownSongError as error:  # the database's path stays on the server
+            raise HTTPException(404, f"no song with id {error.song_id!r}; take an id from a search result") from None
         except SongalignError as error:
             raise HTTPException(422, str(error)) from None
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        detail = error.detail
-        if error.status_code == 413:
-            detail = too_large(settings.max_upload_bytes)
-        return JSONResponse({"detail": detail}, status_code=error.status_code, headers=getattr(error, "headers", None))
-
-    def respond(query: dict[str, Any], hits: list[Hit], request: Request, started: float) -> SearchResponse:
+    def respond(query: dict[str, Any], hits: list[Hit], started: float) -> SearchResponse:
         took = (time.perf_counter() - started) * 1000.0
-        return SearchResponse(query=query, results=[_result(h, request) for h in hits], took_ms=round(took, 2))
+        return SearchResponse(query=query, results=[_result(h) for h in hits], took_ms=round(took, 2))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index_page() -> HTMLResponse:
@@ -321,12 +313,12 @@ def create_app(search: SongSearch, settings: ServiceSettings | None = None) -> F
         responses=BODY_ERRORS,
         dependencies=[Depends(require_key)],
     )
-    async def search_text(query: TextQuery, request: Request) -> SearchResponse:
+    async def search_text(query: TextQuery) -> SearchResponse:
         """Segments for a mood description or lyrics (through the model's text tower)."""
         started = time.perf_counter()
         filters = _filters(query.language, query.song_id, query.labels)
         hits = await blocking(search.by_text, query.text, query.k, query.target, filters)
-        return respond({"kind": "text", **query.model_dump()}, hits, request, started)
+        return respond({"kind": "text", **query.model_dump()}, hits, started)
 
     @app.post(
         "/api/search/audio",
@@ -336,7 +328,6 @@ def create_app(search: SongSearch, settings: ServiceSettings | None = None) -> F
         dependencies=[Depends(require_key)],
     )
     async def search_audio(
-        request: Request,
         file: Annotated[UploadFile, File(description="an audio clip: WAV, FLAC, MP3, Ogg Vorbis or Opus")],
         k: Annotated[int, Form(ge=1, le=MAX_K)] = 10,
         target: Annotated[
@@ -366,7 +357,7 @@ def create_app(search: SongSearch, settings: ServiceSettings | None = None) -> F
             "song_id": song_id,
             "labels": label or [],
         }
-        return respond(query, hits, request, started)
+        return respond(query, hits, started)
 
     @app.get(
         "/api/songs/{song_id:path}/similar",
@@ -376,21 +367,17 @@ def create_app(search: SongSearch, settings: ServiceSettings | None = None) -> F
         dependencies=[Depends(require_key)],
     )
     async def similar_songs(
-        request: Request,
         song_id: Annotated[Name, PathParam(description="a song id from a result")],
         k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
         language: Annotated[Name | None, Query()] = None,
     ) -> SearchResponse:
         """ "More like this": the closest segments of other songs, one per song."""
         started = time.perf_counter()
-        if not await blocking(search.store.count, f"song_id = {sql_string(song_id)}"):
-            raise HTTPException(404, f"no song with id {song_id!r}; take an id from a search result")
-        hits = await blocking(search.by_song, song_id, k, Filters(language=language or None))
-        return respond({"kind": "song", "song_id": song_id, "k": k, "language": language}, hits, request, started)
+        hits = await blocking(search.by_song, song_id, k, Filters(language=language))
+        return respond({"kind": "song", "song_id": song_id, "k": k, "language": language}, hits, started)
 
     @app.get(
         "/api/segments/{segment_id:path}/audio",  # ids may hold "/" (folder corpora)
-        name="segment_audio",
         response_class=StreamingResponse,
         tags=["segments"],
         responses={
@@ -430,12 +417,12 @@ def create_app(search: SongSearch, settings: ServiceSettings | None = None) -> F
         responses={**ERRORS, 404: {"model": Problem, "description": "no such segment"}},
         dependencies=[Depends(require_key)],
     )
-    async def segment(request: Request, segment_id: Annotated[Name, PathParam()]) -> Result:
+    async def segment(segment_id: Annotated[Name, PathParam()]) -> Result:
         """One indexed segment (score 1)."""
         hit = await blocking(search.segment, segment_id)
         if hit is None:
             raise HTTPException(404, f"no segment with id {segment_id!r}; take an id from a search result")
-        return _result(hit, request)
+        return _result(hit)
 
     return app
 

@@ -167,7 +167,7 @@ async def create_vector_index(table: Any, column: str, settings: AnnSettings, ro
     await table.create_index(column, config=_index_config(settings, rows), replace=True)
 
 
-async def nearest(
+def nearest_query(
     table: Any,
     vector: np.ndarray,
     column: str,
@@ -175,12 +175,13 @@ async def nearest(
     settings: AnnSettings,
     where: str | None = None,
     columns: Sequence[str] | None = None,
-) -> pa.Table:
-    """The ``k`` rows of ``table`` nearest to ``vector`` ``(D,)`` by cosine distance on ``column``.
+) -> Any:
+    """The LanceDB async query for the ``k`` rows of ``table`` nearest to ``vector`` ``(D,)`` by cosine
+    distance on ``column``; ``await`` its ``to_arrow()`` for the rows, or its ``analyze_plan()``.
 
-    Returns the selected ``columns`` plus ``_distance`` (cosine distance, 1 − cos), nearest first.
-    With a ``where`` filter the query keeps probing partitions until it has ``k`` rows (or none
-    are left), so a narrow filter does not return fewer results than exist.
+    Selects ``columns`` plus ``_distance`` (cosine distance, 1 − cos), nearest first. With a
+    ``where`` filter the query keeps probing partitions until it has ``k`` rows (or none are
+    left), so a narrow filter does not return fewer results than exist.
     """
     query = (
         table.query()
@@ -194,8 +195,7 @@ async def nearest(
         query = query.refine_factor(settings.refine_factor)
     if where:
         query = query.where(where).maximum_nprobes(0)
-    query = query.select([*(columns or ["id"]), "_distance"])
-    return await query.to_arrow()
+    return query.select([*(columns or ["id"]), "_distance"])
 
 
 # -- SQL predicates ----------------------------------------------------------------------------------
@@ -343,12 +343,15 @@ class SegmentStore:
             run_async(self._table.prewarm_index(name))
         return names
 
+    def vector_indexed_columns(self) -> set[str]:
+        """The columns that have an ANN index."""
+        indices = run_async(self._table.list_indices())
+        scalar = ("BTree", "Bitmap", "LabelList")
+        return {column for index in indices if index.index_type not in scalar for column in index.columns}
+
     def has_vector_index(self, column: str = "vector") -> bool:
         """Whether ``column`` has an ANN index."""
-        indices = run_async(self._table.list_indices())
-        return any(
-            column in index.columns and index.index_type not in ("BTree", "Bitmap", "LabelList") for index in indices
-        )
+        return column in self.vector_indexed_columns()
 
     def finish(self, added: int) -> bool:
         """After an indexing run: build the ANN indexes once the table is large enough, else fold new rows in.
@@ -362,7 +365,8 @@ class SegmentStore:
         if added:
             run_async(self._table.optimize())  # compact the batches' small files; add new rows to existing indexes
         rows = self.count()
-        missing = [c for c in VECTOR_COLUMNS if not self.has_vector_index(c)]
+        indexed = self.vector_indexed_columns()
+        missing = [c for c in VECTOR_COLUMNS if c not in indexed]
         trained_on = int(self.meta.get("ann_rows") or 0)
         if not missing and trained_on and rows > 2 * trained_on:
             missing = list(VECTOR_COLUMNS)  # the partitions no longer fit the data: retrain them
@@ -433,4 +437,6 @@ class SegmentStore:
                 f"the query vector has {vector.shape[0]} dimensions but {self.path} holds "
                 f"{self.meta['embedding_dim']}-dimensional vectors; use the model the index was built with"
             )
-        return run_async(nearest(self._table, vector, column, k, self.ann, where, RESULT_COLUMNS)).to_pylist()
+        return run_async(
+            nearest_query(self._table, vector, column, k, self.ann, where, RESULT_COLUMNS).to_arrow()
+        ).to_pylist()

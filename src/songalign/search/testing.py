@@ -112,6 +112,14 @@ def tiny_search_model(corpus: str | Path, out: str | Path, seed: int = 0) -> tup
     return folder, model
 
 
+def indexed_window(search, segment_id: str, mono: bool = True) -> tuple[np.ndarray, int]:
+    """``(audio, rate)`` of the window the index embedded for ``segment_id`` (its centred ``clip_seconds``),
+    at the file's own rate; ``(samples,)`` when ``mono``, else ``(channels, samples)``."""
+    hit = search.segment(segment_id)
+    offset, duration = segment_window(hit.start, hit.end, search.model.config.clip_seconds)
+    return load_audio(hit.audio_path, offset=offset, duration=duration, mono=mono)
+
+
 @contextmanager
 def running_server(app, host: str = "127.0.0.1", timeout: float = 30.0) -> Iterator[str]:
     """Serve ``app`` with the real uvicorn on ``host`` and an ephemeral port; yields its base URL."""

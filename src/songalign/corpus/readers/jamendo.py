@@ -26,6 +26,24 @@ from songalign.corpus.records import Line, Paragraph, Song, Word
 from songalign.corpus.validate import lines_from_words
 from songalign.errors import BadInputError, SkipReport, SongalignError
 
+JAMENDO_COLUMNS = (
+    "URL",
+    "Filepath",
+    "Artist",
+    "Title",
+    "Genre",
+    "LicenseType",
+    "Language",
+    "LyricOverlap",
+    "Polyphonic",
+    "NonLexical",
+)
+"""The header of ``JamendoLyrics.csv``."""
+WORD_COLUMNS = ("word_start", "word_end", "line_end")
+"""The header of ``annotations/words/<name>.csv``."""
+LINE_COLUMNS = ("start_time", "end_time", "lyrics_line")
+"""The header of ``annotations/lines/<name>.csv``."""
+
 INDEX_FILE = "JamendoLyrics.csv"
 REFERENCE_FILE = Path("metadata") / "segments.csv"
 
@@ -51,7 +69,7 @@ def _read_words(src: Path, name: str) -> list[Word]:
     missing = [c for c in ("word_start", "word_end") if rows and c not in rows[0]]
     if missing:
         raise BadInputError(
-            path, f"missing column(s) {', '.join(missing)}; the header must be word_start,word_end,line_end"
+            path, f"missing column(s) {', '.join(missing)}; the header must be {','.join(WORD_COLUMNS)}"
         )
     text_path = src / "lyrics" / f"{name}.words.txt"
     texts = [t.strip() for t in read_text(text_path).splitlines() if t.strip()] if text_path.is_file() else []

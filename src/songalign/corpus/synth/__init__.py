@@ -8,7 +8,21 @@ follows each section's emotion (:mod:`.music`); :mod:`.song` lays the song out a
 :mod:`.render` mixes and writes it.
 """
 
-from songalign.corpus.synth.generate import GENERATOR_VERSION, SynthSummary, plan_corpus, synthesize_corpus
+from songalign.corpus.synth.generate import (
+    GENERATOR_VERSION,
+    SynthSummary,
+    ensure_synthetic_corpus,
+    plan_corpus,
+    synthesize_corpus,
+)
 from songalign.corpus.synth.lyrics import AFFECT, EMOTIONS
 
-__all__ = ["AFFECT", "EMOTIONS", "GENERATOR_VERSION", "SynthSummary", "plan_corpus", "synthesize_corpus"]
+__all__ = [
+    "AFFECT",
+    "EMOTIONS",
+    "GENERATOR_VERSION",
+    "SynthSummary",
+    "ensure_synthetic_corpus",
+    "plan_corpus",
+    "synthesize_corpus",
+]

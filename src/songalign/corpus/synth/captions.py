@@ -35,7 +35,8 @@ _TEMPLATES = (
 N_TEMPLATES = len(_TEMPLATES)
 
 
-def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
+def pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
+    """One of ``options``, drawn uniformly with ``rng`` (one integer draw)."""
     return options[int(rng.integers(len(options)))]
 
 
@@ -58,14 +59,14 @@ def describe_music(
         "chords": music.chords,
         "bass": music.bass,
         "lead": f"a {music.lead}",
-        "drums": _pick(rng, _DRUMS[music.drum_level]),
-        "timbre": _pick(rng, _TIMBRE[_band(music.brightness, (0.35, 0.65))]),
-        "level": _pick(rng, _LEVEL[_band(arousal, (-0.3, 0.35))]),
+        "drums": pick(rng, _DRUMS[music.drum_level]),
+        "timbre": pick(rng, _TIMBRE[_band(music.brightness, (0.35, 0.65))]),
+        "level": pick(rng, _LEVEL[_band(arousal, (-0.3, 0.35))]),
         "genre": genre.lower(),
         "gender": voice.gender,
         "accent": voice.accent,
         "an_accent": f"{'an' if voice.accent[0] in 'AEIOU' else 'a'} {voice.accent} accent",
     }
     fills.update({name.capitalize(): value[:1].upper() + value[1:] for name, value in fills.items()})
-    pattern = _TEMPLATES[template % N_TEMPLATES] if template is not None else _pick(rng, _TEMPLATES)
+    pattern = _TEMPLATES[template % N_TEMPLATES] if template is not None else pick(rng, _TEMPLATES)
     return pattern.format(**fills)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from songalign.corpus.readers.jamendo import JAMENDO_COLUMNS
 from songalign.corpus.records import Song
 from songalign.corpus.synth import lyrics, music, render, song, voice
 from songalign.errors import SongalignError
@@ -153,7 +154,7 @@ def synthesize_corpus(
                 finished(futures[future], future.result())
 
     ordered = [results[spec.index] for spec in specs]
-    render.write_table(out_dir / "JamendoLyrics.csv", render.JAMENDO_COLUMNS, [r.jamendo for r in ordered])
+    render.write_table(out_dir / "JamendoLyrics.csv", JAMENDO_COLUMNS, [r.jamendo for r in ordered])
     segments = [row for r in ordered for row in r.segments]
     render.write_table(out_dir / "metadata" / "segments.csv", render.SEGMENT_COLUMNS, segments)
     render.write_table(out_dir / "metadata" / "songs.csv", render.SONG_COLUMNS, [r.song for r in ordered])
@@ -169,6 +170,21 @@ def synthesize_corpus(
         emotions=dict(Counter(row["emotion"] for row in segments)),
         songs=records,
     )
+
+
+def ensure_synthetic_corpus(out_dir: Path, n_songs: int = 48, seed: int = 0, duration: float = 40.0) -> Path:
+    """``out_dir`` holding the synthetic corpus of these parameters: kept when it is already there
+    (``metadata/synth.json``, written last, names this generator version and the same parameters),
+    synthesised otherwise."""
+    out_dir = Path(out_dir)
+    try:
+        made = json.loads((out_dir / "metadata" / "synth.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        made = {}
+    wanted = {"version": GENERATOR_VERSION, "n_songs": n_songs, "seed": seed, "duration": float(duration)}
+    if any(made.get(key) != value for key, value in wanted.items()):
+        synthesize_corpus(out_dir, n_songs=n_songs, seed=seed, duration=duration)
+    return out_dir
 
 
 def _write_manifest(path: Path, seed: int, n_songs: int, duration: float) -> None:

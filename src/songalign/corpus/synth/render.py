@@ -25,25 +25,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from songalign.corpus.readers.jamendo import LINE_COLUMNS, WORD_COLUMNS
 from songalign.corpus.records import Song
 from songalign.corpus.synth.music import render_backing, render_lead
 from songalign.corpus.synth.song import ComposedSong
 from songalign.corpus.synth.voice import SAMPLE_RATE
 
-JAMENDO_COLUMNS = (
-    "URL",
-    "Filepath",
-    "Artist",
-    "Title",
-    "Genre",
-    "LicenseType",
-    "Language",
-    "LyricOverlap",
-    "Polyphonic",
-    "NonLexical",
-)
-WORD_COLUMNS = ("word_start", "word_end", "line_end")
-LINE_COLUMNS = ("start_time", "end_time", "lyrics_line")
 NOTE_COLUMNS = ("start", "end", "pitch", "word_index", "word")
 SEGMENT_COLUMNS = ("Filepath", "section", "start", "end", "emotion", "valence", "arousal", "caption", "lyrics")
 SONG_COLUMNS = ("Filepath", "seed", "index", "duration", "genre", "voice", "voice_gender", "voice_accent",

@@ -21,7 +21,7 @@ import numpy as np
 
 from songalign.corpus.records import Line, Note, Paragraph, Song, Word
 from songalign.corpus.synth import lyrics
-from songalign.corpus.synth.captions import N_TEMPLATES, describe_music
+from songalign.corpus.synth.captions import N_TEMPLATES, describe_music, pick
 from songalign.corpus.synth.music import (
     BASS_INSTRUMENTS,
     NOTE_NAMES,
@@ -140,15 +140,15 @@ class SongStyle:
 
     @classmethod
     def draw(cls, rng: np.random.Generator) -> SongStyle:
-        genre = _choice(rng, GENRES)
+        genre = pick(rng, GENRES)
         return cls(
             genre=genre,
-            licence=_choice(rng, LICENCES),
+            licence=pick(rng, LICENCES),
             voice=VOICES[int(rng.integers(len(VOICES)))],
             rate=int(rng.integers(120, 151)),
             tonic=int(rng.integers(12)),
-            lead=_choice(rng, _GENRE_LEADS[genre]),
-            bass=_choice(rng, _GENRE_BASS[genre]),
+            lead=pick(rng, _GENRE_LEADS[genre]),
+            bass=pick(rng, _GENRE_BASS[genre]),
             progressions={mode: options[int(rng.integers(len(options)))] for mode, options in PROGRESSIONS.items()},
         )
 
@@ -222,10 +222,6 @@ class ComposedSong:
         )
 
 
-def _choice(rng: np.random.Generator, options: tuple[str, ...]) -> str:
-    return options[int(rng.integers(len(options)))]
-
-
 def section_emotions(first: str, n_sections: int, rng: np.random.Generator) -> list[str]:
     """Emotions of a song's sections: all ``first``, or (with probability
     :data:`EMOTION_CHANGE_PROBABILITY`, when there are 2+ sections) at least one change."""
@@ -234,11 +230,11 @@ def section_emotions(first: str, n_sections: int, rng: np.random.Generator) -> l
         return emotions
     for i in range(1, n_sections):
         if rng.random() < 0.6:
-            emotions[i] = _choice(rng, tuple(e for e in lyrics.EMOTIONS if e != emotions[i - 1]))
+            emotions[i] = pick(rng, tuple(e for e in lyrics.EMOTIONS if e != emotions[i - 1]))
         else:
             emotions[i] = emotions[i - 1]
     if len(set(emotions)) == 1:
-        emotions[-1] = _choice(rng, tuple(e for e in lyrics.EMOTIONS if e != first))
+        emotions[-1] = pick(rng, tuple(e for e in lyrics.EMOTIONS if e != first))
     return emotions
 
 
@@ -351,8 +347,8 @@ class _SectionSinger:
                 gaps[j], n_steps = 1, n_steps - 1
         slots = [(j, k) for j, line in enumerate(lines) for k in range(1, len(line.words))]
         rests: dict[tuple[int, int], int] = {}
-        for pick in rng.integers(len(slots), size=n_steps):
-            rests[slots[pick]] = rests.get(slots[pick], 0) + 1
+        for slot in rng.integers(len(slots), size=n_steps):
+            rests[slots[slot]] = rests.get(slots[slot], 0) + 1
         return lines, self.layout(lines, rests, gaps)
 
 
@@ -397,7 +393,7 @@ def _compose_sections(
         mode = "major" if valence >= 0 else "minor"
         if emotion not in chord_instruments:
             options = _EMOTION_CHORDS[emotion] + (() if emotion in _EMOTION_ONLY else _GENRE_CHORDS[style.genre])
-            chord_instruments[emotion] = _choice(rng, options)
+            chord_instruments[emotion] = pick(rng, options)
         grid = beat / 2 if beat / 2 <= 0.25 else beat / 4
         notes = scale_notes(tonic, mode, *register, PENTATONIC[mode])
         target = float(np.clip(span_target + rng.uniform(-0.4, 0.4), SECTION_SPAN[0] + 0.3, SECTION_SPAN[1] - 0.2))
