@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,25 +13,39 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
+from songalign.align.commands import models_app
 from songalign.caption.commands import caption_app
 from songalign.console import console, print_skip_report
+from songalign.corpus.readers import READERS
+from songalign.describe.base import DESCRIBERS
 from songalign.errors import SongalignError
+from songalign.registry import parse_options
 from songalign.search.commands import index_command, search_command, serve_command
 
 app = typer.Typer(help="songalign: align song audio, lyrics and the emotion in lyrics.", no_args_is_help=True)
 corpus_app = typer.Typer(help="Create, prepare and inspect corpora.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(caption_app, name="caption")
+app.add_typer(models_app, name="models")
 app.command("index")(index_command)
 app.command("search")(search_command)
 app.command("serve")(serve_command)
 
 
-class CorpusKind(StrEnum):
-    jamendo = "jamendo"
-    dali = "dali"
-    folder = "folder"
-    pairs = "pairs"
+# The choices come from the registries (entry points of other packages included), so a reader or
+# describer registered anywhere shows up in --help and works with no edit here.
+CorpusKind = READERS.choices("CorpusKind")
+DescribeBackend = DESCRIBERS.choices("DescribeBackend")
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="log every skipped or repaired item as it happens")
+    ] = False,
+) -> None:
+    if verbose:
+        logging.getLogger("songalign").setLevel(logging.DEBUG)
 
 
 @corpus_app.command("synth")
@@ -52,7 +65,7 @@ def corpus_synth(
 
 @corpus_app.command("prepare")
 def corpus_prepare(
-    kind: Annotated[CorpusKind, typer.Argument(help="corpus layout")],
+    kind: Annotated[CorpusKind, typer.Argument(help="corpus layout: the name of a registered corpus reader")],
     src: Annotated[Path, typer.Argument(help="corpus folder (a CSV file for 'pairs')")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for the prepared manifest")],
     language: Annotated[
@@ -65,25 +78,35 @@ def corpus_prepare(
     max_duration: Annotated[float, typer.Option("--max", help="longest segment formed from several lines (s)")] = 15.0,
     max_gap: Annotated[float, typer.Option(help="silence (s) between lines that always ends a segment")] = 3.0,
     seed: Annotated[int, typer.Option(help="seed of the song-level train/val/test split")] = 0,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", help="another option of the reader, KEY=VALUE (value read as YAML; repeatable)"),
+    ] = None,
 ) -> None:
-    """Read a corpus, check it, cut ~10 s segments, split by song, and write Parquet manifests."""
+    """Read a corpus, check it, cut ~10 s segments, split by song, and write Parquet manifests.
+
+    Prints a summary of what was skipped or repaired; every item is listed in skipped.csv in the
+    prepared folder (`songalign -v` logs each one as it happens).
+    """
     from songalign.corpus.prepare import prepare_corpus
     from songalign.corpus.segmenter import SegmenterConfig, SplitConfig
 
-    options: dict = {}
+    options = parse_options(option or [])
     if language:
         options["languages"] = None if [lang.lower() for lang in language] == ["all"] else language
-    if kind is CorpusKind.dali:
-        options.update(audio_dir=audio_dir, trust_pickles=trust_pickles)
-        options.setdefault("languages", ["english"])  # the seed paper kept English songs
+    # Only options that were given: a reader that does not take one then says so in one sentence.
+    if audio_dir is not None:
+        options["audio_dir"] = audio_dir
+    if trust_pickles:
+        options["trust_pickles"] = True
     try:
         segmenter = SegmenterConfig(
             target_duration=target, min_duration=min_duration, max_duration=max_duration, max_gap=max_gap
         )
     except ValueError as error:
         raise SongalignError(f"invalid segment lengths: {error.errors()[0]['msg']}") from error
-    result = prepare_corpus(kind.value, src, out, segmenter=segmenter, split=SplitConfig(seed=seed), **options)
-    print_skip_report(result.report, "skipped or repaired")
+    result = prepare_corpus(str(kind), src, out, segmenter=segmenter, split=SplitConfig(seed=seed), **options)
+    print_skip_report(result.report, "skipped or repaired", listing=result.skipped_file)
     _print_info(result.out)
 
 
@@ -115,17 +138,12 @@ def corpus_info(directory: Annotated[Path, typer.Argument(help="a prepared corpu
     _print_info(directory)
 
 
-class DescribeBackend(StrEnum):
-    lexicon = "lexicon"
-    llm = "llm"
-
-
 @app.command("describe")
 def describe_command(
     corpus: Annotated[Path, typer.Argument(help="a prepared corpus folder")],
     backend: Annotated[
-        DescribeBackend, typer.Option(help="lexicon (offline) or llm (OpenAI-compatible)")
-    ] = DescribeBackend.lexicon,
+        DescribeBackend, typer.Option(help="a registered describer: lexicon (offline), llm (OpenAI-compatible), ...")
+    ] = "lexicon",
     seed: Annotated[int, typer.Option(help="seed of the wording")] = 0,
     base_url: Annotated[str | None, typer.Option(help="llm: endpoint, e.g. http://localhost:8080/v1")] = None,
     model: Annotated[str | None, typer.Option(help="llm: model name")] = None,
@@ -135,7 +153,7 @@ def describe_command(
     from songalign.describe import DescriberConfig, LLMOptions, describe_corpus
 
     config = DescriberConfig(seed=seed, llm=LLMOptions(base_url=base_url, model=model, concurrency=concurrency))
-    describe_corpus(corpus, backend.value, config=config).print()
+    describe_corpus(corpus, str(backend), config=config).print()
 
 
 @app.command("train")

@@ -1,23 +1,43 @@
-"""The terminal output shared by every ``songalign`` command: one console and the skip-report table."""
+"""The terminal output shared by every ``songalign`` command: one console and the skip-report summary."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from songalign.errors import SkipReport
+from songalign.errors import SKIPPED, SkipReport
 
 console = Console()
 
+EXAMPLES_PER_KIND = 3
+"""Items named after each kind in the summary; the full list is in the report's file."""
 
-def print_skip_report(report: SkipReport, title: str, limit: int = 15) -> None:
-    """Print what a batch skipped or repaired, grouped by reason, most common first (nothing when clean)."""
-    if not report.skipped:
+
+def print_skip_report(
+    report: SkipReport, title: str, listing: str | Path | None = None, limit: int = 5, out: Console | None = None
+) -> None:
+    """Print what a batch skipped or repaired in a few lines: counts by kind, a few examples each.
+
+    One header line (with ``report.summary()`` and, when given, the file ``listing`` that holds
+    every entry), then for each of the ``limit`` most common kinds one line ``count action kind``
+    and one line of up to three examples; the remaining kinds are folded into one line. At most
+    ``2 + 2·limit`` lines plus the wrapping of long kinds; nothing at all when the report is clean.
+    """
+    out = out or console
+    if not report.entries:
         return
-    table = Table(title=f"{title}: {report.summary()}")
-    table.add_column("count", justify="right")
-    table.add_column("reason")
-    for reason, count in report.reasons().most_common(limit):
-        table.add_row(str(count), escape(reason))
-    console.print(table)
+    where = f" — every item in {escape(str(listing))}" if listing else ""
+    out.print(f"[bold]{escape(title)}[/bold]: {escape(report.summary())}{where}")
+    kinds = report.kinds(EXAMPLES_PER_KIND)
+    for group in kinds[:limit]:
+        colour = "yellow" if group.action == SKIPPED else "cyan"
+        out.print(f"  [{colour}]{group.count:>5} {group.action:<8}[/{colour}]  {escape(group.kind)}")
+        more = group.count - len(group.examples)
+        examples = ", ".join(group.examples) + (f" (+{more} more)" if more > 0 else "")
+        out.print(f"         e.g. {escape(examples)}", no_wrap=True, overflow="ellipsis", style="dim")
+    if len(kinds) > limit:
+        rest = kinds[limit:]
+        folded = f"  … {len(rest)} more kind(s), {sum(g.count for g in rest)} item(s)"
+        out.print(folded + (" (see the file)" if listing else ""))

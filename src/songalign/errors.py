@@ -3,13 +3,15 @@
 A :class:`SongalignError` carries one sentence that names the file or field at fault and what
 to do about it; the CLI prints that sentence instead of a traceback. Batch jobs (corpus
 preparation, description, indexing) never stop at the first bad item: they add it to a
-:class:`SkipReport` and carry on, then print the report at the end.
+:class:`SkipReport` (as skipped, or as repaired when they could fix it) and carry on, then print
+a short summary by kind at the end and, where they have an output folder, write the full list.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
-from collections import Counter
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,45 +42,126 @@ class MissingDependencyError(SongalignError):
         super().__init__(f"{feature} needs the package '{package}'; install it with: {how}")
 
 
+SKIPPED = "skipped"
+"""The item was left out (a song, a file, a row, or part of a song such as one line)."""
+REPAIRED = "repaired"
+"""The item was kept, changed so that it can be used (e.g. a line's end moved off the next line)."""
+
+_QUOTED = re.compile(r"(?<!\w)'[^']*'(?!\w)|\"[^\"]*\"")  # not the apostrophe of "song's"
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+
+
+def reason_kind(reason: str) -> str:
+    """The category of a reason: the reason with its particulars (quoted text, numbers) blanked.
+
+    ``"line 'Hold on' overlaps the next line by 0.120 s"`` → ``"line '…' overlaps the next line by … s"``,
+    so that reasons from the same check, differing only in the song's details, are counted together.
+    """
+    return _NUMBER.sub("…", _QUOTED.sub("'…'", reason))
+
+
 @dataclass
-class Skipped:
-    """One item a batch job passed over: where it was and why."""
+class ReportEntry:
+    """One item a batch job skipped or repaired: where it was, why, and its category.
+
+    ``kind`` groups entries in the summary; when not given it is :func:`reason_kind` of ``reason``.
+    """
 
     path: str
     reason: str
     item: str = ""
+    kind: str = ""
+    action: str = SKIPPED
+
+    def __post_init__(self) -> None:
+        self.kind = self.kind or reason_kind(self.reason)
+
+    @property
+    def label(self) -> str:
+        """A short name for the item in examples: the item, else the file name."""
+        return self.item or Path(self.path).name or self.path
+
+
+@dataclass
+class KindCount:
+    """How many entries of one action share one kind, with the first few as examples."""
+
+    action: str
+    kind: str
+    count: int
+    examples: list[str]
+
+
+REPORT_COLUMNS: tuple[str, ...] = ("action", "kind", "path", "item", "reason")
+"""The columns of the file :meth:`SkipReport.write_csv` writes, in order."""
 
 
 @dataclass
 class SkipReport:
-    """What a batch job skipped, in order; logged as it happens.
+    """What a batch job skipped or repaired, in order; each entry is logged at DEBUG as it happens.
 
-    ``kept`` counts the items the job did use, so a summary can say "kept 78, skipped 2".
+    ``kept`` counts the items the job did use, so a summary can say "kept 78, skipped 2". The
+    terminal gets a summary by kind (:meth:`kinds`); the full list goes to a file (:meth:`write_csv`).
     """
 
-    skipped: list[Skipped] = field(default_factory=list)
+    entries: list[ReportEntry] = field(default_factory=list)
     kept: int = 0
 
-    def skip(self, path: str | Path, reason: str, item: str = "") -> None:
-        entry = Skipped(str(path), reason, item)
-        self.skipped.append(entry)
-        where = f"{entry.path} [{item}]" if item else entry.path
-        log.warning("skipped %s: %s", where, reason)
+    def skip(self, path: str | Path, reason: str, item: str = "", kind: str = "") -> None:
+        """Record an item left out; ``reason`` says why and what to do about it."""
+        self._add(ReportEntry(str(path), reason, item, kind, SKIPPED))
 
-    def add_error(self, error: BadInputError, item: str = "") -> None:
-        self.skip(error.path, error.problem, item)
+    def repair(self, path: str | Path, reason: str, item: str = "", kind: str = "") -> None:
+        """Record an item kept after a change; ``reason`` says what was changed."""
+        self._add(ReportEntry(str(path), reason, item, kind, REPAIRED))
+
+    def add_error(self, error: BadInputError, item: str = "", kind: str = "") -> None:
+        self.skip(error.path, error.problem, item, kind)
+
+    def _add(self, entry: ReportEntry) -> None:
+        self.entries.append(entry)
+        where = f"{entry.path} [{entry.item}]" if entry.item else entry.path
+        log.debug("%s %s: %s", entry.action, where, entry.reason)
 
     def extend(self, other: SkipReport) -> None:
-        self.skipped.extend(other.skipped)
+        self.entries.extend(other.entries)
         self.kept += other.kept
 
+    @property
+    def skipped(self) -> list[ReportEntry]:
+        """The entries left out, in order."""
+        return [e for e in self.entries if e.action == SKIPPED]
+
+    @property
+    def repaired(self) -> list[ReportEntry]:
+        """The entries kept after a repair, in order."""
+        return [e for e in self.entries if e.action == REPAIRED]
+
     def __len__(self) -> int:
+        """How many items were skipped (repairs not counted)."""
         return len(self.skipped)
 
-    def reasons(self) -> Counter[str]:
-        """How many items were skipped for each distinct reason."""
-        return Counter(s.reason for s in self.skipped)
+    def kinds(self, examples: int = 3) -> list[KindCount]:
+        """Entries grouped by (action, kind), most common first, each with up to ``examples`` distinct labels."""
+        groups: dict[tuple[str, str], KindCount] = {}
+        for entry in self.entries:
+            group = groups.setdefault((entry.action, entry.kind), KindCount(entry.action, entry.kind, 0, []))
+            group.count += 1
+            if len(group.examples) < examples and entry.label not in group.examples:
+                group.examples.append(entry.label)
+        return sorted(groups.values(), key=lambda g: (-g.count, g.action, g.kind))
 
     def summary(self) -> str:
-        """One line: how many items were kept and skipped."""
-        return f"kept {self.kept}, skipped {len(self.skipped)}"
+        """One line: how many items were kept, skipped and (if any) repaired."""
+        repaired = len(self.entries) - len(self)
+        return f"kept {self.kept}, skipped {len(self)}" + (f", repaired {repaired}" if repaired else "")
+
+    def write_csv(self, path: str | Path) -> Path:
+        """Write every entry (columns :data:`REPORT_COLUMNS`) to the CSV ``path``; returns it."""
+        path = Path(path)
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=REPORT_COLUMNS)
+            writer.writeheader()
+            for entry in self.entries:
+                writer.writerow({column: getattr(entry, column) for column in REPORT_COLUMNS})
+        return path

@@ -30,7 +30,17 @@ from songalign.corpus.segmenter import SplitConfig
 from songalign.corpus.synth import ensure_synthetic_corpus
 from songalign.describe import DescriberConfig, describe_corpus
 from songalign.evaluate.plots import plot_top_k, plot_tsne, tsne_map
-from songalign.evaluate.run import Embedded, emotion_labels, evaluate_splits
+from songalign.evaluate.run import (
+    CLASSIFICATION_NOTE,
+    LYRIC_CHOICE_NOTE,
+    RETRIEVAL_NOTE,
+    Embedded,
+    classification_table,
+    emotion_labels,
+    evaluate_splits,
+    lyric_choice_table,
+    retrieval_table,
+)
 
 VARIANTS = ("pre", "emo", "lyr")
 """The seed's three variants, in the order of its Table 1."""
@@ -41,8 +51,6 @@ SEED_TABLE_1 = {
     "lyr": {"kl": 3.524, "top_k": {1: 3.55, 2: 6.85, 4: 12.12, 8: 20.49}},
 }
 """Seed 000's Table 1 (DALI test split, their pool), for reference beside ours."""
-
-TARGET_OF = {"pre": "caption", "lyr": "lyrics", "emo": "description"}
 
 QUICKSTART_SPLIT = SplitConfig(train=0.7, val=0.15, test=0.15)
 """Larger evaluation splits than the usual 80/10/10: with 64 songs, 10 songs (~30 segments) each."""
@@ -113,7 +121,13 @@ def run_quickstart(
     embeddings: dict[str, Embedded] = {}
     for name, model in candidates.items():
         results[name], embeddings[name] = evaluate_splits(
-            model, corpus, ("test", "val"), pool=pool, draws=draws, seed=seed
+            model,
+            corpus,
+            ("test", "val"),
+            pool=pool,
+            draws=draws,
+            seed=seed,
+            model_name=f"the {model_label(name)} model",
         )
     timings["evaluate"] = time.perf_counter() - started
 
@@ -172,85 +186,85 @@ def _figures(embeddings: dict[str, Embedded], runs: Path, out: Path, seed: int) 
         colour_by = {"emotion": labels[0]} if labels else {}
         colour_by["song"] = [s.song_id for s in embedded.segments]
         path = figures_dir / f"tsne_{name}.png"
-        plot_tsne(tsne_map(embedded.audio, seed), colour_by, f"CLAP-{name}" if name in VARIANTS else name, path)
+        plot_tsne(tsne_map(embedded.audio, seed), colour_by, model_label(name), path)
         figures[f"tsne_{name}"] = f"figures/{path.name}"
     return figures
 
 
-def _table_1_row(name: str, protocol: dict[str, Any]) -> str:
-    cells = [f"{protocol['kl']['mean']:.3f} ± {protocol['kl']['ci95']:.3f}"]
-    cells += [f"{protocol['top_k'][k]['mean']:.1f} ± {protocol['top_k'][k]['ci95']:.1f}" for k in (1, 2, 4, 8)]
+def model_label(name: str) -> str:
+    """``CLAP-pre`` for a variant, the name itself otherwise (``untrained``)."""
+    return f"CLAP-{name}" if name in VARIANTS else name
+
+
+def _seed_reference(name: str) -> str:
     seed = SEED_TABLE_1.get(name)
-    reference = f"{seed['kl']:.3f} / " + " / ".join(f"{seed['top_k'][k]:.2f}" for k in (1, 2, 4, 8)) if seed else "—"
-    label = f"CLAP-{name}" if name in VARIANTS else name
-    return f"| {label} | " + " | ".join(cells) + f" | {reference} |"
+    return f"{seed['kl']:.3f} / " + " / ".join(f"{seed['top_k'][k]:.2f}" for k in (1, 2, 4, 8)) if seed else "—"
 
 
 def render_report(summary: dict[str, Any], figures: dict[str, str]) -> str:
-    """The Markdown report of a quickstart run."""
+    """The Markdown report of a quickstart run; its tables are :mod:`songalign.evaluate.run`'s."""
     results, pool = summary["results"], summary["pool"]
     corpus = summary["corpus"]
+    names = ("untrained", *VARIANTS)
+    seed_column = {
+        "seed 000 on DALI: KL / top-1 / top-2 / top-4 / top-8": {(model_label(n),): _seed_reference(n) for n in names}
+    }
     lines = [
         "# songalign quickstart report",
         "",
         'Seed 000\'s experiment ("Learning Audio-Lyric Alignment via Emotional Sentiment") in miniature, on the',
         f"synthetic corpus: {corpus['songs']} songs, {corpus['segments']} segments of {corpus['mean_segment_s']} s on average "
         f"(splits {corpus['splits']}), seed {summary['seed']}. Every number below was measured by this run; the seed's",
-        "numbers (DALI, their pool) are shown for reference only — the corpora differ.",
+        "numbers (DALI, their pool, their scale) are shown for reference only — the corpora differ.",
         "",
-        f"## 1. Lyric choice (seed 000, Table 1 shape): test split, pool of {pool}, {summary['draws']} draws",
+        f"## 1. Lyric choice (seed 000, Table 1 shape): test split, pools of {pool}, {summary['draws']} seeded draws",
         "",
-        "KL = D_KL(P(k|q_audio) ‖ P(k|q_lyric)) in nats; top-k in %; ± is a 95% interval over (query, draw) pairs.",
+        LYRIC_CHOICE_NOTE + " A split with fewer segments than the pool is ranked whole (pool `all`).",
         "",
-        "| model | KL | top-1 | top-2 | top-4 | top-8 | seed 000 on DALI: KL / top-1 / top-2 / top-4 / top-8 |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for name in ("untrained", *VARIANTS):
-        lines.append(_table_1_row(name, results[name]["test"]["lyric_choice"][f"pool_{pool}"]))
-    scale = results["pre"]["test"]["lyric_choice"][f"pool_{pool}"]
+    sampled = {(model_label(n),): results[n]["test"]["lyric_choice"][f"pool_{pool}"] for n in names}
+    whole = {(model_label(n),): results[n]["test"]["lyric_choice"]["pool_all"] for n in names}
+    if all(result["pool"] == "all" for result in sampled.values()):  # a small split: both are the whole split
+        lines += [*lyric_choice_table(whole, ("model",), seed_column), ""]
+    else:
+        lines += [
+            *lyric_choice_table(sampled, ("model",), seed_column),
+            "",
+            "With the whole test split as the pool:",
+            "",
+        ]
+        lines += [*lyric_choice_table(whole, ("model",), seed_column), ""]
+    lines += ["## 2. Each fine-tuned variant against CLAP-pre on its own target", ""]
     lines += [
-        "",
-        f"The softmax scale s is each model's own logit scale (CLAP-pre: {scale['scale']:.2f}). With the whole test split as",
-        "the pool:",
-        "",
-        "| model | KL | top-1 | top-2 | top-4 | top-8 | seed 000 |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name in ("untrained", *VARIANTS):
-        lines.append(_table_1_row(name, results[name]["test"]["lyric_choice"]["pool_all"]))
-    lines += ["", "## 2. Each fine-tuned variant against CLAP-pre on its own target", ""]
-    lines += [
-        "| variant | target | split | metric | variant | CLAP-pre | untrained | variant − pre |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant | target | split | pool | metric | variant | CLAP-pre | untrained | chance | variant − pre |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for variant, kind in (("lyr", "lyrics"), ("emo", "description")):
         for split in ("test", "val"):
             for metric in ("R@1", "R@5", "MRR"):
-                ours = results[variant][split]["retrieval"][kind]["audio_to_text"][metric]
-                pre = results["pre"][split]["retrieval"][kind]["audio_to_text"][metric]
-                base = results["untrained"][split]["retrieval"][kind]["audio_to_text"][metric]
+                figures_of = {n: results[n][split]["retrieval"][kind]["audio_to_text"] for n in names}
+                ours, pre, base = (figures_of[n][metric] for n in (variant, "pre", "untrained"))
+                chance, size = figures_of[variant][f"chance_{metric}"], figures_of[variant]["pool"]
                 lines.append(
-                    f"| CLAP-{variant} | audio → {kind} | {split} | {metric} | {ours:.2f} | {pre:.2f} | {base:.2f} | {ours - pre:+.2f} |"
+                    f"| CLAP-{variant} | audio → {kind} | {split} | {size:.0f} | {metric} | {ours:.2f} | {pre:.2f} | "
+                    f"{base:.2f} | {chance:.2f} | {ours - pre:+.2f} |"
                 )
-    lines += ["", "## 3. Retrieval (test split, audio → text)", ""]
-    lines += ["| model | text | R@1 | R@5 | R@10 | mAP@10 | MRR | median rank |", "|---|---|---|---|---|---|---|---|"]
-    for name in ("untrained", *VARIANTS):
-        for kind, directions in results[name]["test"]["retrieval"].items():
-            m = directions["audio_to_text"]
-            lines.append(
-                f"| {name} | {kind} | {m['R@1']:.1f} | {m['R@5']:.1f} | {m['R@10']:.1f} | {m['mAP@10']:.3f} | "
-                f"{m['MRR']:.3f} | {m['median_rank']:.0f} |"
-            )
-    lines += ["", "## 4. Zero-shot classification (test) and the MER linear probe (all segments, folds by song)", ""]
-    lines += ["| model | task | accuracy % | macro ROC-AUC | macro PR-AUC |", "|---|---|---|---|---|"]
-    for name in ("untrained", *VARIANTS):
-        test = results[name]["test"]
-        for task, section in (("zero-shot", test.get("zero_shot", {})), ("probe", test.get("probe", {}))):
-            for label, m in section.items():
-                lines.append(
-                    f"| {name} | {task} {label} | {m['accuracy']:.1f} | {m.get('roc_auc_macro', float('nan')):.3f} | "
-                    f"{m.get('pr_auc_macro', float('nan')):.3f} |"
-                )
+    lines += ["", "## 3. Retrieval (test split, audio → text)", "", RETRIEVAL_NOTE, ""]
+    lines += retrieval_table(
+        {
+            (model_label(n), kind): directions["audio_to_text"]
+            for n in names
+            for kind, directions in results[n]["test"]["retrieval"].items()
+        },
+        ("model", "text"),
+    )
+    lines += ["", "## 4. Zero-shot classification and the MER linear probe (test split)", "", CLASSIFICATION_NOTE, ""]
+    rows = {}
+    for n in names:
+        test = results[n]["test"]
+        rows |= {(model_label(n), f"zero-shot {label}"): m for label, m in test.get("zero_shot", {}).items()}
+        rows |= {(model_label(n), f"probe {label}"): m for label, m in test.get("probe", {}).items()}
+    lines += classification_table(rows, ("model", "task"))
     lines += ["", "## 5. Figures", ""]
     for key, path in figures.items():
         lines.append(f"![{key}]({path})")
@@ -259,6 +273,34 @@ def render_report(summary: dict[str, Any], figures: dict[str, str]) -> str:
     lines += [f"| {step} | {seconds:.1f} |" for step, seconds in timings.items()]
     lines += ["", "All numbers: `results.json`. Per-variant pages: `songalign evaluate RUN/model --corpus CORPUS`.", ""]
     return "\n".join(lines)
+
+
+def headline_figures(summary: dict[str, Any]) -> dict[str, float]:
+    """The figures of a quickstart's ``results.json`` that its regression test pins, by path.
+
+    Paths read like ``pre/test/lyric_choice/pool_10/top_1``: per model and split, the lyric-choice
+    KL (at s = 1 and at the model's scale) and top-k means, R@1, R@5 and MRR of every retrieval,
+    zero-shot and probe accuracies; plus the corpus's song and segment counts.
+    """
+    corpus = summary["corpus"]
+    figures = {"corpus/songs": float(corpus["songs"]), "corpus/segments": float(corpus["segments"])}
+    figures |= {f"corpus/splits/{split}": float(count) for split, count in corpus["splits"].items()}
+    for name, splits in summary["results"].items():
+        for split, result in splits.items():
+            at = f"{name}/{split}"
+            for key, protocol in result["lyric_choice"].items():
+                figures[f"{at}/lyric_choice/{key}/kl"] = protocol["kl"]["mean"]
+                if protocol.get("kl_model_scale"):
+                    figures[f"{at}/lyric_choice/{key}/kl_model_scale"] = protocol["kl_model_scale"]["mean"]
+                figures |= {f"{at}/lyric_choice/{key}/top_{k}": e["mean"] for k, e in protocol["top_k"].items()}
+            for kind, directions in result["retrieval"].items():
+                for direction, metrics in directions.items():
+                    figures |= {f"{at}/retrieval/{kind}/{direction}/{m}": metrics[m] for m in ("R@1", "R@5", "MRR")}
+            for task in ("zero_shot", "probe"):
+                for label, metrics in result.get(task, {}).items():
+                    if "accuracy" in metrics:
+                        figures[f"{at}/{task}/{label}/accuracy"] = metrics["accuracy"]
+    return figures
 
 
 def write_top_k_chart(summary: dict[str, Any], out: Path) -> Path:

@@ -2,7 +2,8 @@
 
 Both read a YAML recipe with ``--set key.sub=value`` overrides into a pydantic model, train with
 Lightning into a run folder (``recipe.yaml``, ``checkpoints/last.ckpt``, ``logs/version_<n>/``),
-resume from ``last.ckpt`` when it is there, and plot their curves from the CSV logs.
+resume from ``last.ckpt`` when it is there, and plot their curves from the CSV logs
+(:func:`plot_curves`, each trainer naming its :class:`Curve` s).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import csv
 import logging
 import math
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -186,3 +189,62 @@ def read_metrics(logs: Path) -> list[dict[str, str]]:
             first = min(int(r["step"]) for r in new)
             rows = [r for r in rows if int(r["step"]) < first] + new
     return rows
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One line of a training plot: the ``metrics.csv`` column ``key`` against the optimizer step.
+
+    ``style`` is a matplotlib format (``"o-"`` for per-epoch points). ``share=True`` draws it on a
+    second y axis from 0 to 1 (a share such as R@1, not a loss). ``omit_if_zero=True`` leaves out
+    a curve whose every value is 0 — a loss term switched off (e.g. α = 0), not a result.
+    """
+
+    key: str
+    label: str
+    style: str = "-"
+    share: bool = False
+    omit_if_zero: bool = False
+
+
+def curve_points(rows: Sequence[dict[str, str]], curves: Sequence[Curve]) -> list[tuple[int, list[tuple[int, float]]]]:
+    """``(index in curves, [(step, value), ...])`` of each curve with something to draw, from metrics rows.
+
+    A curve is left out when no row has its column, or when ``omit_if_zero`` and every value is 0.
+    """
+    drawn = []
+    for index, curve in enumerate(curves):
+        points = [(int(r["step"]), float(r[curve.key])) for r in rows if r.get(curve.key)]
+        if points and not (curve.omit_if_zero and not any(value for _, value in points)):
+            drawn.append((index, points))
+    return drawn
+
+
+def plot_curves(logs: Path, out: Path, curves: Sequence[Curve], title: str = "") -> Path | None:
+    """A PNG of ``curves`` from Lightning's CSV logs under ``logs`` (see :func:`read_metrics`); ``None`` without logs.
+
+    Losses go on the left axis (``loss``), shares on a right axis from 0 to 1; one legend for both.
+    """
+    rows = read_metrics(Path(logs))
+    if not rows:
+        return None
+    plt = pyplot()
+    figure, left = plt.subplots(figsize=(7, 4))
+    right = None
+    for index, points in curve_points(rows, curves):
+        curve = curves[index]
+        if curve.share and right is None:
+            right = left.twinx()
+            right.set_ylim(0, 1)
+            right.set_ylabel(curve.label)
+        axis = right if curve.share else left
+        # colours by position in ``curves``: the twin axis would otherwise restart the colour cycle
+        axis.plot(*zip(*points, strict=True), curve.style, label=curve.label, color=f"C{index}", alpha=0.85)
+    left.set_xlabel("step")
+    left.set_ylabel("loss")
+    left.set_title(title)
+    figure.legend(loc="upper right")
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+    return out

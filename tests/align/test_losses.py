@@ -11,6 +11,15 @@ PAIR3 (B = 3, D = 2): a1 = (1, 0), a2 = (0, 1), a3 = (3, 4) → (0.6, 0.8);
     C = [[1.0, 0.0, 0.8 ],
          [0.0, 1.0, 0.6 ],
          [0.6, 0.8, 0.96]]            (a3·t3 = 0.6·0.8 + 0.8·0.6 = 0.96)
+
+TOWER3 (B = 3, d_t = 3): frozen text-tower outputs for PAIR3's texts, unlike the projected ones:
+    g1 = (1, 0, 0), g2 = (3, 4, 0) → (0.6, 0.8, 0), g3 = (0, 4, 3) → (0, 0.8, 0.6)
+    S = Ĝ·Ĝᵀ = [[1,   0.6,  0   ],
+                [0.6, 1,    0.64],
+                [0,   0.64, 1   ]]
+
+The losses hold no logit scale: the tests pass ``scale=`` (1 unless said), as training passes
+``model.scale``.
 """
 
 from __future__ import annotations
@@ -23,21 +32,28 @@ import torch
 from songalign.align.losses import (
     LOSSES,
     AlignmentLoss,
+    LogitScale,
     MarginContrastiveLoss,
-    SymmetricInfoNCELoss,
     WeightedInfoNCELoss,
+    clamped_scale,
     get_loss,
     loss_names,
+    loss_with_scale,
+    sentence_similarity,
 )
 from songalign.errors import SongalignError
 
 PAIR2 = (torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([[2.0, 0.0], [3.0, 4.0]]))
 PAIR3 = (torch.tensor([[1.0, 0.0], [0.0, 1.0], [3.0, 4.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0], [4.0, 3.0]]))
+TOWER3 = torch.tensor([[1.0, 0.0, 0.0], [3.0, 4.0, 0.0], [0.0, 4.0, 3.0]])
 
 
-def unit_scale(name: str, **kwargs) -> AlignmentLoss:
-    """The loss with s = 1 (temperature 1, fixed) so that logits are plain cosines."""
-    return get_loss(name, init_temperature=1.0, learnable=False, **kwargs)
+def needs(loss: AlignmentLoss, tower_text: torch.Tensor, scale: float = 1.0) -> dict[str, object]:
+    """What training passes to ``loss``: ``scale`` if it has one, frozen-tower similarities if it weights by them."""
+    given: dict[str, object] = {"scale": scale} if loss.uses_logit_scale else {}
+    if loss.uses_text_similarity:
+        given["text_similarity"] = sentence_similarity(tower_text)
+    return given
 
 
 # -- margin contrastive (seed 000) ------------------------------------------------------------------
@@ -79,13 +95,13 @@ def test_symmetric_infonce_2x2_by_hand():
     # audio→text rows of C:   [1, 0.6] → log(1 + e^−0.4) = 0.5130153;  [0, 0.8] → log(1 + e^−0.8) = 0.3711007
     # text→audio rows of Cᵀ:  [1, 0]   → log(1 + e^−1.0) = 0.3132617;  [0.6, 0.8] → log(1 + e^−0.2) = 0.5981389
     # L = ½·[(0.5130153 + 0.3711007)/2 + (0.3132617 + 0.5981389)/2] = ½·(0.4420580 + 0.4557003) = 0.4488791
-    assert unit_scale("symmetric_infonce")(*PAIR2).item() == pytest.approx(0.4488791, abs=1e-6)
+    assert get_loss("symmetric_infonce")(*PAIR2, scale=1.0).item() == pytest.approx(0.4488791, abs=1e-6)
 
 
 def test_audio_to_text_infonce_2x2_by_hand_mean_and_sum():
     # only the audio→text rows above: mean (0.5130153 + 0.3711007)/2 = 0.4420580, sum 0.8841159
-    assert unit_scale("audio_to_text_infonce")(*PAIR2).item() == pytest.approx(0.4420580, abs=1e-6)
-    summed = unit_scale("audio_to_text_infonce", reduction="sum")(*PAIR2).item()
+    assert get_loss("audio_to_text_infonce")(*PAIR2, scale=1.0).item() == pytest.approx(0.4420580, abs=1e-6)
+    summed = get_loss("audio_to_text_infonce", reduction="sum")(*PAIR2, scale=1.0).item()
     assert summed == pytest.approx(0.8841159, abs=1e-6)
 
 
@@ -94,10 +110,18 @@ def test_infonce_uses_the_scale_it_is_given():
     # mean = (0.3711007 + 0.1839007)/2 = 0.2775007
     loss = get_loss("audio_to_text_infonce")
     assert loss(*PAIR2, scale=2.0).item() == pytest.approx(0.2775007, abs=1e-6)
-    fixed = get_loss("audio_to_text_infonce", init_temperature=0.5, learnable=False)
-    assert fixed.scale().item() == pytest.approx(2.0)
-    assert fixed(*PAIR2).item() == pytest.approx(0.2775007, abs=1e-6)
-    assert not fixed.logit_scale.requires_grad and not fixed.learnable_logit_scale
+    assert loss(*PAIR2, scale=torch.tensor(2.0)).item() == pytest.approx(0.2775007, abs=1e-6)
+    fixed = LogitScale(init_temperature=0.5, learnable=False)  # what a model holding τ = 0.5 passes
+    assert fixed().item() == pytest.approx(2.0) and not fixed.logit_scale.requires_grad
+    assert loss(*PAIR2, scale=fixed()).item() == pytest.approx(0.2775007, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["symmetric_infonce", "audio_to_text_infonce", "weighted_infonce"])
+def test_scaled_losses_hold_no_scale_and_require_one(name):
+    loss = get_loss(name)
+    assert loss.uses_logit_scale and list(loss.parameters()) == []
+    with pytest.raises(TypeError, match="scale"):
+        loss(*PAIR3, text_similarity=sentence_similarity(TOWER3))
 
 
 def test_positive_cosine_by_hand():
@@ -106,7 +130,8 @@ def test_positive_cosine_by_hand():
     assert loss(*PAIR2).item() == pytest.approx(0.1, abs=1e-7)
     assert loss(*PAIR3).item() == pytest.approx(0.04 / 3, abs=1e-7)
     assert get_loss("positive_cosine", alpha_max=2.0)(*PAIR2).item() == pytest.approx(1.1, abs=1e-6)
-    assert loss.scale() is None and not loss.uses_logit_scale
+    assert not loss.uses_logit_scale and list(loss.parameters()) == []
+    assert loss(*PAIR2, scale=5.0).item() == pytest.approx(0.1, abs=1e-7)  # a scale-free loss ignores a scale
 
 
 def test_weighted_infonce_3x2_by_hand():
@@ -120,22 +145,46 @@ def test_weighted_infonce_3x2_by_hand():
     #   L = ½·[Σ w_i·CE_i(a→t) + Σ w_i·CE_i(t→a)]
     #     = ½·[(0.3154535·0.7823525 + 0.2937070·0.7120668 + 0.3908395·0.9360228)
     #        + (0.3154535·0.7120668 + 0.2937070·0.7823525 + 0.3908395·0.9360228)] = 0.8210053
-    loss = unit_scale("weighted_infonce", k=1.0)
+    loss = get_loss("weighted_infonce", k=1.0)
     t = torch.nn.functional.normalize(PAIR3[1], dim=-1)
-    assert loss.weights(t @ t.T).tolist() == pytest.approx([0.3154535, 0.2937070, 0.3908395], abs=1e-6)
-    assert loss(*PAIR3).item() == pytest.approx(0.8210053, abs=1e-6)
+    similarity = t @ t.T
+    assert loss.weights(similarity).tolist() == pytest.approx([0.3154535, 0.2937070, 0.3908395], abs=1e-6)
+    assert loss(*PAIR3, scale=1.0, text_similarity=similarity).item() == pytest.approx(0.8210053, abs=1e-6)
     # MusCALL's k = 0.01: w ∝ exp(n/0.01) puts (1 − 5e−10) of the weight on sample 3 → L ≈ 0.9360228
-    assert unit_scale("weighted_infonce")(*PAIR3).item() == pytest.approx(0.9360228, abs=1e-6)
+    muscall = get_loss("weighted_infonce")(*PAIR3, scale=1.0, text_similarity=similarity).item()
+    assert muscall == pytest.approx(0.9360228, abs=1e-6)
 
 
-def test_weighted_infonce_takes_an_explicit_similarity_and_reduces_to_symmetric_when_uniform():
+def test_weighted_infonce_weights_come_from_the_frozen_tower_similarities_by_hand():
+    # S of TOWER3 (module docstring): S̄ = (0.6/3, (0.6 + 0.64)/3, 0.64/3) = (0.2, 0.4133333, 0.2133333)
+    #   Σ S̄ = 0.8266667;  n = S̄ / Σ S̄ = (0.2419355, 0.5, 0.2580645)
+    # k = 1: exp(n) = (1.2737120, 1.6487213, 1.2944223), Σ = 4.2168556 → w = (0.3020526, 0.3909836, 0.3069639)
+    #   sample 2 now weighs most; by the projected texts' S (test above) sample 3 did
+    # L = ½·Σ w_i·(CE_i(a→t) + CE_i(t→a)) with PAIR3's CEs
+    #   = ½·[0.3020526·(0.7823525 + 0.7120668) + 0.3909836·(0.7120668 + 0.7823525) + 0.3069639·2·0.9360228]
+    #   = 0.8051685
+    similarity = sentence_similarity(TOWER3)
+    torch.testing.assert_close(similarity, torch.tensor([[1.0, 0.6, 0.0], [0.6, 1.0, 0.64], [0.0, 0.64, 1.0]]))
+    loss = get_loss("weighted_infonce", k=1.0)
+    assert loss.weights(similarity).tolist() == pytest.approx([0.3020526, 0.3909836, 0.3069639], abs=1e-6)
+    assert loss(*PAIR3, scale=1.0, text_similarity=similarity).item() == pytest.approx(0.8051685, abs=1e-6)
+
+
+def test_weighted_infonce_requires_the_similarity_and_reduces_to_symmetric_when_uniform():
+    loss = get_loss("weighted_infonce")
+    assert loss.uses_text_similarity and not get_loss("symmetric_infonce").uses_text_similarity
+    with pytest.raises(TypeError, match="text_similarity"):
+        loss(*PAIR3, scale=1.0)  # no silent fallback to the projected text
+    with pytest.raises(ValueError, match="must be"):
+        loss(*PAIR3, scale=1.0, text_similarity=torch.ones(2, 2))
     uniform = torch.ones(3, 3)  # every caption equally similar to the others → equal weights
-    weighted = unit_scale("weighted_infonce")(*PAIR3, text_similarity=uniform).item()
+    weighted = loss(*PAIR3, scale=1.0, text_similarity=uniform).item()
     # symmetric InfoNCE on PAIR3 = ½·(mean a→t + mean t→a) = 0.8101474 (both means equal here)
     assert weighted == pytest.approx(0.8101474, abs=1e-6)
-    assert unit_scale("symmetric_infonce")(*PAIR3).item() == pytest.approx(0.8101474, abs=1e-6)
+    assert get_loss("symmetric_infonce")(*PAIR3, scale=1.0).item() == pytest.approx(0.8101474, abs=1e-6)
     # B = 2: S̄_1 = S̄_2 always, so weights are uniform and the loss is the symmetric one
-    assert unit_scale("weighted_infonce")(*PAIR2).item() == pytest.approx(0.4488791, abs=1e-6)
+    two = loss(*PAIR2, scale=1.0, text_similarity=sentence_similarity(TOWER3[:2])).item()
+    assert two == pytest.approx(0.4488791, abs=1e-6)
 
 
 def test_weighted_infonce_weights_do_not_overflow_with_small_k():
@@ -145,29 +194,39 @@ def test_weighted_infonce_weights_do_not_overflow_with_small_k():
     assert torch.isfinite(w).all() and w.sum().item() == pytest.approx(1.0)
 
 
-# -- logit scale --------------------------------------------------------------------------------------
+# -- logit scale (held by the model, clamped once) ------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["symmetric_infonce", "audio_to_text_infonce", "weighted_infonce"])
-def test_logit_scale_starts_at_clip_value_and_is_clamped_to_100(name):
-    loss = get_loss(name)
-    assert loss.uses_logit_scale and loss.learnable_logit_scale
-    assert loss.logit_scale.item() == pytest.approx(math.log(1 / 0.07))
-    assert loss.scale().item() == pytest.approx(1 / 0.07, rel=1e-5)
+def test_logit_scale_starts_at_clip_value_and_is_clamped_to_100():
+    scale = LogitScale()
+    assert scale.logit_scale.requires_grad and scale.logit_scale.item() == pytest.approx(math.log(1 / 0.07))
+    assert scale().item() == pytest.approx(1 / 0.07, rel=1e-5)
     with torch.no_grad():
-        loss.logit_scale.fill_(10.0)  # s would be e^10 ≈ 22026
-    assert loss.scale().item() == pytest.approx(100.0, rel=1e-5)
-    assert loss(*PAIR2).item() == pytest.approx(loss(*PAIR2, scale=100.0).item(), rel=1e-6)
-    loss(*PAIR2).backward()
-    assert loss.logit_scale.grad.item() == 0.0  # clamped: no gradient pushes it further
-    loss.clamp_()
-    assert loss.logit_scale.item() == pytest.approx(math.log(100.0))
+        scale.logit_scale.fill_(10.0)  # s would be e^10 ≈ 22026
+    assert scale().item() == pytest.approx(100.0, rel=1e-5)
+    loss = get_loss("symmetric_infonce")
+    loss(*PAIR2, scale=scale()).backward()
+    assert scale.logit_scale.grad.item() == 0.0  # clamped: no gradient pushes it further
+    assert clamped_scale(torch.tensor(1.0)).item() == pytest.approx(math.e)  # below the cap: exp
+    assert clamped_scale(torch.tensor(3.0), max_scale=10.0).item() == pytest.approx(10.0)
 
 
 def test_logit_scale_gets_a_gradient_below_the_clamp():
-    loss = SymmetricInfoNCELoss()
-    loss(*PAIR3).backward()
-    assert loss.logit_scale.grad is not None and loss.logit_scale.grad.item() != 0.0
+    scale = LogitScale()
+    get_loss("symmetric_infonce")(*PAIR3, scale=scale()).backward()
+    assert scale.logit_scale.grad is not None and scale.logit_scale.grad.item() != 0.0
+
+
+def test_loss_with_scale_gives_the_scale_options_to_the_scale():
+    loss, scale = loss_with_scale("audio_to_text_infonce", {"init_temperature": 0.5, "learnable": False})
+    assert isinstance(scale, LogitScale) and scale().item() == pytest.approx(2.0)
+    assert not scale.logit_scale.requires_grad and loss.reduction == "mean"
+    loss, scale = loss_with_scale("margin_contrastive", {"margin": 0.3})
+    assert scale is None and loss.margin == 0.3
+    with pytest.raises(SongalignError, match="has no logit scale"):
+        loss_with_scale("positive_cosine", {"init_temperature": 0.3})
+    with pytest.raises(SongalignError, match="does not take"):
+        get_loss("symmetric_infonce", init_temperature=0.3)  # not a loss option any more
 
 
 # -- properties shared by all losses ------------------------------------------------------------------
@@ -178,7 +237,8 @@ def test_gradients_flow_to_both_inputs(name):
     torch.manual_seed(0)
     audio = torch.randn(4, 8, requires_grad=True)
     text = torch.randn(4, 8, requires_grad=True)
-    value = get_loss(name)(audio, text)
+    loss = get_loss(name)
+    value = loss(audio, text, **needs(loss, torch.randn(4, 5), scale=5.0))
     assert value.dim() == 0 and torch.isfinite(value)
     value.backward()
     for tensor in (audio, text):
@@ -190,7 +250,8 @@ def test_symmetric_losses_do_not_care_which_side_is_audio(name):
     torch.manual_seed(1)
     audio, text = torch.randn(5, 6), torch.randn(5, 6)
     loss = get_loss(name)
-    assert loss(audio, text).item() == pytest.approx(loss(text, audio).item(), rel=1e-6)
+    given = needs(loss, text, scale=3.0)
+    assert loss(audio, text, **given).item() == pytest.approx(loss(text, audio, **given).item(), rel=1e-6)
 
 
 def test_weighted_infonce_is_symmetric_given_the_same_similarity():
@@ -198,15 +259,15 @@ def test_weighted_infonce_is_symmetric_given_the_same_similarity():
     audio, text = torch.randn(5, 6), torch.randn(5, 6)
     similarity = torch.nn.functional.normalize(text, dim=-1) @ torch.nn.functional.normalize(text, dim=-1).T
     loss = get_loss("weighted_infonce", k=0.5)
-    forward = loss(audio, text, text_similarity=similarity).item()
-    assert forward == pytest.approx(loss(text, audio, text_similarity=similarity).item(), rel=1e-6)
+    forward = loss(audio, text, scale=3.0, text_similarity=similarity).item()
+    assert forward == pytest.approx(loss(text, audio, scale=3.0, text_similarity=similarity).item(), rel=1e-6)
 
 
 def test_the_one_sided_loss_is_not_symmetric():
-    loss = unit_scale("audio_to_text_infonce")
+    loss = get_loss("audio_to_text_infonce")
     # audio→text mean 0.4420580 vs text→audio mean 0.4557003 on PAIR2
-    assert loss(*PAIR2).item() == pytest.approx(0.4420580, abs=1e-6)
-    assert loss(PAIR2[1], PAIR2[0]).item() == pytest.approx(0.4557003, abs=1e-6)
+    assert loss(*PAIR2, scale=1.0).item() == pytest.approx(0.4420580, abs=1e-6)
+    assert loss(PAIR2[1], PAIR2[0], scale=1.0).item() == pytest.approx(0.4557003, abs=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
@@ -214,8 +275,9 @@ def test_perfect_alignment_scores_lower_than_random(name):
     torch.manual_seed(3)
     aligned = torch.linalg.qr(torch.randn(8, 8))[0][:6]  # 6 orthonormal rows
     loss = get_loss(name)
-    perfect = loss(aligned * 3.0, aligned).item()  # scale does not matter: rows are normalised
-    random = loss(torch.randn(6, 8), torch.randn(6, 8)).item()
+    tower = torch.randn(6, 10)  # the frozen-tower similarities weight both cases alike
+    perfect = loss(aligned * 3.0, aligned, **needs(loss, tower, scale=14.0)).item()  # rows are normalised inside
+    random = loss(torch.randn(6, 8), torch.randn(6, 8), **needs(loss, tower, scale=14.0)).item()
     assert perfect < random
     if name in ("positive_cosine", "margin_contrastive"):
         assert perfect == pytest.approx(0.0, abs=1e-6)

@@ -8,10 +8,17 @@ import torch
 from lightning.pytorch import Callback
 from safetensors.torch import load_file
 
+from songalign.align.data import EpochBatches, PairedSet
+from songalign.align.losses import get_loss, sentence_similarity
 from songalign.align.model import AlignModel, ModelConfig, TowerSpec
-from songalign.align.train import DataSettings, LossSpec, Recipe, TrainSettings, read_metrics, train
+from songalign.align.train import AlignModule, DataSettings, LossSpec, Recipe, TrainSettings, load_recipe, train
+from songalign.checkpoint import read_card
+from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.prepare import prepare_jamendo
+from songalign.errors import SongalignError
+from songalign.runs import read_metrics
 from songalign.testing import FakeSong, regular_lines, write_jamendo_corpus
+from songalign.towers.testing import write_tiny_clap
 
 TINY_AUDIO = TowerSpec(name="cnn", options={"channels": [8, 16], "embedding_dim": 32})
 
@@ -32,13 +39,13 @@ def corpus(tmp_path_factory):
     return root / "prepared"
 
 
-def recipe(corpus, out, **train) -> Recipe:
+def recipe(corpus, out, loss: str = "symmetric_infonce", **train) -> Recipe:
     settings = {"epochs": 3, "batch_size": 4, "lr": 1e-3, "warmup_steps": 2, "checkpoint_every": 1, "seed": 7} | train
     return Recipe(
         name="tiny",
         out=out,
         model=ModelConfig(audio_tower=TINY_AUDIO, embedding_dim=16, clip_seconds=4.0),
-        loss=LossSpec(name="symmetric_infonce"),
+        loss=LossSpec(name=loss),
         data=DataSettings(corpus=corpus, target="lyrics"),
         train=TrainSettings(**settings),
     )
@@ -94,6 +101,12 @@ def test_training_writes_logs_curves_card_and_lowers_the_loss(corpus, tmp_path):
     assert len(losses) == 6 and losses[-1] < losses[0]
     card = (saved / "README.md").read_text()
     assert "Training data" in card and "lyrics" in card and "val/r1" in card
+    data = read_card(saved)["data"]  # the songs of each split of the corpus it trained on
+    manifest = CorpusManifest.load(corpus)
+    assert read_card(saved)["kind"] == "align" and set(data["songs"]) == {"train", "val", "test"}
+    for split, songs in data["songs"].items():
+        assert songs == sorted({s.song_id for s in manifest.split(split)})
+    assert data["songs"]["train"] and not set(data["songs"]["train"]) & set(data["songs"]["test"])
     assert list((run / "logs").glob("version_0/events.out.tfevents*"))  # TensorBoard log too
 
 
@@ -111,3 +124,100 @@ def test_save_load_round_trip_and_deterministic_embeddings(corpus, tmp_path):
     np.testing.assert_allclose(texts, again.embed_text(["word1 line0 0", "another text"]), atol=1e-6)
     # the frozen text tower is referenced, not copied
     assert "text_tower" not in " ".join(load_file(saved / "model.safetensors"))
+
+
+# -- what the loss is given: the model's logit scale, the frozen text tower's similarities -------------
+
+
+def module_for(loss: str, batch: int = 4, feature_frames: int = 50) -> AlignModule:
+    """A training module around a fresh tiny model, on ``batch`` pairs of zero features (never iterated here)."""
+    model_config = ModelConfig(audio_tower=TINY_AUDIO, embedding_dim=16, clip_seconds=1.0)
+    run = Recipe(name="unit", model=model_config, loss=LossSpec(name=loss), data=DataSettings(corpus="unused"))
+    model = AlignModel(model_config)
+    pairs = PairedSet(
+        [], ["t"] * batch, torch.zeros(batch, 64, feature_frames), torch.zeros(batch, model.text_tower.embedding_dim)
+    )
+    return AlignModule(model, run, EpochBatches(pairs, batch, seed=0), None)
+
+
+def test_muscall_weights_come_from_the_frozen_tower_embeddings_not_the_projected_text():
+    torch.manual_seed(0)
+    weighted, symmetric = module_for("weighted_infonce"), module_for("symmetric_infonce")
+    weighted.model.load_state_dict(symmetric.model.state_dict())
+    model = weighted.model.eval()
+    d_t = model.text_tower.embedding_dim
+    with torch.no_grad():  # the text projection reads only the first 8 tower dimensions
+        for module in (weighted, symmetric):
+            module.model.text_projection.net[0].weight[:, 8:] = 0.0
+    shared = torch.randn(4, 8)
+    first = torch.cat([shared, torch.randn(4, d_t - 8)], dim=1)
+    second = torch.cat([shared, 5.0 * torch.randn(4, d_t - 8)], dim=1)  # other sentences to the frozen tower
+    features = torch.randn(4, 64, 50)
+    with torch.no_grad():
+        torch.testing.assert_close(model.project_text(first), model.project_text(second))  # same projected text
+        assert not torch.allclose(sentence_similarity(first), sentence_similarity(second), atol=1e-3)
+        loss = get_loss("weighted_infonce")
+        w1, w2 = loss.weights(sentence_similarity(first)), loss.weights(sentence_similarity(second))
+        assert (w1 - w2).abs().max() > 0.05  # the two batches weigh their samples differently
+        a, b = weighted.batch_loss(features, first), weighted.batch_loss(features, second)
+        assert abs(float(a) - float(b)) > 1e-4
+        audio, text = model.project_audio(features), model.project_text(first)
+        expected = loss(audio, text, scale=model.scale, text_similarity=sentence_similarity(first))
+        torch.testing.assert_close(a, expected)
+        projected = loss(audio, text, scale=model.scale, text_similarity=text @ text.T)  # the old, wrong source
+        assert abs(float(a) - float(projected)) > 1e-4
+        # the unweighted loss sees only the projected text: the same value for both batches
+        symmetric.model.eval()
+        torch.testing.assert_close(symmetric.batch_loss(features, first), symmetric.batch_loss(features, second))
+
+
+def test_the_loss_uses_the_model_scale_and_holds_none():
+    module = module_for("symmetric_infonce")
+    model = module.model.eval()
+    assert list(module.loss.parameters()) == []
+    torch.manual_seed(1)
+    features, tower = torch.randn(4, 64, 50), torch.randn(4, model.text_tower.embedding_dim)
+    with torch.no_grad():
+        before = module.batch_loss(features, tower)
+        model.logit_scale.fill_(0.0)  # s = 1
+        at_one = module.batch_loss(features, tower)
+        audio, text = model.project_audio(features), model.project_text(tower)
+    assert not torch.allclose(before, at_one)
+    torch.testing.assert_close(at_one, get_loss("symmetric_infonce")(audio, text, scale=1.0))
+    assert [n for n, p in module.named_parameters() if "logit_scale" in n] == ["model.logit_scale"]
+
+
+def test_the_config_records_whether_the_loss_used_the_scale(corpus, tmp_path):
+    def trained(loss: str, out: str) -> AlignModel:
+        return AlignModel.from_pretrained(train(recipe(corpus, tmp_path / out, loss, epochs=1), progress=False))
+
+    margin = trained("margin_contrastive", "margin")
+    assert not margin.config.logit_scale_trained
+    assert margin.logit_scale.item() == pytest.approx(np.log(1 / 0.07), abs=1e-6)  # left as it was
+    weighted = trained("weighted_infonce", "w")
+    assert weighted.config.logit_scale_trained
+    assert weighted.logit_scale.item() != pytest.approx(np.log(1 / 0.07), abs=1e-6)  # trained
+    rows = read_metrics(tmp_path / "w" / "logs")
+    assert any(r.get("val/loss") for r in rows)  # validation ran through the weighted loss too
+
+
+def test_old_loss_scale_options_name_where_they_went(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("name: old\ndata: {corpus: c}\nloss: {name: symmetric_infonce, options: {init_temperature: 0.1}}\n")
+    with pytest.raises(SongalignError, match="init_temperature.*model.logit_scale_init"):
+        load_recipe(path)
+
+
+def test_augmentation_on_features_it_cannot_mask_stops_before_any_work(corpus, tmp_path):
+    clap = write_tiny_clap(tmp_path / "tiny-clap")
+    run = recipe(corpus, tmp_path / "run").model_copy(
+        update={
+            "model": ModelConfig(
+                audio_tower=TowerSpec(name="hf_clap_audio", options={"model": str(clap)}), embedding_dim=16
+            ),
+            "data": DataSettings(corpus=corpus, target="lyrics", cache_dir=tmp_path / "cache"),
+        }
+    )
+    with pytest.raises(SongalignError, match="'hf_clap_audio' makes 'clap' features; set train.augment to null"):
+        train(run, progress=False)
+    assert not (tmp_path / "cache").exists()  # no feature was computed

@@ -1,93 +1,151 @@
-"""Interpretation records: vote variants with a shared test split, the BART-fusion release, synthetic texts."""
+"""Captioning data on the corpus layer: the interpretation reader, vote variants, splits that follow the tower."""
 
 from __future__ import annotations
 
 import json
 import pickle
-from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
+from typer.testing import CliRunner
 
-from songalign.caption.data import Interpretation, InterpretationSet, read_release, variant_name
-from songalign.caption.synth import synthesize_interpretations
-from songalign.corpus.synth import synthesize_corpus
-from songalign.errors import SkipReport, SongalignError
+from songalign.caption.data import CaptionCorpus, check_unseen, variant_name
+from songalign.checkpoint import save_model_folder
+from songalign.cli import app
+from songalign.corpus.manifest import CorpusManifest
+from songalign.corpus.prepare import prepare_corpus
+from songalign.corpus.records import Line, Segment, Song
+from songalign.errors import SongalignError
+from songalign.testing import write_audio
 
 
-def item(song: str, votes: int | None, split: str, n: int = 1) -> Interpretation:
-    return Interpretation(
-        id=f"{song}#{n}", song_id=song, lyrics="la la", text=f"text {song} {n}", votes=votes, split=split
-    )
+def write_corpus(folder, songs: dict[str, tuple[str, list[int | None]]]):
+    """A prepared corpus of untimed songs: id → (split, votes of its interpretations)."""
+    records, segments = [], []
+    for song_id, (split, votes) in songs.items():
+        readings = [{"text": f"text {song_id} {n}", "votes": v} for n, v in enumerate(votes, start=1)]
+        records.append(
+            Song(song_id, lines=[Line("la la", 0.0, 1.0)], extra={"untimed": True, "interpretations": readings})
+        )
+        segments.append(Segment(f"{song_id}-0000", song_id, 0.0, 1.0, "la la", split=split))
+    records.append(Song("plain", lines=[Line("no readings", 0.0, 1.0)]))  # a song without interpretations
+    segments.append(Segment("plain-0000", "plain", 0.0, 1.0, "no readings", split="test"))
+    return CorpusManifest(records, segments).save(folder)
+
+
+def write_model_card(folder, songs: dict[str, list[str]] | None):
+    """A model folder whose card lists the song ids of each split it was trained on (None: no list)."""
+    card = {"name": "tower", "kind": "align", "data": {"corpus": "elsewhere"} | ({"songs": songs} if songs else {})}
+    return save_model_folder(folder, {}, {}, card, title="songalign model", architecture=[])
 
 
 @pytest.fixture
-def records():
-    return InterpretationSet([
-        item("a", 5, "train"), item("a", 0, "train", 2), item("a", -2, "train", 3), item("b", None, "train"),
-        item("c", 1, "val"), item("c", -1, "val", 2),
-        item("d", -4, "test"), item("d", 3, "test", 2), item("e", 0, "test"),
-    ])  # fmt: skip
+def corpus(tmp_path):
+    return write_corpus(tmp_path / "corpus", {
+        "a": ("train", [5, 0, -2]), "b": ("train", [None]),
+        "c": ("val", [1, -1]),
+        "d": ("test", [-4, 3]), "e": ("test", [0]),
+    })  # fmt: skip
 
 
-def test_variants_filter_train_and_val_by_votes_but_share_the_test_split(records):
-    assert [len(records.select("train", v)) for v in ("full", "votes_ge_0", "votes_gt_0")] == [4, 2, 1]
-    assert [i.id for i in records.select("val", "positive")] == ["c#1"]
+def test_variants_filter_train_and_val_by_votes_but_share_the_test_split(corpus):
+    data = CaptionCorpus.load(corpus)
+    assert "plain" not in data.songs  # only songs with interpretations are captioning data
+    assert [len(data.items("train", v)) for v in ("full", "votes_ge_0", "votes_gt_0")] == [4, 2, 1]
+    assert [i.text for i in data.items("val", "positive")] == ["text c 1"]
     for variant in ("full", "votes_ge_0", "votes_gt_0"):
-        assert [i.id for i in records.select("test", variant)] == ["d#1", "d#2", "e#1"]
-    assert [i.id for i in records.select("test", "votes_gt_0", filter_test=True)] == ["d#2"]
+        assert [i.text for i in data.items("test", variant)] == ["text d 1", "text d 2", "text e 1"]
+    assert [i.text for i in data.items("test", "votes_gt_0", filter_test=True)] == ["text d 2"]
+    assert data.counts()["votes_gt_0"] == {"train": 1, "train_songs": 1, "val": 1, "val_songs": 1, "test": 3,
+                                           "test_songs": 2}  # fmt: skip
     assert variant_name(">=0") == "votes_ge_0" and variant_name("Positive") == "votes_gt_0"
     with pytest.raises(SongalignError, match="unknown dataset variant 'best'"):
-        records.select("train", "best")
+        data.items("train", "best")
 
 
-def test_save_and_load_round_trip(records, tmp_path):
-    folder = records.save(tmp_path / "set")
-    loaded = InterpretationSet.load(folder)
-    assert loaded.items == records.items
-    info = json.loads((folder / "info.json").read_text())
-    assert info["counts"]["votes_gt_0"]["train"] == 1 and info["songs"] == 5
-    with pytest.raises(SongalignError, match="holds no interpretations.jsonl"):
-        InterpretationSet.load(tmp_path / "empty")
+def test_a_corpus_without_interpretations_is_one_clear_error(tmp_path):
+    folder = CorpusManifest([Song("x")], [Segment("x-0000", "x", 0.0, 1.0, "la", split="train")]).save(tmp_path / "c")
+    with pytest.raises(SongalignError, match="no song with interpretations; prepare the Song Interpretation"):
+        CaptionCorpus.load(folder)
 
 
-def test_the_release_reader_takes_both_record_shapes_and_splits_by_song(tmp_path):
-    audio = tmp_path / "audios"
-    audio.mkdir()
-    (audio / "m1.mp3").write_bytes(b"")
-    release = [
+def test_splits_follow_the_music_towers_model_by_song(corpus, tmp_path):
+    tower = write_model_card(tmp_path / "tower", {"train": ["a", "d", "elsewhere"], "val": ["e"], "test": ["b"]})
+    data = CaptionCorpus.load(corpus, align_model=tower)
+    # d was a test song of the corpus but the tower trained on it: it moves to train; c is unknown to the tower
+    assert data.splits == {"a": "train", "b": "test", "c": "val", "d": "train", "e": "val"}
+    assert data.split_source == {"source": "align_model", "align_model": str(tower), "matched": 4, "moved": 3}
+    assert data.song_lists() == {"train": ["a", "d"], "val": ["c", "e"], "test": ["b"]}
+
+
+def test_a_test_song_the_tower_trained_on_is_an_error_naming_count_folder_and_fix(corpus, tmp_path):
+    tower = write_model_card(tmp_path / "tower", {"train": ["a", "d", "e"], "val": [], "test": []})
+    with pytest.raises(SongalignError) as caught:
+        CaptionCorpus.load(corpus, align_model=tower, splits="corpus")
+    message = str(caught.value)
+    assert message.startswith("2 of the captioner's val/test songs (d, e) are songs the music tower of ")
+    assert str(tower) in message and "set data.splits=align_model" in message and "\n" not in message
+    assert CaptionCorpus.load(corpus, align_model=write_model_card(tmp_path / "clean", {"train": ["a", "b"]}),
+                              splits="corpus").splits["d"] == "test"  # fmt: skip
+
+
+def test_a_tower_whose_card_lists_no_songs_cannot_be_followed(corpus, tmp_path):
+    tower = write_model_card(tmp_path / "old", None)
+    with pytest.raises(SongalignError, match="does not list the songs of its splits .* set data.splits=corpus"):
+        CaptionCorpus.load(corpus, align_model=tower)
+    unchecked = CaptionCorpus.load(corpus, align_model=tower, splits="corpus")
+    assert unchecked.splits["d"] == "test" and unchecked.split_source["checked"] is False
+
+
+def test_evaluation_refuses_songs_the_captioner_trained_on(corpus, tmp_path):
+    captioner = write_model_card(tmp_path / "captioner", {"train": ["a", "b", "e"], "val": ["c"], "test": ["d"]})
+    with pytest.raises(SongalignError, match=r"^1 of the captioner's val/test songs \(e\) are songs the captioner "):
+        CaptionCorpus.for_captioner(corpus, None, captioner)
+    assert CaptionCorpus.for_captioner(corpus, None, tmp_path / "no-card").song_ids("test") == ["d", "e"]
+    check_unseen({"x": "train"}, ["x"], "m", "the captioner", "fix it")  # train songs are meant to be seen
+
+
+def release_records() -> list[dict]:
+    return [
         {
             "music4all_id": "m1",
-            "songmeanings_id": "s1",
+            "songmeanings_id": 11,
             "lyrics": "line one\nline two",
             "comment": "about love",
             "votes": 4,
         },
         {"music4all_id": "m1", "lyrics": "line one\nline two", "comment": "meh", "votes": -2},
         {"music4all_id": "m2", "lyrics": "other", "comments": [["war song", 7], {"text": "peace", "rating": 0}]},
-        {"music4all_id": "m3", "lyrics": ""},  # no lyrics: reported
+        {"music4all_id": "m3", "lyrics": "", "comment": "no lyrics"},
+        {"music4all_id": "m4", "lyrics": "la", "comments": []},
     ] + [{"music4all_id": f"x{i}", "lyrics": "la", "comment": f"c{i}", "votes": 1} for i in range(20)]
+
+
+def test_the_interpretation_reader_writes_the_manifests_of_every_corpus(tmp_path):
+    audio = tmp_path / "audios"
+    write_audio(audio / "m1.wav", 2.5)
     path = tmp_path / "release.json"
-    path.write_text(json.dumps(release))
-    report = SkipReport()
-    data = read_release(path, audio, report=report)
-    assert len(data) == 2 + 2 + 20
-    first = data.items[0]
-    assert (first.song_id, first.votes, first.extra, first.audio_path) == (
-        "m1",
-        4,
-        {"songmeanings_id": "s1"},
-        str((audio / "m1.mp3").resolve()),
-    )
-    assert [(i.text, i.votes) for i in data.items if i.song_id == "m2"] == [("war song", 7), ("peace", 0)]
-    splits = {}
-    for entry in data.items:
-        splits.setdefault(entry.song_id, set()).add(entry.split)
-    assert all(len(s) == 1 for s in splits.values())  # no song in two splits
-    assert {s for (v,) in splits.values() for s in [v]} == {"train", "val", "test"}
-    assert any("m3" in s.item for s in report.skipped) and any(
-        "audio file not found" in s.reason for s in report.skipped
-    )
+    path.write_text(json.dumps(release_records()))
+    result = prepare_corpus("interpretation", path, tmp_path / "corpus", audio_dir=audio, audio_extension=".wav",
+                            progress=False)  # fmt: skip
+    manifest = CorpusManifest.load(tmp_path / "corpus")
+    songs = {song.id: song for song in manifest.songs}
+    assert sorted(songs) == sorted(["m1", "m2"] + [f"x{i}" for i in range(20)])  # m3, m4: skipped
+    m1, m2 = songs["m1"], songs["m2"]
+    assert m1.extra["interpretations"] == [{"text": "about love", "votes": 4}, {"text": "meh", "votes": -2}]
+    assert (m1.extra["songmeanings_id"], m1.audio_path) == ("11", str((audio / "m1.wav").resolve()))
+    assert m1.duration == pytest.approx(2.5)
+    assert m2.extra["interpretations"] == [{"text": "war song", "votes": 7}, {"text": "peace", "votes": 0}]
+    assert m2.audio_path == "" and m2.duration is None  # kept without audio, for lyrics-only captioners
+    segments = {s.song_id: s for s in manifest.segments}
+    assert len(manifest.segments) == len(songs)  # one untimed segment per song: the whole excerpt
+    assert (segments["m1"].text, segments["m1"].start, segments["m1"].end) == ("line one\nline two", 0.0, 2.5)
+    assert {s.split for s in manifest.segments} == {"train", "val", "test"}
+    data = CaptionCorpus.load(tmp_path / "corpus")
+    assert data.items("all")[0].lyrics == "line one\nline two"
+    reasons = {s.item: s.reason for s in result.report.skipped}
+    assert "no song id or no lyrics" in reasons["m3"] and "no interpretation" in reasons["m4"]
+    assert "audio file not found" in reasons["m2"]
 
 
 @dataclass
@@ -98,40 +156,18 @@ class MusicData:  # stands in for the release's own class; the reader does not n
     comments: list = field(default_factory=list)
 
 
-def test_the_release_pickle_needs_an_explicit_trust_flag(tmp_path):
+def test_the_release_pickle_needs_the_trust_pickles_flag_of_corpus_prepare(tmp_path):
     path = tmp_path / "dataset.pkl"
     path.write_bytes(pickle.dumps([MusicData("m9", "s9", "la la", [("a reading", 2), ("another", -1)])]))
-    with pytest.raises(SongalignError, match="trust-pickle"):
-        read_release(path)
-    data = read_release(path, trust_pickle=True)
-    assert [(i.song_id, i.text, i.votes) for i in data] == [("m9", "a reading", 2), ("m9", "another", -1)]
-
-
-@pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    corpus = tmp_path_factory.mktemp("synth") / "corpus"
-    synthesize_corpus(corpus, n_songs=3, seed=5, workers=1, duration=16.0)
-    return corpus, synthesize_interpretations(corpus, per_song=4, seed=1)
-
-
-def test_synthetic_interpretations_speak_of_the_theme_and_the_music_in_varied_words(synthetic):
-    corpus, data = synthetic
-    assert len(data) == 12 and len(data.songs()) == 3
-    assert synthesize_interpretations(corpus, per_song=4, seed=1).items == data.items  # deterministic
-    songs = {row.split(",")[0]: row for row in (corpus / "metadata" / "songs.csv").read_text().splitlines()[1:]}
-    for entry in data:
-        assert entry.audio_path.endswith(".mp3") and entry.lyrics and entry.split in ("train", "val", "test")
-        kind = entry.extra["kind"]
-        if kind == "full":
-            assert "BPM" in entry.text or "beats per minute" in entry.text
-            tonic = songs[f"{entry.song_id}.mp3"].split(",")[9]
-            assert tonic in entry.text  # the key the audio is in
-            quoted = entry.text.split('"')[1]
-            assert quoted in entry.lyrics.splitlines()  # a real line of the song
-        if kind == "off":
-            assert entry.votes < 0
-        else:
-            assert entry.votes >= 0
-    assert all(data.items[k * 4].extra["kind"] == "full" for k in range(3))
-    openings = Counter(" ".join(i.text.split()[:3]) for i in data)
-    assert len(openings) > 3  # no shared prefix for the model to learn
+    runner = CliRunner()
+    refused = runner.invoke(app, ["corpus", "prepare", "interpretation", str(path), "--out", str(tmp_path / "no")])
+    assert isinstance(refused.exception, SongalignError) and "--trust-pickles" in str(refused.exception)
+    assert not (tmp_path / "no").exists()
+    out = tmp_path / "corpus"
+    done = runner.invoke(app, ["corpus", "prepare", "interpretation", str(path), "--out", str(out), "--trust-pickles"])
+    assert done.exit_code == 0, done.output
+    (song,) = CorpusManifest.load(out).songs
+    assert song.id == "m9" and song.extra["interpretations"] == [
+        {"text": "a reading", "votes": 2},
+        {"text": "another", "votes": -1},
+    ]

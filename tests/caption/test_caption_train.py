@@ -1,4 +1,5 @@
-"""Training with real Lightning on tiny songs, evaluation, the recipes, the α sweep and the CLI."""
+"""Training with real Lightning on a tiny prepared corpus, evaluation, splits that follow the music tower's
+model, the recipes, the α sweep and the CLI."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from lightning.pytorch import Callback
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from songalign.align.model import AlignModel, ModelConfig
 from songalign.caption.commands import caption_app
+from songalign.caption.data import CaptionCorpus
 from songalign.caption.evaluate import evaluate_captioner
 from songalign.caption.model import CaptionModel
 from songalign.caption.study import PACKAGED_CONFIGS, alpha_sweep
-from songalign.caption.testing import tiny_recipe, write_tiny_bart, write_tiny_interpretations
+from songalign.caption.testing import TINY_TOWER, tiny_recipe, write_tiny_bart, write_tiny_caption_corpus
 from songalign.caption.train import load_recipe, train
+from songalign.checkpoint import WEIGHTS_FILE, read_card
 from songalign.errors import SongalignError
 
 CONFIGS = PACKAGED_CONFIGS  # configs/ in the repository links here
@@ -23,7 +27,14 @@ CONFIGS = PACKAGED_CONFIGS  # configs/ in the repository links here
 
 @pytest.fixture(scope="module")
 def songs(tmp_path_factory):
-    return write_tiny_interpretations(tmp_path_factory.mktemp("songs"), n_songs=6, per_song=2)
+    """A prepared corpus of 6 songs × 2 interpretations: 4 train songs, 1 val (song5), 1 test (song3)."""
+    corpus = write_tiny_caption_corpus(tmp_path_factory.mktemp("songs"), n_songs=6, per_song=2)
+    assert CaptionCorpus.load(corpus).song_lists() == {
+        "train": ["song0", "song1", "song2", "song4"],
+        "val": ["song5"],
+        "test": ["song3"],
+    }
+    return corpus
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +53,11 @@ def test_training_writes_a_model_folder_with_curves_and_a_card(trained):
     run = recipe.run_dir
     assert (run / "loss.png").is_file() and (run / "recipe.yaml").is_file()
     assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "checkpoints" / "best.ckpt").is_file()
-    card = json.loads((folder / "card.json").read_text())
+    card = read_card(folder)
     assert card["data"]["train_items"] == 8 and card["data"]["val_items"] == 2  # 4 train songs × 2, 1 val song × 2
+    assert card["kind"] == "caption" and card["data"]["corpus"] == str(recipe.data.corpus)
+    assert card["data"]["songs"] == CaptionCorpus.load(recipe.data.corpus).song_lists()
+    assert card["data"]["splits"] == {"source": "corpus"}
     assert card["evaluation"]["steps"] == 4  # 2 epochs of 2 batches
     assert card["evaluation"]["weights"].startswith("best on validation")
     model = CaptionModel.from_pretrained(folder)
@@ -59,7 +73,7 @@ def test_evaluation_scores_every_test_interpretation(trained, songs, tmp_path):
         assert 0.0 <= metrics[key] <= 100.0
     assert ("meteor" in metrics) != ("meteor_nosyn" in metrics)
     rows = [json.loads(line) for line in (tmp_path / "eval" / "captions.jsonl").read_text().splitlines()]
-    assert rows[0]["song_id"] == "song5" and len(rows[0]["references"]) == 2
+    assert rows[0]["song_id"] == "song3" and len(rows[0]["references"]) == 2
 
 
 class KillAt(Callback):
@@ -77,7 +91,7 @@ def test_a_killed_run_resumes_to_the_same_weights(trained, songs, bart, tmp_path
     with pytest.raises(RuntimeError, match="simulated kill"):
         train(recipe, progress=False, callbacks=[KillAt(3)])
     resumed = train(recipe, progress=False)
-    a, b = load_file(clean / "captioner.safetensors"), load_file(resumed / "captioner.safetensors")
+    a, b = load_file(clean / WEIGHTS_FILE), load_file(resumed / WEIGHTS_FILE)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
     a, b = load_file(clean / "bart" / "model.safetensors"), load_file(resumed / "bart" / "model.safetensors")
@@ -86,7 +100,7 @@ def test_a_killed_run_resumes_to_the_same_weights(trained, songs, bart, tmp_path
 
 
 def test_a_lyrics_only_recipe_builds_its_own_bart_and_computes_no_music(tmp_path):
-    songs = write_tiny_interpretations(tmp_path / "songs", n_songs=4, per_song=1)
+    songs = write_tiny_caption_corpus(tmp_path / "songs", n_songs=4, per_song=1)
     recipe = tiny_recipe(songs, tmp_path / "text", fusion={"enabled": False}, alignment={"loss": None})
     recipe.train.epochs = 1
     model = CaptionModel.from_pretrained(train(recipe, progress=False))
@@ -131,22 +145,52 @@ def test_cli_generates_evaluates_and_reports_user_errors(trained, songs, tmp_pat
     lyrics = tmp_path / "lyrics.txt"
     lyrics.write_text("I sing of joy tonight\nall this joy in my heart\n")
     audio = songs.parent / "audio" / "song0.wav"
+    result = runner.invoke(caption_app, ["data", str(songs)])
+    assert result.exit_code == 0 and "│ 4 (4 songs) │ 1 (1 songs) │   2 (1 songs) │" in result.output, result.output
     result = runner.invoke(
         caption_app, ["generate", str(folder), "--lyrics", str(lyrics), "--audio", str(audio), "--beams", "1"]
     )
     assert result.exit_code == 0, result.output
     out = tmp_path / "captions.jsonl"
-    result = runner.invoke(caption_app, ["generate", str(folder), "--interpretations", str(songs), "--out", str(out)])
+    result = runner.invoke(caption_app, ["generate", str(folder), "--corpus", str(songs), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert json.loads(out.read_text().splitlines()[0])["song_id"] == "song5"
+    assert json.loads(out.read_text().splitlines()[0])["song_id"] == "song3"
     result = runner.invoke(
-        caption_app, ["evaluate", str(folder), "--interpretations", str(songs), "--out", str(tmp_path / "ev")]
+        caption_app, ["evaluate", str(folder), "--corpus", str(songs), "--out", str(tmp_path / "ev")]
     )
     assert result.exit_code == 0, result.output
     assert "rougeL" in result.output and (tmp_path / "ev" / "metrics.json").is_file()
     result = runner.invoke(
-        caption_app, ["attention", str(folder), "--interpretations", str(songs), "--out", str(tmp_path / "a.png")]
+        caption_app, ["attention", str(folder), "--corpus", str(songs), "--out", str(tmp_path / "a.png")]
     )
     assert result.exit_code == 0 and (tmp_path / "a.png").is_file(), result.output
     result = runner.invoke(caption_app, ["generate", str(folder), "--lyrics", str(lyrics)])
     assert isinstance(result.exception, SongalignError) and "--audio" in str(result.exception)
+
+
+def write_align_model(folder, songs: dict[str, list[str]]):
+    """A real (untrained) alignment model with the tiny cnn audio tower, its card listing ``songs`` per split."""
+    torch.manual_seed(0)
+    model = AlignModel(ModelConfig(audio_tower=TINY_TOWER, embedding_dim=16))
+    return model.save_pretrained(folder, {"name": "tower", "kind": "align", "data": {"corpus": "c", "songs": songs}})
+
+
+def test_with_an_align_models_tower_the_splits_follow_its_corpus_and_a_leak_is_refused(songs, bart, tmp_path):
+    tower = write_align_model(tmp_path / "tower", {"train": ["song3", "song1"], "val": [], "test": ["song0"]})
+    recipe = tiny_recipe(songs, tmp_path / "follow", bart=bart)
+    recipe.model.music_encoder.align_model = tower
+    recipe.train.epochs = 1
+    folder = train(recipe, progress=False)
+    card = read_card(folder)
+    # the corpus's test song song3 trained the tower: the captioner trains on it and tests on song0 instead
+    assert card["data"]["songs"] == {"train": ["song1", "song2", "song3", "song4"], "val": ["song5"], "test": ["song0"]}
+    assert card["data"]["splits"]["source"] == "align_model" and card["data"]["splits"]["moved"] == 2
+    result = evaluate_captioner(folder, songs, settings=recipe.generation, progress=False)
+    assert set(result.captions) == {"song0"}
+
+    recipe.data.splits = "corpus"  # keep the corpus's splits: song3 is a test song the tower trained on
+    recipe.out = tmp_path / "leak"
+    with pytest.raises(SongalignError, match=r"^1 of the captioner's val/test songs \(song3\) are songs the music "):
+        train(recipe, progress=False)
+    with pytest.raises(SongalignError, match="data.interpretations is gone"):
+        load_recipe(CONFIGS / "alcap.yaml", ["data.interpretations=old"])

@@ -11,7 +11,7 @@ import soundfile as sf
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.prepare import prepare_jamendo
 from songalign.corpus.readers import read_songs
-from songalign.errors import SkipReport, SongalignError
+from songalign.errors import REPAIRED, SKIPPED, SkipReport, SongalignError
 from songalign.testing import FakeSong, regular_lines, write_audio, write_jamendo_corpus
 
 QUIRKY = [
@@ -120,10 +120,10 @@ def test_bad_inputs_are_named_skipped_or_repaired_and_the_batch_goes_on(tmp_path
     kept = {s.id for s in result.manifest.songs}
     assert {"Good_-_Song", "Odd_-_Rate", "Bad_-_Times", "Truncated_-_Audio"} <= kept
     assert not kept & {"Corrupt_-_Audio", "Empty_-_Audio", "Latin1_-_Lyrics"}
-    reasons = [(s.path, s.reason) for s in result.report.skipped]
+    reasons = [(s.path, s.reason, s.action) for s in result.report.entries]
 
-    def said(name: str, phrase: str) -> bool:
-        return any(name in path and phrase in reason for path, reason in reasons)
+    def said(name: str, phrase: str, action: str = SKIPPED) -> bool:
+        return any(name in path and phrase in reason and done == action for path, reason, done in reasons)
 
     assert said("Corrupt_-_Audio.mp3", "cannot be decoded")
     assert said("Empty_-_Audio.mp3", "empty")
@@ -132,10 +132,10 @@ def test_bad_inputs_are_named_skipped_or_repaired_and_the_batch_goes_on(tmp_path
     assert said("Bad_-_Times", "not a number")
     assert said("Bad_-_Times", "negative")
     assert said("Bad_-_Times", "ends before it starts")
-    assert said("Bad_-_Times", "overlaps the next line")
+    assert said("Bad_-_Times", "overlaps the next line", REPAIRED)
     assert said("Bad_-_Times", "after the audio ends")
     truncated = result.manifest.song("Truncated_-_Audio")
-    assert truncated.duration < 20.0 and said("Truncated_-_Audio.mp3", "cut short")
+    assert truncated.duration < 20.0 and said("Truncated_-_Audio.mp3", "cut short", REPAIRED)
     bad = result.manifest.song("Bad_-_Times")
     assert [ln.text for ln in bad.lines] == ["overlaps next line", "starts inside it", "runs past the end"]
     assert bad.lines[0].end == 13.0 and bad.lines[-1].end == pytest.approx(bad.duration)

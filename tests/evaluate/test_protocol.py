@@ -1,4 +1,4 @@
-"""The seed-000 lyric-choice protocol and the retrieval/classification metrics on hand-built embeddings."""
+"""The seed-000 lyric-choice protocol on hand-built embeddings: KL direction, ties, chance, intervals."""
 
 from __future__ import annotations
 
@@ -7,89 +7,109 @@ import math
 import numpy as np
 import pytest
 
-from songalign.evaluate.classify import linear_probe, score_metrics
-from songalign.evaluate.protocol import lyric_choice, query_scores
-from songalign.evaluate.retrieval import both_directions
+from songalign.errors import SongalignError
+from songalign.evaluate.protocol import Estimate, kl_audio_to_lyric, lyric_choice
 
-E = math.e
+
+def distinct_lyrics(n: int, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    return np.random.default_rng(seed).standard_normal((n, dim)), [f"lyric {i}" for i in range(n)]
 
 
 def test_kl_is_zero_and_top1_perfect_when_audio_equals_lyrics():
     lyrics = np.eye(3)
     result = lyric_choice(lyrics.copy(), lyrics, ["a", "b", "c"], pool="all")
     assert result.kl.mean == pytest.approx(0.0, abs=1e-12)
-    assert result.top_k[1].mean == 100.0 and result.pool == "all" and result.scale_source == "none (s = 1)"
+    assert result.top_k[1].mean == 100.0 and result.pool == "all" and result.queries == 3
+    assert result.model_scale is None and result.kl_model_scale is None
+    assert result.chance_top_k == pytest.approx({1: 100 / 3, 2: 200 / 3, 4: 100.0, 8: 100.0})
 
 
-def test_hand_computed_kl_for_a_swapped_query():
-    # q_audio points at the other lyric: P_a = [1, e]/(1+e), P_l = [e, 1]/(1+e) (s = 1)
-    # KL = P_a0 ln(P_a0/P_l0) + P_a1 ln(P_a1/P_l1) = (1/(1+e))(-1) + (e/(1+e))(+1) = (e-1)/(e+1)
-    kl, rank = query_scores(np.array([0.0, 1.0]), np.array([1.0, 0.0]), np.eye(2), np.array([True, False]), 1.0)
-    assert kl == pytest.approx((E - 1) / (E + 1))
-    assert rank == 1  # own lyric second: a top-2 hit, a top-1 miss
+def test_lopsided_hand_computed_kl_pins_the_direction():
+    # keys e1, e2, e3; cos(q_audio, k) = [0.6, 0.8, 0], cos(q_lyric, k) = [1, 0, 0]; s = 1:
+    # P_audio = [e^0.6, e^0.8, 1] / (e^0.6 + e^0.8 + 1) = [0.360983, 0.440905, 0.198112]
+    # P_lyric = [e, 1, 1] / (e + 2)                     = [0.576117, 0.211942, 0.211942]
+    p_audio = [0.36098289, 0.44090550, 0.19811161]
+    p_lyric = [0.57611688, 0.21194156, 0.21194156]
+    audio_to_lyric = sum(a * math.log(a / b) for a, b in zip(p_audio, p_lyric, strict=True))  # 0.140851
+    lyric_to_audio = sum(b * math.log(b / a) for a, b in zip(p_audio, p_lyric, strict=True))  # 0.128374
+    kl = kl_audio_to_lyric(np.array([0.6, 0.8, 0.0]), np.array([1.0, 0.0, 0.0]), np.eye(3))
+    assert kl == pytest.approx(audio_to_lyric, rel=1e-6) and kl == pytest.approx(0.140851, abs=1e-6)
+    assert abs(kl - lyric_to_audio) > 0.01  # the swapped direction would fail
 
 
-def test_scale_sharpens_both_distributions():
-    # with s = 2 the logits are [0, 2] vs [2, 0]: KL = (e^2 - 1)/(e^2 + 1) * 2
-    kl, _ = query_scores(np.array([0.0, 1.0]), np.array([1.0, 0.0]), np.eye(2), np.array([True, False]), 2.0)
-    assert kl == pytest.approx(2 * (E**2 - 1) / (E**2 + 1))
+def test_kl_at_the_models_scale_is_reported_beside_kl_at_one():
+    # s = 2: P_audio = softmax([1.2, 1.6, 0]) = [0.358036, 0.534126, 0.107838], P_lyric = softmax([2, 0, 0])
+    p_audio = [0.35803553, 0.53412624, 0.10783823]
+    p_lyric = [0.78698604, 0.10650698, 0.10650698]
+    expected = sum(a * math.log(a / b) for a, b in zip(p_audio, p_lyric, strict=True))  # 0.580595
+    # three segments; only query 0's audio differs from its lyric, so the mean KL is a third of its KL
+    lyrics = np.eye(3)
+    audio = np.array([[0.6, 0.8, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    result = lyric_choice(audio, lyrics, ["a", "b", "c"], pool="all", scale=2.0)
+    assert result.kl_model_scale.mean == pytest.approx(expected / 3, rel=1e-6)
+    assert result.kl.mean == pytest.approx(0.140851 / 3, abs=1e-6) and result.model_scale == 2.0
+    # query 0's audio is closest to lyric 1, at any scale
+    assert result.top_k[1].mean == pytest.approx(200 / 3)
 
 
-def test_top_k_over_a_pool_and_repeated_lyrics_count_as_own():
+@pytest.mark.parametrize("audio_kind", ["all equal", "all zero"])
+def test_a_collapsed_model_scores_chance_not_perfect(audio_kind):
+    lyrics, texts = distinct_lyrics(30)
+    constant = np.random.default_rng(1).standard_normal(16) if audio_kind == "all equal" else np.zeros(16)
+    result = lyric_choice(np.tile(constant, (30, 1)), lyrics, texts, pool=10, draws=5, seed=0)
+    assert 7.0 <= result.top_k[1].mean <= 13.0  # 10-way chance, whatever position the query holds
+    assert result.chance_top_k == pytest.approx({1: 10.0, 2: 20.0, 4: 40.0, 8: 80.0})
+    if audio_kind == "all zero":  # every candidate tied: exactly k/n for every query
+        assert {k: e.mean for k, e in result.top_k.items()} == pytest.approx({1: 10.0, 2: 20.0, 4: 40.0, 8: 80.0})
+    # whole split as the pool: each rank position belongs to exactly one query, so top-k is k/30 exactly
+    whole = lyric_choice(np.tile(constant, (30, 1)), lyrics, texts, pool="all")
+    assert {k: e.mean for k, e in whole.top_k.items()} == pytest.approx({k: 100 * k / 30 for k in (1, 2, 4, 8)})
+
+
+def test_random_audio_embeddings_score_chance():
+    lyrics, texts = distinct_lyrics(200)
+    audio = np.random.default_rng(5).standard_normal((200, 16))
+    result = lyric_choice(audio, lyrics, texts, pool=10, draws=5, seed=0)
+    for k, chance in ((1, 10.0), (2, 20.0), (4, 40.0), (8, 80.0)):
+        assert abs(result.top_k[k].mean - chance) <= 7.0
+    assert result.top_k[1].count == 200  # the interval is over queries, not (query, draw) pairs
+
+
+@pytest.mark.parametrize("where", ["audio", "lyric"])
+def test_non_finite_embeddings_are_one_error_naming_the_model(where):
+    lyrics, texts = distinct_lyrics(12)
+    audio = lyrics.copy()
+    (audio if where == "audio" else lyrics)[4, 2] = np.nan if where == "audio" else np.inf
+    with pytest.raises(
+        SongalignError, match=rf"^model-x gives non-finite \(NaN or infinite\) {where} embeddings for 1 of 12"
+    ):
+        lyric_choice(audio, lyrics, texts, model_name="model-x")
+
+
+def test_repeated_lyrics_count_as_own_and_chance_accounts_for_them():
     # 4 segments; audio of 0 is closest to lyric 1, whose text equals lyric 0's (a repeated chorus)
     lyrics = np.eye(4)
     audio = np.array([[0.1, 1.0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0], [0, 0, 0, 1.0]])
     result = lyric_choice(audio, lyrics, ["chorus", "chorus", "x", "y"], pool="all", scale=10.0)
-    assert result.top_k[1].mean == 100.0 and result.scale == 10.0
+    assert result.top_k[1].mean == 100.0
+    # chance top-1: 2/4 for the two chorus queries, 1/4 for the others
+    assert result.chance_top_k[1] == pytest.approx(100 * (2 / 4 + 2 / 4 + 1 / 4 + 1 / 4) / 4)
     distinct = lyric_choice(audio, lyrics, ["c0", "c1", "x", "y"], pool="all", scale=10.0)
     assert distinct.top_k[1].mean == 75.0 and distinct.top_k[2].mean == 100.0
 
 
+def test_intervals_are_over_per_query_means():
+    # 3 draws × 2 queries: query 0 always hits, query 1 hits once → per-query means [1, 1/3]
+    estimate = Estimate.over_queries(np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 0.0]]))
+    spread = 1.96 * np.std([1.0, 1 / 3], ddof=1) / math.sqrt(2)
+    assert (estimate.mean, estimate.ci95, estimate.count) == pytest.approx((2 / 3, spread, 2))
+
+
 def test_pool_draws_are_seeded_and_sized():
-    rng = np.random.default_rng(0)
-    audio, lyrics = rng.standard_normal((30, 8)), rng.standard_normal((30, 8))
-    texts = [str(i) for i in range(30)]
+    lyrics, texts = distinct_lyrics(30)
+    audio = np.random.default_rng(1).standard_normal((30, 16))
     first = lyric_choice(audio, lyrics, texts, pool=10, draws=3, seed=1)
     assert first.to_dict() == lyric_choice(audio, lyrics, texts, pool=10, draws=3, seed=1).to_dict()
-    assert first.kl.count == 90 and first.pool == 10
+    assert first.kl.count == 30 and first.pool == 10 and first.draws == 3
+    assert "over 30 queries" in first.interval
     assert first.to_dict() != lyric_choice(audio, lyrics, texts, pool=10, draws=3, seed=2).to_dict()
-    # random embeddings: top-1 near 10-way chance, top-8 near 80 %
-    assert 0 <= first.top_k[1].mean <= 30 and 55 <= first.top_k[8].mean <= 100
-
-
-def test_retrieval_metrics_by_hand():
-    # audio 0 ranks texts [1, 0, 2]; audio 1 ranks [1, ...]; audio 2 ranks [2, ...]
-    text = np.eye(3)
-    audio = np.array([[0.5, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    metrics = both_directions(audio, text, ["a", "b", "c"])["audio_to_text"]
-    assert metrics["R@1"] == pytest.approx(200 / 3)
-    assert metrics["MRR"] == pytest.approx((0.5 + 1 + 1) / 3)
-    assert metrics["median_rank"] == 1.0
-    assert metrics["P@1"] == pytest.approx(200 / 3) and metrics["R@5"] == 100.0
-
-
-def test_negative_similarities_still_rank():
-    # every cosine negative: the best is -0.1 (item 1 for query 0); rank 1 → MRR 1 for that query
-    text = np.array([[1.0, 0.0], [0.0, 1.0]])
-    audio = np.array([[-1.0, -0.1], [-0.1, -1.0]])
-    metrics = both_directions(audio, text, ["a", "b"])["audio_to_text"]
-    assert (
-        metrics["MRR"] == pytest.approx(0.5)
-        and metrics["median_rank"] == 2.0
-        and metrics["mAP@10"] == pytest.approx(0.5)
-    )
-
-
-def test_score_metrics_and_probe():
-    scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
-    metrics = score_metrics(scores, ["x", "y", "y", "y"], ["x", "y"])
-    assert metrics["accuracy"] == 75.0
-    # x scores: 0.9 (x) vs 0.2, 0.6, 0.3 (y): x ranked above all → AUC 1 for x; y column: 0.8, 0.4, 0.7 vs 0.1 → 1
-    assert metrics["roc_auc_macro"] == pytest.approx(1.0)
-    rng = np.random.default_rng(0)
-    labels = ["a", "b"] * 20
-    embeddings = rng.standard_normal((40, 4)) + np.array(
-        [[3, 0, 0, 0] if lab == "a" else [-3, 0, 0, 0] for lab in labels]
-    )
-    probe = linear_probe(embeddings, labels, [f"song{i // 2}" for i in range(40)])
-    assert probe["accuracy"] == 100.0 and probe["folds"] == 5

@@ -4,18 +4,31 @@ Our corpora are small (the synthetic one has ~100 training segments), so a model
 scratch memorises them; masking and shifting the spectrogram is the standard remedy
 (Park et al., 2019). Every random draw comes from a generator seeded with ``(seed, step)``, so a
 resumed run augments exactly as an uninterrupted one. Inference never augments.
+
+The masks are defined on a log-mel spectrogram ``(B, n_mels, frames)``, i.e. on towers whose
+``feature_kind`` is ``"log_mel"`` (:data:`AugmentSettings.feature_kinds`). Other features — the
+CLAP feature extractor's ``(B, channels, frames, n_mels)`` — are not augmented: training with
+augmentation on and such a tower stops before any work with one sentence saying to set
+``train.augment`` to null (:func:`require_handled`), rather than silently training unaugmented
+under a recipe that says otherwise.
 """
 
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from pydantic import BaseModel, Field
 
+from songalign.errors import SongalignError
+
 
 class AugmentSettings(BaseModel):
     """Masks and shifts applied to ``(B, n_mels, frames)`` log-mel batches; 0 disables each."""
+
+    feature_kinds: ClassVar[tuple[str, ...]] = ("log_mel",)
+    """The towers' ``feature_kind`` values these settings can augment."""
 
     time_masks: int = Field(2, ge=0, description="number of time masks per example")
     time_mask_share: float = Field(0.1, ge=0, le=1, description="longest time mask, as a share of the frames")
@@ -25,15 +38,30 @@ class AugmentSettings(BaseModel):
     gain_db: float = Field(6.0, ge=0, description="largest level change, ± dB")
 
 
+def require_handled(settings: AugmentSettings | None, tower_name: str, feature_kind: str) -> None:
+    """Nothing when augmentation is off or handles ``feature_kind``; one clear error otherwise.
+
+    Called when training starts, so a recipe never trains unaugmented while saying it augments.
+    """
+    if settings is None or feature_kind in settings.feature_kinds:
+        return
+    raise SongalignError(
+        f"train.augment masks {' or '.join(settings.feature_kinds)} features (B, n_mels, frames), but the audio "
+        f"tower {tower_name!r} makes {feature_kind!r} features; set train.augment to null in the recipe "
+        "(--set train.augment=null) to train without augmentation"
+    )
+
+
 def augment_log_mel(batch: torch.Tensor, settings: AugmentSettings, generator: torch.Generator) -> torch.Tensor:
     """An augmented copy of ``batch`` ``(B, n_mels, frames)`` (natural-log mel energies).
 
     Per example: a circular shift in time by up to ``max_shift_share`` of the frames, a gain of
     ±``gain_db`` (``+ gain_db · ln(10)/10`` in the log domain, as mel energies are powers), then
-    time and frequency masks set to the example's mean value.
+    time and frequency masks set to the example's mean value. Any other shape is a ``ValueError``
+    (check the tower with :func:`require_handled` first).
     """
     if batch.dim() != 3:
-        return batch
+        raise ValueError(f"augment_log_mel takes (B, n_mels, frames) log-mel batches; got shape {tuple(batch.shape)}")
     out = batch.clone()
     size, bands, frames = out.shape
 

@@ -145,6 +145,10 @@ def build_pairs(
 class EpochBatches:
     """Batches of pairs, reshuffled each epoch from ``(seed, epoch)`` — and resumable mid-epoch.
 
+    Each batch is ``{"features": (B, *feature_shape), "text": (B, d_t), "index": (B,)}``: audio-tower
+    inputs, the cached *frozen* text-tower embeddings (what MusCALL's weighting compares) and the
+    rows of :class:`PairedSet` they came from.
+
     The training module sets :attr:`epoch` when an epoch starts and calls :meth:`mark_done`
     after each optimiser step. Lightning stores :meth:`state_dict` in its checkpoints; after
     :meth:`load_state_dict` the next iteration replays the interrupted epoch's permutation from

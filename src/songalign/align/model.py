@@ -5,8 +5,14 @@
 
 Towers come from the registries in :mod:`songalign.towers`; a per-part freeze policy decides
 what trains (seed 000 fine-tunes only the audio side: the frozen sentence embedding is the
-gold label). ``save_pretrained(dir)`` writes ``model.safetensors`` + ``config.json`` + a model
-card ``README.md``; weights of a frozen text tower are not copied (the config names it).
+gold label). The projections are two-layer MLP heads (``projection: mlp``, the default) or
+nothing at all (``projection: none``: the towers' outputs already share one space, as a
+pretrained CLAP's towers with their own projections do; see :mod:`songalign.align.pretrained`).
+
+``save_pretrained(dir)`` writes a model folder (:mod:`songalign.checkpoint`: ``model.safetensors``,
+``config.json``, the model card ``README.md`` + ``card.json``). A frozen tower that loads its
+weights from its options (a pretrained one: ``loads_pretrained_weights``) is referenced by the
+config, not copied.
 """
 
 from __future__ import annotations
@@ -15,22 +21,21 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from pydantic import BaseModel, Field
-from safetensors.torch import load_file, save_file
 from torch import nn
 
+from songalign.align.losses import clamped_scale
 from songalign.audio.io import load_audio
 from songalign.audio.windows import fit_length, song_windows
+from songalign.checkpoint import load_weights_into, read_config, require_model_folder, save_model_folder
 from songalign.errors import SongalignError
 from songalign.towers import build_audio_tower, build_text_tower
 
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
-CARD_FILE = "README.md"
+TOWER_PARTS = ("audio_tower", "text_tower")
 
 
 class TowerSpec(BaseModel):
@@ -53,6 +58,9 @@ class ModelConfig(BaseModel):
     audio_tower: TowerSpec = Field(default_factory=lambda: TowerSpec(name="cnn"))
     text_tower: TowerSpec = Field(default_factory=lambda: TowerSpec(name="sentence_transformers"))
     embedding_dim: int = Field(256, gt=0, description="size D of the shared space")
+    projection: Literal["mlp", "none"] = Field(
+        "mlp", description="heads into the shared space: two-layer MLPs, or none (the towers' outputs, of size D)"
+    )
     clip_seconds: float = Field(10.0, gt=0, description="audio input length; longer audio is windowed")
     logit_scale_init: float = Field(math.log(1 / 0.07), description="log of the initial logit scale s")
     learn_logit_scale: bool = True
@@ -71,15 +79,22 @@ class Projection(nn.Module):
         return self.net(x)
 
 
-def require_model_folder(directory: str | Path) -> Path:
-    """``directory`` as a Path when it holds a saved model (config and weights); one clear error otherwise."""
-    directory = Path(directory)
-    if not (directory / CONFIG_FILE).is_file() or not (directory / WEIGHTS_FILE).is_file():
+def _projections(config: ModelConfig, audio_dim: int, text_dim: int) -> tuple[nn.Module, nn.Module]:
+    """The audio and text heads into the ``embedding_dim`` space the config asks for."""
+    dim = config.embedding_dim
+    if config.projection == "mlp":
+        return Projection(audio_dim, dim), Projection(text_dim, dim)
+    if audio_dim != text_dim:
         raise SongalignError(
-            f"{directory} is not a songalign model folder (it needs {CONFIG_FILE} and {WEIGHTS_FILE}); "
-            "train one with `songalign train` or give the right path"
+            f"model.projection is 'none' but the towers' outputs differ in size (audio {audio_dim}, text {text_dim}); "
+            "use projection: mlp or towers that share one space"
         )
-    return directory
+    if dim != audio_dim:
+        raise SongalignError(
+            f"model.projection is 'none', so model.embedding_dim must be the towers' size {audio_dim}; got {dim}, "
+            f"set embedding_dim: {audio_dim}"
+        )
+    return nn.Identity(), nn.Identity()
 
 
 class AlignModel(nn.Module):
@@ -90,9 +105,9 @@ class AlignModel(nn.Module):
         self.config = config or ModelConfig()
         self.audio_tower = build_audio_tower(self.config.audio_tower.name, **self.config.audio_tower.options)
         self.text_tower = build_text_tower(self.config.text_tower.name, **self.config.text_tower.options)
-        dim = self.config.embedding_dim
-        self.audio_projection = Projection(self.audio_tower.embedding_dim, dim)
-        self.text_projection = Projection(self.text_tower.embedding_dim, dim)
+        self.audio_projection, self.text_projection = _projections(
+            self.config, self.audio_tower.embedding_dim, self.text_tower.embedding_dim
+        )
         self.logit_scale = nn.Parameter(
             torch.tensor(float(self.config.logit_scale_init)), requires_grad=self.config.learn_logit_scale
         )
@@ -130,8 +145,8 @@ class AlignModel(nn.Module):
 
     @property
     def scale(self) -> torch.Tensor:
-        """The logit scale s = exp(logit_scale), clamped to at most 100 as in CLIP."""
-        return self.logit_scale.clamp(max=math.log(100.0)).exp()
+        """The logit scale s = exp(logit_scale), clamped to at most 100 as in CLIP (the one clamp: ``clamped_scale``)."""
+        return clamped_scale(self.logit_scale)
 
     # -- embedding API ------------------------------------------------------------------------------
     @property
@@ -189,38 +204,64 @@ class AlignModel(nn.Module):
         return torch.cat(out).numpy() if out else np.zeros((0, self.config.embedding_dim), np.float32)
 
     # -- persistence --------------------------------------------------------------------------------
+    def referenced_parts(self, freeze: FreezePolicy | None = None) -> list[str]:
+        """Towers whose weights a saved folder leaves out: frozen (under ``freeze``, default the
+        config's) and loaded from their options (``loads_pretrained_weights``), so the config
+        references them."""
+        freeze = freeze or self.config.freeze
+        return [
+            part
+            for part in TOWER_PARTS
+            if getattr(freeze, part) and getattr(getattr(self, part), "loads_pretrained_weights", False)
+        ]
+
     def _saved_state(self) -> dict[str, torch.Tensor]:
-        state = self.state_dict()
-        if self.config.freeze.text_tower:
-            state = {k: v for k, v in state.items() if not k.startswith("text_tower.")}
-        return {k: v.detach().cpu().contiguous() for k, v in state.items()}
+        referenced = tuple(f"{part}." for part in self.referenced_parts())
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(referenced)}
 
     def save_pretrained(self, directory: str | Path, card: dict[str, Any] | None = None) -> Path:
-        """Write weights (safetensors), ``config.json`` and a model card into ``directory``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_file(self._saved_state(), directory / WEIGHTS_FILE)
-        (directory / CONFIG_FILE).write_text(self.config.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        (directory / CARD_FILE).write_text(model_card(self.config, card or {}), encoding="utf-8")
-        if card is not None:
-            (directory / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n", encoding="utf-8")
-        return directory
+        """Write the model folder (weights, ``config.json``, model card) into ``directory``; returns it.
+
+        ``card`` is the model card dict of :mod:`songalign.checkpoint` (``kind`` defaults to ``"align"``).
+        """
+        return save_model_folder(
+            directory,
+            self._saved_state(),
+            self.config,
+            {"kind": "align", **(card or {})},
+            title="songalign model",
+            architecture=self.architecture(),
+        )
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, **overrides: Any) -> AlignModel:
-        """Load a folder written by :meth:`save_pretrained`."""
+        """Load a folder written by :meth:`save_pretrained`; ``overrides`` replace config fields (e.g. ``freeze``)."""
         directory = require_model_folder(directory)
-        config = ModelConfig.model_validate_json((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-        config = config.model_copy(update=overrides)
-        model = cls(config)
-        missing, unexpected = model.load_state_dict(load_file(directory / WEIGHTS_FILE), strict=False)
-        missing = [k for k in missing if not (config.freeze.text_tower and k.startswith("text_tower."))]
-        if missing or unexpected:
-            raise SongalignError(
-                f"{directory / WEIGHTS_FILE} does not match its config (missing {missing[:3]}, unexpected "
-                f"{unexpected[:3]}); it was written by another version or edited"
-            )
+        saved = ModelConfig.model_validate(read_config(directory))
+        model = cls(saved.model_copy(update=overrides))
+        # what the folder left out follows the policy it was saved under, not the overridden one
+        referenced = tuple(f"{part}." for part in model.referenced_parts(saved.freeze))
+        load_weights_into(model, directory, referenced=referenced)
         return model
+
+    def architecture(self) -> list[str]:
+        """The model card's architecture bullets: towers, heads, shared space, logit scale, frozen parts."""
+        config, referenced = self.config, self.referenced_parts()
+        towers = [
+            f"{part.replace('_', ' ')}: `{spec.name}` {json.dumps(spec.options)}"
+            + (" (frozen, weights not stored here)" if part in referenced else "")
+            for part, spec in (("audio_tower", config.audio_tower), ("text_tower", config.text_tower))
+        ]
+        heads = (
+            "projections: two-layer MLP heads" if config.projection == "mlp" else "projections: none (the towers' own)"
+        )
+        return [
+            *towers,
+            f"{heads}; shared space of {config.embedding_dim} dimensions; audio clips of {config.clip_seconds} s",
+            f"logit scale s = {float(self.scale.detach()):.4g}"
+            + ("" if config.logit_scale_trained else " (not trained: the loss had no scale)"),
+            f"frozen parts: {', '.join(k for k, v in config.freeze.model_dump().items() if v) or 'none'}",
+        ]
 
     @classmethod
     def load(cls, source: str | Path | AlignModel) -> AlignModel:
@@ -231,23 +272,3 @@ def _resample(audio: np.ndarray, source: int, target: int) -> np.ndarray:
     import soxr
 
     return soxr.resample(audio, source, target, quality="HQ").astype(np.float32)
-
-
-def model_card(config: ModelConfig, card: dict[str, Any]) -> str:
-    """A Markdown model card: what the model is, what it was trained on and how, and its figures."""
-    lines = [
-        f"# songalign model: {card.get('name', 'unnamed')}",
-        "",
-        "Dual-tower audio–text alignment model (seed 000 design) written by songalign.",
-        "",
-        "## Architecture",
-        f"- audio tower: `{config.audio_tower.name}` {json.dumps(config.audio_tower.options)}",
-        f"- text tower: `{config.text_tower.name}` {json.dumps(config.text_tower.options)}"
-        + (" (frozen, weights not stored here)" if config.freeze.text_tower else ""),
-        f"- shared space: {config.embedding_dim} dimensions; audio clips of {config.clip_seconds} s",
-        f"- frozen parts: {', '.join(k for k, v in config.freeze.model_dump().items() if v) or 'none'}",
-    ]
-    for title, key in (("Training data", "data"), ("Recipe", "recipe"), ("Evaluation", "evaluation")):
-        if card.get(key):
-            lines += ["", f"## {title}", "", "```json", json.dumps(card[key], indent=2, default=str), "```"]
-    return "\n".join(lines) + "\n"

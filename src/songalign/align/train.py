@@ -11,6 +11,10 @@ with, the towers, the loss and the optimiser settings. A run folder holds::
 
 Re-running the same recipe into the same folder resumes from ``last.ckpt`` and ends with the
 weights an uninterrupted run would have (the batches are replayed exactly; a test checks it).
+
+The logit scale ``s`` of the InfoNCE losses is the model's (``model.logit_scale_init`` and
+``model.learn_logit_scale`` set it; ``model.scale`` is passed to the loss); MusCALL's weighted
+loss gets the cosine similarities of the batch's cached, frozen text-tower embeddings.
 """
 
 from __future__ import annotations
@@ -20,19 +24,20 @@ from typing import Any, Literal
 
 import lightning as L
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from songalign.align.augment import AugmentSettings, augment_log_mel
+from songalign.align.augment import AugmentSettings, augment_log_mel, require_handled
 from songalign.align.data import EpochBatches, PairedSet, Target, build_pairs
-from songalign.align.losses import get_loss
+from songalign.align.losses import SCALE_OPTIONS, get_loss, sentence_similarity
 from songalign.align.model import AlignModel, FreezePolicy, ModelConfig
+from songalign.checkpoint import parent_card, songs_by_split
 from songalign.corpus.manifest import CorpusManifest
 from songalign.errors import SkipReport
 from songalign.runs import (
+    Curve,
     fit_resuming,
     make_trainer,
-    pyplot,
-    read_metrics,
+    plot_curves,
     read_yaml_recipe,
     start_run,
     validate_recipe,
@@ -41,8 +46,22 @@ from songalign.runs import (
 
 
 class LossSpec(BaseModel):
+    """The training loss by registry name (:mod:`songalign.align.losses`) with its own options (e.g. ``margin``)."""
+
     name: str = "symmetric_infonce"
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("options")
+    @classmethod
+    def _no_scale_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        # the logit scale moved from the loss to the model: say where its settings went
+        moved = sorted(set(options) & set(SCALE_OPTIONS))
+        if moved:
+            raise ValueError(
+                f"{', '.join(moved)}: not a loss option any more (the model holds the logit scale); set "
+                "model.logit_scale_init = log(1/τ) and model.learn_logit_scale (false for a fixed τ) instead"
+            )
+        return options
 
 
 class DataSettings(BaseModel):
@@ -67,7 +86,8 @@ class TrainSettings(BaseModel):
     checkpoint_every: int = Field(20, gt=0, description="optimizer steps between resumable checkpoints")
     threads: int | None = Field(None, description="CPU threads for torch; None leaves torch's default")
     augment: AugmentSettings | None = Field(
-        default_factory=AugmentSettings, description="SpecAugment-style masks on log-mel inputs; null disables"
+        default_factory=AugmentSettings,
+        description="SpecAugment-style masks on log-mel inputs (towers with feature_kind log_mel); null disables",
     )
 
 
@@ -85,6 +105,14 @@ class Recipe(BaseModel):
     @property
     def run_dir(self) -> Path:
         return self.out or Path("runs") / self.name
+
+
+ALIGN_CURVES = (
+    Curve("train/loss_step", "train loss"),
+    Curve("val/loss", "val loss", "o-"),
+    Curve("val/r1", "val R@1", "s--", share=True),
+)
+"""What ``loss.png`` shows: training loss per step, validation loss and R@1 per epoch."""
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
@@ -108,7 +136,10 @@ class AlignModule(L.LightningModule):
         self.total_steps = max(1, recipe.train.epochs * len(batches))
         if not self.loss.uses_logit_scale:
             model.logit_scale.requires_grad_(False)  # the scale is not part of this loss: keep it as it is
-            model.config = model.config.model_copy(update={"logit_scale_trained": False})
+        # s means something when this loss used it, or the model this run starts from had a meaningful one
+        inherited = recipe.init_from is not None and model.config.logit_scale_trained
+        scale_trained = self.loss.uses_logit_scale or inherited
+        model.config = model.config.model_copy(update={"logit_scale_trained": scale_trained})
         self.strict_loading = False  # checkpoints leave out the frozen text tower (see on_save_checkpoint)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -120,16 +151,19 @@ class AlignModule(L.LightningModule):
     def train_dataloader(self) -> EpochBatches:
         return self.batches
 
-    def _loss(self, features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        audio = self.model.project_audio(features)
-        projected = self.model.project_text(text)
-        return self._apply_loss(audio, projected)
+    def batch_loss(self, features: torch.Tensor, tower_text: torch.Tensor) -> torch.Tensor:
+        """The recipe's loss on audio-tower features ``(B, ...)`` and frozen text-tower outputs ``(B, d_t)``."""
+        return self._loss_of(self.model.project_audio(features), self.model.project_text(tower_text), tower_text)
 
-    def _apply_loss(self, audio: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        """The recipe's loss on normalised embeddings; a scaled loss uses the model's logit scale."""
+    def _loss_of(self, audio: torch.Tensor, text: torch.Tensor, tower_text: torch.Tensor) -> torch.Tensor:
+        """The loss on projected embeddings ``(B, D)``, given what it needs: the model's logit scale
+        ``s`` and, for MusCALL's weighting, the similarities of the frozen ``tower_text`` ``(B, d_t)``."""
+        needs: dict[str, torch.Tensor] = {}
         if self.loss.uses_logit_scale:
-            return self.loss(audio, text, scale=self.model.scale)
-        return self.loss(audio, text)
+            needs["scale"] = self.model.scale
+        if self.loss.uses_text_similarity:
+            needs["text_similarity"] = sentence_similarity(tower_text)
+        return self.loss(audio, text, **needs)
 
     def on_train_start(self) -> None:
         self.model.train()  # towers are built in eval mode for inference; Lightning keeps modules' modes
@@ -145,7 +179,7 @@ class AlignModule(L.LightningModule):
         if self.recipe.train.augment is not None:
             generator = torch.Generator().manual_seed(self.recipe.train.seed * 1_000_003 + self.global_step)
             features = augment_log_mel(features, self.recipe.train.augment, generator)
-        loss = self._loss(features, batch["text"])
+        loss = self.batch_loss(features, batch["text"])
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["index"]))
         self.log("train/logit_scale", self.model.scale.detach(), on_step=True, on_epoch=False)
         return loss
@@ -156,9 +190,10 @@ class AlignModule(L.LightningModule):
         was_training = self.model.training
         self.model.eval()
         with torch.no_grad():
+            tower_text = self.val.text_embeddings.to(self.device)
             audio = self.model.project_audio(self.val.features.to(self.device))
-            text = self.model.project_text(self.val.text_embeddings.to(self.device))
-            val_loss = self._apply_loss(audio, text)
+            text = self.model.project_text(tower_text)
+            val_loss = self._loss_of(audio, text, tower_text)
         self.model.train(was_training)
         self.log("val/loss", val_loss)
         self.log("val/r1", recall_at_1(audio.cpu(), text.cpu(), self.val.texts), prog_bar=True)
@@ -174,7 +209,12 @@ class AlignModule(L.LightningModule):
 
 
 def build_model(recipe: Recipe) -> AlignModel:
-    """A fresh model from the recipe, or the ``init_from`` model with the recipe's freeze policy."""
+    """A fresh model from the recipe, or the ``init_from`` model with the recipe's freeze policy.
+
+    Fine-tuning CLAP-lyr / CLAP-emo from CLAP-pre (e.g. ``songalign models build clap-pre``) keeps
+    its text tower, CLAP's own projection included, frozen when the recipe's policy freezes
+    ``text_tower`` (the packaged recipes do); the audio tower then trains from CLAP's weights.
+    """
     if recipe.init_from is None:
         return AlignModel(recipe.model)
     freeze: FreezePolicy = recipe.model.freeze
@@ -187,6 +227,7 @@ def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] 
     run = start_run(recipe.run_dir, recipe, settings.seed, settings.threads)
     manifest = CorpusManifest.load(recipe.data.corpus)
     model = build_model(recipe)
+    require_handled(settings.augment, model.audio_tower.name, model.audio_tower.feature_kind)  # before any work
     cache = recipe.data.cache_dir or Path(recipe.data.corpus) / ".cache" / "features"
     report = SkipReport()
     train_set = build_pairs(model, manifest, recipe.data.train_split, recipe.data.target, cache, report, progress)
@@ -209,8 +250,10 @@ def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] 
     metrics = fit_resuming(trainer, module, run)
     card = {
         "name": recipe.name,
+        "kind": "align",
         "data": {
             "corpus": str(recipe.data.corpus),
+            "songs": songs_by_split(manifest.segments),
             "target": recipe.data.target,
             "train_pairs": len(train_set),
             "val_pairs": len(val_set) if val_set else 0,
@@ -218,34 +261,8 @@ def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] 
         },
         "recipe": recipe.model_dump(mode="json"),
         "evaluation": {"final_metrics": metrics},
+        "provenance": {"init_from": parent_card(recipe.init_from)} if recipe.init_from else {},
     }
     saved = model.save_pretrained(run / "model", card)
-    plot_losses(run / "logs", run / "loss.png", title=recipe.name)
+    plot_curves(run / "logs", run / "loss.png", ALIGN_CURVES, title=recipe.name)
     return saved
-
-
-def plot_losses(logs: Path, out: Path, title: str = "") -> Path | None:
-    """Training loss per step and validation loss/R@1 per epoch from Lightning's CSV logs, as a PNG."""
-    plt = pyplot()
-    rows = read_metrics(logs)
-    if not rows:
-        return None
-    steps = [(int(r["step"]), float(r["train/loss_step"])) for r in rows if r.get("train/loss_step")]
-    val = [(int(r["step"]), float(r["val/loss"]), float(r["val/r1"])) for r in rows if r.get("val/loss")]
-    figure, left = plt.subplots(figsize=(7, 4))
-    if steps:
-        left.plot(*zip(*steps, strict=True), label="train loss", color="tab:blue", alpha=0.8)
-    if val:
-        left.plot([s for s, _, _ in val], [v for _, v, _ in val], "o-", label="val loss", color="tab:orange")
-        right = left.twinx()
-        right.plot([s for s, _, _ in val], [r for _, _, r in val], "s--", label="val R@1", color="tab:green")
-        right.set_ylabel("val R@1")
-        right.set_ylim(0, 1)
-    left.set_xlabel("step")
-    left.set_ylabel("loss")
-    left.set_title(title)
-    figure.legend(loc="upper right")
-    figure.tight_layout()
-    figure.savefig(out, dpi=110)
-    plt.close(figure)
-    return out

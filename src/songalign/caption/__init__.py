@@ -5,21 +5,22 @@ lyrics, a frozen music encoder's sequence is fused into chosen encoder layers by
 and — ALCAP, RECAP — the two are aligned by a contrastive loss before fusion
 (``L = L_cap + α·L_contrast``, α = 0.02).
 
-- :mod:`.data` — Song Interpretation–style records, vote variants, the BART-fusion release reader
-- :mod:`.synth` — synthetic interpretations for the synthetic corpus (offline)
+- :mod:`.data` — the songs of a prepared corpus with their interpretations, vote variants, song-level
+  splits that follow the music tower's alignment model (the data comes from the ``interpretation``
+  reader for the Song Interpretation Dataset, or from the synthetic corpus's generator)
 - :mod:`.music` — the frozen music encoder and its cached sequence features
 - :mod:`.model` — :class:`~songalign.caption.model.CaptionModel` (fusion, alignment head, generation)
 - :mod:`.train` — recipes (``configs/alcap.yaml``, ``recap.yaml``, ``bart_fusion.yaml``, ``bart_text.yaml``), Lightning
 - :mod:`.metrics` — ROUGE-1/2/L, METEOR (WordNet offline), caption-based retrieval p@k / r@k
 - :mod:`.evaluate`, :mod:`.plots`, :mod:`.study` — scoring, heat maps, the comparison and the α sweep
-- :mod:`.commands` — ``songalign caption prepare-synth|prepare-release|train|generate|evaluate|attention|alpha-sweep|compare``
+- :mod:`.commands` — ``songalign caption data|train|generate|evaluate|attention|alpha-sweep|compare``
 
 Importing this package is cheap; the heavy modules load when used.
 """
 
 from __future__ import annotations
 
-__all__ = ["CaptionModel", "CaptionRecipe", "InterpretationSet", "evaluate_captioner", "load_recipe"]
+__all__ = ["CaptionCorpus", "CaptionModel", "CaptionRecipe", "evaluate_captioner", "load_recipe"]
 
 
 def __getattr__(name: str):
@@ -27,10 +28,10 @@ def __getattr__(name: str):
         from songalign.caption.model import CaptionModel
 
         return CaptionModel
-    if name == "InterpretationSet":
-        from songalign.caption.data import InterpretationSet
+    if name == "CaptionCorpus":
+        from songalign.caption.data import CaptionCorpus
 
-        return InterpretationSet
+        return CaptionCorpus
     if name in ("CaptionRecipe", "load_recipe"):
         from songalign.caption.train import CaptionRecipe, load_recipe
 

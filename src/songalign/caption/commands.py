@@ -1,7 +1,9 @@
-"""``songalign caption …``: prepare interpretations, train, generate, evaluate, compare, sweep α.
+"""``songalign caption …``: inspect the data, train, generate, evaluate, compare, sweep α.
 
 Thin: every command calls the library and prints its result. Registered in the main CLI as
-``app.add_typer(caption_app, name="caption")``.
+``app.add_typer(caption_app, name="caption")``. The data is a prepared corpus whose songs carry
+interpretations (``songalign corpus prepare interpretation RELEASE`` for the Song Interpretation
+Dataset; ``songalign corpus synth`` then ``corpus prepare jamendo`` for the synthetic one).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast, get_args
 
 import typer
 from rich.markup import escape
@@ -31,69 +33,37 @@ MaxLength = Annotated[int | None, typer.Option("--max-length", help="longest cap
 def _settings(model_dir: Path, beams: int | None, sample: bool | None, top_p: float | None, max_length: int | None):
     """Generation settings: the training recipe's (saved in the model card), then the command-line options."""
     from songalign.caption.model import GenerationSettings
+    from songalign.checkpoint import read_card
 
-    settings = GenerationSettings()
-    card = model_dir / "card.json"
-    if card.is_file():
-        recipe = json.loads(card.read_text(encoding="utf-8")).get("recipe", {})
-        settings = GenerationSettings.model_validate(recipe.get("generation", {}))
+    recipe = read_card(model_dir).get("recipe", {})
+    settings = GenerationSettings.model_validate(recipe.get("generation", {}))
     update = {"num_beams": beams, "do_sample": sample, "top_p": top_p, "max_length": max_length}
     return settings.model_copy(update={k: v for k, v in update.items() if v is not None})
 
 
-def _counts(directory: Path) -> None:
-    from songalign.caption.data import InterpretationSet
+@caption_app.command("data")
+def data_command(
+    corpus: Annotated[Path, typer.Argument(help="a prepared corpus whose songs carry interpretations")],
+    align_model: Annotated[
+        Path | None, typer.Option(help="an alignment model whose audio tower would encode the music")
+    ] = None,
+    splits: Annotated[
+        str, typer.Option(help="align_model (follow that model's splits by song) or corpus (keep the corpus's)")
+    ] = "align_model",
+) -> None:
+    """Interpretations and songs per split and vote variant, split as a captioner would be."""
+    from songalign.caption.data import CaptionCorpus, SplitSource
 
-    data = InterpretationSet.load(directory)
-    table = Table(title=f"{directory}: {len(data)} interpretations of {len(data.songs())} songs")
+    if splits not in get_args(SplitSource):
+        raise SongalignError(f"--splits must be one of {', '.join(get_args(SplitSource))}, got {splits!r}")
+    data = CaptionCorpus.load(corpus, align_model=align_model, splits=cast(SplitSource, splits))
+    table = Table(title=f"{corpus}: {len(data.items('all'))} interpretations of {len(data.songs)} songs")
     for column in ("variant", "train", "val", "test (shared)"):
         table.add_column(column, justify="right")
     for variant, row in data.counts().items():
         table.add_row(variant, *(f"{row[s]} ({row[s + '_songs']} songs)" for s in ("train", "val", "test")))
     console.print(table)
-
-
-@caption_app.command("prepare-synth")
-def prepare_synth(
-    out: Annotated[Path, typer.Option("--out", "-o", help="folder for interpretations.jsonl")],
-    corpus: Annotated[
-        Path | None, typer.Option(help="a synthetic corpus (songalign corpus synth); made if absent")
-    ] = None,
-    songs: Annotated[int, typer.Option(help="songs to synthesise when --corpus is not given")] = 48,
-    per_song: Annotated[int, typer.Option(help="interpretations per song")] = 3,
-    seed: Annotated[int, typer.Option(help="seed of the texts, votes and split")] = 0,
-    val: Annotated[float, typer.Option(help="share of songs in the val split")] = 0.1,
-    test: Annotated[float, typer.Option(help="share of songs in the test split")] = 0.2,
-) -> None:
-    """Synthetic interpretations (theme + music, varied phrasing, with votes) for the synthetic corpus."""
-    from songalign.caption.synth import synthesize_interpretations
-    from songalign.corpus.segmenter import SplitConfig
-
-    if corpus is None:
-        from songalign.corpus.synth import ensure_synthetic_corpus
-
-        corpus = ensure_synthetic_corpus(out / "synth", n_songs=songs, seed=seed)
-    split = SplitConfig(train=max(0.0, 1 - val - test), val=val, test=test, seed=seed)
-    synthesize_interpretations(corpus, per_song=per_song, seed=seed, split=split).save(out)
-    _counts(out)
-
-
-@caption_app.command("prepare-release")
-def prepare_release(
-    release: Annotated[Path, typer.Argument(help="the Song Interpretation Dataset file (JSON, JSON Lines or pickle)")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="folder for interpretations.jsonl")],
-    audio_dir: Annotated[Path | None, typer.Option(help="Music4All audio folder (<music4all_id>.mp3)")] = None,
-    trust_pickle: Annotated[bool, typer.Option(help="allow unpickling the release (runs code from the file)")] = False,
-    seed: Annotated[int, typer.Option(help="seed of the song-level split of records without one")] = 0,
-) -> None:
-    """Read the BART-fusion release into interpretations with the three vote variants and a shared test split."""
-    from songalign.caption.data import read_release
-    from songalign.corpus.segmenter import SplitConfig
-
-    report = SkipReport()
-    read_release(release, audio_dir, trust_pickle=trust_pickle, split=SplitConfig(seed=seed), report=report).save(out)
-    print_skip_report(report, "skipped")
-    _counts(out)
+    console.print(f"splits: {escape(json.dumps(data.split_source))}")
 
 
 @caption_app.command("train")
@@ -114,32 +84,31 @@ def generate_command(
     model: Annotated[Path, typer.Argument(help="a trained captioner folder")],
     lyrics: Annotated[Path | None, typer.Option(help="a text file with the song's lyrics")] = None,
     audio: Annotated[Path | None, typer.Option(help="the song's audio (for music-aware captioners)")] = None,
-    interpretations: Annotated[
-        Path | None, typer.Option(help="caption every song of a split of this folder instead")
+    corpus: Annotated[
+        Path | None, typer.Option(help="caption every song of a split of this prepared corpus instead")
     ] = None,
-    split: Annotated[str, typer.Option(help="split of --interpretations")] = "test",
+    split: Annotated[str, typer.Option(help="split of --corpus")] = "test",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="write captions as JSON Lines here")] = None,
     beams: Beams = None,
     sample: Sample = None,
     top_p: TopP = None,
     max_length: MaxLength = None,
 ) -> None:
-    """Caption one song (--lyrics, --audio) or every song of a split (--interpretations)."""
+    """Caption one song (--lyrics, --audio) or every song of a split of a prepared corpus (--corpus)."""
     import torch
 
-    from songalign.caption.evaluate import caption_songs, song_inputs
+    from songalign.caption.evaluate import caption_songs, load_for, song_inputs
     from songalign.caption.model import CaptionModel
     from songalign.caption.music import audio_file_features
 
     settings = _settings(model, beams, sample, top_p, max_length)
     captioner = CaptionModel.from_pretrained(model)
-    if interpretations is not None:
-        from songalign.caption.data import InterpretationSet
+    if corpus is not None:
         from songalign.caption.music import music_cache_dir
 
-        items = InterpretationSet.load(interpretations).select(split)
+        items = load_for(captioner, corpus, model).items(split)
         report = SkipReport()
-        songs, texts, music = song_inputs(captioner, items, music_cache_dir(interpretations), report)
+        songs, texts, music = song_inputs(captioner, items, music_cache_dir(corpus), report)
         print_skip_report(report, "skipped")
         rows = [
             {"song_id": s, "caption": c}
@@ -147,7 +116,7 @@ def generate_command(
         ]
     else:
         if lyrics is None or not lyrics.is_file():
-            raise SongalignError("give --lyrics with a readable lyrics file (or --interpretations to caption a split)")
+            raise SongalignError("give --lyrics with a readable lyrics file (or --corpus to caption a split)")
         music = None
         if captioner.config.uses_music:
             if audio is None:
@@ -166,7 +135,7 @@ def generate_command(
 @caption_app.command("evaluate")
 def evaluate_command(
     model: Annotated[Path, typer.Argument(help="a trained captioner folder")],
-    interpretations: Annotated[Path, typer.Option(help="the interpretations folder")],
+    corpus: Annotated[Path, typer.Option(help="a prepared corpus with interpretations")],
     split: Annotated[str, typer.Option(help="split to evaluate on")] = "test",
     variant: Annotated[str, typer.Option(help="full, votes_ge_0 or votes_gt_0 (the test split is shared)")] = "full",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="folder for captions.jsonl and metrics.json")] = None,
@@ -180,7 +149,7 @@ def evaluate_command(
     from songalign.caption.evaluate import evaluate_captioner
 
     settings = _settings(model, beams, sample, top_p, max_length)
-    result = evaluate_captioner(model, interpretations, split=split, variant=variant, settings=settings,
+    result = evaluate_captioner(model, corpus, split=split, variant=variant, settings=settings,
                                 out=out or model.parent / "eval", seed=seed)  # fmt: skip
     print_skip_report(result.report, "skipped")
     table = Table(
@@ -198,14 +167,14 @@ def evaluate_command(
 @caption_app.command("attention")
 def attention_command(
     model: Annotated[Path, typer.Argument(help="a trained captioner with fusion")],
-    interpretations: Annotated[Path, typer.Option(help="the interpretations folder")],
+    corpus: Annotated[Path, typer.Option(help="a prepared corpus with interpretations")],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write")] = Path("attention.png"),
     songs: Annotated[int, typer.Option(help="test songs to show")] = 3,
 ) -> None:
     """Heat maps of the cross-attention (lyrics tokens × music frames) on test songs."""
     from songalign.caption.study import attention_figure
 
-    entropies = attention_figure({model.name: model}, interpretations, out, songs)
+    entropies = attention_figure({model.name: model}, corpus, out, songs)
     if not entropies:
         raise SongalignError(f"{model} fuses no music, so it has no cross-attention to show")
     console.print(f"[green]wrote {out}[/green]; mean attention entropy {next(iter(entropies.values())):.3f} nats")
@@ -240,7 +209,9 @@ def compare_command(
     songs: Annotated[int, typer.Option(help="songs in the synthetic corpus")] = 48,
     steps: Annotated[int, typer.Option(help="optimizer steps for every model")] = 300,
     seed: Annotated[int, typer.Option(help="seed of the corpus, the split and every training")] = 0,
-    corpus: Annotated[Path | None, typer.Option(help="an existing synthetic corpus (else one is synthesised)")] = None,
+    corpus: Annotated[
+        Path | None, typer.Option(help="a prepared corpus with interpretations (else a synthetic one is made)")
+    ] = None,
     configs: Annotated[
         Path | None,
         typer.Option(help="folder with bart_text/bart_fusion/alcap/recap.yaml (default: the packaged ones)"),
@@ -251,7 +222,7 @@ def compare_command(
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch")] = None,
     set_: SetOption = None,
 ) -> None:
-    """Lyrics-only BART, BART-fusion, ALCAP and RECAP on synthetic interpretations: same seed, same steps, one report."""
+    """Lyrics-only BART, BART-fusion, ALCAP and RECAP on one corpus (synthetic by default): same seed and steps, one report."""
     from songalign.caption.study import PACKAGED_CONFIGS, run_comparison
 
     extra = list(set_ or []) + ([f"train.threads={threads}"] if threads else [])

@@ -1,9 +1,15 @@
-"""Song Interpretation–style records: a song's lyrics (and audio) with one user interpretation.
+"""Captioning data: the songs of a prepared corpus with their interpretations, split by song.
 
-The captioners of seeds 002–004 learn ``(music, lyrics) → interpretation``. Their data, the Song
-Interpretation Dataset of BART-fusion (Zhang et al., ISMIR 2022), pairs Music4All songs with
-SongMeanings comments and their votes; three *variants* keep different comments by vote, and all
-three share one test split:
+The captioners of seeds 002–004 learn ``(music, lyrics) → interpretation``. Their data is an
+ordinary prepared corpus (``songalign corpus prepare``: ``songs.parquet``, ``segments.parquet``,
+``corpus.json``) whose songs carry interpretations in ``Song.extra["interpretations"]``
+(:data:`~songalign.corpus.readers.interpretation.INTERPRETATIONS`, a list of ``{"text",
+"votes"}``): the Song Interpretation Dataset through the ``interpretation`` reader, the synthetic
+corpus through the ``jamendo`` reader. A song's lyrics are its lines, one per line; its split is
+the split of its segments (the corpus's song-level split).
+
+The Song Interpretation Dataset of BART-fusion has three *variants* that keep different
+comments by vote; all three share one test split:
 
 ==============  ==========================================  =============================
 variant         training and validation items kept           aliases
@@ -13,66 +19,35 @@ variant         training and validation items kept           aliases
 ``votes_gt_0``  votes > 0 (unknown votes are left out)       ``positive``, ``>0``, ``gt0``
 ==============  ==========================================  =============================
 
-Splits are assigned **per song** (no song in two splits) before any vote filter, so the test
-split is the same for every variant (and is not filtered unless asked).
-
-A set of records lives in a folder::
-
-    interpretations.jsonl   one JSON object per interpretation (see :class:`Interpretation`)
-    info.json               where the records came from, how they were split
-
-Readers: :func:`read_release` reads the BART-fusion release (JSON or JSON Lines; its pickle only
-with ``trust_pickle=True``, because unpickling runs code); :mod:`songalign.caption.synth` writes
-synthetic interpretations for the synthetic corpus.
+**Splits and the music tower.** When the music tower is the audio tower of an alignment model
+(``align_model``), that model was trained on the train split of *its* corpus, which its model card
+lists (``card.json``: ``data.songs = {"train": [...], "val": [...], "test": [...]}``). By default
+(``splits="align_model"``) the captioner's splits follow that model's by song: a song the card
+lists takes the card's split, the others keep the corpus's. With ``splits="corpus"`` the corpus's
+own splits are kept, and a val or test song that the tower trained on is an error: its scores
+would measure memory, not captioning. The same check guards evaluation against the songs the
+captioner itself trained on (its own card).
 """
 
 from __future__ import annotations
 
-import json
-import pickle
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+import logging
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from songalign.corpus.segmenter import SplitConfig, assign_splits
-from songalign.errors import BadInputError, SkipReport, SongalignError
+from songalign.checkpoint import read_card
+from songalign.corpus.manifest import CorpusManifest
+from songalign.corpus.readers.interpretation import INTERPRETATIONS
+from songalign.corpus.records import Song
+from songalign.errors import SongalignError
 
-RECORDS_FILE = "interpretations.jsonl"
-INFO_FILE = "info.json"
+log = logging.getLogger("songalign")
+
 SPLITS = ("train", "val", "test")
-
-
-@dataclass
-class Interpretation:
-    """One ``(song, interpretation)`` item.
-
-    ``id`` is unique per item; ``song_id`` groups the interpretations of one song (their lyrics
-    and audio are the same). ``lyrics`` keep their line breaks; ``text`` is the interpretation;
-    ``votes`` is the net vote count (``None`` when unknown). ``audio_path`` is absolute (``""``
-    when the song has no audio); ``duration`` is the audio's length in seconds when known.
-    ``split`` is ``train``, ``val`` or ``test``.
-    """
-
-    id: str
-    song_id: str
-    lyrics: str
-    text: str
-    votes: int | None = None
-    split: str = ""
-    audio_path: str = ""
-    duration: float | None = None
-    title: str = ""
-    artist: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Interpretation:
-        known = {name for name in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+SplitSource = Literal["align_model", "corpus"]
+"""Whose song-level splits a captioner uses when its music tower comes from an alignment model."""
 
 
 def _always(votes: int | None) -> bool:
@@ -116,34 +91,142 @@ def variant_name(name: str) -> str:
     return key
 
 
+@dataclass(frozen=True)
+class CaptionItem:
+    """One ``(song, interpretation)`` pair, a view of a prepared corpus's song (never stored).
+
+    ``lyrics`` keep their line breaks; ``text`` is the interpretation; ``votes`` its net votes
+    (None when unknown). ``audio_path`` is absolute (``""`` when the song has no audio);
+    ``duration`` is the audio's length in seconds when known.
+    """
+
+    song_id: str
+    lyrics: str
+    text: str
+    votes: int | None = None
+    audio_path: str = ""
+    duration: float | None = None
+    title: str = ""
+
+
+def song_lyrics(song: Song) -> str:
+    """A song's lyrics as one text, a line per line (an untimed song's single line keeps its own breaks)."""
+    return "\n".join(line.text for line in song.lines if line.text.strip())
+
+
+def model_songs(folder: str | Path) -> dict[str, list[str]] | None:
+    """The song ids per split of the corpus a model folder was trained on (its card's ``data.songs``).
+
+    None when the card does not say (a folder written before cards listed songs, or no card).
+    """
+    songs = (read_card(folder).get("data") or {}).get("songs")
+    if not isinstance(songs, dict):
+        return None
+    return {split: [str(s) for s in songs.get(split) or []] for split in SPLITS}
+
+
+def check_unseen(
+    splits: dict[str, str],
+    seen: Iterable[str],
+    folder: str | Path,
+    who: str,
+    fix: str,
+    checked: Collection[str] = ("val", "test"),
+) -> None:
+    """Fail in one sentence when a song of the ``checked`` splits is among the songs ``seen`` in training.
+
+    ``splits`` maps song ids to splits; ``who`` names what trained on ``seen`` ("the music tower
+    of", "the captioner"), ``folder`` its model folder, and ``fix`` says what to do.
+    """
+    seen = set(seen)
+    leaked = sorted(song for song, split in splits.items() if split in checked and song in seen)
+    if leaked:
+        examples = ", ".join(leaked[:3]) + (", …" if len(leaked) > 3 else "")
+        raise SongalignError(
+            f"{len(leaked)} of the captioner's {'/'.join(checked)} songs ({examples}) are songs {who} {folder} "
+            f"was trained on, so their scores would measure memory; {fix}"
+        )
+
+
 @dataclass
-class InterpretationSet:
-    """Interpretations with their song-level splits; ``info`` says where they came from."""
+class CaptionCorpus:
+    """The songs of a prepared corpus that carry interpretations, with the captioner's song-level splits.
 
-    items: list[Interpretation] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
+    ``songs`` maps song ids to records (corpus order); ``splits`` maps them to ``train``,
+    ``val`` or ``test``; ``split_source`` says where the splits came from (for model cards).
+    """
 
-    def __len__(self) -> int:
-        return len(self.items)
+    path: Path
+    songs: dict[str, Song]
+    splits: dict[str, str]
+    split_source: dict[str, Any] = field(default_factory=dict)
 
-    def __iter__(self) -> Iterator[Interpretation]:
-        return iter(self.items)
+    @classmethod
+    def load(
+        cls, corpus: str | Path, *, align_model: str | Path | None = None, splits: SplitSource = "align_model"
+    ) -> CaptionCorpus:
+        """Read the prepared corpus ``corpus``; with ``align_model``, split it as the module docstring says."""
+        path = Path(corpus)
+        manifest = CorpusManifest.load(path)
+        songs = {song.id: song for song in manifest.songs if song.extra.get(INTERPRETATIONS)}
+        if not songs:
+            raise SongalignError(
+                f"{path} has no song with interpretations; prepare the Song Interpretation release with "
+                "`songalign corpus prepare interpretation RELEASE --out DIR`, or the synthetic corpus with "
+                "`songalign corpus synth` then `songalign corpus prepare jamendo`"
+            )
+        corpus_splits = {s.song_id: s.split for s in manifest.segments if s.song_id in songs}
+        songs = {song_id: song for song_id, song in songs.items() if song_id in corpus_splits}
+        source: dict[str, Any] = {"source": "corpus"}
+        if align_model is not None:
+            corpus_splits, source = _tower_splits(corpus_splits, Path(align_model), splits)
+        return cls(path, songs, corpus_splits, source)
 
-    def select(self, split: str, variant: str = "full", filter_test: bool = False) -> list[Interpretation]:
-        """Items of ``split`` (``train``/``val``/``test``/``all``) in ``variant``.
+    @classmethod
+    def for_captioner(
+        cls, corpus: str | Path, align_model: str | Path | None, captioner: str | Path | None = None
+    ) -> CaptionCorpus:
+        """``corpus`` split as a captioner whose music tower is ``align_model``'s was trained.
+
+        With the captioner's folder ``captioner``, its card gives the split source it trained
+        with, and no val/test song may be one it trained on.
+        """
+        card = read_card(captioner) if captioner is not None else {}
+        source = ((card.get("data") or {}).get("splits") or {}).get("source", "align_model")
+        loaded = cls.load(corpus, align_model=align_model, splits="corpus" if source == "corpus" else "align_model")
+        trained = model_songs(captioner) if captioner is not None else None
+        if trained is not None:
+            check_unseen(loaded.splits, trained["train"], captioner, "the captioner",
+                         "evaluate on the corpus it was trained on (its card's data.corpus) or on songs it never saw")  # fmt: skip
+        return loaded
+
+    def song_ids(self, split: str) -> list[str]:
+        """Ids of the songs of ``split`` (``all``: every song), in corpus order."""
+        return [s for s in self.songs if split == "all" or self.splits[s] == split]
+
+    def song_lists(self) -> dict[str, list[str]]:
+        """Sorted song ids of each split: what a model card lists as ``data.songs``."""
+        return {split: sorted(self.song_ids(split)) for split in SPLITS}
+
+    def items(self, split: str, variant: str = "full", filter_test: bool = False) -> list[CaptionItem]:
+        """The ``(song, interpretation)`` items of ``split`` (``train``/``val``/``test``/``all``) in ``variant``.
 
         The test split is shared by every variant: it is filtered by votes only when
         ``filter_test`` is true.
         """
         keep = VARIANTS[variant_name(variant)]
-        chosen = self.items if split == "all" else [i for i in self.items if i.split == split]
-        if split == "test" and not filter_test:
-            return list(chosen)
-        return [i for i in chosen if keep(i.votes)]
-
-    def songs(self) -> list[str]:
-        """Song ids in first-seen order."""
-        return list(dict.fromkeys(item.song_id for item in self.items))
+        filtered = split != "test" or filter_test
+        items = []
+        for song_id in self.song_ids(split):
+            song = self.songs[song_id]
+            lyrics = song_lyrics(song)
+            for entry in song.extra[INTERPRETATIONS]:
+                votes = entry.get("votes")
+                if filtered and not keep(votes):
+                    continue
+                items.append(CaptionItem(song_id, lyrics, str(entry["text"]), votes, song.audio_path, song.duration,
+                                         song.title))  # fmt: skip
+        return items
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Items and songs per split for each variant: ``{variant: {split: items, split_songs: songs}}``."""
@@ -151,231 +234,35 @@ class InterpretationSet:
         for variant in VARIANTS:
             row: dict[str, int] = {}
             for split in SPLITS:
-                chosen = self.select(split, variant)
+                chosen = self.items(split, variant)
                 row[split] = len(chosen)
                 row[f"{split}_songs"] = len({i.song_id for i in chosen})
             table[variant] = row
         return table
 
-    def save(self, directory: str | Path) -> Path:
-        """Write ``interpretations.jsonl`` and ``info.json`` into ``directory`` (created if needed)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        with (directory / RECORDS_FILE).open("w", encoding="utf-8") as handle:
-            for item in self.items:
-                handle.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
-        info = dict(self.info) | {"items": len(self.items), "songs": len(self.songs()), "counts": self.counts()}
-        (directory / INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        return directory
 
-    @classmethod
-    def load(cls, source: str | Path) -> InterpretationSet:
-        """Read a folder written by :meth:`save` (or its ``interpretations.jsonl`` file)."""
-        source = Path(source)
-        path = source / RECORDS_FILE if source.is_dir() else source
-        if not path.is_file():
+def _tower_splits(
+    corpus_splits: dict[str, str], align_model: Path, splits: SplitSource
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The captioner's splits when its music tower is ``align_model``'s, and where they came from."""
+    tower = model_songs(align_model)
+    if tower is None:
+        if splits == "align_model":
             raise SongalignError(
-                f"{source} holds no {RECORDS_FILE}; create one with `songalign caption prepare-synth` "
-                "or `songalign caption prepare-release`"
+                f"the model card of {align_model} does not list the songs of its splits (card.json data.songs), so "
+                "the captioner cannot keep the songs its music tower trained on out of val and test; retrain that "
+                "model with this version of songalign, or set data.splits=corpus to use the corpus's splits unchecked"
             )
-        items = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                items.append(Interpretation.from_dict(json.loads(line)))
-            except (json.JSONDecodeError, TypeError) as error:
-                raise BadInputError(
-                    path, f"line {number} is not an interpretation record ({error}); rewrite the file"
-                ) from None
-        info_path = path.parent / INFO_FILE
-        info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
-        return cls(items, info)
-
-
-def split_by_song(items: list[Interpretation], split: SplitConfig | None = None) -> list[Interpretation]:
-    """Items with ``split`` set from a seeded song-level split (items that already have one keep it)."""
-    if all(i.split in SPLITS for i in items):
-        return items
-    assignment = assign_splits([i.song_id for i in items], split or SplitConfig())
-    return [i if i.split in SPLITS else replace(i, split=assignment[i.song_id]) for i in items]
-
-
-# -- the BART-fusion release -----------------------------------------------------------------------
-
-_SONG_KEYS = ("music4all_id", "song_id", "id")
-_TEXT_KEYS = ("comment", "interpretation", "text")
-_VOTE_KEYS = ("votes", "vote", "rating", "score")
-
-
-def _first(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if record.get(key) not in (None, ""):
-            return record[key]
-    return None
-
-
-def _votes(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(round(float(value)))
-    except (TypeError, ValueError):
-        return None
-
-
-def _comments(record: dict[str, Any]) -> list[tuple[str, int | None]]:
-    """``(text, votes)`` pairs of a release record: one ``comment`` or a list of ``comments``."""
-    single = _first(record, _TEXT_KEYS)
-    if single is not None:
-        return [(str(single), _votes(_first(record, _VOTE_KEYS)))]
-    pairs = []
-    for entry in record.get("comments") or record.get("interpretations") or []:
-        if isinstance(entry, dict):
-            text = _first(entry, _TEXT_KEYS)
-            if text is not None:
-                pairs.append((str(text), _votes(_first(entry, _VOTE_KEYS))))
-        elif isinstance(entry, list | tuple) and entry:
-            pairs.append((str(entry[0]), _votes(entry[1]) if len(entry) > 1 else None))
-        elif isinstance(entry, str):
-            pairs.append((entry, None))
-    return pairs
-
-
-class _Loose:
-    """Stand-in for the release's own classes (``MusicData``, ``LyricsCommentData``) when unpickling."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.__dict__.update(kwargs)
-
-    def __setstate__(self, state: Any) -> None:
-        if isinstance(state, tuple) and len(state) == 2:  # (dict, slots) for slotted dataclasses
-            state = {**(state[0] or {}), **(state[1] or {})}
-        if isinstance(state, dict):
-            self.__dict__.update(state)
-
-
-class _ReleaseUnpickler(pickle.Unpickler):
-    """Maps the release's classes to :class:`_Loose`; builtins and the standard library load as usual."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module.split(".")[0] in ("builtins", "collections", "copyreg", "datetime", "numpy", "_codecs"):
-            return super().find_class(module, name)
-        return _Loose
-
-
-def _as_record(obj: Any) -> dict[str, Any]:
-    if isinstance(obj, dict):
-        return obj
-    return dict(getattr(obj, "__dict__", {}))
-
-
-def _load_release(path: Path, trust_pickle: bool) -> list[dict[str, Any]]:
-    suffix = path.suffix.lower()
-    if suffix in (".pkl", ".pickle"):
-        if not trust_pickle:
-            raise SongalignError(
-                f"{path} is a pickle, and loading a pickle runs code from the file; pass --trust-pickle "
-                "(trust_pickle=True) only if you trust where it came from, or use the release's JSON"
-            )
-        with path.open("rb") as handle:
-            try:
-                loaded = _ReleaseUnpickler(handle).load()
-            except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as error:
-                raise BadInputError(path, f"cannot unpickle the release ({error}); check the file") from None
-        loaded = loaded if isinstance(loaded, list) else list(loaded.values()) if isinstance(loaded, dict) else [loaded]
-        return [_as_record(o) for o in loaded]
-    text = path.read_text(encoding="utf-8")
-    try:
-        if suffix == ".jsonl" or (text.lstrip()[:1] == "{" and "\n{" in text):
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise BadInputError(path, f"is not valid JSON ({error.msg} at line {error.lineno}); check the file") from None
-    if isinstance(data, dict):
-        data = data.get("data") or data.get("items") or list(data.values())
-    if not isinstance(data, list):
-        raise BadInputError(path, "holds no list of records; the release is a list of song objects")
-    return [_as_record(r) for r in data]
-
-
-def read_release(
-    path: str | Path,
-    audio_dir: str | Path | None = None,
-    *,
-    trust_pickle: bool = False,
-    split: SplitConfig | None = None,
-    audio_extension: str = ".mp3",
-    report: SkipReport | None = None,
-) -> InterpretationSet:
-    """Read the BART-fusion Song Interpretation release into an :class:`InterpretationSet`.
-
-    ``path`` is the release file: JSON (a list of song objects), JSON Lines, or — only with
-    ``trust_pickle=True`` — the pickle the authors load with ``pickle.load`` (a list of
-    ``MusicData``/``LyricsCommentData`` objects; their classes need not be installed). A record
-    has ``music4all_id`` (or ``song_id``), ``songmeanings_id``, ``lyrics`` and either one
-    ``comment`` with ``votes`` (or ``rating``/``score``) or a list ``comments`` of
-    ``[text, votes]`` pairs (or objects). Records carrying ``split`` keep it; the others get a
-    seeded song-level split. Audio is looked up as ``<audio_dir>/<music4all_id><audio_extension>``
-    (Music4All's layout); songs without audio keep ``audio_path=""`` and are reported.
-    """
-    path = Path(path)
-    report = report if report is not None else SkipReport()
-    if not path.is_file():
-        raise SongalignError(
-            f"{path}: release file not found; give the JSON (or pickle) of the Song Interpretation Dataset"
-        )
-    records = _load_release(path, trust_pickle)
-    audio_root = Path(audio_dir) if audio_dir else None
-    items: list[Interpretation] = []
-    per_song: dict[str, int] = {}
-    for index, record in enumerate(records):
-        song = _first(record, _SONG_KEYS)
-        lyrics = str(record.get("lyrics") or "").strip()
-        if song is None or not lyrics:
-            report.skip(
-                path, f"record {index} has no song id or no lyrics", item=str(song if song is not None else index)
-            )
-            continue
-        song = str(song)
-        audio = ""
-        if audio_root is not None:
-            candidate = audio_root / f"{song}{audio_extension}"
-            if candidate.is_file():
-                audio = str(candidate.resolve())
-            else:
-                report.skip(candidate, "audio file not found; the song is kept without audio", item=song)
-        comments = _comments(record)
-        if not comments:
-            report.skip(path, "record without an interpretation", item=song)
-            continue
-        for text, votes in comments:
-            if not text.strip():
-                continue
-            per_song[song] = per_song.get(song, 0) + 1
-            items.append(
-                Interpretation(
-                    id=f"{song}#{per_song[song]}",
-                    song_id=song,
-                    lyrics=lyrics,
-                    text=text.strip(),
-                    votes=votes,
-                    split=str(record.get("split") or ""),
-                    audio_path=audio,
-                    title=str(record.get("title") or ""),
-                    artist=str(record.get("artist") or ""),
-                    extra={k: record[k] for k in ("songmeanings_id",) if record.get(k) is not None},
-                )
-            )
-    if not items:
-        raise SongalignError(f"{path} holds no usable interpretation (each needs a song id, lyrics and a comment)")
-    report.kept = len(items)
-    items = split_by_song(items, split)
-    info = {
-        "source": str(path.resolve()),
-        "reader": "bart_fusion_release",
-        "audio_dir": str(audio_root) if audio_root else None,
-        "split": (split or SplitConfig()).model_dump(),
-        "skipped": len(report),
-    }
-    return InterpretationSet(items, info)
+        log.warning("%s lists no songs per split; the captioner's splits are not checked against it", align_model)
+        return corpus_splits, {"source": "corpus", "align_model": str(align_model), "checked": False}
+    if splits == "align_model":
+        assigned = {song: split for split in SPLITS for song in tower[split] if song in corpus_splits}
+        moved = sum(1 for song, split in assigned.items() if corpus_splits[song] != split)
+        corpus_splits = corpus_splits | assigned
+        source = {"source": "align_model", "align_model": str(align_model), "matched": len(assigned), "moved": moved}
+    else:
+        source = {"source": "corpus", "align_model": str(align_model), "checked": True}
+    check_unseen(corpus_splits, tower["train"], align_model, "the music tower of",
+                 "set data.splits=align_model (the default) so that the splits follow that model's corpus, "
+                 "or take a music tower that did not train on them")  # fmt: skip
+    return corpus_splits, source

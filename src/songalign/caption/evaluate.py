@@ -1,9 +1,11 @@
-"""Generate captions for a split and score them: ROUGE-1/2/L, METEOR and caption-based retrieval.
+"""Generate captions for a split of a prepared corpus and score them: ROUGE-1/2/L, METEOR, caption-based retrieval.
 
 One caption is generated per song (every interpretation of a song has the same input); each
 test *item* — a (song, interpretation) pair, as in the Song Interpretation test split — scores
 its song's caption against its own interpretation, and the scores are averaged over items. The
-retrieval queries are one sentence per item (seeded), the pool is the split's songs.
+retrieval queries are one sentence per item (seeded), the pool is the split's songs. The corpus
+is split as the captioner was trained (:meth:`CaptionCorpus.for_captioner`): following its music
+tower's model, and never scoring a song the captioner trained on.
 
 ``evaluate_captioner`` writes into ``out``::
 
@@ -23,7 +25,7 @@ import numpy as np
 import torch
 from rich.progress import track
 
-from songalign.caption.data import Interpretation, InterpretationSet
+from songalign.caption.data import CaptionCorpus, CaptionItem
 from songalign.caption.metrics import caption_retrieval, meteor, query_sentences, rouge
 from songalign.caption.model import CaptionModel, GenerationSettings
 from songalign.caption.music import build_music_encoder, music_cache_dir, music_features
@@ -40,7 +42,7 @@ class Evaluation:
 
 
 def song_inputs(
-    model: CaptionModel, items: list[Interpretation], cache_dir: Path, report: SkipReport, progress: bool = True
+    model: CaptionModel, items: list[CaptionItem], cache_dir: Path, report: SkipReport, progress: bool = True
 ) -> tuple[list[str], list[str], torch.Tensor | None]:
     """The songs of ``items`` that the model can caption: ids, lyrics and music ``(S, l_m, d_m)`` (None if unused)."""
     lyrics = {}
@@ -54,6 +56,15 @@ def song_inputs(
     if not songs:
         raise SongalignError("no song of the split has readable audio, so the music-aware captioner cannot caption it")
     return songs, [lyrics[s] for s in songs], torch.from_numpy(np.stack([features[s] for s in songs])).float()
+
+
+def load_for(
+    model: CaptionModel, corpus: CaptionCorpus | str | Path, folder: str | Path | None = None
+) -> CaptionCorpus:
+    """``corpus`` split as ``model`` (saved in ``folder``, when known) was trained; a loaded corpus is used as it is."""
+    if isinstance(corpus, CaptionCorpus):
+        return corpus
+    return CaptionCorpus.for_captioner(corpus, model.config.music_encoder.align_model, folder)
 
 
 def caption_songs(
@@ -72,9 +83,7 @@ def caption_songs(
     return captions
 
 
-def score(
-    items: list[Interpretation], captions: dict[str, str], seed: int = 0, retrieval: bool = True
-) -> dict[str, Any]:
+def score(items: list[CaptionItem], captions: dict[str, str], seed: int = 0, retrieval: bool = True) -> dict[str, Any]:
     """Metrics of ``captions`` (song id → caption) against the items' interpretations (× 100)."""
     scored = [i for i in items if i.song_id in captions]
     if not scored:
@@ -94,7 +103,7 @@ def score(
 
 def evaluate_captioner(
     model: CaptionModel | str | Path,
-    interpretations: InterpretationSet | str | Path,
+    corpus: CaptionCorpus | str | Path,
     *,
     split: str = "test",
     variant: str = "full",
@@ -105,17 +114,19 @@ def evaluate_captioner(
     retrieval: bool = True,
     progress: bool = True,
 ) -> Evaluation:
-    """Caption every song of ``split`` and score the captions; writes ``captions.jsonl`` and ``metrics.json`` to ``out``."""
+    """Caption every song of ``split`` and score the captions; writes ``captions.jsonl`` and ``metrics.json`` to ``out``.
+
+    ``model`` is a captioner or its folder; ``corpus`` a prepared corpus folder (split with
+    :meth:`CaptionCorpus.for_captioner`, which checks a folder's card) or a :class:`CaptionCorpus`.
+    """
     started = time.perf_counter()
+    folder = Path(model) if isinstance(model, str | Path) else None
     model = model if isinstance(model, CaptionModel) else CaptionModel.from_pretrained(model)
-    source = interpretations if isinstance(interpretations, str | Path) else None
-    data = (
-        interpretations if isinstance(interpretations, InterpretationSet) else InterpretationSet.load(interpretations)
-    )
-    items = data.select(split, variant)
+    data = load_for(model, corpus, folder)
+    items = data.items(split, variant)
     if not items:
-        raise SongalignError(f"the {split} split of variant {variant} is empty; nothing to evaluate")
-    cache = Path(cache_dir) if cache_dir else music_cache_dir(source or ".")
+        raise SongalignError(f"{data.path}: the {split} split of variant {variant} is empty; nothing to evaluate")
+    cache = Path(cache_dir) if cache_dir else music_cache_dir(data.path)
     report = SkipReport()
     settings = settings or GenerationSettings()
     songs, lyrics, music = song_inputs(model, items, cache, report, progress)

@@ -33,7 +33,8 @@ item enters the contrastive loss (ALCAP's code does the same). The losses are th
 BART is ``BartForConditionalGeneration`` from a Hugging Face id (``facebook/bart-base``) or a
 local folder, or built from :class:`BartSize` for offline CPU runs (with a tokenizer trained on
 the training texts). A saved model folder holds ``bart/`` (Hugging Face format), ``tokenizer/``,
-``captioner.safetensors`` (fusion, alignment head, loss), ``captioner.json`` and a model card.
+``model.safetensors`` (fusion, alignment head, loss), ``config.json`` and a model card
+(:mod:`songalign.checkpoint`, the one model-folder format; BART's own weights live in ``bart/``).
 """
 
 from __future__ import annotations
@@ -48,20 +49,17 @@ from typing import Any
 
 import torch
 from pydantic import BaseModel, Field, model_validator
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from songalign.align.losses import AlignmentLoss, get_loss
+from songalign.align.losses import AlignmentLoss, LogitScale, loss_with_scale
 from songalign.caption.music import MusicEncoderConfig, describe
 from songalign.caption.tokenizer import load_tokenizer, train_tokenizer
+from songalign.checkpoint import load_weights_into, read_config, require_model_folder, save_model_folder
 from songalign.errors import SongalignError
-from songalign.towers.base import check_model_folder
+from songalign.hub import load_pretrained, quiet_transformers
 
 BART_DIR = "bart"
 TOKENIZER_DIR = "tokenizer"
-WEIGHTS_FILE = "captioner.safetensors"
-CONFIG_FILE = "captioner.json"
-CARD_FILE = "README.md"
 LYRICS_LINE_SEPARATOR = "; "
 """Lyrics lines are joined with this before tokenising (BART-fusion replaces newlines by ';')."""
 
@@ -256,34 +254,10 @@ def _tiny_bart_config(size: BartSize, vocab_size: int) -> Any:
     )
 
 
-@contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """No per-file progress bars or tips from transformers while loading or saving."""
-    from transformers.utils import logging as hf_logging
-
-    bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
 def _load_bart(source: str) -> Any:
     from transformers import BartForConditionalGeneration
 
-    check_model_folder(source, "BART model")
-    try:
-        with _quiet_transformers():
-            return BartForConditionalGeneration.from_pretrained(source)
-    except (OSError, ValueError) as error:
-        raise SongalignError(
-            f"cannot load BART from {source!r} ({error}); give a local folder, or a Hugging Face id such as "
-            "facebook/bart-base that is already in the local cache when offline"
-        ) from error
+    return load_pretrained(BartForConditionalGeneration, source, "BART model")
 
 
 class CaptionModel(nn.Module):
@@ -320,12 +294,13 @@ class CaptionModel(nn.Module):
             self.fusion.extend(CrossModalFusion(config.music_dim, d_model, config.fusion) for _ in range(count))
         self.alignment_head: AlignmentHead | None = None
         self.alignment_loss: AlignmentLoss | None = None
+        self.alignment_scale: LogitScale | None = None  # the InfoNCE losses' s (init_temperature, learnable options)
         if config.alignment.active:
             layer = self.alignment_layer
             if not 0 <= layer <= n_layers:
                 raise SongalignError(f"alignment.layer {layer} must be in 0…{n_layers}; fix the recipe")
             self.alignment_head = AlignmentHead(config.music_dim, d_model)
-            self.alignment_loss = get_loss(config.alignment.loss, **config.alignment.options)
+            self.alignment_loss, self.alignment_scale = loss_with_scale(config.alignment.loss, config.alignment.options)
         self._context: _EncoderContext | None = None
         encoder = self.bart.get_encoder()
         encoder.layers[0].register_forward_pre_hook(self._embeddings_hook, with_kwargs=True)
@@ -359,39 +334,24 @@ class CaptionModel(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> CaptionModel:
         """Load a folder written by :meth:`save_pretrained`."""
-        directory = Path(directory)
-        needed = [directory / CONFIG_FILE, directory / WEIGHTS_FILE, directory / BART_DIR, directory / TOKENIZER_DIR]
-        if not all(p.exists() for p in needed):
-            raise SongalignError(
-                f"{directory} is not a captioner folder (it needs {CONFIG_FILE}, {WEIGHTS_FILE}, {BART_DIR}/ and "
-                f"{TOKENIZER_DIR}/); train one with `songalign caption train`"
-            )
-        config = CaptionModelConfig.model_validate_json((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+        directory = require_model_folder(
+            directory, "captioner", needs=(BART_DIR, TOKENIZER_DIR), hint="train one with `songalign caption train`"
+        )
+        config = CaptionModelConfig.model_validate(read_config(directory))
         model = cls(config, _load_bart(str(directory / BART_DIR)), load_tokenizer(directory / TOKENIZER_DIR))
-        state = load_file(directory / WEIGHTS_FILE)
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.startswith("bart.")]
-        if missing or unexpected:
-            raise SongalignError(
-                f"{directory / WEIGHTS_FILE} does not match {CONFIG_FILE} (missing {missing[:3]}, unexpected "
-                f"{unexpected[:3]}); it was written by another version or edited"
-            )
-        return model.eval()
+        return load_weights_into(model, directory, referenced=("bart.",)).eval()
 
     def save_pretrained(self, directory: str | Path, card: dict[str, Any] | None = None) -> Path:
         """Write BART, the tokenizer, the captioner's own weights, its config and a model card."""
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        with _quiet_transformers():
+        with quiet_transformers():
             self.bart.save_pretrained(directory / BART_DIR)
         self.tokenizer.save_pretrained(directory / TOKENIZER_DIR)
-        own = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items() if not k.startswith("bart.")}
-        save_file(own, directory / WEIGHTS_FILE)
-        (directory / CONFIG_FILE).write_text(self.config.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        (directory / CARD_FILE).write_text(model_card(self, card or {}), encoding="utf-8")
-        if card is not None:
-            (directory / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n", encoding="utf-8")
-        return directory
+        own = {k: v for k, v in self.state_dict().items() if not k.startswith("bart.")}  # BART lives in bart/
+        card = {"kind": "caption", **(card or {})}
+        return save_model_folder(
+            directory, own, self.config, card, title="songalign captioner", architecture=architecture(self)
+        )
 
     # -- hooks ----------------------------------------------------------------------------------------
     def _embeddings_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -484,7 +444,8 @@ class CaptionModel(nn.Module):
                     first.setdefault(song, row)
                 keep = torch.tensor(sorted(first.values()), device=input_ids.device)
             z_music, z_text = self.alignment_head(music[keep], encoded.text_states[keep], attention_mask[keep])
-            contrast = self.alignment_loss(z_music, z_text)
+            scale = self.alignment_scale() if self.alignment_scale is not None else None
+            contrast = self.alignment_loss(z_music, z_text, scale=scale)
         weight = self.config.alignment.weight if self.alignment_head is not None else 0.0
         return {"loss": caption + weight * contrast, "caption": caption.detach(), "contrast": contrast.detach()}
 
@@ -572,32 +533,23 @@ class CaptionModel(nn.Module):
         return maps
 
 
-def model_card(model: CaptionModel, card: dict[str, Any]) -> str:
-    """A Markdown model card: architecture, what it was trained on and how, and its figures."""
+def architecture(model: CaptionModel) -> list[str]:
+    """The model card's architecture bullets: BART, music encoder, fusion, alignment."""
     config = model.config
     bart = model.bart.config
     alignment = config.alignment
-    lines = [
-        f"# songalign captioner: {card.get('name', 'unnamed')}",
-        "",
-        "Song captioner (BART-fusion / ALCAP / RECAP design) written by songalign.",
-        "",
-        "## Architecture",
-        f"- BART: `{config.bart or 'built from config'}` — d_model {bart.d_model}, {bart.encoder_layers}+"
+    fusion = "none (lyrics only)"
+    if model.fusion_layers:
+        fusion = (
+            f"after encoder layers {model.fusion_layers}, {config.fusion.heads} head(s), residual "
+            f"×{config.fusion.residual_scale}, forget gate {'on' if config.fusion.forget_gate else 'off'}"
+        )
+    return [
+        f"BART: `{config.bart or 'built from config'}` — d_model {bart.d_model}, {bart.encoder_layers}+"
         f"{bart.decoder_layers} layers, vocabulary {bart.vocab_size}",
-        f"- music encoder (frozen, precomputed): {json.dumps(describe(config.music_encoder))}, d_m = {config.music_dim}",
-        f"- fusion: {'after encoder layers ' + str(model.fusion_layers) if model.fusion_layers else 'none (lyrics only)'}"
-        + (
-            f", {config.fusion.heads} head(s), residual ×{config.fusion.residual_scale}, forget gate "
-            f"{'on' if config.fusion.forget_gate else 'off'}"
-            if model.fusion_layers
-            else ""
-        ),  # fmt: skip
-        f"- alignment: {alignment.loss} with α = {alignment.weight} at encoder state {model.alignment_layer}"
+        f"music encoder (frozen, precomputed): {json.dumps(describe(config.music_encoder))}, d_m = {config.music_dim}",
+        f"fusion: {fusion}",
+        f"alignment: {alignment.loss} with α = {alignment.weight} at encoder state {model.alignment_layer}"
         if alignment.active
-        else "- alignment: none",
+        else "alignment: none",
     ]
-    for title, key in (("Training data", "data"), ("Recipe", "recipe"), ("Evaluation", "evaluation")):
-        if card.get(key):
-            lines += ["", f"## {title}", "", "```json", json.dumps(card[key], indent=2, default=str), "```"]
-    return "\n".join(lines) + "\n"

@@ -32,7 +32,8 @@ from songalign.align.model import TowerSpec
 from songalign.audio.cache import FeatureCache
 from songalign.audio.io import probe_audio
 from songalign.audio.windows import fit_length, segment_window
-from songalign.caption.data import Interpretation
+from songalign.caption.data import CaptionItem
+from songalign.checkpoint import WEIGHTS_FILE
 from songalign.errors import BadInputError, SkipReport, SongalignError
 from songalign.towers import AudioTower, build_audio_tower
 
@@ -40,15 +41,19 @@ from songalign.towers import AudioTower, build_audio_tower
 class MusicEncoderConfig(BaseModel):
     """Which frozen tower makes the music sequence, and from which excerpt."""
 
-    align_model: Path | None = Field(None, description="a trained alignment model folder; its audio tower is used")
+    align_model: Path | None = Field(
+        None,
+        description="a trained alignment model folder: its audio tower is used, and the captioner's splits follow "
+        "that model's corpus by song (songalign.caption.data)",
+    )
     tower: TowerSpec = Field(default_factory=lambda: TowerSpec(name="cnn"))
     seed: int = Field(0, description="initialises a registry tower (ignored with align_model)")
     excerpt_seconds: float = Field(15.0, gt=0, description="seconds of audio per song (ALCAP: 15 s)")
 
 
-def music_cache_dir(interpretations: str | Path) -> Path:
-    """Where the music features of an interpretations folder are cached by default."""
-    return Path(interpretations) / ".cache" / "music"
+def music_cache_dir(corpus: str | Path) -> Path:
+    """Where the music features of a prepared corpus's songs are cached by default."""
+    return Path(corpus) / ".cache" / "music"
 
 
 def build_music_encoder(config: MusicEncoderConfig) -> AudioTower:
@@ -59,7 +64,7 @@ def build_music_encoder(config: MusicEncoderConfig) -> AudioTower:
     """
     stamp = None
     if config.align_model is not None:
-        weights = Path(config.align_model) / "model.safetensors"
+        weights = Path(config.align_model) / WEIGHTS_FILE
         stamp = weights.stat().st_mtime_ns if weights.is_file() else None
     return _frozen_tower(config.model_dump_json(), stamp)
 
@@ -111,7 +116,7 @@ def excerpt_window(duration: float | None, path: str, seconds: float) -> tuple[f
 
 
 def music_features(
-    items: Sequence[Interpretation],
+    items: Sequence[CaptionItem],
     config: MusicEncoderConfig,
     cache_dir: str | Path,
     report: SkipReport | None = None,
@@ -128,7 +133,7 @@ def music_features(
     cache = FeatureCache(Path(cache_dir))
     key = encoder_key(config, tower)
     rate, samples = tower.sample_rate, int(round(config.excerpt_seconds * tower.sample_rate))
-    songs: dict[str, Interpretation] = {}
+    songs: dict[str, CaptionItem] = {}
     for item in items:
         songs.setdefault(item.song_id, item)
     result: dict[str, np.ndarray] = {}

@@ -8,35 +8,19 @@ from typing import Any
 
 import numpy as np
 
-from songalign.runs import pyplot, read_metrics
+from songalign.runs import Curve, plot_curves, pyplot
+
+CAPTION_CURVES = (
+    Curve("train/caption", "caption loss"),
+    Curve("train/contrast", "contrastive loss", ":", omit_if_zero=True),  # α = 0 (BART-fusion) logs zeros
+    Curve("val/loss", "val caption loss", "o-"),
+)
+"""What a captioner's ``loss.png`` shows: caption and contrastive loss per step, validation caption loss per epoch."""
 
 
 def plot_training(logs: Path, out: Path, title: str = "") -> Path | None:
-    """Caption and contrastive loss per step, validation caption loss per epoch, from Lightning's CSV logs."""
-    rows = read_metrics(Path(logs))
-    if not rows:
-        return None
-    plt = pyplot()
-    series = {
-        name: [(int(r["step"]), float(r[key])) for r in rows if r.get(key)]
-        for name, key in (
-            ("caption loss", "train/caption"),
-            ("contrastive loss", "train/contrast"),
-            ("val caption loss", "val/loss"),
-        )
-    }
-    figure, axis = plt.subplots(figsize=(7, 4))
-    for (name, points), style in zip(series.items(), ("-", ":", "o-"), strict=True):
-        if points and (name != "contrastive loss" or any(v for _, v in points)):
-            axis.plot(*zip(*points, strict=True), style, label=name, alpha=0.85)
-    axis.set_xlabel("step")
-    axis.set_ylabel("loss")
-    axis.set_title(title)
-    axis.legend(loc="upper right")
-    figure.tight_layout()
-    figure.savefig(out, dpi=110)
-    plt.close(figure)
-    return out
+    """The captioner's training curves (:data:`CAPTION_CURVES`) from Lightning's CSV logs, as a PNG."""
+    return plot_curves(logs, out, CAPTION_CURVES, title)
 
 
 def plot_attention_grid(

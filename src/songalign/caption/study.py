@@ -1,11 +1,12 @@
 """Studies: the four captioners compared on the same data, seed and steps; the α grid search.
 
 :func:`compare_recipes` trains lyrics-only BART, BART-fusion, ALCAP and RECAP from their recipes
-(``configs/bart_text.yaml``, ``bart_fusion.yaml``, ``alcap.yaml``, ``recap.yaml``) with the same
-interpretations, seed and number of optimizer steps, evaluates each on the shared test split,
+(``configs/bart_text.yaml``, ``bart_fusion.yaml``, ``alcap.yaml``, ``recap.yaml``) on the same
+prepared corpus, seed and number of optimizer steps, evaluates each on the shared test split,
 and writes ``report.md`` (one table, numbers as measured), ``results.json`` and heat maps of the
 fusion models' cross-attention on the same test songs. :func:`run_comparison` first synthesises
-a corpus and its interpretations, so the whole study runs offline.
+and prepares a corpus (its interpretations come from the generator), so the whole study runs
+offline.
 
 :func:`alpha_sweep` trains one recipe for each contrastive weight α and tabulates and plots the
 scores (ALCAP Fig. 5/6, RECAP Fig. 2).
@@ -23,12 +24,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from songalign.caption.data import InterpretationSet
-from songalign.caption.evaluate import evaluate_captioner
+from songalign.caption.data import CaptionCorpus, CaptionItem
+from songalign.caption.evaluate import evaluate_captioner, load_for
 from songalign.caption.model import CaptionModel
 from songalign.caption.music import build_music_encoder, music_cache_dir, music_features
 from songalign.caption.plots import attention_entropy, plot_alpha_sweep, plot_attention_grid
 from songalign.caption.train import CaptionRecipe, load_recipe, train
+from songalign.checkpoint import read_card
+from songalign.corpus.segmenter import SplitConfig
 from songalign.errors import SkipReport, SongalignError
 
 RECIPES = ("bart_text", "bart_fusion", "alcap", "recap")
@@ -38,9 +41,12 @@ PACKAGED_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 LABELS = {"bart_text": "BART (lyrics only)", "bart_fusion": "BART-fusion (α = 0)", "alcap": "ALCAP", "recap": "RECAP"}
 
+COMPARISON_SPLIT = SplitConfig(train=0.7, val=0.1, test=0.2)
+"""Song shares of the synthetic corpus :func:`run_comparison` prepares (seeded with its ``seed``)."""
 
-def _overrides(interpretations: Path, out: Path, steps: int | None, seed: int, align_model: Path | None) -> list[str]:
-    items = [f"data.interpretations={interpretations}", f"out={out}", f"train.seed={seed}"]
+
+def _overrides(corpus: Path, out: Path, steps: int | None, seed: int, align_model: Path | None) -> list[str]:
+    items = [f"data.corpus={corpus}", f"out={out}", f"train.seed={seed}"]
     if steps is not None:
         items += [f"train.max_steps={steps}", "train.epochs=100000"]
     if align_model is not None:
@@ -56,23 +62,26 @@ def _metric_cells(metrics: dict[str, Any]) -> list[str]:
 
 
 def attention_figure(
-    models: dict[str, Path], interpretations: Path, out: Path, songs: int = 3, cache_dir: Path | None = None
+    models: dict[str, Path], corpus: Path, out: Path, songs: int = 3, cache_dir: Path | None = None
 ) -> dict[str, float]:
-    """Heat maps of the fusion models' cross-attention on the first ``songs`` test songs; returns mean entropies."""
-    data = InterpretationSet.load(interpretations)
-    items = data.select("test")
-    chosen = list(dict.fromkeys(i.song_id for i in items))[:songs]
-    subset = [next(i for i in items if i.song_id == s) for s in chosen]
+    """Heat maps of the fusion models' cross-attention on the first ``songs`` test songs; returns mean entropies.
+
+    The test songs are those of the first fusion model's split of ``corpus``; every model is shown on them.
+    """
     maps, entropies, frame = {}, {}, 0.32
+    subset: list[CaptionItem] = []
     for name, folder in models.items():
         model = CaptionModel.from_pretrained(folder)
         if not model.fusion_layers:
             continue
+        if not subset:
+            first_items: dict[str, CaptionItem] = {}
+            for item in load_for(model, corpus, folder).items("test"):
+                first_items.setdefault(item.song_id, item)
+            subset = list(first_items.values())[:songs]
         encoder = model.config.music_encoder
         tower = build_music_encoder(encoder)
-        features = music_features(
-            subset, encoder, cache_dir or music_cache_dir(interpretations), SkipReport(), tower, False
-        )
+        features = music_features(subset, encoder, cache_dir or music_cache_dir(corpus), SkipReport(), tower, False)
         usable = [i for i in subset if i.song_id in features]
         if not usable:
             continue
@@ -86,7 +95,7 @@ def attention_figure(
 
 
 def compare_recipes(
-    interpretations: Path,
+    corpus: Path,
     out: Path,
     *,
     configs: Path = PACKAGED_CONFIGS,
@@ -98,7 +107,7 @@ def compare_recipes(
     command: str = "",
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train and evaluate each recipe in ``names`` with the same data, seed and steps; write the report."""
+    """Train and evaluate each recipe in ``names`` on the prepared ``corpus`` with the same seed and steps; write the report."""
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     models: dict[str, Path] = {}
@@ -106,16 +115,14 @@ def compare_recipes(
         path = configs / f"{name}.yaml"
         if not path.is_file():
             raise SongalignError(f"{path}: recipe not found; pass --configs with a folder holding {name}.yaml")
-        recipe = load_recipe(
-            path, _overrides(interpretations, out / name, steps, seed, align_model) + list(extra_overrides)
-        )
+        recipe = load_recipe(path, _overrides(corpus, out / name, steps, seed, align_model) + list(extra_overrides))
         started = time.perf_counter()
         models[name] = train(recipe, progress=progress)
         trained = time.perf_counter() - started
-        evaluation = evaluate_captioner(models[name], interpretations, split="test", settings=recipe.generation,
+        evaluation = evaluate_captioner(models[name], corpus, split="test", settings=recipe.generation,
                                         out=out / name / "eval", cache_dir=recipe.data.cache(), seed=seed,
                                         progress=progress)  # fmt: skip
-        card = json.loads((models[name] / "card.json").read_text(encoding="utf-8"))
+        card = read_card(models[name])
         results[name] = {
             "metrics": evaluation.metrics,
             "train_seconds": round(trained, 1),
@@ -123,26 +130,32 @@ def compare_recipes(
             "weights": card["evaluation"]["weights"],
             "example": next(iter(evaluation.captions.items())),
         }
-    entropies = attention_figure(models, interpretations, out / "attention.png")
+    entropies = attention_figure(models, corpus, out / "attention.png")
     for name, value in entropies.items():
         results[name]["attention_entropy"] = value
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
-    write_report(results, out / "report.md", interpretations, steps, seed, command)
+    split = CaptionCorpus.for_captioner(corpus, align_model, next(iter(models.values())))
+    write_report(results, out / "report.md", split, steps, seed, command)
     return results
 
 
+def _split_words(source: dict[str, Any]) -> str:
+    if source.get("source") == "align_model":
+        return f"splits of the music tower's model {source['align_model']}, by song, where it lists the song"
+    return "the corpus's song-level splits"
+
+
 def write_report(
-    results: dict[str, Any], path: Path, interpretations: Path, steps: int | None, seed: int, command: str
+    results: dict[str, Any], path: Path, data: CaptionCorpus, steps: int | None, seed: int, command: str
 ) -> Path:
-    """The Markdown report of a comparison: one table, with the numbers as measured."""
-    data = InterpretationSet.load(interpretations)
+    """The Markdown report of a comparison on ``data`` (the corpus as the models split it): one table, as measured."""
     first = next(iter(results.values()))["metrics"]
     meteor_name = "METEOR" if "meteor" in first else "METEOR (no synonyms)"
     counts = data.counts()["full"]
     lines = [
         "# Captioning comparison: lyrics-only BART, BART-fusion, ALCAP, RECAP",
         "",
-        f"Data: `{interpretations}` — {counts['train']} train / {counts['val']} val / {counts['test']} test "
+        f"Data: `{data.path}` ({_split_words(data.split_source)}) — {counts['train']} train / {counts['val']} val / {counts['test']} test "
         f"interpretations ({counts['train_songs']} / {counts['val_songs']} / {counts['test_songs']} songs), variant full. "
         f"Same seed ({seed}) and {steps if steps else 'recipe'} optimizer steps for every model; weights with the lowest "
         "validation caption loss.",
@@ -188,7 +201,6 @@ def run_comparison(
     songs: int = 48,
     seed: int = 0,
     steps: int | None = 300,
-    per_song: int = 3,
     corpus: Path | None = None,
     configs: Path = PACKAGED_CONFIGS,
     align_model: Path | None = None,
@@ -196,19 +208,18 @@ def run_comparison(
     command: str = "",
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Synthesise a corpus (unless ``corpus`` is given) and its interpretations, then :func:`compare_recipes`."""
-    from songalign.caption.synth import synthesize_interpretations
-    from songalign.corpus.segmenter import SplitConfig
-
+    """:func:`compare_recipes` on the prepared ``corpus``, or on a synthetic corpus of ``songs`` songs it
+    synthesises (``out/synth``) and prepares (``out/corpus``, :data:`COMPARISON_SPLIT` seeded with ``seed``)."""
     out.mkdir(parents=True, exist_ok=True)
     if corpus is None:
+        from songalign.corpus.prepare import prepare_corpus
         from songalign.corpus.synth import ensure_synthetic_corpus
 
-        corpus = ensure_synthetic_corpus(out / "synth", n_songs=songs, seed=seed)
-    interpretations = out / "interpretations"
-    synthesize_interpretations(corpus, per_song=per_song, seed=seed,
-                               split=SplitConfig(train=0.7, val=0.1, test=0.2, seed=seed)).save(interpretations)  # fmt: skip
-    return compare_recipes(interpretations, out, configs=configs, steps=steps, seed=seed, align_model=align_model,
+        raw = ensure_synthetic_corpus(out / "synth", n_songs=songs, seed=seed)
+        corpus = out / "corpus"
+        split = COMPARISON_SPLIT.model_copy(update={"seed": seed})
+        prepare_corpus("jamendo", raw, corpus, split=split, progress=progress)  # cheap: re-done, so never stale
+    return compare_recipes(corpus, out, configs=configs, steps=steps, seed=seed, align_model=align_model,
                            extra_overrides=extra_overrides, command=command, progress=progress)  # fmt: skip
 
 
@@ -225,7 +236,7 @@ def alpha_sweep(
         variant.model.alignment.weight = float(alpha)
         variant.out = out / f"alpha_{alpha:g}"
         folder = train(variant, progress=progress)
-        evaluation = evaluate_captioner(folder, variant.data.interpretations, split=split, variant=variant.data.variant,
+        evaluation = evaluate_captioner(folder, variant.data.corpus, split=split, variant=variant.data.variant,
                                         settings=variant.generation, out=variant.out / "eval",
                                         cache_dir=variant.data.cache(), seed=variant.train.seed,
                                         progress=progress)  # fmt: skip

@@ -3,21 +3,24 @@
 - :func:`write_tiny_bart` writes a randomly initialised ``BartForConditionalGeneration`` (d_model 32,
   2+2 layers) and a byte-level BPE tokenizer trained on a few sentences, in the Hugging Face layout
   that ``from_pretrained(folder)`` reads — the same loading path as ``facebook/bart-base``.
-- :func:`write_tiny_interpretations` writes a few songs (tones of different pitch, 3 s) with lyrics
-  and interpretations, split by song.
-- :func:`tiny_recipe` is a captioner recipe over them with a small ``cnn`` music tower.
+- :func:`write_tiny_release` writes a few songs (tones of different pitch, 3 s) and a Song
+  Interpretation–style release of their lyrics and interpretations (JSON);
+  :func:`write_tiny_caption_corpus` prepares it with the ``interpretation`` reader, split by song
+  like every corpus.
+- :func:`tiny_recipe` is a captioner recipe over such a corpus with a small ``cnn`` music tower.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from songalign.align.model import TowerSpec
-from songalign.caption.data import Interpretation, InterpretationSet
 from songalign.caption.model import CaptionModelConfig
 from songalign.caption.music import MusicEncoderConfig
 from songalign.caption.train import CaptionData, CaptionRecipe, CaptionTrainSettings
+from songalign.corpus.prepare import prepare_corpus
 from songalign.testing import write_audio
 
 TINY_TOWER = TowerSpec(name="cnn", options={"channels": [8, 16], "embedding_dim": 32})
@@ -66,42 +69,45 @@ def write_tiny_bart(folder: str | Path, texts: list[str] | None = None, seed: in
     return folder
 
 
-def write_tiny_interpretations(root: str | Path, n_songs: int = 6, per_song: int = 2, seconds: float = 3.0) -> Path:
-    """Songs (tones, ``seconds`` long) with lyrics and ``per_song`` interpretations each; returns the folder.
+def write_tiny_release(root: str | Path, n_songs: int = 6, per_song: int = 2, seconds: float = 3.0) -> Path:
+    """Songs ``song0…`` (tones, ``seconds`` long, in ``root/audio``) and ``root/release.json`` naming them.
 
-    Splits: the last song is ``test``, the one before ``val``, the rest ``train``; votes alternate
-    between 3 and −1 so the vote variants differ.
+    The release has one record per interpretation (``music4all_id``, ``lyrics``, ``comment``,
+    ``votes``), ``per_song`` per song; votes alternate between 3 and −1 so the vote variants
+    differ. Returns the release file.
     """
     root = Path(root)
-    items = []
+    records = []
     for index in range(n_songs):
         mood = _MOODS[index % len(_MOODS)]
-        audio = write_audio(root / "audio" / f"song{index}.wav", seconds, frequency=180.0 + 70.0 * index)
-        split = "test" if index == n_songs - 1 else "val" if index == n_songs - 2 else "train"
+        write_audio(root / "audio" / f"song{index}.wav", seconds, frequency=180.0 + 70.0 * index)
         lyrics = f"I sing of {mood} tonight\nall this {mood} in my heart\n{mood} again and again"
+        sentence = SENTENCES[index % len(SENTENCES)]
         for k in range(per_song):
-            items.append(
-                Interpretation(
-                    id=f"song{index}#{k + 1}",
-                    song_id=f"song{index}",
-                    lyrics=lyrics,
-                    text=f"{SENTENCES[index % len(SENTENCES)]} Take {k + 1}."
-                    if k
-                    else SENTENCES[index % len(SENTENCES)],
-                    votes=3 if k % 2 == 0 else -1,
-                    split=split,
-                    audio_path=str(audio.resolve()),
-                    duration=seconds,
-                    title=f"Song {index}",
-                )
-            )
-    return InterpretationSet(items, {"reader": "tiny"}).save(root / "interpretations")
+            comment = f"{sentence} Take {k + 1}." if k else sentence
+            records.append({"music4all_id": f"song{index}", "title": f"Song {index}", "lyrics": lyrics,
+                            "comment": comment, "votes": 3 if k % 2 == 0 else -1})  # fmt: skip
+    release = root / "release.json"
+    release.write_text(json.dumps(records, indent=1), encoding="utf-8")
+    return release
 
 
-def tiny_recipe(
-    interpretations: str | Path, out: str | Path, bart: str | Path | None = None, **model: Any
-) -> CaptionRecipe:
-    """A fast recipe over :func:`write_tiny_interpretations`: ALCAP-style by default, 2-s excerpts, a few steps.
+def write_tiny_caption_corpus(root: str | Path, n_songs: int = 6, per_song: int = 2, seconds: float = 3.0) -> Path:
+    """:func:`write_tiny_release`, prepared into ``root/corpus`` by the ``interpretation`` reader; returns the corpus.
+
+    The split is the default song-level one (80/10/10, seed 0): 6 songs give 4 train, 1 val
+    and 1 test song.
+    """
+    root = Path(root)
+    release = write_tiny_release(root, n_songs, per_song, seconds)
+    corpus = root / "corpus"
+    prepare_corpus("interpretation", release, corpus, audio_dir=root / "audio", audio_extension=".wav", progress=False)
+    return corpus
+
+
+def tiny_recipe(corpus: str | Path, out: str | Path, bart: str | Path | None = None, **model: Any) -> CaptionRecipe:
+    """A fast recipe over a prepared corpus (:func:`write_tiny_caption_corpus`): ALCAP-style by default, 2-s
+    excerpts, a few steps.
 
     ``bart`` names a BART folder (e.g. from :func:`write_tiny_bart`); else a 32-wide BART is built.
     Keyword arguments update the model config (``fusion=…``, ``alignment=…``).
@@ -124,7 +130,7 @@ def tiny_recipe(
     return CaptionRecipe(
         name="tiny",
         out=Path(out),
-        data=CaptionData(interpretations=Path(interpretations)),
+        data=CaptionData(corpus=Path(corpus)),
         model=CaptionModelConfig.model_validate(config),
         train=CaptionTrainSettings(epochs=2, batch_size=4, lr=1e-3, checkpoint_every=1, seed=3),
         generation={"num_beams": 2, "max_length": 24},

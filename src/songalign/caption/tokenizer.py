@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from songalign.errors import SongalignError
-from songalign.towers.base import check_model_folder
+from songalign.hub import load_pretrained
 
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 
@@ -56,15 +56,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2000, min_frequency:
 
 
 def load_tokenizer(source: str | Path) -> Any:
-    """The tokenizer saved in folder ``source``, or of Hugging Face id ``source`` (from the local cache when offline)."""
+    """The tokenizer saved in folder ``source``, or of Hugging Face id ``source`` (local files first)."""
     from transformers import AutoTokenizer
 
-    source = str(source)
-    check_model_folder(source, "tokenizer")
-    try:
-        return AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError) as error:
-        raise SongalignError(
-            f"cannot load the tokenizer {source!r} ({error}); give a local folder, or a Hugging Face id that is "
-            "already in the local cache when offline"
-        ) from error
+    return load_pretrained(AutoTokenizer, source, "tokenizer")

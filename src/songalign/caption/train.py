@@ -1,6 +1,7 @@
 """Training of the captioner with Lightning, from a YAML recipe (``configs/alcap.yaml`` & co.).
 
-A recipe names the interpretations folder and variant, the model (BART source or size, the music
+A recipe names a prepared corpus whose songs carry interpretations (``data.corpus``) and the
+variant, the model (BART source or size, the music
 encoder, fusion, alignment), the optimiser and the decoding settings. A run folder holds::
 
     recipe.yaml              the resolved recipe (every default filled in)
@@ -25,10 +26,10 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from songalign.align.data import EpochBatches
-from songalign.caption.data import Interpretation, InterpretationSet, variant_name
+from songalign.caption.data import CaptionCorpus, CaptionItem, SplitSource, variant_name
 from songalign.caption.model import CaptionModel, CaptionModelConfig, GenerationSettings
 from songalign.caption.music import build_music_encoder, music_cache_dir, music_features
 from songalign.errors import SkipReport, SongalignError
@@ -36,14 +37,31 @@ from songalign.runs import fit_resuming, make_trainer, read_yaml_recipe, start_r
 
 
 class CaptionData(BaseModel):
-    interpretations: Path = Field(description="a folder with interpretations.jsonl")
+    """The prepared corpus a captioner trains on, which of its interpretations, and whose splits."""
+
+    corpus: Path = Field(description="a prepared corpus whose songs carry interpretations (songalign corpus prepare)")
     variant: str = Field("full", description="full, votes_ge_0 or votes_gt_0")
+    splits: SplitSource = Field(
+        "align_model",
+        description="with model.music_encoder.align_model: follow that model's splits by song (align_model) or keep "
+        "the corpus's, refusing val/test songs the tower trained on (corpus)",
+    )
     train_split: str = "train"
     val_split: str = "val"
-    cache_dir: Path | None = Field(None, description="music feature cache; default <interpretations>/.cache/music")
+    cache_dir: Path | None = Field(None, description="music feature cache; default <corpus>/.cache/music")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_interpretations_folder(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "interpretations" in data:
+            raise ValueError(
+                "data.interpretations is gone: prepare the interpretations as a corpus "
+                "(songalign corpus prepare interpretation|jamendo ...) and name it in data.corpus"
+            )
+        return data
 
     def cache(self) -> Path:
-        return self.cache_dir or music_cache_dir(self.interpretations)
+        return self.cache_dir or music_cache_dir(self.corpus)
 
 
 class CaptionTrainSettings(BaseModel):
@@ -106,7 +124,7 @@ class CaptionDataset:
     interpretation ids ``(N, l_y)`` padded with −100; ``song_index``: ``(N,)`` song numbers.
     """
 
-    items: list[Interpretation]
+    items: list[CaptionItem]
     features: torch.Tensor
     text_embeddings: torch.Tensor
     labels: torch.Tensor
@@ -118,7 +136,7 @@ class CaptionDataset:
 
 
 def build_dataset(
-    model: CaptionModel, items: list[Interpretation], features: dict[str, np.ndarray] | None
+    model: CaptionModel, items: list[CaptionItem], features: dict[str, np.ndarray] | None
 ) -> CaptionDataset:
     """Tokenise ``items`` and gather each one's music (items whose song has no features are dropped)."""
     if features is not None:
@@ -261,27 +279,29 @@ def validation_loss(model: CaptionModel, data: CaptionDataset, batch_size: int) 
 
 @dataclass
 class Prepared:
-    """A model ready to train with its data: train and val items, music features per song."""
+    """A model ready to train with its data: the split corpus, train and val items, music features per song."""
 
     model: CaptionModel
-    train: list[Interpretation]
-    val: list[Interpretation]
+    corpus: CaptionCorpus
+    train: list[CaptionItem]
+    val: list[CaptionItem]
     features: dict[str, np.ndarray] | None
     report: SkipReport
 
 
 def prepare(recipe: CaptionRecipe, progress: bool = True) -> Prepared:
-    """Load the interpretations, compute (or read) the music features, and build the model."""
-    data = InterpretationSet.load(recipe.data.interpretations)
-    train_items = data.select(recipe.data.train_split, recipe.data.variant)
-    val_items = data.select(recipe.data.val_split, recipe.data.variant)
+    """Split the corpus (following the music tower's model), compute (or read) the music features, build the model."""
+    config = recipe.model.model_copy(deep=True)
+    corpus = CaptionCorpus.load(recipe.data.corpus, align_model=config.music_encoder.align_model,
+                                splits=recipe.data.splits)  # fmt: skip
+    train_items = corpus.items(recipe.data.train_split, recipe.data.variant)
+    val_items = corpus.items(recipe.data.val_split, recipe.data.variant)
     if not train_items:
         raise SongalignError(
-            f"{recipe.data.interpretations}: the {recipe.data.train_split} split of variant {recipe.data.variant} is empty; "
+            f"{recipe.data.corpus}: the {recipe.data.train_split} split of variant {recipe.data.variant} is empty; "
             "pick another variant or split"
         )
     report = SkipReport()
-    config = recipe.model.model_copy(deep=True)
     features = None
     if config.uses_music:
         tower = build_music_encoder(config.music_encoder)
@@ -298,7 +318,7 @@ def prepare(recipe: CaptionRecipe, progress: bool = True) -> Prepared:
     else:
         texts = [i.text for i in train_items] + list({i.song_id: i.lyrics for i in train_items}.values())
         model = CaptionModel.build(config, texts)
-    return Prepared(model, train_items, val_items, features, report)
+    return Prepared(model, corpus, train_items, val_items, features, report)
 
 
 def train(recipe: CaptionRecipe, *, progress: bool = True, callbacks: list[L.Callback] | None = None) -> Path:
@@ -337,8 +357,11 @@ def train(recipe: CaptionRecipe, *, progress: bool = True, callbacks: list[L.Cal
     model.eval()
     card = {
         "name": recipe.name,
+        "kind": "caption",
         "data": {
-            "interpretations": str(recipe.data.interpretations),
+            "corpus": str(recipe.data.corpus),
+            "songs": prepared.corpus.song_lists(),
+            "splits": prepared.corpus.split_source,
             "variant": variant_name(recipe.data.variant),
             "train_items": len(train_set),
             "val_items": len(val_set) if val_set else 0,

@@ -22,17 +22,26 @@ from songalign.corpus.readers import read_songs
 from songalign.corpus.records import Line, Segment, Song
 from songalign.corpus.segmenter import SegmenterConfig, SplitConfig, assign_splits, segment_song
 from songalign.corpus.validate import clean_song
-from songalign.errors import BadInputError, SkipReport, SongalignError
+from songalign.errors import SKIPPED, BadInputError, SkipReport, SongalignError
 
 REFERENCE_OVERLAP = 0.5
 """Share of a segment a reference section must cover for the segment to inherit its labels."""
+SKIPPED_FILE = "skipped.csv"
+"""In a prepared corpus: every item skipped or repaired (columns ``action, kind, path, item, reason``)."""
 
 
 @dataclass
 class PrepareResult:
+    """The prepared corpus: its manifest, what was skipped or repaired, and where both were written."""
+
     manifest: CorpusManifest
     report: SkipReport
     out: Path
+
+    @property
+    def skipped_file(self) -> Path:
+        """The CSV listing every skipped or repaired item (written even when there is none)."""
+        return self.out / SKIPPED_FILE
 
 
 def _with_audio_length(song: Song, report: SkipReport) -> Song | None:
@@ -43,7 +52,7 @@ def _with_audio_length(song: Song, report: SkipReport) -> Song | None:
         report.add_error(error, item=song.id)
         return None
     if info.truncated:
-        report.skip(
+        report.repair(
             song.audio_path,
             f"audio is cut short: only {info.duration:.2f} s decode; lyrics after that are dropped "
             "(replace the file with a complete copy to keep them)",
@@ -123,8 +132,9 @@ def prepare_corpus(
 ) -> PrepareResult:
     """Read corpus ``src`` with the named reader and write a prepared corpus to ``out``.
 
-    Bad songs are skipped and reported; a :class:`SongalignError` is raised only when no song
-    is usable. Returns the manifest, the skip report and the output folder.
+    Bad songs are skipped and reported, and the full list is written to ``out/skipped.csv``
+    (:data:`SKIPPED_FILE`); a :class:`SongalignError` is raised only when no song is usable (the
+    list is written then too). Returns the manifest, the skip report and the output folder.
     """
     src, out = Path(src), Path(out)
     segmenter = segmenter or SegmenterConfig()
@@ -140,11 +150,12 @@ def prepare_corpus(
         songs.append(prepared[0])
         segments.extend(prepared[1])
     report.kept = len(songs)
+    out.mkdir(parents=True, exist_ok=True)
+    listing = report.write_csv(out / SKIPPED_FILE)
     if not songs:
-        reasons = (
-            "; ".join(f"{reason} ({n}×)" for reason, n in report.reasons().most_common(3)) or "the corpus is empty"
-        )
-        raise SongalignError(f"no usable song in {src}: {reasons}")
+        kinds = [k for k in report.kinds() if k.action == SKIPPED][:3]
+        reasons = "; ".join(f"{k.kind} ({k.count}×)" for k in kinds) or "the corpus is empty"
+        raise SongalignError(f"no usable song in {src}: {reasons}; every skipped item is listed in {listing}")
     splits = assign_splits([s.id for s in songs], split)
     segments = [replace(s, split=splits[s.song_id]) for s in segments]
     manifest = CorpusManifest(
@@ -158,7 +169,7 @@ def prepare_corpus(
             "split": split.model_dump(),
             "songs": len(songs),
             "segments": len(segments),
-            "skipped": [s.__dict__ for s in report.skipped],
+            "skipped": {"file": SKIPPED_FILE, "skipped": len(report), "repaired": len(report.repaired)},
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "songalign_version": __version__,
         },

@@ -11,7 +11,7 @@ JSON and Parquet without loss (see :mod:`songalign.corpus.manifest`).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 Seconds = float
@@ -147,11 +147,3 @@ class Segment(_Record):
     @property
     def duration(self) -> Seconds:
         return self.end - self.start
-
-    def with_offset(self, offset: Seconds) -> Segment:
-        """The same segment shifted by ``offset`` seconds."""
-        return replace(self, start=self.start + offset, end=self.end + offset)
-
-    def trim(self, end: Seconds) -> Segment:
-        """The segment cut so that it ends no later than ``end`` seconds."""
-        return replace(self, end=min(self.end, end))

@@ -66,11 +66,12 @@ def _resolve_overlaps(lines: list[Line], path: str, song_id: str, report: SkipRe
     for i in range(1, len(ordered)):
         previous, current = ordered[i - 1], ordered[i]
         if current.start < previous.end - 1e-9:
-            report.skip(
+            report.repair(
                 path,
                 f"line '{previous.text[:40]}' overlaps the next line by {previous.end - current.start:.3f} s; "
                 "its end was moved to the next line's start",
                 item=song_id,
+                kind="a line overlapped the next line; its end was moved to the next line's start",
             )
             ordered[i - 1] = replace(previous, end=max(previous.start, current.start))
     return ordered

@@ -1,4 +1,4 @@
-"""The describer contract and the registry of describers by name.
+"""The describer contract and the registry of describers by name (:data:`DESCRIBERS`).
 
 A describer turns a batch of lyric :class:`~songalign.corpus.records.Segment` records into one
 :class:`Description` each: a one-sentence, open-vocabulary description of the emotional sentiment
@@ -18,12 +18,16 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from songalign.corpus.records import Segment
 from songalign.errors import SongalignError
+from songalign.registry import Registry
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 LABEL_KEYS: tuple[str, ...] = ("emotion", "emotion_secondary", "valence", "arousal", "intensity", "describer")
 """The keys a describer owns in ``Segment.labels``; other keys (e.g. ``ref_emotion``) are kept."""
@@ -102,36 +106,37 @@ def stable_digest(data: Any, length: int = 16) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
 
 
-@dataclass(frozen=True)
-class _Entry:
-    factory: Callable[[Any], Describer]
-    options: type[BaseModel]
+DESCRIBERS: Registry[Callable[..., Describer]] = Registry("describers", what="describer")
+"""The describers by name. A built-in entry carries its pydantic ``options`` model: the factory gets
+the validated model. Other packages add describers through the ``songalign.describers`` entry points;
+such a factory gets the keyword options (at least ``seed``) themselves."""
+
+# Lazy "module:attribute" targets: listing the describers (the CLI does) imports neither the
+# backends (vaderSentiment, httpx) nor pydantic.
+DESCRIBERS.register(
+    "lexicon", "songalign.describe.lexicon:LexiconDescriber", options="songalign.describe.config:LexiconOptions"
+)
+DESCRIBERS.register("llm", "songalign.describe.llm:LLMDescriber", options="songalign.describe.config:LLMOptions")
 
 
-_REGISTRY: dict[str, _Entry] = {}
+def register_describer(name: str, options: type[BaseModel] | str | None = None) -> Callable[[F], F]:
+    """Decorator registering ``factory(validated_options) -> Describer`` under ``name``.
 
-
-def register_describer(
-    name: str, options: type[BaseModel]
-) -> Callable[[Callable[[Any], Describer]], Callable[[Any], Describer]]:
-    """Register ``factory(options_model_instance) -> Describer`` under ``name``."""
-
-    def decorator(factory: Callable[[Any], Describer]) -> Callable[[Any], Describer]:
-        _REGISTRY[name] = _Entry(factory, options)
-        return factory
-
-    return decorator
+    ``options`` is the pydantic model (or its ``"module:Class"``) the keyword options are validated
+    against; without it the factory receives the keyword options themselves.
+    """
+    metadata = {} if options is None else {"options": options}
+    return DESCRIBERS.register(name, **metadata)
 
 
 def available_describers() -> list[str]:
-    """Names accepted by :func:`get_describer`."""
-    _load_builtins()
-    return sorted(_REGISTRY)
+    """Names accepted by :func:`get_describer` (``songalign describe --backend`` lists the same)."""
+    return DESCRIBERS.names()
 
 
-def describer_options(name: str) -> type[BaseModel]:
-    """The pydantic options model of the describer ``name``."""
-    return _entry(name).options
+def describer_options(name: str) -> type[BaseModel] | None:
+    """The pydantic options model of the describer ``name`` (None for one registered without)."""
+    return DESCRIBERS.entry(name).options_model(DESCRIBERS.what)
 
 
 def get_describer(name: str, **options: Any) -> Describer:
@@ -139,23 +144,4 @@ def get_describer(name: str, **options: Any) -> Describer:
 
     Raises :class:`SongalignError` for an unknown name or an invalid option, naming it.
     """
-    entry = _entry(name)
-    try:
-        validated = entry.options.model_validate(options)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "options"
-        raise SongalignError(f"describer '{name}': option '{where}' is invalid ({first['msg']})") from None
-    return entry.factory(validated)
-
-
-def _entry(name: str) -> _Entry:
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise SongalignError(f"unknown describer '{name}'; choose one of: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
-
-
-def _load_builtins() -> None:
-    # Importing the backends registers them; done lazily so that base has no import cycle.
-    from songalign.describe import lexicon, llm  # noqa: F401
+    return DESCRIBERS.build(name, **options)

@@ -1,14 +1,15 @@
 """Options of the describers, validated by pydantic.
 
-In a YAML recipe::
+Each built-in describer has an options model (:class:`LexiconOptions`, :class:`LLMOptions`);
+:func:`~songalign.describe.base.get_describer` validates keyword options against it, so an unknown
+or out-of-range option is one clear error. :class:`DescriberConfig` bundles a seed and every
+backend's options for :func:`~songalign.describe.run.describe_corpus`::
 
-    describe:
-      backend: lexicon        # or llm
-      seed: 0
-      llm:
-        base_url: http://127.0.0.1:8080/v1    # else $SONGALIGN_LLM_BASE_URL, $OPENAI_BASE_URL
-        model: qwen2.5-3b-instruct            # else $SONGALIGN_LLM_MODEL, $OPENAI_MODEL
-        concurrency: 4
+    config = DescriberConfig(seed=0, llm=LLMOptions(base_url="http://127.0.0.1:8080/v1", concurrency=4))
+    describe_corpus(Path("corpus/"), "llm", config=config)
+
+``songalign describe`` builds the same object from its flags (``--seed``, ``--base-url``,
+``--model``, ``--concurrency``); the LLM endpoint can also come from the environment (below).
 
 API keys are read from ``api_key`` or, better, ``$SONGALIGN_LLM_API_KEY`` / ``$OPENAI_API_KEY``;
 they never enter the cache key.

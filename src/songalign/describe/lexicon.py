@@ -46,7 +46,7 @@ from typing import Any
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, N_SCALAR, NEGATE, SentimentIntensityAnalyzer
 
 from songalign.corpus.records import Segment
-from songalign.describe.base import Description, register_describer, seeded_rng, stable_digest
+from songalign.describe.base import Description, seeded_rng, stable_digest
 from songalign.describe.config import LexiconOptions
 from songalign.describe.phrasing import PHRASING_DIGEST, compose
 from songalign.describe.text import clauses, lemma_candidates
@@ -304,8 +304,3 @@ class LexiconDescriber:
 
 _DATA_DIGEST = stable_digest([SUPPLEMENT, NRC_TO_VOCAB, NRC_SENTIMENT_ONLY, VALENCE, AROUSAL, PHRASING_DIGEST])
 """Changes with the word lists, the emotion tables or the wording: stale cache entries are not reused."""
-
-
-@register_describer("lexicon", LexiconOptions)
-def _make_lexicon(options: LexiconOptions) -> LexiconDescriber:
-    return LexiconDescriber(options)

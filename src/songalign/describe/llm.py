@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 
 from songalign.corpus.records import Segment
-from songalign.describe.base import DescribeInterrupted, Description, register_describer, seeded_rng
+from songalign.describe.base import DescribeInterrupted, Description, seeded_rng
 from songalign.describe.config import LLMOptions
 from songalign.describe.lexicon import analyze
 from songalign.describe.vocabulary import EMOTIONS
@@ -330,8 +330,3 @@ def _retry_after(response: httpx.Response, default: float) -> float:
         return min(MAX_RETRY_AFTER_S, max(0.0, float(response.headers.get("retry-after", ""))))
     except ValueError:
         return default
-
-
-@register_describer("llm", LLMOptions)
-def _make_llm(options: LLMOptions) -> LLMDescriber:
-    return LLMDescriber(options)

@@ -2,33 +2,52 @@
 
 Zero-shot (MusCALL / CLAP): each label becomes a prompt (``"a {label} song"`` by default),
 embedded by the text side; a clip's scores are its cosine similarities to the prompts.
-Accuracy is top-1; macro ROC-AUC and PR-AUC treat each label one-vs-rest (scikit-learn).
+Accuracy is top-1, with tied top scores sharing the credit (so a model that scores every label
+alike gets ``100 / C`` %, its ``chance_accuracy``); macro ROC-AUC and PR-AUC treat each label
+one-vs-rest (scikit-learn; chance ROC-AUC is 0.5).
 
 Linear probe (the seed's "MER" future work): logistic regression on frozen audio embeddings,
-cross-validated with folds grouped by song so no song is in both the fitted and the scored part.
+fitted on the *train* split only and scored on held-out splits. Its regularisation ``C`` is
+chosen by cross-validation inside the train split with folds grouped by song, so no song is in
+both the fitted and the scored part of a fold, and no held-out song is seen before scoring.
+A probe's ``chance_accuracy`` is what a probe that knows nothing scores on the held-out split
+when it guesses labels as often as they occur in train (``Σ_c train share_c · held-out
+share_c``); ``majority_baseline`` is what always predicting train's most frequent label scores.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from songalign.evaluate.ranking import first_relevant_rank
 
 DEFAULT_TEMPLATES = ("a {label} song", "music that feels {label}", "a song full of {label}")
 
+PROBE_C_GRID = (0.01, 0.1, 1.0, 10.0)
+"""Inverse regularisation strengths the probe chooses from (logistic regression's ``C``)."""
+
 
 def score_metrics(scores: np.ndarray, labels: Sequence[str], vocabulary: Sequence[str]) -> dict[str, float]:
-    """Accuracy (%), macro ROC-AUC and macro PR-AUC of ``scores (N, C)`` against true ``labels``."""
+    """Accuracy (%), macro ROC-AUC and macro PR-AUC of ``scores (N, C)`` against true ``labels``.
+
+    Accuracy credits an item whose true label ties with others for the top score with
+    ``1 / (labels tied)``, the expectation of a random tie-break.
+    """
     vocabulary = list(vocabulary)
     truth = np.array([vocabulary.index(label) for label in labels])
     onehot = np.eye(len(vocabulary), dtype=int)[truth]
+    hits = [first_relevant_rank(row, target.astype(bool)).hit_at(1) for row, target in zip(scores, onehot, strict=True)]
+    result = {"accuracy": 100.0 * float(np.mean(hits)), "items": float(len(truth))}
     present = onehot.sum(axis=0) > 0  # AUCs are defined only for labels that occur
-    result = {"accuracy": 100.0 * float(accuracy_score(truth, scores.argmax(axis=1))), "items": float(len(truth))}
     if present.sum() >= 2:
         result["roc_auc_macro"] = float(roc_auc_score(onehot[:, present], scores[:, present], average="macro"))
         result["pr_auc_macro"] = float(average_precision_score(onehot[:, present], scores[:, present], average="macro"))
@@ -45,33 +64,110 @@ def zero_shot(
     """Zero-shot classification of ``audio (N, D)`` embeddings; prompt embeddings are averaged over templates."""
     prompts = np.stack([embed_text([t.format(label=label) for t in templates]).mean(axis=0) for label in vocabulary])
     prompts /= np.linalg.norm(prompts, axis=1, keepdims=True)
-    audio = audio / np.linalg.norm(audio, axis=1, keepdims=True)
-    return score_metrics(audio @ prompts.T, labels, vocabulary)
+    audio = audio / np.maximum(np.linalg.norm(audio, axis=1, keepdims=True), 1e-12)
+    return score_metrics(audio @ prompts.T, labels, vocabulary) | {"chance_accuracy": 100.0 / len(vocabulary)}
 
 
-def linear_probe(
-    embeddings: np.ndarray, labels: Sequence[str], groups: Sequence[str], folds: int = 5, seed: int = 0
-) -> dict[str, float]:
-    """Cross-validated logistic regression accuracy (%) of ``labels`` from frozen ``embeddings (N, D)``.
+def probe_unavailable(labels: Sequence[str], groups: Sequence[str]) -> str | None:
+    """Why a probe cannot be fitted on these train ``labels`` and song ``groups``, or None when it can."""
+    if len(set(labels)) < 2:
+        return f"the train split has {len(set(labels))} distinct label(s); a probe needs 2 or more"
+    if len(set(groups)) < 2:
+        return f"the train split has {len(set(groups))} song(s); choosing the probe's C needs 2 or more"
+    return None
 
-    Folds are grouped by ``groups`` (song ids). Returns the pooled out-of-fold metrics and the
-    spread of per-fold accuracy.
+
+def _probe_pipeline(c: float, seed: int) -> Pipeline:
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=c, random_state=seed))
+
+
+@dataclass
+class FittedProbe:
+    """A logistic-regression probe fitted on train embeddings, with how its ``C`` was chosen.
+
+    ``cv_accuracy`` maps each tried ``C`` to its mean song-grouped cross-validated accuracy (%)
+    inside the train split; ``segments`` and ``songs`` count what it was fitted on.
     """
-    labels = np.asarray(labels)
-    vocabulary = sorted(set(labels.tolist()))
-    folds = min(folds, len(set(groups)))
-    if folds < 2 or len(vocabulary) < 2:
-        return {}
-    scores = np.zeros((len(labels), len(vocabulary)))
-    accuracies = []
-    for train, test in GroupKFold(n_splits=folds).split(embeddings, labels, groups):
-        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0, random_state=seed))
-        probe.fit(embeddings[train], labels[train])
-        fold_scores = np.full((len(test), len(vocabulary)), -np.inf)
-        fold_scores[:, [vocabulary.index(c) for c in probe.classes_]] = probe.predict_log_proba(embeddings[test])
-        scores[test] = fold_scores
-        accuracies.append(100.0 * accuracy_score(labels[test], np.asarray(vocabulary)[fold_scores.argmax(axis=1)]))
-    scores = np.where(np.isfinite(scores), scores, -1e9)
-    result = score_metrics(scores, labels.tolist(), vocabulary)
-    result.update(folds=float(folds), fold_accuracy_std=float(np.std(accuracies)))
-    return result
+
+    pipeline: Pipeline
+    c: float
+    folds: int
+    segments: int
+    songs: int
+    label_shares: dict[str, float]
+    cv_accuracy: dict[float, float] = field(default_factory=dict)
+
+    def score(self, embeddings: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
+        """Figures of the probe on held-out ``embeddings (N, D)`` and their ``labels``.
+
+        Accuracy, chance accuracy and majority baseline in %, macro ROC-AUC and PR-AUC.
+        """
+        classes = [str(c) for c in self.pipeline.classes_]
+        vocabulary = sorted(set(classes) | set(labels))
+        # labels the probe never saw get no probability: they can only be missed
+        scores = np.full((len(labels), len(vocabulary)), -1e9)
+        scores[:, [vocabulary.index(c) for c in classes]] = self.pipeline.predict_log_proba(embeddings)
+        result = score_metrics(scores, labels, vocabulary)
+        held_out = Counter(labels)
+        result["chance_accuracy"] = 100.0 * sum(
+            share * held_out[label] / len(labels) for label, share in self.label_shares.items()
+        )
+        majority = min(self.label_shares, key=lambda label: (-self.label_shares[label], label))
+        result["majority_baseline"] = 100.0 * held_out[majority] / len(labels)
+        return result
+
+    def describe(self) -> dict[str, float | int | str | dict[str, float]]:
+        """What the probe was fitted on and how ``C`` was chosen (JSON-able)."""
+        return {
+            "split": "train",
+            "segments": self.segments,
+            "songs": self.songs,
+            "C": self.c,
+            "folds": self.folds,
+            "cv_accuracy": {str(c): accuracy for c, accuracy in self.cv_accuracy.items()},
+        }
+
+
+def fit_probe(
+    embeddings: np.ndarray,
+    labels: Sequence[str],
+    groups: Sequence[str],
+    *,
+    c_grid: Sequence[float] = PROBE_C_GRID,
+    folds: int = 5,
+    seed: int = 0,
+) -> FittedProbe:
+    """Fit a probe on train ``embeddings (N, D)`` and ``labels``, choosing ``C`` by folds grouped by song ``groups``.
+
+    Each ``C`` of ``c_grid`` is scored by the mean accuracy over ``min(folds, songs)`` song-grouped
+    folds (a fold whose fitted part holds a single label is skipped); the best ``C`` (the smaller
+    on a tie) is refitted on all of ``embeddings``. Check :func:`probe_unavailable` first.
+    """
+    labels_array, groups_array = np.asarray(labels), np.asarray(groups)
+    reason = probe_unavailable(labels, groups)
+    if reason:
+        raise ValueError(reason)
+    n_folds = min(folds, len(set(groups)))
+    splits = [
+        (fit, held)
+        for fit, held in GroupKFold(n_splits=n_folds).split(embeddings, labels_array, groups_array)
+        if len(set(labels_array[fit].tolist())) >= 2
+    ]
+    cv_accuracy: dict[float, float] = {}
+    for c in c_grid:
+        accuracies = []
+        for fit, held in splits:
+            pipeline = _probe_pipeline(c, seed).fit(embeddings[fit], labels_array[fit])
+            accuracies.append(100.0 * float(np.mean(pipeline.predict(embeddings[held]) == labels_array[held])))
+        if accuracies:
+            cv_accuracy[float(c)] = float(np.mean(accuracies))
+    best = max(cv_accuracy, key=lambda c: (cv_accuracy[c], -c)) if cv_accuracy else 1.0
+    return FittedProbe(
+        pipeline=_probe_pipeline(best, seed).fit(embeddings, labels_array),
+        c=best,
+        folds=n_folds,
+        segments=len(labels_array),
+        songs=len(set(groups)),
+        label_shares={str(label): count / len(labels_array) for label, count in Counter(labels).items()},
+        cv_accuracy=cv_accuracy,
+    )

@@ -7,16 +7,36 @@ For every query segment ``i`` of the evaluated split and every seeded draw:
 2. ``q_audio`` = audio embedding of ``i``; ``q_lyric`` = text embedding of ``i``'s lyrics;
    ``k_j`` = text embeddings of the candidates' lyrics (all L2-normalised, so dot = cosine);
 3. ``P(k | q_audio) = softmax_j(s · cos(q_audio, k_j))`` and
-   ``P(k | q_lyric) = softmax_j(s · cos(q_lyric, k_j))``, ``s`` the model's logit scale (or 1);
+   ``P(k | q_lyric) = softmax_j(s · cos(q_lyric, k_j))``;
 4. ``KL = D_KL(P(k|q_audio) ‖ P(k|q_lyric)) = Σ_j P_a(j) · log(P_a(j) / P_l(j))`` — as the seed
    defines it: the audio distribution is the prediction, the lyric–lyric one the ground truth;
 5. top-k hit (k ∈ {1, 2, 4, 8}): the query's own lyric is among the k most probable under
-   ``P(k | q_audio)``. A candidate whose lyrics are *identical* to the query's (a repeated
-   chorus) counts as the query's own lyric.
+   ``P(k | q_audio)``.
 
-Figures are averaged over all (query, draw) pairs and reported with a 95% interval
-(mean ± 1.96 · standard error). The seed's published numbers are below 10-way chance, so it
-most likely ranked against a larger pool: ``pool`` is therefore explicit in every result.
+Choices this implementation makes, and why:
+
+- **The softmax scale.** The main KL figure uses ``s = 1`` for every model — the seed's literal
+  "softmax of the similarity logits" — because a KL computed at each model's own learned scale
+  is not comparable across models (a sharper scale alone moves it). KL at the model's own logit
+  scale is reported beside it (``kl_model_scale``, with ``model_scale``). Top-k does not depend
+  on ``s``: a positive scale does not change the order.
+- **Ties never favour the query.** Candidates whose similarity to ``q_audio`` ties with the
+  query's own lyric share their ranks: a top-k hit is credited with its expectation under a
+  uniformly random order of the tied candidates (:mod:`songalign.evaluate.ranking`). A model
+  whose audio embeddings are all zero therefore scores exactly ``k / n``; one whose audio
+  embeddings are all equal scores ``k / n`` in expectation over the pools. ``chance_top_k`` is
+  the figure of a model that ties every candidate, for the same pools.
+- **Repeated lyrics.** A candidate whose lyrics are *identical* to the query's (a repeated
+  chorus) counts as the query's own lyric, here and in :mod:`songalign.evaluate.retrieval`:
+  no model can tell two copies of one text apart. ``chance_top_k`` accounts for them.
+- **Intervals over queries.** The same query recurs in every draw, so its draws are not
+  independent: each query's figures are first averaged over the draws, then the mean and a 95%
+  interval (mean ± 1.96 · standard error) are taken over the queries; ``count`` is the number
+  of queries.
+- **Non-finite embeddings** (NaN or infinite) are an error naming the model, not a score.
+
+The seed's published numbers are below 10-way chance, so it most likely ranked against a larger
+pool: ``pool`` is therefore explicit in every result.
 """
 
 from __future__ import annotations
@@ -26,12 +46,15 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.special import log_softmax
 
+from songalign.errors import SongalignError
+from songalign.evaluate.ranking import chance_rank, first_relevant_rank
+
 TOP_KS = (1, 2, 4, 8)
 
 
 @dataclass
 class Estimate:
-    """A mean with its 95% interval half-width (normal approximation over ``count`` values)."""
+    """A mean with its 95% interval half-width (normal approximation over ``count`` independent values)."""
 
     mean: float
     ci95: float
@@ -39,47 +62,69 @@ class Estimate:
 
     @classmethod
     def of(cls, values: np.ndarray) -> Estimate:
+        """Mean ± 1.96 · standard error of ``values (count,)``, taken as independent."""
         values = np.asarray(values, dtype=float)
         if values.size == 0:
             return cls(float("nan"), float("nan"), 0)
         spread = 1.96 * values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else 0.0
         return cls(float(values.mean()), float(spread), int(values.size))
 
+    @classmethod
+    def over_queries(cls, per_draw: np.ndarray) -> Estimate:
+        """The estimate from ``per_draw (draws, queries)`` values: each query's mean over draws, then over queries."""
+        return cls.of(np.asarray(per_draw, dtype=float).mean(axis=0))
+
 
 @dataclass
 class LyricChoiceResult:
+    """Figures of one run of the protocol; see the module docstring for each choice.
+
+    ``kl`` is in nats at ``s = 1``; ``kl_model_scale`` at ``s = model_scale`` (both fields None
+    when the model has no logit scale of its own); ``top_k`` and ``chance_top_k`` are in %. Every estimate's
+    ``count`` is ``queries``.
+    """
+
     pool: int | str
     draws: int
-    scale: float
-    scale_source: str
+    queries: int
     kl: Estimate
     top_k: dict[int, Estimate] = field(default_factory=dict)
+    chance_top_k: dict[int, float] = field(default_factory=dict)
+    model_scale: float | None = None
+    kl_model_scale: Estimate | None = None
+    interval: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
+def normalise(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x (..., D)`` scaled to unit length; an all-zero row stays zero (it ties with everything)."""
     x = np.asarray(x, dtype=np.float64)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def query_scores(
-    q_audio: np.ndarray, q_lyric: np.ndarray, keys: np.ndarray, own: np.ndarray, scale: float
-) -> tuple[float, np.ndarray]:
-    """KL and the rank of the query's own lyric for one query.
+def require_finite(embeddings: np.ndarray, what: str, model_name: str | None = None) -> None:
+    """Raise one sentence naming the model when ``embeddings (N, D)`` hold NaN or infinite values."""
+    bad = ~np.isfinite(np.asarray(embeddings, dtype=np.float64)).all(axis=-1)
+    if bad.any():
+        raise SongalignError(
+            f"{model_name or 'the model'} gives non-finite (NaN or infinite) {what} embeddings for "
+            f"{int(bad.sum())} of {len(bad)} segments, so it cannot be evaluated; its weights are broken "
+            "or its training diverged — retrain it (e.g. with a lower learning rate) or load another checkpoint"
+        )
 
-    ``q_audio``, ``q_lyric``: ``(D,)``; ``keys``: ``(n, D)`` candidate lyric embeddings;
-    ``own``: ``(n,)`` bool, True for candidates that are the query's own lyric. Returns
-    ``(KL in nats, best rank of an own candidate under P(k|q_audio), 0-based)``.
+
+def kl_audio_to_lyric(q_audio: np.ndarray, q_lyric: np.ndarray, keys: np.ndarray, scale: float = 1.0) -> float:
+    """``D_KL(P(k|q_audio) ‖ P(k|q_lyric))`` in nats for one query.
+
+    ``q_audio``, ``q_lyric``: ``(D,)``; ``keys``: ``(n, D)`` candidate lyric embeddings; ``scale``
+    is the softmax scale ``s`` applied to the cosine similarities.
     """
-    q_audio, q_lyric, keys = _normalise(q_audio), _normalise(q_lyric), _normalise(keys)
+    q_audio, q_lyric, keys = normalise(q_audio), normalise(q_lyric), normalise(keys)
     log_p_audio = log_softmax(scale * keys @ q_audio)
     log_p_lyric = log_softmax(scale * keys @ q_lyric)
-    kl = float(np.sum(np.exp(log_p_audio) * (log_p_audio - log_p_lyric)))
-    order = np.argsort(-log_p_audio, kind="stable")
-    rank = int(np.flatnonzero(own[order])[0])
-    return kl, rank
+    return float(np.sum(np.exp(log_p_audio) * (log_p_audio - log_p_lyric)))
 
 
 def lyric_choice(
@@ -92,21 +137,32 @@ def lyric_choice(
     seed: int = 0,
     scale: float | None = None,
     top_ks: tuple[int, ...] = TOP_KS,
+    model_name: str | None = None,
 ) -> LyricChoiceResult:
-    """Run the protocol on ``N`` segments: ``audio`` and ``lyrics`` are ``(N, D)`` embeddings, row ``i`` the same segment.
+    """Run the protocol on ``N`` segments: ``audio`` and ``lyrics`` are ``(N, D)`` embeddings of the same segments.
 
-    ``pool`` is the number of candidates per query (query included) or ``"all"`` for the
-    whole split (then one draw suffices: there is nothing to draw). ``scale`` is the logit
-    scale ``s`` (None means 1, reported as such).
+    ``texts`` are the ``N`` lyric texts (identical texts count as one another's own lyric).
+    ``pool`` is the number of candidates per query (query included) or ``"all"`` for the whole
+    split (then one draw suffices: there is nothing to draw). ``scale`` is the model's own logit
+    scale, or None when it has none. ``model_name`` names the model in the error raised for
+    non-finite embeddings.
     """
     n_items = len(texts)
     if n_items < 2:
         raise ValueError("the lyric-choice protocol needs at least 2 segments")
+    if len(audio) != n_items or len(lyrics) != n_items:
+        raise ValueError(f"give one audio and one lyric embedding per text ({n_items} texts)")
+    require_finite(audio, "audio", model_name)
+    require_finite(lyrics, "lyric", model_name)
+    audio, lyrics = normalise(audio), normalise(lyrics)
     whole = pool == "all" or (isinstance(pool, int) and pool >= n_items)
     size = n_items if whole else int(pool)
     draws = 1 if whole else draws
     text_ids = np.unique(np.asarray(texts), return_inverse=True)[1]
-    kls, ranks = [], []
+    scales = (1.0,) if scale is None else (1.0, float(scale))
+    kls = np.zeros((len(scales), draws, n_items))
+    hits = np.zeros((len(top_ks), draws, n_items))
+    chance = np.zeros((len(top_ks), draws, n_items))
     for draw in range(draws):
         rng = np.random.default_rng([seed, draw])
         for query in range(n_items):
@@ -115,18 +171,21 @@ def lyric_choice(
             else:
                 others = np.delete(np.arange(n_items), query)
                 candidates = np.concatenate([[query], rng.choice(others, size - 1, replace=False)])
+            keys = lyrics[candidates]
             own = text_ids[candidates] == text_ids[query]
-            kl, rank = query_scores(
-                audio[query], lyrics[query], lyrics[candidates], own, 1.0 if scale is None else scale
-            )
-            kls.append(kl)
-            ranks.append(rank)
-    ranks_array = np.asarray(ranks)
+            for index, s in enumerate(scales):
+                kls[index, draw, query] = kl_audio_to_lyric(audio[query], lyrics[query], keys, s)
+            found, by_chance = first_relevant_rank(keys @ audio[query], own), chance_rank(own)
+            hits[:, draw, query] = [found.hit_at(k) for k in top_ks]
+            chance[:, draw, query] = [by_chance.hit_at(k) for k in top_ks]
     return LyricChoiceResult(
         pool="all" if whole else size,
         draws=draws,
-        scale=1.0 if scale is None else float(scale),
-        scale_source="none (s = 1)" if scale is None else "model logit scale",
-        kl=Estimate.of(np.asarray(kls)),
-        top_k={k: Estimate.of((ranks_array < k).astype(float) * 100.0) for k in top_ks},
+        queries=n_items,
+        kl=Estimate.over_queries(kls[0]),
+        top_k={k: Estimate.over_queries(100.0 * hits[i]) for i, k in enumerate(top_ks)},
+        chance_top_k={k: float(100.0 * chance[i].mean()) for i, k in enumerate(top_ks)},
+        model_scale=None if scale is None else float(scale),
+        kl_model_scale=None if scale is None else Estimate.over_queries(kls[1]),
+        interval=f"95% interval over {n_items} queries (each query's mean over {draws} draw(s))",
     )

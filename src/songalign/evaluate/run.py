@@ -3,18 +3,26 @@
 ``evaluate_model(model, corpus, split="test")`` computes, on the segments of ``split``:
 
 - the seed-000 lyric-choice protocol (KL, top-1/2/4/8) with pools of ``pool`` candidates and
-  with the whole split as the pool;
-- retrieval in both directions (R@1/5/10, P@k, mAP@10, MRR, median rank) of audio against the
-  segments' lyrics, emotion descriptions and music captions, where the corpus has them;
+  with the whole split as the pool (:mod:`songalign.evaluate.protocol`);
+- retrieval in both directions (R@1/5/10, P@k, mAP@10, MRR, median rank, each rank figure with
+  its chance level and the pool size) of audio against the segments' lyrics, emotion
+  descriptions and music captions, where the corpus has them;
 - zero-shot classification of the emotion (reference labels where the corpus has them,
   otherwise the describer's) and of the genre from prompts;
-- a linear probe (MER) on the frozen audio embeddings of *all* segments, cross-validated with
-  folds grouped by song.
+- a linear probe (MER) on the frozen audio embeddings, fitted on the *train* split's segments
+  only (its ``C`` chosen by song-grouped folds inside train) and scored on the evaluated split.
+  It is not reported for a split that shares songs with the train split (``train`` or ``all``)
+  or with the songs the model's card says it was trained on: that would measure fitting, not
+  generalisation, and the JSON says so.
+
+The Markdown tables are rendered by :func:`lyric_choice_table`, :func:`retrieval_table` and
+:func:`classification_table`, which the quickstart report reuses.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,17 +30,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from songalign.align.data import segment_features, text_embeddings
+from songalign.align.data import Target, segment_features, target_text, text_embeddings
 from songalign.align.model import AlignModel
 from songalign.audio.cache import FeatureCache
+from songalign.checkpoint import read_card
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Segment
 from songalign.errors import SkipReport, SongalignError
-from songalign.evaluate.classify import DEFAULT_TEMPLATES, linear_probe, zero_shot
-from songalign.evaluate.protocol import lyric_choice
+from songalign.evaluate.classify import DEFAULT_TEMPLATES, FittedProbe, fit_probe, probe_unavailable, zero_shot
+from songalign.evaluate.protocol import lyric_choice, require_finite
 from songalign.evaluate.retrieval import both_directions
 
 EMOTION_KEYS = ("ref_emotion", "emotion")
+TEXT_KINDS: tuple[Target, ...] = ("lyrics", "description", "caption")
+"""The texts a segment's audio is evaluated against (the targets of :func:`songalign.align.data.target_text`)."""
 
 
 @dataclass
@@ -49,6 +60,11 @@ class Embedded:
         texts = {kind: ([names[i] for i in keep], vectors[keep]) for kind, (names, vectors) in self.texts.items()}
         return Embedded([self.segments[i] for i in keep], self.audio[keep], texts)
 
+    @property
+    def songs(self) -> set[str]:
+        """The ids of the songs the segments come from."""
+        return {s.song_id for s in self.segments}
+
 
 def embed_segments(model: AlignModel, segments: list[Segment], cache_dir: Path, progress: bool = False) -> Embedded:
     """Audio embeddings of the segments' windows and text embeddings of their lyrics, descriptions, captions."""
@@ -60,12 +76,8 @@ def embed_segments(model: AlignModel, segments: list[Segment], cache_dir: Path, 
     with torch.no_grad():
         audio = torch.cat([model.project_audio(features[i : i + 64]) for i in range(0, len(kept), 64)]).numpy()
     result = Embedded(kept, audio)
-    for kind, getter in (
-        ("lyrics", lambda s: s.text),
-        ("description", lambda s: s.description),
-        ("caption", lambda s: s.caption),
-    ):
-        texts = [getter(s) for s in kept]
+    for kind in TEXT_KINDS:
+        texts = [target_text(s, kind) for s in kept]
         if all(t.strip() for t in texts):
             with torch.no_grad():
                 projected = model.project_text(text_embeddings(model, texts, cache)).numpy()
@@ -76,10 +88,16 @@ def embed_segments(model: AlignModel, segments: list[Segment], cache_dir: Path, 
 def emotion_labels(segments: list[Segment]) -> tuple[list[str], str] | None:
     """Each segment's emotion label and the key it came from (reference labels first)."""
     for key in EMOTION_KEYS:
-        labels = [s.labels.get(key) for s in segments]
-        if all(isinstance(label, str) and label for label in labels):
+        labels = labels_of(segments, key)
+        if labels is not None:
             return labels, key
     return None
+
+
+def labels_of(segments: list[Segment], key: str) -> list[str] | None:
+    """Each segment's non-empty string label ``key``, or None when a segment lacks one."""
+    labels = [s.labels.get(key) for s in segments]
+    return [str(label) for label in labels] if all(isinstance(label, str) and label for label in labels) else None
 
 
 def logit_scale_of(model: AlignModel) -> float | None:
@@ -88,21 +106,14 @@ def logit_scale_of(model: AlignModel) -> float | None:
 
 
 def evaluate_model(
-    model: AlignModel | str | Path,
-    corpus: str | Path,
-    *,
-    split: str = "test",
-    pool: int = 10,
-    draws: int = 5,
-    seed: int = 0,
-    templates: tuple[str, ...] = DEFAULT_TEMPLATES,
-    progress: bool = False,
+    model: AlignModel | str | Path, corpus: str | Path, *, split: str = "test", **options: Any
 ) -> dict[str, Any]:
-    """All figures for ``model`` on ``split`` of ``corpus`` (see the module docstring), as a JSON-able dict."""
-    results, _ = evaluate_splits(
-        model, corpus, (split,), pool=pool, draws=draws, seed=seed, templates=templates, progress=progress
-    )
-    return results[split]
+    """All figures for ``model`` on ``split`` of ``corpus`` (see the module docstring), as a JSON-able dict.
+
+    ``options`` are those of :func:`evaluate_splits` (``pool``, ``draws``, ``seed``, ``templates``,
+    ``progress``, ``model_name``).
+    """
+    return evaluate_splits(model, corpus, (split,), **options)[0][split]
 
 
 def evaluate_splits(
@@ -115,12 +126,17 @@ def evaluate_splits(
     seed: int = 0,
     templates: tuple[str, ...] = DEFAULT_TEMPLATES,
     progress: bool = False,
+    model_name: str | None = None,
 ) -> tuple[dict[str, dict[str, Any]], Embedded]:
     """:func:`evaluate_model` for several splits at once, embedding every segment once.
 
-    Returns the figures per split and the embeddings of all segments (for plots). The probe,
-    which uses all segments, is computed once and shared by the splits.
+    Returns the figures per split and the embeddings of all segments (for plots). The probe is
+    fitted once, on the train split, and scored on each evaluated split that shares no song with
+    it. ``model_name`` names the model in error messages (default: its folder).
     """
+    if model_name is None:
+        model_name = "the model" if isinstance(model, AlignModel) else f"the model in {model}"
+    songs_model_trained_on = _songs_trained_on(model)
     model = AlignModel.load(model)
     manifest = CorpusManifest.load(corpus)
     members = {split: {s.id for s in manifest.split(split)} for split in splits}
@@ -130,23 +146,75 @@ def evaluate_splits(
                 f"the '{split}' split of {corpus} has {len(ids)} segment(s); evaluation needs 2 or more"
             )
     everything = embed_segments(model, manifest.segments, Path(corpus) / ".cache" / "features", progress)
-    probe = _probe(everything, seed)
+    require_finite(everything.audio, "audio", model_name)  # before any protocol turns NaN into a score
+    for kind, (_, vectors) in everything.texts.items():
+        require_finite(vectors, kind, model_name)
+    train = everything.select({s.id for s in manifest.split("train")})
+    probe = _fit_emotion_probe(train, seed)
     results = {}
     for split in splits:
         embedded = everything.select(members[split])
         if len(embedded.segments) < 2:
             raise SongalignError(f"fewer than 2 segments of the '{split}' split of {corpus} have readable audio")
-        result = _split_figures(model, manifest, embedded, pool=pool, draws=draws, seed=seed, templates=templates)
-        results[split] = {"split": split} | result | ({"probe": probe} if probe else {})
+        result: dict[str, Any] = {"split": split, "segments": len(embedded.segments), "songs": len(embedded.songs)}
+        seen = embedded.songs & songs_model_trained_on
+        if songs_model_trained_on:
+            result["songs_in_model_training"] = len(seen)
+        result |= _split_figures(
+            model, manifest, embedded, pool=pool, draws=draws, seed=seed, templates=templates, model_name=model_name
+        )
+        if probe is not None:
+            result["probe"] = {"emotion": _probe_figures(probe, embedded, train.songs, seen)}
+        results[split] = result
     return results, everything
 
 
-def _probe(everything: Embedded, seed: int) -> dict[str, Any]:
-    emotions = emotion_labels(everything.segments)
-    if not emotions:
-        return {}
-    probe = linear_probe(everything.audio, emotions[0], [s.song_id for s in everything.segments], seed=seed)
-    return {"emotion": probe | {"segments": len(everything.segments), "label_source": emotions[1]}}
+def _songs_trained_on(model: AlignModel | str | Path) -> set[str]:
+    """The train songs a model folder's card lists (empty for an in-memory model or a card without them)."""
+    if isinstance(model, AlignModel):
+        return set()
+    songs = (read_card(model).get("data") or {}).get("songs") or {}
+    return set(songs.get("train") or []) if isinstance(songs, dict) else set()
+
+
+def _fit_emotion_probe(train: Embedded, seed: int) -> tuple[FittedProbe, str] | str | None:
+    """The emotion probe fitted on the train split, with its label key.
+
+    A reason (str) when none can be fitted; None when the corpus has no emotion labels.
+    """
+    if not train.segments:
+        return "the corpus has no train split to fit the probe on"
+    emotions = emotion_labels(train.segments)
+    if emotions is None:
+        return None
+    labels, key = emotions
+    groups = [s.song_id for s in train.segments]
+    reason = probe_unavailable(labels, groups)
+    return reason if reason else (fit_probe(train.audio, labels, groups, seed=seed), key)
+
+
+def _probe_figures(
+    probe: tuple[FittedProbe, str] | str, embedded: Embedded, train_songs: set[str], seen_by_model: set[str]
+) -> dict[str, Any]:
+    """The probe's figures on one evaluated split, or why they are not reported."""
+    if isinstance(probe, str):
+        return {"not_reported": probe}
+    fitted, key = probe
+    if embedded.songs & train_songs:
+        return {
+            "not_reported": f"{len(embedded.songs & train_songs)} of this split's {len(embedded.songs)} songs are in "
+            "the train split the probe is fitted on, so a score here would measure fitting, not generalisation"
+        }
+    if seen_by_model:
+        return {
+            "not_reported": f"the model's card lists {len(seen_by_model)} of this split's songs among the songs it "
+            "was trained on, so its embeddings of them are not held out"
+        }
+    labels = labels_of(embedded.segments, key)
+    if labels is None:
+        return {"not_reported": f"some segments of this split have no '{key}' label"}
+    scored = {"segments": len(labels), "songs": len(embedded.songs)}
+    return fitted.score(embedded.audio, labels) | {"label_source": key, "fitted": fitted.describe(), "scored": scored}
 
 
 def _split_figures(
@@ -158,81 +226,192 @@ def _split_figures(
     draws: int,
     seed: int,
     templates: tuple[str, ...],
+    model_name: str,
 ) -> dict[str, Any]:
     """Lyric choice, retrieval and zero-shot figures on one split's embeddings."""
     scale = logit_scale_of(model)
-    result: dict[str, Any] = {"segments": len(embedded.segments), "seed": seed}
+    result: dict[str, Any] = {"seed": seed}
     lyrics_texts, lyrics = embedded.texts["lyrics"]
+    options = {"seed": seed, "scale": scale, "model_name": model_name}
     result["lyric_choice"] = {
-        f"pool_{pool}": lyric_choice(
-            embedded.audio, lyrics, lyrics_texts, pool=pool, draws=draws, seed=seed, scale=scale
-        ).to_dict(),
-        "pool_all": lyric_choice(embedded.audio, lyrics, lyrics_texts, pool="all", seed=seed, scale=scale).to_dict(),
+        f"pool_{pool}": lyric_choice(embedded.audio, lyrics, lyrics_texts, pool=pool, draws=draws, **options).to_dict(),
+        "pool_all": lyric_choice(embedded.audio, lyrics, lyrics_texts, pool="all", **options).to_dict(),
     }
     result["retrieval"] = {
         kind: both_directions(embedded.audio, vectors, texts) for kind, (texts, vectors) in embedded.texts.items()
     }
-    emotions = emotion_labels(embedded.segments)
+    # the labels to choose from are the whole corpus's, not only those that occur in this split
     result["zero_shot"] = {}
+    emotions = emotion_labels(embedded.segments)
     if emotions:
-        vocabulary = sorted(set(emotions[0]))
-        result["zero_shot"]["emotion"] = zero_shot(embedded.audio, emotions[0], vocabulary, model.embed_text, templates)
-        result["zero_shot"]["emotion"]["label_source"] = emotions[1]
+        labels, key = emotions
+        vocabulary = sorted({str(s.labels[key]) for s in manifest.segments if s.labels.get(key)})
+        if len(vocabulary) > 1:
+            figures = zero_shot(embedded.audio, labels, vocabulary, model.embed_text, templates)
+            result["zero_shot"]["emotion"] = figures | {"label_source": key}
     genres = [manifest.song(s.song_id).genre for s in embedded.segments]
-    if all(genres) and len(set(genres)) > 1:
-        result["zero_shot"]["genre"] = zero_shot(
-            embedded.audio, genres, sorted(set(genres)), model.embed_text, templates
-        )
+    vocabulary = sorted({song.genre for song in manifest.songs if song.genre})
+    if all(genres) and len(vocabulary) > 1:
+        result["zero_shot"]["genre"] = zero_shot(embedded.audio, genres, vocabulary, model.embed_text, templates)
     return result
+
+
+# -- Markdown tables (shared with the quickstart report) ----------------------------------------------------------
+
+Rows = Mapping[tuple[str, ...], Mapping[str, Any]]
+"""Table rows: the label cells of a row (e.g. ``("CLAP-emo", "lyrics")``) → that row's figures."""
+
+LYRIC_CHOICE_NOTE = (
+    "KL = D_KL(P(k|q_audio) ‖ P(k|q_lyric)) in nats, at s = 1 for every model (comparable) and at the model's "
+    "own logit scale; top-k in %, tied candidates sharing their ranks; chance = a model that scores every "
+    "candidate alike; ± is a 95% interval over the queries (each query's mean over the draws)."
+)
+RETRIEVAL_NOTE = (
+    "Each query ranks the whole pool; chance levels (a model that scores every item alike) in brackets; "
+    "identical texts count as the same item."
+)
+CLASSIFICATION_NOTE = (
+    "Chance in brackets: 100 / labels for zero-shot; for the probe, guessing labels as often as they occur in the "
+    "train split. Macro ROC-AUC is 0.5 at chance. The probe is fitted on train-split songs only."
+)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" * len(headers),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def _estimate(estimate: Mapping[str, float], digits: int) -> str:
+    """``mean ± ci95`` with ``digits`` decimals."""
+    return f"{estimate['mean']:.{digits}f} ± {estimate['ci95']:.{digits}f}"
+
+
+def lyric_choice_table(
+    rows: Rows, headers: Sequence[str], extra_columns: Mapping[str, Mapping[tuple[str, ...], str]] | None = None
+) -> list[str]:
+    """Markdown lines of a lyric-choice table: one row per result (``LyricChoiceResult.to_dict()``).
+
+    Columns: the row labels (``headers``), the pool (``all (N)`` for the whole split), KL at
+    s = 1 and at the model's scale, top-k ± interval, the chance top-k, the interval's query and
+    draw counts, then ``extra_columns`` (header → row labels → cell, "—" where missing).
+    """
+    extra_columns = extra_columns or {}
+    ks = sorted({int(k) for result in rows.values() for k in result["top_k"]})
+    cells = []
+    for labels, result in rows.items():
+        top_k = {int(k): v for k, v in result["top_k"].items()}
+        chance = {int(k): v for k, v in result["chance_top_k"].items()}
+        pool = f"all ({result['queries']})" if result["pool"] == "all" else str(result["pool"])
+        model_kl = (
+            f"{_estimate(result['kl_model_scale'], 4)} (s = {result['model_scale']:.2f})"
+            if result.get("kl_model_scale")
+            else "— (no logit scale)"
+        )
+        cells.append(
+            [
+                *labels,
+                pool,
+                _estimate(result["kl"], 4),
+                model_kl,
+                *(_estimate(top_k[k], 1) for k in ks),
+                " / ".join(f"{chance[k]:.1f}" for k in ks),
+                f"{result['queries']} × {result['draws']}",
+                *(column.get(labels, "—") for column in extra_columns.values()),
+            ]
+        )
+    header = [
+        *headers,
+        "pool",
+        "KL (s = 1)",
+        "KL (model's s)",
+        *(f"top-{k} %" for k in ks),
+        "chance top-" + "/".join(map(str, ks)) + " %",
+        "queries × draws",
+        *extra_columns,
+    ]
+    return _table(header, cells)
+
+
+def retrieval_table(rows: Rows, headers: Sequence[str]) -> list[str]:
+    """Markdown lines of a retrieval table, one row per metrics dict of :func:`~.retrieval.retrieval_metrics`.
+
+    Each rank figure has its chance level in brackets beside it, and the pool size has a column.
+    """
+    ks = sorted(int(name[2:]) for name in next(iter(rows.values()), {}) if name.startswith("R@"))
+    cells = []
+    for labels, m in rows.items():
+        figures = [f"{m[f'R@{k}']:.1f} ({m[f'chance_R@{k}']:.1f})" for k in ks]
+        figures += [
+            f"{m['MRR']:.3f} ({m['chance_MRR']:.3f})",
+            f"{m['median_rank']:.1f} ({m['chance_median_rank']:.1f})",
+        ]
+        cells.append([*labels, f"{m['pool']:.0f}", *figures, f"{m['mAP@10']:.3f}"])
+    header = [*headers, "pool", *(f"R@{k} % (chance)" for k in ks), "MRR (chance)", "median rank (chance)", "mAP@10"]
+    return _table(header, cells)
+
+
+def classification_table(rows: Rows, headers: Sequence[str]) -> list[str]:
+    """Markdown lines of a zero-shot / probe table (figures of :func:`zero_shot` or a probe, or ``not_reported``)."""
+    cells = []
+    for labels, m in rows.items():
+        if "not_reported" in m:
+            cells.append([*labels, "not reported", "—", "—", m["not_reported"]])
+            continue
+        chance = m["chance_accuracy"]
+        if "fitted" in m:
+            fitted, scored = m["fitted"], m["scored"]
+            data = (
+                f"fitted on {fitted['segments']} segments / {fitted['songs']} songs of train (C = {fitted['C']:g}), "
+                f"scored on {scored['segments']} segments / {scored['songs']} other songs"
+            )
+        else:
+            data = f"{m['items']:.0f} segments"
+        cells.append(
+            [
+                *labels,
+                f"{m['accuracy']:.1f} ({chance:.1f})",
+                f"{m.get('roc_auc_macro', float('nan')):.3f}",
+                f"{m.get('pr_auc_macro', float('nan')):.3f}",
+                data,
+            ]
+        )
+    return _table([*headers, "accuracy % (chance)", "macro ROC-AUC", "macro PR-AUC", "data"], cells)
 
 
 def to_markdown(result: dict[str, Any], title: str = "Evaluation") -> str:
     """A readable page of the figures in ``result`` (from :func:`evaluate_model`)."""
-    lines = [f"# {title}", "", f"Split `{result['split']}`, {result['segments']} segments, seed {result['seed']}.", ""]
-    lines += [
-        "## Lyric choice (seed 000 protocol)",
+    lines = [
+        f"# {title}",
         "",
-        "| pool | KL | top-1 % | top-2 % | top-4 % | top-8 % | s |",
-        "|---|---|---|---|---|---|---|",
+        f"Split `{result['split']}`, {result['segments']} segments of {result['songs']} songs, seed {result['seed']}.",
     ]
-    for protocol in result["lyric_choice"].values():
-        cells = [f"{protocol['kl']['mean']:.3f} ± {protocol['kl']['ci95']:.3f}"]
-        cells += [
-            f"{protocol['top_k'][k]['mean']:.1f} ± {protocol['top_k'][k]['ci95']:.1f}"
-            for k in sorted(protocol["top_k"], key=int)
-        ]
+    if result.get("songs_in_model_training"):
         lines.append(
-            f"| {protocol['pool']} | "
-            + " | ".join(cells)
-            + f" | {protocol['scale']:.2f} ({protocol['scale_source']}) |"
+            f"Warning: the model's card lists {result['songs_in_model_training']} of these songs among its training songs."
         )
-    lines += [
-        "",
-        "## Retrieval",
-        "",
-        "| text | direction | R@1 | R@5 | R@10 | mAP@10 | MRR | median rank |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for kind, directions in result["retrieval"].items():
-        for direction, m in directions.items():
-            lines.append(
-                f"| {kind} | {direction.replace('_', ' ')} | {m['R@1']:.1f} | {m['R@5']:.1f} | {m['R@10']:.1f} | "
-                f"{m['mAP@10']:.3f} | {m['MRR']:.3f} | {m['median_rank']:.0f} |"
-            )
-    if result.get("zero_shot") or result.get("probe"):
-        lines += [
-            "",
-            "## Classification",
-            "",
-            "| task | accuracy % | macro ROC-AUC | macro PR-AUC |",
-            "|---|---|---|---|",
-        ]
-        for name, section in (("zero-shot", result.get("zero_shot", {})), ("linear probe", result.get("probe", {}))):
-            for label, m in section.items():
-                lines.append(
-                    f"| {name} {label} | {m['accuracy']:.1f} | {m.get('roc_auc_macro', float('nan')):.3f} | "
-                    f"{m.get('pr_auc_macro', float('nan')):.3f} |"
-                )
+    lines += ["", "## Lyric choice (seed 000 protocol)", "", LYRIC_CHOICE_NOTE, ""]
+    pools = {
+        ("whole split" if name == "pool_all" else "sampled pools",): protocol
+        for name, protocol in result["lyric_choice"].items()
+    }
+    lines += lyric_choice_table(pools, ("candidates",))
+    lines += ["", "## Retrieval", "", RETRIEVAL_NOTE, ""]
+    lines += retrieval_table(
+        {
+            (kind, direction.replace("_", " ")): metrics
+            for kind, directions in result["retrieval"].items()
+            for direction, metrics in directions.items()
+        },
+        ("text", "direction"),
+    )
+    classification = {("zero-shot", label): m for label, m in result.get("zero_shot", {}).items()}
+    classification |= {("linear probe", label): m for label, m in result.get("probe", {}).items()}
+    if classification:
+        lines += ["", "## Classification", "", CLASSIFICATION_NOTE, ""]
+        lines += classification_table(classification, ("method", "label"))
     return "\n".join(lines) + "\n"
 
 

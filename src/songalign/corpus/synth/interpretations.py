@@ -1,13 +1,15 @@
-"""Synthetic song interpretations for the synthetic corpus, so that captioning runs offline.
+"""Synthetic song interpretations, in the spirit of SongMeanings comments, so that captioning runs offline.
 
-Each song of a corpus written by :func:`songalign.corpus.synth.synthesize_corpus` gets several
-song-level interpretations, in the spirit of SongMeanings comments: what the lyrics are about
-(from the sections' emotions, with a quoted line) and what the music does (genre, tempo, key and
-mode, instruments, voice — facts only the audio carries). Phrasing varies: sentences are drawn
-from several patterns each, in varying order, so no opening words are shared by all texts.
+The generator (:func:`songalign.corpus.synth.synthesize_corpus`) writes
+``metadata/interpretations.csv`` (:data:`INTERPRETATION_COLUMNS`, :data:`PER_SONG` rows a song)
+and the Jamendo reader carries them into the prepared corpus (``Song.extra["interpretations"]``),
+where the captioner reads them like the Song Interpretation Dataset's.
 
-Like real comments they differ in quality, and the votes follow it, so the dataset variants of
-:mod:`songalign.caption.data` differ:
+Each text says what the lyrics are about (from the sections' emotions, with a quoted line) and
+what the music does (genre, tempo, key and mode, instruments, voice — facts only the audio
+carries). Phrasing varies: sentences are drawn from several patterns each, in varying order, so
+no opening words are shared by all texts. Like real comments they differ in quality, and the
+votes follow it, so the dataset variants of :mod:`songalign.caption.data` differ:
 
 =========  ==========================================  ==================
 kind       content                                     votes
@@ -19,21 +21,22 @@ off        a wrong theme or an empty remark            −9 … −1
 =========  ==========================================  ==================
 
 The first interpretation of every song is ``full``; the others are drawn at random
-(:data:`KIND_WEIGHTS`). Everything is deterministic given ``seed``.
+(:data:`KIND_WEIGHTS`). Everything is deterministic given the corpus seed and the song's index.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from songalign.caption.data import Interpretation, InterpretationSet, split_by_song
-from songalign.corpus.readers.jamendo import INDEX_FILE, read_csv_rows
-from songalign.corpus.segmenter import SplitConfig
 from songalign.corpus.synth.captions import pick
-from songalign.errors import SongalignError
+
+PER_SONG = 3
+"""Interpretations written for every song."""
+INTERPRETATION_COLUMNS = ("Filepath", "number", "kind", "votes", "text")
+"""The header of ``metadata/interpretations.csv``; ``number`` counts a song's interpretations from 1."""
 
 KIND_WEIGHTS = {"full": 0.45, "theme": 0.2, "music": 0.15, "off": 0.2}
 """Probabilities of the kinds of every interpretation but a song's first (which is ``full``)."""
@@ -118,7 +121,7 @@ def interpretation_text(song: dict, lyrics: str, kind: str, rng: np.random.Gener
     """One interpretation of ``kind`` (``full``, ``theme``, ``music`` or ``off``) of a synthetic song.
 
     ``song`` is the song's row of ``metadata/songs.csv`` (``genre``, ``key``, ``modes``,
-    ``tempi_bpm``, ``emotions``, ``instruments``, ``voice_gender``).
+    ``tempi_bpm``, ``emotions``, ``instruments``, ``voice_gender``); ``lyrics`` its lines, one per line.
     """
     emotions = _split_field(song["emotions"])
     main = Counter(emotions).most_common(1)[0][0]
@@ -160,69 +163,28 @@ def interpretation_text(song: dict, lyrics: str, kind: str, rng: np.random.Gener
     return " ".join(parts + ([closing] if closing else []))
 
 
+VOTE_RANGES = {"full": (1, 40), "theme": (0, 6), "music": (0, 4), "off": (-9, -1)}
+"""The net votes of each kind of interpretation, inclusive: they follow the text's quality."""
+
+
 def _votes(kind: str, rng: np.random.Generator) -> int:
-    low, high = {"full": (1, 40), "theme": (0, 6), "music": (0, 4), "off": (-9, -1)}[kind]
+    low, high = VOTE_RANGES[kind]
     return int(rng.integers(low, high + 1))
 
 
-def synthesize_interpretations(
-    corpus: str | Path,
-    per_song: int = 3,
-    seed: int = 0,
-    split: SplitConfig | None = None,
-) -> InterpretationSet:
-    """Interpretations of every song of the synthetic corpus in ``corpus`` (``per_song`` each).
+def song_interpretations(song: dict[str, Any], lyrics: str, seed: int) -> list[dict[str, Any]]:
+    """The :data:`PER_SONG` rows of ``metadata/interpretations.csv`` for one song.
 
-    Lyrics are the song's ``lyrics/<name>.txt`` (lines kept, paragraphs joined); audio is its
-    MP3 (absolute path); the split is song-level and seeded by ``split`` (default 80/10/10,
-    seed 0).
+    ``song`` is its ``metadata/songs.csv`` row (with ``Filepath`` and ``index``), ``lyrics`` its
+    lines, one per line. The draws depend only on ``seed`` and the song's index.
     """
-    corpus = Path(corpus)
-    songs_csv = corpus / "metadata" / "songs.csv"
-    if not songs_csv.is_file() or not (corpus / INDEX_FILE).is_file():
-        raise SongalignError(
-            f"{corpus} is not a synthetic corpus (no metadata/songs.csv or {INDEX_FILE}); "
-            "create one with `songalign corpus synth`"
-        )
-    if per_song < 1:
-        raise SongalignError(f"per_song must be at least 1, got {per_song}")
-    index = {row["filepath"]: row for row in read_csv_rows(corpus / INDEX_FILE)}
+    rng = np.random.default_rng([seed, int(song["index"]), 7])
     kinds, weights = list(KIND_WEIGHTS), np.array(list(KIND_WEIGHTS.values()))
-    items: list[Interpretation] = []
-    for number, song in enumerate(read_csv_rows(songs_csv)):
-        filepath = song["filepath"]
-        name = Path(filepath).stem
-        lyrics_path = corpus / "lyrics" / f"{name}.txt"
-        lyrics = "\n".join(_lyric_lines(lyrics_path.read_text(encoding="utf-8"))) if lyrics_path.is_file() else ""
-        if not lyrics:
-            continue
-        meta = index.get(filepath, {})
-        rng = np.random.default_rng([seed, number, 7])
-        for k in range(per_song):
-            kind = "full" if k == 0 else str(rng.choice(kinds, p=weights / weights.sum()))
-            items.append(
-                Interpretation(
-                    id=f"{name}#{k + 1}",
-                    song_id=name,
-                    lyrics=lyrics,
-                    text=interpretation_text(song, lyrics, kind, rng),
-                    votes=_votes(kind, rng),
-                    audio_path=str((corpus / "mp3" / filepath).resolve()),
-                    duration=float(song["duration"]) if song.get("duration") else None,
-                    title=meta.get("title", ""),
-                    artist=meta.get("artist", ""),
-                    extra={"kind": kind, "emotions": song["emotions"], "genre": song["genre"]},
-                )
-            )
-    if not items:
-        raise SongalignError(f"{corpus} has no song with lyrics; regenerate it with `songalign corpus synth`")
-    split = split or SplitConfig()
-    info = {
-        "source": str(corpus.resolve()),
-        "reader": "synthetic_interpretations",
-        "per_song": per_song,
-        "seed": seed,
-        "split": split.model_dump(),
-        "kinds": dict(Counter(i.extra["kind"] for i in items)),
-    }
-    return InterpretationSet(split_by_song(items, split), info)
+    rows = []
+    for number in range(1, PER_SONG + 1):
+        kind = "full" if number == 1 else str(rng.choice(kinds, p=weights / weights.sum()))
+        text = interpretation_text(song, lyrics, kind, rng)
+        rows.append(
+            {"Filepath": song["Filepath"], "number": number, "kind": kind, "votes": _votes(kind, rng), "text": text}
+        )
+    return rows

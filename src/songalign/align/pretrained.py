@@ -1,0 +1,104 @@
+"""Named factories of pretrained alignment models (open-unmix style): ``clap_pre(source=...)``.
+
+A factory returns an :class:`~songalign.align.model.AlignModel` built from a published
+checkpoint as it is: nothing added, nothing trained. Save it with ``save_pretrained`` and it is
+an ordinary model folder that ``songalign evaluate`` / ``index`` / ``search`` load, and that a
+recipe can fine-tune from (``init_from``). The factories are registered by name in
+:data:`PRETRAINED` (``songalign models build NAME``); another package adds its own through the
+``songalign.pretrained_models`` entry points.
+
+**CLAP-pre** (seed 000's "pretrained audio–text model, no fine-tuning") is a Hugging Face
+``ClapModel`` checkpoint whole: HTSAT with CLAP's ``audio_projection`` as the audio side,
+RoBERTa with CLAP's ``text_projection`` as the text side (``hf_clap_audio`` / ``hf_clap_text``
+with ``use_projection``), no projection heads of ours (``projection: none``), and CLAP's own
+learned logit scale. ``ClapModel`` has two: ``logits_per_audio = exp(logit_scale_a) · A·Tᵀ``
+and ``logits_per_text = exp(logit_scale_t) · T·Aᵀ``. We take ``logit_scale_a``: the seed's
+protocol ranks texts for an audio query (``logits_per_audio``), and LAION's training used
+``logit_scale_a`` for both directions. Embeddings are ``get_audio_features`` /
+``get_text_features`` L2-normalised (a test checks it to 1e-5 on a tiny checkpoint).
+
+The saved folder stores only the logit scale: both towers are frozen and referenced by the
+config (the checkpoint's id or folder), not copied.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from songalign.align.model import AlignModel, FreezePolicy, ModelConfig, TowerSpec
+from songalign.checkpoint import CARD_SPLITS
+from songalign.errors import SongalignError
+from songalign.hub import looks_like_path
+from songalign.registry import Registry
+from songalign.towers.hf_clap import CROPS, DEFAULT_CLAP, read_clap_checkpoint
+
+PRETRAINED: Registry[Any] = Registry("pretrained_models", what="pretrained model")
+"""Factories ``(**options) -> AlignModel`` by name; ``card`` metadata gives each its model card."""
+
+
+def _source(source: str | Path) -> str:
+    """A local folder as an absolute path (the saved config must find it from anywhere); a hub id as is."""
+    text = str(source)
+    path = Path(text).expanduser()
+    return str(path.resolve()) if looks_like_path(text) or path.is_dir() else text
+
+
+def clap_pre(source: str | Path = DEFAULT_CLAP, crop: str = "centre") -> AlignModel:
+    """The seed's CLAP-pre: a CLAP checkpoint (Hugging Face id or local folder) as it is.
+
+    ``crop`` picks which window of a clip longer than the checkpoint's clip length the audio
+    tower keeps (``"centre"`` or ``"start"``; long audio is windowed before that by
+    :meth:`AlignModel.embed_audio`). Clips are the checkpoint's length (10 s for LAION's);
+    embeddings are ``projection_dim``-dimensional (512 for LAION's).
+    """
+    if crop not in CROPS:
+        raise SongalignError(f"crop must be one of {', '.join(CROPS)}; got {crop!r}")
+    source = _source(source)
+    checkpoint = read_clap_checkpoint(source)
+    if checkpoint.logit_scale_audio > math.log(100.0):
+        # AlignModel.scale clamps at 100 as CLIP and LAION's training do; a larger stored value would differ
+        raise SongalignError(
+            f"{source}: logit_scale_a = {checkpoint.logit_scale_audio:.3f} is above log(100), the most a "
+            "songalign model's scale can be; this checkpoint was not trained with CLAP's clamp"
+        )
+    config = ModelConfig(
+        audio_tower=TowerSpec(name="hf_clap_audio", options={"model": source, "use_projection": True, "crop": crop}),
+        text_tower=TowerSpec(name="hf_clap_text", options={"model": source, "use_projection": True, "normalize": True}),
+        projection="none",
+        embedding_dim=checkpoint.projection_dim,
+        clip_seconds=checkpoint.clip_seconds,
+        logit_scale_init=checkpoint.logit_scale_audio,
+        learn_logit_scale=True,  # CLAP learned it; a fine-tuning recipe may keep learning it
+        logit_scale_trained=True,
+        freeze=FreezePolicy(audio_tower=True, text_tower=True, audio_projection=True, text_projection=True),
+    )
+    return AlignModel(config)
+
+
+def clap_pre_card(source: str | Path = DEFAULT_CLAP, **_: Any) -> dict[str, Any]:
+    """The model card of :func:`clap_pre`: trained by no songalign corpus (no song ids), the checkpoint named."""
+    return {
+        "name": "clap-pre",
+        "kind": "align",
+        "data": {"corpus": "", "songs": {split: [] for split in CARD_SPLITS}},
+        "recipe": {"factory": "songalign.align.pretrained:clap_pre", "source": _source(source), "trained": False},
+        "provenance": {
+            "checkpoint": _source(source),
+            "logit_scale": "the checkpoint's logit_scale_a (ClapModel.logits_per_audio)",
+            "note": "pretrained elsewhere on audio and descriptions of the audio; songalign trained nothing",
+        },
+    }
+
+
+PRETRAINED.register("clap-pre", clap_pre, card=clap_pre_card)
+
+
+def build_pretrained(name: str, out: str | Path, **options: Any) -> Path:
+    """Build the pretrained model ``name`` with ``options`` and save it as a model folder at ``out``."""
+    entry = PRETRAINED.entry(name)
+    model = PRETRAINED.build(name, **options)
+    card_of = entry.metadata.get("card")
+    card = card_of(**options) if callable(card_of) else {"name": name, "kind": "align"}
+    return model.save_pretrained(out, card)

@@ -1,0 +1,205 @@
+"""One model-folder format for every model songalign trains or ports.
+
+A model folder holds::
+
+    model.safetensors   the model's own weights (frozen pretrained parts are referenced, not copied)
+    config.json         the model's config (enough to rebuild it, including what it references)
+    README.md           a human-readable model card
+    card.json           the same card as data: what the model is, what it was trained on and how
+
+and may hold sub-folders a model needs (the captioner's ``bart/`` and ``tokenizer/``). The card
+dict has the keys ``name``, ``kind`` (``"align"``, ``"caption"``, …), ``data`` (``corpus``: str,
+``songs``: ``{"train": [song ids], "val": [...], "test": [...]}``, the song ids of each split of
+the corpus the model was trained on), ``recipe``, ``evaluation`` and ``provenance`` (a free dict,
+to which :func:`save_model_folder` adds the songalign version that wrote the folder).
+
+A model fine-tuned from another (``init_from``) records its parent's card under
+``provenance.init_from`` (:func:`parent_card`), so :func:`trained_songs` can say which songs'
+audio its weights have seen. :func:`songs_by_split` makes ``data.songs`` from a corpus.
+
+Alignment (:class:`songalign.align.model.AlignModel`) and captioning
+(:class:`songalign.caption.model.CaptionModel`) both read and write folders through this module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from pydantic import BaseModel
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from songalign import __version__
+from songalign.errors import SongalignError
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+CARD_FILE = "README.md"
+CARD_JSON = "card.json"
+
+_CARD_SECTIONS = (
+    ("Training data", "data"),
+    ("Recipe", "recipe"),
+    ("Evaluation", "evaluation"),
+    ("Provenance", "provenance"),
+)
+
+
+def save_model_folder(
+    directory: str | Path,
+    state: Mapping[str, torch.Tensor],
+    config: Mapping[str, Any] | BaseModel,
+    card: Mapping[str, Any],
+    *,
+    title: str,
+    architecture: Sequence[str],
+) -> Path:
+    """Write ``state`` (safetensors), ``config`` (JSON) and the model card (Markdown + JSON) into ``directory``.
+
+    ``title`` heads the Markdown card ("songalign model", "songalign captioner"), followed by the
+    card's ``name``; ``architecture`` is a list of Markdown bullet texts describing the parts.
+    Tensors are detached, moved to the CPU and made contiguous before saving. Returns the folder.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(directory / WEIGHTS_FILE))
+    config_json = (
+        config.model_dump_json(indent=2) if isinstance(config, BaseModel) else json.dumps(dict(config), indent=2)
+    )
+    (directory / CONFIG_FILE).write_text(config_json + "\n", encoding="utf-8")
+    card = dict(card)
+    card["provenance"] = {"songalign_version": __version__, **dict(card.get("provenance") or {})}
+    (directory / CARD_JSON).write_text(json.dumps(card, indent=2, default=str) + "\n", encoding="utf-8")
+    (directory / CARD_FILE).write_text(render_card(card, title=title, architecture=architecture), encoding="utf-8")
+    return directory
+
+
+def render_card(card: Mapping[str, Any], *, title: str, architecture: Sequence[str]) -> str:
+    """The Markdown model card: title and name, kind, architecture bullets, then data, recipe, figures, provenance."""
+    lines = [f"# {title}: {card.get('name', 'unnamed')}", ""]
+    if card.get("kind"):
+        lines += [f"Kind: `{card['kind']}`. Written by songalign.", ""]
+    lines += ["## Architecture", *(f"- {item}" for item in architecture)]
+    for heading, key in _CARD_SECTIONS:
+        if card.get(key):
+            lines += ["", f"## {heading}", "", "```json", json.dumps(card[key], indent=2, default=str), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def require_model_folder(
+    directory: str | Path, what: str = "songalign model", needs: Iterable[str] = (), hint: str | None = None
+) -> Path:
+    """``directory`` as a Path when it holds a saved model folder; one clear error otherwise.
+
+    A folder needs ``config.json`` and ``model.safetensors``, plus the extra entries ``needs``
+    (files or sub-folders, e.g. ``("bart", "tokenizer")``). ``hint`` says how to make one.
+    """
+    directory = Path(directory)
+    required = [CONFIG_FILE, WEIGHTS_FILE, *needs]
+    if not all((directory / name).exists() for name in required):
+        listed = ", ".join(required[:-1]) + f" and {required[-1]}"
+        raise SongalignError(
+            f"{directory} is not a {what} folder (it needs {listed}); "
+            f"{hint or 'train one with `songalign train`'} or give the right path"
+        )
+    return directory
+
+
+def read_config(directory: str | Path) -> dict[str, Any]:
+    """The parsed ``config.json`` of a model folder."""
+    path = Path(directory) / CONFIG_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise SongalignError(f"{path} does not exist; give a model folder written by songalign") from error
+    except json.JSONDecodeError as error:
+        raise SongalignError(f"{path} is not valid JSON ({error}); rewrite the folder with save_pretrained") from error
+
+
+def read_weights(directory: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a model folder's ``model.safetensors`` (on the CPU)."""
+    path = Path(directory) / WEIGHTS_FILE
+    if not path.is_file():
+        raise SongalignError(f"{path} does not exist; give a model folder written by songalign")
+    return load_file(str(path))
+
+
+def read_card(directory: str | Path) -> dict[str, Any]:
+    """The model card (``card.json``) of a model folder as a dict; ``{}`` when the folder has none."""
+    path = Path(directory) / CARD_JSON
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise SongalignError(f"{path} is not valid JSON ({error}); delete it or rewrite the folder") from error
+
+
+CARD_SPLITS = ("train", "val", "test")
+
+
+class _SplitItem(Protocol):
+    song_id: str
+    split: str
+
+
+def songs_by_split(segments: Iterable[_SplitItem]) -> dict[str, list[str]]:
+    """``{split: sorted song ids}`` of a corpus's segments, for a card's ``data.songs``.
+
+    ``train``, ``val`` and ``test`` are always present (empty when the corpus has no such split);
+    any other split name a corpus uses is kept too.
+    """
+    songs: dict[str, set[str]] = {split: set() for split in CARD_SPLITS}
+    for segment in segments:
+        songs.setdefault(segment.split, set()).add(segment.song_id)
+    return {split: sorted(ids) for split, ids in songs.items()}
+
+
+def parent_card(directory: str | Path) -> dict[str, Any]:
+    """What a card records about the model folder another model started from (``init_from``).
+
+    Its folder, name, kind and ``data`` (corpus and songs per split), so that the songs a
+    fine-tuned model's weights have seen include those its parent trained on.
+    """
+    card = read_card(directory)
+    return {"folder": str(directory), **{key: card[key] for key in ("name", "kind", "data") if key in card}}
+
+
+def trained_songs(card: Mapping[str, Any]) -> set[str]:
+    """Song ids whose audio the model's weights were fitted on: its own ``data.songs["train"]`` and,
+    through ``provenance.init_from``, those of every model it was fine-tuned from."""
+    songs: set[str] = set()
+    while card:
+        songs.update(((card.get("data") or {}).get("songs") or {}).get("train") or [])
+        card = (card.get("provenance") or {}).get("init_from") or {}
+    return songs
+
+
+def load_weights_into(module: nn.Module, directory: str | Path, *, referenced: Sequence[str] = ()) -> nn.Module:
+    """Load a folder's weights into ``module``; one clear error when they do not match its parameters.
+
+    ``referenced`` are state-dict prefixes (``"text_tower."``, ``"bart."``) of parts that are not
+    stored in the folder because the config references them (frozen pretrained towers, BART's
+    own folder); their keys may be missing. Returns ``module``.
+    """
+    directory = Path(directory)
+    weights, own = read_weights(directory), module.state_dict()
+    resized = [k for k, v in weights.items() if k in own and own[k].shape != v.shape]
+    missing = [k for k in own if k not in weights and not k.startswith(tuple(referenced))]
+    unexpected = [k for k in weights if k not in own]
+    if missing or unexpected or resized:
+        problems = [
+            f"{label} {keys[:3]}"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("of another shape", resized))
+            if keys
+        ]
+        raise SongalignError(
+            f"{directory / WEIGHTS_FILE} does not match {directory / CONFIG_FILE} ({', '.join(problems)}); "
+            "it was written by another version or edited, so save the model again"
+        )
+    module.load_state_dict(weights, strict=False)
+    return module

@@ -1,0 +1,65 @@
+"""The training-run plumbing: one loss-curve plotter for the alignment and captioning trainers."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from songalign.align.train import ALIGN_CURVES
+from songalign.caption.plots import CAPTION_CURVES
+from songalign.runs import Curve, curve_points, plot_curves, read_metrics
+
+COLUMNS = ["step", "train/loss_step", "train/contrast", "val/loss", "val/r1"]
+
+
+def write_metrics(logs: Path, version: int, rows: list[dict[str, object]]) -> None:
+    """A Lightning-style ``version_<n>/metrics.csv`` (empty cells where a row does not log a column)."""
+    folder = logs / f"version_{version}"
+    folder.mkdir(parents=True)
+    with (folder / "metrics.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: row.get(k, "") for k in COLUMNS} for row in rows)
+
+
+def test_curve_points_take_the_logged_rows_and_leave_out_switched_off_terms(tmp_path):
+    logs = tmp_path / "logs"
+    write_metrics(logs, 0, [
+        {"step": 0, "train/loss_step": 2.0, "train/contrast": 0.0},
+        {"step": 1, "train/loss_step": 1.5, "train/contrast": 0.0},
+        {"step": 1, "val/loss": 1.75, "val/r1": 0.25},
+        {"step": 2, "train/loss_step": 9.0, "train/contrast": 0.0},  # replaced by the resumed run below
+    ])  # fmt: skip
+    write_metrics(logs, 1, [{"step": 2, "train/loss_step": 1.25, "train/contrast": 0.0}])
+    rows = read_metrics(logs)
+    curves = [
+        Curve("train/loss_step", "train loss"),
+        Curve("train/contrast", "contrast", omit_if_zero=True),
+        Curve("val/loss", "val loss", "o-"),
+        Curve("val/r1", "val R@1", share=True),
+        Curve("val/missing", "never logged"),
+    ]
+    assert curve_points(rows, curves) == [
+        (0, [(0, 2.0), (1, 1.5), (2, 1.25)]),
+        (2, [(1, 1.75)]),
+        (3, [(1, 0.25)]),
+    ]
+    kept = [Curve("train/contrast", "contrast")]  # without omit_if_zero a flat zero is drawn
+    assert curve_points(rows, kept) == [(0, [(0, 0.0), (1, 0.0), (2, 0.0)])]
+
+
+def test_both_trainers_plot_through_the_one_plotter(tmp_path):
+    logs = tmp_path / "logs"
+    assert plot_curves(logs, tmp_path / "none.png", ALIGN_CURVES) is None  # no logs yet: no figure
+    write_metrics(logs, 0, [
+        {"step": 0, "train/loss_step": 2.0, "train/contrast": 0.5},
+        {"step": 1, "train/loss_step": 1.0, "train/contrast": 0.25},
+        {"step": 1, "val/loss": 1.5, "val/r1": 0.5},
+    ])  # fmt: skip
+    for name, curves in (("align", ALIGN_CURVES), ("caption", CAPTION_CURVES)):
+        out = plot_curves(logs, tmp_path / f"{name}.png", curves, title=name)
+        assert out == tmp_path / f"{name}.png"
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 1000
+    assert [c.key for c in ALIGN_CURVES] == ["train/loss_step", "val/loss", "val/r1"]
+    assert [c.share for c in ALIGN_CURVES] == [False, False, True]  # R@1 is a share, on its own axis
+    assert [c.omit_if_zero for c in CAPTION_CURVES] == [False, True, False]  # α = 0 logs a zero contrast
