@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from songalign.checkpoint import read_card
+from songalign.checkpoint import read_card, trained_songs
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.readers.interpretation import INTERPRETATIONS
 from songalign.corpus.records import Song
@@ -262,7 +262,7 @@ def _tower_splits(
         source = {"source": "align_model", "align_model": str(align_model), "matched": len(assigned), "moved": moved}
     else:
         source = {"source": "corpus", "align_model": str(align_model), "checked": True}
-    check_unseen(corpus_splits, tower["train"], align_model, "the music tower of",
+    check_unseen(corpus_splits, trained_songs(read_card(align_model)), align_model, "the music tower of",
                  "set data.splits=align_model (the default) so that the splits follow that model's corpus, "
                  "or take a music tower that did not train on them")  # fmt: skip
     return corpus_splits, source

@@ -229,7 +229,8 @@ class Encoded:
     attention: dict[int, torch.Tensor]
 
 
-def _tiny_bart_config(size: BartSize, vocab_size: int) -> Any:
+def bart_config(size: BartSize, vocab_size: int) -> Any:
+    """A ``transformers.BartConfig`` of ``size`` for a tokenizer of ``vocab_size`` tokens (BART's special-token ids)."""
     from transformers import BartConfig
 
     return BartConfig(
@@ -326,7 +327,7 @@ class CaptionModel(nn.Module):
                 if config.tokenizer
                 else train_tokenizer(texts, config.size.vocab_size, config.size.min_frequency)
             )
-            bart = BartForConditionalGeneration(_tiny_bart_config(config.size, len(tokenizer)))
+            bart = BartForConditionalGeneration(bart_config(config.size, len(tokenizer)))
         if len(tokenizer) > bart.config.vocab_size:
             bart.resize_token_embeddings(len(tokenizer))
         return cls(config, bart, tokenizer)

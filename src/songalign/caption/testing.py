@@ -40,29 +40,17 @@ SENTENCES = [
 def write_tiny_bart(folder: str | Path, texts: list[str] | None = None, seed: int = 0) -> Path:
     """Write a tiny random BART (d_model 32, 2+2 layers, 4 heads, 256 positions) and its tokenizer to ``folder``."""
     import torch
-    from transformers import BartConfig, BartForConditionalGeneration
+    from transformers import BartForConditionalGeneration
 
+    from songalign.caption.model import BartSize, bart_config
     from songalign.caption.tokenizer import train_tokenizer
 
     folder = Path(folder)
     tokenizer = train_tokenizer(texts or SENTENCES * 3, vocab_size=400, min_frequency=1)
-    config = BartConfig(
-        vocab_size=len(tokenizer),
-        d_model=32,
-        encoder_layers=2,
-        decoder_layers=2,
-        encoder_attention_heads=4,
-        decoder_attention_heads=4,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=256,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        decoder_start_token_id=2,
-        forced_bos_token_id=0,
-        forced_eos_token_id=2,
+    size = BartSize(
+        d_model=32, encoder_layers=2, decoder_layers=2, attention_heads=4, ffn_dim=64, max_positions=256, init_std=0.02
     )
+    config = bart_config(size, len(tokenizer))
     torch.manual_seed(seed)
     BartForConditionalGeneration(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)

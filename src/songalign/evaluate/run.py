@@ -33,7 +33,7 @@ import torch
 from songalign.align.data import Target, segment_features, target_text, text_embeddings
 from songalign.align.model import AlignModel
 from songalign.audio.cache import FeatureCache
-from songalign.checkpoint import read_card
+from songalign.checkpoint import read_card, trained_songs
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Segment
 from songalign.errors import SkipReport, SongalignError
@@ -170,11 +170,9 @@ def evaluate_splits(
 
 
 def _songs_trained_on(model: AlignModel | str | Path) -> set[str]:
-    """The train songs a model folder's card lists (empty for an in-memory model or a card without them)."""
-    if isinstance(model, AlignModel):
-        return set()
-    songs = (read_card(model).get("data") or {}).get("songs") or {}
-    return set(songs.get("train") or []) if isinstance(songs, dict) else set()
+    """The songs a model folder's card says its weights were fitted on, its parents' included (empty for an
+    in-memory model or a card without them)."""
+    return set() if isinstance(model, AlignModel) else trained_songs(read_card(model))
 
 
 def _fit_emotion_probe(train: Embedded, seed: int) -> tuple[FittedProbe, str] | str | None:
