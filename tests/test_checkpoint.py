@@ -15,6 +15,7 @@ from songalign.checkpoint import (
     CARD_JSON,
     CONFIG_FILE,
     WEIGHTS_FILE,
+    lineage_songs,
     load_weights_into,
     parent_card,
     read_card,
@@ -24,6 +25,7 @@ from songalign.checkpoint import (
     save_model_folder,
     songs_by_split,
     trained_songs,
+    unknown_training,
 )
 from songalign.errors import SongalignError
 
@@ -49,7 +51,11 @@ class Item:
 CARD = {
     "name": "tiny-model",
     "kind": "align",
-    "data": {"corpus": "corpora/tiny", "songs": {"train": ["b", "a"], "val": [], "test": ["c"]}},
+    "data": {
+        "corpus": "corpora/tiny",
+        "songs": {"train": ["b", "a"], "val": [], "test": ["c"]},
+        "trained_songs": ["a", "b", "c"],  # trained with data.train_split: all, test song c included
+    },
     "recipe": {"lr": 0.001},
     "evaluation": {"top1": 12.5},
     "provenance": {"seed": 3},
@@ -119,21 +125,52 @@ def test_songs_by_split_lists_each_split_s_songs_sorted_once():
     assert songs_by_split(items) == {"train": ["s1", "s3"], "val": [], "test": ["s2"], "extra": ["s9"]}
 
 
-def test_parent_card_keeps_what_the_parent_trained_on(tmp_path):
+def test_parent_card_keeps_what_the_parent_trained_on_and_its_own_lineage(tmp_path):
     save_model_folder(tmp_path, {}, {}, CARD, title="t", architecture=[])
     assert parent_card(tmp_path) == {
         "folder": str(tmp_path),
         "name": "tiny-model",
         "kind": "align",
         "data": CARD["data"],
+        "provenance": {"songalign_version": __version__, "seed": 3},
     }
 
 
-def test_trained_songs_include_those_of_the_model_it_was_fine_tuned_from(tmp_path):
-    save_model_folder(tmp_path / "pre", {}, {}, CARD, title="t", architecture=[])
-    child = {
-        "data": {"songs": {"train": ["d"], "test": ["a"]}},
-        "provenance": {"init_from": parent_card(tmp_path / "pre")},
+def save_card(folder, trained: list[str] | None, train_split: list[str], init_from=None) -> dict:
+    """Save an empty model folder whose card says it fitted ``trained`` (None: unknown); returns the card."""
+    card = {
+        "name": folder.name,
+        "data": {"songs": {"train": train_split, "val": [], "test": []}, "trained_songs": trained},
+        "provenance": {"init_from": parent_card(init_from)} if init_from else {},
     }
-    assert trained_songs(child) == {"a", "b", "d"}  # "a" is a test song here but the parent trained on it
-    assert trained_songs({}) == set()
+    save_model_folder(folder, {}, {}, card, title="t", architecture=[])
+    return read_card(folder)
+
+
+def test_trained_songs_are_what_the_weights_fitted_not_the_train_split(tmp_path):
+    card = save_card(tmp_path / "all", ["a", "b", "t"], train_split=["a", "b"])  # trained on every split
+    assert trained_songs(card) == {"a", "b", "t"}
+    assert trained_songs({"data": {"songs": {"train": ["a"]}}}) is None  # a card without trained_songs cannot say
+    assert trained_songs({}) is None and unknown_training({}) == ["the model"]
+
+
+def test_a_lineage_keeps_every_ancestor_s_songs(tmp_path):
+    # a → b → c; each card's own list is cumulative, and the lineage is followed too
+    save_card(tmp_path / "a", ["a1", "t1"], train_split=["a1"])
+    save_card(tmp_path / "b", lineage_songs(["b1"], tmp_path / "a"), train_split=["b1"], init_from=tmp_path / "a")
+    c = save_card(tmp_path / "c", lineage_songs(["c1"], tmp_path / "b"), train_split=["c1"], init_from=tmp_path / "b")
+    assert c["data"]["trained_songs"] == ["a1", "b1", "c1", "t1"]
+    assert trained_songs(c) == {"a1", "b1", "c1", "t1"}
+    assert c["provenance"]["init_from"]["provenance"]["init_from"]["folder"] == str(tmp_path / "a")
+    # a grandparent's songs count even when the child's own list leaves them out (a hand-edited card)
+    c["data"]["trained_songs"] = ["c1"]
+    assert trained_songs(c) == {"a1", "b1", "c1", "t1"} and unknown_training(c) == []
+
+
+def test_songs_of_a_model_trained_elsewhere_are_unknown_not_none(tmp_path):
+    pre = save_card(tmp_path / "pre", None, train_split=[])  # e.g. CLAP-pre: LAION's data
+    assert trained_songs(pre) is None and unknown_training(pre) == ["pre"]
+    assert lineage_songs(["x"], tmp_path / "pre") == ["x"]  # nothing known is inherited
+    tuned = save_card(tmp_path / "tuned", lineage_songs(["x"], tmp_path / "pre"), ["x"], init_from=tmp_path / "pre")
+    assert trained_songs(tuned) == {"x"}  # what songalign fitted is known ...
+    assert unknown_training(tuned) == [str(tmp_path / "pre")]  # ... and the rest of its lineage is not

@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field
 
+import songalign.registry
+from songalign.align import PRETRAINED
 from songalign.align.losses import LOSSES, MarginContrastiveLoss
-from songalign.corpus.readers import READERS
+from songalign.corpus.readers import READERS, read_songs
 from songalign.describe.base import DESCRIBERS
-from songalign.errors import SongalignError
+from songalign.errors import SkipReport, SongalignError, UnknownNameError
 from songalign.registry import Registry, parse_options
+from songalign.towers import AUDIO_TOWERS, TEXT_TOWERS
 
 
 def test_a_factory_is_registered_as_a_decorator_a_callable_or_a_lazy_string():
@@ -30,23 +33,30 @@ def test_a_factory_is_registered_as_a_decorator_a_callable_or_a_lazy_string():
     shapes.register("fraction", "fractions:Fraction")
 
     assert shapes.names() == ["circle", "fraction", "square"]
-    assert shapes.get("square") is square  # the decorator hands the function back unchanged
+    assert shapes["square"] is square  # the decorator hands the function back unchanged
     assert shapes.build("square", side=3.0) == 9.0
     assert shapes.build("circle", radius=2.0) == 12.0
     from fractions import Fraction
 
-    assert shapes.get("fraction") is Fraction and shapes.build("fraction", numerator=3, denominator=6) == Fraction(1, 2)
+    assert shapes["fraction"] is Fraction and shapes.build("fraction", numerator=3, denominator=6) == Fraction(1, 2)
     assert "square" in shapes and "triangle" not in shapes and sorted(shapes) == shapes.names()
     shapes.unregister("circle")
     assert shapes.names() == ["fraction", "square"]
 
 
-def test_an_unknown_name_is_one_sentence_listing_the_choices():
+def test_an_unknown_name_is_one_sentence_listing_the_choices_and_the_registry_is_a_plain_mapping():
     shapes = Registry("shapes", what="shape")
     shapes.register("square", lambda: 1)
     shapes.register("circle", lambda: 2)
-    with pytest.raises(SongalignError, match=r"^unknown shape 'hexagon'; choose one of: circle, square$"):
-        shapes.get("hexagon")
+    with pytest.raises(SongalignError, match=r"^unknown shape 'hexagon'; choose one of: circle, square$") as caught:
+        shapes["hexagon"]
+    assert isinstance(caught.value, UnknownNameError) and isinstance(caught.value, KeyError)
+    # Mapping.get keeps its meaning: a default for a missing name, the factory for a known one
+    assert shapes.get("hexagon") is None and shapes.get("hexagon", "none") == "none"
+    assert shapes.get("square") is shapes["square"] and shapes.get("square")() == 1
+    assert dict(shapes.items()).keys() == {"circle", "square"}
+    with pytest.raises(SongalignError, match="unknown shape 'hexagon'"):
+        shapes.build("hexagon")
 
 
 def test_a_bad_option_is_named_and_a_type_error_inside_the_factory_is_not_mistaken_for_one():
@@ -70,6 +80,46 @@ def test_a_bad_option_is_named_and_a_type_error_inside_the_factory_is_not_mistak
         shapes.build("broken", size=2)
 
 
+def test_arguments_the_caller_passes_are_not_offered_as_options():
+    readers = Registry("readers", what="corpus reader")
+
+    @readers.register("tiny")
+    def read_tiny(src, report, *, repeat: int = 1):
+        return [src] * repeat
+
+    @readers.register("careless")
+    def read_careless(src, *, repeat: int = 1):  # forgot the report every reader is handed
+        return [src]
+
+    @readers.register("bare")
+    def read_bare(src, report):
+        return [src]
+
+    given = {"src": "corpus/", "report": SkipReport()}
+    assert readers.build("tiny", given, repeat=2) == ["corpus/", "corpus/"]
+    with pytest.raises(
+        SongalignError, match=r"^corpus reader 'tiny' does not take the option 'speed' \(it takes: repeat\); fix"
+    ):
+        readers.build("tiny", given, speed=3)
+    with pytest.raises(
+        SongalignError, match=r"^corpus reader 'bare' does not take the option 'speed' \(it takes no options\)"
+    ):
+        readers.build("bare", given, speed=3)
+    with pytest.raises(
+        SongalignError, match=r"^corpus reader 'tiny': 'src' is set by songalign, not an option; remove it$"
+    ):
+        readers.build("tiny", given, src="elsewhere/")
+    with pytest.raises(
+        SongalignError, match=r"^corpus reader 'careless' does not take 'report', which songalign passes"
+    ):
+        readers.build("careless", given)
+    # a built-in reader, through read_songs: src and report are never listed as options
+    with pytest.raises(
+        SongalignError, match=r"corpus reader 'jamendo' does not take the option 'speed' \(it takes: languages\)"
+    ):
+        read_songs("jamendo", Path(__file__).parent, SkipReport(), speed=3)
+
+
 def test_an_options_model_validates_and_the_factory_gets_the_model():
     class Options(BaseModel):
         sides: int = Field(4, ge=3)
@@ -87,7 +137,9 @@ def test_a_target_that_cannot_be_imported_names_itself():
     shapes = Registry("shapes", what="shape")
     shapes.register("ghost", "songalign_no_such_module:Ghost")
     with pytest.raises(SongalignError, match="shape 'ghost' .* points at 'songalign_no_such_module:Ghost'"):
-        shapes.get("ghost")
+        shapes["ghost"]
+    with pytest.raises(SongalignError, match="cannot be imported"):  # a broken entry is an error, not a missing key
+        shapes.get("ghost", None)
 
 
 def test_command_line_options_are_read_as_yaml_values():
@@ -107,9 +159,24 @@ def test_command_line_options_are_read_as_yaml_values():
 def test_the_built_in_registries_use_it_and_keep_their_names():
     assert {"jamendo", "dali", "folder", "pairs"} <= set(READERS.names())
     assert {"lexicon", "llm"} <= set(DESCRIBERS.names())
-    assert LOSSES.get("margin_contrastive") is MarginContrastiveLoss
+    assert LOSSES["margin_contrastive"] is MarginContrastiveLoss
     with pytest.raises(SongalignError, match="loss 'positive_cosine' does not take the option 'margin'"):
         LOSSES.build("positive_cosine", margin=0.3)
+
+
+def test_the_registry_docstring_names_the_entry_point_group_and_home_of_every_registry():
+    homes = [
+        (READERS, "songalign.corpus.readers.READERS"),
+        (AUDIO_TOWERS, "songalign.towers.AUDIO_TOWERS"),
+        (TEXT_TOWERS, "songalign.towers.TEXT_TOWERS"),
+        (LOSSES, "songalign.align.losses.LOSSES"),
+        (DESCRIBERS, "songalign.describe.DESCRIBERS"),
+        (PRETRAINED, "songalign.align.PRETRAINED"),
+    ]
+    rows = [line for line in songalign.registry.__doc__.splitlines() if line.startswith("``songalign.")]
+    for registry, home in homes:
+        assert any(f"``{registry.entry_point_group}``" in row and f"``{home}``" in row for row in rows), home
+    assert len(rows) == len(homes)
 
 
 def test_importing_the_cli_imports_neither_torch_nor_the_describer_backends():
@@ -145,15 +212,16 @@ class PlainDescriber:
     version = "1"
     chunk_size = 8
 
-    def __init__(self, seed=0):
+    def __init__(self, seed=0, word="plain"):
         self.seed = seed
+        self.word = word
 
     def describe(self, segments):
         labels = {"emotion": "calm", "valence": 0.0, "arousal": 0.0, "intensity": 0.0, "describer": "plain@1"}
-        return [Description(f"plain words number {self.seed}", dict(labels)) for _ in segments]
+        return [Description(f"{self.word} words number {self.seed}", dict(labels)) for _ in segments]
 
     def cache_identity(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "word": self.word}
 
     def cache_input(self, segment):
         return {"id": segment.id, "text": segment.text}
@@ -221,12 +289,20 @@ def test_a_reader_and_a_describer_from_another_package_show_up_in_the_cli_and_wo
 
     wrong = _songalign(site, "corpus", "prepare", "tiny", str(corpus), "--out", str(out), "--option", "speed=3")
     assert wrong.returncode == 1
-    assert "corpus reader 'tiny' does not take the option 'speed' (it takes: src, report, repeat)" in wrong.stderr
+    assert "corpus reader 'tiny' does not take the option 'speed' (it takes: repeat); fix or remove it" in wrong.stderr
 
     described = _songalign(site, "describe", str(out), "--backend", "plain", "--seed", "7")
     assert described.returncode == 0, described.stdout + described.stderr
     assert {s.description for s in CorpusManifest.load(out).segments} == {"plain words number 7"}
     assert "plain" in _songalign(site, "describe", "--help").stdout
+    # the plugin's own option, through --option (and its cache identity keeps the runs apart)
+    worded = _songalign(site, "describe", str(out), "--backend", "plain", "--seed", "7", "--option", "word=quiet")
+    assert worded.returncode == 0, worded.stdout + worded.stderr
+    assert {s.description for s in CorpusManifest.load(out).segments} == {"quiet words number 7"}
+    assert json.loads((out / "describe.json").read_text())["options"] == {"word": "quiet", "seed": 7}
+    shorthand = _songalign(site, "describe", str(out), "--backend", "plain", "--base-url", "http://127.0.0.1:9/v1")
+    assert shorthand.returncode == 1
+    assert "describer 'plain' does not take the option 'base_url' (it takes: seed, word)" in shorthand.stderr
 
 
 def test_every_public_name_of_the_lazy_describe_package_resolves():
@@ -237,3 +313,16 @@ def test_every_public_name_of_the_lazy_describe_package_resolves():
         assert getattr(describe, name) is not None, name
     with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
         describe.nothing  # noqa: B018
+
+
+def test_the_cli_offers_the_pretrained_models_of_the_registry_as_choices(tmp_path):
+    from typer.testing import CliRunner
+
+    from songalign.cli import app
+
+    runner = CliRunner()
+    helped = runner.invoke(app, ["models", "build", "--help"], env={"COLUMNS": "200"})
+    assert helped.exit_code == 0 and "clap-pre" in helped.output
+    wrong = runner.invoke(app, ["models", "build", "clap-post", "--out", str(tmp_path / "m")], env={"COLUMNS": "200"})
+    assert wrong.exit_code == 2 and "clap-post" in wrong.output and "clap-pre" in wrong.output
+    assert not (tmp_path / "m").exists()

@@ -8,14 +8,22 @@ A model folder holds::
     card.json           the same card as data: what the model is, what it was trained on and how
 
 and may hold sub-folders a model needs (the captioner's ``bart/`` and ``tokenizer/``). The card
-dict has the keys ``name``, ``kind`` (``"align"``, ``"caption"``, …), ``data`` (``corpus``: str,
-``songs``: ``{"train": [song ids], "val": [...], "test": [...]}``, the song ids of each split of
-the corpus the model was trained on), ``recipe``, ``evaluation`` and ``provenance`` (a free dict,
-to which :func:`save_model_folder` adds the songalign version that wrote the folder).
+dict has the keys ``name``, ``kind`` (``"align"``, ``"caption"``, …), ``data``, ``recipe``,
+``evaluation`` and ``provenance`` (a free dict, to which :func:`save_model_folder` adds the
+songalign version that wrote the folder). ``data`` holds
 
-A model fine-tuned from another (``init_from``) records its parent's card under
-``provenance.init_from`` (:func:`parent_card`), so :func:`trained_songs` can say which songs'
-audio its weights have seen. :func:`songs_by_split` makes ``data.songs`` from a corpus.
+- ``corpus``: the corpus the model was trained on;
+- ``songs``: ``{"train": [song ids], "val": [...], "test": [...]}``, the song ids of each split of
+  that corpus (:func:`songs_by_split`), which a captioner's splits follow;
+- ``trained_songs``: the song ids whose audio the weights were actually fitted on — the training
+  set's songs, whatever split a recipe trained on (``data.train_split: all`` includes the test
+  songs), together with those of the model it was fine-tuned from (:func:`lineage_songs`); ``null``
+  when unknown (a checkpoint trained outside songalign, such as CLAP-pre).
+
+A model fine-tuned from another (``init_from``) records its parent's card, the parent's own
+lineage included, under ``provenance.init_from`` (:func:`parent_card`). :func:`trained_songs`
+reads what a card says the weights have seen; :func:`unknown_training` names the models of its
+lineage whose training songs are unknown.
 
 Alignment (:class:`songalign.align.model.AlignModel`) and captioning
 (:class:`songalign.caption.model.CaptionModel`) both read and write folders through this module.
@@ -24,7 +32,7 @@ Alignment (:class:`songalign.align.model.AlignModel`) and captioning
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -159,24 +167,65 @@ def songs_by_split(segments: Iterable[_SplitItem]) -> dict[str, list[str]]:
     return {split: sorted(ids) for split, ids in songs.items()}
 
 
+LINEAGE_KEYS = ("name", "kind", "data", "provenance")
+"""What a card keeps of its parent's card (``provenance.init_from``): enough to follow the lineage."""
+
+
 def parent_card(directory: str | Path) -> dict[str, Any]:
     """What a card records about the model folder another model started from (``init_from``).
 
-    Its folder, name, kind and ``data`` (corpus and songs per split), so that the songs a
-    fine-tuned model's weights have seen include those its parent trained on.
+    Its folder, name, kind, ``data`` (corpus, songs per split, trained songs) and ``provenance``
+    (its own ``init_from``, and so on up the lineage), so a chain a → b → c keeps what a saw.
     """
     card = read_card(directory)
-    return {"folder": str(directory), **{key: card[key] for key in ("name", "kind", "data") if key in card}}
+    return {"folder": str(directory), **{key: card[key] for key in LINEAGE_KEYS if key in card}}
 
 
-def trained_songs(card: Mapping[str, Any]) -> set[str]:
-    """Song ids whose audio the model's weights were fitted on: its own ``data.songs["train"]`` and,
-    through ``provenance.init_from``, those of every model it was fine-tuned from."""
-    songs: set[str] = set()
-    while card:
-        songs.update(((card.get("data") or {}).get("songs") or {}).get("train") or [])
+def _lineage(card: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """``card`` (even an empty one: no card), its parent's (``provenance.init_from``), its grandparent's, …"""
+    while True:
+        yield card
         card = (card.get("provenance") or {}).get("init_from") or {}
-    return songs
+        if not card:
+            return
+
+
+def _recorded_songs(card: Mapping[str, Any]) -> list[str] | None:
+    """One card's own ``data.trained_songs`` (None when it records them as unknown or not at all)."""
+    songs = (card.get("data") or {}).get("trained_songs")
+    return [str(song) for song in songs] if isinstance(songs, list) else None
+
+
+def trained_songs(card: Mapping[str, Any]) -> set[str] | None:
+    """Song ids whose audio a model's weights were fitted on, from its card; None when the card cannot say.
+
+    The union of ``data.trained_songs`` over the card and, through ``provenance.init_from``, every
+    model it was fine-tuned from. None means *unknown*, not "no song": no model of the lineage
+    records its songs (a card from before ``data.trained_songs``, no card at all (``{}``), or a
+    checkpoint trained outside songalign such as CLAP-pre). A set may still leave out songs of a
+    lineage member trained outside songalign; :func:`unknown_training` names those.
+    """
+    recorded = [songs for songs in map(_recorded_songs, _lineage(card)) if songs is not None]
+    return set().union(*recorded) if recorded else None
+
+
+def unknown_training(card: Mapping[str, Any]) -> list[str]:
+    """Models of the card's lineage (itself first) whose training songs are unknown, by folder or name.
+
+    Empty when every model of the lineage records its ``data.trained_songs``.
+    """
+    return [
+        str(member.get("folder") or member.get("name") or "the model")
+        for member in _lineage(card)
+        if _recorded_songs(member) is None
+    ]
+
+
+def lineage_songs(fitted: Iterable[str], init_from: str | Path | None) -> list[str]:
+    """A new card's ``data.trained_songs``: the songs this run fitted on ∪ those its ``init_from`` parent's
+    card says its weights saw (nothing added for a parent whose songs are unknown); sorted."""
+    inherited = trained_songs(read_card(init_from)) if init_from is not None else None
+    return sorted(set(fitted) | (inherited or set()))
 
 
 def load_weights_into(module: nn.Module, directory: str | Path, *, referenced: Sequence[str] = ()) -> nn.Module:

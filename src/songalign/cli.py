@@ -41,7 +41,7 @@ DescribeBackend = DESCRIBERS.choices("DescribeBackend")
 @app.callback()
 def _options(
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="log every skipped or repaired item as it happens")
+        bool, typer.Option("--verbose", "-v", help="log every skipped, repaired or noted item as it happens")
     ] = False,
 ) -> None:
     if verbose:
@@ -71,10 +71,18 @@ def corpus_prepare(
     language: Annotated[
         list[str] | None, typer.Option(help="keep only these languages (repeatable); 'all' keeps every language")
     ] = None,
-    audio_dir: Annotated[Path | None, typer.Option(help="DALI: folder with <dali_id>.<ext> audio")] = None,
-    trust_pickles: Annotated[bool, typer.Option(help="DALI: allow unpickling the annotation files")] = False,
+    audio_dir: Annotated[
+        Path | None,
+        typer.Option(help="dali, interpretation: the audio folder (<dali_id>.<ext>, <music4all_id>.mp3)"),
+    ] = None,
+    trust_pickles: Annotated[
+        bool,
+        typer.Option(help="dali, interpretation: allow unpickling the annotation / release file (it can run code)"),
+    ] = False,
     target: Annotated[float, typer.Option(help="target segment length (s)")] = 10.0,
-    min_duration: Annotated[float, typer.Option("--min", help="shortest segment kept (s)")] = 4.0,
+    min_duration: Annotated[
+        float, typer.Option("--min", help="shortest segment kept (s), an untimed song's whole audio too")
+    ] = 4.0,
     max_duration: Annotated[float, typer.Option("--max", help="longest segment formed from several lines (s)")] = 15.0,
     max_gap: Annotated[float, typer.Option(help="silence (s) between lines that always ends a segment")] = 3.0,
     seed: Annotated[int, typer.Option(help="seed of the song-level train/val/test split")] = 0,
@@ -85,8 +93,8 @@ def corpus_prepare(
 ) -> None:
     """Read a corpus, check it, cut ~10 s segments, split by song, and write Parquet manifests.
 
-    Prints a summary of what was skipped or repaired; every item is listed in skipped.csv in the
-    prepared folder (`songalign -v` logs each one as it happens).
+    Prints a summary of what was skipped, repaired or noted; every item is listed in skipped.csv in
+    the prepared folder (`songalign -v` logs each one as it happens).
     """
     from songalign.corpus.prepare import prepare_corpus
     from songalign.corpus.segmenter import SegmenterConfig, SplitConfig
@@ -106,7 +114,7 @@ def corpus_prepare(
     except ValueError as error:
         raise SongalignError(f"invalid segment lengths: {error.errors()[0]['msg']}") from error
     result = prepare_corpus(str(kind), src, out, segmenter=segmenter, split=SplitConfig(seed=seed), **options)
-    print_skip_report(result.report, "skipped or repaired", listing=result.skipped_file)
+    print_skip_report(result.report, "songs", listing=result.skipped_file)
     _print_info(result.out)
 
 
@@ -120,6 +128,8 @@ def _print_info(directory: Path) -> None:
     table.add_row("audio", f"{stats.hours:.2f} h ({stats.lyric_hours:.2f} h in segments)")
     table.add_row("languages", ", ".join(f"{k} {v}" for k, v in stats.languages.most_common()))
     table.add_row("segments", f"{stats.segments} ({', '.join(f'{k} {v}' for k, v in sorted(stats.splits.items()))})")
+    if stats.lyrics_only:
+        table.add_row("lyrics only", f"{stats.lyrics_only} segments without audio (not in the durations)")
     table.add_row("mean segment", f"{stats.mean_segment_duration:.2f} s")
     console.print(table)
     rows = stats.histogram()
@@ -145,15 +155,24 @@ def describe_command(
         DescribeBackend, typer.Option(help="a registered describer: lexicon (offline), llm (OpenAI-compatible), ...")
     ] = "lexicon",
     seed: Annotated[int, typer.Option(help="seed of the wording")] = 0,
-    base_url: Annotated[str | None, typer.Option(help="llm: endpoint, e.g. http://localhost:8080/v1")] = None,
-    model: Annotated[str | None, typer.Option(help="llm: model name")] = None,
-    concurrency: Annotated[int, typer.Option(help="llm: requests in flight")] = 4,
+    base_url: Annotated[
+        str | None, typer.Option(help="llm: endpoint, e.g. http://localhost:8080/v1 (= --option base_url=...)")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="llm: model name (= --option model=...)")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="llm: requests in flight (default 4)")] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", help="another option of the describer, KEY=VALUE (value read as YAML; repeatable)"),
+    ] = None,
 ) -> None:
     """Describe the emotion of every segment's lyrics; writes descriptions and labels into the corpus."""
-    from songalign.describe import DescriberConfig, LLMOptions, describe_corpus
+    from songalign.describe import DescriberConfig, describe_corpus
 
-    config = DescriberConfig(seed=seed, llm=LLMOptions(base_url=base_url, model=model, concurrency=concurrency))
-    describe_corpus(corpus, str(backend), config=config).print()
+    options = parse_options(option or [])
+    # Only the shorthands that were given: a describer that does not take one then says so in one sentence.
+    shorthands = {"base_url": base_url, "model": model, "concurrency": concurrency}
+    options |= {key: value for key, value in shorthands.items() if value is not None}
+    describe_corpus(corpus, str(backend), config=DescriberConfig(seed=seed, options=options)).print()
 
 
 @app.command("train")

@@ -7,18 +7,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from songalign.errors import SKIPPED, SkipReport
+from songalign.errors import NOTED, REPAIRED, SKIPPED, SkipReport
 
 console = Console()
 
 EXAMPLES_PER_KIND = 3
 """Items named after each kind in the summary; the full list is in the report's file."""
+ACTION_COLOURS = {SKIPPED: "yellow", REPAIRED: "cyan", NOTED: "blue"}
 
 
 def print_skip_report(
     report: SkipReport, title: str, listing: str | Path | None = None, limit: int = 5, out: Console | None = None
 ) -> None:
-    """Print what a batch skipped or repaired in a few lines: counts by kind, a few examples each.
+    """Print what a batch skipped, repaired or noted in a few lines: counts by kind, a few examples each.
 
     One header line (with ``report.summary()`` and, when given, the file ``listing`` that holds
     every entry), then for each of the ``limit`` most common kinds one line ``count action kind``
@@ -32,7 +33,7 @@ def print_skip_report(
     out.print(f"[bold]{escape(title)}[/bold]: {escape(report.summary())}{where}")
     kinds = report.kinds(EXAMPLES_PER_KIND)
     for group in kinds[:limit]:
-        colour = "yellow" if group.action == SKIPPED else "cyan"
+        colour = ACTION_COLOURS.get(group.action, "white")
         out.print(f"  [{colour}]{group.count:>5} {group.action:<8}[/{colour}]  {escape(group.kind)}")
         more = group.count - len(group.examples)
         examples = ", ".join(group.examples) + (f" (+{more} more)" if more > 0 else "")

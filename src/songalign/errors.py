@@ -3,8 +3,9 @@
 A :class:`SongalignError` carries one sentence that names the file or field at fault and what
 to do about it; the CLI prints that sentence instead of a traceback. Batch jobs (corpus
 preparation, description, indexing) never stop at the first bad item: they add it to a
-:class:`SkipReport` (as skipped, or as repaired when they could fix it) and carry on, then print
-a short summary by kind at the end and, where they have an output folder, write the full list.
+:class:`SkipReport` (as skipped; as repaired when they could fix it; as noted when they kept it as
+it is but the user should know, e.g. a song kept without its audio) and carry on, then print a
+short summary by kind at the end and, where they have an output folder, write the full list.
 """
 
 from __future__ import annotations
@@ -34,6 +35,17 @@ class BadInputError(SongalignError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class UnknownNameError(SongalignError, KeyError):
+    """A name that a registry (or another lookup by name) does not hold; the message lists the choices.
+
+    It is a ``KeyError`` too, so that mapping code (``registry.get(name, default)``) treats it as a
+    missing key; ``str(error)`` is the sentence itself (a plain ``KeyError`` would quote it).
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class MissingDependencyError(SongalignError):
     """An optional package is needed for the requested feature."""
 
@@ -46,6 +58,10 @@ SKIPPED = "skipped"
 """The item was left out (a song, a file, a row, or part of a song such as one line)."""
 REPAIRED = "repaired"
 """The item was kept, changed so that it can be used (e.g. a line's end moved off the next line)."""
+NOTED = "noted"
+"""The item was kept as it is, with something the user should know (e.g. a song kept without its audio)."""
+ACTIONS: tuple[str, ...] = (SKIPPED, REPAIRED, NOTED)
+"""Every action of a :class:`ReportEntry`, in the order a summary names them."""
 
 _QUOTED = re.compile(r"(?<!\w)'[^']*'(?!\w)|\"[^\"]*\"")  # not the apostrophe of "song's"
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
@@ -62,7 +78,7 @@ def reason_kind(reason: str) -> str:
 
 @dataclass
 class ReportEntry:
-    """One item a batch job skipped or repaired: where it was, why, and its category.
+    """One item a batch job skipped, repaired or noted: where it was, why, and its category.
 
     ``kind`` groups entries in the summary; when not given it is :func:`reason_kind` of ``reason``.
     """
@@ -92,15 +108,19 @@ class KindCount:
     examples: list[str]
 
 
+SKIPPED_FILE = "skipped.csv"
+"""The name of the file that lists every entry of a batch's report, in the batch's output folder."""
+
 REPORT_COLUMNS: tuple[str, ...] = ("action", "kind", "path", "item", "reason")
 """The columns of the file :meth:`SkipReport.write_csv` writes, in order."""
 
 
 @dataclass
 class SkipReport:
-    """What a batch job skipped or repaired, in order; each entry is logged at DEBUG as it happens.
+    """What a batch job skipped, repaired or noted, in order; each entry is logged at DEBUG as it happens.
 
-    ``kept`` counts the items the job did use, so a summary can say "kept 78, skipped 2". The
+    ``kept`` counts the items the job did use (repaired and noted items among them), so a summary
+    can say "kept 78, skipped 2, repaired 5". ``len(report)`` counts the skipped items only. The
     terminal gets a summary by kind (:meth:`kinds`); the full list goes to a file (:meth:`write_csv`).
     """
 
@@ -115,7 +135,12 @@ class SkipReport:
         """Record an item kept after a change; ``reason`` says what was changed."""
         self._add(ReportEntry(str(path), reason, item, kind, REPAIRED))
 
+    def note(self, path: str | Path, reason: str, item: str = "", kind: str = "") -> None:
+        """Record an item kept unchanged that the user should know about; ``reason`` says what and what it means."""
+        self._add(ReportEntry(str(path), reason, item, kind, NOTED))
+
     def add_error(self, error: BadInputError, item: str = "", kind: str = "") -> None:
+        """Record as skipped the item a :class:`BadInputError` was raised for: its file and its problem."""
         self.skip(error.path, error.problem, item, kind)
 
     def _add(self, entry: ReportEntry) -> None:
@@ -137,6 +162,15 @@ class SkipReport:
         """The entries kept after a repair, in order."""
         return [e for e in self.entries if e.action == REPAIRED]
 
+    @property
+    def noted(self) -> list[ReportEntry]:
+        """The entries kept as they are with a note, in order."""
+        return [e for e in self.entries if e.action == NOTED]
+
+    def counts(self) -> dict[str, int]:
+        """How many entries each action has: ``{"skipped": n, "repaired": n, "noted": n}``."""
+        return {action: sum(1 for e in self.entries if e.action == action) for action in ACTIONS}
+
     def __len__(self) -> int:
         """How many items were skipped (repairs not counted)."""
         return len(self.skipped)
@@ -152,9 +186,10 @@ class SkipReport:
         return sorted(groups.values(), key=lambda g: (-g.count, g.action, g.kind))
 
     def summary(self) -> str:
-        """One line: how many items were kept, skipped and (if any) repaired."""
-        repaired = len(self.entries) - len(self)
-        return f"kept {self.kept}, skipped {len(self)}" + (f", repaired {repaired}" if repaired else "")
+        """One line: how many items were kept and skipped, and how many were repaired or noted (if any)."""
+        counts = self.counts()
+        rest = "".join(f", {action} {counts[action]}" for action in (REPAIRED, NOTED) if counts[action])
+        return f"kept {self.kept}, skipped {counts[SKIPPED]}{rest}"
 
     def write_csv(self, path: str | Path) -> Path:
         """Write every entry (columns :data:`REPORT_COLUMNS`) to the CSV ``path``; returns it."""

@@ -115,7 +115,9 @@ def run_quickstart(
 
     started = _step(log, "4. evaluate")
     _seed_everything(seed)
-    untrained = AlignModel(AlignModel.from_pretrained(models["pre"]).config)  # same architecture, random weights
+    # same architecture, random weights, and a logit scale nobody learnt (no "KL at the model's s" for it)
+    architecture = AlignModel.from_pretrained(models["pre"]).config.model_copy(update={"logit_scale_trained": False})
+    untrained = AlignModel(architecture)
     candidates: dict[str, AlignModel | Path] = {"untrained": untrained, **models}
     results: dict[str, dict[str, Any]] = {}
     embeddings: dict[str, Embedded] = {}
@@ -128,6 +130,7 @@ def run_quickstart(
             draws=draws,
             seed=seed,
             model_name=f"the {model_label(name)} model",
+            trained_songs=set() if name == "untrained" else None,  # random weights have seen no song
         )
     timings["evaluate"] = time.perf_counter() - started
 

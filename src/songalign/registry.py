@@ -1,4 +1,4 @@
-"""One way to pick a component by name: corpus readers, towers, losses and describers.
+"""One way to pick a component by name: corpus readers, towers, losses, describers and pretrained models.
 
 A :class:`Registry` maps names to *factories* (a class or any callable that builds the
 component). Each kind of component has one registry, created next to the components::
@@ -13,18 +13,36 @@ component). Each kind of component has one registry, created next to the compone
     READERS.register("other", read_other)                                         # a callable
 
     READERS.names()                     # ['jamendo', 'mine', 'other', ...]
-    READERS.get("jamendo")              # the function (its module imported on first use)
-    READERS.build("cnn", channels=32)   # factory(**options), bad options named in one sentence
+    READERS["jamendo"]                  # the function (its module imported on first use)
+    READERS.build("jamendo", {"src": src, "report": report}, languages=["english"])
+                                        # factory(src=..., report=..., languages=...): an option it
+                                        # does not take is named in one sentence listing the others
+
+A registry is a read-only :class:`~collections.abc.Mapping` of name → factory: ``registry[name]``
+fails for an unknown name with one sentence listing the choices (:class:`UnknownNameError`, also
+a ``KeyError``, so ``registry.get(name, default)``, ``in`` and iteration behave as for any mapping).
 
 A ``"module:attribute"`` string is imported only when the entry is first looked up, so that
 ``import songalign.cli`` stays free of torch and friends. An entry may carry metadata (e.g. a
 describer's pydantic ``options`` model: :meth:`Registry.build` then validates the keyword
-options against it and hands the factory the validated model).
+options against it and hands the factory the validated model; a pretrained model's ``card``
+function), given as the object or its ``"module:attribute"`` (:meth:`Entry.metadata_value`).
 
 Other packages add components without touching songalign, through Python entry points in the
-group ``songalign.<kind>`` (``songalign.readers``, ``songalign.audio_towers``,
-``songalign.text_towers``, ``songalign.losses``, ``songalign.describers``). In the plugin's
-``pyproject.toml``::
+group ``songalign.<kind>``. The groups, and where each registry lives:
+
+===============================  ====================================  ==========================
+entry-point group                registry                              used by
+===============================  ====================================  ==========================
+``songalign.readers``            ``songalign.corpus.readers.READERS``  ``corpus prepare KIND``
+``songalign.audio_towers``       ``songalign.towers.AUDIO_TOWERS``     ``model.audio_tower.name``
+``songalign.text_towers``        ``songalign.towers.TEXT_TOWERS``      ``model.text_tower.name``
+``songalign.losses``             ``songalign.align.losses.LOSSES``     ``loss.name`` (recipes)
+``songalign.describers``         ``songalign.describe.DESCRIBERS``     ``describe --backend``
+``songalign.pretrained_models``  ``songalign.align.PRETRAINED``        ``models build NAME``
+===============================  ====================================  ==========================
+
+In the plugin's ``pyproject.toml``::
 
     [project.entry-points."songalign.readers"]
     mine = "mypackage.reader:read_mine"
@@ -44,7 +62,7 @@ from functools import cache
 from importlib import import_module
 from typing import Any, Generic, TypeVar, overload
 
-from songalign.errors import SongalignError
+from songalign.errors import SongalignError, UnknownNameError
 
 log = logging.getLogger("songalign")
 
@@ -77,12 +95,16 @@ class Entry:
         self.target = factory
         return factory
 
+    def metadata_value(self, key: str, what: str) -> Any:
+        """The metadata ``key`` (None when absent); a ``"module:attribute"`` string is imported on first use, then kept."""
+        value = self.metadata.get(key)
+        if isinstance(value, str):
+            value = self.metadata[key] = self._import(value, what)
+        return value
+
     def options_model(self, what: str) -> Any:
-        """The pydantic model of the entry's ``options`` metadata (imported if a string), or None."""
-        model = self.metadata.get("options")
-        if isinstance(model, str):
-            model = self.metadata["options"] = self._import(model, what)
-        return model
+        """The pydantic model of the entry's ``options`` metadata, or None."""
+        return self.metadata_value("options", what)
 
     def _import(self, target: str, what: str) -> Any:
         module_name, _, attribute = target.partition(":")
@@ -96,11 +118,12 @@ class Entry:
             ) from error
 
 
-class Registry(Mapping[str, Callable[..., Any]], Generic[F]):
+class Registry(Mapping[str, F], Generic[F]):
     """Components of one ``kind``, by name; a read-only mapping name → factory.
 
     ``kind`` names the entry-point group (``songalign.<kind>``); ``what`` is the singular noun
-    used in messages ("corpus reader", "audio tower").
+    used in messages ("corpus reader", "audio tower"). ``registry[name]`` is the factory (imported
+    on first use); an unknown name raises :class:`~songalign.errors.UnknownNameError`.
     """
 
     def __init__(self, kind: str, *, what: str | None = None, entry_point_group: str | None = None):
@@ -158,31 +181,35 @@ class Registry(Mapping[str, Callable[..., Any]], Generic[F]):
         self._load_entry_points()
         if name not in self._entries:
             choices = ", ".join(sorted(self._entries)) or "(none registered)"
-            raise SongalignError(f"unknown {self.what} {name!r}; choose one of: {choices}")
+            raise UnknownNameError(f"unknown {self.what} {name!r}; choose one of: {choices}")
         return self._entries[name]
 
     def choices(self, enum_name: str) -> type[StrEnum]:
         """The names as a :class:`~enum.StrEnum` called ``enum_name``: a CLI choice type (typer shows and checks it)."""
         return StrEnum(enum_name, {name: name for name in self.names()})
 
-    def get(self, name: str) -> F:  # type: ignore[override]  # a registry lookup fails loudly, never returns a default
-        """The factory registered as ``name`` (imported on first use)."""
-        return self.entry(name).load(self.what)  # type: ignore[return-value]
+    def build(self, name: str, given: Mapping[str, Any] | None = None, /, **options: Any) -> Any:
+        """``factory(**given, **options)`` for ``name``; options it does not take fail in one sentence naming them.
 
-    def build(self, name: str, **options: Any) -> Any:
-        """``factory(**options)`` for ``name``; options it does not take fail in one sentence naming them.
-
-        When the entry carries ``options`` metadata (a pydantic model class, or its
-        ``"module:Class"``) the options are validated against it and the factory receives the
-        validated model instead.
+        ``options`` are what a user chose (a recipe's fields, ``--option KEY=VALUE``); ``given`` are
+        keyword arguments the calling code always passes (a reader's ``src`` and ``report``): they
+        reach the factory but are never offered as options in an error. When the entry carries
+        ``options`` metadata (a pydantic model class, or its ``"module:Class"``) the options are
+        validated against it and the factory receives the validated model (and ``given``) instead.
         """
+        given = dict(given or {})
+        clashing = [option for option in options if option in given]
+        if clashing:
+            raise SongalignError(
+                f"{self.what} {name!r}: {', '.join(map(repr, clashing))} is set by songalign, not an option; remove it"
+            )
         entry = self.entry(name)
         factory = entry.load(self.what)
         options_model = entry.options_model(self.what)
         if options_model is not None:
-            return factory(self._validated(name, options_model, options))
-        self._check_options(name, factory, options)
-        return factory(**options)
+            return factory(self._validated(name, options_model, options), **given)
+        self._check_options(name, factory, given, options)
+        return factory(**given, **options)
 
     def _validated(self, name: str, options_model: Any, options: dict[str, Any]) -> Any:
         from pydantic import ValidationError
@@ -194,7 +221,9 @@ class Registry(Mapping[str, Callable[..., Any]], Generic[F]):
             where = ".".join(str(part) for part in first["loc"]) or "options"
             raise SongalignError(f"{self.what} {name!r}: option {where!r} is invalid ({first['msg']})") from None
 
-    def _check_options(self, name: str, factory: Callable[..., Any], options: dict[str, Any]) -> None:
+    def _check_options(
+        self, name: str, factory: Callable[..., Any], given: dict[str, Any], options: dict[str, Any]
+    ) -> None:
         # Binding against the signature (rather than catching a TypeError from the call) names the
         # option exactly and never mistakes a TypeError raised inside the factory for a bad option.
         try:
@@ -209,12 +238,19 @@ class Registry(Mapping[str, Callable[..., Any]], Generic[F]):
             for p in parameters
             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
         ]
+        unpassable = [argument for argument in given if argument not in accepted]
+        if unpassable:
+            raise SongalignError(
+                f"{self.what} {name!r} does not take {', '.join(map(repr, unpassable))}, which songalign passes "
+                f"to every {self.what}; add that parameter to its factory"
+            )
         unknown = [option for option in options if option not in accepted]
         if unknown:
-            takes = ", ".join(accepted) if accepted else "no options"
+            settable = [p for p in accepted if p not in given]  # what the caller passes is no choice of the user's
+            takes = f"it takes: {', '.join(settable)}" if settable else "it takes no options"
             raise SongalignError(
-                f"{self.what} {name!r} does not take the option {', '.join(map(repr, unknown))} "
-                f"(it takes: {takes}); fix or remove it"
+                f"{self.what} {name!r} does not take the option {', '.join(map(repr, unknown))} ({takes}); "
+                "fix or remove it"
             )
         missing = [  # build passes keywords only, so any parameter without a default must be among them
             p.name
@@ -222,6 +258,7 @@ class Registry(Mapping[str, Callable[..., Any]], Generic[F]):
             if p.default is inspect.Parameter.empty
             and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
             and p.name not in options
+            and p.name not in given
         ]
         if missing:
             raise SongalignError(f"{self.what} {name!r} needs the option {', '.join(map(repr, missing))}; add it")
@@ -229,7 +266,8 @@ class Registry(Mapping[str, Callable[..., Any]], Generic[F]):
     # -- Mapping interface: ``name in registry``, ``registry[name]``, iteration over names ----------
 
     def __getitem__(self, name: str) -> F:
-        return self.get(name)
+        """The factory registered as ``name`` (imported on first use); an unknown name: :class:`UnknownNameError`."""
+        return self.entry(name).load(self.what)  # type: ignore[return-value]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
@@ -243,6 +281,11 @@ class Registry(Mapping[str, Callable[..., Any]], Generic[F]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, names={sorted(self._entries)})"
+
+    # A registry is one object, not a value: comparing two by content (Mapping's ==) would import
+    # every lazy entry of both, so they compare and hash by identity.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     # -- entry points -------------------------------------------------------------------------------
 

@@ -12,7 +12,15 @@ PAIR3 (B = 3, D = 2): a1 = (1, 0), a2 = (0, 1), a3 = (3, 4) → (0.6, 0.8);
          [0.0, 1.0, 0.6 ],
          [0.6, 0.8, 0.96]]            (a3·t3 = 0.6·0.8 + 0.8·0.6 = 0.96)
 
-TOWER3 (B = 3, d_t = 3): frozen text-tower outputs for PAIR3's texts, unlike the projected ones:
+PAIR3W (B = 3, D = 2), for the weighted loss: every sample's two cross-entropies sum differently, so
+weights swapped between samples change the loss (in PAIR3 samples 1 and 2 have equal sums):
+                      a1 = (1, 0), a2 = (0, 1), a3 = (4, 3) → (0.8, 0.6);
+                      t1 = (1, 0), t2 = (0, 1), t3 = (5, 12) → (5/13, 12/13) = (0.3846154, 0.9230769)
+    C = [[1.0, 0.0, 0.3846154],
+         [0.0, 1.0, 0.9230769],
+         [0.8, 0.6, 0.8615385]]       (a3·t3 = (0.8·5 + 0.6·12)/13 = 11.2/13)
+
+TOWER3 (B = 3, d_t = 3): frozen text-tower outputs for the texts, unlike the projected ones:
     g1 = (1, 0, 0), g2 = (3, 4, 0) → (0.6, 0.8, 0), g3 = (0, 4, 3) → (0, 0.8, 0.6)
     S = Ĝ·Ĝᵀ = [[1,   0.6,  0   ],
                 [0.6, 1,    0.64],
@@ -31,20 +39,23 @@ import torch
 
 from songalign.align.losses import (
     LOSSES,
+    SCALE_OPTIONS,
     AlignmentLoss,
     LogitScale,
+    LogitScaleSettings,
     MarginContrastiveLoss,
     WeightedInfoNCELoss,
     clamped_scale,
     get_loss,
-    loss_names,
     loss_with_scale,
+    reject_scale_options,
     sentence_similarity,
 )
 from songalign.errors import SongalignError
 
 PAIR2 = (torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([[2.0, 0.0], [3.0, 4.0]]))
 PAIR3 = (torch.tensor([[1.0, 0.0], [0.0, 1.0], [3.0, 4.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0], [4.0, 3.0]]))
+PAIR3W = (torch.tensor([[1.0, 0.0], [0.0, 1.0], [4.0, 3.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0], [5.0, 12.0]]))
 TOWER3 = torch.tensor([[1.0, 0.0, 0.0], [3.0, 4.0, 0.0], [0.0, 4.0, 3.0]])
 
 
@@ -134,25 +145,38 @@ def test_positive_cosine_by_hand():
     assert loss(*PAIR2, scale=5.0).item() == pytest.approx(0.1, abs=1e-7)  # a scale-free loss ignores a scale
 
 
+# Per-row cross-entropies of PAIR3W at s = 1, CE(row) = log Σ_j exp(row_j) − row_i:
+#   audio→text (rows of C):  [1, 0, 0.3846154] → 0.6462193,  [0, 1, 0.9230769] → 0.8302275,
+#                            [0.8, 0.6, 0.8615385] → 0.9970162
+#   text→audio (rows of Cᵀ): [1, 0, 0.8] → 0.7823525,  [0, 1, 0.6] → 0.7120668,
+#                            [0.3846154, 0.9230769, 0.8615385] → 0.9873685
+#   per sample, a→t + t→a = (1.4285718, 1.5422943, 1.9843846): all different
+PAIR3W_CE = (1.4285718, 1.5422943, 1.9843846)
+
+
+def weighted_by_hand(weights: list[float]) -> float:
+    """½·Σ_i w_i·(CE_i(a→t) + CE_i(t→a)) of PAIR3W, for the weights a test has computed by hand."""
+    return 0.5 * sum(w * ce for w, ce in zip(weights, PAIR3W_CE, strict=True))
+
+
 def test_weighted_infonce_3x2_by_hand():
-    # s = 1. Per-row CE on PAIR3 (C above; Cᵀ has the same rows permuted):
-    #   audio→text: [1, 0, 0.8] → 0.7823525,  [0, 1, 0.6] → 0.7120668,  [0.6, 0.8, 0.96] → 0.9360228
-    #   text→audio: [1, 0, 0.6] → 0.7120668,  [0, 1, 0.8] → 0.7823525,  [0.8, 0.6, 0.96] → 0.9360228
-    # text–text similarity S = T·Tᵀ = [[1, 0, 0.8], [0, 1, 0.6], [0.8, 0.6, 1]]
-    #   S̄ = (0.8/3, 0.6/3, 1.4/3) = (0.2666667, 0.2, 0.4666667);  Σ S̄ = 0.9333333
-    #   n = S̄ / Σ S̄ = (0.2857143, 0.2142857, 0.5)
-    # k = 1: w = exp(n) = (1.3307122, 1.2389765, 1.6487213), Σ = 4.2184100 → (0.3154535, 0.2937070, 0.3908395)
-    #   L = ½·[Σ w_i·CE_i(a→t) + Σ w_i·CE_i(t→a)]
-    #     = ½·[(0.3154535·0.7823525 + 0.2937070·0.7120668 + 0.3908395·0.9360228)
-    #        + (0.3154535·0.7120668 + 0.2937070·0.7823525 + 0.3908395·0.9360228)] = 0.8210053
+    # text–text similarity of the projected texts, S = T̂·T̂ᵀ = [[1, 0, 0.3846154], [0, 1, 0.9230769],
+    #                                                          [0.3846154, 0.9230769, 1]]
+    #   S̄ = (0.3846154/3, 0.9230769/3, 1.3076923/3) = (0.1282051, 0.3076923, 0.4358974);  Σ S̄ = 0.8717949
+    #   n = S̄ / Σ S̄ = (0.1470588, 0.3529412, 0.5)
+    # k = 1: w = exp(n) = (1.1584221, 1.4232474, 1.6487213), Σ = 4.2303908 → (0.2738334, 0.3364340, 0.3897326)
+    #   L = ½·(0.2738334·1.4285718 + 0.3364340·1.5422943 + 0.3897326·1.9843846) = 0.8417252
+    #   (w1 and w2 swapped: 0.8381656; w1 and w3: 0.8095160; w2 and w3: 0.8299438 — each one fails)
     loss = get_loss("weighted_infonce", k=1.0)
-    t = torch.nn.functional.normalize(PAIR3[1], dim=-1)
+    t = torch.nn.functional.normalize(PAIR3W[1], dim=-1)
     similarity = t @ t.T
-    assert loss.weights(similarity).tolist() == pytest.approx([0.3154535, 0.2937070, 0.3908395], abs=1e-6)
-    assert loss(*PAIR3, scale=1.0, text_similarity=similarity).item() == pytest.approx(0.8210053, abs=1e-6)
-    # MusCALL's k = 0.01: w ∝ exp(n/0.01) puts (1 − 5e−10) of the weight on sample 3 → L ≈ 0.9360228
-    muscall = get_loss("weighted_infonce")(*PAIR3, scale=1.0, text_similarity=similarity).item()
-    assert muscall == pytest.approx(0.9360228, abs=1e-6)
+    assert loss.weights(similarity).tolist() == pytest.approx([0.2738334, 0.3364340, 0.3897326], abs=1e-6)
+    assert weighted_by_hand([0.2738334, 0.3364340, 0.3897326]) == pytest.approx(0.8417252, abs=1e-6)
+    assert loss(*PAIR3W, scale=1.0, text_similarity=similarity).item() == pytest.approx(0.8417252, abs=1e-6)
+    # MusCALL's k = 0.01: w ∝ exp(n/0.01) = (2.4e6, 2.1e15, 5.2e21) puts (1 − 4e−7) of the weight on
+    # sample 3 → L = ½·(0.0000004·1.5422943 + 0.9999996·1.9843846) = 0.9921922
+    muscall = get_loss("weighted_infonce")(*PAIR3W, scale=1.0, text_similarity=similarity).item()
+    assert muscall == pytest.approx(0.9921922, abs=1e-6)
 
 
 def test_weighted_infonce_weights_come_from_the_frozen_tower_similarities_by_hand():
@@ -160,14 +184,14 @@ def test_weighted_infonce_weights_come_from_the_frozen_tower_similarities_by_han
     #   Σ S̄ = 0.8266667;  n = S̄ / Σ S̄ = (0.2419355, 0.5, 0.2580645)
     # k = 1: exp(n) = (1.2737120, 1.6487213, 1.2944223), Σ = 4.2168556 → w = (0.3020526, 0.3909836, 0.3069639)
     #   sample 2 now weighs most; by the projected texts' S (test above) sample 3 did
-    # L = ½·Σ w_i·(CE_i(a→t) + CE_i(t→a)) with PAIR3's CEs
-    #   = ½·[0.3020526·(0.7823525 + 0.7120668) + 0.3909836·(0.7120668 + 0.7823525) + 0.3069639·2·0.9360228]
-    #   = 0.8051685
+    # L = ½·(0.3020526·1.4285718 + 0.3909836·1.5422943 + 0.3069639·1.9843846) = 0.8218249
+    #   (w1 and w2 swapped: 0.8167682; w1 and w3: 0.8204601; w2 and w3: 0.8403971)
     similarity = sentence_similarity(TOWER3)
     torch.testing.assert_close(similarity, torch.tensor([[1.0, 0.6, 0.0], [0.6, 1.0, 0.64], [0.0, 0.64, 1.0]]))
     loss = get_loss("weighted_infonce", k=1.0)
     assert loss.weights(similarity).tolist() == pytest.approx([0.3020526, 0.3909836, 0.3069639], abs=1e-6)
-    assert loss(*PAIR3, scale=1.0, text_similarity=similarity).item() == pytest.approx(0.8051685, abs=1e-6)
+    assert weighted_by_hand([0.3020526, 0.3909836, 0.3069639]) == pytest.approx(0.8218249, abs=1e-6)
+    assert loss(*PAIR3W, scale=1.0, text_similarity=similarity).item() == pytest.approx(0.8218249, abs=1e-6)
 
 
 def test_weighted_infonce_requires_the_similarity_and_reduces_to_symmetric_when_uniform():
@@ -217,16 +241,33 @@ def test_logit_scale_gets_a_gradient_below_the_clamp():
     assert scale.logit_scale.grad is not None and scale.logit_scale.grad.item() != 0.0
 
 
-def test_loss_with_scale_gives_the_scale_options_to_the_scale():
-    loss, scale = loss_with_scale("audio_to_text_infonce", {"init_temperature": 0.5, "learnable": False})
+def test_loss_with_scale_builds_the_scale_from_its_settings():
+    settings = LogitScaleSettings(init_temperature=0.5, learnable=False)
+    loss, scale = loss_with_scale("audio_to_text_infonce", {"reduction": "sum"}, settings)
     assert isinstance(scale, LogitScale) and scale().item() == pytest.approx(2.0)
-    assert not scale.logit_scale.requires_grad and loss.reduction == "mean"
+    assert not scale.logit_scale.requires_grad and loss.reduction == "sum"
+    _, default = loss_with_scale("symmetric_infonce", {})
+    assert default.logit_scale.requires_grad and default().item() == pytest.approx(1 / 0.07, rel=1e-6)  # CLIP's
     loss, scale = loss_with_scale("margin_contrastive", {"margin": 0.3})
     assert scale is None and loss.margin == 0.3
-    with pytest.raises(SongalignError, match="has no logit scale"):
-        loss_with_scale("positive_cosine", {"init_temperature": 0.3})
+    with pytest.raises(SongalignError, match="has no logit scale, so model.alignment.logit_scale means nothing"):
+        loss_with_scale("positive_cosine", {}, settings, scale_at="model.alignment.logit_scale")
     with pytest.raises(SongalignError, match="does not take"):
         get_loss("symmetric_infonce", init_temperature=0.3)  # not a loss option any more
+
+
+def test_scale_settings_are_one_vocabulary_and_old_option_names_say_where_they_went():
+    assert SCALE_OPTIONS == ("init_temperature", "learnable", "max_scale")
+    capped = LogitScale.from_settings(LogitScaleSettings(init_temperature=0.01, max_scale=50.0))
+    assert capped().item() == pytest.approx(50.0, rel=1e-6)  # 1/0.01 = 100, capped at 50
+    with pytest.raises(ValueError, match="greater than 0"):
+        LogitScaleSettings(init_temperature=0.0)
+    with pytest.raises(ValueError, match="learnabel"):
+        LogitScaleSettings.model_validate({"learnabel": False})  # a misspelt setting is not ignored
+    with pytest.raises(ValueError, match="init_temperature, learnable: not a loss option.*set "
+                       "model.logit_scale.init_temperature, model.logit_scale.learnable instead"):  # fmt: skip
+        reject_scale_options({"init_temperature": 0.3, "learnable": False, "margin": 0.2}, "model.logit_scale")
+    reject_scale_options({"margin": 0.2}, "model.logit_scale")  # a loss's own options pass
 
 
 # -- properties shared by all losses ------------------------------------------------------------------
@@ -284,12 +325,12 @@ def test_perfect_alignment_scores_lower_than_random(name):
 
 
 def test_registry_and_errors():
-    assert loss_names() == sorted(
+    assert LOSSES.names() == sorted(
         ["margin_contrastive", "symmetric_infonce", "audio_to_text_infonce", "positive_cosine", "weighted_infonce"]
     )
     for name, cls in LOSSES.items():
         assert cls.name == name and isinstance(get_loss(name), AlignmentLoss)
-    assert [n for n in loss_names() if get_loss(n).uses_logit_scale] == [
+    assert [n for n in LOSSES.names() if get_loss(n).uses_logit_scale] == [
         "audio_to_text_infonce",
         "symmetric_infonce",
         "weighted_infonce",

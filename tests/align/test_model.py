@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from safetensors.torch import load_file
@@ -29,7 +31,7 @@ def test_a_frozen_pretrained_tower_is_referenced_and_a_frozen_random_one_is_stor
     keys = set(load_file(folder / WEIGHTS_FILE))
     assert any(k.startswith("audio_tower.") for k in keys)
     assert not any(k.startswith("text_tower.") for k in keys)
-    assert {"logit_scale", "audio_projection.net.0.weight", "text_projection.net.2.bias"} <= keys
+    assert {"logit_scale.logit_scale", "audio_projection.net.0.weight", "text_projection.net.2.bias"} <= keys
     card = read_card(folder)
     assert (card["name"], card["kind"]) == ("small", "align")
     readme = (folder / "README.md").read_text()
@@ -60,3 +62,21 @@ def test_no_projection_needs_towers_of_one_size_equal_to_the_space():
     # with no heads, the text embedding is the (unit-length) sentence embedding itself
     raw = model.text_tower.encode(["quiet rain"]).numpy()
     np.testing.assert_allclose(model.embed_text(["quiet rain"]), raw / np.linalg.norm(raw), atol=1e-6)
+
+
+def test_a_folder_with_the_old_scale_fields_is_one_clear_error(model, tmp_path):
+    folder = model.save_pretrained(tmp_path / "m")
+    config = small_config().model_dump(mode="json")
+    del config["logit_scale"]
+    config |= {"logit_scale_init": 2.659, "learn_logit_scale": True}  # written before the scale's fields were renamed
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SongalignError, match=r"config.json: Value error, model.logit_scale_init and "
+                       r"model.learn_logit_scale were renamed.*written by another version"):  # fmt: skip
+        AlignModel.from_pretrained(folder)
+
+
+def test_a_fresh_model_s_scale_is_not_meaningful_until_a_loss_uses_it(model, tmp_path):
+    assert not model.config.logit_scale_trained
+    assert float(model.scale.detach()) == pytest.approx(1 / 0.07, rel=1e-6)  # CLIP's start, which nobody learnt
+    readme = (model.save_pretrained(tmp_path / "m") / "README.md").read_text()
+    assert "logit scale s = 14.29 (not meaningful: no training loss has used it)" in readme

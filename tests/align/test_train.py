@@ -9,12 +9,12 @@ from lightning.pytorch import Callback
 from safetensors.torch import load_file
 
 from songalign.align.data import EpochBatches, PairedSet
-from songalign.align.losses import get_loss, sentence_similarity
+from songalign.align.losses import LogitScale, get_loss, sentence_similarity
 from songalign.align.model import AlignModel, ModelConfig, TowerSpec
 from songalign.align.train import AlignModule, DataSettings, LossSpec, Recipe, TrainSettings, load_recipe, train
-from songalign.checkpoint import read_card
+from songalign.checkpoint import read_card, trained_songs, unknown_training
 from songalign.corpus.manifest import CorpusManifest
-from songalign.corpus.prepare import prepare_jamendo
+from songalign.corpus.prepare import prepare_corpus
 from songalign.errors import SongalignError
 from songalign.runs import read_metrics
 from songalign.testing import FakeSong, regular_lines, write_jamendo_corpus
@@ -35,18 +35,19 @@ def corpus(tmp_path_factory):
         for i in range(8)
     ]
     write_jamendo_corpus(root / "raw", songs)
-    prepare_jamendo(root / "raw", root / "prepared", progress=False)
+    prepare_corpus("jamendo", root / "raw", root / "prepared", progress=False)
     return root / "prepared"
 
 
-def recipe(corpus, out, loss: str = "symmetric_infonce", **train) -> Recipe:
+def recipe(corpus, out, loss: str = "symmetric_infonce", data: dict | None = None, init_from=None, **train) -> Recipe:
     settings = {"epochs": 3, "batch_size": 4, "lr": 1e-3, "warmup_steps": 2, "checkpoint_every": 1, "seed": 7} | train
     return Recipe(
         name="tiny",
         out=out,
+        init_from=init_from,
         model=ModelConfig(audio_tower=TINY_AUDIO, embedding_dim=16, clip_seconds=4.0),
         loss=LossSpec(name=loss),
-        data=DataSettings(corpus=corpus, target="lyrics"),
+        data=DataSettings(corpus=corpus, target="lyrics", **(data or {})),
         train=TrainSettings(**settings),
     )
 
@@ -107,7 +108,30 @@ def test_training_writes_logs_curves_card_and_lowers_the_loss(corpus, tmp_path):
     for split, songs in data["songs"].items():
         assert songs == sorted({s.song_id for s in manifest.split(split)})
     assert data["songs"]["train"] and not set(data["songs"]["train"]) & set(data["songs"]["test"])
+    assert data["trained_songs"] == data["songs"]["train"]  # it trained on the train split
+    assert trained_songs(read_card(saved)) == set(data["songs"]["train"])
     assert list((run / "logs").glob("version_0/events.out.tfevents*"))  # TensorBoard log too
+
+
+def test_cards_record_the_songs_really_trained_on_down_a_lineage(corpus, tmp_path):
+    manifest = CorpusManifest.load(corpus)
+    songs = {split: {s.song_id for s in manifest.split(split)} for split in ("train", "val", "test")}
+    assert all(songs.values()) and not songs["train"] & songs["test"]
+    # a trains on every split, b (from a) on val only, c (from b) on val only
+    a = train(recipe(corpus, tmp_path / "a", data={"train_split": "all"}, epochs=1), progress=False)
+    b_recipe = recipe(corpus, tmp_path / "b", data={"train_split": "val"}, init_from=a, epochs=1)
+    b = train(b_recipe, progress=False)
+    c = train(b_recipe.model_copy(update={"out": tmp_path / "c", "init_from": b}), progress=False)
+    card_a, card_c = read_card(a), read_card(c)
+    assert card_a["data"]["songs"]["train"] == sorted(songs["train"])  # the corpus's split, as before
+    assert trained_songs(card_a) == songs["train"] | songs["val"] | songs["test"]  # test songs included
+    assert card_a["data"]["train_split"] == "all"
+    assert set(read_card(b)["data"]["trained_songs"]) == trained_songs(card_a)  # a's, inherited
+    # c itself fitted val songs only, but its weights descend from a's, which saw the test songs
+    assert trained_songs(card_c) >= songs["test"]
+    grandparent = card_c["provenance"]["init_from"]["provenance"]["init_from"]
+    assert grandparent["folder"] == str(a) and set(grandparent["data"]["trained_songs"]) == trained_songs(card_a)
+    assert unknown_training(card_c) == []  # every model of the lineage says what it trained on
 
 
 def test_save_load_round_trip_and_deterministic_embeddings(corpus, tmp_path):
@@ -179,33 +203,51 @@ def test_the_loss_uses_the_model_scale_and_holds_none():
     features, tower = torch.randn(4, 64, 50), torch.randn(4, model.text_tower.embedding_dim)
     with torch.no_grad():
         before = module.batch_loss(features, tower)
-        model.logit_scale.fill_(0.0)  # s = 1
+        model.logit_scale.logit_scale.fill_(0.0)  # s = 1
         at_one = module.batch_loss(features, tower)
         audio, text = model.project_audio(features), model.project_text(tower)
     assert not torch.allclose(before, at_one)
     torch.testing.assert_close(at_one, get_loss("symmetric_infonce")(audio, text, scale=1.0))
-    assert [n for n, p in module.named_parameters() if "logit_scale" in n] == ["model.logit_scale"]
+    assert [n for n, p in module.named_parameters() if "logit_scale" in n] == ["model.logit_scale.logit_scale"]
+    assert isinstance(model.logit_scale, LogitScale)  # the same module a captioner holds
 
 
 def test_the_config_records_whether_the_loss_used_the_scale(corpus, tmp_path):
     def trained(loss: str, out: str) -> AlignModel:
         return AlignModel.from_pretrained(train(recipe(corpus, tmp_path / out, loss, epochs=1), progress=False))
 
+    assert not AlignModel(ModelConfig(audio_tower=TINY_AUDIO)).config.logit_scale_trained  # untrained: no s yet
     margin = trained("margin_contrastive", "margin")
     assert not margin.config.logit_scale_trained
-    assert margin.logit_scale.item() == pytest.approx(np.log(1 / 0.07), abs=1e-6)  # left as it was
+    assert margin.logit_scale.logit_scale.item() == pytest.approx(np.log(1 / 0.07), abs=1e-6)  # left as it was
     weighted = trained("weighted_infonce", "w")
     assert weighted.config.logit_scale_trained
-    assert weighted.logit_scale.item() != pytest.approx(np.log(1 / 0.07), abs=1e-6)  # trained
+    assert weighted.logit_scale.logit_scale.item() != pytest.approx(np.log(1 / 0.07), abs=1e-6)  # trained
     rows = read_metrics(tmp_path / "w" / "logs")
     assert any(r.get("val/loss") for r in rows)  # validation ran through the weighted loss too
 
 
-def test_old_loss_scale_options_name_where_they_went(tmp_path):
+def test_old_scale_settings_name_where_they_went(tmp_path):
     path = tmp_path / "old.yaml"
     path.write_text("name: old\ndata: {corpus: c}\nloss: {name: symmetric_infonce, options: {init_temperature: 0.1}}\n")
-    with pytest.raises(SongalignError, match="init_temperature.*model.logit_scale_init"):
+    with pytest.raises(SongalignError, match="init_temperature: not a loss option.*model.logit_scale.init_temperature"):
         load_recipe(path)
+    path.write_text("name: old\ndata: {corpus: c}\nmodel: {logit_scale_init: 2.0, learn_logit_scale: false}\n")
+    with pytest.raises(SongalignError, match="model.logit_scale.init_temperature .* and model.logit_scale.learnable"):
+        load_recipe(path)
+
+
+def test_the_scale_settings_are_the_captioner_s(tmp_path):
+    path = tmp_path / "fixed.yaml"
+    path.write_text(
+        "name: fixed\ndata: {corpus: c}\nmodel: {logit_scale: {init_temperature: 0.25, learnable: false}}\n"
+    )
+    model = AlignModel(load_recipe(path).model.model_copy(update={"audio_tower": TINY_AUDIO}))
+    assert float(model.scale.detach()) == pytest.approx(4.0) and not model.logit_scale.logit_scale.requires_grad
+    capped = load_recipe(path, ["model.logit_scale.max_scale=2.0"]).model
+    assert float(AlignModel(capped.model_copy(update={"audio_tower": TINY_AUDIO})).scale) == pytest.approx(2.0)
+    with pytest.raises(SongalignError, match="model.logit_scale.learnabel"):
+        load_recipe(path, ["model.logit_scale.learnabel=true"])  # a misspelt setting is not ignored
 
 
 def test_augmentation_on_features_it_cannot_mask_stops_before_any_work(corpus, tmp_path):

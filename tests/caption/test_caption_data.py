@@ -33,9 +33,17 @@ def write_corpus(folder, songs: dict[str, tuple[str, list[int | None]]]):
     return CorpusManifest(records, segments).save(folder)
 
 
-def write_model_card(folder, songs: dict[str, list[str]] | None):
-    """A model folder whose card lists the song ids of each split it was trained on (None: no list)."""
-    card = {"name": "tower", "kind": "align", "data": {"corpus": "elsewhere"} | ({"songs": songs} if songs else {})}
+def write_model_card(
+    folder, songs: dict[str, list[str]] | None, trained: list[str] | None = None, parent: dict | None = None
+):
+    """A model folder whose card lists the song ids of each split of its corpus (None: no list) and the songs
+    its weights were fitted on (``trained``: by default its corpus's train songs; None with no ``songs``)."""
+    data: dict = {"corpus": "elsewhere"}
+    if songs:
+        data |= {"songs": songs, "trained_songs": trained if trained is not None else songs.get("train", [])}
+    card = {"name": folder.name, "kind": "align", "data": data}
+    if parent is not None:
+        card["provenance"] = {"init_from": parent}
     return save_model_folder(folder, {}, {}, card, title="songalign model", architecture=[])
 
 
@@ -74,8 +82,56 @@ def test_splits_follow_the_music_towers_model_by_song(corpus, tmp_path):
     data = CaptionCorpus.load(corpus, align_model=tower)
     # d was a test song of the corpus but the tower trained on it: it moves to train; c is unknown to the tower
     assert data.splits == {"a": "train", "b": "test", "c": "val", "d": "train", "e": "val"}
-    assert data.split_source == {"source": "align_model", "align_model": str(tower), "matched": 4, "moved": 3}
+    assert data.split_source == {
+        "source": "align_model",
+        "align_model": str(tower),
+        "matched": 4,
+        "moved": 3,
+        "checked": True,
+    }
     assert data.song_lists() == {"train": ["a", "d"], "val": ["c", "e"], "test": ["b"]}
+
+
+def test_songs_a_parent_of_the_tower_trained_on_move_to_train(corpus, tmp_path):
+    # the parent trained on e; its child's corpus puts e in test and c in val: e may not stay out of train
+    parent = {"folder": "runs/parent", "name": "parent", "data": {"trained_songs": ["e", "elsewhere"]}}
+    child = write_model_card(tmp_path / "child", {"train": ["a"], "val": ["c"], "test": ["d", "e"]},
+                             trained=["a"], parent=parent)  # fmt: skip
+    data = CaptionCorpus.load(corpus, align_model=child)
+    assert data.splits == {"a": "train", "b": "train", "c": "val", "d": "test", "e": "train"}
+    assert (data.split_source["matched"], data.split_source["moved"], data.split_source["checked"]) == (4, 1, True)
+    with pytest.raises(SongalignError, match=r"^1 of the captioner's val/test songs \(e\) are songs the music tower"):
+        CaptionCorpus.load(corpus, align_model=child, splits="corpus")
+
+
+def test_following_a_tower_that_heard_every_val_song_is_an_error_not_an_empty_split(corpus, tmp_path):
+    tower = write_model_card(tmp_path / "greedy", {"train": ["a", "b", "c", "d", "e"], "val": [], "test": []})
+    with pytest.raises(SongalignError) as caught:
+        CaptionCorpus.load(corpus, align_model=tower)
+    message = str(caught.value)
+    assert message.startswith(f"following the splits of {tower} leaves the captioner no val and no test song of ")
+    assert "(5 train, 0 val, 0 test)" in message and "\n" not in message
+    only_val = write_model_card(tmp_path / "val", {"train": ["a", "b", "c"], "val": [], "test": ["d", "e"]})
+    with pytest.raises(SongalignError, match=r"leaves the captioner no val song of .*\(3 train, 0 val, 2 test\)"):
+        CaptionCorpus.load(corpus, align_model=only_val)
+
+
+def test_a_tower_trained_on_unknown_songs_is_a_warning_and_a_note_not_an_error(corpus, tmp_path, caplog):
+    songs = {"train": [], "val": [], "test": []}
+    card = {"name": "clap-pre", "kind": "align", "data": {"corpus": "", "songs": songs, "trained_songs": None}}
+    tower = save_model_folder(tmp_path / "clap", {}, {}, card, title="songalign model", architecture=[])
+    for mode in ("align_model", "corpus"):
+        with caplog.at_level("WARNING", logger="songalign"):
+            data = CaptionCorpus.load(corpus, align_model=tower, splits=mode)
+        assert data.splits["d"] == "test" and data.split_source["checked"] is False
+        assert "the songs clap-pre trained on are unknown" in data.split_source["note"]
+        assert any("clap-pre trained on are unknown" in record.getMessage() for record in caplog.records)
+        caplog.clear()
+
+
+def test_a_missing_align_model_folder_is_named_as_such(corpus, tmp_path):
+    with pytest.raises(SongalignError, match=r"^.*nowhere is not a alignment model folder \(it needs config.json"):
+        CaptionCorpus.load(corpus, align_model=tmp_path / "nowhere")
 
 
 def test_a_test_song_the_tower_trained_on_is_an_error_naming_count_folder_and_fix(corpus, tmp_path):
@@ -84,7 +140,10 @@ def test_a_test_song_the_tower_trained_on_is_an_error_naming_count_folder_and_fi
         CaptionCorpus.load(corpus, align_model=tower, splits="corpus")
     message = str(caught.value)
     assert message.startswith("2 of the captioner's val/test songs (d, e) are songs the music tower of ")
-    assert str(tower) in message and "set data.splits=align_model" in message and "\n" not in message
+    assert str(tower) in message and "\n" not in message
+    assert (
+        "set data.splits=align_model (the default), which moves every song that tower trained on into train" in message
+    )
     assert CaptionCorpus.load(corpus, align_model=write_model_card(tmp_path / "clean", {"train": ["a", "b"]}),
                               splits="corpus").splits["d"] == "test"  # fmt: skip
 
@@ -95,6 +154,7 @@ def test_a_tower_whose_card_lists_no_songs_cannot_be_followed(corpus, tmp_path):
         CaptionCorpus.load(corpus, align_model=tower)
     unchecked = CaptionCorpus.load(corpus, align_model=tower, splits="corpus")
     assert unchecked.splits["d"] == "test" and unchecked.split_source["checked"] is False
+    assert "the songs old trained on are unknown" in unchecked.split_source["note"]
 
 
 def test_evaluation_refuses_songs_the_captioner_trained_on(corpus, tmp_path):
@@ -123,7 +183,7 @@ def release_records() -> list[dict]:
 
 def test_the_interpretation_reader_writes_the_manifests_of_every_corpus(tmp_path):
     audio = tmp_path / "audios"
-    write_audio(audio / "m1.wav", 2.5)
+    write_audio(audio / "m1.wav", 4.5)  # at least --min (4 s), as every segment with audio
     path = tmp_path / "release.json"
     path.write_text(json.dumps(release_records()))
     result = prepare_corpus("interpretation", path, tmp_path / "corpus", audio_dir=audio, audio_extension=".wav",
@@ -134,18 +194,19 @@ def test_the_interpretation_reader_writes_the_manifests_of_every_corpus(tmp_path
     m1, m2 = songs["m1"], songs["m2"]
     assert m1.extra["interpretations"] == [{"text": "about love", "votes": 4}, {"text": "meh", "votes": -2}]
     assert (m1.extra["songmeanings_id"], m1.audio_path) == ("11", str((audio / "m1.wav").resolve()))
-    assert m1.duration == pytest.approx(2.5)
+    assert m1.duration == pytest.approx(4.5)
     assert m2.extra["interpretations"] == [{"text": "war song", "votes": 7}, {"text": "peace", "votes": 0}]
     assert m2.audio_path == "" and m2.duration is None  # kept without audio, for lyrics-only captioners
     segments = {s.song_id: s for s in manifest.segments}
     assert len(manifest.segments) == len(songs)  # one untimed segment per song: the whole excerpt
-    assert (segments["m1"].text, segments["m1"].start, segments["m1"].end) == ("line one\nline two", 0.0, 2.5)
+    assert (segments["m1"].text, segments["m1"].start, segments["m1"].end) == ("line one\nline two", 0.0, 4.5)
     assert {s.split for s in manifest.segments} == {"train", "val", "test"}
     data = CaptionCorpus.load(tmp_path / "corpus")
     assert data.items("all")[0].lyrics == "line one\nline two"
     reasons = {s.item: s.reason for s in result.report.skipped}
     assert "no song id or no lyrics" in reasons["m3"] and "no interpretation" in reasons["m4"]
-    assert "audio file not found" in reasons["m2"]
+    assert {s.item: s.reason for s in result.report.noted}["m2"].startswith("audio file not found; the song is kept")
+    assert result.report.kept == len(songs) and len(result.report) == 2  # m2 is kept, not skipped
 
 
 @dataclass
@@ -171,3 +232,43 @@ def test_the_release_pickle_needs_the_trust_pickles_flag_of_corpus_prepare(tmp_p
         {"text": "a reading", "votes": 2},
         {"text": "another", "votes": -1},
     ]
+
+
+def test_music_features_count_the_songs_they_keep_and_those_they_leave_out(tmp_path):
+    from songalign.caption.data import CaptionItem
+    from songalign.caption.music import MusicEncoderConfig, music_features
+    from songalign.caption.testing import TINY_TOWER
+    from songalign.errors import SkipReport
+
+    write_audio(tmp_path / "a.wav", 3.0)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF not really a wav file")
+    items = [
+        CaptionItem("a", "la", "one reading", audio_path=str(tmp_path / "a.wav")),
+        CaptionItem("a", "la", "another reading of the same song", audio_path=str(tmp_path / "a.wav")),
+        CaptionItem("b", "la", "a song without audio"),
+        CaptionItem("c", "la", "a song whose audio is broken", audio_path=str(tmp_path / "broken.wav")),
+    ]
+    report = SkipReport()
+    config = MusicEncoderConfig(tower=TINY_TOWER, excerpt_seconds=2.0)
+    features = music_features(items, config, tmp_path / "cache", report, progress=False)
+    assert sorted(features) == ["a"]
+    # songs, not interpretations: a (kept once for its two readings), b and c (left out)
+    assert report.summary() == "kept 1, skipped 2"
+    assert [entry.item for entry in report.skipped] == ["b", "c"]
+
+
+def test_caption_training_prints_and_lists_the_songs_its_music_features_left_out(tmp_path, capsys):
+    from songalign.caption.testing import tiny_recipe, write_tiny_caption_corpus
+    from songalign.caption.train import train
+
+    songs = write_tiny_caption_corpus(tmp_path / "songs", n_songs=4, per_song=1)
+    data = CaptionCorpus.load(songs)
+    used = data.song_ids("train") + data.song_ids("val")
+    (songs.parent / "audio" / f"{used[0]}.wav").write_bytes(b"RIFF broken since the corpus was prepared")
+    recipe = tiny_recipe(songs, tmp_path / "run")
+    recipe.train.epochs, recipe.train.max_steps = 1, 1
+    train(recipe, progress=True)
+    printed = capsys.readouterr().out
+    assert f"music features: kept {len(used) - 1}, skipped 1" in printed
+    listing = recipe.run_dir / "skipped.csv"
+    assert str(listing) in printed.replace("\n", "") and used[0] in listing.read_text()

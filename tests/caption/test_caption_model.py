@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from songalign.align.losses import get_loss
+from songalign.align.losses import LogitScale, get_loss
 from songalign.caption.model import (
     AlignmentConfig,
     AlignmentHead,
@@ -32,7 +32,7 @@ def alcap_config(bart_folder, **changes) -> CaptionModelConfig:
     config = {
         "bart": str(bart_folder),
         "music_dim": MUSIC_DIM,
-        "alignment": {"loss": "audio_to_text_infonce", "options": {"init_temperature": 0.3, "learnable": False}},
+        "alignment": {"loss": "audio_to_text_infonce", "logit_scale": {"init_temperature": 0.3, "learnable": False}},
     } | changes
     return CaptionModelConfig.model_validate(config)
 
@@ -123,6 +123,23 @@ def test_the_contrastive_loss_is_alcap_eq1_on_each_songs_first_item(bart_folder)
     with torch.no_grad():
         value = recap.losses(ids, mask, labels, music, song_index)["contrast"]
     assert 0.0 <= float(value) <= 2.0  # 1 − mean cosine
+
+
+def test_the_alignment_scale_uses_the_alignment_model_s_settings(bart_folder):
+    model = CaptionModel.build(alcap_config(bart_folder))
+    assert isinstance(model.alignment_scale, LogitScale)  # the module AlignModel holds too
+    assert float(model.alignment_scale().detach()) == pytest.approx(1 / 0.3)
+    assert not model.alignment_scale.logit_scale.requires_grad
+    default = CaptionModel.build(alcap_config(bart_folder, alignment={"loss": "audio_to_text_infonce"}))
+    assert float(default.alignment_scale().detach()) == pytest.approx(1 / 0.07, rel=1e-6)  # CLIP's, learnable
+    assert default.alignment_scale.logit_scale.requires_grad
+    with pytest.raises(SongalignError, match="'positive_cosine' has no logit scale, so model.alignment.logit_scale"):
+        CaptionModel.build(alcap_config(bart_folder, alignment={"loss": "positive_cosine", "logit_scale": {}}))
+    old = {"loss": "audio_to_text_infonce", "options": {"init_temperature": 0.3}}  # before the one vocabulary
+    with pytest.raises(
+        ValueError, match="init_temperature: not a loss option.*model.alignment.logit_scale.init_temperature"
+    ):
+        alcap_config(bart_folder, alignment=old)
 
 
 def test_alignment_reads_the_text_before_fusion(bart_folder):

@@ -11,6 +11,7 @@ from lightning.pytorch import Callback
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from songalign.align.losses import LogitScaleSettings
 from songalign.align.model import AlignModel, ModelConfig
 from songalign.caption.commands import caption_app
 from songalign.caption.data import CaptionCorpus
@@ -19,7 +20,7 @@ from songalign.caption.model import CaptionModel
 from songalign.caption.study import PACKAGED_CONFIGS, alpha_sweep
 from songalign.caption.testing import TINY_TOWER, tiny_recipe, write_tiny_bart, write_tiny_caption_corpus
 from songalign.caption.train import load_recipe, train
-from songalign.checkpoint import WEIGHTS_FILE, read_card
+from songalign.checkpoint import WEIGHTS_FILE, read_card, trained_songs
 from songalign.errors import SongalignError
 
 CONFIGS = PACKAGED_CONFIGS  # configs/ in the repository links here
@@ -58,6 +59,8 @@ def test_training_writes_a_model_folder_with_curves_and_a_card(trained):
     assert card["kind"] == "caption" and card["data"]["corpus"] == str(recipe.data.corpus)
     assert card["data"]["songs"] == CaptionCorpus.load(recipe.data.corpus).song_lists()
     assert card["data"]["splits"] == {"source": "corpus"}
+    assert card["data"]["trained_songs"] == ["song0", "song1", "song2", "song4"]  # its train split's songs
+    assert "init_from" not in card["provenance"]
     assert card["evaluation"]["steps"] == 4  # 2 epochs of 2 batches
     assert card["evaluation"]["weights"].startswith("best on validation")
     model = CaptionModel.from_pretrained(folder)
@@ -74,6 +77,17 @@ def test_evaluation_scores_every_test_interpretation(trained, songs, tmp_path):
     assert ("meteor" in metrics) != ("meteor_nosyn" in metrics)
     rows = [json.loads(line) for line in (tmp_path / "eval" / "captions.jsonl").read_text().splitlines()]
     assert rows[0]["song_id"] == "song3" and len(rows[0]["references"]) == 2
+
+
+def test_a_fine_tuned_captioner_s_card_keeps_its_parent_s_songs_and_lineage(trained, songs, bart, tmp_path):
+    _, parent = trained  # trained on song0, song1, song2 and song4
+    recipe = tiny_recipe(songs, tmp_path / "tuned", bart=bart)
+    recipe.init_from, recipe.data.train_split, recipe.train.epochs = parent, "all", 1  # every song, test song3 too
+    card = read_card(train(recipe, progress=False))
+    assert card["data"]["trained_songs"] == ["song0", "song1", "song2", "song3", "song4", "song5"]
+    assert card["data"]["songs"]["test"] == ["song3"]  # the corpus's split, which the card still lists
+    assert card["provenance"]["init_from"]["folder"] == str(parent)
+    assert trained_songs(card) >= set(read_card(parent)["data"]["trained_songs"])
 
 
 class KillAt(Callback):
@@ -111,7 +125,8 @@ def test_a_lyrics_only_recipe_builds_its_own_bart_and_computes_no_music(tmp_path
 def test_the_four_recipes_load_and_differ_where_the_papers_do():
     recipes = {name: load_recipe(CONFIGS / f"{name}.yaml") for name in ("alcap", "recap", "bart_fusion", "bart_text")}
     assert recipes["alcap"].model.alignment.loss == "audio_to_text_infonce"
-    assert recipes["alcap"].model.alignment.options == {"init_temperature": 0.3, "learnable": False}
+    assert recipes["alcap"].model.alignment.options == {}
+    assert recipes["alcap"].model.alignment.logit_scale == LogitScaleSettings(init_temperature=0.3, learnable=False)
     assert recipes["recap"].model.alignment.loss == "positive_cosine"
     for name in ("alcap", "recap"):
         assert recipes[name].model.alignment.weight == 0.02 and recipes[name].model.alignment.active
@@ -172,7 +187,8 @@ def write_align_model(folder, songs: dict[str, list[str]]):
     """A real (untrained) alignment model with the tiny cnn audio tower, its card listing ``songs`` per split."""
     torch.manual_seed(0)
     model = AlignModel(ModelConfig(audio_tower=TINY_TOWER, embedding_dim=16))
-    return model.save_pretrained(folder, {"name": "tower", "kind": "align", "data": {"corpus": "c", "songs": songs}})
+    data = {"corpus": "c", "songs": songs, "trained_songs": songs["train"]}
+    return model.save_pretrained(folder, {"name": "tower", "kind": "align", "data": data})
 
 
 def test_with_an_align_models_tower_the_splits_follow_its_corpus_and_a_leak_is_refused(songs, bart, tmp_path):

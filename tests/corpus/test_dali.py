@@ -13,7 +13,7 @@ import soundfile as sf
 DALI = pytest.importorskip("DALI")
 from DALI import utilities as dali_utilities  # noqa: E402
 
-from songalign.corpus.readers import get_reader  # noqa: E402
+from songalign.corpus.readers import READERS  # noqa: E402
 from songalign.corpus.readers.dali import read_dali  # noqa: E402
 from songalign.errors import SkipReport, SongalignError  # noqa: E402
 
@@ -293,4 +293,4 @@ def test_prepared_by_the_corpus_pipeline(corpus, tmp_path):
 
 
 def test_registered_under_its_name():
-    assert get_reader("dali") is read_dali
+    assert READERS["dali"] is read_dali

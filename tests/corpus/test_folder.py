@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from songalign.corpus.readers import get_reader
+from songalign.corpus.readers import READERS
 from songalign.corpus.readers.folder import LAST_LINE_SECONDS, read_folder, read_pairs
 from songalign.errors import SkipReport, SongalignError
 
@@ -384,5 +384,5 @@ def test_prepared_by_the_corpus_pipeline(tmp_path):
 
 
 def test_registered_under_their_names():
-    assert get_reader("folder") is read_folder
-    assert get_reader("pairs") is read_pairs
+    assert READERS["folder"] is read_folder
+    assert READERS["pairs"] is read_pairs

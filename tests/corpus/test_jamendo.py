@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from songalign.corpus.manifest import CorpusManifest
-from songalign.corpus.prepare import prepare_jamendo
+from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.readers import read_songs
 from songalign.errors import REPAIRED, SKIPPED, SkipReport, SongalignError
 from songalign.testing import FakeSong, regular_lines, write_audio, write_jamendo_corpus
@@ -62,7 +62,7 @@ def test_lines_are_rebuilt_from_words_when_the_line_file_is_missing(quirky_corpu
 
 
 def test_prepare_round_trips_through_parquet(quirky_corpus, tmp_path):
-    result = prepare_jamendo(quirky_corpus, tmp_path / "prepared", progress=False)
+    result = prepare_corpus("jamendo", quirky_corpus, tmp_path / "prepared", progress=False)
     loaded = CorpusManifest.load(tmp_path / "prepared")
     assert loaded.songs == result.manifest.songs and loaded.segments == result.manifest.segments
     assert len(loaded.songs) == 4  # three quirky songs + the one without a line file
@@ -116,7 +116,7 @@ def write_bad_corpus(root):
 
 def test_bad_inputs_are_named_skipped_or_repaired_and_the_batch_goes_on(tmp_path):
     root = write_bad_corpus(tmp_path / "bad")
-    result = prepare_jamendo(root, tmp_path / "out", progress=False)
+    result = prepare_corpus("jamendo", root, tmp_path / "out", progress=False)
     kept = {s.id for s in result.manifest.songs}
     assert {"Good_-_Song", "Odd_-_Rate", "Bad_-_Times", "Truncated_-_Audio"} <= kept
     assert not kept & {"Corrupt_-_Audio", "Empty_-_Audio", "Latin1_-_Lyrics"}
@@ -148,9 +148,9 @@ def test_prepare_fails_with_one_sentence_when_nothing_is_usable(tmp_path):
     root = write_jamendo_corpus(tmp_path / "c", [FakeSong("A_-_B", two_paragraphs())])
     (root / "mp3" / "A_-_B.mp3").write_bytes(b"not audio at all")
     with pytest.raises(SongalignError, match="no usable song"):
-        prepare_jamendo(root, tmp_path / "out", progress=False)
+        prepare_corpus("jamendo", root, tmp_path / "out", progress=False)
     with pytest.raises(SongalignError, match="JamendoLyrics.csv"):
-        prepare_jamendo(tmp_path, tmp_path / "out2", progress=False)
+        prepare_corpus("jamendo", tmp_path, tmp_path / "out2", progress=False)
 
 
 def test_mp3_decoding_keeps_timing(tmp_path):

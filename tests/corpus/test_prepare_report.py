@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from songalign.cli import app
 from songalign.console import print_skip_report
-from songalign.corpus.prepare import SKIPPED_FILE, prepare_jamendo
+from songalign.corpus.prepare import SKIPPED_FILE, prepare_corpus
 from songalign.errors import REPAIRED, REPORT_COLUMNS, SKIPPED, SkipReport, reason_kind
 from songalign.testing import FakeSong, regular_lines, write_jamendo_corpus
 
@@ -44,7 +44,7 @@ def _lines(text: str) -> list[str]:
 
 def test_every_item_is_in_the_file_and_repairs_are_told_apart(partial_corpus, tmp_path, caplog):
     caplog.set_level(logging.DEBUG, logger="songalign")
-    result = prepare_jamendo(partial_corpus, tmp_path / "out", progress=False)
+    result = prepare_corpus("jamendo", partial_corpus, tmp_path / "out", progress=False)
     assert result.report.kept == WITH_AUDIO
     assert (len(result.report.skipped), len(result.report.repaired)) == (WITHOUT_AUDIO, OVERLAPS)
     assert result.report.summary() == f"kept {WITH_AUDIO}, skipped {WITHOUT_AUDIO}, repaired {OVERLAPS}"
@@ -60,7 +60,12 @@ def test_every_item_is_in_the_file_and_repairs_are_told_apart(partial_corpus, tm
         "overlaps the next line" in r["reason"] for r in repaired
     )
     assert len({row["reason"] for row in repaired}) > 1  # the particulars stay in the file
-    assert result.manifest.info["skipped"] == {"file": SKIPPED_FILE, "skipped": WITHOUT_AUDIO, "repaired": OVERLAPS}
+    assert result.manifest.info["skipped"] == {
+        "file": SKIPPED_FILE,
+        "skipped": WITHOUT_AUDIO,
+        "repaired": OVERLAPS,
+        "noted": 0,
+    }
 
     # each item is logged once as it happens, at DEBUG: nothing per item reaches a WARNING terminal
     per_item = [

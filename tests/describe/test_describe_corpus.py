@@ -12,7 +12,6 @@ from songalign.corpus.records import Segment
 from songalign.describe import (
     DescriberConfig,
     DescriptionCache,
-    LLMOptions,
     describe_corpus,
     get_describer,
 )
@@ -107,13 +106,13 @@ def test_interrupted_run_resumes_from_cache(tmp_path):
     corpus = make_corpus(tmp_path / "corpus")
     options = {"batch_size": 2, "concurrency": 1, "max_retries": 0, "backoff_s": 0.0, "timeout_s": 5}
     with ChatCompletionsStub(fail_after=1) as stub:
-        config = DescriberConfig(llm=LLMOptions(base_url=stub.base_url, **options))
+        config = DescriberConfig(options={"base_url": stub.base_url, **options})
         with pytest.raises(SongalignError, match=r"kept failing .*\(2 new descriptions are cached in .*; run the"):
             describe_corpus(corpus, "llm", config=config, progress=False)
     assert len(DescriptionCache(corpus / ".cache" / "describe")) == 2  # the first batch of two
     assert not CorpusManifest.load(corpus).segments[0].description  # manifest untouched
     with ChatCompletionsStub() as stub:
-        config = DescriberConfig(llm=LLMOptions(base_url=stub.base_url, **options))
+        config = DescriberConfig(options={"base_url": stub.base_url, **options})
         result = describe_corpus(corpus, "llm", config=config, progress=False)
         assert len(stub.requests) == 2  # four segments left, two per request
     assert (result.stats.described, result.stats.cached) == (4, 2)
@@ -124,14 +123,14 @@ def test_failed_batch_keeps_the_others_of_its_chunk(tmp_path):
     corpus = make_corpus(tmp_path / "corpus", n=3)
     options = {"batch_size": 1, "concurrency": 3, "max_retries": 0, "backoff_s": 0.0, "timeout_s": 5}
     with ChatCompletionsStub(fail_when="golden sunshine") as stub:
-        config = DescriberConfig(llm=LLMOptions(base_url=stub.base_url, **options))
+        config = DescriberConfig(options={"base_url": stub.base_url, **options})
         with pytest.raises(SongalignError):
             describe_corpus(corpus, "llm", config=config, progress=False)
         answered = stub.statuses.count(200)
     cached = len(DescriptionCache(corpus / ".cache" / "describe"))
     assert cached == answered <= 2
     with ChatCompletionsStub() as stub:
-        config = DescriberConfig(llm=LLMOptions(base_url=stub.base_url, **options))
+        config = DescriberConfig(options={"base_url": stub.base_url, **options})
         result = describe_corpus(corpus, "llm", config=config, progress=False)
         assert len(stub.requests) == 3 - cached
     assert result.stats.cached == cached
@@ -144,3 +143,27 @@ def test_not_a_corpus_and_unknown_backend(tmp_path):
         describe_corpus(tmp_path, "gpt", progress=False)
     with pytest.raises(SongalignError, match="option 'concurrency'"):
         get_describer("llm", concurrency=0)
+
+
+def test_the_describe_command_passes_option_and_the_llm_shorthands_to_the_backend(tmp_path):
+    from typer.testing import CliRunner
+
+    from songalign.cli import app
+
+    corpus = make_corpus(tmp_path / "corpus", n=4)
+    runner = CliRunner()
+    with ChatCompletionsStub() as stub:
+        done = runner.invoke(app, ["describe", str(corpus), "--backend", "llm", "--base-url", stub.base_url,
+                                   "--option", "batch_size=2", "--option", "temperature=0.25", "--seed", "5"])  # fmt: skip
+        assert done.exit_code == 0, done.output
+        assert len(stub.requests) == 2  # four segments, two per request: --option batch_size reached the describer
+        assert {request["temperature"] for request in stub.requests} == {0.25}
+    info = json.loads((corpus / "describe.json").read_text())
+    assert info["options"] == {"batch_size": 2, "temperature": 0.25, "base_url": stub.base_url, "seed": 5}
+    assert (info["identity"]["temperature"], info["identity"]["batch_size"], info["identity"]["seed"]) == (0.25, 2, 5)
+    # an llm shorthand given to the lexicon describer, and a seed given twice, are one sentence each
+    wrong = runner.invoke(app, ["describe", str(corpus), "--base-url", "http://127.0.0.1:9/v1"])
+    assert isinstance(wrong.exception, SongalignError)
+    assert str(wrong.exception).startswith("describer 'lexicon': option 'base_url' is invalid")
+    twice = runner.invoke(app, ["describe", str(corpus), "--option", "seed=3"])
+    assert isinstance(twice.exception, SongalignError) and "--seed" in str(twice.exception)

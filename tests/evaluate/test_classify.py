@@ -79,12 +79,43 @@ def test_model_selection_folds_are_grouped_by_song():
     assert max(probe.cv_accuracy.values()) <= 50.0
 
 
-def test_the_probes_chance_follows_the_train_prior():
-    # train: 3 joy, 1 calm; held out: 1 joy, 3 sadness → chance = 3/4 · 1/4 = 18.75 %, majority (joy) 25 %
+def test_the_probes_chance_is_the_larger_of_majority_and_prior_guessing():
+    # train: 3 joy, 1 calm; held out: 1 joy, 3 sadness → prior guessing 3/4 · 1/4 = 18.75 %, majority (joy) 25 %
     embeddings = np.random.default_rng(4).standard_normal((4, 3))
     probe = fit_probe(embeddings, ["joy", "joy", "joy", "calm"], ["a", "b", "c", "d"])
     scored = probe.score(embeddings, ["joy", "sadness", "sadness", "sadness"])
-    assert scored["chance_accuracy"] == pytest.approx(18.75) and scored["majority_baseline"] == pytest.approx(25.0)
+    assert scored["prior_guess_accuracy"] == pytest.approx(18.75) and scored["majority_baseline"] == pytest.approx(25.0)
+    assert scored["chance_accuracy"] == pytest.approx(25.0)
+    # held out: 1 joy, 3 calm → majority (joy) 25 %, prior guessing 3/4 · 1/4 + 1/4 · 3/4 = 37.5 %
+    scored = probe.score(embeddings, ["joy", "calm", "calm", "calm"])
+    assert scored["majority_baseline"] == pytest.approx(25.0) and scored["chance_accuracy"] == pytest.approx(37.5)
+
+
+def test_a_probe_on_zero_embeddings_scores_exactly_its_chance():
+    # labels 60 / 20 / 20 in train and held out: the probe can only predict train's majority (joy), scoring 60 %;
+    # prior guessing would score 0.6² + 0.2² + 0.2² = 44 %, below what this know-nothing probe gets
+    songs = [f"s{i}" for i in range(20) for _ in range(2)]
+    labels = [("joy", "joy", "joy", "calm", "sadness")[i % 5] for i in range(20) for _ in range(2)]
+    probe = fit_probe(np.zeros((40, 8)), labels, songs)
+    scored = probe.score(np.zeros((40, 8)), labels)
+    assert scored["accuracy"] == pytest.approx(60.0) == pytest.approx(scored["chance_accuracy"])
+    assert scored["majority_baseline"] == pytest.approx(60.0) and scored["prior_guess_accuracy"] == pytest.approx(44.0)
+
+
+def test_zero_shot_on_a_collapsed_embedding_scores_a_label_share_not_one_over_c():
+    # every clip has the same non-zero embedding, the prompt vector of "calm": every clip is called calm
+    prompts = dict(zip(LABELS, np.eye(4), strict=True))
+
+    def embed_text(texts: list[str]) -> np.ndarray:
+        return np.stack([next(v for k, v in prompts.items() if k in text) for text in texts])
+
+    labels = ["calm"] * 5 + ["joy"] * 3 + ["anger"] * 2  # 50 / 30 / 20 / 0 %
+    collapsed = np.tile(prompts["calm"] + 0.1, (10, 1))
+    result = zero_shot(collapsed, labels, LABELS, embed_text)
+    assert result["accuracy"] == pytest.approx(50.0) == pytest.approx(result["majority_share"])
+    assert result["chance_accuracy"] == 25.0
+    collapsed_elsewhere = zero_shot(np.tile(prompts["joy"], (10, 1)), labels, LABELS, embed_text)
+    assert collapsed_elsewhere["accuracy"] == pytest.approx(30.0) and collapsed_elsewhere["majority_share"] == 50.0
 
 
 def test_a_probe_needs_two_labels_and_two_songs():

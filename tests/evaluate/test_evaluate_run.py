@@ -16,7 +16,8 @@ from songalign.corpus.segmenter import SplitConfig
 from songalign.corpus.synth import ensure_synthetic_corpus
 from songalign.describe import DescriberConfig, describe_corpus
 from songalign.errors import SongalignError
-from songalign.evaluate.run import evaluate_model, evaluate_splits, to_markdown
+from songalign.evaluate.protocol import lyric_choice
+from songalign.evaluate.run import evaluate_model, evaluate_splits, lyric_choice_table, significant, to_markdown
 
 SPLITS = ("test", "val", "train")
 
@@ -81,14 +82,16 @@ def test_zero_shot_chooses_among_every_label_of_the_corpus(results, corpus):
     assert results["test"]["zero_shot"]["emotion"]["chance_accuracy"] == pytest.approx(100 / len(labels))
 
 
-def test_the_page_states_pool_chance_and_interval(results):
+def test_the_page_states_pool_chance_and_interval(results, model):
     test = results["test"]
     page = to_markdown(test)
     for column in ("pool", "KL (s = 1)", "KL (model's s)", "chance top-1/2/4/8 %", "queries × draws", "R@1 % (chance)"):
         assert column in page
     assert f"| {test['lyric_choice']['pool_4']['queries']} × 2 |" in page
     assert "fitted on" in page and "of train" in page
-    assert test["lyric_choice"]["pool_4"]["kl_model_scale"] is not None  # the tiny model has a logit scale
+    # an untrained model's scale means nothing: its "model's s" column is the s = 1 figure, marked so
+    assert not model.config.logit_scale_trained and test["lyric_choice"]["pool_4"]["kl_model_scale"] is None
+    assert "(s = 1: no trained scale)" in page
     assert test["retrieval"]["lyrics"]["audio_to_text"]["pool"] == test["segments"]
 
 
@@ -99,3 +102,73 @@ def test_non_finite_audio_embeddings_are_one_error_naming_the_model(corpus):
             parameter.fill_(np.nan)
     with pytest.raises(SongalignError, match="^broken-model gives non-finite"):
         evaluate_model(broken, corpus, model_name="broken-model")
+
+
+def test_an_in_memory_model_without_trained_songs_has_its_probe_marked_held_out_unknown(results):
+    test = results["test"]
+    probe = test["probe"]["emotion"]
+    assert test["songs_in_model_training"] is None and probe["held_out_from_model"] is None
+    assert probe["note"].startswith("held-out status unknown") and "accuracy" in probe  # reported, with the note
+    page = to_markdown(test)
+    assert "Held-out status unknown" in page and "held-out status unknown (the model's training songs are not" in page
+
+
+def test_the_songs_a_model_trained_on_keep_the_probe_off_those_splits(model, corpus):
+    manifest = CorpusManifest.load(corpus)
+    test_songs = {s.song_id for s in manifest.split("test")}
+    results = evaluate_splits(model, corpus, ("test", "val"), pool=4, draws=2, trained_songs=test_songs)[0]
+    assert results["test"]["songs_in_model_training"] == len(test_songs)
+    assert "the model was trained on" in results["test"]["probe"]["emotion"]["not_reported"]
+    assert "Warning: the model was trained on" in to_markdown(results["test"])
+    val = results["val"]
+    assert val["songs_in_model_training"] == 0 and val["probe"]["emotion"]["held_out_from_model"] is True
+    assert "note" not in val["probe"]["emotion"] and "held-out status unknown" not in to_markdown(val)
+
+
+def test_a_pool_of_one_is_refused_before_any_embedding(model, corpus):
+    with pytest.raises(SongalignError, match=r"^pool=1 .*--pool"):
+        evaluate_model(model, corpus, pool=1)
+
+
+def test_kl_is_printed_to_significant_digits_and_a_missing_scale_says_s_is_one():
+    # audio a small turn away from its lyric: KL at s = 1 of order 1e-4 nats, which 4 decimals would print as 0.0001
+    lyrics = np.eye(6)
+    audio = lyrics + 0.05 * np.roll(np.eye(6), 1, axis=1)
+    result = lyric_choice(audio, lyrics, [f"l{i}" for i in range(6)], pool="all").to_dict()
+    assert 1e-5 < result["kl"]["mean"] < 1e-3
+    row = lyric_choice_table({("untrained",): result}, ("model",))[2]
+    kl = f"{significant(result['kl']['mean'], 3)} ± {significant(result['kl']['ci95'], 2)}"
+    assert f"| {kl} | {kl} (s = 1: no trained scale) |" in row and "e-4" in kl
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "text"),
+    [
+        (1.234e-4, 3, "1.23e-4"),
+        (2.13e-5, 2, "2.1e-5"),
+        (0.0241, 3, "0.0241"),
+        (1.294, 3, "1.29"),
+        (3.4, 3, "3.40"),
+        (0.0, 2, "0"),
+        (1234.5, 3, "1.23e3"),
+    ],
+)
+def test_significant_digits(value, digits, text):
+    assert significant(value, digits) == text
+
+
+def test_a_card_whose_lineage_records_its_songs_only_in_part_says_so(model, corpus, tmp_path):
+    # fine-tuned here on the val split's songs, from a checkpoint pretrained elsewhere (no songs recorded)
+    manifest = CorpusManifest.load(corpus)
+    val_songs = sorted({s.song_id for s in manifest.split("val")})
+    parent = {"folder": "clap-pretrained-elsewhere", "name": "CLAP"}
+    folder = model.save_pretrained(
+        tmp_path / "fine", card={"data": {"trained_songs": val_songs}, "provenance": {"init_from": parent}}
+    )
+    results = evaluate_splits(folder, corpus, ("test", "val"), pool=4, draws=2)[0]
+    assert "the model was trained on" in results["val"]["probe"]["emotion"]["not_reported"]
+    test = results["test"]
+    assert test["songs_in_model_training"] == 0 and test["training_songs_unknown_for"] == ["clap-pretrained-elsewhere"]
+    probe = test["probe"]["emotion"]
+    assert probe["held_out_from_model"] is None and probe["note"].startswith("held-out status partly unknown")
+    assert "Held-out status partly unknown: clap-pretrained-elsewhere" in to_markdown(test)

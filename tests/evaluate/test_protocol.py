@@ -113,3 +113,17 @@ def test_pool_draws_are_seeded_and_sized():
     assert first.kl.count == 30 and first.pool == 10 and first.draws == 3
     assert "over 30 queries" in first.interval
     assert first.to_dict() != lyric_choice(audio, lyrics, texts, pool=10, draws=3, seed=2).to_dict()
+
+
+@pytest.mark.parametrize("pool", [1, 0, -3, "some", True])
+def test_a_pool_without_a_rival_candidate_is_one_error_naming_the_option(pool):
+    lyrics, texts = distinct_lyrics(12)
+    with pytest.raises(SongalignError, match=r"^pool=.* set pool \(--pool\) to 2 or more"):
+        lyric_choice(lyrics.copy(), lyrics, texts, pool=pool)
+
+
+def test_no_draws_is_one_error_naming_the_option():
+    lyrics, texts = distinct_lyrics(12)
+    with pytest.raises(SongalignError, match=r"^draws=0 .* set draws \(--draws\) to 1 or more"):
+        lyric_choice(lyrics.copy(), lyrics, texts, pool=4, draws=0)
+    assert lyric_choice(lyrics.copy(), lyrics, texts, pool=2, draws=1).top_k[1].mean == 100.0  # 2 is enough

@@ -4,6 +4,7 @@ the API key, timeouts, and 50 concurrent clients."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import itertools
 import shutil
@@ -16,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from songalign.audio.io import load_audio
-from songalign.search import SongSearch
+from songalign.search import SegmentMatch, SongSearch
 from songalign.search.service import ServiceSettings, create_app
 from songalign.search.store import segment_schema
 from songalign.search.testing import indexed_window, running_server
@@ -47,6 +48,11 @@ def test_health_info_and_the_page(live_url, client):
     assert {"/api/search/text", "/api/search/audio", "/api/segments/{segment_id}/audio", "/api/health"} <= set(
         spec["paths"]
     )
+    # one definition of a result's fields: the query API's SegmentMatch, plus the clip URL (never the path)
+    result = spec["components"]["schemas"]["Result"]
+    public = [f.name for f in dataclasses.fields(SegmentMatch)]
+    assert list(result["properties"]) == [*public, "audio_url"] and "audio_path" not in result["properties"]
+    assert set(result["required"]) == {*public, "audio_url"} - {"labels"}
 
 
 def test_text_search_returns_scored_timed_results_with_a_clip_url(live_url, client, song_search):

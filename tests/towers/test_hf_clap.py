@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import math
+import shutil
+
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 pytest.importorskip("transformers")
 
-from transformers import ClapModel, ClapProcessor  # noqa: E402
+import transformers  # noqa: E402
+from transformers import ClapAudioModelWithProjection, ClapModel, ClapProcessor  # noqa: E402
 
 from songalign.errors import SongalignError  # noqa: E402
 from songalign.testing import tone  # noqa: E402
 from songalign.towers import build_audio_tower, build_text_tower  # noqa: E402
-from songalign.towers.hf_clap import crop_to  # noqa: E402
-from songalign.towers.testing import TINY_AUDIO_HIDDEN, TINY_PROJECTION_DIM, write_tiny_clap  # noqa: E402
+from songalign.towers.hf_clap import crop_to, read_clap_checkpoint  # noqa: E402
+from songalign.towers.testing import (  # noqa: E402
+    TINY_AUDIO_HIDDEN,
+    TINY_AUDIO_SCALE,
+    TINY_PROJECTION_DIM,
+    TINY_TEXT_SCALE,
+    features_tensor,
+    write_tiny_clap,
+)
 
 RATE = 16000  # the tiny checkpoint's extractor: 16 kHz, 1 s clips, hop 160, 16 mels
 
@@ -56,9 +68,10 @@ def test_audio_embedding_is_clap_model_s_own(audio_tower, reference):
     audio = tone(0.6, RATE, 330.0)  # shorter than 1 s: the extractor's own repeat-padding
     inputs = processor.feature_extractor(audio, sampling_rate=RATE, return_tensors="pt")
     with torch.no_grad():
-        expected = model.get_audio_features(**inputs).pooler_output  # normalised projection
+        expected = features_tensor(model.get_audio_features(**inputs))  # normalised projection
         ours = torch.nn.functional.normalize(audio_tower(audio_tower.features(audio)[None]), dim=-1)
     torch.testing.assert_close(ours, expected, atol=1e-6, rtol=1e-5)
+    assert audio_tower.fits_length_itself  # so AlignModel does not zero-pad the 0.6 s first
 
 
 def test_long_audio_is_cropped_deterministically(audio_tower, reference):
@@ -99,7 +112,7 @@ def test_text_tower_loads_by_path_and_matches_clap_model(text_tower, reference):
     texts = ["the sound of a cat", "a sad song about the sea"]
     inputs = processor.tokenizer(texts, padding=True, return_tensors="pt")
     with torch.no_grad():
-        expected = model.get_text_features(**inputs).pooler_output
+        expected = features_tensor(model.get_text_features(**inputs))
     ours = tower.encode(texts)
     assert ours.shape == (2, TINY_PROJECTION_DIM) and not ours.requires_grad
     torch.testing.assert_close(ours, expected, atol=1e-6, rtol=1e-5)
@@ -130,5 +143,33 @@ def test_missing_checkpoint_is_one_clear_error(tmp_path):
         build_audio_tower("hf_clap_audio", model=str(tmp_path / "nowhere"))
     with pytest.raises(SongalignError, match="cannot load the CLAP"):
         build_text_tower("hf_clap_text", model=str(tmp_path))  # a folder, but no checkpoint in it
-    with pytest.raises(SongalignError, match="cannot load the CLAP checkpoint .songalign-tests.no-such-model. .*not in the local Hugging Face cache and HF_HUB_OFFLINE is set"):
+    with pytest.raises(
+        SongalignError,
+        match="cannot load the CLAP checkpoint .songalign-tests.no-such-model. .*not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
+    ):
         build_audio_tower("hf_clap_audio", model="songalign-tests/no-such-model")
+
+
+def test_reading_a_checkpoint_s_scales_builds_no_model(clap_dir, tmp_path, monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("read_clap_checkpoint must not load a ClapModel")
+
+    monkeypatch.setattr(transformers.ClapModel, "from_pretrained", no_model)
+    info = read_clap_checkpoint(str(clap_dir))
+    assert (info.sample_rate, info.clip_seconds, info.projection_dim) == (RATE, 1.0, TINY_PROJECTION_DIM)
+    assert info.logit_scale_audio == pytest.approx(math.log(TINY_AUDIO_SCALE), abs=1e-6)
+    assert info.logit_scale_text == pytest.approx(math.log(TINY_TEXT_SCALE), abs=1e-6)
+    # a checkpoint saved as pytorch_model.bin reads the same
+    monkeypatch.undo()
+    legacy = shutil.copytree(clap_dir, tmp_path / "bin")
+    torch.save(load_file(legacy / "model.safetensors"), legacy / "pytorch_model.bin")
+    (legacy / "model.safetensors").unlink()
+    assert read_clap_checkpoint(str(legacy)).logit_scale_audio == pytest.approx(info.logit_scale_audio)
+
+
+def test_a_half_checkpoint_without_scales_is_one_clear_error(clap_dir, tmp_path):
+    half = tmp_path / "audio-half"
+    ClapAudioModelWithProjection.from_pretrained(clap_dir).save_pretrained(half)
+    ClapProcessor.from_pretrained(clap_dir).save_pretrained(half)
+    with pytest.raises(SongalignError, match="hold no logit_scale_a or logit_scale_t, so it is not a whole ClapModel"):
+        read_clap_checkpoint(str(half))

@@ -12,15 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from songalign.audio.features import LogMelConfig, log_mel
 from songalign.errors import SongalignError
 from songalign.testing import tone
-from songalign.towers import (
-    AUDIO_TOWERS,
-    AudioTower,
-    audio_tower_names,
-    build_audio_tower,
-    build_text_tower,
-    register_audio_tower,
-    text_tower_names,
-)
+from songalign.towers import AUDIO_TOWERS, TEXT_TOWERS, AudioTower, build_audio_tower, build_text_tower
 from songalign.towers import cnn as cnn_module
 
 SMALL_AST = {"dim": 32, "depth": 2, "heads": 2, "max_frames": 301}
@@ -31,8 +23,8 @@ def clips(seconds: float, count: int, rate: int = 16000) -> np.ndarray:
 
 
 def test_registries_list_the_towers():
-    assert audio_tower_names() == ["ast", "cnn", "hf_clap_audio"]
-    assert text_tower_names() == ["hf_clap_text", "sentence_transformers"]
+    assert AUDIO_TOWERS.names() == ["ast", "cnn", "hf_clap_audio"]
+    assert TEXT_TOWERS.names() == ["hf_clap_text", "sentence_transformers"]
     with pytest.raises(SongalignError, match="unknown audio tower 'vggish'.*ast, cnn, hf_clap_audio"):
         build_audio_tower("vggish")
     with pytest.raises(SongalignError, match="unknown text tower"):
@@ -52,7 +44,7 @@ def test_a_registered_tower_is_built_by_name():
         def forward(self, features):
             return features
 
-    register_audio_tower("identity", Identity)
+    AUDIO_TOWERS.register("identity", Identity)
     try:
         tower = build_audio_tower("identity", size=5)
         assert tower.embedding_dim == 5 and not tower.training

@@ -72,7 +72,7 @@ def window_features(
         audio, _ = load_audio(audio_path, rate, offset=offset, duration=duration)
         return model.audio_features(audio).numpy()
     extractor = f"{tower.name}:{_key(tower.config())}"
-    samples = int(round(clip * rate))
+    samples = model.clip_samples  # None: the tower pads and crops the window itself
 
     def extract(audio: np.ndarray) -> np.ndarray:
         return np.asarray(tower.features(audio))

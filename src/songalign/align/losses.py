@@ -21,10 +21,12 @@ name                        formula                                             
 ``CE(L, I)`` is the cross-entropy of each row of the logits ``L`` against the diagonal (row ``i``'s
 target is column ``i``), averaged over rows; ``s`` is the inverse temperature (the logit scale).
 
-The losses hold no logit scale: the model that is trained owns it (``AlignModel.logit_scale``,
-whose ``.scale`` is ``s`` clamped by :func:`clamped_scale`; a captioner's alignment head holds a
-:class:`LogitScale`) and passes ``scale=s`` to every loss that has ``uses_logit_scale``. So there
-is one parameter, one clamp and one place to set its initial value. MusCALL's weighting takes
+The losses hold no logit scale: the model that is trained owns it, as a :class:`LogitScale`
+(``AlignModel.logit_scale``, whose ``.scale`` is ``s``; a captioner's ``alignment_scale``), and
+passes ``scale=s`` to every loss that has ``uses_logit_scale``. Both set it up from the same
+settings, :class:`LogitScaleSettings` (``init_temperature``, ``learnable``, ``max_scale``: an
+alignment recipe's ``model.logit_scale``, a captioner's ``model.alignment.logit_scale``). So there
+is one module, one clamp and one vocabulary for its initial value. MusCALL's weighting takes
 ``text_similarity=`` — the cosine similarities of the *frozen* sentence embeddings
 (:func:`sentence_similarity`), not of the trainable projected text.
 
@@ -42,6 +44,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from torch.nn import functional as F
 
@@ -52,8 +55,38 @@ CLIP_INIT_TEMPERATURE = 0.07
 """CLIP's initial temperature: the logit scale starts at ``log(1/0.07) ≈ 2.659``."""
 CLIP_MAX_SCALE = 100.0
 """CLIP's cap on ``s``: the logit scale is clamped to at most ``log(100) ≈ 4.605``."""
-SCALE_OPTIONS = ("init_temperature", "learnable", "max_scale")
-"""The options of :class:`LogitScale`; they belong to the model holding the scale, not to a loss."""
+
+
+class LogitScaleSettings(BaseModel):
+    """How a model's logit scale starts and moves: the one vocabulary of alignment and captioning recipes.
+
+    ``init_temperature`` τ₀ (> 0): ``s`` starts at ``1/τ₀`` (CLIP: 0.07, so 14.29); ``learnable``:
+    whether training moves it (ALCAP's code keeps τ = 0.3 fixed); ``max_scale``: the cap on ``s``
+    (CLIP: 100).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    init_temperature: float = Field(CLIP_INIT_TEMPERATURE, gt=0, description="τ₀: s starts at 1/τ₀")
+    learnable: bool = Field(True, description="false keeps s = 1/τ₀ fixed")
+    max_scale: float = Field(CLIP_MAX_SCALE, gt=0, description="the cap on s (CLIP: 100)")
+
+
+SCALE_OPTIONS = tuple(LogitScaleSettings.model_fields)
+"""The fields of :class:`LogitScaleSettings`; they belong to the model holding the scale, not to a loss."""
+
+
+def reject_scale_options(options: Mapping[str, Any], settings_at: str) -> None:
+    """Fail (``ValueError``, for a pydantic validator) when a loss's ``options`` hold logit-scale settings.
+
+    ``settings_at`` is where a recipe sets them instead (``"model.logit_scale"``), named in the message.
+    """
+    moved = sorted(set(options) & set(SCALE_OPTIONS))
+    if moved:
+        raise ValueError(
+            f"{', '.join(moved)}: not a loss option (the model holds the logit scale); set "
+            f"{', '.join(f'{settings_at}.{name}' for name in moved)} instead"
+        )
 
 
 def clamped_scale(logit_scale: torch.Tensor, max_scale: float = CLIP_MAX_SCALE) -> torch.Tensor:
@@ -70,7 +103,8 @@ class LogitScale(nn.Module):
 
     ``init_temperature`` τ₀ sets ``logit_scale = log(1/τ₀)`` (default 0.07, so ``s = 14.29``);
     ``max_scale`` caps ``s`` (default 100, see :func:`clamped_scale`); ``learnable=False`` keeps
-    ``s = 1/τ₀`` fixed (ALCAP's code: τ = 0.3).
+    ``s = 1/τ₀`` fixed (ALCAP's code: τ = 0.3). :meth:`from_settings` builds one from a recipe's
+    :class:`LogitScaleSettings`.
     """
 
     def __init__(
@@ -83,7 +117,11 @@ class LogitScale(nn.Module):
         if init_temperature <= 0 or max_scale <= 0:
             raise ValueError("init_temperature and max_scale must be positive")
         self.max_scale = float(max_scale)
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / init_temperature)), requires_grad=learnable)
+        self.logit_scale = nn.Parameter(torch.tensor(-math.log(init_temperature)), requires_grad=learnable)
+
+    @classmethod
+    def from_settings(cls, settings: LogitScaleSettings) -> LogitScale:
+        return cls(settings.init_temperature, settings.learnable, settings.max_scale)
 
     def forward(self) -> torch.Tensor:
         return clamped_scale(self.logit_scale, self.max_scale)
@@ -328,23 +366,22 @@ class WeightedInfoNCELoss(_ScaledLoss):
         return 0.5 * (audio_to_text + text_to_audio)
 
 
-def loss_with_scale(name: str, options: Mapping[str, Any]) -> tuple[AlignmentLoss, LogitScale | None]:
-    """The loss ``name`` and, if it uses one, a :class:`LogitScale` for the model that will hold it.
+def loss_with_scale(
+    name: str, options: Mapping[str, Any], scale: LogitScaleSettings | None = None, *, scale_at: str = "logit_scale"
+) -> tuple[AlignmentLoss, LogitScale | None]:
+    """The loss ``name`` built with its ``options`` and, if it uses one, a :class:`LogitScale` from ``scale``.
 
-    ``options`` mixes the loss's own options with :data:`SCALE_OPTIONS` (``init_temperature``,
-    ``learnable``, ``max_scale``), as a captioner's ``alignment.options`` do; the scale options
-    go to the :class:`LogitScale`, the rest to :func:`get_loss`.
+    ``scale`` None gives a loss with a logit scale CLIP's defaults. A loss without a logit scale
+    given ``scale`` is an error in one sentence naming the recipe field ``scale_at``.
     """
-    scale_options = {k: v for k, v in options.items() if k in SCALE_OPTIONS}
-    loss = get_loss(name, **{k: v for k, v in options.items() if k not in SCALE_OPTIONS})
+    loss = get_loss(name, **options)
     if not loss.uses_logit_scale:
-        if scale_options:
+        if scale is not None:
             raise SongalignError(
-                f"loss {name!r} has no logit scale, so {', '.join(sorted(scale_options))} mean nothing; "
-                "remove them from the recipe"
+                f"loss {name!r} has no logit scale, so {scale_at} means nothing; remove it from the recipe"
             )
         return loss, None
-    return loss, LogitScale(**scale_options)
+    return loss, LogitScale.from_settings(scale or LogitScaleSettings())
 
 
 LOSSES: Registry[type[AlignmentLoss]] = Registry("losses", what="loss")
@@ -357,11 +394,6 @@ for _loss in (
     WeightedInfoNCELoss,
 ):
     LOSSES.register(_loss.name, _loss)
-
-
-def loss_names() -> list[str]:
-    """Names :func:`get_loss` accepts."""
-    return LOSSES.names()
 
 
 def get_loss(name: str, **kwargs: Any) -> AlignmentLoss:

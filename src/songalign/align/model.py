@@ -13,25 +13,36 @@ pretrained CLAP's towers with their own projections do; see :mod:`songalign.alig
 ``config.json``, the model card ``README.md`` + ``card.json``). A frozen tower that loads its
 weights from its options (a pretrained one: ``loads_pretrained_weights``) is referenced by the
 config, not copied.
+
+The logit scale ``s`` of the InfoNCE losses is a :class:`~songalign.align.losses.LogitScale`
+(``model.logit_scale``: ``init_temperature``, ``learnable``, ``max_scale``, as a captioner's);
+``config.logit_scale_trained`` says whether ``s`` means anything (False until training with a
+loss that uses it, or a pretrained factory, sets it). Clips are fitted to ``clip_seconds`` by
+zero-padding or cutting, except for a tower that pads and crops them itself (``fits_length_itself``).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from torch import nn
 
-from songalign.align.losses import clamped_scale
+from songalign.align.losses import LogitScale, LogitScaleSettings
 from songalign.audio.io import load_audio
 from songalign.audio.windows import fit_length, song_windows
-from songalign.checkpoint import load_weights_into, read_config, require_model_folder, save_model_folder
+from songalign.checkpoint import (
+    CONFIG_FILE,
+    load_weights_into,
+    read_config,
+    require_model_folder,
+    save_model_folder,
+)
 from songalign.errors import SongalignError
 from songalign.towers import build_audio_tower, build_text_tower
 
@@ -54,6 +65,12 @@ class FreezePolicy(BaseModel):
     text_projection: bool = False
 
 
+_OLD_SCALE_FIELDS = {
+    "logit_scale_init": "model.logit_scale.init_temperature (τ₀ = exp(−logit_scale_init))",
+    "learn_logit_scale": "model.logit_scale.learnable",
+}
+
+
 class ModelConfig(BaseModel):
     audio_tower: TowerSpec = Field(default_factory=lambda: TowerSpec(name="cnn"))
     text_tower: TowerSpec = Field(default_factory=lambda: TowerSpec(name="sentence_transformers"))
@@ -62,10 +79,26 @@ class ModelConfig(BaseModel):
         "mlp", description="heads into the shared space: two-layer MLPs, or none (the towers' outputs, of size D)"
     )
     clip_seconds: float = Field(10.0, gt=0, description="audio input length; longer audio is windowed")
-    logit_scale_init: float = Field(math.log(1 / 0.07), description="log of the initial logit scale s")
-    learn_logit_scale: bool = True
-    logit_scale_trained: bool = Field(True, description="False when the training loss had no logit scale")
+    logit_scale: LogitScaleSettings = Field(
+        default_factory=LogitScaleSettings, description="the InfoNCE losses' s: init_temperature, learnable, max_scale"
+    )
+    logit_scale_trained: bool = Field(
+        False,
+        description="whether s means something: set by training with a loss that uses it, or by a pretrained factory",
+    )
     freeze: FreezePolicy = Field(default_factory=FreezePolicy)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_old_scale_fields(cls, data: Any) -> Any:
+        # the scale's settings were renamed to the captioner's vocabulary: say what the old fields became
+        old = [name for name in _OLD_SCALE_FIELDS if name in data] if isinstance(data, dict) else []
+        if old:
+            raise ValueError(
+                f"{' and '.join(f'model.{name}' for name in old)} {'were' if len(old) > 1 else 'was'} renamed; set "
+                f"{' and '.join(_OLD_SCALE_FIELDS[name] for name in old)} instead"
+            )
+        return data
 
 
 class Projection(nn.Module):
@@ -108,9 +141,7 @@ class AlignModel(nn.Module):
         self.audio_projection, self.text_projection = _projections(
             self.config, self.audio_tower.embedding_dim, self.text_tower.embedding_dim
         )
-        self.logit_scale = nn.Parameter(
-            torch.tensor(float(self.config.logit_scale_init)), requires_grad=self.config.learn_logit_scale
-        )
+        self.logit_scale = LogitScale.from_settings(self.config.logit_scale)
         self.apply_freeze_policy()
 
     # -- training surface -------------------------------------------------------------------------
@@ -145,22 +176,32 @@ class AlignModel(nn.Module):
 
     @property
     def scale(self) -> torch.Tensor:
-        """The logit scale s = exp(logit_scale), clamped to at most 100 as in CLIP (the one clamp: ``clamped_scale``)."""
-        return clamped_scale(self.logit_scale)
+        """The logit scale s (0-d): ``self.logit_scale()``, clamped to at most ``model.logit_scale.max_scale``."""
+        return self.logit_scale()
 
     # -- embedding API ------------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
-        return self.logit_scale.device
+        return self.logit_scale.logit_scale.device
+
+    @property
+    def clip_samples(self) -> int | None:
+        """Samples a clip is zero-padded or cut to before the tower's ``features``: ``clip_seconds`` at the
+        tower's rate, or None for a tower that pads and crops clips itself (``fits_length_itself``:
+        CLAP's extractor repeat-pads short clips and crops long ones as the checkpoint expects)."""
+        if self.audio_tower.fits_length_itself:
+            return None
+        return int(round(self.config.clip_seconds * self.audio_tower.sample_rate))
 
     def audio_features(self, audio: np.ndarray) -> torch.Tensor:
-        """Tower features of one clip of mono audio at the tower's sample rate, fitted to ``clip_seconds``."""
-        samples = int(round(self.config.clip_seconds * self.audio_tower.sample_rate))
-        return torch.as_tensor(self.audio_tower.features(fit_length(audio, samples)))
+        """Tower features of one clip of mono audio at the tower's sample rate, fitted to ``clip_seconds``
+        (by zero-padding or cutting, unless the tower fits clips itself: :attr:`clip_samples`)."""
+        samples = self.clip_samples
+        return torch.as_tensor(self.audio_tower.features(audio if samples is None else fit_length(audio, samples)))
 
     @torch.no_grad()
     def embed_clips(self, clips: Sequence[np.ndarray], batch_size: int = 16) -> np.ndarray:
-        """Embeddings ``(N, D)`` of clips (mono arrays at the tower's rate, each fitted to ``clip_seconds``)."""
+        """Embeddings ``(N, D)`` of clips (mono arrays at the tower's rate, each fitted as :meth:`audio_features` says)."""
         self.eval()
         out = []
         for i in range(0, len(clips), batch_size):
@@ -237,7 +278,15 @@ class AlignModel(nn.Module):
     def from_pretrained(cls, directory: str | Path, **overrides: Any) -> AlignModel:
         """Load a folder written by :meth:`save_pretrained`; ``overrides`` replace config fields (e.g. ``freeze``)."""
         directory = require_model_folder(directory)
-        saved = ModelConfig.model_validate(read_config(directory))
+        try:
+            saved = ModelConfig.model_validate(read_config(directory))
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(map(str, first["loc"]))
+            raise SongalignError(
+                f"{directory / CONFIG_FILE}: {f'field {field!r}: ' if field else ''}{first['msg']}; it was "
+                "written by another version of songalign, so build or train the model again"
+            ) from None
         model = cls(saved.model_copy(update=overrides))
         # what the folder left out follows the policy it was saved under, not the overridden one
         referenced = tuple(f"{part}." for part in model.referenced_parts(saved.freeze))
@@ -259,7 +308,7 @@ class AlignModel(nn.Module):
             *towers,
             f"{heads}; shared space of {config.embedding_dim} dimensions; audio clips of {config.clip_seconds} s",
             f"logit scale s = {float(self.scale.detach()):.4g}"
-            + ("" if config.logit_scale_trained else " (not trained: the loss had no scale)"),
+            + ("" if config.logit_scale_trained else " (not meaningful: no training loss has used it)"),
             f"frozen parts: {', '.join(k for k, v in config.freeze.model_dump().items() if v) or 'none'}",
         ]
 

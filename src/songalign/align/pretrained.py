@@ -15,10 +15,13 @@ learned logit scale. ``ClapModel`` has two: ``logits_per_audio = exp(logit_scale
 and ``logits_per_text = exp(logit_scale_t) · T·Aᵀ``. We take ``logit_scale_a``: the seed's
 protocol ranks texts for an audio query (``logits_per_audio``), and LAION's training used
 ``logit_scale_a`` for both directions. Embeddings are ``get_audio_features`` /
-``get_text_features`` L2-normalised (a test checks it to 1e-5 on a tiny checkpoint).
+``get_text_features`` L2-normalised, for clips of any length: short ones are repeat-padded by
+CLAP's extractor, not zero-padded by us, and long ones cropped to the chosen window (a test checks
+0.3 s, 1 s, 1.7 s and 3.3 s clips to 1e-5 on a tiny checkpoint).
 
 The saved folder stores only the logit scale: both towers are frozen and referenced by the
-config (the checkpoint's id or folder), not copied.
+config (the checkpoint's id or folder), not copied. Its card records the songs it was trained on
+as unknown (``data.trained_songs: null``; the data is its publisher's), not as none.
 """
 
 from __future__ import annotations
@@ -27,15 +30,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from songalign.align import PRETRAINED  # the registry; its entries point at the factories below
+from songalign.align.losses import CLIP_MAX_SCALE, LogitScaleSettings
 from songalign.align.model import AlignModel, FreezePolicy, ModelConfig, TowerSpec
 from songalign.checkpoint import CARD_SPLITS
 from songalign.errors import SongalignError
 from songalign.hub import looks_like_path
-from songalign.registry import Registry
 from songalign.towers.hf_clap import CROPS, DEFAULT_CLAP, read_clap_checkpoint
-
-PRETRAINED: Registry[Any] = Registry("pretrained_models", what="pretrained model")
-"""Factories ``(**options) -> AlignModel`` by name; ``card`` metadata gives each its model card."""
 
 
 def _source(source: str | Path) -> str:
@@ -57,11 +58,11 @@ def clap_pre(source: str | Path = DEFAULT_CLAP, crop: str = "centre") -> AlignMo
         raise SongalignError(f"crop must be one of {', '.join(CROPS)}; got {crop!r}")
     source = _source(source)
     checkpoint = read_clap_checkpoint(source)
-    if checkpoint.logit_scale_audio > math.log(100.0):
-        # AlignModel.scale clamps at 100 as CLIP and LAION's training do; a larger stored value would differ
+    if checkpoint.logit_scale_audio > math.log(CLIP_MAX_SCALE):
+        # LAION's training clamps s at CLIP's 100, as AlignModel.scale does; a larger stored value would differ
         raise SongalignError(
-            f"{source}: logit_scale_a = {checkpoint.logit_scale_audio:.3f} is above log(100), the most a "
-            "songalign model's scale can be; this checkpoint was not trained with CLAP's clamp"
+            f"{source}: logit_scale_a = {checkpoint.logit_scale_audio:.3f} is above log({CLIP_MAX_SCALE:g}), the "
+            "most a songalign model's scale can be; this checkpoint was not trained with CLAP's clamp"
         )
     config = ModelConfig(
         audio_tower=TowerSpec(name="hf_clap_audio", options={"model": source, "use_projection": True, "crop": crop}),
@@ -69,36 +70,40 @@ def clap_pre(source: str | Path = DEFAULT_CLAP, crop: str = "centre") -> AlignMo
         projection="none",
         embedding_dim=checkpoint.projection_dim,
         clip_seconds=checkpoint.clip_seconds,
-        logit_scale_init=checkpoint.logit_scale_audio,
-        learn_logit_scale=True,  # CLAP learned it; a fine-tuning recipe may keep learning it
-        logit_scale_trained=True,
+        # τ₀ = 1/s of CLAP's learned s; learnable, so that a fine-tuning recipe may keep learning it
+        logit_scale=LogitScaleSettings(init_temperature=math.exp(-checkpoint.logit_scale_audio)),
+        logit_scale_trained=True,  # CLAP learned it
         freeze=FreezePolicy(audio_tower=True, text_tower=True, audio_projection=True, text_projection=True),
     )
     return AlignModel(config)
 
 
 def clap_pre_card(source: str | Path = DEFAULT_CLAP, **_: Any) -> dict[str, Any]:
-    """The model card of :func:`clap_pre`: trained by no songalign corpus (no song ids), the checkpoint named."""
+    """The model card of :func:`clap_pre`: trained outside songalign on data whose songs are unknown.
+
+    ``data.trained_songs`` is None (unknown, not "no song": :func:`songalign.checkpoint.trained_songs`
+    returns None for it) and ``provenance.training_data`` names the checkpoint and says its data is external.
+    """
+    checkpoint = _source(source)
     return {
         "name": "clap-pre",
         "kind": "align",
-        "data": {"corpus": "", "songs": {split: [] for split in CARD_SPLITS}},
-        "recipe": {"factory": "songalign.align.pretrained:clap_pre", "source": _source(source), "trained": False},
+        "data": {"corpus": "", "songs": {split: [] for split in CARD_SPLITS}, "trained_songs": None},
+        "recipe": {"factory": "songalign.align.pretrained:clap_pre", "source": checkpoint, "trained": False},
         "provenance": {
-            "checkpoint": _source(source),
+            "checkpoint": checkpoint,
             "logit_scale": "the checkpoint's logit_scale_a (ClapModel.logits_per_audio)",
-            "note": "pretrained elsewhere on audio and descriptions of the audio; songalign trained nothing",
+            "training_data": f"external: {checkpoint} was trained by its publisher on their audio–text data "
+            "(LAION's checkpoints: LAION-Audio-630K and others), so which songs its weights saw is unknown; "
+            "songalign trained nothing",
         },
     }
-
-
-PRETRAINED.register("clap-pre", clap_pre, card=clap_pre_card)
 
 
 def build_pretrained(name: str, out: str | Path, **options: Any) -> Path:
     """Build the pretrained model ``name`` with ``options`` and save it as a model folder at ``out``."""
     entry = PRETRAINED.entry(name)
     model = PRETRAINED.build(name, **options)
-    card_of = entry.metadata.get("card")
+    card_of = entry.metadata_value("card", PRETRAINED.what)
     card = card_of(**options) if callable(card_of) else {"name": name, "kind": "align"}
     return model.save_pretrained(out, card)

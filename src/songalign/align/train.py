@@ -12,9 +12,14 @@ with, the towers, the loss and the optimiser settings. A run folder holds::
 Re-running the same recipe into the same folder resumes from ``last.ckpt`` and ends with the
 weights an uninterrupted run would have (the batches are replayed exactly; a test checks it).
 
-The logit scale ``s`` of the InfoNCE losses is the model's (``model.logit_scale_init`` and
-``model.learn_logit_scale`` set it; ``model.scale`` is passed to the loss); MusCALL's weighted
-loss gets the cosine similarities of the batch's cached, frozen text-tower embeddings.
+The logit scale ``s`` of the InfoNCE losses is the model's (``model.logit_scale``:
+``init_temperature``, ``learnable``, ``max_scale``, the captioner's names too; ``model.scale`` is
+passed to the loss); MusCALL's weighted loss gets the cosine similarities of the batch's cached,
+frozen text-tower embeddings.
+
+The model card lists the corpus's splits (``data.songs``) and, apart, the songs the weights were
+fitted on (``data.trained_songs``: the training pairs' songs, whatever ``data.train_split`` is,
+with those of the ``init_from`` model), which evaluation and captioning check against.
 """
 
 from __future__ import annotations
@@ -28,9 +33,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from songalign.align.augment import AugmentSettings, augment_log_mel, require_handled
 from songalign.align.data import EpochBatches, PairedSet, Target, build_pairs
-from songalign.align.losses import SCALE_OPTIONS, get_loss, sentence_similarity
+from songalign.align.losses import get_loss, reject_scale_options, sentence_similarity
 from songalign.align.model import AlignModel, FreezePolicy, ModelConfig
-from songalign.checkpoint import parent_card, songs_by_split
+from songalign.checkpoint import lineage_songs, parent_card, songs_by_split
 from songalign.corpus.manifest import CorpusManifest
 from songalign.errors import SkipReport
 from songalign.runs import (
@@ -54,13 +59,7 @@ class LossSpec(BaseModel):
     @field_validator("options")
     @classmethod
     def _no_scale_options(cls, options: dict[str, Any]) -> dict[str, Any]:
-        # the logit scale moved from the loss to the model: say where its settings went
-        moved = sorted(set(options) & set(SCALE_OPTIONS))
-        if moved:
-            raise ValueError(
-                f"{', '.join(moved)}: not a loss option any more (the model holds the logit scale); set "
-                "model.logit_scale_init = log(1/τ) and model.learn_logit_scale (false for a fixed τ) instead"
-            )
+        reject_scale_options(options, "model.logit_scale")  # the model holds the scale: say where its settings go
         return options
 
 
@@ -136,7 +135,8 @@ class AlignModule(L.LightningModule):
         self.total_steps = max(1, recipe.train.epochs * len(batches))
         if not self.loss.uses_logit_scale:
             model.logit_scale.requires_grad_(False)  # the scale is not part of this loss: keep it as it is
-        # s means something when this loss used it, or the model this run starts from had a meaningful one
+        # s means something when this loss used it (learnt or fixed by the recipe), or the model this
+        # run starts from had a meaningful one
         inherited = recipe.init_from is not None and model.config.logit_scale_trained
         scale_trained = self.loss.uses_logit_scale or inherited
         model.config = model.config.model_copy(update={"logit_scale_trained": scale_trained})
@@ -254,7 +254,9 @@ def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] 
         "data": {
             "corpus": str(recipe.data.corpus),
             "songs": songs_by_split(manifest.segments),
+            "trained_songs": lineage_songs((segment.song_id for segment in train_set.segments), recipe.init_from),
             "target": recipe.data.target,
+            "train_split": recipe.data.train_split,
             "train_pairs": len(train_set),
             "val_pairs": len(val_set) if val_set else 0,
             "corpus_info": {k: manifest.info.get(k) for k in ("source", "reader", "songs", "segments")},

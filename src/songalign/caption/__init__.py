@@ -20,24 +20,15 @@ Importing this package is cheap; the heavy modules load when used.
 
 from __future__ import annotations
 
-__all__ = ["CaptionCorpus", "CaptionModel", "CaptionRecipe", "evaluate_captioner", "load_recipe"]
+from songalign.lazy import lazy_exports
 
+_EXPORTS: dict[str, str] = {
+    "CaptionCorpus": "data",
+    "CaptionModel": "model",
+    "CaptionRecipe": "train",
+    "load_recipe": "train",
+    "evaluate_captioner": "evaluate",
+}  # public name → the submodule that defines it
 
-def __getattr__(name: str):
-    if name == "CaptionModel":
-        from songalign.caption.model import CaptionModel
-
-        return CaptionModel
-    if name == "CaptionCorpus":
-        from songalign.caption.data import CaptionCorpus
-
-        return CaptionCorpus
-    if name in ("CaptionRecipe", "load_recipe"):
-        from songalign.caption.train import CaptionRecipe, load_recipe
-
-        return {"CaptionRecipe": CaptionRecipe, "load_recipe": load_recipe}[name]
-    if name == "evaluate_captioner":
-        from songalign.caption.evaluate import evaluate_captioner
-
-        return evaluate_captioner
-    raise AttributeError(name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

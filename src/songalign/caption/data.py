@@ -20,13 +20,24 @@ variant         training and validation items kept           aliases
 ==============  ==========================================  =============================
 
 **Splits and the music tower.** When the music tower is the audio tower of an alignment model
-(``align_model``), that model was trained on the train split of *its* corpus, which its model card
-lists (``card.json``: ``data.songs = {"train": [...], "val": [...], "test": [...]}``). By default
-(``splits="align_model"``) the captioner's splits follow that model's by song: a song the card
-lists takes the card's split, the others keep the corpus's. With ``splits="corpus"`` the corpus's
-own splits are kept, and a val or test song that the tower trained on is an error: its scores
-would measure memory, not captioning. The same check guards evaluation against the songs the
-captioner itself trained on (its own card).
+(``align_model``), its model card says how that model's corpus was split (``card.json``:
+``data.songs = {"train": [...], "val": [...], "test": [...]}``) and which songs its weights were
+fitted on, over its whole lineage (:func:`songalign.checkpoint.trained_songs`: ``data.trained_songs``
+of the model and of every model it was fine-tuned from). The captioner's val and test songs must be
+songs the tower never heard, or their scores would measure memory, not captioning:
+
+- ``splits="align_model"`` (the default): a song the card lists takes the card's split, the others
+  keep the corpus's, and every song the tower's lineage trained on goes to train (a parent model
+  may have trained on a song its child's corpus puts in test). No leak is possible; if val or test
+  ends up empty (the tower heard every song of the corpus) that is an error.
+- ``splits="corpus"``: the corpus's own splits are kept, and a val or test song the tower trained
+  on is an error.
+
+When the card cannot say which songs its lineage trained on (a checkpoint trained outside
+songalign, such as CLAP-pre, whose training data is its publisher's), the splits are not checked:
+a warning is logged and :attr:`CaptionCorpus.split_source` (which the captioner's card records)
+carries a note saying so. The same check guards evaluation against the songs the captioner itself
+trained on (its own card).
 """
 
 from __future__ import annotations
@@ -37,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from songalign.checkpoint import read_card, trained_songs
+from songalign.checkpoint import CARD_SPLITS, read_card, require_model_folder, trained_songs, unknown_training
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.readers.interpretation import INTERPRETATIONS
 from songalign.corpus.records import Song
@@ -45,7 +56,6 @@ from songalign.errors import SongalignError
 
 log = logging.getLogger("songalign")
 
-SPLITS = ("train", "val", "test")
 SplitSource = Literal["align_model", "corpus"]
 """Whose song-level splits a captioner uses when its music tower comes from an alignment model."""
 
@@ -122,7 +132,7 @@ def model_songs(folder: str | Path) -> dict[str, list[str]] | None:
     songs = (read_card(folder).get("data") or {}).get("songs")
     if not isinstance(songs, dict):
         return None
-    return {split: [str(s) for s in songs.get(split) or []] for split in SPLITS}
+    return {split: [str(s) for s in songs.get(split) or []] for split in CARD_SPLITS}
 
 
 def check_unseen(
@@ -179,7 +189,7 @@ class CaptionCorpus:
         songs = {song_id: song for song_id, song in songs.items() if song_id in corpus_splits}
         source: dict[str, Any] = {"source": "corpus"}
         if align_model is not None:
-            corpus_splits, source = _tower_splits(corpus_splits, Path(align_model), splits)
+            corpus_splits, source = _tower_splits(path, corpus_splits, Path(align_model), splits)
         return cls(path, songs, corpus_splits, source)
 
     @classmethod
@@ -194,10 +204,13 @@ class CaptionCorpus:
         card = read_card(captioner) if captioner is not None else {}
         source = ((card.get("data") or {}).get("splits") or {}).get("source", "align_model")
         loaded = cls.load(corpus, align_model=align_model, splits="corpus" if source == "corpus" else "align_model")
-        trained = model_songs(captioner) if captioner is not None else None
+        trained = trained_songs(card)
         if trained is not None:
-            check_unseen(loaded.splits, trained["train"], captioner, "the captioner",
+            check_unseen(loaded.splits, trained, captioner, "the captioner",
                          "evaluate on the corpus it was trained on (its card's data.corpus) or on songs it never saw")  # fmt: skip
+        elif card:
+            log.warning("the card of %s does not say which songs it trained on; its val/test songs are not checked",
+                        captioner)  # fmt: skip
         return loaded
 
     def song_ids(self, split: str) -> list[str]:
@@ -206,7 +219,7 @@ class CaptionCorpus:
 
     def song_lists(self) -> dict[str, list[str]]:
         """Sorted song ids of each split: what a model card lists as ``data.songs``."""
-        return {split: sorted(self.song_ids(split)) for split in SPLITS}
+        return {split: sorted(self.song_ids(split)) for split in CARD_SPLITS}
 
     def items(self, split: str, variant: str = "full", filter_test: bool = False) -> list[CaptionItem]:
         """The ``(song, interpretation)`` items of ``split`` (``train``/``val``/``test``/``all``) in ``variant``.
@@ -233,7 +246,7 @@ class CaptionCorpus:
         table: dict[str, dict[str, int]] = {}
         for variant in VARIANTS:
             row: dict[str, int] = {}
-            for split in SPLITS:
+            for split in CARD_SPLITS:
                 chosen = self.items(split, variant)
                 row[split] = len(chosen)
                 row[f"{split}_songs"] = len({i.song_id for i in chosen})
@@ -242,27 +255,52 @@ class CaptionCorpus:
 
 
 def _tower_splits(
-    corpus_splits: dict[str, str], align_model: Path, splits: SplitSource
+    corpus: Path, corpus_splits: dict[str, str], align_model: Path, splits: SplitSource
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    """The captioner's splits when its music tower is ``align_model``'s, and where they came from."""
-    tower = model_songs(align_model)
-    if tower is None:
-        if splits == "align_model":
+    """The captioner's splits when its music tower is ``align_model``'s, and where they came from (see the module)."""
+    require_model_folder(
+        align_model, "alignment model", hint="give the folder `songalign train` or `songalign models build` wrote"
+    )
+    card = read_card(align_model)
+    heard = trained_songs(card)  # None: unknown
+    unknown = unknown_training(card)
+    source: dict[str, Any] = {"source": splits, "align_model": str(align_model)}
+    if splits == "align_model":
+        tower = model_songs(align_model)
+        if tower is None:
             raise SongalignError(
                 f"the model card of {align_model} does not list the songs of its splits (card.json data.songs), so "
-                "the captioner cannot keep the songs its music tower trained on out of val and test; retrain that "
-                "model with this version of songalign, or set data.splits=corpus to use the corpus's splits unchecked"
+                "the captioner's splits cannot follow it; retrain that model with this version of songalign, or set "
+                "data.splits=corpus to keep the corpus's splits"
             )
-        log.warning("%s lists no songs per split; the captioner's splits are not checked against it", align_model)
-        return corpus_splits, {"source": "corpus", "align_model": str(align_model), "checked": False}
-    if splits == "align_model":
-        assigned = {song: split for split in SPLITS for song in tower[split] if song in corpus_splits}
+        assigned = {song: split for split in CARD_SPLITS for song in tower[split] if song in corpus_splits}
+        assigned |= {song: "train" for song in heard or () if song in corpus_splits}  # the lineage's songs too
         moved = sum(1 for song, split in assigned.items() if corpus_splits[song] != split)
+        _require_val_and_test(corpus, corpus_splits, corpus_splits | assigned, align_model)
         corpus_splits = corpus_splits | assigned
-        source = {"source": "align_model", "align_model": str(align_model), "matched": len(assigned), "moved": moved}
-    else:
-        source = {"source": "corpus", "align_model": str(align_model), "checked": True}
-    check_unseen(corpus_splits, trained_songs(read_card(align_model)), align_model, "the music tower of",
-                 "set data.splits=align_model (the default) so that the splits follow that model's corpus, "
-                 "or take a music tower that did not train on them")  # fmt: skip
+        source |= {"matched": len(assigned), "moved": moved}
+    elif heard is not None:
+        check_unseen(corpus_splits, heard, align_model, "the music tower of",
+                     "set data.splits=align_model (the default), which moves every song that tower trained on "
+                     "into train, or take a music tower that did not train on them")  # fmt: skip
+    if unknown:
+        note = (
+            f"the songs {', '.join(unknown)} trained on are unknown (trained outside songalign, or a card that does "
+            "not record them), so the captioner's val and test songs may include songs its music tower heard"
+        )
+        log.warning("%s: %s", align_model, note)
+        source["note"] = note
+    source["checked"] = not unknown
     return corpus_splits, source
+
+
+def _require_val_and_test(corpus: Path, before: dict[str, str], splits: dict[str, str], align_model: Path) -> None:
+    """One sentence when following ``align_model`` emptied the val or the test split (song id → split ``before``/after)."""
+    empty = [split for split in ("val", "test") if split in before.values() and split not in splits.values()]
+    if empty:
+        counts = ", ".join(f"{sum(1 for s in splits.values() if s == split)} {split}" for split in CARD_SPLITS)
+        raise SongalignError(
+            f"following the splits of {align_model} leaves the captioner no {' and no '.join(empty)} song of "
+            f"{corpus} ({counts}), because that model trained on (or lists as train) the others; caption a corpus "
+            "with songs it did not train on, or take a music tower trained on fewer of them"
+        )

@@ -28,7 +28,9 @@ the padding; a masked mean does not), and the music side the mean over frames. A
 code, one linear map takes the wider of the two to the narrower one's size (identity when
 equal). Items of the same song in a batch would be false negatives, so only each song's first
 item enters the contrastive loss (ALCAP's code does the same). The losses are the shared ones of
-:mod:`songalign.align.losses` (``audio_to_text_infonce``, ``positive_cosine``).
+:mod:`songalign.align.losses` (``audio_to_text_infonce``, ``positive_cosine``); an InfoNCE loss's
+logit scale is set by ``alignment.logit_scale`` (``init_temperature``, ``learnable``,
+``max_scale``: the names an alignment recipe's ``model.logit_scale`` uses).
 
 BART is ``BartForConditionalGeneration`` from a Hugging Face id (``facebook/bart-base``) or a
 local folder, or built from :class:`BartSize` for offline CPU runs (with a tokenizer trained on
@@ -48,10 +50,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from torch import nn
 
-from songalign.align.losses import AlignmentLoss, LogitScale, loss_with_scale
+from songalign.align.losses import (
+    AlignmentLoss,
+    LogitScale,
+    LogitScaleSettings,
+    loss_with_scale,
+    reject_scale_options,
+)
 from songalign.caption.music import MusicEncoderConfig, describe
 from songalign.caption.tokenizer import load_tokenizer, train_tokenizer
 from songalign.checkpoint import load_weights_into, read_config, require_model_folder, save_model_folder
@@ -103,12 +111,22 @@ class AlignmentConfig(BaseModel):
     """The contrastive alignment before fusion; ``loss=None`` (or ``weight=0``) turns it off."""
 
     loss: str | None = Field(None, description="audio_to_text_infonce (ALCAP) or positive_cosine (RECAP)")
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict, description="the loss's own options")
+    logit_scale: LogitScaleSettings | None = Field(
+        None,
+        description="s of a loss that has one (ALCAP's code: init_temperature 0.3, learnable false); null = CLIP's",
+    )
     weight: float = Field(0.02, ge=0, description="α in L = L_cap + α·L_contrast")
     layer: int | None = Field(
         None, description="encoder state index for the text side; None = first fusion layer's input"
     )
     dedupe_songs: bool = True
+
+    @field_validator("options")
+    @classmethod
+    def _no_scale_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        reject_scale_options(options, "model.alignment.logit_scale")  # the alignment model's scale, as in alignment
+        return options
 
     @property
     def active(self) -> bool:
@@ -295,13 +313,18 @@ class CaptionModel(nn.Module):
             self.fusion.extend(CrossModalFusion(config.music_dim, d_model, config.fusion) for _ in range(count))
         self.alignment_head: AlignmentHead | None = None
         self.alignment_loss: AlignmentLoss | None = None
-        self.alignment_scale: LogitScale | None = None  # the InfoNCE losses' s (init_temperature, learnable options)
+        self.alignment_scale: LogitScale | None = None  # the InfoNCE losses' s (alignment.logit_scale)
         if config.alignment.active:
             layer = self.alignment_layer
             if not 0 <= layer <= n_layers:
                 raise SongalignError(f"alignment.layer {layer} must be in 0…{n_layers}; fix the recipe")
             self.alignment_head = AlignmentHead(config.music_dim, d_model)
-            self.alignment_loss, self.alignment_scale = loss_with_scale(config.alignment.loss, config.alignment.options)
+            self.alignment_loss, self.alignment_scale = loss_with_scale(
+                config.alignment.loss,
+                config.alignment.options,
+                config.alignment.logit_scale,
+                scale_at="model.alignment.logit_scale",
+            )
         self._context: _EncoderContext | None = None
         encoder = self.bart.get_encoder()
         encoder.layers[0].register_forward_pre_hook(self._embeddings_hook, with_kwargs=True)
@@ -551,6 +574,7 @@ def architecture(model: CaptionModel) -> list[str]:
         f"music encoder (frozen, precomputed): {json.dumps(describe(config.music_encoder))}, d_m = {config.music_dim}",
         f"fusion: {fusion}",
         f"alignment: {alignment.loss} with α = {alignment.weight} at encoder state {model.alignment_layer}"
+        + (f", logit scale s = {float(model.alignment_scale().detach()):.4g}" if model.alignment_scale else "")
         if alignment.active
         else "alignment: none",
     ]

@@ -108,6 +108,12 @@ def sequence_of(tower: AudioTower, audio: np.ndarray) -> np.ndarray:
     return tower.forward_sequence(features)[0].cpu().numpy().astype(np.float32)
 
 
+def excerpt_samples(config: MusicEncoderConfig, tower: AudioTower) -> int | None:
+    """Samples an excerpt is zero-padded or cut to before the tower: ``excerpt_seconds`` at its rate, or
+    None for a tower that pads and crops clips itself (``fits_length_itself``, CLAP's)."""
+    return None if tower.fits_length_itself else int(round(config.excerpt_seconds * tower.sample_rate))
+
+
 def excerpt_window(duration: float | None, path: str, seconds: float) -> tuple[float, float]:
     """``(offset, duration)`` in seconds of the excerpt of a song: its middle ``seconds``, or all of a shorter song."""
     if duration is None:
@@ -126,13 +132,14 @@ def music_features(
     """Sequence features ``(l_m, d_m)`` of each song of ``items``, keyed by song id.
 
     Each is computed once and then read from ``cache_dir``. Songs without audio, or whose
-    audio cannot be read, are left out and added to ``report``.
+    audio cannot be read, are left out and added to ``report``; the songs kept are added to
+    ``report.kept``.
     """
     report = report if report is not None else SkipReport()
     tower = tower or build_music_encoder(config)
     cache = FeatureCache(Path(cache_dir))
     key = encoder_key(config, tower)
-    rate, samples = tower.sample_rate, int(round(config.excerpt_seconds * tower.sample_rate))
+    rate, samples = tower.sample_rate, excerpt_samples(config, tower)
     songs: dict[str, CaptionItem] = {}
     for item in items:
         songs.setdefault(item.song_id, item)
@@ -148,6 +155,7 @@ def music_features(
             )
         except BadInputError as error:
             report.add_error(error, item=song_id)
+    report.kept += len(result)  # songs, as the skipped entries are
     return result
 
 
@@ -161,7 +169,8 @@ def audio_file_features(path: str | Path, config: MusicEncoderConfig, tower: Aud
         audio, _ = load_audio(path, tower.sample_rate, offset=offset, duration=duration)
     except (OSError, RuntimeError) as error:
         raise SongalignError(f"{path}: cannot read the audio ({error}); give a readable audio file") from error
-    return sequence_of(tower, fit_length(audio, int(round(config.excerpt_seconds * tower.sample_rate))))
+    samples = excerpt_samples(config, tower)
+    return sequence_of(tower, audio if samples is None else fit_length(audio, samples))
 
 
 def describe(config: MusicEncoderConfig) -> dict[str, Any]:

@@ -141,8 +141,10 @@ def compare_recipes(
 
 def _split_words(source: dict[str, Any]) -> str:
     if source.get("source") == "align_model":
-        return f"splits of the music tower's model {source['align_model']}, by song, where it lists the song"
-    return "the corpus's song-level splits"
+        words = f"splits of the music tower's model {source['align_model']}, by song, where it lists the song"
+    else:
+        words = "the corpus's song-level splits"
+    return f"{words}; unchecked: {source['note']}" if source.get("note") else words
 
 
 def write_report(

@@ -21,6 +21,7 @@ from songalign.caption.model import CaptionModelConfig
 from songalign.caption.music import MusicEncoderConfig
 from songalign.caption.train import CaptionData, CaptionRecipe, CaptionTrainSettings
 from songalign.corpus.prepare import prepare_corpus
+from songalign.corpus.segmenter import SegmenterConfig
 from songalign.testing import write_audio
 
 TINY_TOWER = TowerSpec(name="cnn", options={"channels": [8, 16], "embedding_dim": 32})
@@ -89,7 +90,9 @@ def write_tiny_caption_corpus(root: str | Path, n_songs: int = 6, per_song: int 
     root = Path(root)
     release = write_tiny_release(root, n_songs, per_song, seconds)
     corpus = root / "corpus"
-    prepare_corpus("interpretation", release, corpus, audio_dir=root / "audio", audio_extension=".wav", progress=False)
+    short = SegmenterConfig(min_duration=min(1.0, seconds / 2))  # the songs may be shorter than the default --min
+    prepare_corpus("interpretation", release, corpus, audio_dir=root / "audio", audio_extension=".wav",
+                   segmenter=short, progress=False)  # fmt: skip
     return corpus
 
 
@@ -113,7 +116,7 @@ def tiny_recipe(corpus: str | Path, out: str | Path, bart: str | Path | None = N
             "min_frequency": 1,
         },  # fmt: skip
         "music_encoder": MusicEncoderConfig(tower=TINY_TOWER, excerpt_seconds=2.0).model_dump(),
-        "alignment": {"loss": "audio_to_text_infonce", "options": {"init_temperature": 0.3, "learnable": False}},
+        "alignment": {"loss": "audio_to_text_infonce", "logit_scale": {"init_temperature": 0.3, "learnable": False}},
     } | model
     return CaptionRecipe(
         name="tiny",

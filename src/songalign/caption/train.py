@@ -32,7 +32,9 @@ from songalign.align.data import EpochBatches
 from songalign.caption.data import CaptionCorpus, CaptionItem, SplitSource, variant_name
 from songalign.caption.model import CaptionModel, CaptionModelConfig, GenerationSettings
 from songalign.caption.music import build_music_encoder, music_cache_dir, music_features
-from songalign.errors import SkipReport, SongalignError
+from songalign.checkpoint import lineage_songs, parent_card
+from songalign.console import print_skip_report
+from songalign.errors import SKIPPED_FILE, SkipReport, SongalignError
 from songalign.runs import fit_resuming, make_trainer, read_yaml_recipe, start_run, validate_recipe, warmup_cosine
 
 
@@ -326,6 +328,10 @@ def train(recipe: CaptionRecipe, *, progress: bool = True, callbacks: list[L.Cal
     settings = recipe.train
     run = start_run(recipe.run_dir, recipe, settings.seed, settings.threads)
     prepared = prepare(recipe, progress)
+    if prepared.report.entries:  # songs left out of the music features: summed up here, listed in the run folder
+        listing = prepared.report.write_csv(run / SKIPPED_FILE)
+        if progress:
+            print_skip_report(prepared.report, "music features", listing=listing)
     model = prepared.model
     L.seed_everything(settings.seed, workers=True, verbose=False)  # the same draws whatever prepare() consumed
     train_set = build_dataset(model, prepared.train, prepared.features)
@@ -361,6 +367,8 @@ def train(recipe: CaptionRecipe, *, progress: bool = True, callbacks: list[L.Cal
         "data": {
             "corpus": str(recipe.data.corpus),
             "songs": prepared.corpus.song_lists(),
+            "trained_songs": lineage_songs((item.song_id for item in train_set.items), recipe.init_from),
+            "train_split": recipe.data.train_split,
             "splits": prepared.corpus.split_source,
             "variant": variant_name(recipe.data.variant),
             "train_items": len(train_set),
@@ -370,6 +378,7 @@ def train(recipe: CaptionRecipe, *, progress: bool = True, callbacks: list[L.Cal
         },
         "recipe": recipe.model_dump(mode="json"),
         "evaluation": {"final_metrics": metrics, "weights": chosen, "steps": int(trainer.global_step)},
+        "provenance": {"init_from": parent_card(recipe.init_from)} if recipe.init_from else {},
     }
     saved = model.save_pretrained(run / "model", card)
     from songalign.caption.plots import plot_training

@@ -1,4 +1,9 @@
-"""Summary statistics of a prepared corpus (``songalign corpus info``)."""
+"""Summary statistics of a prepared corpus (``songalign corpus info``).
+
+Durations count only segments with audio: a lyrics-only segment (an untimed song without audio,
+``start = end = 0``) has no span, so it is counted apart (:attr:`CorpusStats.lyrics_only`) rather
+than pulling the mean segment length towards 0 s.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,12 @@ from songalign.corpus.manifest import CorpusManifest
 
 @dataclass
 class CorpusStats:
+    """Songs, hours (of song audio and of segments), languages, segments per split, segment durations.
+
+    ``segments`` counts every segment; ``lyrics_only`` those without audio, which
+    ``segment_durations`` (seconds, one per segment with audio) and ``lyric_hours`` leave out.
+    """
+
     songs: int
     segments: int
     hours: float
@@ -19,13 +30,15 @@ class CorpusStats:
     languages: Counter[str]
     splits: Counter[str]
     segment_durations: np.ndarray = field(repr=False)
+    lyrics_only: int = 0
 
     @property
     def mean_segment_duration(self) -> float:
+        """Mean length in seconds of the segments with audio (0 when there is none)."""
         return float(self.segment_durations.mean()) if len(self.segment_durations) else 0.0
 
     def histogram(self, bin_width: float = 2.0) -> list[tuple[float, float, int]]:
-        """Segment durations in bins of ``bin_width`` seconds: ``(low, high, count)`` rows."""
+        """Durations of the segments with audio in bins of ``bin_width`` seconds: ``(low, high, count)`` rows."""
         if not len(self.segment_durations):
             return []
         top = bin_width * (np.floor(self.segment_durations.max() / bin_width) + 1)
@@ -35,7 +48,9 @@ class CorpusStats:
 
 
 def corpus_stats(manifest: CorpusManifest) -> CorpusStats:
-    durations = np.array([s.duration for s in manifest.segments], dtype=float)
+    """The :class:`CorpusStats` of a loaded corpus."""
+    with_audio = [s for s in manifest.segments if s.audio_path]
+    durations = np.array([s.duration for s in with_audio], dtype=float)
     return CorpusStats(
         songs=len(manifest.songs),
         segments=len(manifest.segments),
@@ -44,4 +59,5 @@ def corpus_stats(manifest: CorpusManifest) -> CorpusStats:
         languages=Counter(s.language or "unknown" for s in manifest.songs),
         splits=Counter(s.split for s in manifest.segments),
         segment_durations=durations,
+        lyrics_only=len(manifest.segments) - len(with_audio),
     )

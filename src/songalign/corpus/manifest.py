@@ -3,7 +3,7 @@
 A prepared corpus is a folder::
 
     corpus.json        what it is: source, reader options, segmenter and split settings, skip counts
-    skipped.csv        every item skipped or repaired (written by corpus.prepare; columns action,kind,path,item,reason)
+    skipped.csv        every item skipped, repaired or noted (written by corpus.prepare; columns action,kind,path,item,reason)
     songs.parquet      one row per song, timed words/lines/paragraphs/notes as nested lists
     segments.parquet   one row per segment, with its split, description and labels
 

@@ -1,15 +1,28 @@
 """Corpus preparation: read → probe audio → repair timings → segment → split → write the manifest.
 
-The lhotse-style recipes ``prepare_jamendo``, ``prepare_dali``, ``prepare_folder`` and
-``prepare_pairs`` all go through :func:`prepare_corpus`, so every corpus gets the same checks
-and the same on-disk result (:class:`~songalign.corpus.manifest.CorpusManifest`).
+One function prepares every corpus, :func:`prepare_corpus` with the name of a registered reader
+(:data:`~songalign.corpus.readers.READERS`)::
+
+    prepare_corpus("jamendo", "data/jamendo", "data/jamendo-prepared")
+    prepare_corpus("dali", "data/dali", "out/", audio_dir="data/dali-audio", trust_pickles=True)
+
+so every corpus gets the same checks and the same on-disk result
+(:class:`~songalign.corpus.manifest.CorpusManifest`).
+
+**Untimed songs** (``Song.extra["untimed"]``: one lyric text, no timing) become one segment:
+
+- with audio, the whole file, kept only when it lasts at least the segmenter's
+  ``min_duration`` (``--min``) like any segment, else skipped and reported;
+- without audio (a corpus such as the Song Interpretation release may lack some songs' audio),
+  one *lyrics-only* segment with ``start = end = 0`` and no ``audio_path``: describers and the
+  lyrics-only captioner use it; alignment, evaluation and indexing, which need audio, leave it
+  out. ``songalign corpus info`` counts such segments apart and keeps them out of the durations.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +35,15 @@ from songalign.corpus.readers import read_songs
 from songalign.corpus.records import Line, Segment, Song
 from songalign.corpus.segmenter import SegmenterConfig, SplitConfig, assign_splits, segment_song
 from songalign.corpus.validate import clean_song
-from songalign.errors import SKIPPED, BadInputError, SkipReport, SongalignError
+from songalign.errors import SKIPPED, SKIPPED_FILE, BadInputError, SkipReport, SongalignError
 
 REFERENCE_OVERLAP = 0.5
 """Share of a segment a reference section must cover for the segment to inherit its labels."""
-SKIPPED_FILE = "skipped.csv"
-"""In a prepared corpus: every item skipped or repaired (columns ``action, kind, path, item, reason``)."""
 
 
 @dataclass
 class PrepareResult:
-    """The prepared corpus: its manifest, what was skipped or repaired, and where both were written."""
+    """The prepared corpus: its manifest, what was skipped, repaired or noted, and where both were written."""
 
     manifest: CorpusManifest
     report: SkipReport
@@ -40,7 +51,8 @@ class PrepareResult:
 
     @property
     def skipped_file(self) -> Path:
-        """The CSV listing every skipped or repaired item (written even when there is none)."""
+        """The CSV listing every skipped, repaired or noted item (columns ``action, kind, path, item, reason``;
+        written even when there is none)."""
         return self.out / SKIPPED_FILE
 
 
@@ -63,7 +75,7 @@ def _with_audio_length(song: Song, report: SkipReport) -> Song | None:
 
 
 def _untimed_segment(song: Song) -> Segment:
-    """The whole audio file as one segment, for corpora of (audio, text) pairs without timing."""
+    """The whole audio file as one segment, for corpora of (audio, text) pairs without timing (0 s without audio)."""
     return Segment(
         id=f"{song.id}-0000",
         song_id=song.id,
@@ -100,6 +112,14 @@ def prepare_song(song: Song, segmenter: SegmenterConfig, report: SkipReport) -> 
         if song is None:
             return None
     if song.extra.get("untimed"):
+        if song.audio_path and float(song.duration or 0.0) < segmenter.min_duration:
+            report.skip(
+                song.audio_path,
+                f"the audio lasts {float(song.duration or 0.0):.2f} s, shorter than the shortest segment kept "
+                f"({segmenter.min_duration} s); lower --min to keep such songs",
+                item=song.id,
+            )
+            return None
         song = replace(song, lines=[Line(line.text, 0.0, float(song.duration or 0.0)) for line in song.lines[:1]])
         return song, [_untimed_segment(song)]
     song = clean_song(song, str(song.extra.get("annotation_path") or song.audio_path or song.id), report)
@@ -130,7 +150,10 @@ def prepare_corpus(
     progress: bool = True,
     **reader_options: Any,
 ) -> PrepareResult:
-    """Read corpus ``src`` with the named reader and write a prepared corpus to ``out``.
+    """Read corpus ``src`` with the reader registered as ``reader`` and write a prepared corpus to ``out``.
+
+    ``reader_options`` go to the reader (e.g. ``audio_dir``, ``trust_pickles``, ``languages``); one
+    it does not take fails in one sentence listing those it does.
 
     Bad songs are skipped and reported, and the full list is written to ``out/skipped.csv``
     (:data:`SKIPPED_FILE`); a :class:`SongalignError` is raised only when no song is usable (the
@@ -169,16 +192,10 @@ def prepare_corpus(
             "split": split.model_dump(),
             "songs": len(songs),
             "segments": len(segments),
-            "skipped": {"file": SKIPPED_FILE, "skipped": len(report), "repaired": len(report.repaired)},
+            "skipped": {"file": SKIPPED_FILE, **report.counts()},
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "songalign_version": __version__,
         },
     )
     manifest.save(out)
     return PrepareResult(manifest, report, out)
-
-
-prepare_jamendo = partial(prepare_corpus, "jamendo")
-prepare_dali = partial(prepare_corpus, "dali")
-prepare_folder = partial(prepare_corpus, "folder")
-prepare_pairs = partial(prepare_corpus, "pairs")

@@ -21,8 +21,7 @@ CLI does to list the backends) does not load the backends' dependencies.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from songalign.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "LABEL_KEYS": "base",
@@ -30,10 +29,7 @@ _EXPORTS: dict[str, str] = {
     "DescribeInterrupted": "base",
     "Describer": "base",
     "Description": "base",
-    "available_describers": "base",
-    "describer_options": "base",
     "get_describer": "base",
-    "register_describer": "base",
     "DescriptionCache": "cache",
     "cache_key": "cache",
     "DescriberConfig": "config",
@@ -53,69 +49,7 @@ _EXPORTS: dict[str, str] = {
     "describe_corpus": "run",
     "describe_segments": "run",
     "EMOTIONS": "vocabulary",
-}
-"""Public name → the submodule of :mod:`songalign.describe` that defines it."""
+}  # public name → the submodule that defines it
 
-__all__ = [
-    "DESCRIBERS",
-    "DescribeInterrupted",
-    "DescribeResult",
-    "DescribeStats",
-    "Describer",
-    "DescriberConfig",
-    "Description",
-    "DescriptionCache",
-    "DiversityReport",
-    "EMOTIONS",
-    "EmotionAnalysis",
-    "LABEL_KEYS",
-    "LLMDescriber",
-    "LLMOptions",
-    "LexiconDescriber",
-    "LexiconOptions",
-    "analyze",
-    "available_describers",
-    "cache_key",
-    "describe_corpus",
-    "describe_segments",
-    "describer_options",
-    "distinct_n",
-    "get_describer",
-    "label_agreement",
-    "opening",
-    "opening_share",
-    "register_describer",
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
-
-
-if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ imports lazily
-    from songalign.describe.base import (
-        DESCRIBERS,
-        LABEL_KEYS,
-        DescribeInterrupted,
-        Describer,
-        Description,
-        available_describers,
-        describer_options,
-        get_describer,
-        register_describer,
-    )
-    from songalign.describe.cache import DescriptionCache, cache_key
-    from songalign.describe.config import DescriberConfig, LexiconOptions, LLMOptions
-    from songalign.describe.diversity import DiversityReport, distinct_n, label_agreement, opening, opening_share
-    from songalign.describe.lexicon import EmotionAnalysis, LexiconDescriber, analyze
-    from songalign.describe.llm import LLMDescriber
-    from songalign.describe.run import DescribeResult, DescribeStats, describe_corpus, describe_segments
-    from songalign.describe.vocabulary import EMOTIONS
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -18,16 +18,11 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from songalign.corpus.records import Segment
 from songalign.errors import SongalignError
 from songalign.registry import Registry
-
-if TYPE_CHECKING:
-    from pydantic import BaseModel
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 LABEL_KEYS: tuple[str, ...] = ("emotion", "emotion_secondary", "valence", "arousal", "intensity", "describer")
 """The keys a describer owns in ``Segment.labels``; other keys (e.g. ``ref_emotion``) are kept."""
@@ -108,8 +103,10 @@ def stable_digest(data: Any, length: int = 16) -> str:
 
 DESCRIBERS: Registry[Callable[..., Describer]] = Registry("describers", what="describer")
 """The describers by name. A built-in entry carries its pydantic ``options`` model: the factory gets
-the validated model. Other packages add describers through the ``songalign.describers`` entry points;
-such a factory gets the keyword options (at least ``seed``) themselves."""
+the validated model (``DESCRIBERS.entry(name).options_model(DESCRIBERS.what)`` is that model). Other
+code registers one with ``@DESCRIBERS.register(name, options=Model)`` (``options`` optional), other
+packages through the ``songalign.describers`` entry points; a factory without an options model gets
+the keyword options (at least ``seed``; the rest from ``songalign describe --option KEY=VALUE``)."""
 
 # Lazy "module:attribute" targets: listing the describers (the CLI does) imports neither the
 # backends (vaderSentiment, httpx) nor pydantic.
@@ -119,28 +116,9 @@ DESCRIBERS.register(
 DESCRIBERS.register("llm", "songalign.describe.llm:LLMDescriber", options="songalign.describe.config:LLMOptions")
 
 
-def register_describer(name: str, options: type[BaseModel] | str | None = None) -> Callable[[F], F]:
-    """Decorator registering ``factory(validated_options) -> Describer`` under ``name``.
-
-    ``options`` is the pydantic model (or its ``"module:Class"``) the keyword options are validated
-    against; without it the factory receives the keyword options themselves.
-    """
-    metadata = {} if options is None else {"options": options}
-    return DESCRIBERS.register(name, **metadata)
-
-
-def available_describers() -> list[str]:
-    """Names accepted by :func:`get_describer` (``songalign describe --backend`` lists the same)."""
-    return DESCRIBERS.names()
-
-
-def describer_options(name: str) -> type[BaseModel] | None:
-    """The pydantic options model of the describer ``name`` (None for one registered without)."""
-    return DESCRIBERS.entry(name).options_model(DESCRIBERS.what)
-
-
 def get_describer(name: str, **options: Any) -> Describer:
-    """Build the describer registered as ``name`` with keyword ``options`` (validated).
+    """Build the describer registered as ``name`` with keyword ``options`` (validated): ``DESCRIBERS.build``
+    typed as a :class:`Describer`.
 
     Raises :class:`SongalignError` for an unknown name or an invalid option, naming it.
     """

@@ -2,14 +2,16 @@
 
 Each built-in describer has an options model (:class:`LexiconOptions`, :class:`LLMOptions`);
 :func:`~songalign.describe.base.get_describer` validates keyword options against it, so an unknown
-or out-of-range option is one clear error. :class:`DescriberConfig` bundles a seed and every
-backend's options for :func:`~songalign.describe.run.describe_corpus`::
+or out-of-range option is one clear error. :class:`DescriberConfig` holds the seed and the chosen
+backend's options for :func:`~songalign.describe.run.describe_corpus`, for any registered
+describer (a plugin's included)::
 
-    config = DescriberConfig(seed=0, llm=LLMOptions(base_url="http://127.0.0.1:8080/v1", concurrency=4))
+    config = DescriberConfig(seed=0, options={"base_url": "http://127.0.0.1:8080/v1", "concurrency": 4})
     describe_corpus(Path("corpus/"), "llm", config=config)
 
-``songalign describe`` builds the same object from its flags (``--seed``, ``--base-url``,
-``--model``, ``--concurrency``); the LLM endpoint can also come from the environment (below).
+``songalign describe`` builds the same object from its flags: ``--seed``, ``--option KEY=VALUE``
+for any option of the backend, and the llm shorthands ``--base-url``, ``--model``,
+``--concurrency``; the LLM endpoint can also come from the environment (below).
 
 API keys are read from ``api_key`` or, better, ``$SONGALIGN_LLM_API_KEY`` / ``$OPENAI_API_KEY``;
 they never enter the cache key.
@@ -21,6 +23,8 @@ import os
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from songalign.errors import SongalignError
 
 DEFAULT_LLM_BASE_URL = "http://127.0.0.1:8080/v1"
 DEFAULT_LLM_MODEL = "local-model"
@@ -84,17 +88,17 @@ class LLMOptions(BaseModel):
 
 
 class DescriberConfig(BaseModel):
-    """Everything ``songalign describe`` needs: a seed and each backend's options."""
+    """What ``songalign describe`` needs besides the backend's name: a seed and the backend's own options."""
 
     model_config = ConfigDict(extra="forbid")
 
     seed: int = 0
-    lexicon: LexiconOptions = Field(default_factory=LexiconOptions)
-    llm: LLMOptions = Field(default_factory=LLMOptions)
+    options: dict[str, Any] = Field(default_factory=dict)
+    """The backend's options by name: fields of :class:`LexiconOptions` / :class:`LLMOptions` for
+    the built-ins, whatever a plugin's describer takes; checked when the describer is built."""
 
-    def options_for(self, backend: str) -> dict[str, Any]:
-        """Keyword options for :func:`~songalign.describe.base.get_describer` (``seed`` from the top)."""
-        section = getattr(self, backend, None)
-        options = section.model_dump() if isinstance(section, BaseModel) else {}
-        options["seed"] = self.seed
-        return options
+    def describer_options(self) -> dict[str, Any]:
+        """Keyword options for :func:`~songalign.describe.base.get_describer`: :attr:`options` and the seed."""
+        if "seed" in self.options:
+            raise SongalignError("give the describer's seed once, as --seed (DescriberConfig.seed), not as an option")
+        return {**self.options, "seed": self.seed}

@@ -3,8 +3,9 @@
 ``describe_corpus(corpus_dir, "lexicon")`` loads the corpus manifest, describes every segment
 that has lyrics (reusing cached descriptions), writes descriptions and labels back into
 ``segments.parquet`` and returns a :class:`DescribeResult` with the diversity report. It also
-writes ``describe.json`` beside the manifest: the backend, the resolved options (API key left
-out), the counts and the report's figures.
+writes ``describe.json`` beside the manifest: the backend, the options given (API key left out),
+the describer's cache identity (every option that changes its output, defaults included), the
+counts and the report's figures.
 
 Resuming: descriptions enter the cache as each chunk of segments finishes (and, when a
 describer fails partway, those it did finish), so running the same command again after an
@@ -166,12 +167,13 @@ def describe_corpus(
 ) -> DescribeResult:
     """Describe every segment of the prepared corpus in ``corpus_dir`` and save them into it.
 
-    ``backend`` is a registered describer name (``lexicon``, ``llm``); ``config`` holds the seed and
-    each backend's options; the cache defaults to ``<corpus_dir>/.cache/describe``.
+    ``backend`` is a registered describer name (``lexicon``, ``llm``, or a plugin's); ``config``
+    holds the seed and that backend's options; the cache defaults to ``<corpus_dir>/.cache/describe``.
     """
     corpus_dir = Path(corpus_dir)
     config = config or DescriberConfig()
-    describer = get_describer(backend, **config.options_for(backend))
+    options = config.describer_options()
+    describer = get_describer(backend, **options)
     manifest = CorpusManifest.load(corpus_dir)
     cache = DescriptionCache(cache_dir if cache_dir is not None else corpus_dir / CACHE_SUBDIR)
     stats = describe_segments(
@@ -182,8 +184,7 @@ def describe_corpus(
     result = DescribeResult(
         corpus_dir, backend, label, len(manifest.segments), stats, DiversityReport.from_segments(manifest.segments)
     )
-    options = config.options_for(backend)
-    options.pop("api_key", None)
-    info = {"options": options, **result.to_dict()}
+    given = {key: value for key, value in options.items() if key != "api_key"}  # never write a secret
+    info = {"options": given, "identity": describer.cache_identity(), **result.to_dict()}
     (corpus_dir / RUN_INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return result

@@ -2,17 +2,22 @@
 
 Zero-shot (MusCALL / CLAP): each label becomes a prompt (``"a {label} song"`` by default),
 embedded by the text side; a clip's scores are its cosine similarities to the prompts.
-Accuracy is top-1, with tied top scores sharing the credit (so a model that scores every label
-alike gets ``100 / C`` %, its ``chance_accuracy``); macro ROC-AUC and PR-AUC treat each label
-one-vs-rest (scikit-learn; chance ROC-AUC is 0.5).
+Accuracy is top-1, with tied top scores sharing the credit; macro ROC-AUC and PR-AUC treat each
+label one-vs-rest (scikit-learn; chance ROC-AUC is 0.5). A model that knows nothing can fail in
+two ways, so both chance figures are reported: zero (or tied) embeddings tie every label and
+score ``100 / C`` % (``chance_accuracy``); a collapsed non-zero embedding picks the same label
+for every clip and scores that label's share, at most the split's ``majority_share``.
 
 Linear probe (the seed's "MER" future work): logistic regression on frozen audio embeddings,
 fitted on the *train* split only and scored on held-out splits. Its regularisation ``C`` is
 chosen by cross-validation inside the train split with folds grouped by song, so no song is in
 both the fitted and the scored part of a fold, and no held-out song is seen before scoring.
-A probe's ``chance_accuracy`` is what a probe that knows nothing scores on the held-out split
-when it guesses labels as often as they occur in train (``Σ_c train share_c · held-out
-share_c``); ``majority_baseline`` is what always predicting train's most frequent label scores.
+A probe on features that carry nothing (constant embeddings) predicts train's most frequent
+label for every clip, so it scores ``majority_baseline``: that label's share of the held-out
+split (shared among train's most frequent labels when several tie). A probe on noise guesses
+roughly as often as labels occur in train, ``prior_guess_accuracy = Σ_c train share_c ·
+held-out share_c``. ``chance_accuracy`` is the larger of the two, so a probe at or below it
+has learned nothing from the embeddings.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ DEFAULT_TEMPLATES = ("a {label} song", "music that feels {label}", "a song full 
 
 PROBE_C_GRID = (0.01, 0.1, 1.0, 10.0)
 """Inverse regularisation strengths the probe chooses from (logistic regression's ``C``)."""
+
+
+def shares_of(labels: Sequence[str]) -> dict[str, float]:
+    """Each label's share of ``labels`` (fractions summing to 1)."""
+    return {str(label): count / len(labels) for label, count in Counter(labels).items()}
 
 
 def score_metrics(scores: np.ndarray, labels: Sequence[str], vocabulary: Sequence[str]) -> dict[str, float]:
@@ -61,11 +71,16 @@ def zero_shot(
     embed_text: Callable[[list[str]], np.ndarray],
     templates: Sequence[str] = DEFAULT_TEMPLATES,
 ) -> dict[str, float]:
-    """Zero-shot classification of ``audio (N, D)`` embeddings; prompt embeddings are averaged over templates."""
+    """Zero-shot classification of ``audio (N, D)`` embeddings; prompt embeddings are averaged over templates.
+
+    Returns :func:`score_metrics`'s figures, ``chance_accuracy`` (``100 / C`` %) and ``majority_share``
+    (% of the most frequent label in ``labels``), the two figures of a model that knows nothing.
+    """
     prompts = np.stack([embed_text([t.format(label=label) for t in templates]).mean(axis=0) for label in vocabulary])
     prompts /= np.linalg.norm(prompts, axis=1, keepdims=True)
     audio = audio / np.maximum(np.linalg.norm(audio, axis=1, keepdims=True), 1e-12)
-    return score_metrics(audio @ prompts.T, labels, vocabulary) | {"chance_accuracy": 100.0 / len(vocabulary)}
+    chance = {"chance_accuracy": 100.0 / len(vocabulary), "majority_share": 100.0 * max(shares_of(labels).values())}
+    return score_metrics(audio @ prompts.T, labels, vocabulary) | chance
 
 
 def probe_unavailable(labels: Sequence[str], groups: Sequence[str]) -> str | None:
@@ -100,7 +115,8 @@ class FittedProbe:
     def score(self, embeddings: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
         """Figures of the probe on held-out ``embeddings (N, D)`` and their ``labels``.
 
-        Accuracy, chance accuracy and majority baseline in %, macro ROC-AUC and PR-AUC.
+        Accuracy, ``chance_accuracy``, ``majority_baseline`` and ``prior_guess_accuracy`` in %
+        (see the module docstring), macro ROC-AUC and PR-AUC.
         """
         classes = [str(c) for c in self.pipeline.classes_]
         vocabulary = sorted(set(classes) | set(labels))
@@ -108,12 +124,14 @@ class FittedProbe:
         scores = np.full((len(labels), len(vocabulary)), -1e9)
         scores[:, [vocabulary.index(c) for c in classes]] = self.pipeline.predict_log_proba(embeddings)
         result = score_metrics(scores, labels, vocabulary)
-        held_out = Counter(labels)
-        result["chance_accuracy"] = 100.0 * sum(
-            share * held_out[label] / len(labels) for label, share in self.label_shares.items()
+        held_out = shares_of(labels)
+        top_share = max(self.label_shares.values())
+        most_frequent = [label for label, share in self.label_shares.items() if share == top_share]
+        result["majority_baseline"] = 100.0 * float(np.mean([held_out.get(label, 0.0) for label in most_frequent]))
+        result["prior_guess_accuracy"] = 100.0 * sum(
+            share * held_out.get(label, 0.0) for label, share in self.label_shares.items()
         )
-        majority = min(self.label_shares, key=lambda label: (-self.label_shares[label], label))
-        result["majority_baseline"] = 100.0 * held_out[majority] / len(labels)
+        result["chance_accuracy"] = max(result["majority_baseline"], result["prior_guess_accuracy"])
         return result
 
     def describe(self) -> dict[str, float | int | str | dict[str, float]]:
@@ -168,6 +186,6 @@ def fit_probe(
         folds=n_folds,
         segments=len(labels_array),
         songs=len(set(groups)),
-        label_shares={str(label): count / len(labels_array) for label, count in Counter(labels).items()},
+        label_shares=shares_of(labels),
         cv_accuracy=cv_accuracy,
     )

@@ -115,6 +115,20 @@ def require_finite(embeddings: np.ndarray, what: str, model_name: str | None = N
         )
 
 
+def require_protocol_options(pool: int | str, draws: int) -> None:
+    """Raise one sentence naming the option when ``pool`` is not an integer ≥ 2 or ``"all"``, or ``draws`` < 1.
+
+    A pool of 1 holds only the query, which every model then "finds": a trivial 100%.
+    """
+    if not (pool == "all" or (isinstance(pool, int) and not isinstance(pool, bool) and pool >= 2)):
+        raise SongalignError(
+            f"pool={pool!r} leaves the lyric-choice protocol nothing to choose from: set pool (--pool) to 2 or more "
+            "candidates, the query included, or to 'all' for the whole split"
+        )
+    if not (isinstance(draws, int) and not isinstance(draws, bool) and draws >= 1):
+        raise SongalignError(f"draws={draws!r} draws no pool at all: set draws (--draws) to 1 or more")
+
+
 def kl_audio_to_lyric(q_audio: np.ndarray, q_lyric: np.ndarray, keys: np.ndarray, scale: float = 1.0) -> float:
     """``D_KL(P(k|q_audio) ‖ P(k|q_lyric))`` in nats for one query.
 
@@ -142,11 +156,12 @@ def lyric_choice(
     """Run the protocol on ``N`` segments: ``audio`` and ``lyrics`` are ``(N, D)`` embeddings of the same segments.
 
     ``texts`` are the ``N`` lyric texts (identical texts count as one another's own lyric).
-    ``pool`` is the number of candidates per query (query included) or ``"all"`` for the whole
-    split (then one draw suffices: there is nothing to draw). ``scale`` is the model's own logit
+    ``pool`` is the number of candidates per query (query included, 2 or more) or ``"all"`` for the
+    whole split (then one draw suffices: there is nothing to draw). ``scale`` is the model's own logit
     scale, or None when it has none. ``model_name`` names the model in the error raised for
     non-finite embeddings.
     """
+    require_protocol_options(pool, draws)
     n_items = len(texts)
     if n_items < 2:
         raise ValueError("the lyric-choice protocol needs at least 2 segments")

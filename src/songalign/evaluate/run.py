@@ -12,8 +12,10 @@
 - a linear probe (MER) on the frozen audio embeddings, fitted on the *train* split's segments
   only (its ``C`` chosen by song-grouped folds inside train) and scored on the evaluated split.
   It is not reported for a split that shares songs with the train split (``train`` or ``all``)
-  or with the songs the model's card says it was trained on: that would measure fitting, not
-  generalisation, and the JSON says so.
+  or with the songs the model was trained on (its card's, or ``trained_songs=``): that would
+  measure fitting, not generalisation, and the JSON says so. When the model's training songs
+  are unknown (an in-memory model without ``trained_songs=``, a checkpoint pretrained
+  elsewhere), the probe is reported with the note "held-out status unknown".
 
 The Markdown tables are rendered by :func:`lyric_choice_table`, :func:`retrieval_table` and
 :func:`classification_table`, which the quickstart report reuses.
@@ -22,7 +24,8 @@ The Markdown tables are rendered by :func:`lyric_choice_table`, :func:`retrieval
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,12 +36,13 @@ import torch
 from songalign.align.data import Target, segment_features, target_text, text_embeddings
 from songalign.align.model import AlignModel
 from songalign.audio.cache import FeatureCache
-from songalign.checkpoint import read_card, trained_songs
+from songalign.checkpoint import read_card, unknown_training
+from songalign.checkpoint import trained_songs as card_trained_songs
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Segment
 from songalign.errors import SkipReport, SongalignError
 from songalign.evaluate.classify import DEFAULT_TEMPLATES, FittedProbe, fit_probe, probe_unavailable, zero_shot
-from songalign.evaluate.protocol import lyric_choice, require_finite
+from songalign.evaluate.protocol import lyric_choice, require_finite, require_protocol_options
 from songalign.evaluate.retrieval import both_directions
 
 EMOTION_KEYS = ("ref_emotion", "emotion")
@@ -111,7 +115,7 @@ def evaluate_model(
     """All figures for ``model`` on ``split`` of ``corpus`` (see the module docstring), as a JSON-able dict.
 
     ``options`` are those of :func:`evaluate_splits` (``pool``, ``draws``, ``seed``, ``templates``,
-    ``progress``, ``model_name``).
+    ``progress``, ``model_name``, ``trained_songs``).
     """
     return evaluate_splits(model, corpus, (split,), **options)[0][split]
 
@@ -127,16 +131,24 @@ def evaluate_splits(
     templates: tuple[str, ...] = DEFAULT_TEMPLATES,
     progress: bool = False,
     model_name: str | None = None,
+    trained_songs: Iterable[str] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], Embedded]:
     """:func:`evaluate_model` for several splits at once, embedding every segment once.
 
     Returns the figures per split and the embeddings of all segments (for plots). The probe is
     fitted once, on the train split, and scored on each evaluated split that shares no song with
     it. ``model_name`` names the model in error messages (default: its folder).
+    ``trained_songs`` are the ids of the songs whose audio the model's weights were fitted on
+    (an empty collection for an untrained model); by default a model folder's card says, and
+    for an in-memory model they are unknown, which every split's figures then state.
     """
+    require_protocol_options(pool, draws)  # before the expensive embedding pass
     if model_name is None:
         model_name = "the model" if isinstance(model, AlignModel) else f"the model in {model}"
-    songs_model_trained_on = _songs_trained_on(model)
+    if trained_songs is not None:
+        songs_model_trained_on, unknown_for = set(trained_songs), []
+    else:
+        songs_model_trained_on, unknown_for = _songs_trained_on(model)
     model = AlignModel.load(model)
     manifest = CorpusManifest.load(corpus)
     members = {split: {s.id for s in manifest.split(split)} for split in splits}
@@ -157,22 +169,28 @@ def evaluate_splits(
         if len(embedded.segments) < 2:
             raise SongalignError(f"fewer than 2 segments of the '{split}' split of {corpus} have readable audio")
         result: dict[str, Any] = {"split": split, "segments": len(embedded.segments), "songs": len(embedded.songs)}
-        seen = embedded.songs & songs_model_trained_on
-        if songs_model_trained_on:
-            result["songs_in_model_training"] = len(seen)
+        seen = None if songs_model_trained_on is None else embedded.songs & songs_model_trained_on
+        result["songs_in_model_training"] = None if seen is None else len(seen)  # None: unknown
+        if unknown_for and seen is not None:
+            result["training_songs_unknown_for"] = unknown_for
         result |= _split_figures(
             model, manifest, embedded, pool=pool, draws=draws, seed=seed, templates=templates, model_name=model_name
         )
         if probe is not None:
-            result["probe"] = {"emotion": _probe_figures(probe, embedded, train.songs, seen)}
+            result["probe"] = {"emotion": _probe_figures(probe, embedded, train.songs, seen, unknown_for)}
         results[split] = result
     return results, everything
 
 
-def _songs_trained_on(model: AlignModel | str | Path) -> set[str]:
-    """The songs a model folder's card says its weights were fitted on, its parents' included (empty for an
-    in-memory model or a card without them)."""
-    return set() if isinstance(model, AlignModel) else trained_songs(read_card(model))
+def _songs_trained_on(model: AlignModel | str | Path) -> tuple[set[str] | None, list[str]]:
+    """The songs a model folder's card says its weights were fitted on, its parents' included (None when
+    unknown: an in-memory model, or a lineage that records none), and the models of its lineage that
+    record no training songs (a checkpoint pretrained elsewhere)."""
+    if isinstance(model, AlignModel):
+        return None, ["the model"]
+    card = read_card(model)
+    songs = card_trained_songs(card)
+    return (None if songs is None else set(songs)), unknown_training(card)
 
 
 def _fit_emotion_probe(train: Embedded, seed: int) -> tuple[FittedProbe, str] | str | None:
@@ -191,10 +209,27 @@ def _fit_emotion_probe(train: Embedded, seed: int) -> tuple[FittedProbe, str] | 
     return reason if reason else (fit_probe(train.audio, labels, groups, seed=seed), key)
 
 
+HELD_OUT_UNKNOWN = (
+    "held-out status unknown: the songs this model was trained on are not recorded (its card has no "
+    "data.trained_songs, or it was evaluated in memory without trained_songs=), so some of this split's "
+    "songs may be ones its embeddings were fitted on"
+)
+
+
 def _probe_figures(
-    probe: tuple[FittedProbe, str] | str, embedded: Embedded, train_songs: set[str], seen_by_model: set[str]
+    probe: tuple[FittedProbe, str] | str,
+    embedded: Embedded,
+    train_songs: set[str],
+    seen_by_model: set[str] | None,
+    unknown_for: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The probe's figures on one evaluated split, or why they are not reported."""
+    """The probe's figures on one evaluated split, or why they are not reported.
+
+    ``seen_by_model`` are this split's songs the model was trained on, None when unknown;
+    ``unknown_for`` the models of its lineage that record no training songs. Unless every model
+    of the lineage is known not to have trained on the split, the figures are reported with
+    ``held_out_from_model`` None (True when known) and a ``note`` saying what is unknown.
+    """
     if isinstance(probe, str):
         return {"not_reported": probe}
     fitted, key = probe
@@ -205,14 +240,27 @@ def _probe_figures(
         }
     if seen_by_model:
         return {
-            "not_reported": f"the model's card lists {len(seen_by_model)} of this split's songs among the songs it "
-            "was trained on, so its embeddings of them are not held out"
+            "not_reported": f"the model was trained on {len(seen_by_model)} of this split's songs (as its card or "
+            "trained_songs= says), so its embeddings of them are not held out"
         }
     labels = labels_of(embedded.segments, key)
     if labels is None:
         return {"not_reported": f"some segments of this split have no '{key}' label"}
     scored = {"segments": len(labels), "songs": len(embedded.songs)}
-    return fitted.score(embedded.audio, labels) | {"label_source": key, "fitted": fitted.describe(), "scored": scored}
+    figures = fitted.score(embedded.audio, labels) | {
+        "label_source": key,
+        "fitted": fitted.describe(),
+        "scored": scored,
+    }
+    if seen_by_model is None:
+        return figures | {"held_out_from_model": None, "note": HELD_OUT_UNKNOWN}
+    if unknown_for:
+        note = (
+            f"held-out status partly unknown: {', '.join(unknown_for)} of the model's lineage record(s) no training "
+            "songs; the others did not train on this split's songs"
+        )
+        return figures | {"held_out_from_model": None, "note": note}
+    return figures | {"held_out_from_model": True}  # a split with songs the model trained on returned above
 
 
 def _split_figures(
@@ -260,17 +308,21 @@ Rows = Mapping[tuple[str, ...], Mapping[str, Any]]
 """Table rows: the label cells of a row (e.g. ``("CLAP-emo", "lyrics")``) → that row's figures."""
 
 LYRIC_CHOICE_NOTE = (
-    "KL = D_KL(P(k|q_audio) ‖ P(k|q_lyric)) in nats, at s = 1 for every model (comparable) and at the model's "
-    "own logit scale; top-k in %, tied candidates sharing their ranks; chance = a model that scores every "
-    "candidate alike; ± is a 95% interval over the queries (each query's mean over the draws)."
+    "KL = D_KL(P(k|q_audio) ‖ P(k|q_lyric)) in nats (3 significant digits), at s = 1 for every model (comparable) "
+    "and at the model's own logit scale (s = 1 for a model without a trained scale); top-k in %, tied candidates "
+    "sharing their ranks; chance = a model that scores every candidate alike; ± is a 95% interval over the "
+    "queries (each query's mean over the draws)."
 )
 RETRIEVAL_NOTE = (
     "Each query ranks the whole pool; chance levels (a model that scores every item alike) in brackets; "
-    "identical texts count as the same item."
+    "identical texts count as the same item; mAP@10 divides by min(relevant items, 10)."
 )
 CLASSIFICATION_NOTE = (
-    "Chance in brackets: 100 / labels for zero-shot; for the probe, guessing labels as often as they occur in the "
-    "train split. Macro ROC-AUC is 0.5 at chance. The probe is fitted on train-split songs only."
+    "Chance in brackets, what a model that knows nothing scores. Zero-shot: 100 / labels (embeddings that tie "
+    "every label) and the split's majority share (a collapsed embedding picks one label for every clip and scores "
+    "that label's share, at most this). Probe: the larger of the scored split's share of train's most frequent "
+    "label (what a probe on constant embeddings scores) and Σ train share · scored share (guessing labels as often "
+    "as they occur in train). Macro ROC-AUC is 0.5 at chance. The probe is fitted on train-split songs only."
 )
 
 
@@ -287,13 +339,32 @@ def _estimate(estimate: Mapping[str, float], digits: int) -> str:
     return f"{estimate['mean']:.{digits}f} ± {estimate['ci95']:.{digits}f}"
 
 
+def significant(value: float, digits: int) -> str:
+    """``value`` with ``digits`` significant digits: ``0.0241``, ``1.29``; ``1.23e-4`` below 0.001 or from ``10^digits``.
+
+    KL at s = 1 is often ~1e-4 nats, where fixed decimals would print ``0.0001 ± 0.0000``.
+    """
+    if not math.isfinite(value) or value == 0:
+        return f"{value:g}"
+    if 1e-3 <= abs(value) < 10**digits:
+        return f"{value:#.{digits}g}".rstrip(".")
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _kl(estimate: Mapping[str, float]) -> str:
+    """A KL estimate: its mean to 3 significant digits ± its interval to 2."""
+    return f"{significant(estimate['mean'], 3)} ± {significant(estimate['ci95'], 2)}"
+
+
 def lyric_choice_table(
     rows: Rows, headers: Sequence[str], extra_columns: Mapping[str, Mapping[tuple[str, ...], str]] | None = None
 ) -> list[str]:
     """Markdown lines of a lyric-choice table: one row per result (``LyricChoiceResult.to_dict()``).
 
     Columns: the row labels (``headers``), the pool (``all (N)`` for the whole split), KL at
-    s = 1 and at the model's scale, top-k ± interval, the chance top-k, the interval's query and
+    s = 1 and at the model's scale (the s = 1 figure, marked so, for a model without a trained
+    scale), top-k ± interval, the chance top-k, the interval's query and
     draw counts, then ``extra_columns`` (header → row labels → cell, "—" where missing).
     """
     extra_columns = extra_columns or {}
@@ -304,15 +375,15 @@ def lyric_choice_table(
         chance = {int(k): v for k, v in result["chance_top_k"].items()}
         pool = f"all ({result['queries']})" if result["pool"] == "all" else str(result["pool"])
         model_kl = (
-            f"{_estimate(result['kl_model_scale'], 4)} (s = {result['model_scale']:.2f})"
+            f"{_kl(result['kl_model_scale'])} (s = {result['model_scale']:.2f})"
             if result.get("kl_model_scale")
-            else "— (no logit scale)"
+            else f"{_kl(result['kl'])} (s = 1: no trained scale)"
         )
         cells.append(
             [
                 *labels,
                 pool,
-                _estimate(result["kl"], 4),
+                _kl(result["kl"]),
                 model_kl,
                 *(_estimate(top_k[k], 1) for k in ks),
                 " / ".join(f"{chance[k]:.1f}" for k in ks),
@@ -346,31 +417,46 @@ def retrieval_table(rows: Rows, headers: Sequence[str]) -> list[str]:
             f"{m['MRR']:.3f} ({m['chance_MRR']:.3f})",
             f"{m['median_rank']:.1f} ({m['chance_median_rank']:.1f})",
         ]
-        cells.append([*labels, f"{m['pool']:.0f}", *figures, f"{m['mAP@10']:.3f}"])
-    header = [*headers, "pool", *(f"R@{k} % (chance)" for k in ks), "MRR (chance)", "median rank (chance)", "mAP@10"]
+        cells.append([*labels, f"{m['pool']:.0f}", *figures, f"{m['mAP@10']:.3f} ({m['chance_mAP@10']:.3f})"])
+    header = [
+        *headers,
+        "pool",
+        *(f"R@{k} % (chance)" for k in ks),
+        "MRR (chance)",
+        "median rank (chance)",
+        "mAP@10 (chance)",
+    ]
     return _table(header, cells)
 
 
 def classification_table(rows: Rows, headers: Sequence[str]) -> list[str]:
-    """Markdown lines of a zero-shot / probe table (figures of :func:`zero_shot` or a probe, or ``not_reported``)."""
+    """Markdown lines of a zero-shot / probe table (figures of :func:`zero_shot` or a probe, or ``not_reported``).
+
+    The accuracy's bracket holds its chance levels (see :data:`CLASSIFICATION_NOTE`); a probe whose
+    held-out status is unknown says so in its data cell.
+    """
     cells = []
     for labels, m in rows.items():
         if "not_reported" in m:
             cells.append([*labels, "not reported", "—", "—", m["not_reported"]])
             continue
-        chance = m["chance_accuracy"]
+        chance = f"{m['chance_accuracy']:.1f}"
+        if "majority_share" in m:
+            chance += f"; majority {m['majority_share']:.1f}"
         if "fitted" in m:
             fitted, scored = m["fitted"], m["scored"]
             data = (
                 f"fitted on {fitted['segments']} segments / {fitted['songs']} songs of train (C = {fitted['C']:g}), "
                 f"scored on {scored['segments']} segments / {scored['songs']} other songs"
             )
+            if m.get("held_out_from_model") is None:
+                data += "; held-out status unknown (the model's training songs are not all recorded)"
         else:
             data = f"{m['items']:.0f} segments"
         cells.append(
             [
                 *labels,
-                f"{m['accuracy']:.1f} ({chance:.1f})",
+                f"{m['accuracy']:.1f} ({chance})",
                 f"{m.get('roc_auc_macro', float('nan')):.3f}",
                 f"{m.get('pr_auc_macro', float('nan')):.3f}",
                 data,
@@ -386,9 +472,15 @@ def to_markdown(result: dict[str, Any], title: str = "Evaluation") -> str:
         "",
         f"Split `{result['split']}`, {result['segments']} segments of {result['songs']} songs, seed {result['seed']}.",
     ]
-    if result.get("songs_in_model_training"):
+    seen = result.get("songs_in_model_training")
+    if seen is None:
+        lines.append("Held-out status unknown: the songs this model was trained on are not recorded.")
+    elif seen:
+        lines.append(f"Warning: the model was trained on {seen} of these songs.")
+    if result.get("training_songs_unknown_for"):
         lines.append(
-            f"Warning: the model's card lists {result['songs_in_model_training']} of these songs among its training songs."
+            "Held-out status partly unknown: "
+            f"{', '.join(result['training_songs_unknown_for'])} of the model's lineage record(s) no training songs."
         )
     lines += ["", "## Lyric choice (seed 000 protocol)", "", LYRIC_CHOICE_NOTE, ""]
     pools = {

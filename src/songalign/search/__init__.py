@@ -9,27 +9,22 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from songalign.lazy import lazy_exports
 
-_HOMES = {
+_EXPORTS: dict[str, str] = {
     "AnnSettings": "store",
     "Filters": "store",
     "SegmentStore": "store",
     "Hit": "query",
+    "SegmentMatch": "query",
     "SongSearch": "query",
     "Target": "query",
     "IndexResult": "indexer",
     "build_index": "indexer",
     "model_identity": "indexer",
 }
+"""Public name → the submodule of :mod:`songalign.search` that defines it; the heavy submodules
+(torch, LanceDB) are imported only when one of their names is used."""
 
-
-def __getattr__(name: str) -> Any:
-    """Import the heavy submodules (torch, LanceDB) only when one of their names is used."""
-    if name in _HOMES:
-        return getattr(importlib.import_module(f"songalign.search.{_HOMES[name]}"), name)
-    raise AttributeError(f"module 'songalign.search' has no attribute {name!r}")
-
-
-__all__ = sorted(_HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

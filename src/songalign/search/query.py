@@ -20,7 +20,7 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,13 +46,13 @@ class UnknownSongError(SongalignError):
 
 
 @dataclass
-class Hit:
-    """One result: a song segment, its score and its timestamps.
+class SegmentMatch:
+    """One result as anyone may see it: a song segment, its score and its timestamps.
 
     ``score``: cosine similarity of query and segment vectors, in [-1, 1] (higher is closer);
     ``start``/``end``: seconds from the start of the song's audio file; ``labels``: the
-    segment's labels (emotion, valence, ...); ``audio_path``: where its audio is (on the
-    machine that built the index).
+    segment's labels (emotion, valence, ...). The service's response model
+    (:class:`songalign.search.service.Result`) is these fields and a clip URL.
     """
 
     segment_id: str
@@ -66,6 +66,19 @@ class Hit:
     description: str
     score: float
     labels: dict[str, Any] = field(default_factory=dict)
+
+    def match_fields(self) -> dict[str, Any]:
+        """The :class:`SegmentMatch` fields only (for a :class:`Hit`: all but ``audio_path``)."""
+        return {f.name: getattr(self, f.name) for f in fields(SegmentMatch)}
+
+
+@dataclass
+class Hit(SegmentMatch):
+    """One result with ``audio_path``, where its audio is on the machine that built the index.
+
+    The path serves this process (clips, tests); the HTTP service never sends it.
+    """
+
     audio_path: str = ""
 
     @classmethod

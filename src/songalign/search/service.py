@@ -28,6 +28,7 @@ import struct
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -43,7 +44,7 @@ from starlette.concurrency import run_in_threadpool
 
 from songalign.audio.io import load_audio, probe_audio
 from songalign.errors import BadInputError, SongalignError
-from songalign.search.query import Hit, SongSearch, UnknownSongError
+from songalign.search.query import Hit, SegmentMatch, SongSearch, UnknownSongError
 from songalign.search.store import Filters
 
 T = TypeVar("T")
@@ -118,20 +119,11 @@ class TextQuery(BaseModel):
     )
 
 
-class Result(BaseModel):
-    """One matched segment: ``score`` is the cosine similarity; ``start``/``end`` are seconds in the song."""
+@dataclass(kw_only=True)
+class Result(SegmentMatch):
+    """One matched segment (``score`` is the cosine similarity; ``start``/``end`` are seconds in the
+    song) and the URL of its clip; FastAPI validates and documents it like a pydantic model."""
 
-    segment_id: str
-    song_id: str
-    title: str
-    artist: str
-    language: str
-    start: float
-    end: float
-    lyrics: str
-    description: str
-    labels: dict[str, Any]
-    score: float
     audio_url: str
 
 
@@ -171,9 +163,7 @@ BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _result(hit: Hit) -> Result:
-    fields = hit.to_dict()
-    fields.pop("audio_path")
-    return Result(**fields, audio_url=audio_url(hit.segment_id))
+    return Result(**hit.match_fields(), audio_url=audio_url(hit.segment_id))
 
 
 def audio_url(segment_id: str) -> str:

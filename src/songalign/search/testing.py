@@ -22,7 +22,7 @@ from songalign.align.model import AlignModel, ModelConfig, TowerSpec
 from songalign.audio.io import load_audio
 from songalign.audio.windows import segment_window
 from songalign.corpus.manifest import CorpusManifest
-from songalign.corpus.prepare import prepare_jamendo
+from songalign.corpus.prepare import prepare_corpus
 from songalign.testing import FakeSong, regular_lines, write_jamendo_corpus
 
 SEARCH_SONGS = [
@@ -64,7 +64,7 @@ def write_search_corpus(root: str | Path) -> Path:
     for i, fake in enumerate(fakes):
         sf.write(str(root / "raw" / "mp3" / f"{fake.name}.wav"), song_signal(i, fake.duration), SAMPLE_RATE)
     prepared = root / "corpus"
-    prepare_jamendo(root / "raw", prepared, progress=False)
+    prepare_corpus("jamendo", root / "raw", prepared, progress=False)
     manifest = CorpusManifest.load(prepared)
     for segment in manifest.segments:
         index = int(segment.song_id.removeprefix("song"))

@@ -18,12 +18,8 @@ from songalign.towers.base import (
     TEXT_TOWERS,
     AudioTower,
     TextTower,
-    audio_tower_names,
     build_audio_tower,
     build_text_tower,
-    register_audio_tower,
-    register_text_tower,
-    text_tower_names,
 )
 
 __all__ = [
@@ -33,10 +29,6 @@ __all__ = [
     "TEXT_TOWERS",
     "AudioTower",
     "TextTower",
-    "audio_tower_names",
     "build_audio_tower",
     "build_text_tower",
-    "register_audio_tower",
-    "register_text_tower",
-    "text_tower_names",
 ]

@@ -50,6 +50,9 @@ class AudioTower(nn.Module):
     sequence_dim: int
     sample_rate: int
     feature_kind: str
+    fits_length_itself: bool = False
+    """True for a tower whose ``features`` pads and crops audio of any length itself (CLAP's extractor),
+    so callers must not zero-pad or cut clips to ``clip_seconds`` first; False: callers fit them."""
 
     def features(self, waveform: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Tower input for mono audio at ``sample_rate`` Hz: ``(samples,)`` → one item, ``(B, samples)`` → batch."""
@@ -139,8 +142,9 @@ class TextTower(nn.Module):
 
 # -- registries ----------------------------------------------------------------------------------------
 # Entries are "module:Class" strings so that importing songalign.towers does not import
-# transformers / sentence-transformers; a factory callable can be registered too, and other
-# packages add towers through the songalign.audio_towers / songalign.text_towers entry points.
+# transformers / sentence-transformers; a factory callable can be registered too
+# (AUDIO_TOWERS.register("mine", MyTower)), and other packages add towers through the
+# songalign.audio_towers / songalign.text_towers entry points. AUDIO_TOWERS.names() lists them.
 
 Factory = Callable[..., nn.Module]
 
@@ -155,26 +159,6 @@ TEXT_TOWERS.register("hf_clap_text", "songalign.towers.hf_clap:HfClapTextTower")
 
 DEFAULT_AUDIO_TOWER = "cnn"
 DEFAULT_TEXT_TOWER = "sentence_transformers"
-
-
-def register_audio_tower(name: str, factory: str | Factory) -> None:
-    """Add an audio tower (a class or callable taking options, or ``"module:Class"``) under ``name``."""
-    AUDIO_TOWERS.register(name, factory)
-
-
-def register_text_tower(name: str, factory: str | Factory) -> None:
-    """Add a text tower (a class or callable taking options, or ``"module:Class"``) under ``name``."""
-    TEXT_TOWERS.register(name, factory)
-
-
-def audio_tower_names() -> list[str]:
-    """Names :func:`build_audio_tower` accepts."""
-    return AUDIO_TOWERS.names()
-
-
-def text_tower_names() -> list[str]:
-    """Names :func:`build_text_tower` accepts."""
-    return TEXT_TOWERS.names()
 
 
 def build_audio_tower(name: str = DEFAULT_AUDIO_TOWER, **options: Any) -> AudioTower:

@@ -17,12 +17,18 @@ clip of a batch as "longer". This tower never lets it: it cuts every waveform to
 extractor's ``nb_max_samples`` itself — the centre window by default, or the first window
 (``crop="start"``) — before calling the extractor, and passes ``is_longer = False`` to the model.
 Shorter clips are padded by the extractor's own deterministic rule (``repeatpad`` for LAION's
-checkpoints). Long songs are handled upstream by fixed windows (``AlignModel.embed_audio``).
+checkpoints). The tower says so (``fits_length_itself``), so :class:`~songalign.align.model.AlignModel`
+and the feature cache hand it clips as they are, never zero-padded or cut first. Long songs are
+handled upstream by fixed windows (``AlignModel.embed_audio``).
+
+Transformers 4.40 and 5 both work: the towers call the half-models' ``audio_model`` /
+``text_model`` and projections, whose outputs are the same in both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,25 +71,69 @@ class ClapCheckpoint:
     logit_scale_text: float
 
 
+CLAP_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+"""Where a ``ClapModel`` checkpoint keeps its weights, in the order they are looked for."""
+CLAP_SCALES = ("logit_scale_a", "logit_scale_t")
+
+
+def _weights_file(source: str, local_files_only: bool = False) -> str:
+    """The path of a checkpoint's weights file (safetensors first): in its folder, the HF cache, or downloaded.
+
+    Shaped as a loader for :func:`songalign.hub.load_pretrained` (``OSError`` when there is none).
+    """
+    from transformers.utils import cached_file
+
+    missing: list[str] = []
+    for name in CLAP_WEIGHT_FILES:
+        try:
+            found = cached_file(source, name, local_files_only=local_files_only)
+        except OSError as error:
+            missing.append(f"{name}: {(str(error).splitlines() or [''])[0]}")
+            continue
+        if found:
+            return str(found)
+    raise OSError("; ".join(missing) or f"none of {', '.join(CLAP_WEIGHT_FILES)}")
+
+
+def _read_scalars(weights: str, names: tuple[str, ...], source: str) -> dict[str, float]:
+    """The 0-d tensors ``names`` of a weights file, without reading the rest (safetensors) or building a model."""
+    if weights.endswith(".safetensors"):
+        from safetensors import safe_open
+
+        with safe_open(weights, framework="pt") as handle:
+            present = set(handle.keys())
+            values = {name: float(handle.get_tensor(name)) for name in names if name in present}
+    else:
+        state = torch.load(weights, map_location="cpu", weights_only=True, mmap=True)
+        values = {name: float(state[name]) for name in names if name in state}
+    absent = [name for name in names if name not in values]
+    if absent:
+        raise SongalignError(
+            f"{source}: its weights ({Path(weights).name}) hold no {' or '.join(absent)}, so it is not a whole "
+            "ClapModel checkpoint; give one saved from ClapModel (both towers and their logit scales)"
+        )
+    return values
+
+
 def read_clap_checkpoint(model: str = DEFAULT_CLAP) -> ClapCheckpoint:
     """Sample rate, clip length, shared-space size and logit scales of a CLAP checkpoint (HF id or folder).
 
-    The whole ``ClapModel`` is loaded once for its two logit-scale parameters (neither half-model
-    holds them) and released.
+    Reads ``config.json``, the feature extractor's config and the two logit-scale scalars of the
+    weights file (local files first, :func:`songalign.hub.load_pretrained`); no model is built.
     """
     transformers = _transformers()
-    clap = load_pretrained(transformers.ClapModel, model, "CLAP checkpoint")
+    config = load_pretrained(transformers.ClapConfig, model, "CLAP checkpoint config")
     extractor = load_pretrained(transformers.ClapFeatureExtractor, model, "CLAP feature extractor")
-    info = ClapCheckpoint(
+    weights = load_pretrained(_weights_file, model, "CLAP checkpoint weights")
+    scales = _read_scalars(weights, CLAP_SCALES, str(model))
+    return ClapCheckpoint(
         source=str(model),
         sample_rate=int(extractor.sampling_rate),
         clip_seconds=float(extractor.nb_max_samples) / float(extractor.sampling_rate),
-        projection_dim=int(clap.config.projection_dim),
-        logit_scale_audio=float(clap.logit_scale_a.detach()),
-        logit_scale_text=float(clap.logit_scale_t.detach()),
+        projection_dim=int(config.projection_dim),
+        logit_scale_audio=scales["logit_scale_a"],
+        logit_scale_text=scales["logit_scale_t"],
     )
-    del clap
-    return info
 
 
 def crop_to(waveform: np.ndarray, samples: int, crop: str = "centre") -> np.ndarray:
@@ -111,6 +161,7 @@ class HfClapAudioTower(AudioTower):
     name = "hf_clap_audio"
     feature_kind = "clap"
     loads_pretrained_weights = True  # rebuilt from its options, so a frozen copy need not be stored
+    fits_length_itself = True  # repeat-pads short clips (the extractor) and crops long ones (crop_to)
 
     def __init__(self, model: str = DEFAULT_CLAP, use_projection: bool = True, crop: str = "centre"):
         super().__init__()

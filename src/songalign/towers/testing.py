@@ -22,6 +22,12 @@ TINY_TEXT_SCALE = 6.5
 """exp(logit_scale_t) of the tiny checkpoint."""
 
 
+def features_tensor(output: Any) -> Any:
+    """The tensor ``ClapModel.get_audio_features`` / ``get_text_features`` give, ``(B, projection_dim)``
+    normalised: transformers 4 returns it, transformers 5 an output holding it as ``pooler_output``."""
+    return getattr(output, "pooler_output", output)
+
+
 def byte_symbols() -> list[str]:
     """The 256 printable stand-ins byte-level BPE uses for bytes (GPT-2's ``bytes_to_unicode`` order)."""
     printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
@@ -38,6 +44,9 @@ def byte_symbols() -> list[str]:
 
 def tiny_clap_tokenizer() -> Any:
     """A RoBERTa tokenizer with special tokens ``<s>=0 <pad>=1 </s>=2 <unk>=3 <mask>=4``, 256 bytes, 4 merges."""
+    import json
+    import tempfile
+
     from transformers import RobertaTokenizer
 
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 4}
@@ -46,7 +55,12 @@ def tiny_clap_tokenizer() -> Any:
     merges = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("o", "u")]
     for left, right in merges:
         vocab.setdefault(left + right, len(vocab))
-    return RobertaTokenizer(vocab=vocab, merges=merges)
+    # from files: the one constructor transformers 4 (vocab_file, merges_file) and 5 (vocab, merges) share
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+        lines = "".join(f"{left} {right}\n" for left, right in merges)
+        (Path(folder) / "merges.txt").write_text("#version: 0.2\n" + lines, encoding="utf-8")
+        return RobertaTokenizer.from_pretrained(folder)
 
 
 def tiny_clap_config(vocab_size: int, enable_fusion: bool = False) -> Any:

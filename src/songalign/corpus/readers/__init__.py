@@ -9,12 +9,14 @@ row or file: it adds it to ``report`` and goes on; it raises
 
 A new reader is one module here and one ``READERS.register(name, "module:function")`` line
 below; another package adds one through an entry point in the group ``songalign.readers`` (see
-:mod:`songalign.registry`). Either way it is one of the KIND choices of ``songalign corpus prepare``.
+:mod:`songalign.registry`). Either way it is one of the KIND choices of ``songalign corpus prepare``
+(``READERS.names()``), and ``READERS[name]`` is the function.
 
 Song-level extras understood downstream (in ``Song.extra``):
 
 - ``untimed`` (bool): the song has one lyric text and no timing; it becomes one segment
-  spanning the whole audio file.
+  spanning the whole audio file (at least ``--min`` seconds long), or a lyrics-only segment when
+  the song has no audio (see :mod:`songalign.corpus.prepare`).
 - ``description`` (str): a description to copy onto that segment.
 - ``reference_sections`` (list of dicts with ``start``, ``end`` and any of ``emotion``,
   ``valence``, ``arousal``, ``caption``): ground truth that segments inherit by overlap.
@@ -43,19 +45,12 @@ READERS.register("pairs", "songalign.corpus.readers.folder:read_pairs")
 READERS.register("interpretation", "songalign.corpus.readers.interpretation:read_interpretation")
 
 
-def reader_names() -> list[str]:
-    """Names :func:`get_reader` accepts (the KIND choices of ``songalign corpus prepare``)."""
-    return READERS.names()
-
-
-def get_reader(name: str) -> Reader:
-    """The reader registered under ``name``; an unknown name fails with one sentence listing the choices."""
-    return READERS.get(name)
-
-
 def read_songs(name: str, src: str | Path, report: SkipReport, **options) -> Iterator[Song]:
-    """Read a corpus with the named reader; an option the reader does not take fails in one sentence."""
+    """Read a corpus with the named reader; an option the reader does not take fails in one sentence.
+
+    ``src`` and ``report`` are passed to every reader, so the error lists only the reader's own options.
+    """
     src = Path(src)
     if not src.exists():
         raise SongalignError(f"{src} does not exist; give the folder (or file) that holds the {name} corpus")
-    return READERS.build(name, src=src, report=report, **options)
+    return READERS.build(name, {"src": src, "report": report}, **options)

@@ -7,8 +7,10 @@ one file: JSON (a list of song objects), JSON Lines, or the authors' pickle (a l
 installed). A record has ``music4all_id`` (or ``song_id``/``id``), ``songmeanings_id``,
 ``lyrics`` and either one ``comment`` with ``votes`` (or ``rating``/``score``) or a list
 ``comments`` of ``[text, votes]`` pairs (or objects with ``text``/``comment`` and ``votes``).
-Several records of one song are merged. Loading a pickle runs code from the file, so it is read
-only with ``trust_pickles=True`` (CLI ``--trust-pickles``, the same flag as DALI's).
+Several records of one song are merged. The format is told by the file's extension: ``.pkl`` /
+``.pickle`` a pickle, ``.jsonl`` JSON Lines; any other file is read as one JSON document and, when
+that fails, as JSON Lines. Loading a pickle runs code from the file, so it is read only with
+``trust_pickles=True`` (CLI ``--trust-pickles``, the same flag as DALI's).
 
 Each song becomes one **untimed** :class:`~songalign.corpus.records.Song`: its lyrics are one
 line spanning the audio, so :func:`songalign.corpus.prepare.prepare_corpus` cuts one segment per
@@ -21,8 +23,8 @@ training time, so one prepared corpus serves all three.
 
 Audio is looked up as ``<audio_dir>/<music4all_id><audio_extension>`` (Music4All's
 ``audios/`` layout). A song whose audio is absent is kept without audio (lyrics-only captioners
-can still use it) and reported; a record without a song id, lyrics or any interpretation is
-skipped and reported.
+can still use it; its segment is lyrics-only) and *noted* in the report, not counted as skipped; a
+record without a song id, lyrics or any interpretation is skipped and reported.
 """
 
 from __future__ import annotations
@@ -122,16 +124,40 @@ def _unpickle(path: Path) -> list[Any]:
     return loaded if isinstance(loaded, list) else [loaded]
 
 
+def _json_lines(path: Path, text: str) -> list[Any]:
+    """One JSON value per non-blank line; a bad line is one error naming its number."""
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise BadInputError(
+                path, f"line {number} is not valid JSON ({error.msg}); the file must be JSON or JSON Lines"
+            ) from None
+    return records
+
+
 def _parse_json(path: Path) -> list[Any]:
+    """The records of a JSON or JSON Lines release: by extension (``.jsonl``), else JSON first, then JSON Lines."""
     text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".jsonl":
+        return _json_lines(path, text)
     try:
-        if path.suffix.lower() == ".jsonl" or (text.lstrip()[:1] == "{" and "\n{" in text):
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise BadInputError(path, f"is not valid JSON ({error.msg} at line {error.lineno}); check the file") from None
-    if isinstance(data, dict):
-        data = data.get("data") or data.get("items") or list(data.values())
+        if error.msg != "Extra data":  # one document followed by more: JSON Lines; anything else is broken JSON
+            raise BadInputError(
+                path, f"is not valid JSON ({error.msg} at line {error.lineno}); check the file"
+            ) from None
+        return _json_lines(path, text)
+    if isinstance(data, dict):  # one record, or a wrapper: {"data": [...]}, {"items": [...]} or {id: record}
+        data = (
+            [data]
+            if _first(data, _SONG_KEYS) is not None
+            else data.get("data") or data.get("items") or list(data.values())
+        )
     if not isinstance(data, list):
         raise BadInputError(path, "holds no list of records; the release is a list of song objects")
     return data
@@ -204,7 +230,9 @@ def _songs(
             if candidate.is_file():
                 audio = str(candidate.resolve())
             else:
-                report.skip(candidate, "audio file not found; the song is kept without audio", item=song_id)
+                report.note(
+                    candidate, "audio file not found; the song is kept without audio (lyrics only)", item=song_id
+                )
         extra: dict[str, Any] = {"untimed": True, INTERPRETATIONS: song["interpretations"], "annotation_path": str(src)}
         if record.get("songmeanings_id") not in (None, ""):
             extra["songmeanings_id"] = str(record["songmeanings_id"])
