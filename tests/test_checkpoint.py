@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from songalign import __version__
 from songalign.checkpoint import (
@@ -15,11 +15,13 @@ from songalign.checkpoint import (
     CARD_JSON,
     CONFIG_FILE,
     WEIGHTS_FILE,
+    lineage_provenance,
     lineage_songs,
     load_weights_into,
     parent_card,
     read_card,
     read_config,
+    read_saved_config,
     read_weights,
     require_model_folder,
     save_model_folder,
@@ -174,3 +176,51 @@ def test_songs_of_a_model_trained_elsewhere_are_unknown_not_none(tmp_path):
     tuned = save_card(tmp_path / "tuned", lineage_songs(["x"], tmp_path / "pre"), ["x"], init_from=tmp_path / "pre")
     assert trained_songs(tuned) == {"x"}  # what songalign fitted is known ...
     assert unknown_training(tuned) == [str(tmp_path / "pre")]  # ... and the rest of its lineage is not
+
+
+def test_a_captioner_s_lineage_includes_its_music_tower_s(tmp_path):
+    # the frozen tower's alignment model fitted t1 (and descends from a), the captioner itself only c1
+    save_card(tmp_path / "a", ["a1"], train_split=["a1"])
+    save_card(tmp_path / "tower", lineage_songs(["t1"], tmp_path / "a"), ["t1"], init_from=tmp_path / "a")
+    card = {"data": {"trained_songs": ["c1"]}, "provenance": lineage_provenance(music_tower=tmp_path / "tower")}
+    assert card["provenance"]["music_tower"]["folder"] == str(tmp_path / "tower")
+    assert trained_songs(card) == {"a1", "c1", "t1"} and unknown_training(card) == []
+    # a tower trained outside songalign (CLAP-pre) leaves the captioner's lineage partly unknown, and says whose
+    save_card(tmp_path / "clap", None, train_split=[])
+    on_clap = {"data": {"trained_songs": ["c1"]}, "provenance": lineage_provenance(music_tower=tmp_path / "clap")}
+    assert trained_songs(on_clap) == {"c1"} and unknown_training(on_clap) == [str(tmp_path / "clap")]
+    # both parents: a fine-tuned captioner follows its parent captioner's lineage and its own tower's
+    both = {"provenance": lineage_provenance(init_from=tmp_path / "a", music_tower=None)}
+    assert set(both["provenance"]) == {"init_from"} and trained_songs(both) == {"a1"}
+    with pytest.raises(ValueError, match="not a lineage key: tower"):
+        lineage_provenance(tower=tmp_path / "tower")
+
+
+class StrictConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    width: int = Field(3, gt=0)
+
+    @field_validator("width")
+    @classmethod
+    def _even(cls, width: int) -> int:
+        if width % 2:
+            raise ValueError("width must be even; set width: 4 instead")  # advice for a recipe's author
+        return width
+
+
+def test_a_saved_config_this_version_cannot_read_is_one_sentence_with_the_remedy(tmp_path):
+    save_model_folder(tmp_path, {}, {"width": 4}, {}, title="t", architecture=[])
+    assert read_saved_config(tmp_path, StrictConfig, "train it again") == StrictConfig(width=4)
+    for config, problem in (
+        ({"width": 4, "depth": 2}, "field 'depth': Extra inputs are not permitted"),
+        ({"width": -2}, "field 'width': Input should be greater than 0"),
+        ({"width": 3}, "field 'width' is refused"),  # the validator's recipe advice is no fix for a folder
+    ):
+        (tmp_path / CONFIG_FILE).write_text(json.dumps(config))
+        with pytest.raises(SongalignError) as raised:
+            read_saved_config(tmp_path, StrictConfig, "train it again")
+        assert str(raised.value) == (
+            f"{tmp_path / CONFIG_FILE} does not fit this version of songalign ({problem}), so another version "
+            "wrote it or it was edited; train it again"
+        )

@@ -21,9 +21,12 @@ songalign version that wrote the folder). ``data`` holds
   when unknown (a checkpoint trained outside songalign, such as CLAP-pre).
 
 A model fine-tuned from another (``init_from``) records its parent's card, the parent's own
-lineage included, under ``provenance.init_from`` (:func:`parent_card`). :func:`trained_songs`
-reads what a card says the weights have seen; :func:`unknown_training` names the models of its
-lineage whose training songs are unknown.
+lineage included, under ``provenance.init_from`` (:func:`parent_card`); a captioner records the
+card of the alignment model its frozen music tower comes from under ``provenance.music_tower``
+(the tower's weights saw that model's songs, so the captioner's features did too). A card's
+*lineage* is the card and every model it records so (:data:`LINEAGE_PARENTS`), recursively.
+:func:`trained_songs` reads what a card says the weights have seen over its lineage;
+:func:`unknown_training` names the models of its lineage whose training songs are unknown.
 
 Alignment (:class:`songalign.align.model.AlignModel`) and captioning
 (:class:`songalign.caption.model.CaptionModel`) both read and write folders through this module.
@@ -34,10 +37,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import torch
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -110,8 +113,9 @@ def require_model_folder(
     required = [CONFIG_FILE, WEIGHTS_FILE, *needs]
     if not all((directory / name).exists() for name in required):
         listed = ", ".join(required[:-1]) + f" and {required[-1]}"
+        article = "an" if what[:1].lower() in ("a", "e", "i", "o", "u") else "a"  # "an alignment model"
         raise SongalignError(
-            f"{directory} is not a {what} folder (it needs {listed}); "
+            f"{directory} is not {article} {what} folder (it needs {listed}); "
             f"{hint or 'train one with `songalign train`'} or give the right path"
         )
     return directory
@@ -126,6 +130,39 @@ def read_config(directory: str | Path) -> dict[str, Any]:
         raise SongalignError(f"{path} does not exist; give a model folder written by songalign") from error
     except json.JSONDecodeError as error:
         raise SongalignError(f"{path} is not valid JSON ({error}); rewrite the folder with save_pretrained") from error
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+def _saved_config_problem(error: ValidationError) -> str:
+    """The first problem of a saved config's pydantic ``error``: ``"field 'a.b': message"``.
+
+    The message is pydantic's own (an unknown field, a value out of range); a songalign validator's
+    message (``value_error``) is left out, as it tells a recipe's author what to write instead,
+    which is no fix for a saved folder.
+    """
+    first = error.errors()[0]
+    field = ".".join(map(str, first["loc"]))
+    where = f"field {field!r}" if field else "the config as a whole"
+    return f"{where} is refused" if first["type"] == "value_error" else f"{where}: {first['msg']}"
+
+
+def read_saved_config(directory: str | Path, kind: type[ConfigT], remedy: str) -> ConfigT:
+    """The ``config.json`` of a model folder validated as ``kind``; one sentence when this version cannot read it.
+
+    A saved config fails when another version of songalign wrote it (or it was edited), and then
+    its weights may not fit this version either, so the one fix offered is ``remedy`` (how to make
+    the folder again, e.g. "build or train the model again"), never an edit of the file.
+    """
+    path = Path(directory) / CONFIG_FILE
+    try:
+        return kind.model_validate(read_config(directory))
+    except ValidationError as error:
+        raise SongalignError(
+            f"{path} does not fit this version of songalign ({_saved_config_problem(error)}), so another version "
+            f"wrote it or it was edited; {remedy}"
+        ) from None
 
 
 def read_weights(directory: str | Path) -> dict[str, torch.Tensor]:
@@ -172,22 +209,39 @@ LINEAGE_KEYS = ("name", "kind", "data", "provenance")
 
 
 def parent_card(directory: str | Path) -> dict[str, Any]:
-    """What a card records about the model folder another model started from (``init_from``).
+    """What a card records about a model folder another model's weights descend from (:data:`LINEAGE_PARENTS`).
 
     Its folder, name, kind, ``data`` (corpus, songs per split, trained songs) and ``provenance``
-    (its own ``init_from``, and so on up the lineage), so a chain a → b → c keeps what a saw.
+    (its own ``init_from`` and ``music_tower``, and so on up the lineage), so a chain a → b → c
+    keeps what a saw.
     """
     card = read_card(directory)
     return {"folder": str(directory), **{key: card[key] for key in LINEAGE_KEYS if key in card}}
 
 
+LINEAGE_PARENTS = ("init_from", "music_tower")
+"""The ``provenance`` keys under which a card records a model its weights descend from (:func:`parent_card`):
+the model it was fine-tuned from, and the alignment model a captioner's frozen music tower comes from."""
+
+
+def lineage_provenance(**parents: str | Path | None) -> dict[str, Any]:
+    """A new card's ``provenance`` entries for the models its weights descend from, by their
+    :data:`LINEAGE_PARENTS` key: ``lineage_provenance(init_from=folder, music_tower=folder)`` →
+    ``{"init_from": parent_card(...), "music_tower": parent_card(...)}``; None folders are left out."""
+    unknown = sorted(set(parents) - set(LINEAGE_PARENTS))
+    if unknown:
+        raise ValueError(f"not a lineage key: {', '.join(unknown)} (use {', '.join(LINEAGE_PARENTS)})")
+    return {key: parent_card(folder) for key, folder in parents.items() if folder is not None}
+
+
 def _lineage(card: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """``card`` (even an empty one: no card), its parent's (``provenance.init_from``), its grandparent's, …"""
-    while True:
-        yield card
-        card = (card.get("provenance") or {}).get("init_from") or {}
-        if not card:
-            return
+    """``card`` (even an empty one: no card), then the lineage of each model it records under
+    :data:`LINEAGE_PARENTS` (its ``init_from`` parent's, that parent's own parents, …, then its music tower's)."""
+    yield card
+    provenance = card.get("provenance") or {}
+    for key in LINEAGE_PARENTS:
+        if provenance.get(key):
+            yield from _lineage(provenance[key])
 
 
 def _recorded_songs(card: Mapping[str, Any]) -> list[str] | None:

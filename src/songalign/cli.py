@@ -114,7 +114,8 @@ def corpus_prepare(
     except ValueError as error:
         raise SongalignError(f"invalid segment lengths: {error.errors()[0]['msg']}") from error
     result = prepare_corpus(str(kind), src, out, segmenter=segmenter, split=SplitConfig(seed=seed), **options)
-    print_skip_report(result.report, "songs", listing=result.skipped_file)
+    # the counts mix units (songs kept, files or rows skipped, lines repaired): the title names none
+    print_skip_report(result.report, "items", listing=result.skipped_file)
     _print_info(result.out)
 
 

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import csv
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from lightning.pytorch import Callback
 from safetensors.torch import load_file
 
-from songalign.align.data import EpochBatches, PairedSet
+from songalign.align.data import LYRICS_ONLY_NOTE, EpochBatches, PairedSet, build_pairs
 from songalign.align.losses import LogitScale, get_loss, sentence_similarity
 from songalign.align.model import AlignModel, ModelConfig, TowerSpec
-from songalign.align.train import AlignModule, DataSettings, LossSpec, Recipe, TrainSettings, load_recipe, train
+from songalign.align.train import (
+    AlignModule,
+    DataSettings,
+    LossSpec,
+    Recipe,
+    TrainSettings,
+    build_model,
+    load_recipe,
+    train,
+)
 from songalign.checkpoint import read_card, trained_songs, unknown_training
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.prepare import prepare_corpus
-from songalign.errors import SongalignError
+from songalign.errors import SKIPPED_FILE, SkipReport, SongalignError
+from songalign.evaluate.run import embed_segments
 from songalign.runs import read_metrics
 from songalign.testing import FakeSong, regular_lines, write_jamendo_corpus
 from songalign.towers.testing import write_tiny_clap
@@ -248,6 +261,51 @@ def test_the_scale_settings_are_the_captioner_s(tmp_path):
     assert float(AlignModel(capped.model_copy(update={"audio_tower": TINY_AUDIO})).scale) == pytest.approx(2.0)
     with pytest.raises(SongalignError, match="model.logit_scale.learnabel"):
         load_recipe(path, ["model.logit_scale.learnabel=true"])  # a misspelt setting is not ignored
+    with pytest.raises(SongalignError, match="field 'model.embeding_dim': Extra inputs are not permitted"):
+        load_recipe(path, ["model.embeding_dim=8"])  # nor a misspelt model field
+
+
+def test_init_from_takes_the_scale_settings_the_recipe_gives(tmp_path):
+    parent = AlignModel(ModelConfig(audio_tower=TINY_AUDIO, embedding_dim=16, logit_scale_trained=True))
+    parent.logit_scale.logit_scale.data.fill_(np.log(20.0))  # as if training had moved s to 20
+    folder = parent.save_pretrained(tmp_path / "parent")
+    path = tmp_path / "tune.yaml"
+    path.write_text(f"name: tune\ninit_from: {folder}\ndata: {{corpus: c}}\n")
+
+    def tuned(*overrides: str) -> AlignModel:
+        return build_model(load_recipe(path, list(overrides)))
+
+    inherited = tuned()  # no logit_scale in the recipe: the parent's s, learnable as saved
+    assert float(inherited.scale.detach()) == pytest.approx(20.0) and inherited.logit_scale.logit_scale.requires_grad
+    fixed = tuned("model.logit_scale.learnable=false")  # the parent's s, kept fixed
+    assert float(fixed.scale.detach()) == pytest.approx(20.0) and not fixed.logit_scale.logit_scale.requires_grad
+    assert fixed.config.logit_scale_trained and not fixed.config.logit_scale.learnable
+    capped = tuned("model.logit_scale.max_scale=5.0")
+    assert float(capped.scale.detach()) == pytest.approx(5.0) and capped.logit_scale.logit_scale.requires_grad
+    restarted = tuned("model.logit_scale.init_temperature=0.25")  # s restarts at 1/τ₀: not the trained one
+    assert float(restarted.scale.detach()) == pytest.approx(4.0) and not restarted.config.logit_scale_trained
+
+
+def test_lyrics_only_segments_are_left_out_of_training_and_evaluation_and_noted(corpus, tmp_path):
+    manifest = CorpusManifest.load(corpus)
+    train_segments = manifest.split("train")
+    # what the interpretation reader makes of a song without audio: one segment, no audio_path, start = end = 0
+    lyrics_only = [replace(s, id=f"{s.id}-text", audio_path="", start=0.0, end=0.0) for s in train_segments[:2]]
+    manifest.segments = lyrics_only + manifest.segments
+    model = AlignModel(ModelConfig(audio_tower=TINY_AUDIO, embedding_dim=16, clip_seconds=4.0))
+    report = SkipReport()
+    pairs = build_pairs(model, manifest, "train", "lyrics", tmp_path / "cache", report, progress=False)
+    assert [s.id for s in pairs.segments] == [s.id for s in train_segments]  # every segment with audio, no other
+    assert [(e.item, e.reason) for e in report.noted] == [(s.id, LYRICS_ONLY_NOTE) for s in lyrics_only]
+    assert len(report) == 0  # noted, not counted as skipped: the corpus keeps them on purpose
+    embedded = embed_segments(model, lyrics_only + train_segments, tmp_path / "cache")
+    assert [s.id for s in embedded.segments] == [s.id for s in train_segments]
+    # end to end: a corpus holding them trains, and the run folder lists what was left out
+    saved = train(recipe(manifest.save(tmp_path / "corpus"), tmp_path / "run", epochs=1), progress=False)
+    assert read_card(saved)["data"]["train_pairs"] == len(train_segments)
+    with (tmp_path / "run" / SKIPPED_FILE).open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["action"], r["item"]) for r in rows] == [("noted", s.id) for s in lyrics_only]
 
 
 def test_augmentation_on_features_it_cannot_mask_stops_before_any_work(corpus, tmp_path):

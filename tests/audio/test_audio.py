@@ -102,3 +102,13 @@ def test_feature_cache_hits_follow_content_and_parameters(tmp_path):
     fresh = FeatureCache(tmp_path / "cache")  # a new process finds the entries on disk
     fresh.log_mel(path, config, offset=0.5, duration=1.0)
     assert (fresh.hits, fresh.misses) == (1, 0)
+
+
+def test_the_feature_cache_turns_a_file_it_cannot_read_into_a_bad_input(tmp_path):
+    cache = FeatureCache(tmp_path / "cache")
+    # the key needs the file's bytes, so a missing file fails there, before any decoding: as a skip, not a crash
+    with pytest.raises(BadInputError, match=r"none\.wav: audio file cannot be read \(No such file"):
+        cache.log_mel(tmp_path / "none.wav", LogMelConfig())
+    with pytest.raises(BadInputError, match=r"^\(no audio path\): audio file cannot be read"):
+        cache.log_mel("", LogMelConfig())  # a lyrics-only segment's empty audio_path
+    assert cache.misses == 0 and not (tmp_path / "cache").exists()

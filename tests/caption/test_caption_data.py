@@ -130,7 +130,7 @@ def test_a_tower_trained_on_unknown_songs_is_a_warning_and_a_note_not_an_error(c
 
 
 def test_a_missing_align_model_folder_is_named_as_such(corpus, tmp_path):
-    with pytest.raises(SongalignError, match=r"^.*nowhere is not a alignment model folder \(it needs config.json"):
+    with pytest.raises(SongalignError, match=r"^.*nowhere is not an alignment model folder \(it needs config.json"):
         CaptionCorpus.load(corpus, align_model=tmp_path / "nowhere")
 
 
@@ -163,6 +163,22 @@ def test_evaluation_refuses_songs_the_captioner_trained_on(corpus, tmp_path):
         CaptionCorpus.for_captioner(corpus, None, captioner)
     assert CaptionCorpus.for_captioner(corpus, None, tmp_path / "no-card").song_ids("test") == ["d", "e"]
     check_unseen({"x": "train"}, ["x"], "m", "the captioner", "fix it")  # train songs are meant to be seen
+
+
+def test_an_older_captioner_card_without_trained_songs_is_checked_against_its_train_split(corpus, tmp_path, caplog):
+    # written before cards recorded data.trained_songs: its train split is a part of what it trained on
+    card = {"name": "old", "kind": "caption", "data": {"songs": {"train": ["a", "e"], "val": ["c"], "test": ["d"]}}}
+    captioner = save_model_folder(tmp_path / "old", {}, {}, card, title="songalign captioner", architecture=[])
+    with (
+        caplog.at_level("WARNING", logger="songalign"),
+        pytest.raises(SongalignError, match=r"^1 of the captioner's val/test songs \(e\) are songs the captioner "),
+    ):
+        CaptionCorpus.for_captioner(corpus, None, captioner)
+    assert any("records no data.trained_songs" in r.getMessage() and "may not be every song" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
+    clean = {"name": "old", "kind": "caption", "data": {"songs": {"train": ["a", "b"], "val": [], "test": []}}}
+    captioner = save_model_folder(tmp_path / "clean", {}, {}, clean, title="songalign captioner", architecture=[])
+    assert CaptionCorpus.for_captioner(corpus, None, captioner).song_ids("test") == ["d", "e"]
 
 
 def release_records() -> list[dict]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -83,6 +85,17 @@ def test_a_tiny_bart_loads_by_path_trains_a_step_generates_and_round_trips(bart_
         b = loaded.losses(ids, mask, labels, music, song_index)
     torch.testing.assert_close(a["loss"], b["loss"])
     assert loaded.generate(LYRICS[:2], music[:2], settings) == model.generate(LYRICS[:2], music[:2], settings)
+
+    # a folder from before the scale moved to alignment.logit_scale: one sentence, and the fix is to retrain
+    config = json.loads((folder / "config.json").read_text())
+    config["alignment"]["options"] = {"init_temperature": 0.3}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SongalignError) as raised:
+        CaptionModel.from_pretrained(folder)
+    assert str(raised.value) == (
+        f"{folder / 'config.json'} does not fit this version of songalign (field 'alignment.options' is refused), "
+        "so another version wrote it or it was edited; train it again with `songalign caption train`"
+    )
 
 
 def test_fusion_is_a_scaled_residual_cross_attention():

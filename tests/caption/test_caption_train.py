@@ -183,16 +183,18 @@ def test_cli_generates_evaluates_and_reports_user_errors(trained, songs, tmp_pat
     assert isinstance(result.exception, SongalignError) and "--audio" in str(result.exception)
 
 
-def write_align_model(folder, songs: dict[str, list[str]]):
-    """A real (untrained) alignment model with the tiny cnn audio tower, its card listing ``songs`` per split."""
+def write_align_model(folder, songs: dict[str, list[str]], elsewhere: list[str] = ()):
+    """A real (untrained) alignment model with the tiny cnn audio tower, its card listing ``songs`` per split;
+    its weights fitted the train songs and ``elsewhere``, songs of no split of this corpus."""
     torch.manual_seed(0)
     model = AlignModel(ModelConfig(audio_tower=TINY_TOWER, embedding_dim=16))
-    data = {"corpus": "c", "songs": songs, "trained_songs": songs["train"]}
+    data = {"corpus": "c", "songs": songs, "trained_songs": [*songs["train"], *elsewhere]}
     return model.save_pretrained(folder, {"name": "tower", "kind": "align", "data": data})
 
 
 def test_with_an_align_models_tower_the_splits_follow_its_corpus_and_a_leak_is_refused(songs, bart, tmp_path):
-    tower = write_align_model(tmp_path / "tower", {"train": ["song3", "song1"], "val": [], "test": ["song0"]})
+    songs_of_tower = {"train": ["song3", "song1"], "val": [], "test": ["song0"]}
+    tower = write_align_model(tmp_path / "tower", songs_of_tower, elsewhere=["other_corpus_song"])
     recipe = tiny_recipe(songs, tmp_path / "follow", bart=bart)
     recipe.model.music_encoder.align_model = tower
     recipe.train.epochs = 1
@@ -201,6 +203,9 @@ def test_with_an_align_models_tower_the_splits_follow_its_corpus_and_a_leak_is_r
     # the corpus's test song song3 trained the tower: the captioner trains on it and tests on song0 instead
     assert card["data"]["songs"] == {"train": ["song1", "song2", "song3", "song4"], "val": ["song5"], "test": ["song0"]}
     assert card["data"]["splits"]["source"] == "align_model" and card["data"]["splits"]["moved"] == 2
+    # the tower's model is on the card's lineage: the audio its weights saw counts as the captioner's too
+    assert card["provenance"]["music_tower"]["folder"] == str(tower)
+    assert "other_corpus_song" in trained_songs(card) and "other_corpus_song" not in card["data"]["trained_songs"]
     result = evaluate_captioner(folder, songs, settings=recipe.generation, progress=False)
     assert set(result.captions) == {"song0"}
 

@@ -83,6 +83,8 @@ def test_the_cli_prints_a_few_lines_by_kind_and_names_the_file(partial_corpus, t
     summary = "\n".join(printed[:table_title])  # what comes before the corpus table
     # before: 4+ wrapped log lines per absent row and a table row per repaired overlap (~400 lines)
     assert table_title <= 10, summary
+    # kept songs, skipped rows, repaired lines: a neutral title, not "songs"
+    assert summary.startswith(f"items: kept {WITH_AUDIO}, skipped {WITHOUT_AUDIO}, repaired {OVERLAPS}")
     assert str(out / SKIPPED_FILE) in summary.replace("\n", "")
     assert f"{WITHOUT_AUDIO} skipped" in summary and f"{OVERLAPS} repaired" in summary
     assert "audio file not found" in summary and "overlapped the next line" in summary

@@ -151,6 +151,12 @@ def test_kl_is_printed_to_significant_digits_and_a_missing_scale_says_s_is_one()
         (3.4, 3, "3.40"),
         (0.0, 2, "0"),
         (1234.5, 3, "1.23e3"),
+        (999.9, 3, "1.00e3"),  # rounds up to 10^digits: the same notation as 1000
+        (99.96, 2, "1.0e2"),
+        (-999.9, 3, "-1.00e3"),
+        (999.4, 3, "999"),
+        (0.00099996, 3, "0.00100"),  # rounds up to 0.001: fixed, like 0.001 itself
+        (0.000999, 3, "9.99e-4"),
     ],
 )
 def test_significant_digits(value, digits, text):

@@ -80,12 +80,24 @@ def window_features(
     return cache.features(audio_path, rate, extractor, extract, offset, duration, samples=samples)
 
 
+LYRICS_ONLY_NOTE = "a lyrics-only segment (its song has no audio file): alignment needs audio, so it is left out here"
+"""What :func:`segment_features` notes for a segment without ``audio_path``: such segments are expected
+(corpus preparation keeps them for describers and the lyrics-only captioner), not errors."""
+
+
 def segment_features(
     model: AlignModel, segments: list[Segment], cache: FeatureCache, report: SkipReport, progress: bool = True
 ) -> tuple[list[Segment], torch.Tensor]:
-    """Audio-tower inputs of each segment's window, from ``cache`` where present; unreadable ones are skipped."""
+    """Audio-tower inputs ``(N, *feature_shape)`` of the kept segments' windows, from ``cache`` where present.
+
+    Lyrics-only segments (no ``audio_path``) are left out and noted (:data:`LYRICS_ONLY_NOTE`);
+    segments whose audio cannot be read are skipped. Returns the kept segments and their inputs.
+    """
     kept, rows = [], []
     for segment in track(segments, description="Audio features", disable=not progress, transient=True):
+        if not segment.audio_path:
+            report.note(segment.song_id, LYRICS_ONLY_NOTE, item=segment.id)
+            continue
         try:
             rows.append(window_features(model, segment.audio_path, segment.start, segment.end, cache))
         except BadInputError as error:

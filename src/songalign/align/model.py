@@ -30,19 +30,13 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from songalign.align.losses import LogitScale, LogitScaleSettings
 from songalign.audio.io import load_audio
 from songalign.audio.windows import fit_length, song_windows
-from songalign.checkpoint import (
-    CONFIG_FILE,
-    load_weights_into,
-    read_config,
-    require_model_folder,
-    save_model_folder,
-)
+from songalign.checkpoint import load_weights_into, read_saved_config, require_model_folder, save_model_folder
 from songalign.errors import SongalignError
 from songalign.towers import build_audio_tower, build_text_tower
 
@@ -65,13 +59,16 @@ class FreezePolicy(BaseModel):
     text_projection: bool = False
 
 
-_OLD_SCALE_FIELDS = {
-    "logit_scale_init": "model.logit_scale.init_temperature (τ₀ = exp(−logit_scale_init))",
-    "learn_logit_scale": "model.logit_scale.learnable",
-}
-
-
 class ModelConfig(BaseModel):
+    """What an :class:`AlignModel` is built from: a recipe's ``model`` section, a folder's ``config.json``.
+
+    Unknown fields are refused rather than ignored: a misspelt recipe setting, or a folder written
+    by another version (such as one with the old ``logit_scale_init``), would otherwise build a
+    different model without a word.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
     audio_tower: TowerSpec = Field(default_factory=lambda: TowerSpec(name="cnn"))
     text_tower: TowerSpec = Field(default_factory=lambda: TowerSpec(name="sentence_transformers"))
     embedding_dim: int = Field(256, gt=0, description="size D of the shared space")
@@ -87,18 +84,6 @@ class ModelConfig(BaseModel):
         description="whether s means something: set by training with a loss that uses it, or by a pretrained factory",
     )
     freeze: FreezePolicy = Field(default_factory=FreezePolicy)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_old_scale_fields(cls, data: Any) -> Any:
-        # the scale's settings were renamed to the captioner's vocabulary: say what the old fields became
-        old = [name for name in _OLD_SCALE_FIELDS if name in data] if isinstance(data, dict) else []
-        if old:
-            raise ValueError(
-                f"{' and '.join(f'model.{name}' for name in old)} {'were' if len(old) > 1 else 'was'} renamed; set "
-                f"{' and '.join(_OLD_SCALE_FIELDS[name] for name in old)} instead"
-            )
-        return data
 
 
 class Projection(nn.Module):
@@ -278,15 +263,7 @@ class AlignModel(nn.Module):
     def from_pretrained(cls, directory: str | Path, **overrides: Any) -> AlignModel:
         """Load a folder written by :meth:`save_pretrained`; ``overrides`` replace config fields (e.g. ``freeze``)."""
         directory = require_model_folder(directory)
-        try:
-            saved = ModelConfig.model_validate(read_config(directory))
-        except ValidationError as error:
-            first = error.errors()[0]
-            field = ".".join(map(str, first["loc"]))
-            raise SongalignError(
-                f"{directory / CONFIG_FILE}: {f'field {field!r}: ' if field else ''}{first['msg']}; it was "
-                "written by another version of songalign, so build or train the model again"
-            ) from None
+        saved = read_saved_config(directory, ModelConfig, "build or train the model again")
         model = cls(saved.model_copy(update=overrides))
         # what the folder left out follows the policy it was saved under, not the overridden one
         referenced = tuple(f"{part}." for part in model.referenced_parts(saved.freeze))

@@ -7,6 +7,7 @@ with, the towers, the loss and the optimiser settings. A run folder holds::
     checkpoints/last.ckpt  Lightning checkpoint, for resuming an interrupted run
     logs/                CSV and TensorBoard logs
     loss.png             training and validation curves
+    skipped.csv          the segments left out of the training pairs and why (when any was)
     model/               the trained model (save_pretrained): weights, config, model card
 
 Re-running the same recipe into the same folder resumes from ``last.ckpt`` and ends with the
@@ -15,7 +16,10 @@ weights an uninterrupted run would have (the batches are replayed exactly; a tes
 The logit scale ``s`` of the InfoNCE losses is the model's (``model.logit_scale``:
 ``init_temperature``, ``learnable``, ``max_scale``, the captioner's names too; ``model.scale`` is
 passed to the loss); MusCALL's weighted loss gets the cosine similarities of the batch's cached,
-frozen text-tower embeddings.
+frozen text-tower embeddings. A recipe with ``init_from`` takes the model from that folder with the
+recipe's ``model.freeze``, and the ``model.logit_scale`` settings the recipe gives explicitly:
+``init_temperature`` restarts ``s`` at ``1/τ₀``; ``learnable`` and ``max_scale`` alone keep the
+inherited ``s``.
 
 The model card lists the corpus's splits (``data.songs``) and, apart, the songs the weights were
 fitted on (``data.trained_songs``: the training pairs' songs, whatever ``data.train_split`` is,
@@ -33,11 +37,12 @@ from pydantic import BaseModel, Field, field_validator
 
 from songalign.align.augment import AugmentSettings, augment_log_mel, require_handled
 from songalign.align.data import EpochBatches, PairedSet, Target, build_pairs
-from songalign.align.losses import get_loss, reject_scale_options, sentence_similarity
-from songalign.align.model import AlignModel, FreezePolicy, ModelConfig
-from songalign.checkpoint import lineage_songs, parent_card, songs_by_split
+from songalign.align.losses import LogitScale, get_loss, reject_scale_options, sentence_similarity
+from songalign.align.model import AlignModel, ModelConfig
+from songalign.checkpoint import lineage_provenance, lineage_songs, songs_by_split
+from songalign.console import print_skip_report
 from songalign.corpus.manifest import CorpusManifest
-from songalign.errors import SkipReport
+from songalign.errors import SKIPPED_FILE, SkipReport
 from songalign.runs import (
     Curve,
     fit_resuming,
@@ -90,8 +95,14 @@ class TrainSettings(BaseModel):
     )
 
 
+_OLD_SCALE_FIELDS = {
+    "logit_scale_init": "model.logit_scale.init_temperature (τ₀ = exp(−logit_scale_init))",
+    "learn_logit_scale": "model.logit_scale.learnable",
+}
+
+
 class Recipe(BaseModel):
-    """A training recipe; ``init_from`` starts from a trained model folder (its freeze policy replaced)."""
+    """A training recipe; ``init_from`` starts from a trained model folder (see :func:`build_model`)."""
 
     name: str
     out: Path | None = None
@@ -100,6 +111,19 @@ class Recipe(BaseModel):
     loss: LossSpec = Field(default_factory=LossSpec)
     data: DataSettings
     train: TrainSettings = Field(default_factory=TrainSettings)
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _no_old_scale_fields(cls, model: Any) -> Any:
+        # the scale's settings were renamed to the captioner's vocabulary: say what the old fields became
+        # (here, where renaming them is the fix; a saved folder with them has to be made again instead)
+        old = [name for name in _OLD_SCALE_FIELDS if name in model] if isinstance(model, dict) else []
+        if old:
+            raise ValueError(
+                f"{' and '.join(f'model.{name}' for name in old)} {'were' if len(old) > 1 else 'was'} renamed; set "
+                f"{' and '.join(_OLD_SCALE_FIELDS[name] for name in old)} instead"
+            )
+        return model
 
     @property
     def run_dir(self) -> Path:
@@ -209,7 +233,8 @@ class AlignModule(L.LightningModule):
 
 
 def build_model(recipe: Recipe) -> AlignModel:
-    """A fresh model from the recipe, or the ``init_from`` model with the recipe's freeze policy.
+    """A fresh model from the recipe, or the ``init_from`` model with the recipe's freeze policy and
+    the ``model.logit_scale`` settings the recipe gives explicitly (:func:`apply_scale_settings`).
 
     Fine-tuning CLAP-lyr / CLAP-emo from CLAP-pre (e.g. ``songalign models build clap-pre``) keeps
     its text tower, CLAP's own projection included, frozen when the recipe's policy freezes
@@ -217,8 +242,31 @@ def build_model(recipe: Recipe) -> AlignModel:
     """
     if recipe.init_from is None:
         return AlignModel(recipe.model)
-    freeze: FreezePolicy = recipe.model.freeze
-    return AlignModel.from_pretrained(recipe.init_from, freeze=freeze)
+    model = AlignModel.from_pretrained(recipe.init_from, freeze=recipe.model.freeze)
+    if "logit_scale" in recipe.model.model_fields_set:
+        apply_scale_settings(model, recipe.model)
+    return model
+
+
+def apply_scale_settings(model: AlignModel, chosen: ModelConfig) -> None:
+    """Give a loaded ``model`` the logit-scale settings of ``chosen.logit_scale`` that were set explicitly.
+
+    ``init_temperature`` restarts ``s`` at ``1/τ₀`` (so the inherited ``s`` no longer counts as
+    trained); ``learnable`` and ``max_scale`` keep the inherited ``s`` and change whether it trains
+    and its cap. Settings left at their defaults keep the loaded model's.
+    """
+    given = {name: getattr(chosen.logit_scale, name) for name in chosen.logit_scale.model_fields_set}
+    if not given:
+        return
+    settings = model.config.logit_scale.model_copy(update=given)
+    scale = LogitScale.from_settings(settings).to(model.device)
+    restarted = "init_temperature" in given
+    if not restarted:
+        scale.logit_scale.data.copy_(model.logit_scale.logit_scale.data)  # the inherited s, trained or CLAP's
+    model.logit_scale = scale
+    model.config = model.config.model_copy(
+        update={"logit_scale": settings, "logit_scale_trained": model.config.logit_scale_trained and not restarted}
+    )
 
 
 def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] | None = None) -> Path:
@@ -236,6 +284,11 @@ def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] 
         if manifest.split(recipe.data.val_split)
         else None
     )
+    report.kept = len(train_set) + (len(val_set) if val_set else 0)
+    if report.entries:  # segments left out of the pairs (no text, no audio): summed up here, listed in the run
+        listing = report.write_csv(run / SKIPPED_FILE)
+        if progress:
+            print_skip_report(report, "training pairs", listing=listing)
     batches = EpochBatches(train_set, settings.batch_size, settings.seed)
     module = AlignModule(model, recipe, batches, val_set)
     trainer = make_trainer(
@@ -263,7 +316,7 @@ def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] 
         },
         "recipe": recipe.model_dump(mode="json"),
         "evaluation": {"final_metrics": metrics},
-        "provenance": {"init_from": parent_card(recipe.init_from)} if recipe.init_from else {},
+        "provenance": lineage_provenance(init_from=recipe.init_from),
     }
     saved = model.save_pretrained(run / "model", card)
     plot_curves(run / "logs", run / "loss.png", ALIGN_CURVES, title=recipe.name)

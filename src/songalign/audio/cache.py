@@ -19,6 +19,7 @@ import numpy as np
 from songalign.audio.features import LogMelConfig, log_mel
 from songalign.audio.io import load_audio
 from songalign.audio.windows import fit_length
+from songalign.errors import BadInputError
 
 
 def file_digest(path: str | Path) -> str:
@@ -37,10 +38,18 @@ class FeatureCache:
         self.misses = 0
 
     def _digest(self, path: str | Path) -> str:
-        stat = os.stat(path)
-        marker = (str(path), stat.st_size, stat.st_mtime_ns)
-        if marker not in self._digests:
-            self._digests[marker] = file_digest(path)
+        """:func:`file_digest` of ``path``, remembered while its size and modification time stay the same;
+        :class:`~songalign.errors.BadInputError` when it cannot be read (the key needs the file's bytes)."""
+        try:
+            stat = os.stat(path)
+            marker = (str(path), stat.st_size, stat.st_mtime_ns)
+            if marker not in self._digests:
+                self._digests[marker] = file_digest(path)
+        except OSError as error:  # missing, a folder, no permission, or an empty path ("" names no file)
+            raise BadInputError(
+                path or "(no audio path)",
+                f"audio file cannot be read ({error.strerror or error}); check the path or put the file there",
+            ) from error
         return self._digests[marker]
 
     def key(self, path: str | Path, extractor: str, offset: float = 0.0, duration: float | None = None) -> str:

@@ -37,7 +37,8 @@ When the card cannot say which songs its lineage trained on (a checkpoint traine
 songalign, such as CLAP-pre, whose training data is its publisher's), the splits are not checked:
 a warning is logged and :attr:`CaptionCorpus.split_source` (which the captioner's card records)
 carries a note saying so. The same check guards evaluation against the songs the captioner itself
-trained on (its own card).
+trained on (its own card); an older captioner card that lists its splits but not
+``data.trained_songs`` is checked against its train songs, with a warning that they may not be all.
 """
 
 from __future__ import annotations
@@ -129,7 +130,12 @@ def model_songs(folder: str | Path) -> dict[str, list[str]] | None:
 
     None when the card does not say (a folder written before cards listed songs, or no card).
     """
-    songs = (read_card(folder).get("data") or {}).get("songs")
+    return _card_split_songs(read_card(folder))
+
+
+def _card_split_songs(card: dict[str, Any]) -> dict[str, list[str]] | None:
+    """A card's ``data.songs`` as ``{split: song ids}`` for ``train``/``val``/``test``; None when it has none."""
+    songs = (card.get("data") or {}).get("songs")
     if not isinstance(songs, dict):
         return None
     return {split: [str(s) for s in songs.get(split) or []] for split in CARD_SPLITS}
@@ -205,6 +211,8 @@ class CaptionCorpus:
         source = ((card.get("data") or {}).get("splits") or {}).get("source", "align_model")
         loaded = cls.load(corpus, align_model=align_model, splits="corpus" if source == "corpus" else "align_model")
         trained = trained_songs(card)
+        if trained is None and captioner is not None:  # an older card: its train split, a known part
+            trained = _listed_train_songs(card, captioner)
         if trained is not None:
             check_unseen(loaded.splits, trained, captioner, "the captioner",
                          "evaluate on the corpus it was trained on (its card's data.corpus) or on songs it never saw")  # fmt: skip
@@ -252,6 +260,21 @@ class CaptionCorpus:
                 row[f"{split}_songs"] = len({i.song_id for i in chosen})
             table[variant] = row
         return table
+
+
+def _listed_train_songs(card: dict[str, Any], folder: str | Path) -> set[str] | None:
+    """The train songs of an older card that lists its splits (``data.songs``) but not ``data.trained_songs``.
+
+    A captioner fits on its train split, so these are songs it trained on, but the card cannot say
+    whether they are all of them, so a warning says the check may be partial.
+    None when the card lists no train song either (the check is then impossible).
+    """
+    listed = _card_split_songs(card)
+    if not listed or not listed["train"]:
+        return None
+    log.warning("the card of %s records no data.trained_songs (an older card); its val/test songs are checked "
+                "against its data.songs.train, which may not be every song it trained on", folder)  # fmt: skip
+    return set(listed["train"])
 
 
 def _tower_splits(

@@ -62,7 +62,7 @@ from songalign.align.losses import (
 )
 from songalign.caption.music import MusicEncoderConfig, describe
 from songalign.caption.tokenizer import load_tokenizer, train_tokenizer
-from songalign.checkpoint import load_weights_into, read_config, require_model_folder, save_model_folder
+from songalign.checkpoint import load_weights_into, read_saved_config, require_model_folder, save_model_folder
 from songalign.errors import SongalignError
 from songalign.hub import load_pretrained, quiet_transformers
 
@@ -361,7 +361,7 @@ class CaptionModel(nn.Module):
         directory = require_model_folder(
             directory, "captioner", needs=(BART_DIR, TOKENIZER_DIR), hint="train one with `songalign caption train`"
         )
-        config = CaptionModelConfig.model_validate(read_config(directory))
+        config = read_saved_config(directory, CaptionModelConfig, "train it again with `songalign caption train`")
         model = cls(config, _load_bart(str(directory / BART_DIR)), load_tokenizer(directory / TOKENIZER_DIR))
         return load_weights_into(model, directory, referenced=("bart.",)).eval()
 

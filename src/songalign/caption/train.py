@@ -32,7 +32,7 @@ from songalign.align.data import EpochBatches
 from songalign.caption.data import CaptionCorpus, CaptionItem, SplitSource, variant_name
 from songalign.caption.model import CaptionModel, CaptionModelConfig, GenerationSettings
 from songalign.caption.music import build_music_encoder, music_cache_dir, music_features
-from songalign.checkpoint import lineage_songs, parent_card
+from songalign.checkpoint import lineage_provenance, lineage_songs
 from songalign.console import print_skip_report
 from songalign.errors import SKIPPED_FILE, SkipReport, SongalignError
 from songalign.runs import fit_resuming, make_trainer, read_yaml_recipe, start_run, validate_recipe, warmup_cosine
@@ -361,6 +361,7 @@ def train(recipe: CaptionRecipe, *, progress: bool = True, callbacks: list[L.Cal
         module.load_state_dict(state)
         chosen = f"best on validation (val/loss {float(best.best_model_score):.4f})"
     model.eval()
+    music_tower = recipe.model.music_encoder.align_model if recipe.model.uses_music else None  # features' source
     card = {
         "name": recipe.name,
         "kind": "caption",
@@ -378,7 +379,7 @@ def train(recipe: CaptionRecipe, *, progress: bool = True, callbacks: list[L.Cal
         },
         "recipe": recipe.model_dump(mode="json"),
         "evaluation": {"final_metrics": metrics, "weights": chosen, "steps": int(trainer.global_step)},
-        "provenance": {"init_from": parent_card(recipe.init_from)} if recipe.init_from else {},
+        "provenance": lineage_provenance(init_from=recipe.init_from, music_tower=music_tower),
     }
     saved = model.save_pretrained(run / "model", card)
     from songalign.caption.plots import plot_training

@@ -342,13 +342,14 @@ def _estimate(estimate: Mapping[str, float], digits: int) -> str:
 def significant(value: float, digits: int) -> str:
     """``value`` with ``digits`` significant digits: ``0.0241``, ``1.29``; ``1.23e-4`` below 0.001 or from ``10^digits``.
 
+    The bounds apply to the rounded value, so ``999.9`` at 3 digits is ``1.00e3`` like ``1000``.
     KL at s = 1 is often ~1e-4 nats, where fixed decimals would print ``0.0001 ± 0.0000``.
     """
     if not math.isfinite(value) or value == 0:
         return f"{value:g}"
-    if 1e-3 <= abs(value) < 10**digits:
-        return f"{value:#.{digits}g}".rstrip(".")
-    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")  # rounded to ``digits`` first
+    if -3 <= int(exponent) < digits:
+        return f"{value:#.{digits}g}".rstrip(".")  # the same rounding, so the same exponent: fixed notation
     return f"{mantissa}e{int(exponent)}"
 
 
