@@ -18,7 +18,7 @@ from songalign.caption.commands import caption_app
 from songalign.console import console, print_skip_report
 from songalign.corpus.readers import READERS
 from songalign.describe.base import DESCRIBERS
-from songalign.errors import SongalignError
+from songalign.errors import SongalignError, first_validation_problem
 from songalign.registry import parse_options
 from songalign.search.commands import index_command, search_command, serve_command
 
@@ -112,7 +112,7 @@ def corpus_prepare(
             target_duration=target, min_duration=min_duration, max_duration=max_duration, max_gap=max_gap
         )
     except ValueError as error:
-        raise SongalignError(f"invalid segment lengths: {error.errors()[0]['msg']}") from error
+        raise SongalignError(f"invalid segment lengths: {first_validation_problem(error)[1]}") from error
     result = prepare_corpus(str(kind), src, out, segmenter=segmenter, split=SplitConfig(seed=seed), **options)
     # the counts mix units (songs kept, files or rows skipped, lines repaired): the title names none
     print_skip_report(result.report, "items", listing=result.skipped_file)

@@ -15,12 +15,24 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("songalign")
 
 
 class SongalignError(Exception):
     """A problem the user can fix; ``str(error)`` is one sentence saying what and how."""
+
+
+def first_validation_problem(error: Any) -> tuple[str, str]:
+    """``(dotted field, message)`` of the first problem of a pydantic ``ValidationError``.
+
+    The message loses pydantic's "Value error, " prefix, so that a validator's own sentence reads
+    as written. Typed ``Any`` so that this module does not import pydantic.
+    """
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return where, str(first["msg"]).removeprefix("Value error, ")
 
 
 class BadInputError(SongalignError):

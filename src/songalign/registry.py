@@ -62,7 +62,7 @@ from functools import cache
 from importlib import import_module
 from typing import Any, Generic, TypeVar, overload
 
-from songalign.errors import SongalignError, UnknownNameError
+from songalign.errors import SongalignError, UnknownNameError, first_validation_problem
 
 log = logging.getLogger("songalign")
 
@@ -217,9 +217,10 @@ class Registry(Mapping[str, F], Generic[F]):
         try:
             return options_model.model_validate(options)
         except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "options"
-            raise SongalignError(f"{self.what} {name!r}: option {where!r} is invalid ({first['msg']})") from None
+            where, problem = first_validation_problem(error)
+            raise SongalignError(
+                f"{self.what} {name!r}: option {where or 'options'!r} is invalid ({problem})"
+            ) from None
 
     def _check_options(
         self, name: str, factory: Callable[..., Any], given: dict[str, Any], options: dict[str, Any]

@@ -24,7 +24,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from pydantic import BaseModel, ValidationError
 
-from songalign.errors import SongalignError
+from songalign.errors import SongalignError, first_validation_problem
 
 RecipeT = TypeVar("RecipeT", bound=BaseModel)
 
@@ -55,11 +55,8 @@ def validate_recipe(
     try:
         return kind.model_validate(tree)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise SongalignError(
-            f"{where}: field '{field}': {first['msg']}; fix the recipe or the --set override"
-        ) from None
+        field, problem = first_validation_problem(error)
+        raise SongalignError(f"{where}: field '{field}': {problem}; fix the recipe or the --set override") from None
 
 
 def quiet_lightning() -> None:
