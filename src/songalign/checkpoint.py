@@ -45,7 +45,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from songalign import __version__
-from songalign.errors import SongalignError
+from songalign.errors import SongalignError, first_validation_problem
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -142,10 +142,9 @@ def _saved_config_problem(error: ValidationError) -> str:
     message (``value_error``) is left out, as it tells a recipe's author what to write instead,
     which is no fix for a saved folder.
     """
-    first = error.errors()[0]
-    field = ".".join(map(str, first["loc"]))
+    field, message = first_validation_problem(error)
     where = f"field {field!r}" if field else "the config as a whole"
-    return f"{where} is refused" if first["type"] == "value_error" else f"{where}: {first['msg']}"
+    return f"{where} is refused" if error.errors()[0]["type"] == "value_error" else f"{where}: {message}"
 
 
 def read_saved_config(directory: str | Path, kind: type[ConfigT], remedy: str) -> ConfigT:
