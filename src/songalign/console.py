@@ -11,8 +11,6 @@ from songalign.errors import NOTED, REPAIRED, SKIPPED, SkipReport
 
 console = Console()
 
-EXAMPLES_PER_KIND = 3
-"""Items named after each kind in the summary; the full list is in the report's file."""
 ACTION_COLOURS = {SKIPPED: "yellow", REPAIRED: "cyan", NOTED: "blue"}
 
 
@@ -31,7 +29,7 @@ def print_skip_report(
         return
     where = f" — every item in {escape(str(listing))}" if listing else ""
     out.print(f"[bold]{escape(title)}[/bold]: {escape(report.summary())}{where}")
-    kinds = report.kinds(EXAMPLES_PER_KIND)
+    kinds = report.kinds()
     for group in kinds[:limit]:
         colour = ACTION_COLOURS.get(group.action, "white")
         out.print(f"  [{colour}]{group.count:>5} {group.action:<8}[/{colour}]  {escape(group.kind)}")

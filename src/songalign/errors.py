@@ -20,6 +20,10 @@ from typing import Any
 log = logging.getLogger("songalign")
 
 
+EXAMPLES_PER_KIND = 3
+"""Items a summary names after each kind of skip or repair; the full list is in the report's file."""
+
+
 class SongalignError(Exception):
     """A problem the user can fix; ``str(error)`` is one sentence saying what and how."""
 
@@ -187,7 +191,7 @@ class SkipReport:
         """How many items were skipped (repairs not counted)."""
         return len(self.skipped)
 
-    def kinds(self, examples: int = 3) -> list[KindCount]:
+    def kinds(self, examples: int = EXAMPLES_PER_KIND) -> list[KindCount]:
         """Entries grouped by (action, kind), most common first, each with up to ``examples`` distinct labels."""
         groups: dict[tuple[str, str], KindCount] = {}
         for entry in self.entries:

@@ -125,14 +125,6 @@ def song_lyrics(song: Song) -> str:
     return "\n".join(line.text for line in song.lines if line.text.strip())
 
 
-def model_songs(folder: str | Path) -> dict[str, list[str]] | None:
-    """The song ids per split of the corpus a model folder was trained on (its card's ``data.songs``).
-
-    None when the card does not say (a folder written before cards listed songs, or no card).
-    """
-    return _card_split_songs(read_card(folder))
-
-
 def _card_split_songs(card: dict[str, Any]) -> dict[str, list[str]] | None:
     """A card's ``data.songs`` as ``{split: song ids}`` for ``train``/``val``/``test``; None when it has none."""
     songs = (card.get("data") or {}).get("songs")
@@ -289,7 +281,7 @@ def _tower_splits(
     unknown = unknown_training(card)
     source: dict[str, Any] = {"source": splits, "align_model": str(align_model)}
     if splits == "align_model":
-        tower = model_songs(align_model)
+        tower = _card_split_songs(card)
         if tower is None:
             raise SongalignError(
                 f"the model card of {align_model} does not list the songs of its splits (card.json data.songs), so "
@@ -299,8 +291,9 @@ def _tower_splits(
         assigned = {song: split for split in CARD_SPLITS for song in tower[split] if song in corpus_splits}
         assigned |= {song: "train" for song in heard or () if song in corpus_splits}  # the lineage's songs too
         moved = sum(1 for song, split in assigned.items() if corpus_splits[song] != split)
-        _require_val_and_test(corpus, corpus_splits, corpus_splits | assigned, align_model)
-        corpus_splits = corpus_splits | assigned
+        followed = corpus_splits | assigned
+        _require_val_and_test(corpus, corpus_splits, followed, align_model)
+        corpus_splits = followed
         source |= {"matched": len(assigned), "moved": moved}
     elif heard is not None:
         check_unseen(corpus_splits, heard, align_model, "the music tower of",
