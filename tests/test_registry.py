@@ -20,6 +20,7 @@ from songalign.describe.base import DESCRIBERS
 from songalign.errors import SkipReport, SongalignError, UnknownNameError
 from songalign.registry import Registry, parse_options
 from songalign.towers import AUDIO_TOWERS, TEXT_TOWERS
+from songalign.transcribe import NETWORKS
 
 
 def test_a_factory_is_registered_as_a_decorator_a_callable_or_a_lazy_string():
@@ -172,6 +173,7 @@ def test_the_registry_docstring_names_the_entry_point_group_and_home_of_every_re
         (LOSSES, "songalign.align.losses.LOSSES"),
         (DESCRIBERS, "songalign.describe.DESCRIBERS"),
         (PRETRAINED, "songalign.align.PRETRAINED"),
+        (NETWORKS, "songalign.transcribe.NETWORKS"),
     ]
     rows = [line for line in songalign.registry.__doc__.splitlines() if line.startswith("``songalign.")]
     for registry, home in homes:

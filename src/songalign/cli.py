@@ -21,12 +21,15 @@ from songalign.describe.base import DESCRIBERS
 from songalign.errors import SongalignError, first_validation_problem
 from songalign.registry import parse_options
 from songalign.search.commands import index_command, search_command, serve_command
+from songalign.transcribe.commands import rank_lyrics_command, transcribe_app
 
 app = typer.Typer(help="songalign: align song audio, lyrics and the emotion in lyrics.", no_args_is_help=True)
 corpus_app = typer.Typer(help="Create, prepare and inspect corpora.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(caption_app, name="caption")
 app.add_typer(models_app, name="models")
+app.add_typer(transcribe_app, name="transcribe")
+app.command("rank-lyrics")(rank_lyrics_command)
 app.command("index")(index_command)
 app.command("search")(search_command)
 app.command("serve")(serve_command)
@@ -55,11 +58,14 @@ def corpus_synth(
     seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same corpus")] = 0,
     duration: Annotated[float, typer.Option(help="approximate song length in seconds")] = 40.0,
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    stems: Annotated[
+        bool, typer.Option(help="also write each song's vocals, as mixed, to stems/<name>.vocals.flac")
+    ] = False,
 ) -> None:
     """Generate the synthetic corpus (JamendoLyrics layout, with emotion labels and music captions)."""
     from songalign.corpus.synth import synthesize_corpus
 
-    summary = synthesize_corpus(out, n_songs=songs, seed=seed, workers=workers, duration=duration)
+    summary = synthesize_corpus(out, n_songs=songs, seed=seed, workers=workers, duration=duration, stems=stems)
     console.print(f"[green]wrote {songs} songs to {out}[/green] ({summary})")
 
 

@@ -292,7 +292,8 @@ def headline_figures(summary: dict[str, Any]) -> dict[str, float]:
         for split, result in splits.items():
             at = f"{name}/{split}"
             for key, protocol in result["lyric_choice"].items():
-                figures[f"{at}/lyric_choice/{key}/kl"] = protocol["kl"]["mean"]
+                if protocol.get("kl"):
+                    figures[f"{at}/lyric_choice/{key}/kl"] = protocol["kl"]["mean"]
                 if protocol.get("kl_model_scale"):
                     figures[f"{at}/lyric_choice/{key}/kl_model_scale"] = protocol["kl_model_scale"]["mean"]
                 figures |= {f"{at}/lyric_choice/{key}/top_{k}": e["mean"] for k, e in protocol["top_k"].items()}

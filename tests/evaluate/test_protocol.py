@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from songalign.errors import SongalignError
-from songalign.evaluate.protocol import Estimate, kl_audio_to_lyric, lyric_choice
+from songalign.evaluate.protocol import (
+    Estimate,
+    candidate_pools,
+    cosine_scores,
+    kl_audio_to_lyric,
+    lyric_choice,
+    lyric_choice_from_scores,
+    normalise,
+)
 
 
 def distinct_lyrics(n: int, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, list[str]]:
@@ -127,3 +135,72 @@ def test_no_draws_is_one_error_naming_the_option():
     with pytest.raises(SongalignError, match=r"^draws=0 .* set draws \(--draws\) to 1 or more"):
         lyric_choice(lyrics.copy(), lyrics, texts, pool=4, draws=0)
     assert lyric_choice(lyrics.copy(), lyrics, texts, pool=2, draws=1).top_k[1].mean == 100.0  # 2 is enough
+
+
+# the protocol on a score matrix (methods without embeddings: a CTC likelihood, a fusion)
+
+
+def without_kl(result) -> dict:
+    figures = result.to_dict()
+    return {key: value for key, value in figures.items() if key not in ("kl", "kl_model_scale", "model_scale")}
+
+
+@pytest.mark.parametrize("pool", [3, 10, "all"])
+def test_scores_equal_to_the_embedding_products_give_lyric_choices_figures(pool):
+    lyrics, texts = distinct_lyrics(25)
+    texts[3] = texts[7]  # a repeated chorus
+    audio = lyrics + 1.5 * np.random.default_rng(2).standard_normal(lyrics.shape)
+    by_embeddings = lyric_choice(audio, lyrics, texts, pool=pool, draws=3, seed=4, scale=5.0)
+    scores = normalise(audio) @ normalise(lyrics).T
+    by_scores = lyric_choice_from_scores(scores, texts, pool=pool, draws=3, seed=4)
+    assert without_kl(by_scores) == without_kl(by_embeddings)
+    assert by_scores.kl is None and by_scores.kl_model_scale is None and by_embeddings.kl is not None
+    # a monotone transform of the scores changes nothing: only the order within a pool counts
+    assert without_kl(lyric_choice_from_scores(np.exp(3 * scores) - 7, texts, pool=pool, draws=3, seed=4)) == (
+        without_kl(by_embeddings)
+    )
+
+
+def test_every_method_sees_the_same_seeded_pools():
+    pools = list(candidate_pools(12, 4, 2, seed=3))
+    assert len(pools) == 24 and [(d, q) for d, q, _ in pools[:2]] == [(0, 0), (0, 1)]
+    assert all(c[0] == q and len(set(c)) == 4 for _, q, c in pools)
+    assert all((a[2] == b[2]).all() for a, b in zip(pools, candidate_pools(12, 4, 2, seed=3), strict=True))
+    assert any((a[2] != b[2]).any() for a, b in zip(pools, candidate_pools(12, 4, 2, seed=4), strict=True))
+    assert all(len(c) == 12 for _, _, c in candidate_pools(12, "all", 5, seed=0))
+
+
+def test_a_perfect_score_matrix_finds_every_lyric_and_a_constant_one_scores_exactly_chance():
+    texts = [f"lyric {i}" for i in range(20)]
+    texts[5] = texts[6]
+    own = np.array([[a == b for b in texts] for a in texts], dtype=float)
+    perfect = lyric_choice_from_scores(own, texts, pool=10, draws=5, seed=0)
+    assert {k: e.mean for k, e in perfect.top_k.items()} == {1: 100.0, 2: 100.0, 4: 100.0, 8: 100.0}
+    for pool in (10, "all"):
+        constant = lyric_choice_from_scores(np.full((20, 20), -3.5), texts, pool=pool, draws=5, seed=0)
+        assert {k: e.mean for k, e in constant.top_k.items()} == pytest.approx(constant.chance_top_k)
+    # −inf is a score like any other: everything but the own lyric ruled out is perfect, all ruled out is chance
+    ruled_out = np.where(own > 0, -40.0, -np.inf)
+    assert lyric_choice_from_scores(ruled_out, texts, pool=10).top_k[1].mean == 100.0
+    nothing = lyric_choice_from_scores(np.full((20, 20), -np.inf), texts, pool=10)
+    assert {k: e.mean for k, e in nothing.top_k.items()} == pytest.approx(nothing.chance_top_k)
+
+
+def test_nan_scores_are_one_error_naming_the_method():
+    scores = np.zeros((6, 6))
+    scores[2, 4] = np.nan
+    with pytest.raises(SongalignError, match=r"^CTC likelihood gives NaN scores for 1 of 36 \(audio, lyrics\) pairs"):
+        lyric_choice_from_scores(scores, [f"t{i}" for i in range(6)], pool=3, method_name="CTC likelihood")
+    with pytest.raises(ValueError, match=r"\(6, 6\) matrix"):
+        lyric_choice_from_scores(np.zeros((6, 5)), [f"t{i}" for i in range(6)], pool=3)
+
+
+def test_identical_lyric_embeddings_always_tie():
+    # a matrix product may round one copy of an embedding differently from another (BLAS edge tiles):
+    # the cosines of identical lyric embeddings must be bitwise equal, or a tie would be broken by noise
+    rng = np.random.default_rng(3)
+    lyrics = normalise(rng.standard_normal((517, 33)))
+    copies = rng.choice(517, 100, replace=False)
+    lyrics[copies] = lyrics[copies[0]]
+    scores = cosine_scores(rng.standard_normal((517, 33)), lyrics)
+    assert np.all(scores[:, copies] == scores[:, copies[:1]])

@@ -34,6 +34,14 @@ Choices this implementation makes, and why:
   interval (mean ± 1.96 · standard error) are taken over the queries; ``count`` is the number
   of queries.
 - **Non-finite embeddings** (NaN or infinite) are an error naming the model, not a score.
+- **Any score, not only embeddings.** The pools, top-k and chance are computed on a score
+  matrix (:func:`lyric_choice_from_scores`; row ``i`` = query ``i``'s score for every segment's
+  lyrics, higher = better), so a method without embeddings — a transcriber's CTC likelihood, a
+  fusion — is scored on exactly the same pools: for one seed and pool size every method draws the
+  same candidates. :func:`lyric_choice` is that function on the cosines ``audio @ lyricsᵀ`` plus
+  the KL, which needs embeddings (a score-only result has ``kl`` None). A score of ``−inf`` (a
+  candidate the method rules out, e.g. a text too long for the audio's CTC frames) ranks below
+  every finite score and ties with the other ``−inf`` candidates; a NaN score is an error.
 
 The seed's published numbers are below 10-way chance, so it most likely ranked against a larger
 pool: ``pool`` is therefore explicit in every result.
@@ -41,6 +49,7 @@ pool: ``pool`` is therefore explicit in every result.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -79,15 +88,16 @@ class Estimate:
 class LyricChoiceResult:
     """Figures of one run of the protocol; see the module docstring for each choice.
 
-    ``kl`` is in nats at ``s = 1``; ``kl_model_scale`` at ``s = model_scale`` (both fields None
-    when the model has no logit scale of its own); ``top_k`` and ``chance_top_k`` are in %. Every estimate's
-    ``count`` is ``queries``.
+    ``kl`` is in nats at ``s = 1`` (None for a score-only method, which has no embeddings to take
+    a KL of); ``kl_model_scale`` at ``s = model_scale`` (both fields None when the model has no
+    logit scale of its own); ``top_k`` and ``chance_top_k`` are in %. Every estimate's ``count`` is
+    ``queries``.
     """
 
     pool: int | str
     draws: int
     queries: int
-    kl: Estimate
+    kl: Estimate | None
     top_k: dict[int, Estimate] = field(default_factory=dict)
     chance_top_k: dict[int, float] = field(default_factory=dict)
     model_scale: float | None = None
@@ -141,6 +151,103 @@ def kl_audio_to_lyric(q_audio: np.ndarray, q_lyric: np.ndarray, keys: np.ndarray
     return float(np.sum(np.exp(log_p_audio) * (log_p_audio - log_p_lyric)))
 
 
+def pool_plan(n_items: int, pool: int | str, draws: int) -> tuple[bool, int, int]:
+    """``(whole split?, candidates per pool, draws)`` for ``n_items`` segments: a pool as large as the split is the split."""
+    whole = pool == "all" or (isinstance(pool, int) and pool >= n_items)
+    return whole, n_items if whole else int(pool), 1 if whole else draws
+
+
+def candidate_pools(n_items: int, pool: int | str, draws: int, seed: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Every ``(draw, query, candidates)`` of the protocol, in order; ``candidates (size,)`` holds the query first.
+
+    Draw ``d`` uses ``numpy.random.default_rng([seed, d])`` and draws the queries in order, so the
+    pools depend only on ``(n_items, pool, draws, seed)``: every method scored with the same
+    options sees the same candidates.
+    """
+    whole, size, draws = pool_plan(n_items, pool, draws)
+    for draw in range(draws):
+        rng = np.random.default_rng([seed, draw])
+        for query in range(n_items):
+            if whole:
+                yield draw, query, np.arange(n_items)
+            else:
+                others = np.delete(np.arange(n_items), query)
+                yield draw, query, np.concatenate([[query], rng.choice(others, size - 1, replace=False)])
+
+
+def require_scores(scores: np.ndarray, n_items: int, method_name: str | None = None) -> np.ndarray:
+    """``scores`` as a float64 ``(n_items, n_items)`` matrix; one error naming the method if it holds NaN.
+
+    Infinite scores are kept: ``−inf`` ranks last, ``+inf`` first, equal infinities tie.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (n_items, n_items):
+        raise ValueError(f"give one score per (query, text) pair: a ({n_items}, {n_items}) matrix, not {scores.shape}")
+    nan = np.isnan(scores)
+    if nan.any():
+        raise SongalignError(
+            f"{method_name or 'the method'} gives NaN scores for {int(nan.sum())} of {nan.size} (audio, lyrics) "
+            "pairs, so it cannot rank the candidates; its inputs (emissions or embeddings) hold NaN — check the "
+            "model's checkpoint or retrain it"
+        )
+    return scores
+
+
+def cosine_scores(audio: np.ndarray, lyrics: np.ndarray) -> np.ndarray:
+    """``(N, M)`` cosines of ``audio (N, D)`` with ``lyrics (M, D)``, identical for identical lyric rows.
+
+    A matrix product's rounding can depend on an item's position (BLAS kernels treat edge tiles
+    differently), which would break the tie between two bitwise-identical lyric embeddings by
+    noise; each distinct lyric row is therefore scored once and its scores copied to its duplicates.
+    """
+    audio, lyrics = normalise(audio), normalise(lyrics)
+    distinct, inverse = np.unique(lyrics, axis=0, return_inverse=True)
+    return (audio @ distinct.T)[:, np.asarray(inverse).reshape(-1)]
+
+
+def lyric_choice_from_scores(
+    scores: np.ndarray,
+    texts: list[str],
+    *,
+    pool: int | str = 10,
+    draws: int = 5,
+    seed: int = 0,
+    top_ks: tuple[int, ...] = TOP_KS,
+    method_name: str | None = None,
+) -> LyricChoiceResult:
+    """Top-k and chance of the protocol for any method that scores each (audio, lyrics) pair.
+
+    ``scores (N, N)``: row ``i`` is query ``i``'s score for the lyrics of every segment, higher =
+    better (a log-likelihood, a cosine, …; only the order within a pool matters). ``texts`` are
+    the ``N`` lyric texts (identical texts count as one another's own lyric). ``pool``, ``draws``
+    and ``seed`` are :func:`lyric_choice`'s and draw the same pools. The result has ``kl`` None.
+    NaN scores are one error naming ``method_name``; ``−inf`` is a valid score that ranks last.
+    """
+    require_protocol_options(pool, draws)
+    n_items = len(texts)
+    if n_items < 2:
+        raise ValueError("the lyric-choice protocol needs at least 2 segments")
+    scores = require_scores(scores, n_items, method_name)
+    whole, size, draws = pool_plan(n_items, pool, draws)
+    text_ids = np.unique(np.asarray(texts), return_inverse=True)[1]
+    hits = np.zeros((len(top_ks), draws, n_items))
+    chance = np.zeros((len(top_ks), draws, n_items))
+    for draw, query, candidates in candidate_pools(n_items, pool, draws, seed):
+        own = text_ids[candidates] == text_ids[query]
+        found, by_chance = first_relevant_rank(scores[query, candidates], own), chance_rank(own)
+        hits[:, draw, query] = [found.hit_at(k) for k in top_ks]
+        chance[:, draw, query] = [by_chance.hit_at(k) for k in top_ks]
+    return LyricChoiceResult(
+        pool="all" if whole else size,
+        draws=draws,
+        queries=n_items,
+        kl=None,
+        top_k={k: Estimate.over_queries(100.0 * hits[i]) for i, k in enumerate(top_ks)},
+        chance_top_k={k: float(100.0 * chance[i].mean()) for i, k in enumerate(top_ks)},
+        interval=f"95% interval over {n_items} queries (each query's mean over {draws} draw(s))",
+    )
+
+
 def lyric_choice(
     audio: np.ndarray,
     lyrics: np.ndarray,
@@ -159,7 +266,8 @@ def lyric_choice(
     ``pool`` is the number of candidates per query (query included, 2 or more) or ``"all"`` for the
     whole split (then one draw suffices: there is nothing to draw). ``scale`` is the model's own logit
     scale, or None when it has none. ``model_name`` names the model in the error raised for
-    non-finite embeddings.
+    non-finite embeddings. Top-k and chance are :func:`lyric_choice_from_scores` on the cosines;
+    the KL is added on the same pools.
     """
     require_protocol_options(pool, draws)
     n_items = len(texts)
@@ -170,37 +278,16 @@ def lyric_choice(
     require_finite(audio, "audio", model_name)
     require_finite(lyrics, "lyric", model_name)
     audio, lyrics = normalise(audio), normalise(lyrics)
-    whole = pool == "all" or (isinstance(pool, int) and pool >= n_items)
-    size = n_items if whole else int(pool)
-    draws = 1 if whole else draws
-    text_ids = np.unique(np.asarray(texts), return_inverse=True)[1]
-    scales = (1.0,) if scale is None else (1.0, float(scale))
-    kls = np.zeros((len(scales), draws, n_items))
-    hits = np.zeros((len(top_ks), draws, n_items))
-    chance = np.zeros((len(top_ks), draws, n_items))
-    for draw in range(draws):
-        rng = np.random.default_rng([seed, draw])
-        for query in range(n_items):
-            if whole:
-                candidates = np.arange(n_items)
-            else:
-                others = np.delete(np.arange(n_items), query)
-                candidates = np.concatenate([[query], rng.choice(others, size - 1, replace=False)])
-            keys = lyrics[candidates]
-            own = text_ids[candidates] == text_ids[query]
-            for index, s in enumerate(scales):
-                kls[index, draw, query] = kl_audio_to_lyric(audio[query], lyrics[query], keys, s)
-            found, by_chance = first_relevant_rank(keys @ audio[query], own), chance_rank(own)
-            hits[:, draw, query] = [found.hit_at(k) for k in top_ks]
-            chance[:, draw, query] = [by_chance.hit_at(k) for k in top_ks]
-    return LyricChoiceResult(
-        pool="all" if whole else size,
-        draws=draws,
-        queries=n_items,
-        kl=Estimate.over_queries(kls[0]),
-        top_k={k: Estimate.over_queries(100.0 * hits[i]) for i, k in enumerate(top_ks)},
-        chance_top_k={k: float(100.0 * chance[i].mean()) for i, k in enumerate(top_ks)},
-        model_scale=None if scale is None else float(scale),
-        kl_model_scale=None if scale is None else Estimate.over_queries(kls[1]),
-        interval=f"95% interval over {n_items} queries (each query's mean over {draws} draw(s))",
+    result = lyric_choice_from_scores(
+        cosine_scores(audio, lyrics), texts, pool=pool, draws=draws, seed=seed, top_ks=top_ks, method_name=model_name
     )
+    scales = (1.0,) if scale is None else (1.0, float(scale))
+    kls = np.zeros((len(scales), result.draws, n_items))
+    for draw, query, candidates in candidate_pools(n_items, pool, draws, seed):
+        keys = lyrics[candidates]
+        for index, s in enumerate(scales):
+            kls[index, draw, query] = kl_audio_to_lyric(audio[query], lyrics[query], keys, s)
+    result.kl = Estimate.over_queries(kls[0])
+    result.model_scale = None if scale is None else float(scale)
+    result.kl_model_scale = None if scale is None else Estimate.over_queries(kls[1])
+    return result

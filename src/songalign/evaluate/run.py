@@ -353,8 +353,10 @@ def significant(value: float, digits: int) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
-def _kl(estimate: Mapping[str, float]) -> str:
-    """A KL estimate: its mean to 3 significant digits ± its interval to 2."""
+def _kl(estimate: Mapping[str, float] | None) -> str:
+    """A KL estimate: its mean to 3 significant digits ± its interval to 2 ("—" for a method without one)."""
+    if estimate is None:
+        return "—"
     return f"{significant(estimate['mean'], 3)} ± {significant(estimate['ci95'], 2)}"
 
 
@@ -365,7 +367,7 @@ def lyric_choice_table(
 
     Columns: the row labels (``headers``), the pool (``all (N)`` for the whole split), KL at
     s = 1 and at the model's scale (the s = 1 figure, marked so, for a model without a trained
-    scale), top-k ± interval, the chance top-k, the interval's query and
+    scale; "—" for a method that ranks without embeddings, such as CTC likelihood), top-k ± interval, the chance top-k, the interval's query and
     draw counts, then ``extra_columns`` (header → row labels → cell, "—" where missing).
     """
     extra_columns = extra_columns or {}
@@ -379,6 +381,8 @@ def lyric_choice_table(
             f"{_kl(result['kl_model_scale'])} (s = {result['model_scale']:.2f})"
             if result.get("kl_model_scale")
             else f"{_kl(result['kl'])} (s = 1: no trained scale)"
+            if result.get("kl")
+            else "—"
         )
         cells.append(
             [

@@ -13,6 +13,19 @@ of the same name beside it (``Artist - Title.mp3`` + ``Artist - Title.lrc``):
   seconds (or ``mm:ss.xx``); an empty ``end`` is filled as in LRC.
 - ``.json``: a list of ``{"start", "end", "text"}`` (optionally ``"words"``, a list of the same),
   or ``{"lines": [...], "title": ..., "artist": ..., "language": ...}``.
+- ``.txt``: plain, untimed lyrics (one lyric line per line, blank lines between paragraphs), read
+  only when none of the above is there and only with the reader option ``aligner`` (``--option
+  aligner=MODEL_DIR``, a transcriber folder from ``songalign transcribe train``): the transcriber
+  hears the song and :func:`songalign.transcribe.align.align_lyrics` times every line and word
+  (CTC forced alignment), so untimed lyrics become timed lines, words, paragraphs and segments.
+  Without ``aligner`` such a song is skipped with a message saying how to time it. The aligned
+  song's ``extra["aligned_by"]`` records ``transcriber`` (the folder), ``vocals`` (what the
+  transcriber heard as its vocal channel: ``"mix copy"`` when it was trained on the mix, or on
+  vocal stems, which user audio lacks; else the separator folder) and ``log_likelihood`` (the
+  alignment path's natural-log probability, summed over frames). Lyrics too long to fit the audio
+  skip that song with the reason. The option is checked (a transcriber folder whose mode writes
+  lyrics) before any song is read; the transcriber is loaded once per reader call, at the first
+  ``.txt`` that needs it, on the CPU. Importing this module imports no torch.
 
 :func:`read_pairs` reads a CSV of ``audio_path,lyrics[,description]`` rows without timing
 (what CLAP users fine-tune on): each row is one song whose lyrics span the whole audio.
@@ -28,6 +41,7 @@ Timings are parsed, not checked: NaN, negative or overlapping times are passed o
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -39,7 +53,7 @@ from typing import Any
 
 from songalign.audio.io import AUDIO_EXTENSIONS, probe_audio
 from songalign.corpus.readers.text import csv_records, read_text, wanted_languages
-from songalign.corpus.records import Line, Seconds, Song, Word
+from songalign.corpus.records import Line, Paragraph, Seconds, Song, Word
 from songalign.errors import BadInputError, SkipReport, SongalignError
 
 LAST_LINE_SECONDS: Seconds = 5.0
@@ -47,6 +61,12 @@ LAST_LINE_SECONDS: Seconds = 5.0
 
 ANNOTATION_SUFFIXES = (".lrc", ".csv", ".json")
 """Lyrics annotation formats read beside an audio file, in order of preference."""
+
+UNTIMED_SUFFIX = ".txt"
+"""Plain untimed lyrics beside an audio file: read (and aligned) only with ``aligner`` and no timed annotation."""
+
+UNTIMED_KIND = "untimed .txt lyrics without --option aligner=MODEL_DIR to time them"
+UNALIGNED_KIND = "lyrics that could not be aligned to their audio (too long for it, or no letters to align)"
 
 START_FIELDS = ("start", "start_time")
 END_FIELDS = ("end", "end_time")
@@ -326,7 +346,13 @@ _PARSERS: dict[str, Callable[[str, Path], _Annotation]] = {
 # The readers
 
 
-def read_folder(src: Path, report: SkipReport, *, languages: Sequence[str] | str | None = None) -> Iterator[Song]:
+def read_folder(
+    src: Path,
+    report: SkipReport,
+    *,
+    languages: Sequence[str] | str | None = None,
+    aligner: str | Path | None = None,
+) -> Iterator[Song]:
     """Read a folder (searched recursively) of audio files with lyrics annotations beside them.
 
     Each audio file (an extension in :data:`~songalign.audio.io.AUDIO_EXTENSIONS`) needs an
@@ -338,16 +364,21 @@ def read_folder(src: Path, report: SkipReport, *, languages: Sequence[str] | str
     is skipped. ``Song.extra["annotation_path"]`` is the annotation file's path, plus
     ``album``, ``songwriter`` and ``lrc_author`` from LRC tags. ``languages``, when given,
     keeps only songs whose language is one of them (case-insensitive); songs that state no
-    language are then skipped too.
+    language are then skipped too (a ``.txt`` states none).
 
-    Audio without annotation, an ``.lrc`` without audio, unreadable files and bad rows go to
-    ``report``. Raises :class:`SongalignError` at once if ``src`` is not a folder with audio.
+    ``aligner``, a transcriber model folder, times songs whose only lyrics are a plain
+    ``<name>.txt`` (see the module docstring); without it such songs are skipped and reported.
+
+    Audio without annotation, an ``.lrc`` without audio, unreadable files, bad rows and lyrics
+    that do not fit their audio go to ``report``. Raises :class:`SongalignError` at once if
+    ``src`` is not a folder with audio, or ``aligner`` is not a transcriber folder that writes lyrics.
     """
     src = Path(src)
     if not src.is_dir():
         raise SongalignError(
             f"{src} is not a folder; give the folder that holds your audio files and their .lrc, .csv or .json lyrics"
         )
+    txt_aligner = None if aligner is None else _TxtAligner(_aligner_folder(aligner))
     files = sorted(
         path
         for path in src.rglob("*")
@@ -358,7 +389,7 @@ def read_folder(src: Path, report: SkipReport, *, languages: Sequence[str] | str
         raise SongalignError(
             f"{src} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}); give the folder that holds your songs"
         )
-    return _read_folder(src, files, audio, report, wanted_languages(languages))
+    return _read_folder(src, files, audio, report, wanted_languages(languages), txt_aligner)
 
 
 def _unwanted_language(language: str, wanted: frozenset[str] | None, fix: str) -> str | None:
@@ -371,11 +402,16 @@ def _unwanted_language(language: str, wanted: frozenset[str] | None, fix: str) -
 
 
 def _read_folder(
-    src: Path, files: list[Path], audio: list[Path], report: SkipReport, wanted: frozenset[str] | None
+    src: Path,
+    files: list[Path],
+    audio: list[Path],
+    report: SkipReport,
+    wanted: frozenset[str] | None,
+    txt_aligner: _TxtAligner | None,
 ) -> Iterator[Song]:
     annotations: dict[tuple[Path, str], dict[str, Path]] = {}
     for path in files:
-        if path.suffix.lower() in _PARSERS:
+        if path.suffix.lower() in _PARSERS or path.suffix.lower() == UNTIMED_SUFFIX:
             annotations.setdefault((path.parent, path.stem), {}).setdefault(path.suffix.lower(), path)
     rank = {ext: i for i, ext in enumerate(AUDIO_EXTENSIONS)}
     chosen: dict[tuple[Path, str], Path] = {}
@@ -399,6 +435,11 @@ def _read_folder(
             continue
         found = annotations.get(key, {})
         annotation_path = next((found[suffix] for suffix in ANNOTATION_SUFFIXES if suffix in found), None)
+        if annotation_path is None and UNTIMED_SUFFIX in found:
+            song = _untimed_song(path, found[UNTIMED_SUFFIX], song_id, report, wanted, txt_aligner)
+            if song is not None:
+                yield song
+            continue
         if annotation_path is None:
             report.skip(
                 path,
@@ -439,6 +480,172 @@ def _read_folder(
             words=words,
             extra={"annotation_path": str(annotation_path.resolve()), **parsed.extra},
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Untimed .txt lyrics, timed by a transcriber
+
+
+def _aligner_folder(aligner: str | Path) -> Path:
+    """``aligner`` as the folder of a transcriber that writes lyrics; one SongalignError naming the option otherwise.
+
+    Checks only files and the saved config (no weights are loaded, torch is imported for the
+    config's class): the transcriber itself is loaded at the first ``.txt`` that needs it.
+    """
+    from songalign.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_card
+
+    folder = Path(str(aligner)).expanduser()
+    fix = "give a model folder from `songalign transcribe train`"
+    if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
+        raise SongalignError(
+            f"option aligner={folder} is not a transcriber folder (it needs {CONFIG_FILE} and {WEIGHTS_FILE}); {fix}"
+        )
+    kind = read_card(folder).get("kind")
+    if kind and kind != "transcribe":
+        raise SongalignError(f"option aligner={folder} holds a {kind!r} model, not a transcriber; {fix}")
+    from songalign.checkpoint import read_saved_config
+    from songalign.transcribe.model import TranscriberConfig
+
+    try:
+        config = read_saved_config(folder, TranscriberConfig, f"train the transcriber again ({fix})")
+    except SongalignError as error:
+        raise SongalignError(f"option aligner={folder} cannot be used: {error}") from None
+    if config.mode in ("pitch", "oracle"):
+        what = "writes no lyrics" if config.mode == "pitch" else "needs annotated notes, which plain lyrics lack"
+        raise SongalignError(
+            f"option aligner={folder} is a transcriber of mode {config.mode!r}, which {what}; "
+            "give one trained with mode multitask or baseline"
+        )
+    if config.vocals not in ("mix", "stem"):
+        separator = Path(config.vocals)
+        if not separator.is_dir():
+            raise SongalignError(
+                f"option aligner={folder} hears vocals separated by {separator}, which is not a folder here; "
+                "put the open-unmix model there or give a transcriber trained with vocals=mix"
+            )
+        if importlib.util.find_spec("openunmix") is None:
+            raise SongalignError(
+                f"option aligner={folder} hears vocals separated by open-unmix, which is not installed; "
+                "pip install openunmix or give a transcriber trained with vocals=mix"
+            )
+    return folder
+
+
+class _TxtAligner:
+    """Times plain lyrics with the transcriber in ``folder``, loaded at the first song that needs it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._transcriber: Any = None
+
+    def _loaded(self, report: SkipReport) -> Any:
+        if self._transcriber is None:
+            from songalign.transcribe.model import Transcriber
+
+            self._transcriber = Transcriber.from_pretrained(self.folder)
+            if self._transcriber.config.vocals == "stem":
+                report.note(
+                    self.folder,
+                    "was trained on vocal stems, which plain audio lacks, so it hears a copy of the mix as its "
+                    "vocals and may align less well; train one with vocals=mix for your own songs",
+                )
+        return self._transcriber
+
+    def align(self, audio_path: Path, lines: list[str], report: SkipReport) -> tuple[Any, str]:
+        """``(AlignedLyrics, what the vocal channel held)`` of ``lines`` in the audio at ``audio_path``.
+
+        Raises :class:`SongalignError` when the lyrics do not fit the audio (see
+        :func:`songalign.transcribe.align.align_lyrics`), BadInputError when the audio does not decode.
+        """
+        from songalign.audio.io import load_audio
+        from songalign.transcribe.align import align_lyrics
+        from songalign.transcribe.data import SAMPLE_RATE, separate_vocals
+
+        transcriber = self._loaded(report)
+        mix, _ = load_audio(audio_path, SAMPLE_RATE)
+        source = transcriber.config.vocals
+        # User audio has no vocal stem: a transcriber trained on stems hears a copy of the mix instead.
+        vocals = None if source in ("mix", "stem") else separate_vocals(mix, source)
+        heard = "mix copy" if vocals is None else str(source)
+        emissions = transcriber.emissions(mix, vocals, SAMPLE_RATE)
+        aligned = align_lyrics(emissions.log_probs, lines, emission_seconds=emissions.emission_seconds)
+        return aligned, heard
+
+
+def _txt_paragraphs(text: str) -> list[list[str]]:
+    """The lyric lines of a plain-lyrics text, grouped into paragraphs by blank (whitespace-only) lines."""
+    paragraphs: list[list[str]] = [[]]
+    for raw in text.splitlines():
+        line = " ".join(raw.split())
+        if line:
+            paragraphs[-1].append(line)
+        elif paragraphs[-1]:
+            paragraphs.append([])
+    return [paragraph for paragraph in paragraphs if paragraph]
+
+
+def _untimed_song(
+    audio_path: Path,
+    txt_path: Path,
+    song_id: str,
+    report: SkipReport,
+    wanted: frozenset[str] | None,
+    txt_aligner: _TxtAligner | None,
+) -> Song | None:
+    """The song of ``audio_path`` with the lyrics of ``txt_path`` timed by ``txt_aligner``; None (reported) if not."""
+    if txt_aligner is None:
+        report.skip(
+            txt_path,
+            "holds untimed lyrics, so its song was left out; time them with --option aligner=MODEL_DIR "
+            "(a transcriber from `songalign transcribe train`), or give an .lrc with times instead",
+            item=song_id,
+            kind=UNTIMED_KIND,
+        )
+        return None
+    unwanted = _unwanted_language("", wanted, "give the lyrics as .lrc with a [la:] tag, or leave out languages")
+    if unwanted:
+        report.skip(txt_path, unwanted, item=song_id)
+        return None
+    try:
+        paragraphs = _txt_paragraphs(read_text(txt_path))
+        duration = probe_audio(audio_path).duration
+        if not paragraphs:
+            report.skip(
+                txt_path, "holds no lyric lines; write the song's lyrics in it, one line per line", item=song_id
+            )
+            return None
+        aligned, heard = txt_aligner.align(audio_path, [line for paragraph in paragraphs for line in paragraph], report)
+    except BadInputError as error:
+        report.add_error(error, item=song_id)
+        return None
+    except SongalignError as error:  # the lyrics do not fit the audio (or hold no letters it can align)
+        report.skip(txt_path, f"could not be aligned to {audio_path.name}: {error}", item=song_id, kind=UNALIGNED_KIND)
+        return None
+    lines: list[Line] = []
+    song_paragraphs: list[Paragraph] = []
+    for paragraph_index, paragraph in enumerate(paragraphs):
+        members = aligned.lines[len(lines) : len(lines) + len(paragraph)]
+        lines.extend(Line(line.text, line.start, line.end, paragraph_index) for line in members)
+        song_paragraphs.append(Paragraph("\n".join(line.text for line in members), members[0].start, members[-1].end))
+    artist, title = _artist_title(audio_path.stem)
+    return Song(
+        id=song_id,
+        title=title,
+        artist=artist,
+        audio_path=str(audio_path.resolve()),
+        duration=duration,
+        lines=lines,
+        words=list(aligned.words),
+        paragraphs=song_paragraphs,
+        extra={
+            "annotation_path": str(txt_path.resolve()),
+            "aligned_by": {
+                "transcriber": str(txt_aligner.folder.resolve()),
+                "vocals": heard,
+                "log_likelihood": float(aligned.log_likelihood),
+            },
+        },
+    )
 
 
 def _artist_title(stem: str) -> tuple[str, str]:

@@ -12,9 +12,15 @@ Layout (``src`` is the dataset root)::
     metadata/segments.csv                (synthetic corpus only) ground-truth sections
     metadata/interpretations.csv         (synthetic corpus only) song-level interpretations with
                                          votes, carried into ``Song.extra["interpretations"]``
+    metadata/notes/<name>.csv            (synthetic corpus only) start,end,pitch,word_index,word:
+                                         the sung notes (s, MIDI) -> ``Song.notes``
+    stems/<name>.vocals.<ext>            (synthetic corpus with stems only) the vocals as in the
+                                         mix -> ``Song.extra["vocals_path"]`` (absolute)
 
 File names carry non-ASCII letters, apostrophes, brackets and ``&``; they are used verbatim.
-When the line file is missing, lines are rebuilt from the word file's ``line_end`` marks.
+When the line file is missing, lines are rebuilt from the word file's ``line_end`` marks. A notes
+file that cannot be read is noted in the report and the song kept without notes. Real
+JamendoLyrics has neither notes nor stems.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from pathlib import Path
 
 from songalign.corpus.readers.interpretation import INTERPRETATIONS, interpretation, parse_votes
 from songalign.corpus.readers.text import csv_records, read_text, wanted_languages
-from songalign.corpus.records import Line, Paragraph, Song, Word
+from songalign.corpus.records import Line, Note, Paragraph, Song, Word
 from songalign.corpus.validate import lines_from_words
 from songalign.errors import BadInputError, SkipReport, SongalignError
 
@@ -46,10 +52,16 @@ WORD_COLUMNS = ("word_start", "word_end", "line_end")
 """The header of ``annotations/words/<name>.csv``."""
 LINE_COLUMNS = ("start_time", "end_time", "lyrics_line")
 """The header of ``annotations/lines/<name>.csv``."""
+NOTE_COLUMNS = ("start", "end", "pitch", "word_index", "word")
+"""The header of ``metadata/notes/<name>.csv`` (synthetic corpus): seconds, MIDI pitch, word index and text."""
 
 INDEX_FILE = "JamendoLyrics.csv"
 REFERENCE_FILE = Path("metadata") / "segments.csv"
 INTERPRETATION_FILE = Path("metadata") / "interpretations.csv"
+NOTES_FOLDER = Path("metadata") / "notes"
+STEMS_FOLDER = Path("stems")
+VOCALS_MARK = ".vocals."
+"""A vocal stem is ``stems/<name>.vocals.<ext>``."""
 
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
@@ -94,6 +106,42 @@ def _read_lines(src: Path, name: str) -> list[Line] | None:
     if rows and not {"start_time", "end_time", "lyrics_line"} <= rows[0].keys():
         raise BadInputError(path, "the header must be start_time,end_time,lyrics_line")
     return [Line(r["lyrics_line"], parse_seconds(r["start_time"]), parse_seconds(r["end_time"])) for r in rows]
+
+
+def _read_notes(path: Path) -> list[Note]:
+    """The notes of ``metadata/notes/<name>.csv``; a file with a missing column or a row whose start,
+    end or pitch is not a finite number, or whose word index is not an integer, raises
+    :class:`BadInputError` (partial notes would mislead pitch training more than none)."""
+    rows = read_csv_rows(path)
+    missing = [c for c in ("start", "end", "pitch") if rows and c not in rows[0]]
+    if missing:
+        raise BadInputError(
+            path, f"missing column(s) {', '.join(missing)}; the header must be {','.join(NOTE_COLUMNS)}"
+        )
+    notes = []
+    for row_number, row in enumerate(rows, start=2):
+        start, end, pitch = (parse_seconds(row[c]) for c in ("start", "end", "pitch"))
+        word = row.get("word_index", "")
+        if not all(math.isfinite(v) for v in (start, end, pitch)) or not (word == "" or word.lstrip("-").isdigit()):
+            raise BadInputError(
+                path,
+                f"row {row_number} has no readable start, end, pitch or word_index; fix the row or delete the file",
+            )
+        notes.append(Note(start, end, pitch, int(word) if word else -1, row.get("word", "")))
+    return notes
+
+
+def _vocal_stems(src: Path) -> dict[str, Path]:
+    """The vocal stems in ``stems/`` by song file stem (``<name>.vocals.<ext>``); empty when there is no such folder."""
+    folder = src / STEMS_FOLDER
+    if not folder.is_dir():
+        return {}
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        name, mark, extension = path.name.rpartition(VOCALS_MARK)
+        if mark and name and extension and "." not in extension and path.is_file():
+            found.setdefault(name, path)
+    return found
 
 
 def _paragraphs(src: Path, name: str, lines: list[Line]) -> tuple[list[Line], list[Paragraph]]:
@@ -157,6 +205,7 @@ def read_jamendo(src: Path, report: SkipReport, *, languages: Sequence[str] | st
     wanted = wanted_languages(languages)
     references = _by_song(src / REFERENCE_FILE, _reference_section)
     readings = _by_song(src / INTERPRETATION_FILE, _interpretation)
+    vocal_stems = _vocal_stems(src)
     for row_number, row in enumerate(read_csv_rows(index), start=2):
         filepath = row.get("filepath", "")
         if not filepath:
@@ -195,6 +244,15 @@ def read_jamendo(src: Path, report: SkipReport, *, languages: Sequence[str] | st
             extra["reference_sections"] = references[filepath]
         if filepath in readings:
             extra[INTERPRETATIONS] = readings[filepath]
+        if name in vocal_stems:
+            extra["vocals_path"] = str(vocal_stems[name].resolve())
+        notes: list[Note] = []
+        notes_path = src / NOTES_FOLDER / f"{name}.csv"
+        if notes_path.is_file():
+            try:
+                notes = _read_notes(notes_path)
+            except BadInputError as error:
+                report.note(error.path, f"{error.problem}; the song is kept without notes", item=filepath)
         yield Song(
             id=name,
             title=row.get("title", ""),
@@ -206,5 +264,6 @@ def read_jamendo(src: Path, report: SkipReport, *, languages: Sequence[str] | st
             words=words,
             lines=lines,
             paragraphs=paragraphs,
+            notes=notes,
             extra=extra,
         )

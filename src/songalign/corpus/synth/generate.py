@@ -77,9 +77,9 @@ def plan_corpus(n_songs: int, seed: int, duration: float) -> list[song.SongSpec]
     return specs
 
 
-def make_song(spec: song.SongSpec, out_dir: Path) -> render.SongRows:
-    """Compose, mix and write one song (runs in a worker process)."""
-    return render.write_song(song.compose_song(spec), out_dir)
+def make_song(spec: song.SongSpec, out_dir: Path, stems: bool = False) -> render.SongRows:
+    """Compose, mix and write one song, with its vocal stem when ``stems`` (runs in a worker process)."""
+    return render.write_song(song.compose_song(spec), out_dir, vocal_stem=stems)
 
 
 def _process_context() -> multiprocessing.context.BaseContext:
@@ -88,17 +88,18 @@ def _process_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
 
 
-def _prepare(out_dir: Path) -> None:
-    """Create the layout; a previous synthetic corpus in ``out_dir`` is replaced, anything else refused."""
+def _prepare(out_dir: Path, stems: bool = False) -> None:
+    """Create the layout (with ``stems/`` when ``stems``); a previous synthetic corpus in ``out_dir`` is
+    replaced, anything else refused."""
     if out_dir.exists() and not out_dir.is_dir():
         raise SongalignError(f"{out_dir} is a file; give a folder for the synthetic corpus")
     if out_dir.exists() and any(out_dir.iterdir()):
         if not (out_dir / "metadata" / "synth.json").is_file():
             raise SongalignError(f"{out_dir} is not empty and holds no synthetic corpus; give an empty or new folder")
-        for folder in ("mp3", "lyrics", "annotations", "metadata"):
+        for folder in ("mp3", "lyrics", "annotations", "metadata", str(render.STEMS_FOLDER)):
             shutil.rmtree(out_dir / folder, ignore_errors=True)
         (out_dir / "JamendoLyrics.csv").unlink(missing_ok=True)
-    for folder in LAYOUT:
+    for folder in LAYOUT + ((str(render.STEMS_FOLDER),) if stems else ()):
         (out_dir / folder).mkdir(parents=True, exist_ok=True)
 
 
@@ -109,6 +110,7 @@ def synthesize_corpus(
     workers: int | None = None,
     duration: float = 40.0,
     progress: Callable[[int], None] | None = None,
+    stems: bool = False,
 ) -> SynthSummary:
     """Write a synthetic song corpus in the JamendoLyrics MultiLang layout, deterministically from ``seed``.
 
@@ -119,6 +121,9 @@ def synthesize_corpus(
     ``metadata/songs.csv``, ``metadata/interpretations.csv`` (song-level interpretations with
     votes, for captioning: :mod:`.interpretations`) and ``metadata/synth.json`` (generator
     version and parameters).
+    With ``stems``, each song's vocals, scaled exactly as in its mix, are written beside it as
+    ``stems/<name>.vocals.flac`` (same length, no offset) and ``synth.json`` says ``"stems": true``;
+    the other files are the same with or without stems.
     ``workers`` processes make songs in parallel (default: one per CPU, at most ``n_songs``).
     ``progress`` is called after each song with the number of songs finished so far.
 
@@ -136,7 +141,7 @@ def synthesize_corpus(
     if workers is not None and workers < 1:
         raise SongalignError(f"workers must be at least 1, got {workers}")
     workers = min(workers or os.cpu_count() or 1, n_songs)
-    _prepare(out_dir)
+    _prepare(out_dir, stems)
     specs = plan_corpus(n_songs, seed, float(duration))
 
     results: dict[int, render.SongRows] = {}
@@ -148,10 +153,10 @@ def synthesize_corpus(
 
     if workers == 1:
         for spec in specs:
-            finished(spec.index, make_song(spec, out_dir))
+            finished(spec.index, make_song(spec, out_dir, stems))
     else:
         with ProcessPoolExecutor(workers, mp_context=_process_context()) as pool:
-            futures = {pool.submit(make_song, spec, out_dir): spec.index for spec in specs}
+            futures = {pool.submit(make_song, spec, out_dir, stems): spec.index for spec in specs}
             for future in as_completed(futures):
                 finished(futures[future], future.result())
 
@@ -166,7 +171,7 @@ def synthesize_corpus(
         for row in interpretations.song_interpretations(r.song, "\n".join(ln.text for ln in r.record.lines), seed)
     ]
     render.write_table(out_dir / INTERPRETATION_FILE, interpretations.INTERPRETATION_COLUMNS, readings)
-    _write_manifest(out_dir / "metadata" / "synth.json", seed, n_songs, float(duration))
+    _write_manifest(out_dir / "metadata" / "synth.json", seed, n_songs, float(duration), stems)
     records = [r.record for r in ordered]
     return SynthSummary(
         out_dir=out_dir,
@@ -180,23 +185,27 @@ def synthesize_corpus(
     )
 
 
-def ensure_synthetic_corpus(out_dir: Path, n_songs: int = 48, seed: int = 0, duration: float = 40.0) -> Path:
+def ensure_synthetic_corpus(
+    out_dir: Path, n_songs: int = 48, seed: int = 0, duration: float = 40.0, stems: bool = False
+) -> Path:
     """``out_dir`` holding the synthetic corpus of these parameters: kept when it is already there
-    (``metadata/synth.json``, written last, names this generator version and the same parameters),
-    synthesised otherwise."""
+    (``metadata/synth.json``, written last, names this generator version and the same parameters,
+    and ``"stems": true`` when ``stems`` are asked for), synthesised otherwise. A corpus with stems
+    serves a request without them as it is."""
     out_dir = Path(out_dir)
     try:
         made = json.loads((out_dir / "metadata" / "synth.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         made = {}
     wanted = {"version": GENERATOR_VERSION, "n_songs": n_songs, "seed": seed, "duration": float(duration)}
-    if any(made.get(key) != value for key, value in wanted.items()):
-        synthesize_corpus(out_dir, n_songs=n_songs, seed=seed, duration=duration)
+    if any(made.get(key) != value for key, value in wanted.items()) or (stems and made.get("stems") is not True):
+        synthesize_corpus(out_dir, n_songs=n_songs, seed=seed, duration=duration, stems=stems)
     return out_dir
 
 
-def _write_manifest(path: Path, seed: int, n_songs: int, duration: float) -> None:
-    """``synth.json``: the generator version and every parameter that shapes the corpus."""
+def _write_manifest(path: Path, seed: int, n_songs: int, duration: float, stems: bool = False) -> None:
+    """``synth.json``: the generator version and every parameter that shapes the corpus (``stems`` only
+    when there are stems, so that a corpus without them is written as before stems existed)."""
     manifest = {
         "generator": "songalign.corpus.synth",
         "version": GENERATOR_VERSION,
@@ -205,6 +214,7 @@ def _write_manifest(path: Path, seed: int, n_songs: int, duration: float) -> Non
         "duration": duration,
         "sample_rate": voice.SAMPLE_RATE,
         "audio_format": "MP3 (mono)",
+        **({"stems": True, "stem_format": "FLAC (mono, 16-bit), stems/<name>.vocals.flac"} if stems else {}),
         "emotions": list(lyrics.EMOTIONS),
         "affect": {e: {"valence": v, "arousal": a} for e, (v, a) in lyrics.AFFECT.items()},
         "voices": [asdict(v) for v in voice.VOICES],

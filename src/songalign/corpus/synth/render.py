@@ -10,7 +10,11 @@ Per song, under the corpus folder (``<name>`` is the song's file stem):
   is ``nan`` except on a line's last word, where it equals that word's end;
 - ``annotations/lines/<name>.csv``: ``start_time,end_time,lyrics_line``;
 - ``metadata/notes/<name>.csv``: ``start,end,pitch,word_index,word``, the sung notes (one per
-  word, pitch as a MIDI number; the lead instrument plays exactly these).
+  word, pitch as a MIDI number; the lead instrument plays exactly these);
+- ``stems/<name>.vocals.flac`` (only when stems are asked for): the vocals exactly as they are in
+  the mix (same peak-limit factor), mono 16-bit FLAC at 22050 Hz, as many samples as the mix and
+  no offset. FLAC rather than MP3 because it is lossless and has no encoder delay, so the stem is
+  the mix's vocals to 16-bit precision (an oracle separation); the vocals peak far below full scale.
 
 The corpus-wide tables (``JamendoLyrics.csv``, ``metadata/segments.csv``, ``metadata/songs.csv``)
 are written from the rows :func:`write_song` returns. Times are written with 4 decimals (0.1 ms).
@@ -25,13 +29,21 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from songalign.corpus.readers.jamendo import LINE_COLUMNS, WORD_COLUMNS
+from songalign.corpus.readers.jamendo import (
+    LINE_COLUMNS,
+    NOTE_COLUMNS,
+    NOTES_FOLDER,
+    STEMS_FOLDER,
+    VOCALS_MARK,
+    WORD_COLUMNS,
+)
 from songalign.corpus.records import Song
 from songalign.corpus.synth.music import render_backing, render_lead
 from songalign.corpus.synth.song import ComposedSong
 from songalign.corpus.synth.voice import SAMPLE_RATE
 
-NOTE_COLUMNS = ("start", "end", "pitch", "word_index", "word")
+VOCALS_SUFFIX = f"{VOCALS_MARK}flac"
+"""A vocal stem's file name is the song's file stem plus this."""
 SEGMENT_COLUMNS = ("Filepath", "section", "start", "end", "emotion", "valence", "arousal", "caption", "lyrics")
 SONG_COLUMNS = ("Filepath", "seed", "index", "duration", "genre", "voice", "voice_gender", "voice_accent",
                 "rate_wpm", "key", "modes", "tempi_bpm", "emotions", "instruments")  # fmt: skip
@@ -102,15 +114,28 @@ def stems(song: ComposedSong) -> dict[str, np.ndarray]:
     return {"vocals": vocals * gain, "accompaniment": accompaniment * gain}
 
 
+def mixed_stems(song: ComposedSong) -> dict[str, np.ndarray]:
+    """The song's ``mix`` (the sum of its :func:`stems`, scaled down if needed to peak at
+    :data:`PEAK`) and its ``vocals`` and ``accompaniment`` scaled by the same factor, so that each
+    stem is exactly what the mix holds of it.
+
+    Each is float32, shape ``(song.n_samples,)``, at :data:`SAMPLE_RATE` Hz.
+    """
+    parts = stems(song)
+    audio = parts["vocals"] + parts["accompaniment"]
+    peak = float(np.abs(audio).max())
+    if peak <= PEAK:
+        return {"mix": audio, **parts}
+    scale = np.float32(PEAK / peak)
+    return {"mix": audio * scale, "vocals": parts["vocals"] * scale, "accompaniment": parts["accompaniment"] * scale}
+
+
 def mix(song: ComposedSong) -> np.ndarray:
     """The song's audio: the sum of its :func:`stems`, scaled down if needed to peak at :data:`PEAK`.
 
     Float32, shape ``(song.n_samples,)``, at :data:`SAMPLE_RATE` Hz.
     """
-    parts = stems(song)
-    audio = parts["vocals"] + parts["accompaniment"]
-    peak = float(np.abs(audio).max())
-    return audio * np.float32(PEAK / peak) if peak > PEAK else audio
+    return mixed_stems(song)["mix"]
 
 
 def _seconds(value: float) -> str:
@@ -147,7 +172,7 @@ def write_annotations(record: Song, out_dir: Path) -> None:
     line_rows = [[_seconds(line.start), _seconds(line.end), line.text] for line in record.lines]
     _write_csv(out_dir / "annotations" / "lines" / f"{name}.csv", LINE_COLUMNS, line_rows)
     note_rows = [[_seconds(n.start), _seconds(n.end), f"{n.pitch:g}", n.word, n.text] for n in record.notes]
-    _write_csv(out_dir / "metadata" / "notes" / f"{name}.csv", NOTE_COLUMNS, note_rows)
+    _write_csv(out_dir / NOTES_FOLDER / f"{name}.csv", NOTE_COLUMNS, note_rows)
 
 
 @dataclass
@@ -160,12 +185,26 @@ class SongRows:
     song: dict
 
 
-def write_song(song: ComposedSong, out_dir: Path) -> SongRows:
-    """Mix ``song``, write its MP3 and annotation files under ``out_dir``, and return its table rows."""
+def vocal_stem_path(out_dir: Path, name: str) -> Path:
+    """Where the vocal stem of the song ``name`` (its file stem) lives in the corpus ``out_dir``."""
+    return out_dir / STEMS_FOLDER / f"{name}{VOCALS_SUFFIX}"
+
+
+def write_song(song: ComposedSong, out_dir: Path, vocal_stem: bool = False) -> SongRows:
+    """Mix ``song``, write its MP3 and annotation files under ``out_dir``, and return its table rows.
+
+    With ``vocal_stem``, its vocals (scaled as in the mix) go to :func:`vocal_stem_path` too, and
+    the record's ``extra["vocals_path"]`` is that file's absolute path.
+    """
     filepath = f"{song.spec.name}.mp3"
     mp3 = out_dir / "mp3" / filepath
-    sf.write(mp3, mix(song), SAMPLE_RATE, format="MP3")
+    audio = mixed_stems(song)
+    sf.write(mp3, audio["mix"], SAMPLE_RATE, format="MP3")
     record = song.to_song(str(mp3.resolve()))
+    if vocal_stem:
+        stem = vocal_stem_path(out_dir, song.spec.name)
+        sf.write(stem, audio["vocals"], SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+        record.extra["vocals_path"] = str(stem.resolve())
     write_annotations(record, out_dir)
     jamendo = {
         "URL": "",

@@ -1,0 +1,61 @@
+"""Lyrics transcription, lyrics-to-audio alignment and lyric selection (seed 001, first paper).
+
+A CRNN-CTC model of sung characters that estimates pitch and onsets jointly and transcribes
+conditioned on them (:mod:`.networks`, :mod:`.model`), trained from a recipe (:mod:`.train`),
+decoded greedily or by beam search with a word n-gram LM built from the training lyrics
+(:mod:`.lm`, :mod:`.decode`), and put to three uses: transcription, CTC forced alignment of known
+lyrics (:mod:`.align`: timed words and lines from plain text) and ranking candidate lyrics for a
+piece of audio (:mod:`.rank`). :mod:`.metrics` holds WER/CER, COn/COnP and AAE/PCO;
+:mod:`.cleanse` the seed's DALI pitch cleansing; :mod:`.study` the quickstart and its report.
+
+:data:`NETWORKS` is the registry of the networks by name (``model.network.pitch_network`` and
+``model.network.lyrics_network`` in a recipe); other packages add theirs through the
+``songalign.transcribe_networks`` entry points. The names below are imported on first use.
+"""
+
+from __future__ import annotations
+
+from songalign.lazy import lazy_exports
+from songalign.registry import Registry
+
+NETWORKS: Registry = Registry("transcribe_networks", what="transcription network")
+"""Factories ``(config: NetworkConfig) -> nn.Module`` by name: a pitch/onset network returns
+``(pitch logits (B, T, 129), onset logits (B, T))``; a lyrics network maps ``(mel, pitch, onset)``
+to CTC logits ``(B, ceil(T/2), V)``."""
+
+NETWORKS.register("pitch_onset_crnn", "songalign.transcribe.networks:PitchOnsetCRNN")
+NETWORKS.register("lyrics_crnn", "songalign.transcribe.networks:LyricsCRNN")
+
+_EXPORTS: dict[str, str] = {
+    "SYMBOLS": "symbols",
+    "normalise_text": "symbols",
+    "NetworkConfig": "networks",
+    "PitchOnsetCRNN": "networks",
+    "LyricsCRNN": "networks",
+    "Transcriber": "model",
+    "TranscriberConfig": "model",
+    "Emissions": "model",
+    "greedy_decode": "decode",
+    "BeamSearchDecoder": "decode",
+    "pick_onsets": "decode",
+    "notes_from_onsets": "decode",
+    "build_arpa": "lm",
+    "align_lyrics": "align",
+    "AlignedLyrics": "align",
+    "forced_align": "align",
+    "write_jamendo_words_csv": "align",
+    "write_jamendo_lines_csv": "align",
+    "write_lrc": "align",
+    "word_error_rate": "metrics",
+    "character_error_rate": "metrics",
+    "note_scores": "metrics",
+    "alignment_scores": "metrics",
+    "rank_candidates": "rank",
+    "read_candidates": "rank",
+    "lyric_selection": "rank",
+    "TranscribeRecipe": "train",
+    "load_transcribe_recipe": "train",
+    "train_transcriber": "train",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted([*_EXPORTS, "NETWORKS"])

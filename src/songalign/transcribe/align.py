@@ -1,0 +1,358 @@
+"""CTC forced alignment: word and line times for known lyrics from a transcriber's emissions.
+
+Given CTC log-probabilities ``log_probs`` of shape ``(T, V)`` (one row per emission frame, blank at
+index 0, see :mod:`songalign.transcribe.symbols`) and the lyrics as plain text, :func:`align_lyrics`
+finds the most probable frame-by-frame path through the text (Viterbi) and reads word and line times
+off it. This is how timed lyrics are made from plain lyrics (Stoller et al. 2019).
+
+The trellis is the text's ``L`` symbols with blanks interleaved: ``2L + 1`` states ``_ c1 _ c2 _ … cL _``.
+From one frame to the next a path stays in its state, advances by one, or skips the blank between two
+*different* characters (two equal characters in a row need a blank between them, or CTC would merge
+them). A path starts in state 0 or 1 and ends in state ``2L - 1`` or ``2L``. So the text needs at least
+``L + (number of doubled characters)`` frames.
+
+Words and lines (:func:`align_lyrics`):
+
+- The text aligned is every line's words (split on whitespace, as the user wrote them) normalised one
+  by one with :func:`~songalign.transcribe.symbols.normalise_text` and joined by single spaces; this
+  equals ``normalise_text(" ".join(lines))``.
+- A word starts at the first frame of its first character and ends after the last frame of its last
+  character: ``start = first_frame * emission_seconds + offset``, ``end = (last_frame + 1) *
+  emission_seconds + offset`` (seconds).
+- Every word the user wrote is kept, with its original text, so that the words match the lyrics file
+  one to one (as JamendoLyrics' ``words.txt`` does). A word that normalises to nothing (``"—"``,
+  ``"&"``, a word in a script the transcriber does not write) has no frames: it gets a zero-length time
+  at the end of the word before it (at the start of the next word when it comes first).
+- Every line is kept in its place: it spans its words. A line that normalises to nothing gets a
+  zero-length time at the end of the line before it (at the start of the next line when it comes
+  first). So pass lyric lines, not the blank lines between paragraphs, if a writer's output is to
+  hold lyric lines only.
+
+Writers: :func:`write_jamendo_words_csv` and :func:`write_jamendo_lines_csv` write JamendoLyrics'
+annotation files (what :mod:`songalign.corpus.readers.jamendo` reads), :func:`write_lrc` an ``.lrc``
+file (what :mod:`songalign.corpus.readers.folder` reads).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from songalign.corpus.readers.jamendo import LINE_COLUMNS, WORD_COLUMNS
+from songalign.corpus.records import Line, Seconds, Word
+from songalign.errors import SongalignError
+from songalign.transcribe.symbols import BLANK_INDEX, EMISSION_SECONDS, encode, normalise_text
+
+BLANK_FRAME = -1
+"""What :func:`forced_align` writes for a frame spent on a blank."""
+
+_STAY, _ADVANCE, _SKIP = 0, 1, 2  # how a state was entered, as stored in the backpointers
+
+
+@dataclass
+class Alignment:
+    """The best CTC path of a token sequence through emissions.
+
+    ``frame_tokens`` (shape ``(T,)``, int64): for each emission frame the index (into the token list)
+    of the token it is spent on, or :data:`BLANK_FRAME`. ``first_frames`` and ``last_frames`` (shape
+    ``(L,)``, int64): the first and last frame of each token (every token gets at least one frame).
+    ``log_likelihood``: the path's summed log-probability (natural log).
+    """
+
+    frame_tokens: np.ndarray
+    first_frames: np.ndarray
+    last_frames: np.ndarray
+    log_likelihood: float
+
+
+@dataclass
+class AlignedLyrics:
+    """Lyrics with times (seconds): every word as written, with the index of its line, and every line.
+
+    ``log_likelihood`` is the Viterbi path's log-probability (natural log, summed over frames).
+    """
+
+    words: list[Word] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    log_likelihood: float = 0.0
+
+
+def _as_log_probs(log_probs: Any) -> np.ndarray:
+    """``log_probs`` (a numpy array or a torch tensor) as a float64 ``(T, V)`` array, checked."""
+    if hasattr(log_probs, "detach"):  # a torch tensor, possibly on a GPU or requiring grad
+        log_probs = log_probs.detach().cpu().numpy()
+    array = np.asarray(log_probs, dtype=np.float64)
+    if array.ndim != 2:
+        raise SongalignError(
+            f"log_probs has shape {array.shape}; forced alignment needs CTC log-probabilities of shape (frames, symbols)"
+        )
+    if np.isnan(array).any():
+        raise SongalignError("log_probs holds NaN values; check the transcriber's output before aligning")
+    return array
+
+
+def frames_needed(tokens: Sequence[int]) -> int:
+    """The fewest emission frames a CTC path of ``tokens`` takes: one per token plus a blank between repeats."""
+    repeats = sum(1 for a, b in zip(tokens, tokens[1:], strict=False) if a == b)
+    return len(tokens) + repeats
+
+
+def viterbi_align(log_probs: Any, tokens: Sequence[int]) -> Alignment:
+    """The most probable CTC path of ``tokens`` through ``log_probs`` (Viterbi over the 2L+1 trellis).
+
+    ``log_probs``: CTC log-probabilities, shape ``(T, V)``, blank at index 0 (numpy or torch).
+    ``tokens``: symbol indices (no blanks), e.g. from :func:`~songalign.transcribe.symbols.encode`.
+    Time is O(T·L) with one numpy pass over the states per frame; memory is one int8 backpointer per
+    frame and state (7,500 frames × 3,000 states ≈ 22 MB). Ties go to staying, then to advancing.
+
+    Raises :class:`SongalignError` when ``T`` is below :func:`frames_needed`, when a token is not a
+    symbol of ``log_probs`` (or is the blank), or when every path has probability zero.
+    """
+    emissions = _as_log_probs(log_probs)
+    frames, symbols = emissions.shape
+    token_array = np.asarray(list(tokens), dtype=np.int64)
+    if token_array.size and (token_array.min() < 0 or token_array.max() >= symbols):
+        raise SongalignError(
+            f"the tokens hold indices outside 0..{symbols - 1}; encode the text with the transcriber's symbols"
+        )
+    if (token_array == BLANK_INDEX).any():
+        raise SongalignError("the tokens hold the CTC blank (index 0); align the text's characters only")
+    needed = frames_needed(token_array.tolist())
+    if frames < needed:
+        raise SongalignError(
+            f"the emissions have {frames} frames but the text needs at least {needed} "
+            f"({token_array.size} characters and {needed - token_array.size} blanks between doubled letters); "
+            "align a longer stretch of audio or less text"
+        )
+    if token_array.size == 0:
+        return Alignment(
+            np.full(frames, BLANK_FRAME, dtype=np.int64),
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=np.int64),
+            float(emissions[:, BLANK_INDEX].sum()),
+        )
+
+    states = 2 * token_array.size + 1
+    labels = np.full(states, BLANK_INDEX, dtype=np.int64)
+    labels[1::2] = token_array
+    # A character state may be entered from two states back (skipping the blank) unless it repeats the character.
+    can_skip = np.zeros(states, dtype=bool)
+    can_skip[3::2] = token_array[1:] != token_array[:-1]
+
+    score = np.full(states, -np.inf)
+    score[:2] = emissions[0, labels[:2]]
+    backpointers = np.zeros((frames, states), dtype=np.int8)
+    advanced = np.empty(states)
+    skipped = np.empty(states)
+    for t in range(1, frames):
+        advanced[0] = -np.inf
+        advanced[1:] = score[:-1]
+        skipped[:2] = -np.inf
+        np.copyto(skipped[2:], score[:-2])
+        skipped[~can_skip] = -np.inf
+        take_advance = advanced > score
+        best = np.where(take_advance, advanced, score)
+        take_skip = skipped > best
+        best = np.where(take_skip, skipped, best)
+        choice = backpointers[t]
+        choice[take_advance] = _ADVANCE
+        choice[take_skip] = _SKIP
+        score = best + emissions[t, labels]
+
+    state = states - 1 if score[states - 1] >= score[states - 2] else states - 2
+    log_likelihood = float(score[state])
+    if not math.isfinite(log_likelihood):
+        raise SongalignError(
+            "no CTC path of the text has a non-zero probability under these emissions; "
+            "check that the emissions are log-probabilities of the same symbols as the text"
+        )
+    path = np.empty(frames, dtype=np.int64)
+    for t in range(frames - 1, -1, -1):
+        path[t] = state
+        state -= int(backpointers[t, state])
+    frame_tokens = np.where(path % 2 == 1, (path - 1) // 2, BLANK_FRAME)
+    first_frames, last_frames = token_spans(frame_tokens, token_array.size)
+    return Alignment(frame_tokens, first_frames, last_frames, log_likelihood)
+
+
+def forced_align(log_probs: Any, tokens: Sequence[int]) -> np.ndarray:
+    """For each emission frame, the index of the token it is spent on, or -1 for a blank; shape ``(T,)``.
+
+    See :func:`viterbi_align` for the inputs, the errors and the path's score.
+    """
+    return viterbi_align(log_probs, tokens).frame_tokens
+
+
+def token_spans(frame_tokens: np.ndarray, n_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last frame of each of ``n_tokens`` tokens in a ``(T,)`` frame-to-token map (-1: blank).
+
+    Returns two int64 arrays of shape ``(n_tokens,)``; a token with no frame gets -1 in both.
+    """
+    frame_tokens = np.asarray(frame_tokens)
+    first = np.full(n_tokens, -1, dtype=np.int64)
+    last = np.full(n_tokens, -1, dtype=np.int64)
+    frames = np.flatnonzero(frame_tokens >= 0)
+    owners = frame_tokens[frames]
+    # Going backwards, the earliest frame of each token is written last; going forwards, the latest.
+    first[owners[::-1]] = frames[::-1]
+    last[owners] = frames
+    return first, last
+
+
+def align_lyrics(
+    log_probs: Any,
+    lines: Sequence[str] | str,
+    emission_seconds: Seconds = EMISSION_SECONDS,
+    offset: Seconds = 0.0,
+) -> AlignedLyrics:
+    """Word and line times of ``lines`` (lyric lines as written) from CTC ``log_probs`` of shape ``(T, V)``.
+
+    A single string is split into its lines (``str.splitlines``), blank lines included.
+
+    ``emission_seconds``: seconds per emission frame (0.032 for the lyrics branch); ``offset``: the time
+    in seconds of frame 0 (the start of the clip in the song). See the module docstring for how words
+    that normalise to nothing and empty lines are timed. Raises :class:`SongalignError` when the lyrics
+    hold no character the transcriber writes, or (see :func:`viterbi_align`) the audio is too short.
+    """
+    if not emission_seconds > 0:
+        raise SongalignError(f"emission_seconds is {emission_seconds!r}; give the seconds per emission frame (> 0)")
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    line_words = [line.split() for line in lines]
+    pieces: list[str] = []  # the normalised text of each aligned word
+    spans: list[tuple[int, int] | None] = []  # per written word: its characters [first, last] in the text
+    cursor = 0
+    for words in line_words:
+        for word in words:
+            piece = normalise_text(word)
+            if not piece:
+                spans.append(None)
+                continue
+            if pieces:
+                cursor += 1  # the space before it
+            pieces.append(piece)
+            spans.append((cursor, cursor + len(piece) - 1))
+            cursor += len(piece)
+    if not pieces:
+        raise SongalignError(
+            "the lyrics hold no letters the transcriber writes (a-z and apostrophes after normalisation); "
+            "give the song's lyric lines"
+        )
+    text = " ".join(pieces)
+    alignment = viterbi_align(log_probs, encode(text))
+    starts = alignment.first_frames * emission_seconds + offset
+    ends = (alignment.last_frames + 1) * emission_seconds + offset
+
+    times: list[tuple[float, float] | None] = [
+        None if span is None else (float(starts[span[0]]), float(ends[span[1]])) for span in spans
+    ]
+    times = _fill_untimed(times)
+    words: list[Word] = []
+    aligned_lines: list[Line] = []
+    line_times: list[tuple[float, float] | None] = []
+    position = 0
+    for line_index, written in enumerate(line_words):
+        own = []
+        for word in written:
+            start, end = times[position]
+            words.append(Word(word, start, end, line_index))
+            if spans[position] is not None:
+                own.append((start, end))
+            position += 1
+        line_times.append((own[0][0], own[-1][1]) if own else None)
+    for line, span in zip(lines, _fill_untimed(line_times), strict=True):
+        aligned_lines.append(Line(" ".join(line.split()), span[0], span[1]))
+    return AlignedLyrics(words, aligned_lines, alignment.log_likelihood)
+
+
+def _fill_untimed(times: list[tuple[float, float] | None]) -> list[tuple[float, float]]:
+    """``times`` with each None made zero-length at the previous end (at the next start when none came before)."""
+    filled: list[tuple[float, float]] = []
+    following = next((t for t in times if t is not None), None)
+    previous_end: float | None = None
+    for item in times:
+        if item is None:
+            at = previous_end if previous_end is not None else following[0]  # type: ignore[index]
+            filled.append((at, at))
+        else:
+            filled.append(item)
+            previous_end = item[1]
+    return filled
+
+
+# --------------------------------------------------------------------------------------------
+# Writers
+
+
+def _seconds_cell(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def _write_rows(path: Path, header: Sequence[str], rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def write_jamendo_words_csv(path: str | Path, words: Sequence[Word]) -> Path:
+    """Write ``words`` as a JamendoLyrics word annotation (``word_start,word_end,line_end``, seconds, 4 decimals).
+
+    ``line_end`` is the word's end on the last word of each line (the last of a run of words sharing
+    ``Word.line``) and ``nan`` elsewhere. The words' texts go in ``<name>.words.txt`` in that layout,
+    which this file does not hold. Returns ``path``.
+    """
+    rows = []
+    for index, word in enumerate(words):
+        last_of_line = index + 1 == len(words) or words[index + 1].line != word.line
+        rows.append(
+            [_seconds_cell(word.start), _seconds_cell(word.end), _seconds_cell(word.end) if last_of_line else "nan"]
+        )
+    return _write_rows(Path(path), WORD_COLUMNS, rows)
+
+
+def write_jamendo_lines_csv(path: str | Path, lines: Sequence[Line]) -> Path:
+    """Write ``lines`` as a JamendoLyrics line annotation (``start_time,end_time,lyrics_line``); returns ``path``."""
+    rows = [[_seconds_cell(line.start), _seconds_cell(line.end), line.text] for line in lines]
+    return _write_rows(Path(path), LINE_COLUMNS, rows)
+
+
+def _centiseconds(seconds: Seconds) -> int:
+    return round(seconds * 100)
+
+
+def lrc_time(seconds: Seconds) -> str:
+    """An LRC time tag body ``mm:ss.xx`` (centiseconds, rounded) for ``seconds`` >= 0."""
+    minutes, rest = divmod(_centiseconds(seconds), 6000)
+    return f"{minutes:02d}:{rest // 100:02d}.{rest % 100:02d}"
+
+
+def write_lrc(path: str | Path, lines: Sequence[Line]) -> Path:
+    """Write ``lines`` as an ``.lrc`` file of ``[mm:ss.xx]text`` lines (UTF-8, times rounded to 10 ms).
+
+    LRC has no line ends: a line lasts until the next tag. So where a line ends before the next one
+    starts (and after the last line) an empty ``[mm:ss.xx]`` tag marks its end, which the folder reader
+    understands. Lines must be in time order with times >= 0; returns ``path``.
+    """
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        if not (line.start >= 0 and line.end >= line.start):
+            raise SongalignError(
+                f"line {index} ({line.text!r}) runs from {line.start} to {line.end} s; LRC needs 0 <= start <= end"
+            )
+        if index and line.start < lines[index - 1].start:
+            raise SongalignError(f"line {index} ({line.text!r}) starts before the line above it; sort lines by start")
+        out.append(f"[{lrc_time(line.start)}]{' '.join(line.text.split())}")
+        next_start = lines[index + 1].start if index + 1 < len(lines) else None
+        if line.end > line.start and (next_start is None or _centiseconds(line.end) < _centiseconds(next_start)):
+            out.append(f"[{lrc_time(line.end)}]")
+    path = Path(path)
+    path.write_text("".join(row + "\n" for row in out), encoding="utf-8")
+    return path

@@ -1,0 +1,268 @@
+"""What the transcriber reads: two-channel log-mel features of a song, and its framewise targets.
+
+Features (the paper's): 80 mel bands at 16 kHz, a 32 ms window (512 samples) and a 16 ms hop
+(256 samples), natural-log mel power (:data:`FEATURES`, through the one log-mel of
+:mod:`songalign.audio.features`); frame ``t`` is centred at ``t · 0.016`` s. Two channels, the mix
+and the vocals (the paper's order; the authors' code puts the vocals first: ``channel_order``).
+
+The vocal channel comes from (``vocals``):
+
+- ``"stem"``: the corpus's own vocal stem (``song.extra["vocals_path"]``, written by
+  ``corpus synth --stems``); a song without one is an error naming the song;
+- ``"mix"``: a copy of the mix (what a user without a separator has);
+- a path to an open-unmix vocals model (:func:`separate_vocals`).
+
+Targets per 16 ms frame, from the song's notes and words (times in seconds):
+
+- ``pitch``: the MIDI number (rounded) of the note sounding at the frame's centre, or
+  :data:`~songalign.transcribe.networks.NO_PITCH` (128);
+- ``onset``: 1.0 at the frame nearest each note's start, else 0.0;
+- ``words``: each word's first frame, end frame (exclusive) and its symbol indices.
+
+A clip (:func:`cut_clips`) is a window of at most ``clip_frames`` frames; its CTC target is the words
+lying wholly inside it, joined by spaces. A word the window cuts is silenced in the clip's features
+(every bin set to the log of the mel floor, what digital silence gives) and removed from its
+pitch/onset targets, so the model never hears words its target leaves out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from songalign.audio.features import LogMelConfig, log_mel
+from songalign.audio.io import load_audio
+from songalign.corpus.records import Note, Song, Word
+from songalign.errors import BadInputError, SongalignError
+from songalign.transcribe.networks import NO_PITCH
+from songalign.transcribe.symbols import (
+    EMISSION_SECONDS,
+    FRAME_SECONDS,
+    SAMPLE_RATE,
+    SPACE_INDEX,
+    encode,
+    normalise_text,
+)
+
+FEATURES = LogMelConfig(sample_rate=SAMPLE_RATE, n_fft=512, hop_length=256, n_mels=80)
+"""The paper's input features: 80 mels, 32 ms window, 16 ms hop, at 16 kHz."""
+
+assert FEATURES.hop_length / SAMPLE_RATE == FRAME_SECONDS
+
+SILENCE = math.log(FEATURES.floor)
+"""The log-mel value of digital silence (every bin at the floor)."""
+
+VocalSource = str
+"""``"stem"``, ``"mix"`` or the path of an open-unmix vocals model."""
+
+__all__ = ["EMISSION_SECONDS", "FRAME_SECONDS", "SAMPLE_RATE"]  # re-exported from .symbols
+
+
+def frame_of(seconds: float) -> int:
+    """The 16 ms frame whose centre is nearest to ``seconds``."""
+    return int(round(seconds / FRAME_SECONDS))
+
+
+def features(mix: np.ndarray, vocals: np.ndarray | None, order: Literal["mix_first", "vocals_first"] = "mix_first"):
+    """``(2, 80, T)`` float32 log-mel of the mix and the vocals (16 kHz mono arrays of equal length).
+
+    ``vocals=None`` copies the mix. ``order`` is the paper's ``mix_first`` or the code's ``vocals_first``.
+    """
+    vocals = mix if vocals is None else vocals
+    if len(vocals) != len(mix):  # a stem decoded a few samples short or long: pad or trim to the mix
+        vocals = np.pad(vocals, (0, max(0, len(mix) - len(vocals))))[: len(mix)]
+    pair = (mix, vocals) if order == "mix_first" else (vocals, mix)
+    return log_mel(torch.from_numpy(np.stack(pair)), FEATURES)
+
+
+def separate_vocals(mix: np.ndarray, model_path: str | Path) -> np.ndarray:
+    """Vocals separated from ``mix`` (16 kHz mono) by an open-unmix vocals model saved at ``model_path``.
+
+    open-unmix's ``OpenUnmix`` class with local weights (its ``.pth`` state dict and ``.json``
+    settings, as ``openunmix`` writes them); no weights ship offline, so this needs the
+    ``openunmix`` package and a model the user has. Separation runs at the model's own rate.
+    """
+    try:
+        from openunmix import utils as umx_utils
+    except ImportError as error:
+        raise SongalignError(
+            "separating vocals needs open-unmix: pip install openunmix, and give a local vocals model folder"
+        ) from error
+    folder = Path(model_path)
+    if not folder.is_dir():
+        raise BadInputError(folder, "is not an open-unmix model folder; give the folder holding vocals.pth")
+    separator = umx_utils.load_separator(str(folder), targets=["vocals"], niter=0, pretrained=True, device="cpu")
+    import soxr
+
+    rate = int(separator.sample_rate)
+    stereo = np.stack([mix, mix]) if rate == SAMPLE_RATE else np.stack([soxr.resample(mix, SAMPLE_RATE, rate)] * 2)
+    with torch.no_grad():
+        estimate = separator(torch.from_numpy(stereo[None]).float())[0, 0].mean(0).numpy()
+    return estimate if rate == SAMPLE_RATE else soxr.resample(estimate, rate, SAMPLE_RATE)
+
+
+def song_audio(song: Song, vocals: VocalSource) -> tuple[np.ndarray, np.ndarray | None]:
+    """The song's mix and its vocal channel (``None`` = a copy of the mix), 16 kHz mono."""
+    mix, _ = load_audio(song.audio_path, SAMPLE_RATE)
+    if vocals == "mix":
+        return mix, None
+    if vocals == "stem":
+        path = song.extra.get("vocals_path")
+        if not path:
+            raise SongalignError(
+                f"song {song.id} has no vocal stem; make the corpus with `corpus synth --stems`, "
+                "or train with vocals=mix or a separator"
+            )
+        return mix, load_audio(path, SAMPLE_RATE)[0]
+    return mix, separate_vocals(mix, vocals)
+
+
+@dataclass
+class SongTargets:
+    """A song's features and framewise targets.
+
+    ``mel`` ``(C, 80, T)`` float32; ``pitch`` ``(T,)`` int64 (128 = no pitch); ``onset`` ``(T,)``
+    float32; ``words`` ``(first frame, end frame, symbol indices)`` per word, in time order;
+    ``text`` the whole song's normalised lyrics; ``notes`` the annotated notes (seconds, MIDI).
+    """
+
+    song_id: str
+    mel: torch.Tensor
+    pitch: np.ndarray
+    onset: np.ndarray
+    words: list[tuple[int, int, list[int]]]
+    text: str
+    notes: list[Note]
+    word_starts: np.ndarray
+
+    @property
+    def frames(self) -> int:
+        return int(self.mel.shape[-1])
+
+
+def pitch_onset_targets(notes: Sequence[Note], n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(pitch (T,) int64, onset (T,) float32)`` on the 16 ms grid from ``notes`` (see the module docstring)."""
+    pitch = np.full(n_frames, NO_PITCH, np.int64)
+    onset = np.zeros(n_frames, np.float32)
+    centres = np.arange(n_frames) * FRAME_SECONDS
+    for note in notes:
+        if not (math.isfinite(note.start) and math.isfinite(note.end) and math.isfinite(note.pitch)):
+            continue
+        inside = (centres >= note.start) & (centres < note.end)
+        pitch[inside] = int(np.clip(round(note.pitch), 0, 127))
+        first = frame_of(note.start)
+        if 0 <= first < n_frames:
+            onset[first] = 1.0
+    return pitch, onset
+
+
+def word_targets(words: Sequence[Word]) -> list[tuple[int, int, list[int]]]:
+    """``(first frame, end frame, symbol indices)`` of each word with a normalised text, in time order."""
+    spans = []
+    for word in sorted(words, key=lambda w: w.start):
+        tokens = encode(word.text)
+        if tokens and math.isfinite(word.start) and math.isfinite(word.end):
+            spans.append(
+                (int(math.floor(word.start / FRAME_SECONDS)), int(math.ceil(word.end / FRAME_SECONDS)), tokens)
+            )
+    return spans
+
+
+def song_targets(song: Song, mel: torch.Tensor) -> SongTargets:
+    """The targets of ``song`` for its features ``mel`` ``(C, 80, T)``."""
+    n_frames = int(mel.shape[-1])
+    pitch, onset = pitch_onset_targets(song.notes, n_frames)
+    words = sorted((w for w in song.words if normalise_text(w.text)), key=lambda w: w.start)
+    return SongTargets(
+        song_id=song.id,
+        mel=mel,
+        pitch=pitch,
+        onset=onset,
+        words=word_targets(words),
+        text=normalise_text(" ".join(w.text for w in words)),
+        notes=list(song.notes),
+        word_starts=np.array([w.start for w in words], float),
+    )
+
+
+@dataclass
+class Clip:
+    """One training window: ``mel`` ``(C, 80, t)``, ``pitch`` ``(t,)``, ``onset`` ``(t,)``, ``tokens`` its CTC target."""
+
+    mel: torch.Tensor
+    pitch: np.ndarray
+    onset: np.ndarray
+    tokens: list[int]
+
+
+def cut_clip(song: SongTargets, start: int, clip_frames: int) -> Clip:
+    """The window ``[start, start + clip_frames)`` of ``song`` (shorter at the song's end); cut words silenced."""
+    end = min(song.frames, start + clip_frames)
+    mel = song.mel[..., start:end].clone()
+    pitch, onset = song.pitch[start:end].copy(), song.onset[start:end].copy()
+    tokens: list[int] = []
+    for first, last, word in song.words:
+        if last <= start or first >= end:
+            continue
+        if first >= start and last <= end:
+            tokens.extend(([SPACE_INDEX] if tokens else []) + word)
+            continue
+        lo, hi = max(first, start) - start, min(last, end) - start
+        mel[..., lo:hi] = SILENCE
+        pitch[lo:hi], onset[lo:hi] = NO_PITCH, 0.0
+    return Clip(mel, pitch, onset, tokens)
+
+
+def cut_clips(song: SongTargets, clip_frames: int = 1000, offset: int = 0) -> list[Clip]:
+    """Consecutive windows of ``clip_frames`` covering ``song`` from frame ``offset % clip_frames`` on
+    (the frames before it form a first, shorter window); windows shorter than a second are left out."""
+    offset = offset % clip_frames
+    starts = ([0] if offset else []) + list(range(offset, song.frames, clip_frames))
+    clips = []
+    for index, start in enumerate(starts):
+        length = (starts[index + 1] - start) if index + 1 < len(starts) else clip_frames
+        clip = cut_clip(song, start, length)
+        if clip.mel.shape[-1] * FRAME_SECONDS >= 1.0:
+            clips.append(clip)
+    return clips
+
+
+@dataclass
+class Batch:
+    """Padded clips: ``mel`` ``(B, C, 80, T)``, ``lengths`` ``(B,)`` frames, ``pitch`` ``(B, T)`` (padding = 128),
+    ``onset`` ``(B, T)``, ``tokens`` ``(sum of target lengths,)`` concatenated and ``token_lengths`` ``(B,)``."""
+
+    mel: torch.Tensor
+    lengths: torch.Tensor
+    pitch: torch.Tensor
+    onset: torch.Tensor
+    tokens: torch.Tensor
+    token_lengths: torch.Tensor
+
+
+def collate(clips: Sequence[Clip]) -> Batch:
+    """Pad ``clips`` to the longest (features at the silence value) and stack them into a :class:`Batch`."""
+    frames = max(c.mel.shape[-1] for c in clips)
+    channels, bins = clips[0].mel.shape[:2]
+    mel = torch.full((len(clips), channels, bins, frames), SILENCE)
+    pitch = torch.full((len(clips), frames), NO_PITCH, dtype=torch.long)
+    onset = torch.zeros(len(clips), frames)
+    for index, clip in enumerate(clips):
+        length = clip.mel.shape[-1]
+        mel[index, ..., :length] = clip.mel
+        pitch[index, :length] = torch.from_numpy(clip.pitch)
+        onset[index, :length] = torch.from_numpy(clip.onset)
+    return Batch(
+        mel=mel,
+        lengths=torch.tensor([c.mel.shape[-1] for c in clips]),
+        pitch=pitch,
+        onset=onset,
+        tokens=torch.tensor([t for c in clips for t in c.tokens], dtype=torch.long),
+        token_lengths=torch.tensor([len(c.tokens) for c in clips]),
+    )

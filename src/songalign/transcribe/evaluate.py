@@ -1,0 +1,199 @@
+"""Scoring a trained transcriber on held-out songs: transcription, notes and alignment, as the seed reports them.
+
+For every scored song (whole, through :meth:`Transcriber.emissions_from_features`):
+
+- **Transcription** (lyrics models): greedy decoding, and beam search (``decode.beam_size``) with the
+  word n-gram LM in the model's folder, built at training from its *training* songs' lyric lines only;
+  WER and CER corpus-level and the seed's per-song mean (:mod:`.metrics`; texts normalised by
+  :func:`~songalign.transcribe.symbols.normalise_text`).
+- **Notes** (models with a pitch network, on the songs with annotated notes): onsets by peak picking (50 ms window, threshold
+  ``decode.onset_threshold``), each note's pitch from the pitch head (:func:`.decode.notes_from_onsets`),
+  COn and COnP against the annotated notes (mir_eval, 50 ms, 50 cents), per-song means.
+- **Alignment** (lyrics models): the song's reference lyrics forced-aligned to its emissions
+  (:func:`.align.align_lyrics`); AAE, median error and PCO@0.3 s of the word onsets, beside the
+  even-spread baseline in the same run (the same words spread evenly over the annotated sung span,
+  first word start to last word end).
+
+Songs the model's card says it was fitted on are never scored: they are left out and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from songalign.audio.cache import FeatureCache
+from songalign.checkpoint import read_card, trained_songs
+from songalign.corpus.manifest import CorpusManifest
+from songalign.corpus.records import Word
+from songalign.errors import SkipReport, SongalignError
+from songalign.transcribe.align import align_lyrics
+from songalign.transcribe.data import SongTargets
+from songalign.transcribe.decode import BeamSearchDecoder, greedy_decode, notes_from_onsets, pick_onsets
+from songalign.transcribe.lm import LM_FILE
+from songalign.transcribe.metrics import (
+    alignment_scores,
+    character_error_rate,
+    even_spread_starts,
+    note_scores,
+    word_error_rate,
+)
+from songalign.transcribe.model import Transcriber
+from songalign.transcribe.symbols import normalise_text
+from songalign.transcribe.train import DecodeSettings, load_targets, split_songs
+
+
+@dataclass
+class TranscriptionResult:
+    """Everything :func:`evaluate_transcriber` measured (fractions in 0..1, times in seconds).
+
+    ``wer``/``cer`` map ``"greedy"`` and ``"lm"`` to ``{"corpus": …, "song_mean": …}``; ``notes`` holds
+    COn/COnP precision, recall and F (per-song means); ``alignment`` and ``even_spread`` hold AAE,
+    median error and PCO; ``songs`` counts the scored songs, ``excluded`` those the model trained on;
+    ``examples`` a few (reference, greedy, LM) transcriptions.
+    """
+
+    model: str
+    mode: str
+    split: str
+    songs: int
+    excluded: int
+    wer: dict[str, dict[str, float]] = field(default_factory=dict)
+    cer: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: dict[str, dict[str, float]] = field(default_factory=dict)
+    alignment: dict[str, float] = field(default_factory=dict)
+    even_spread: dict[str, float] = field(default_factory=dict)
+    lm: dict[str, Any] = field(default_factory=dict)
+    examples: list[dict[str, str]] = field(default_factory=list)
+    alignment_skipped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _rates(rate) -> dict[str, float]:
+    return {"corpus": rate.corpus, "song_mean": rate.song_mean}
+
+
+def _alignment_figures(scores) -> dict[str, float]:
+    return {"aae": scores.aae, "median": scores.median_absolute_error, "pco": scores.pco, "words": scores.words}
+
+
+def held_out(model_dir: str | Path, songs: Sequence[SongTargets]) -> tuple[list[SongTargets], int]:
+    """``songs`` without those the model folder's card says it was fitted on, and how many were left out."""
+    seen = trained_songs(read_card(model_dir)) or set()
+    kept = [song for song in songs if song.song_id not in seen]
+    return kept, len(songs) - len(kept)
+
+
+def model_decoder(model_dir: str | Path, decode: DecodeSettings) -> BeamSearchDecoder:
+    """The beam-search decoder with the word LM saved in a lyrics model's folder (built from its training lyrics)."""
+    arpa = Path(model_dir) / LM_FILE
+    if not arpa.is_file():
+        raise SongalignError(
+            f"{arpa} does not exist, so there is no LM of this model's training lyrics; "
+            "train the model again with `songalign transcribe train`"
+        )
+    return BeamSearchDecoder(arpa, beam_size=decode.beam_size, lm_weight=decode.lm_weight, word_score=decode.word_score)
+
+
+def aligned_onsets(log_probs: np.ndarray, words: Sequence[Word], emission_seconds: float) -> np.ndarray:
+    """Predicted onsets (s) of ``words`` — a song's annotated words in time order — by forced alignment of
+    their texts, grouped into lines by ``Word.line``, so that predictions and truth pair up one to one."""
+    lines: list[list[str]] = []
+    previous = None
+    for word in words:
+        if not lines or word.line != previous or word.line < 0:
+            lines.append([])
+        lines[-1].append(word.text)
+        previous = word.line
+    aligned = align_lyrics(log_probs, [" ".join(line) for line in lines], emission_seconds)
+    return np.array([w.start for w in aligned.words])
+
+
+def evaluate_transcriber(
+    model_dir: str | Path,
+    corpus: str | Path,
+    *,
+    split: str = "test",
+    decode: DecodeSettings | None = None,
+    vocals: str | None = None,
+    cache_dir: str | Path | None = None,
+    decoder: BeamSearchDecoder | None = None,
+) -> TranscriptionResult:
+    """Score the transcriber in ``model_dir`` on the ``split`` songs of the prepared ``corpus`` (module docstring).
+
+    The LM is the model folder's own (:func:`model_decoder`) unless a ``decoder`` is given. ``vocals``
+    replaces the model's vocal channel for this corpus (``"mix"`` or a separator folder, for songs without
+    stems). ``cache_dir`` is the feature cache (default: the corpus's). A song that cannot be aligned is
+    left out of the alignment figures and named in ``alignment_skipped``.
+    """
+    decode = decode or DecodeSettings()
+    model = Transcriber.from_pretrained(model_dir)
+    manifest = CorpusManifest.load(corpus)
+    cache = FeatureCache(cache_dir or Path(corpus) / ".cache" / "transcribe")
+    config = model.config if vocals is None else model.config.model_copy(update={"vocals": vocals})
+    report = SkipReport()
+    needs = {"need_notes": config.mode == "oracle", "need_words": config.hears_lyrics}
+    songs = load_targets(split_songs(manifest, split), config, cache, report, **needs)
+    songs, excluded = held_out(model_dir, songs)
+    if not songs:
+        raise SongalignError(
+            f"{corpus}: no song of split '{split}' can be scored ({excluded} the model trained on, "
+            f"{len(report.entries)} unusable, e.g. {report.entries[0].reason if report.entries else 'none'}); "
+            "score a split of held-out songs with timed words, and --vocals mix for songs without stems"
+        )
+    result = TranscriptionResult(
+        model=str(model_dir), mode=config.mode, split=split, songs=len(songs), excluded=excluded
+    )
+    emissions = [model.emissions_from_features(song.mel, song.notes) for song in songs]
+    ids = [song.song_id for song in songs]
+    if config.hears_lyrics:
+        references = [song.text for song in songs]
+        greedy = [greedy_decode(e.log_probs) for e in emissions]
+        decoder = decoder or model_decoder(model_dir, decode)
+        result.lm = {"file": str(decoder.arpa_path), "words": len(decoder.words)}
+        with_lm = [decoder.decode(e.log_probs) for e in emissions]
+        for name, hypotheses in (("greedy", greedy), ("lm", with_lm)):
+            result.wer[name] = _rates(word_error_rate(references, hypotheses, ids))
+            result.cer[name] = _rates(character_error_rate(references, hypotheses, ids))
+        result.examples = [
+            {"song": s, "reference": r[:160], "greedy": g[:160], "lm": m[:160]}
+            for s, r, g, m in list(zip(ids, references, greedy, with_lm, strict=True))[:3]
+        ]
+        true_starts, predicted, spread, aligned_ids = [], [], [], []
+        for song, emission in zip(songs, emissions, strict=True):
+            words = sorted((w for w in manifest.song(song.song_id).words if normalise_text(w.text)), key=_start)
+            try:
+                onsets = aligned_onsets(emission.log_probs, words, emission.emission_seconds)
+            except SongalignError as error:
+                result.alignment_skipped.append(f"{song.song_id}: {error}")
+                continue
+            truth = np.array([w.start for w in words])
+            true_starts.append(truth)
+            predicted.append(onsets)
+            spread.append(even_spread_starts(len(words), float(truth[0]), max(w.end for w in words)))
+            aligned_ids.append(song.song_id)
+        if aligned_ids:
+            result.alignment = _alignment_figures(alignment_scores(true_starts, predicted, aligned_ids))
+            result.even_spread = _alignment_figures(alignment_scores(true_starts, spread, aligned_ids))
+    if config.hears_pitch:
+        noted = [(song, e) for song, e in zip(songs, emissions, strict=True) if song.notes]
+        if noted:
+            estimated = [
+                notes_from_onsets(
+                    pick_onsets(e.onset, e.frame_seconds, threshold=decode.onset_threshold), e.pitch, e.frame_seconds
+                )
+                for _, e in noted
+            ]
+            scores = note_scores([song.notes for song, _ in noted], estimated, [song.song_id for song, _ in noted])
+            result.notes = {"con": asdict(scores.con), "conp": asdict(scores.conp), "songs": scores.songs}
+    return result
+
+
+def _start(word: Word) -> float:
+    return word.start

@@ -1,0 +1,387 @@
+"""Training the transcriber with Lightning, from a YAML recipe (``configs/alt.yaml``, ``configs/alt_small.yaml``).
+
+The loss is the paper's joint loss, each term weighted by the recipe (``loss``)::
+
+    L = w_ctc · CTC(lyrics) + w_pitch · CE(pitch, 129 classes) + w_onset · BCE(onset)
+
+(``pitched_class_weight`` weights the 128 pitched classes against "no pitch" in the CE: 1 in the
+paper, 2 in the authors' code; ``onset_pos_weight`` is BCE's ``pos_weight``: 1 in the paper, 20 in the
+code). A mode without a network leaves its terms out (``baseline``/``oracle``: no pitch terms;
+``pitch``: no CTC). Adam (β = 0.9, 0.999, ε = 1e-8), the learning rate ramped up linearly over the
+first ``warmup_batches`` batches and constant after; early stopping when the validation WER (greedy
+decoding of the validation songs, whole; the framewise pitch error for a ``pitch`` model) has not
+improved for ``patience`` epochs (never before ``min_epochs``: a CTC model emits nothing for its first
+epochs), and the model folder holds the best epoch's weights (the later one on a tie).
+
+A run folder holds ``recipe.yaml``, ``checkpoints/last.ckpt`` (resumable: re-running the recipe into
+the same folder continues from it), ``logs/``, ``loss.png`` and ``model/`` (the model folder, whose
+card lists the corpus's splits and the songs the weights were fitted on; a lyrics model's folder also
+holds ``lm.arpa``, the decoder's word n-gram LM of order ``decode.lm_order``, built from those songs'
+lyric lines only, so that no scored song's lyrics are in it).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+
+from songalign.audio.cache import FeatureCache, file_digest
+from songalign.checkpoint import songs_by_split
+from songalign.corpus.manifest import CorpusManifest
+from songalign.corpus.records import Song
+from songalign.errors import SKIPPED_FILE, SkipReport, SongalignError
+from songalign.runs import Curve, fit_resuming, make_trainer, plot_curves, read_yaml_recipe, start_run, validate_recipe
+from songalign.transcribe.data import (
+    FEATURES,
+    Batch,
+    SongTargets,
+    collate,
+    cut_clips,
+    features,
+    song_audio,
+    song_targets,
+)
+from songalign.transcribe.decode import greedy_decode
+from songalign.transcribe.lm import LM_FILE, build_arpa
+from songalign.transcribe.metrics import word_error_rate
+from songalign.transcribe.model import Transcriber, TranscriberConfig
+from songalign.transcribe.networks import NO_PITCH, PITCH_CLASSES, output_frames
+
+
+class TranscribeData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    corpus: Path = Field(description="a prepared corpus (`songalign corpus prepare`) whose songs have words and notes")
+    train_split: str = "train"
+    val_split: str = "val"
+    clip_frames: int = Field(1000, ge=32, description="frames per training clip (1000 = 16 s, the paper's)")
+    cache_dir: Path | None = Field(None, description="feature cache; default <corpus>/.cache/transcribe")
+
+
+class LossWeights(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ctc: float = Field(1.0, ge=0)
+    pitch: float = Field(1.0, ge=0)
+    onset: float = Field(1.0, ge=0)
+    pitched_class_weight: float = Field(1.0, gt=0, description="CE weight of the pitched classes (code: 2)")
+    onset_pos_weight: float = Field(1.0, gt=0, description="BCE pos_weight of onset frames (code: 20)")
+
+
+class TranscribeTrainSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(8, gt=0)
+    lr: float = Field(5e-4, gt=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0)
+    warmup_batches: int = Field(100, ge=0)
+    max_epochs: int = Field(100, gt=0)
+    patience: int = Field(10, gt=0, description="epochs without a better validation WER before stopping")
+    min_epochs: int = Field(
+        1, ge=1, description="epochs trained before early stopping may stop (a CTC model emits nothing at first)"
+    )
+    grad_clip: float | None = 5.0
+    seed: int = 0
+    precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = "auto"
+    checkpoint_every: int = Field(50, gt=0, description="optimizer steps between resumable checkpoints")
+    threads: int | None = None
+
+
+class DecodeSettings(BaseModel):
+    """Beam search with a word n-gram LM built from the training songs' lyrics (:mod:`.decode`, :mod:`.lm`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lm_order: int = Field(5, ge=2, description="n-gram order (the paper's 5-gram)")
+    beam_size: int = Field(25, gt=0)
+    lm_weight: float = Field(2.0, ge=0, description="weight of the LM's log10 score")
+    word_score: float = 0.0
+    onset_threshold: float = Field(0.4, gt=0, lt=1, description="peak-picking threshold (the code's 0.5)")
+
+
+class TranscribeRecipe(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    out: Path | None = None
+    model: TranscriberConfig = Field(default_factory=TranscriberConfig)
+    data: TranscribeData
+    loss: LossWeights = Field(default_factory=LossWeights)
+    train: TranscribeTrainSettings = Field(default_factory=TranscribeTrainSettings)
+    decode: DecodeSettings = Field(default_factory=DecodeSettings)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.out or Path("runs") / self.name
+
+
+def load_transcribe_recipe(path: str | Path, overrides: list[str] | None = None) -> TranscribeRecipe:
+    """Read a YAML recipe and apply ``key.sub=value`` overrides."""
+    return validate_recipe(TranscribeRecipe, read_yaml_recipe(path), overrides, str(path))
+
+
+TRANSCRIBE_CURVES = (
+    Curve("train/loss_step", "train loss"),
+    Curve("train/ctc_step", "CTC", omit_if_zero=True),
+    Curve("val/wer", "val WER (greedy)", "o-", share=True),
+    Curve("val/pitch_error", "val pitch error", "s--", share=True),
+)
+
+
+# -- features and targets -------------------------------------------------------------------------------
+
+
+def cached_song_features(song: Song, config: TranscriberConfig, cache: FeatureCache) -> torch.Tensor:
+    """``(2, 80, T)`` features of ``song`` as ``config`` reads them, from ``cache`` when there."""
+    source = config.vocals
+    if source == "stem":
+        source = f"stem:{file_digest(song.extra['vocals_path'])}" if song.extra.get("vocals_path") else "stem:none"
+    elif source != "mix":
+        source = f"separator:{hashlib.sha1(str(Path(source).resolve()).encode()).hexdigest()}"
+    key = cache.key(song.audio_path, f"transcribe:{FEATURES.key()}|{source}|{config.channel_order}")
+    cached = cache.get(key)
+    if cached is not None:
+        return torch.from_numpy(cached)
+    mix, vocals = song_audio(song, config.vocals)
+    mel = features(mix, vocals, config.channel_order)
+    cache.put(key, mel.numpy())
+    return mel
+
+
+def load_targets(
+    songs: list[Song],
+    config: TranscriberConfig,
+    cache: FeatureCache,
+    report: SkipReport,
+    *,
+    need_notes: bool,
+    need_words: bool = True,
+) -> list[SongTargets]:
+    """Features and targets of the usable ``songs``; the others are reported (no words or no notes when
+    needed, audio that cannot be read) and left out."""
+    targets = []
+    for song in songs:
+        if need_words and not any(w.text.strip() for w in song.words):
+            report.skip(song.id, "no timed words to train or score a transcriber on")
+            continue
+        if need_notes and not song.notes:
+            report.skip(song.id, "no annotated notes (the pitch/onset targets)")
+            continue
+        try:
+            targets.append(song_targets(song, cached_song_features(song, config, cache)))
+        except SongalignError as error:
+            report.skip(song.id, str(error))
+    return targets
+
+
+def split_songs(manifest: CorpusManifest, split: str) -> list[Song]:
+    """The songs of ``split`` (a song's split is its segments'), in corpus order; ``all`` gives every song."""
+    if split == "all":
+        return list(manifest.songs)
+    wanted = {segment.song_id for segment in manifest.split(split)}
+    return [song for song in manifest.songs if song.id in wanted]
+
+
+# -- the loss -------------------------------------------------------------------------------------------
+
+
+def transcription_loss(
+    model: Transcriber, batch: Batch, weights: LossWeights
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The weighted joint loss of one batch and its terms (see the module docstring)."""
+    out = model(batch.mel, batch.pitch, batch.onset)
+    terms: dict[str, torch.Tensor] = {}
+    valid = torch.arange(batch.mel.shape[-1], device=batch.mel.device)[None] < batch.lengths[:, None]  # (B, T)
+    if out.lyrics is not None:
+        log_probs = out.lyrics.log_softmax(-1).transpose(0, 1)  # (T2, B, V)
+        terms["ctc"] = F.ctc_loss(
+            log_probs, batch.tokens, output_frames(batch.lengths), batch.token_lengths, blank=0, zero_infinity=True
+        )
+    if out.pitch is not None:
+        class_weights = torch.full((PITCH_CLASSES,), weights.pitched_class_weight, device=batch.mel.device)
+        class_weights[NO_PITCH] = 1.0
+        terms["pitch"] = F.cross_entropy(out.pitch[valid], batch.pitch[valid], weight=class_weights)
+        pos_weight = torch.tensor(weights.onset_pos_weight, device=batch.mel.device)
+        terms["onset"] = F.binary_cross_entropy_with_logits(out.onset[valid], batch.onset[valid], pos_weight=pos_weight)
+    total = sum(getattr(weights, name) * value for name, value in terms.items())
+    return total, terms
+
+
+# -- Lightning ------------------------------------------------------------------------------------------
+
+
+class ClipBatches:
+    """The training clips of one epoch, in batches: windows start at an offset that moves each epoch
+    (``epoch · 0.618 · clip_frames``), shuffled by ``(seed, epoch)``; deterministic, so a resumed run replays
+    the same batches. Lightning reads it as its train dataloader (an iterable of :class:`Batch`)."""
+
+    def __init__(self, songs: list[SongTargets], clip_frames: int, batch_size: int, seed: int) -> None:
+        self.songs, self.clip_frames, self.batch_size, self.seed = songs, clip_frames, batch_size, seed
+        self.epoch = 0
+
+    def _clips(self):
+        offset = int(self.epoch * 0.618 * self.clip_frames)
+        clips = [clip for song in self.songs for clip in cut_clips(song, self.clip_frames, offset)]
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(clips))
+        return [clips[i] for i in order]
+
+    def __len__(self) -> int:
+        return math.ceil(len(self._clips()) / self.batch_size)
+
+    def __iter__(self):
+        clips = self._clips()
+        for first in range(0, len(clips), self.batch_size):
+            yield collate(clips[first : first + self.batch_size])
+
+
+def validation_scores(model: Transcriber, songs: list[SongTargets]) -> dict[str, float]:
+    """Greedy corpus WER (lyrics models) and framewise pitch error (pitch models) on whole ``songs``."""
+    scores: dict[str, float] = {}
+    emissions = [model.emissions_from_features(song.mel, song.notes) for song in songs]
+    if model.config.hears_lyrics:
+        hypotheses = [greedy_decode(e.log_probs) for e in emissions]
+        scores["val/wer"] = word_error_rate([s.text for s in songs], hypotheses).corpus
+    if model.config.hears_pitch:
+        wrong = voiced = 0
+        for song, emission in zip(songs, emissions, strict=True):
+            sung = song.pitch != NO_PITCH
+            wrong += int((emission.pitch.argmax(-1)[sung] != song.pitch[sung]).sum())
+            voiced += int(sung.sum())
+        scores["val/pitch_error"] = wrong / max(voiced, 1)
+    return scores
+
+
+class TranscribeModule(L.LightningModule):
+    def __init__(self, model: Transcriber, recipe: TranscribeRecipe, batches: ClipBatches, val: list[SongTargets]):
+        super().__init__()
+        self.model, self.recipe, self.batches, self.val = model, recipe, batches, val
+        self.monitor = "val/wer" if model.config.hears_lyrics else "val/pitch_error"
+        self.best_score = math.inf
+        self.best_epoch = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def train_dataloader(self) -> ClipBatches:
+        return self.batches
+
+    def transfer_batch_to_device(self, batch: Batch, device: torch.device, dataloader_idx: int) -> Batch:
+        return Batch(**{name: value.to(device) for name, value in vars(batch).items()})
+
+    def on_train_epoch_start(self) -> None:
+        self.batches.epoch = self.current_epoch
+
+    def training_step(self, batch: Batch, batch_index: int) -> torch.Tensor:
+        loss, terms = transcription_loss(self.model, batch, self.recipe.loss)
+        size = len(batch.lengths)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=size)
+        for name, value in terms.items():
+            self.log(f"train/{name}", value, on_step=True, on_epoch=False, batch_size=size)
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        scores = validation_scores(self.model, self.val) if self.val else {}
+        for name, value in scores.items():
+            self.log(name, value, prog_bar=True)
+        score = scores.get(self.monitor, -self.current_epoch)  # no validation songs: the last epoch is the best
+        if score < self.best_score:
+            self.best_epoch = self.current_epoch
+        if score <= self.best_score:  # a tie goes to the later, longer-trained epoch
+            self.best_score = score
+            self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+        settings = self.recipe.train
+        # Early stopping, here rather than Lightning's callback: that one, once it has asked to stop before
+        # min_epochs, stops at min_epochs even if the model improved in between.
+        waited = self.current_epoch - self.best_epoch
+        if self.val and self.current_epoch + 1 >= settings.min_epochs and waited >= settings.patience:
+            self.trainer.should_stop = True
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["best"] = {"score": self.best_score, "epoch": self.best_epoch, "state": self.best_state}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        best = checkpoint.get("best") or {}
+        self.best_score, self.best_state = best.get("score", math.inf), best.get("state")
+        self.best_epoch = best.get("epoch", 0)
+
+    def configure_optimizers(self):
+        settings = self.recipe.train
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr, betas=settings.betas, eps=settings.eps)
+        warmup = max(1, settings.warmup_batches)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def train_transcriber(recipe: TranscribeRecipe, *, progress: bool = True) -> Path:
+    """Train a transcriber from ``recipe`` into its run folder; returns the saved model folder (resumes a run)."""
+    settings = recipe.train
+    run = start_run(recipe.run_dir, recipe, settings.seed, settings.threads)
+    manifest = CorpusManifest.load(recipe.data.corpus)
+    cache = FeatureCache(recipe.data.cache_dir or Path(recipe.data.corpus) / ".cache" / "transcribe")
+    report = SkipReport()
+    config = recipe.model
+    need_notes = config.mode != "baseline"
+    needs = {"need_notes": need_notes, "need_words": config.hears_lyrics}
+    train_split = split_songs(manifest, recipe.data.train_split)
+    train_songs = load_targets(train_split, config, cache, report, **needs)
+    val_songs = load_targets(split_songs(manifest, recipe.data.val_split), config, cache, report, **needs)
+    report.kept = len(train_songs) + len(val_songs)
+    if report.entries:
+        listing = report.write_csv(run / SKIPPED_FILE)
+        if progress:
+            from songalign.console import print_skip_report
+
+            print_skip_report(report, "transcription songs", listing=listing)
+    if not train_songs:
+        raise SongalignError(
+            f"{recipe.data.corpus}: no song of split '{recipe.data.train_split}' can train a transcriber "
+            f"(see {run / SKIPPED_FILE}); prepare a corpus with timed words" + (" and notes" if need_notes else "")
+        )
+    model = Transcriber(config)
+    batches = ClipBatches(train_songs, recipe.data.clip_frames, settings.batch_size, settings.seed)
+    module = TranscribeModule(model, recipe, batches, val_songs)
+    trainer = make_trainer(
+        run,
+        epochs=settings.max_epochs,
+        precision=settings.precision,
+        grad_clip=settings.grad_clip,
+        checkpoint_every=settings.checkpoint_every,
+        callbacks=[],
+        progress=progress,
+    )
+    metrics = fit_resuming(trainer, module, run)
+    if module.best_state is not None:
+        model.load_state_dict(module.best_state)
+    card = {
+        "name": recipe.name,
+        "data": {
+            "corpus": str(recipe.data.corpus),
+            "songs": songs_by_split(manifest.segments),
+            "trained_songs": sorted(song.song_id for song in train_songs),
+            "train_split": recipe.data.train_split,
+            "train_songs": len(train_songs),
+            "val_songs": len(val_songs),
+            "vocals": config.vocals,
+            "corpus_info": {k: manifest.info.get(k) for k in ("source", "reader", "songs", "segments")},
+        },
+        "recipe": recipe.model_dump(mode="json"),
+        "evaluation": {"final_metrics": metrics, f"best_{module.monitor}": module.best_score},
+        "provenance": {},
+    }
+    if config.hears_lyrics:  # the decoder's word LM, from the lyrics of the songs the weights were fitted on
+        fitted = set(card["data"]["trained_songs"])
+        lines = [line.text for song in train_split if song.id in fitted for line in song.lines if line.text.strip()]
+        card["data"]["lm"] = {"file": LM_FILE, "order": recipe.decode.lm_order, "lines": len(lines)}
+    saved = model.save_pretrained(run / "model", card)
+    if config.hears_lyrics:
+        build_arpa(lines, saved / LM_FILE, order=recipe.decode.lm_order)
+    plot_curves(run / "logs", run / "loss.png", TRANSCRIBE_CURVES, title=recipe.name)
+    return saved

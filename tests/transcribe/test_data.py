@@ -1,0 +1,48 @@
+"""Framewise targets and clips: pitch and onset frames from notes, CTC targets of whole words only,
+cut words silenced, and padded batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from songalign.corpus.records import Note, Song, Word
+from songalign.transcribe.data import FRAME_SECONDS, SILENCE, collate, cut_clip, cut_clips, song_targets
+from songalign.transcribe.symbols import SPACE_INDEX, encode
+
+
+def song() -> Song:
+    words = [Word("Hey", 0.10, 0.50, 0), Word("you!", 0.60, 1.00, 0), Word("there", 1.50, 2.00, 0)]
+    notes = [Note(0.10, 0.50, 60.4, 0), Note(0.60, 1.00, 64.0, 1), Note(1.50, 2.00, 67.0, 2)]
+    return Song("s", words=words, notes=notes)
+
+
+def test_pitch_and_onset_targets_follow_the_notes():
+    targets = song_targets(song(), torch.zeros(2, 80, 150))
+    assert targets.text == "hey you there"
+    assert targets.pitch[round(0.3 / FRAME_SECONDS)] == 60  # 60.4 rounds to 60
+    assert targets.pitch[round(0.8 / FRAME_SECONDS)] == 64 and targets.pitch[round(0.55 / FRAME_SECONDS)] == 128
+    assert np.flatnonzero(targets.onset).tolist() == [round(0.1 / 0.016), round(0.6 / 0.016), round(1.5 / 0.016)]
+    assert targets.words[1] == (37, 63, encode("you"))  # floor(0.6/0.016), ceil(1.0/0.016)
+
+
+def test_a_clip_keeps_whole_words_and_silences_the_one_it_cuts():
+    targets = song_targets(song(), torch.zeros(2, 80, 150))
+    clip = cut_clip(targets, 0, 110)  # 1.76 s: "there" (1.5-2.0 s) is cut
+    assert clip.tokens == encode("hey") + [SPACE_INDEX] + encode("you")
+    cut = slice(int(1.5 / FRAME_SECONDS), 110)
+    assert (clip.mel[..., cut] == SILENCE).all() and (clip.mel[..., :90] == 0).all()
+    assert (clip.pitch[cut] == 128).all() and clip.onset[cut].sum() == 0
+    later = cut_clip(targets, 50, 100)  # from 0.8 s: "you" (frames 37-63) is cut at its start
+    assert later.tokens == encode("there")
+    assert (later.mel[..., : 63 - 50] == SILENCE).all() and (later.mel[..., 63 - 50 :] == 0).all()
+
+
+def test_clips_cover_the_song_from_an_offset_and_drop_short_ones():
+    targets = song_targets(song(), torch.zeros(2, 80, 200))
+    clips = cut_clips(targets, 100, offset=30)
+    assert [c.mel.shape[-1] for c in clips] == [100, 70]  # frames 0-30 are under a second: left out
+    batch = collate(clips)
+    assert batch.mel.shape == (2, 2, 80, 100) and batch.lengths.tolist() == [100, 70]
+    assert (batch.mel[1, ..., 70:] == SILENCE).all() and (batch.pitch[1, 70:] == 128).all()
+    assert batch.token_lengths.sum() == len(batch.tokens)

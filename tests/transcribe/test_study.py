@@ -1,0 +1,67 @@
+"""`songalign transcribe quickstart`, small: every step runs into one folder, the report has the seed's
+Tables 1 and 2, alignment beside its even-spread baseline and lyric selection; no model is scored on a
+song it trained on; a second run resumes without retraining."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from songalign.checkpoint import read_card
+from songalign.transcribe.study import MODES, run_transcribe_quickstart
+
+TINY = [
+    "model.network.pitch_channels=[4, 1]",
+    "model.network.pitch_kernels=[3, 1]",
+    "model.network.lyrics_channels=[4, 2]",
+    "model.network.lyrics_kernels=[3, 3]",
+    "model.network.pitch_hidden=8",
+    "model.network.lyrics_hidden=16",
+    "model.network.lyrics_layers=1",
+]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("transcribe_quickstart")
+    report = run_transcribe_quickstart(out, songs=8, seed=1, epochs=1, draws=2, overrides=TINY, progress=False,
+                                       log=lambda _: None)  # fmt: skip
+    return out, report
+
+
+def test_the_report_has_the_seed_s_tables_and_every_section(first_run):
+    out, report = first_run
+    text = report.read_text()
+    for heading in ("Table 1: transcription", "Table 2: notes", "Alignment", "Lyric selection"):
+        assert heading in text
+    for row in ("| baseline (zero pitch/onset) |", "| multi-task |", "| oracle (annotated pitch/onset) |",
+                "| pitch/onset only |", "| CTC likelihood |", "| CLAP-lyr |", "| fusion |", "69.22", "38.41"):  # fmt: skip
+        assert row in text
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["results"]) == set(MODES)
+    multitask = results["results"]["multitask"]
+    assert 0 <= multitask["cer"]["greedy"]["corpus"] and multitask["alignment"]["words"] > 0
+    assert multitask["even_spread"]["aae"] > 0 and multitask["notes"]["con"]["f_measure"] >= 0
+    assert results["results"]["baseline"]["notes"] == {}  # no pitch network, no note figures
+    selection = results["lyric_selection"]["CTC likelihood"]
+    assert selection["chance_top_k"]["1"] > 0 and selection["queries"] >= 2
+
+
+def test_no_model_is_scored_on_a_song_it_trained_on(first_run):
+    out, _ = first_run
+    results = json.loads((out / "results.json").read_text())
+    for mode in MODES:
+        card = read_card(out / "runs" / mode / "model")
+        trained = set(card["data"]["trained_songs"])
+        assert trained and trained.isdisjoint(card["data"]["songs"]["test"])
+        assert results["results"][mode]["excluded"] == 0 and results["results"][mode]["songs"] >= 1
+    assert (out / "runs" / "multitask" / "loss.png").is_file()
+
+
+def test_a_second_run_resumes_from_what_is_there(first_run):
+    out, _ = first_run
+    run_transcribe_quickstart(out, songs=8, seed=1, epochs=1, draws=2, overrides=TINY, progress=False,
+                              log=lambda _: None)  # fmt: skip
+    timings = json.loads((out / "results.json").read_text())["timings_s"]
+    assert all(timings[f"train {mode}"] < 5 for mode in MODES) and timings["synthesise"] < 5
