@@ -18,7 +18,9 @@ Words and lines (:func:`align_lyrics`):
   equals ``normalise_text(" ".join(lines))``.
 - A word starts at the first frame of its first character and ends after the last frame of its last
   character: ``start = first_frame * emission_seconds + offset``, ``end = (last_frame + 1) *
-  emission_seconds + offset`` (seconds).
+  emission_seconds + offset`` (seconds). Emission ``k`` pools the 16 ms input frames centred at
+  ``0.032·k`` and ``0.032·k + 0.016`` s, so a start is the centre of its first input frame, up to 16 ms
+  before the centre of the pair that heard it.
 - Every word the user wrote is kept, with its original text, so that the words match the lyrics file
   one to one (as JamendoLyrics' ``words.txt`` does). A word that normalises to nothing (``"—"``,
   ``"&"``, a word in a script the transcriber does not write) has no frames: it gets a zero-length time

@@ -118,8 +118,10 @@ class Transcriber(nn.Module):
 
         network = self.config.network
         given = {"config": network}
-        self.pitch_net = NETWORKS.build(network.pitch_network, given) if self.config.hears_pitch else None
+        # The lyrics network is built first, so that every mode starts it from the same random weights for a
+        # seed: the baseline, multi-task and oracle models then differ only in what they are given.
         self.lyrics_net = NETWORKS.build(network.lyrics_network, given) if self.config.hears_lyrics else None
+        self.pitch_net = NETWORKS.build(network.pitch_network, given) if self.config.hears_pitch else None
 
     def forward(
         self, mel: torch.Tensor, pitch_targets: torch.Tensor | None = None, onset_targets: torch.Tensor | None = None
@@ -134,6 +136,8 @@ class Transcriber(nn.Module):
         batch, frames = mel.shape[0], mel.shape[-1]
         if self.config.mode == "multitask":
             pitch_in, onset_in = pitch_logits.softmax(-1), torch.sigmoid(onset_logits)
+            if self.config.network.detach_conditioning:
+                pitch_in, onset_in = pitch_in.detach(), onset_in.detach()
         elif self.config.mode == "oracle":
             if pitch_targets is None or onset_targets is None:
                 raise SongalignError("an oracle transcriber needs the annotated notes of what it transcribes")

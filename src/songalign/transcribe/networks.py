@@ -68,6 +68,11 @@ class NetworkConfig(BaseModel):
         0.0, ge=0, lt=1, description="dropout of the pitch/onset network (0 in paper and code)"
     )
     join: Literal["pool", "interpolate"] = "pool"
+    detach_conditioning: bool = Field(
+        False,
+        description="multitask: the lyrics network reads the pitch/onset probabilities without passing CTC's "
+        "gradient back into the pitch network (which then learns from its own losses only)",
+    )
     lyrics_head: Literal["linear", "two_layer"] = "linear"
 
     @model_validator(mode="after")
