@@ -263,3 +263,15 @@ def test_aligned_lyrics_write_and_read_back(tmp_path):
     read_lines, _ = _assemble(_parse_lrc(path.read_text(encoding="utf-8"), path).entries, duration=None)
     assert [line.text for line in read_lines] == ["all is all", "we call all"]
     assert read_lines[1].start == pytest.approx(lyrics.lines[1].start, abs=0.005)
+
+
+def test_no_aligned_time_is_later_than_the_audio():
+    log_probs = np.full((10, len(SYMBOLS)), -10.0, dtype=np.float32)
+    log_probs[:, 0] = 0.0  # blank everywhere but where the letters are sung
+    for frame, symbol in zip((0, 2, 4, 6, 9), "ab cd", strict=True):
+        log_probs[frame, SYMBOLS.index(symbol)], log_probs[frame, 0] = 0.0, -10.0
+    unclamped = align_lyrics(log_probs, ["ab cd"], emission_seconds=0.032)
+    assert unclamped.lines[0].end == pytest.approx(0.32)  # the last frame ends past a 0.3 s recording
+    aligned = align_lyrics(log_probs, ["ab cd"], emission_seconds=0.032, duration=0.3)
+    assert aligned.lines[0].end == pytest.approx(0.3) and max(w.end for w in aligned.words) <= 0.3
+    assert aligned.words[0].start == unclamped.words[0].start

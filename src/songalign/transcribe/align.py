@@ -212,13 +212,15 @@ def align_lyrics(
     lines: Sequence[str] | str,
     emission_seconds: Seconds = EMISSION_SECONDS,
     offset: Seconds = 0.0,
+    duration: Seconds | None = None,
 ) -> AlignedLyrics:
     """Word and line times of ``lines`` (lyric lines as written) from CTC ``log_probs`` of shape ``(T, V)``.
 
     A single string is split into its lines (``str.splitlines``), blank lines included.
 
     ``emission_seconds``: seconds per emission frame (0.032 for the lyrics branch); ``offset``: the time
-    in seconds of frame 0 (the start of the clip in the song). See the module docstring for how words
+    in seconds of frame 0 (the start of the clip in the song); ``duration``, when given, the audio's
+    length in seconds: no time is later (the last emission frame can run a few ms past the end). See the module docstring for how words
     that normalise to nothing and empty lines are timed. Raises :class:`SongalignError` when the lyrics
     hold no character the transcriber writes, or (see :func:`viterbi_align`) the audio is too short.
     """
@@ -250,6 +252,8 @@ def align_lyrics(
     alignment = viterbi_align(log_probs, encode(text))
     starts = alignment.first_frames * emission_seconds + offset
     ends = (alignment.last_frames + 1) * emission_seconds + offset
+    if duration is not None:
+        starts, ends = np.minimum(starts, duration), np.minimum(ends, duration)
 
     times: list[tuple[float, float] | None] = [
         None if span is None else (float(starts[span[0]]), float(ends[span[1]])) for span in spans

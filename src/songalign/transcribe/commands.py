@@ -33,7 +33,7 @@ import io
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -431,11 +431,6 @@ def _lyric_lines(path: Path) -> list[str]:
     return lines
 
 
-def _within(timed: Any, duration: float) -> Any:
-    """A word or line with its start and end cut to ``duration`` seconds."""
-    return replace(timed, start=min(timed.start, duration), end=min(timed.end, duration))
-
-
 @transcribe_app.command("align")
 def align_command(
     audio: Annotated[Path, typer.Argument(help="the song's audio")],
@@ -459,10 +454,7 @@ def align_command(
     lines = _lyric_lines(lyrics)
     transcriber = _load_transcriber(model, lyrics=True)
     heard = Listener(transcriber, model, vocals, 1).hear(audio)
-    aligned = align_lyrics(heard.emissions.log_probs, lines, heard.emissions.emission_seconds)
-    # The last emission frame may run a few ms past the audio's end: no time is later than the audio.
-    aligned.words = [_within(word, heard.duration) for word in aligned.words]
-    aligned.lines = [_within(line, heard.duration) for line in aligned.lines]
+    aligned = align_lyrics(heard.emissions.log_probs, lines, heard.emissions.emission_seconds, duration=heard.duration)
     folder = out_dir or audio.parent
     folder.mkdir(parents=True, exist_ok=True)
     stem = audio.stem

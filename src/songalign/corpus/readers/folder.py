@@ -568,7 +568,10 @@ class _TxtAligner:
         vocals = None if source in ("mix", "stem") else separate_vocals(mix, source)
         heard = "mix copy" if vocals is None else str(source)
         emissions = transcriber.emissions(mix, vocals, SAMPLE_RATE)
-        aligned = align_lyrics(emissions.log_probs, lines, emission_seconds=emissions.emission_seconds)
+        duration = len(mix) / SAMPLE_RATE
+        aligned = align_lyrics(
+            emissions.log_probs, lines, emission_seconds=emissions.emission_seconds, duration=duration
+        )
         return aligned, heard
 
 
