@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from songalign.cli import app
@@ -18,18 +17,8 @@ from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.readers.folder import UNALIGNED_KIND, UNTIMED_KIND, read_folder
 from songalign.errors import SkipReport, SongalignError
 from songalign.testing import write_audio
-from songalign.transcribe.model import Transcriber, TranscriberConfig
-from songalign.transcribe.networks import NetworkConfig
-
-TINY = NetworkConfig(
-    pitch_channels=(4, 1),
-    pitch_kernels=(3, 1),
-    lyrics_channels=(4, 2),
-    lyrics_kernels=(3, 3),
-    pitch_hidden=8,
-    lyrics_hidden=8,
-    lyrics_layers=1,
-)
+from songalign.transcribe.model import Transcriber
+from songalign.transcribe.testing import save_tiny_transcriber
 
 SONG_LYRICS = {
     "Band - First": "Hello there my friend\nRock & roll tonight\n\n\n  Second   verse here  \nand the end\n",
@@ -39,10 +28,7 @@ SONG_LYRICS = {
 
 
 def save_transcriber(folder: Path, mode: str = "baseline", vocals: str = "mix") -> Path:
-    torch.manual_seed(0)
-    model = Transcriber(TranscriberConfig(mode=mode, vocals=vocals, network=TINY))
-    model.save_pretrained(folder, {"name": "tiny"})
-    return folder
+    return save_tiny_transcriber(folder, mode, vocals)
 
 
 @pytest.fixture(scope="module")

@@ -36,23 +36,9 @@ def _one_thread():
 
 def tiny_transcriber(folder, mode="multitask"):
     """A randomly initialised transcriber small enough to run in a blink, saved to ``folder``."""
-    import torch
+    from songalign.transcribe.testing import save_tiny_transcriber
 
-    from songalign.transcribe.model import Transcriber, TranscriberConfig
-    from songalign.transcribe.networks import NetworkConfig
-
-    torch.manual_seed(0)
-    network = NetworkConfig(
-        pitch_channels=(4, 1),
-        pitch_kernels=(3, 1),
-        lyrics_channels=(4, 2),
-        lyrics_kernels=(3, 3),
-        pitch_hidden=8,
-        lyrics_hidden=8,
-        lyrics_layers=1,
-    )
-    model = Transcriber(TranscriberConfig(mode=mode, vocals="mix", network=network))
-    return model.save_pretrained(folder, {"name": f"tiny-{mode}"})
+    return save_tiny_transcriber(folder, mode, name=f"tiny-{mode}")
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,9 @@ import pytest
 
 from songalign.checkpoint import read_card
 from songalign.transcribe.study import MODES, run_transcribe_quickstart
+from songalign.transcribe.testing import tiny_overrides
 
-TINY = [
-    "model.network.pitch_channels=[4, 1]",
-    "model.network.pitch_kernels=[3, 1]",
-    "model.network.lyrics_channels=[4, 2]",
-    "model.network.lyrics_kernels=[3, 3]",
-    "model.network.pitch_hidden=8",
-    "model.network.lyrics_hidden=16",
-    "model.network.lyrics_layers=1",
-]
+TINY = tiny_overrides(lyrics_hidden=16)
 
 
 @pytest.fixture(scope="module")

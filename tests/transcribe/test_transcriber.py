@@ -13,13 +13,11 @@ from songalign.transcribe import NETWORKS
 from songalign.transcribe.data import Clip, collate
 from songalign.transcribe.decode import greedy_decode
 from songalign.transcribe.model import Transcriber, TranscriberConfig
-from songalign.transcribe.networks import NetworkConfig, output_frames
+from songalign.transcribe.networks import output_frames
 from songalign.transcribe.symbols import SYMBOLS, encode
+from songalign.transcribe.testing import TINY_NETWORK
 
-TINY = NetworkConfig(
-    pitch_channels=(4, 1), pitch_kernels=(3, 1), lyrics_channels=(4, 2), lyrics_kernels=(3, 3),
-    pitch_hidden=8, lyrics_hidden=16, lyrics_layers=1, dropout=0.0,
-)  # fmt: skip
+TINY = TINY_NETWORK.model_copy(update={"lyrics_hidden": 16, "dropout": 0.0})
 
 
 def tiny(mode: str = "multitask", **network) -> Transcriber:

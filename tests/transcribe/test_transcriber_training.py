@@ -16,6 +16,7 @@ from songalign.quickstart import recipe_path
 from songalign.runs import read_metrics
 from songalign.transcribe.data import collate, cut_clips
 from songalign.transcribe.model import Transcriber
+from songalign.transcribe.testing import tiny_overrides
 from songalign.transcribe.train import (
     LossWeights,
     cached_song_features,
@@ -25,16 +26,7 @@ from songalign.transcribe.train import (
     transcription_loss,
 )
 
-TINY = [
-    "model.network.pitch_channels=[4, 1]",
-    "model.network.pitch_kernels=[3, 1]",
-    "model.network.lyrics_channels=[4, 2]",
-    "model.network.lyrics_kernels=[3, 3]",
-    "model.network.pitch_hidden=8",
-    "model.network.lyrics_hidden=16",
-    "model.network.lyrics_layers=1",
-    "train.threads=1",
-]
+TINY = [*tiny_overrides(lyrics_hidden=16), "train.threads=1"]
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ from songalign.transcribe.data import (
     EMISSION_SECONDS,
     FRAME_SECONDS,
     SAMPLE_RATE,
+    SILENCE,
     VocalSource,
     features,
     pitch_onset_targets,
@@ -217,8 +218,6 @@ class Transcriber(nn.Module):
     @staticmethod
     def _padded(values: torch.Tensor, start: int, width: int, fill: float | None = None) -> torch.Tensor:
         """``values[..., start : start + width]``, padded at the end (features at the silence value, else ``fill``)."""
-        from songalign.transcribe.data import SILENCE
-
         window = values[..., start : start + width]
         missing = width - window.shape[-1]
         if missing <= 0:
