@@ -1,9 +1,11 @@
-"""Audio embedding throughput: songalign's default pipeline vs Hugging Face CLAP (HTSAT-tiny).
+"""Audio embedding throughput: songalign's default pipeline and musicnn vs Hugging Face CLAP (HTSAT-tiny).
 
-Both pipelines do the same job on the same files — decode a 10 s, 44.1 kHz WAV and resample it
+The pipelines do the same job on the same files — decode a 10 s, 44.1 kHz WAV and resample it
 to the tower's rate, compute features, embed in batches — with the same number of CPU threads:
 
 - ours: ``load_audio(path, 16000)`` → ``log_mel`` (64 mels, hop 20 ms) → ``cnn`` tower (256-d)
+- musicnn: ``load_audio(path, 16000)`` → musicnn's log-mel (librosa, 96 mels, hop 16 ms) → the pretrained
+  ``musicnn`` tower (MSD_musicnn's 200-d penultimate, the mean of three 3 s patches); needs the musicnn wheel
 - baseline: ``load_audio(path, 48000)`` → ``ClapFeatureExtractor`` → ``ClapAudioModelWithProjection``
   (512-d), randomly initialised from ``ClapAudioConfig()`` — whose defaults are the
   ``laion/clap-htsat-unfused`` audio tower (HTSAT-tiny: depths 2-2-6-2, 96 → 768 channels,
@@ -14,7 +16,8 @@ to the tower's rate, compute features, embed in batches — with the same number
   the same time as trained ones.
 
 Prints the real-time factor of each (audio seconds / wall seconds, median over repeats), a
-per-stage breakdown, parameter counts and FLOPs per clip, and ``ratio: X`` (ours / baseline).
+per-stage breakdown, parameter counts and FLOPs per clip, ``ratio: X`` (ours / baseline) and
+``ratio musicnn / HTSAT-tiny: Y``.
 
     python benchmarks/embed_throughput.py                       # 16 clips, batch 8, 2 threads, 5 repeats
     python benchmarks/embed_throughput.py --threads 4 --repeats 9
@@ -23,6 +26,7 @@ per-stage breakdown, parameter counts and FLOPs per clip, and ``ratio: X`` (ours
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import tempfile
 import time
@@ -98,6 +102,28 @@ def ours() -> tuple[Pipeline, torch.nn.Module, torch.Tensor]:
     return Pipeline("ours (cnn, 16 kHz log-mel)", tower.sample_rate, featurise, tower), tower, example
 
 
+def musicnn() -> tuple[Pipeline, torch.nn.Module, torch.Tensor]:
+    """The pretrained ``musicnn`` tower (MSD_musicnn, 200-d penultimate), three 3 s patches of each 10 s clip."""
+    from songalign.towers import musicnn as M
+
+    tower = build_audio_tower("musicnn")
+    samples = 10 * tower.sample_rate
+
+    def featurise(clips: list[np.ndarray]) -> torch.Tensor:
+        return tower.features(np.stack([np.pad(c[:samples], (0, max(0, samples - len(c)))) for c in clips]))
+
+    def embed(features: torch.Tensor) -> torch.Tensor:
+        M.CLIP_MEMO.clear()  # the same clips every repeat: measure the network, not the in-memory memo
+        return tower(features)
+
+    example = tower.features(np.zeros(samples, np.float32))[None]
+    return (
+        Pipeline("musicnn (MSD_musicnn, 16 kHz musicnn log-mel)", tower.sample_rate, featurise, embed),
+        tower,
+        example,
+    )
+
+
 def baseline() -> tuple[Pipeline, torch.nn.Module, torch.Tensor]:
     from transformers import ClapAudioConfig, ClapAudioModelWithProjection, ClapFeatureExtractor
     from transformers.utils import logging as hf_logging
@@ -143,7 +169,11 @@ def main() -> None:
             f"{torch.get_num_threads()} threads, torch {torch.__version__}, median of {args.repeats} repeats"
         )
         pipelines = []
-        for build in (ours, baseline):
+        builds = [ours, musicnn, baseline]
+        if importlib.util.find_spec("musicnn") is None:
+            print("musicnn left out: its wheel is not installed (pip install --no-deps musicnn==0.1.0)")
+            builds.remove(musicnn)
+        for build in builds:
             pipeline, model, example = build()
             params = sum(p.numel() for p in model.parameters())
             gflops = flops(model, example) / 1e9
@@ -163,7 +193,9 @@ def main() -> None:
             )
             print(f"{pipeline.name}: real-time factor {factor:,.1f}×  (stages alone: {per_stage})")
             print(f"    {params / 1e6:.2f} M parameters, {gflops:.3f} GFLOPs per 10 s clip (model only)")
-        print(f"ratio: {factors[0] / factors[1]:.2f}")
+        print(f"ratio: {factors[0] / factors[-1]:.2f}")
+        if len(factors) == 3:
+            print(f"ratio musicnn / HTSAT-tiny: {factors[1] / factors[-1]:.2f}")
 
 
 if __name__ == "__main__":

@@ -17,3 +17,21 @@ def _offline(monkeypatch):
     except ImportError:
         return
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_of_converted_weights(tmp_path_factory):
+    """Converted weights (musicnn's) go to a cache of the test session's own, not the user's."""
+    os.environ["SONGALIGN_CACHE"] = str(tmp_path_factory.mktemp("songalign-cache"))
+
+
+@pytest.fixture(scope="session")
+def musicnn_installed() -> None:
+    """Skip (or, with SONGALIGN_REQUIRE_MUSICNN=1 as in CI, fail) when the musicnn wheel's weights are absent."""
+    import importlib.util
+
+    if importlib.util.find_spec("musicnn") is None:
+        message = "the musicnn wheel is not installed (pip install --no-deps musicnn==0.1.0)"
+        if os.environ.get("SONGALIGN_REQUIRE_MUSICNN"):
+            pytest.fail(message)
+        pytest.skip(message)

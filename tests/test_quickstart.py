@@ -26,13 +26,24 @@ def first_run(tmp_path_factory):
     return out, report
 
 
-def test_report_has_table_1_every_variant_and_figures(first_run):
+def test_report_has_table_1_every_variant_and_figures(first_run, musicnn_installed):
     out, report = first_run
     text = report.read_text()
     for row in ("| untrained |", "| CLAP-pre |", "| CLAP-emo |", "| CLAP-lyr |", "3.400 / 1.18 / 2.44 / 4.76 / 9.20"):
         assert row in text
     results = json.loads((out / "results.json").read_text())
-    assert set(results["results"]) == {"untrained", "pre", "lyr", "emo"}
+    assert set(results["results"]) == {"untrained", "pre", "lyr", "emo", "emo_musicnn", "bridge"}
+    # the musicnn comparison: CLAP-emo on cnn and on musicnn, and the tag bridge, in one section
+    for row in (
+        "## 4b. A tower pretrained on real music: musicnn",
+        "| CLAP-emo (musicnn) |",
+        "| tag bridge (musicnn) |",
+    ):
+        assert row in text
+    config = json.loads((out / "runs" / "emo_musicnn" / "model" / "config.json").read_text())
+    card = json.loads((out / "runs" / "emo_musicnn" / "model" / "card.json").read_text())
+    assert config["audio_tower"]["name"] == "musicnn" and config["freeze"]["audio_tower"]
+    assert card["recipe"]["init_from"].endswith("pre_musicnn/model") and card["recipe"]["train"]["augment"] is None
     emo = results["results"]["emo"]["test"]
     assert emo["lyric_choice"]["pool_10"]["model_scale"] > 0 and emo["lyric_choice"]["pool_10"]["kl_model_scale"]
     # the probe in the report is fitted on train songs and scored on the test split's other songs

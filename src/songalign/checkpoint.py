@@ -60,6 +60,18 @@ _CARD_SECTIONS = (
 )
 
 
+def module_digest(module: nn.Module) -> str:
+    """sha1 (16 hex digits) of a module's parameters and buffers, by name in sorted order: equal for equal
+    weights, whatever their memory layout, and different as soon as one value differs."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def save_model_folder(
     directory: str | Path,
     state: Mapping[str, torch.Tensor],

@@ -2,7 +2,8 @@
 
     synthesise a corpus → segments and splits → emotion descriptions
     → pretrain CLAP-pre on music captions → fine-tune CLAP-lyr (lyrics) and CLAP-emo (descriptions)
-    → evaluate the untrained model and all three variants → report.md + figures + results.json
+    → the same CLAP-pre → CLAP-emo on the frozen, pretrained musicnn tower, and the zero-shot tag bridge
+    → evaluate the untrained model, all three variants and the musicnn models → report.md + figures + results.json
 
 Every step keeps its output in the working folder and is skipped when that output is already
 there, so an interrupted quickstart resumes where it stopped (training itself resumes from
@@ -41,6 +42,8 @@ from songalign.evaluate.run import (
     lyric_choice_table,
     retrieval_table,
 )
+from songalign.towers.musicnn import INSTALL as MUSICNN_INSTALL
+from songalign.towers.musicnn import musicnn_available
 
 VARIANTS = ("pre", "emo", "lyr")
 """The seed's three variants, in the order of its Table 1."""
@@ -113,12 +116,20 @@ def run_quickstart(
         )
         timings[f"train {variant}"] = time.perf_counter() - started
 
+    musicnn_models: dict[str, Path] = {}
+    if musicnn_available():
+        started = _step(log, "3b. CLAP-pre and CLAP-emo on the pretrained musicnn tower; the tag bridge")
+        musicnn_models = train_on_musicnn(corpus, runs, seed, epochs, progress)
+        timings["musicnn"] = time.perf_counter() - started
+    else:
+        log(f"(musicnn rows left out: the musicnn wheel is not installed; add them with: {MUSICNN_INSTALL})")
+
     started = _step(log, "4. evaluate")
     _seed_everything(seed)
     # same architecture, random weights, and a logit scale nobody learnt (no "KL at the model's s" for it)
     architecture = AlignModel.from_pretrained(models["pre"]).config.model_copy(update={"logit_scale_trained": False})
     untrained = AlignModel(architecture)
-    candidates: dict[str, AlignModel | Path] = {"untrained": untrained, **models}
+    candidates: dict[str, AlignModel | Path] = {"untrained": untrained, **models, **musicnn_models}
     results: dict[str, dict[str, Any]] = {}
     embeddings: dict[str, Embedded] = {}
     for name, model in candidates.items():
@@ -147,13 +158,42 @@ def run_quickstart(
         "results": results,
         "timings_s": timings,
     }
-    figures = _figures(embeddings, runs, out, seed)
+    figures = _figures({n: e for n, e in embeddings.items() if n not in musicnn_models}, runs, out, seed)
     figures["top_k"] = str(write_top_k_chart(summary, out / "figures" / "top_k.png").relative_to(out))
     results_path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     timings["report"] = time.perf_counter() - started
     report = out / "report.md"
     report.write_text(render_report(summary, figures), encoding="utf-8")
     return report
+
+
+MUSICNN_VARIANTS = {"emo_musicnn": "CLAP-emo (musicnn)", "bridge": "tag bridge (musicnn)"}
+"""The models on the pretrained musicnn tower that the report compares with CLAP-emo on ``cnn``."""
+
+
+def train_on_musicnn(corpus: Path, runs: Path, seed: int, epochs: int | None, progress: bool) -> dict[str, Path]:
+    """CLAP-pre → CLAP-emo with the frozen ``musicnn`` tower in place of ``cnn`` (the same recipes; SpecAugment
+    off, since the frozen tower's outputs are computed once), and the zero-shot tag bridge.
+
+    Returns ``{"emo_musicnn": folder, "bridge": folder}``; each step is skipped when its folder exists.
+    """
+    from songalign.align.pretrained import build_pretrained
+
+    musicnn = ["model.freeze.audio_tower=true", "train.augment=null", f"train.seed={seed}", f"data.corpus={corpus}"]
+    if epochs is not None:
+        musicnn.append(f"train.epochs={epochs}")
+    folders = {name: runs / name / "model" for name in ("pre_musicnn", "emo_musicnn", "bridge")}
+    steps = (
+        ("pre_musicnn", "clap_pre", ["model.audio_tower={name: musicnn}"]),
+        ("emo_musicnn", "clap_emo", [f"init_from={folders['pre_musicnn']}"]),
+    )
+    for name, recipe, extra in steps:
+        if not (folders[name] / "model.safetensors").is_file():
+            overrides = [*musicnn, *extra, f"out={runs / name}"]
+            train(load_recipe(recipe_path(recipe), overrides), progress=progress)
+    if not (folders["bridge"] / "model.safetensors").is_file():
+        build_pretrained("musicnn-bridge", folders["bridge"])
+    return {"emo_musicnn": folders["emo_musicnn"], "bridge": folders["bridge"]}
 
 
 def _seed_everything(seed: int) -> None:
@@ -268,6 +308,7 @@ def render_report(summary: dict[str, Any], figures: dict[str, str]) -> str:
         rows |= {(model_label(n), f"zero-shot {label}"): m for label, m in test.get("zero_shot", {}).items()}
         rows |= {(model_label(n), f"probe {label}"): m for label, m in test.get("probe", {}).items()}
     lines += classification_table(rows, ("model", "task"))
+    lines += musicnn_section(results, pool)
     lines += ["", "## 5. Figures", ""]
     for key, path in figures.items():
         lines.append(f"![{key}]({path})")
@@ -276,6 +317,37 @@ def render_report(summary: dict[str, Any], figures: dict[str, str]) -> str:
     lines += [f"| {step} | {seconds:.1f} |" for step, seconds in timings.items()]
     lines += ["", "All numbers: `results.json`. Per-variant pages: `songalign evaluate RUN/model --corpus CORPUS`.", ""]
     return "\n".join(lines)
+
+
+def musicnn_section(results: dict[str, dict[str, Any]], pool: int) -> list[str]:
+    """The report's comparison of CLAP-emo on ``cnn``, CLAP-emo on the pretrained ``musicnn`` tower and the
+    zero-shot tag bridge (test split); nothing when the run had no musicnn models."""
+    present = [name for name in MUSICNN_VARIANTS if name in results]
+    if not present:
+        return []
+    labels = {"emo": "CLAP-emo (cnn)", **MUSICNN_VARIANTS}
+    names = ["emo", *present]
+    lines = [
+        "",
+        "## 4b. A tower pretrained on real music: musicnn",
+        "",
+        "CLAP-emo trained with the frozen `musicnn` tower (MSD_musicnn's 200-d penultimate layer, the musicnn "
+        "wheel's weights) in place of `cnn`, through the same CLAP-pre → CLAP-emo recipes (SpecAugment off: "
+        "the frozen tower's outputs are computed once), and the tag bridge (`songalign models build "
+        "musicnn-bridge`: musicnn's tag probabilities against MiniLM similarities between the text and the "
+        "tag names; nothing trained, a reference row). Test split; the synthetic songs are far from the "
+        "Last.fm music musicnn learnt from, so read these against chance, not as what musicnn does on real songs.",
+        "",
+        f"Lyric choice, pools of {pool}:",
+        "",
+    ]
+    sampled = {(labels[n],): results[n]["test"]["lyric_choice"][f"pool_{pool}"] for n in names}
+    lines += [*lyric_choice_table(sampled, ("model",)), "", "Zero-shot classification (test split):", ""]
+    rows = {(labels[n], label): m for n in names for label, m in results[n]["test"].get("zero_shot", {}).items()}
+    lines += [*classification_table(rows, ("model", "task")), "", "Audio → description retrieval (test split):", ""]
+    retrieval = {(labels[n],): results[n]["test"]["retrieval"]["description"]["audio_to_text"] for n in names}
+    lines += retrieval_table(retrieval, ("model",))
+    return lines
 
 
 def headline_figures(summary: dict[str, Any]) -> dict[str, float]:

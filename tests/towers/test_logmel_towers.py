@@ -23,9 +23,9 @@ def clips(seconds: float, count: int, rate: int = 16000) -> np.ndarray:
 
 
 def test_registries_list_the_towers():
-    assert AUDIO_TOWERS.names() == ["ast", "cnn", "hf_clap_audio"]
-    assert TEXT_TOWERS.names() == ["hf_clap_text", "sentence_transformers"]
-    with pytest.raises(SongalignError, match="unknown audio tower 'vggish'.*ast, cnn, hf_clap_audio"):
+    assert AUDIO_TOWERS.names() == ["ast", "cnn", "hf_clap_audio", "musicnn"]
+    assert TEXT_TOWERS.names() == ["hf_clap_text", "musicnn_tag_prompts", "sentence_transformers"]
+    with pytest.raises(SongalignError, match="unknown audio tower 'vggish'.*ast, cnn, hf_clap_audio, musicnn"):
         build_audio_tower("vggish")
     with pytest.raises(SongalignError, match="unknown text tower"):
         build_text_tower("bow")

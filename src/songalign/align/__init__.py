@@ -18,3 +18,6 @@ PRETRAINED: Registry[Any] = Registry("pretrained_models", what="pretrained model
 """Factories ``(**options) -> AlignModel`` by name; ``card`` metadata gives each its model card."""
 
 PRETRAINED.register("clap-pre", "songalign.align.pretrained:clap_pre", card="songalign.align.pretrained:clap_pre_card")
+PRETRAINED.register(
+    "musicnn-bridge", "songalign.align.pretrained:musicnn_bridge", card="songalign.align.pretrained:musicnn_bridge_card"
+)

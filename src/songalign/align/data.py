@@ -24,6 +24,7 @@ from songalign.align.model import AlignModel
 from songalign.audio.cache import FeatureCache
 from songalign.audio.io import load_audio
 from songalign.audio.windows import segment_window
+from songalign.checkpoint import module_digest
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Segment
 from songalign.errors import BadInputError, SkipReport, SongalignError
@@ -44,14 +45,16 @@ def _key(material: dict) -> str:
 class PairedSet:
     """``N`` (audio, text) pairs as tensors.
 
-    ``features``: ``(N, *feature_shape)`` audio-tower inputs; ``text_embeddings``: ``(N, d_t)``
-    text-tower outputs (frozen tower); ``texts`` and ``segments`` in the same order.
+    ``features``: ``(N, *feature_shape)`` audio-tower inputs or, when ``tower_outputs``, the frozen
+    audio tower's outputs ``(N, d_a)`` (computed once: :func:`segment_audio`); ``text_embeddings``:
+    ``(N, d_t)`` text-tower outputs (frozen tower); ``texts`` and ``segments`` in the same order.
     """
 
     segments: list[Segment]
     texts: list[str]
     features: torch.Tensor
     text_embeddings: torch.Tensor
+    tower_outputs: bool = False
 
     def __len__(self) -> int:
         return len(self.segments)
@@ -109,6 +112,89 @@ def segment_features(
     return kept, torch.from_numpy(np.stack(rows))
 
 
+def frozen_tower_key(model: AlignModel) -> str | None:
+    """The cache name of the audio tower's outputs when the model's policy freezes the tower: its
+    name, options and a digest of its weights (so a retrained or other tower never reads them);
+    None when the tower trains (its outputs change with every step)."""
+    if not model.config.freeze.audio_tower:
+        return None
+    tower = model.audio_tower
+    return f"{tower.name}:{_key(tower.config())}:{module_digest(tower)}"
+
+
+@torch.no_grad()
+def frozen_tower_outputs(
+    model: AlignModel,
+    segments: list[Segment],
+    cache: FeatureCache,
+    report: SkipReport,
+    progress: bool = True,
+    batch_size: int = 32,
+) -> tuple[list[Segment], torch.Tensor]:
+    """The frozen audio tower's outputs ``(N, d_a)`` for the kept segments' windows, each computed once.
+
+    A frozen pretrained tower (musicnn, CLAP's HTSAT) costs far more than the heads trained on it,
+    and its outputs never change: they are cached beside the features, keyed by
+    :func:`frozen_tower_key` and the window, and read back on every later epoch, run or evaluation.
+    Segments are kept and skipped as :func:`segment_features` does.
+    """
+    tower_key = frozen_tower_key(model)
+    if tower_key is None:
+        raise SongalignError("the audio tower trains, so its outputs cannot be computed once; use segment_features")
+    tower, name = model.audio_tower, f"tower:{tower_key}|n={model.clip_samples}"
+    model.eval()
+    kept: list[Segment] = []
+    rows: list[np.ndarray | None] = []
+    pending: list[tuple[int, str, np.ndarray]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        batch = torch.from_numpy(np.stack([features for _, _, features in pending])).to(model.device)
+        for (position, key, _), row in zip(pending, tower(batch).float().cpu().numpy(), strict=True):
+            cache.put(key, row)
+            rows[position] = row
+        pending.clear()
+
+    for segment in track(segments, description="Audio tower", disable=not progress, transient=True):
+        if not segment.audio_path:
+            report.note(segment.song_id, LYRICS_ONLY_NOTE, item=segment.id)
+            continue
+        try:
+            offset, duration = segment_window(float(segment.start), float(segment.end), model.config.clip_seconds)
+            key = cache.key(segment.audio_path, name, offset, duration)
+            cached = cache.get(key)
+            if cached is None:
+                # the inputs are not kept: the outputs are what is read back (a 10 s log-mel is 30× their size)
+                features = window_features(model, segment.audio_path, segment.start, segment.end, None)
+                pending.append((len(rows), key, features))
+        except BadInputError as error:
+            report.add_error(error, item=segment.id)
+            continue
+        kept.append(segment)
+        rows.append(cached)
+        if len(pending) >= batch_size:
+            flush()
+    flush()
+    if not rows:
+        return kept, torch.zeros(0, tower.embedding_dim)
+    return kept, torch.from_numpy(np.stack(rows).astype(np.float32))
+
+
+def segment_audio(
+    model: AlignModel, segments: list[Segment], cache: FeatureCache, report: SkipReport, progress: bool = True
+) -> tuple[list[Segment], torch.Tensor, bool]:
+    """What training and evaluation feed the audio side: ``(kept, tensor, tower_outputs)``.
+
+    The frozen tower's outputs (:func:`frozen_tower_outputs`, ``tower_outputs`` True) when the model
+    freezes its audio tower, the tower's inputs (:func:`segment_features`) otherwise; project them
+    with :meth:`AlignModel.project_audio_inputs`.
+    """
+    if frozen_tower_key(model) is not None:
+        return (*frozen_tower_outputs(model, segments, cache, report, progress), True)
+    return (*segment_features(model, segments, cache, report, progress), False)
+
+
 def text_embeddings(model: AlignModel, texts: list[str], cache: FeatureCache, batch_size: int = 64) -> torch.Tensor:
     """Text-tower outputs ``(N, d_t)`` for ``texts``, each computed once and then read from ``cache``."""
     tower = model.text_tower
@@ -136,49 +222,108 @@ def build_pairs(
     cache_dir: str | Path,
     report: SkipReport | None = None,
     progress: bool = True,
+    precompute_tower: bool = True,
 ) -> PairedSet:
-    """Pairs of one split for ``target``; segments without that text are left out (and reported)."""
+    """Pairs of one split for ``target``; segments without that text are left out (and reported).
+
+    ``precompute_tower``: hold a frozen audio tower's outputs instead of its inputs (:func:`segment_audio`);
+    False keeps the inputs, for training that changes them (augmentation).
+    """
     report = report if report is not None else SkipReport()
     segments = manifest.split(split)
     usable = [s for s in segments if target_text(s, target).strip()]
     if len(usable) < len(segments):
-        report.skip(
-            f"{split} split",
-            f"{len(segments) - len(usable)} segment(s) have no {target}; run `songalign describe` for descriptions",
-        )
+        why = {
+            "lyrics": "audio-only segments (songs without lyrics) cannot be paired with lyrics",
+            "description": "run `songalign describe` for descriptions (audio-only segments get none)",
+            "caption": "give the corpus music captions",
+        }[target]
+        report.skip(f"{split} split", f"{len(segments) - len(usable)} segment(s) have no {target}; {why}")
     cache = FeatureCache(Path(cache_dir))
-    kept, features = segment_features(model, usable, cache, report, progress)
+    if precompute_tower:
+        kept, audio, tower_outputs = segment_audio(model, usable, cache, report, progress)
+    else:
+        (kept, audio), tower_outputs = segment_features(model, usable, cache, report, progress), False
     texts = [target_text(s, target) for s in kept]
     if not kept:
         raise SongalignError(f"the {split} split has no segment with a {target} and readable audio")
-    return PairedSet(kept, texts, features, text_embeddings(model, texts, cache))
+    return PairedSet(kept, texts, audio, text_embeddings(model, texts, cache), tower_outputs)
 
 
 class EpochBatches:
-    """Batches of pairs, reshuffled each epoch from ``(seed, epoch)`` — and resumable mid-epoch.
+    """Batches of pairs, reshuffled each epoch from ``(seed, epoch)`` — resumable mid-epoch, and rank-aware.
 
-    Each batch is ``{"features": (B, *feature_shape), "text": (B, d_t), "index": (B,)}``: audio-tower
-    inputs, the cached *frozen* text-tower embeddings (what MusCALL's weighting compares) and the
-    rows of :class:`PairedSet` they came from.
+    Each batch is ``{"features": (b, *feature_shape), "text": (b, d_t), "index": (b,), "offset": int,
+    "rows": int}``: audio-tower inputs, the cached *frozen* text-tower embeddings (what MusCALL's
+    weighting compares), the rows of :class:`PairedSet` they came from, and where they sit in the
+    step's global batch (``offset``, this process's first row in it; ``rows``, its size).
 
-    The training module sets :attr:`epoch` when an epoch starts and calls :meth:`mark_done`
-    after each optimiser step. Lightning stores :meth:`state_dict` in its checkpoints; after
-    :meth:`load_state_dict` the next iteration replays the interrupted epoch's permutation from
-    the first batch not yet trained on, so a resumed run sees exactly the batches an
-    uninterrupted one would (the batch prefetched before the interruption is not lost).
+    ``batch_size`` is the **global** batch: the rows of one optimiser step over all processes, so a
+    recipe trains the same on one device or many. With ``world_size`` ``W`` processes each
+    epoch's permutation is the same on every rank (it depends on ``(seed, epoch)`` only); step
+    ``b``'s global batch is rows ``b·B … (b+1)·B − 1`` of it, exactly the single-process batch, and
+    rank ``r`` takes the ``r``-th of ``W`` contiguous, equal parts (the epoch's last, smaller batch
+    is split as evenly as it goes; when it has fewer rows than processes it is left out, since
+    every rank needs a row — those pairs are trained in other epochs, which are shuffled anew).
+    ``batch_size`` must be a multiple of ``W``. ``len()`` counts steps, the same on every rank.
+
+    The training module sets :attr:`epoch` when an epoch starts, its rank with :meth:`shard`, and
+    calls :meth:`mark_done` after each optimiser step. Lightning stores :meth:`state_dict` in its
+    checkpoints; after :meth:`load_state_dict` the next iteration replays the interrupted epoch's
+    permutation from the first batch not yet trained on, so a resumed run sees exactly the batches
+    an uninterrupted one would (the batch prefetched before the interruption is not lost). The
+    state counts global steps, so a run may resume on another number of processes.
     """
 
-    def __init__(self, data: PairedSet, batch_size: int, seed: int):
+    def __init__(self, data: PairedSet, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
         self.data, self.batch_size, self.seed = data, batch_size, seed
         self.epoch, self.done = 0, 0
         self._resume_from: int | None = None
+        self.shard(rank, world_size)
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Take rank ``rank``'s part of every batch among ``world_size`` processes (``0, 1``: all of it).
+
+        :class:`~songalign.errors.SongalignError` when the global batch does not split evenly or
+        there are fewer pairs than processes.
+        """
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not one of {world_size} processes")
+        self.require_even_split(self.batch_size, world_size)
+        if world_size > 1 and len(self.data) < world_size:
+            raise SongalignError(
+                f"{len(self.data)} training pair(s) cannot be shared among {world_size} processes; use fewer devices"
+            )
+        self.rank, self.world_size = rank, world_size
+
+    @staticmethod
+    def require_even_split(batch_size: int, world_size: int) -> None:
+        """:class:`~songalign.errors.SongalignError` unless the global ``batch_size`` splits evenly over ``world_size``."""
+        if world_size < 1:
+            raise SongalignError(f"training needs at least one process (devices × nodes); got {world_size}")
+        if batch_size % world_size:
+            nearest = world_size * max(1, round(batch_size / world_size))
+            raise SongalignError(
+                f"train.batch_size {batch_size} is the global batch and must be a multiple of the {world_size} "
+                f"processes (devices × nodes); set train.batch_size to {nearest} (--set train.batch_size={nearest})"
+            )
 
     def __len__(self) -> int:
-        return -(-len(self.data) // self.batch_size)
+        full, tail = divmod(len(self.data), self.batch_size)
+        return full + (tail >= self.world_size)  # a tail too small to give every rank a row is left out
 
     def mark_done(self, batches: int) -> None:
         """Record that ``batches`` batches of the current epoch have been trained on."""
         self.done = batches
+
+    def global_batch(self, order: torch.Tensor, batch_index: int) -> torch.Tensor:
+        """Rows of :class:`PairedSet` in step ``batch_index``'s global batch, given the epoch's permutation."""
+        return order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
+
+    def epoch_order(self) -> torch.Tensor:
+        """The current epoch's permutation of the pairs, from ``(seed, epoch)`` alone (the same on every rank)."""
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.randperm(len(self.data), generator=generator)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         start = self._resume_from or 0
@@ -186,11 +331,19 @@ class EpochBatches:
         if start >= len(self):  # interrupted right after an epoch's last batch: go on with the next epoch
             self.epoch, start = self.epoch + 1, 0
         self.done = start
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(len(self.data), generator=generator)
+        order = self.epoch_order()
         for batch_index in range(start, len(self)):
-            index = order[batch_index * self.batch_size : (batch_index + 1) * self.batch_size]
-            yield {"features": self.data.features[index], "text": self.data.text_embeddings[index], "index": index}
+            rows = self.global_batch(order, batch_index)
+            parts = torch.tensor_split(rows, self.world_size)
+            index = parts[self.rank]
+            offset = sum(len(part) for part in parts[: self.rank])
+            yield {
+                "features": self.data.features[index],
+                "text": self.data.text_embeddings[index],
+                "index": index,
+                "offset": offset,
+                "rows": len(rows),
+            }
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "done": self.done}

@@ -122,6 +122,7 @@ class AlignModel(nn.Module):
         super().__init__()
         self.config = config or ModelConfig()
         self.audio_tower = build_audio_tower(self.config.audio_tower.name, **self.config.audio_tower.options)
+        self._pin_tower_options()
         self.text_tower = build_text_tower(self.config.text_tower.name, **self.config.text_tower.options)
         self.audio_projection, self.text_projection = _projections(
             self.config, self.audio_tower.embedding_dim, self.text_tower.embedding_dim
@@ -130,6 +131,20 @@ class AlignModel(nn.Module):
         self.apply_freeze_policy()
 
     # -- training surface -------------------------------------------------------------------------
+    def _pin_tower_options(self) -> None:
+        """Record what the audio tower pins (musicnn: its checkpoint's digest, so that a saved model refuses
+        other weights) and its own default of being frozen, unless the config says otherwise."""
+        spec, tower = self.config.audio_tower, self.audio_tower
+        pinned = getattr(tower, "pinned_options", dict)()
+        update: dict[str, Any] = {}
+        if any(spec.options.get(key) != value for key, value in pinned.items()):
+            update["audio_tower"] = spec.model_copy(update={"options": {**spec.options, **pinned}})
+        freeze = self.config.freeze
+        if "audio_tower" not in freeze.model_fields_set and getattr(tower, "trainable", True) is False:
+            update["freeze"] = freeze.model_copy(update={"audio_tower": True})  # musicnn is frozen by default
+        if update:
+            self.config = self.config.model_copy(update=update)
+
     def apply_freeze_policy(self) -> None:
         policy = self.config.freeze
         for part, frozen in (
@@ -142,6 +157,8 @@ class AlignModel(nn.Module):
                 parameter.requires_grad_(not frozen)
         if hasattr(self.text_tower, "trainable"):
             self.text_tower.trainable = not policy.text_tower
+        if hasattr(self.audio_tower, "trainable"):  # a tower frozen by default (musicnn) trains when the policy says so
+            self.audio_tower.trainable = not policy.audio_tower
 
     def train(self, mode: bool = True) -> AlignModel:
         super().train(mode)
@@ -153,7 +170,15 @@ class AlignModel(nn.Module):
 
     def project_audio(self, features: torch.Tensor) -> torch.Tensor:
         """Normalised audio embeddings ``(B, D)`` from a batch of tower features."""
-        return nn.functional.normalize(self.audio_projection(self.audio_tower(features)), dim=-1)
+        return self.project_tower_outputs(self.audio_tower(features))
+
+    def project_tower_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Normalised audio embeddings ``(B, D)`` from audio-tower outputs ``(B, d_a)`` (a frozen tower's, computed once)."""
+        return nn.functional.normalize(self.audio_projection(outputs), dim=-1)
+
+    def project_audio_inputs(self, audio: torch.Tensor, tower_outputs: bool) -> torch.Tensor:
+        """:meth:`project_tower_outputs` of ``audio`` when it holds tower outputs, else :meth:`project_audio`."""
+        return self.project_tower_outputs(audio) if tower_outputs else self.project_audio(audio)
 
     def project_text(self, tower_embeddings: torch.Tensor) -> torch.Tensor:
         """Normalised text embeddings ``(B, D)`` from text-tower outputs ``(B, d_t)``."""

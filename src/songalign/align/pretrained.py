@@ -1,4 +1,4 @@
-"""Named factories of pretrained alignment models (open-unmix style): ``clap_pre(source=...)``.
+"""Named factories of pretrained alignment models (open-unmix style): ``clap_pre(source=...)``, ``musicnn_bridge()``.
 
 A factory returns an :class:`~songalign.align.model.AlignModel` built from a published
 checkpoint as it is: nothing added, nothing trained. Save it with ``save_pretrained`` and it is
@@ -37,6 +37,8 @@ from songalign.checkpoint import CARD_SPLITS
 from songalign.errors import SongalignError
 from songalign.hub import looks_like_path
 from songalign.towers.hf_clap import CROPS, DEFAULT_CLAP, read_clap_checkpoint
+from songalign.towers.musicnn import DEFAULT_MODEL as DEFAULT_TAGGER
+from songalign.towers.musicnn import MODELS as MUSICNN_MODELS
 
 
 def _source(source: str | Path) -> str:
@@ -96,6 +98,47 @@ def clap_pre_card(source: str | Path = DEFAULT_CLAP, **_: Any) -> dict[str, Any]
             "training_data": f"external: {checkpoint} was trained by its publisher on their audio–text data "
             "(LAION's checkpoints: LAION-Audio-630K and others), so which songs its weights saw is unknown; "
             "songalign trained nothing",
+        },
+    }
+
+
+def musicnn_bridge(
+    tagger: str = DEFAULT_TAGGER, temperature: float = 0.05, weights: str | None = None, clip_seconds: float = 9.0
+) -> AlignModel:
+    """The zero-shot tag bridge: musicnn's tag probabilities against a query's weights over the same tags.
+
+    Audio side: the ``musicnn`` tower's ``tags`` output (50 sigmoid probabilities, averaged over a
+    clip's 3 s patches). Text side: ``musicnn_tag_prompts`` (MiniLM similarities between the query
+    and prompts made from the tag names, softmax at ``temperature``). No projections, nothing
+    trained; both towers are frozen and referenced by the saved config. Clips are 9 s (three
+    whole patches) by default. ``tagger``: ``MSD_musicnn`` (genres and moods; the default) or
+    another of :data:`songalign.towers.musicnn.MODELS`; ``weights``: a checkpoint folder.
+    """
+    config = ModelConfig(
+        audio_tower=TowerSpec(name="musicnn", options={"model": tagger, "output": "tags", "weights": weights}),
+        text_tower=TowerSpec(name="musicnn_tag_prompts", options={"tagger": tagger, "temperature": temperature}),
+        projection="none",
+        embedding_dim=len(MUSICNN_MODELS[tagger][1]) if tagger in MUSICNN_MODELS else 50,
+        clip_seconds=clip_seconds,
+        logit_scale=LogitScaleSettings(learnable=False),  # nothing learnt it: logit_scale_trained stays False
+        freeze=FreezePolicy(audio_tower=True, text_tower=True, audio_projection=True, text_projection=True),
+    )
+    return AlignModel(config)
+
+
+def musicnn_bridge_card(tagger: str = DEFAULT_TAGGER, temperature: float = 0.05, **_: Any) -> dict[str, Any]:
+    """The model card of :func:`musicnn_bridge`: musicnn's weights were trained outside songalign."""
+    dataset = "the Million Song Dataset's Last.fm tags" if tagger.startswith("MSD") else "MagnaTagATune"
+    return {
+        "name": "musicnn-bridge",
+        "kind": "align",
+        "data": {"corpus": "", "songs": {split: [] for split in CARD_SPLITS}, "trained_songs": None},
+        "recipe": {"factory": "songalign.align.pretrained:musicnn_bridge", "tagger": tagger, "trained": False},
+        "provenance": {
+            "checkpoint": f"musicnn 0.1.0 wheel, {tagger}",
+            "text_side": f"all-MiniLM-L6-v2 similarities to prompts of the {tagger} tag names, softmax at {temperature}",
+            "training_data": f"external: {tagger} was trained by musicnn's authors on {dataset}, so which songs "
+            "its weights heard is unknown; songalign trained nothing",
         },
     }
 

@@ -17,6 +17,10 @@
   are unknown (an in-memory model without ``trained_songs=``, a checkpoint pretrained
   elsewhere), the probe is reported with the note "held-out status unknown".
 
+Audio-only segments (no lyrics: songs read without a lyrics file) are left out of every figure,
+which all pair audio with the segment's lyrics or rank by them; each split's result counts them
+(``segments_without_lyrics``) and the Markdown page says so.
+
 The Markdown tables are rendered by :func:`lyric_choice_table`, :func:`retrieval_table` and
 :func:`classification_table`, which the quickstart report reuses.
 """
@@ -33,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from songalign.align.data import Target, segment_features, target_text, text_embeddings
+from songalign.align.data import Target, segment_audio, target_text, text_embeddings
 from songalign.align.model import AlignModel
 from songalign.audio.cache import FeatureCache
 from songalign.checkpoint import read_card, unknown_training
@@ -73,12 +77,13 @@ class Embedded:
 def embed_segments(model: AlignModel, segments: list[Segment], cache_dir: Path, progress: bool = False) -> Embedded:
     """Audio embeddings of the segments' windows and text embeddings of their lyrics, descriptions, captions."""
     cache = FeatureCache(cache_dir)
-    kept, features = segment_features(model, segments, cache, SkipReport(), progress)
+    kept, inputs, tower_outputs = segment_audio(model, segments, cache, SkipReport(), progress)
     if not kept:
         raise SongalignError("no segment with readable audio to evaluate")
     model.eval()
     with torch.no_grad():
-        audio = torch.cat([model.project_audio(features[i : i + 64]) for i in range(0, len(kept), 64)]).numpy()
+        batches = [inputs[i : i + 64] for i in range(0, len(kept), 64)]
+        audio = torch.cat([model.project_audio_inputs(batch, tower_outputs) for batch in batches]).numpy()
     result = Embedded(kept, audio)
     for kind in TEXT_KINDS:
         texts = [target_text(s, kind) for s in kept]
@@ -151,13 +156,17 @@ def evaluate_splits(
         songs_model_trained_on, unknown_for = _songs_trained_on(model)
     model = AlignModel.load(model)
     manifest = CorpusManifest.load(corpus)
-    members = {split: {s.id for s in manifest.split(split)} for split in splits}
+    # audio-only segments have no lyrics to choose, retrieve or pair with: left out, and counted per split
+    without_lyrics = {s.id for s in manifest.segments if not s.text.strip()}
+    members = {split: {s.id for s in manifest.split(split)} - without_lyrics for split in splits}
     for split, ids in members.items():
         if len(ids) < 2:
+            lyric = " with lyrics" if without_lyrics else ""
             raise SongalignError(
-                f"the '{split}' split of {corpus} has {len(ids)} segment(s); evaluation needs 2 or more"
+                f"the '{split}' split of {corpus} has {len(ids)} segment(s){lyric}; evaluation needs 2 or more"
             )
-    everything = embed_segments(model, manifest.segments, Path(corpus) / ".cache" / "features", progress)
+    with_lyrics = [s for s in manifest.segments if s.id not in without_lyrics]
+    everything = embed_segments(model, with_lyrics, Path(corpus) / ".cache" / "features", progress)
     require_finite(everything.audio, "audio", model_name)  # before any protocol turns NaN into a score
     for kind, (_, vectors) in everything.texts.items():
         require_finite(vectors, kind, model_name)
@@ -169,6 +178,9 @@ def evaluate_splits(
         if len(embedded.segments) < 2:
             raise SongalignError(f"fewer than 2 segments of the '{split}' split of {corpus} have readable audio")
         result: dict[str, Any] = {"split": split, "segments": len(embedded.segments), "songs": len(embedded.songs)}
+        skipped = sum(1 for s in manifest.split(split) if s.id in without_lyrics)
+        if skipped:
+            result["segments_without_lyrics"] = skipped
         seen = None if songs_model_trained_on is None else embedded.songs & songs_model_trained_on
         result["songs_in_model_training"] = None if seen is None else len(seen)  # None: unknown
         if unknown_for and seen is not None:
@@ -477,6 +489,8 @@ def to_markdown(result: dict[str, Any], title: str = "Evaluation") -> str:
         "",
         f"Split `{result['split']}`, {result['segments']} segments of {result['songs']} songs, seed {result['seed']}.",
     ]
+    if result.get("segments_without_lyrics"):
+        lines.append(f"{result['segments_without_lyrics']} audio-only segment(s) have no lyrics and were left out.")
     seen = result.get("songs_in_model_training")
     if seen is None:
         lines.append("Held-out status unknown: the songs this model was trained on are not recorded.")

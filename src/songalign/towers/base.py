@@ -154,8 +154,10 @@ TEXT_TOWERS: Registry[Factory] = Registry("text_towers", what="text tower")
 AUDIO_TOWERS.register("cnn", "songalign.towers.cnn:CnnAudioTower")
 AUDIO_TOWERS.register("ast", "songalign.towers.patch_transformer:AstAudioTower")
 AUDIO_TOWERS.register("hf_clap_audio", "songalign.towers.hf_clap:HfClapAudioTower")
+AUDIO_TOWERS.register("musicnn", "songalign.towers.musicnn:MusicnnAudioTower")
 TEXT_TOWERS.register("sentence_transformers", "songalign.towers.sentence:SentenceTransformerTower")
 TEXT_TOWERS.register("hf_clap_text", "songalign.towers.hf_clap:HfClapTextTower")
+TEXT_TOWERS.register("musicnn_tag_prompts", "songalign.towers.tag_prompts:MusicnnTagPromptTower")
 
 DEFAULT_AUDIO_TOWER = "cnn"
 DEFAULT_TEXT_TOWER = "sentence_transformers"
