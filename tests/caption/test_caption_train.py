@@ -17,7 +17,8 @@ from songalign.caption.commands import caption_app
 from songalign.caption.data import CaptionCorpus
 from songalign.caption.evaluate import evaluate_captioner
 from songalign.caption.model import CaptionModel
-from songalign.caption.study import PACKAGED_CONFIGS, alpha_sweep
+from songalign.caption.music import MusicEncoderConfig
+from songalign.caption.study import PACKAGED_CONFIGS, alpha_sweep, shuffle_losses
 from songalign.caption.testing import TINY_TOWER, tiny_recipe, write_tiny_bart, write_tiny_caption_corpus
 from songalign.caption.train import load_recipe, train
 from songalign.checkpoint import WEIGHTS_FILE, read_card, trained_songs
@@ -79,6 +80,16 @@ def test_evaluation_scores_every_test_interpretation(trained, songs, tmp_path):
     assert rows[0]["song_id"] == "song3" and len(rows[0]["references"]) == 2
 
 
+def test_the_shuffle_test_scores_batches_with_other_songs_music_and_lyrics(trained, songs):
+    _, folder = trained
+    losses = shuffle_losses(folder, songs, batch_size=4, seed=1)
+    assert set(losses) == {"loss", "music_shuffled", "lyrics_shuffled", "moved", "items"}
+    assert losses["items"] == 8 and losses["moved"] == 1.0  # 4 train songs × 2: every item got another song's input
+    assert all(0.0 < losses[key] < 20.0 for key in ("loss", "music_shuffled", "lyrics_shuffled"))
+    assert losses["lyrics_shuffled"] != losses["loss"]  # the lyrics reach the decoder
+    assert shuffle_losses(folder, songs, batch_size=4, seed=1) == losses  # seeded
+
+
 def test_a_fine_tuned_captioner_s_card_keeps_its_parent_s_songs_and_lineage(trained, songs, bart, tmp_path):
     _, parent = trained  # trained on song0, song1, song2 and song4
     recipe = tiny_recipe(songs, tmp_path / "tuned", bart=bart)
@@ -120,6 +131,7 @@ def test_a_lyrics_only_recipe_builds_its_own_bart_and_computes_no_music(tmp_path
     model = CaptionModel.from_pretrained(train(recipe, progress=False))
     assert model.fusion_layers == [] and model.config.bart is None and len(model.tokenizer) <= 400
     assert not (songs / ".cache" / "music").exists()  # no audio was read
+    assert "music_shuffled" not in shuffle_losses(recipe.run_dir / "model", songs, batch_size=2)
 
 
 def test_the_four_recipes_load_and_differ_where_the_papers_do():
@@ -133,6 +145,9 @@ def test_the_four_recipes_load_and_differ_where_the_papers_do():
     assert not recipes["bart_fusion"].model.alignment.active and recipes["bart_fusion"].model.fusion.enabled
     assert not recipes["bart_text"].model.fusion.enabled
     assert recipes["alcap"].model.music_encoder.excerpt_seconds == 15.0
+    for recipe in recipes.values():  # the pretrained musicnn tagger, frozen: the default music encoder
+        assert recipe.model.music_encoder == MusicEncoderConfig()
+        assert recipe.model.music_encoder.tower.name == "musicnn"
     drop = {"name", "model"}
     assert len({json.dumps(r.model_dump(mode="json", exclude=drop), sort_keys=True) for r in recipes.values()}) == 1
     overridden = load_recipe(CONFIGS / "alcap.yaml", ["model.bart=facebook/bart-base", "train.lr=5e-5"])

@@ -1,22 +1,29 @@
 """The frozen music encoder of the captioner and its precomputed, cached sequence features.
 
-As in ALCAP and BART-fusion, the music encoder is frozen and its outputs are computed once: for
-each song, an excerpt of ``excerpt_seconds`` (15 s at the tower's rate, 16 kHz for ``cnn``;
-the middle of the song, so the same song always gives the same features) goes through the
-tower's ``forward_sequence``, giving ``h^m ∈ R^{l_m × d_m}`` — for the default ``cnn`` tower
-``l_m = ⌈frames/16⌉`` steps of 0.32 s (47 for 15 s) and ``d_m = 256``.
+As in ALCAP and BART-fusion, the music encoder is a pretrained tagger, frozen, and its outputs are
+computed once: for each song, an excerpt of ``excerpt_seconds`` (15 s at the tower's rate, 16 kHz
+for musicnn; the middle of the song, so the same song always gives the same features) goes
+through the tower's ``forward_sequence``, giving ``h^m ∈ R^{l_m × d_m}``.
+
+The default tower is the ported **musicnn** MSD tagger (:mod:`songalign.towers.musicnn`, weights
+from the ``musicnn`` wheel: ``pip install --no-deps musicnn==0.1.0``): its mid-end features per
+16 ms frame (``d_m = 753``), averaged over ``sequence_stride = 8`` frames, so steps of 128 ms and
+``l_m = ⌊935 / 8⌋ = 116`` for 15 s (five back-to-back 3 s patches hold 935 of its 938 frames).
+That is the time resolution of the papers' encoder, Won et al.'s CNN + self-attention tagger, whose
+front end divides the 16 ms frames of 15 s by 8 before its two Transformer layers (≈ 117 steps of
+256 dimensions).
 
 The tower is either the audio tower of a trained alignment model folder (``align_model``: e.g. a
-CLAP-pre/-emo model from ``songalign train``; a trained tower carries far more than a random one)
-or a tower from the registry (``tower``), built with ``seed`` — randomly initialised unless its
-options load weights (``hf_clap_audio`` with a checkpoint). Features are cached under a key made
-of the audio file's content, the excerpt, the tower's options and a digest of its weights, so a
-different encoder never reads another's features.
+CLAP-pre/-emo model from ``songalign train``) or a tower from the registry (``tower``), built with
+``seed`` — which only matters for a tower whose options do not load weights (``cnn`` is randomly
+initialised: measured in docs/caption.md, the captioners' loss does not depend on its features). Features are cached under
+a key made of the audio file's content, the excerpt, the tower's options and a digest of its
+weights, so a different encoder (another tower, another musicnn model or stride, another
+checkpoint) never reads another's features.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from functools import lru_cache
@@ -33,9 +40,13 @@ from songalign.audio.cache import FeatureCache
 from songalign.audio.io import probe_audio
 from songalign.audio.windows import fit_length, segment_window
 from songalign.caption.data import CaptionItem
-from songalign.checkpoint import WEIGHTS_FILE
+from songalign.checkpoint import WEIGHTS_FILE, module_digest
 from songalign.errors import BadInputError, SkipReport, SongalignError
 from songalign.towers import AudioTower, build_audio_tower
+
+DEFAULT_TOWER = TowerSpec(name="musicnn", options={"model": "MSD_musicnn", "sequence_stride": 8})
+"""The captioner's default music encoder: musicnn's MSD tagger, frozen, its mid-end features every 128 ms
+(``(116, 753)`` for a 15 s excerpt)."""
 
 
 class MusicEncoderConfig(BaseModel):
@@ -46,8 +57,11 @@ class MusicEncoderConfig(BaseModel):
         description="a trained alignment model folder: its audio tower is used, and the captioner's splits follow "
         "that model's corpus by song (songalign.caption.data)",
     )
-    tower: TowerSpec = Field(default_factory=lambda: TowerSpec(name="cnn"))
-    seed: int = Field(0, description="initialises a registry tower (ignored with align_model)")
+    tower: TowerSpec = Field(
+        default_factory=lambda: DEFAULT_TOWER.model_copy(deep=True),
+        description="a registry tower (used without align_model); default the pretrained musicnn MSD tagger",
+    )
+    seed: int = Field(0, description="initialises a registry tower that loads no weights (ignored with align_model)")
     excerpt_seconds: float = Field(15.0, gt=0, description="seconds of audio per song (ALCAP: 15 s)")
 
 
@@ -86,19 +100,10 @@ def _frozen_tower(config_json: str, weights_stamp: int | None) -> AudioTower:
     return tower
 
 
-def weights_digest(module: torch.nn.Module) -> str:
-    """sha1 (16 hex digits) of a module's parameters and buffers, in state-dict order."""
-    digest = hashlib.sha1()
-    for name, tensor in module.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 def encoder_key(config: MusicEncoderConfig, tower: AudioTower) -> str:
     """The cache key part that names the encoder: tower options, excerpt and weights."""
     material = {"tower": tower.name, "options": tower.config(), "excerpt": config.excerpt_seconds}
-    return f"caption-music:{json.dumps(material, sort_keys=True, default=str)}:{weights_digest(tower)}"
+    return f"caption-music:{json.dumps(material, sort_keys=True, default=str)}:{module_digest(tower)}"
 
 
 @torch.no_grad()

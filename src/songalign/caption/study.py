@@ -4,7 +4,9 @@
 (``configs/bart_text.yaml``, ``bart_fusion.yaml``, ``alcap.yaml``, ``recap.yaml``) on the same
 prepared corpus, seed and number of optimizer steps, evaluates each on the shared test split,
 and writes ``report.md`` (one table, numbers as measured), ``results.json`` and heat maps of the
-fusion models' cross-attention on the same test songs. :func:`run_comparison` first synthesises
+fusion models' cross-attention on the same test songs. :func:`shuffle_losses` is its test of whether
+a model uses the music (and the lyrics): the teacher-forced caption loss with each batch's music
+(or lyrics) given to the batch's other songs, against the loss as it is. :func:`run_comparison` first synthesises
 and prepares a corpus (its interpretations come from the generator), so the whole study runs
 offline.
 
@@ -27,9 +29,9 @@ import torch
 from songalign.caption.data import CaptionCorpus, CaptionItem
 from songalign.caption.evaluate import evaluate_captioner, load_for
 from songalign.caption.model import CaptionModel
-from songalign.caption.music import build_music_encoder, music_cache_dir, music_features
+from songalign.caption.music import build_music_encoder, describe, music_cache_dir, music_features
 from songalign.caption.plots import attention_entropy, plot_alpha_sweep, plot_attention_grid
-from songalign.caption.train import CaptionRecipe, load_recipe, train
+from songalign.caption.train import CaptionRecipe, build_dataset, collate, load_recipe, train
 from songalign.checkpoint import read_card
 from songalign.corpus.segmenter import SplitConfig
 from songalign.errors import SkipReport, SongalignError
@@ -94,6 +96,74 @@ def attention_figure(
     return entropies
 
 
+def other_song_order(songs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A seeded permutation of a batch's rows ``(B,)`` that gives each row another song's row where the batch
+    allows it — always when no song holds more than half the batch (items of one song share their music, so a
+    plain permutation would often leave a row with its own song's)."""
+    order = torch.randperm(len(songs), generator=generator)
+    for i in range(len(songs)):
+        if songs[order[i]] != songs[i]:
+            continue
+        for j in range(len(songs)):  # swap with a row whose song differs from both, keeping row j's valid too
+            if songs[order[j]] != songs[i] and songs[order[i]] != songs[j]:
+                order[[i, j]] = order[[j, i]]
+                break
+    return order
+
+
+@torch.no_grad()
+def shuffle_losses(
+    folder: Path,
+    corpus: Path,
+    *,
+    split: str = "train",
+    variant: str = "full",
+    batch_size: int = 16,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+) -> dict[str, float]:
+    """Does the captioner in ``folder`` use the music and the lyrics? Teacher-forced caption loss on ``split``.
+
+    The items of ``split`` (as the captioner was trained to split ``corpus``) go in seeded batches of
+    ``batch_size``; each batch is scored as it is (``loss``), with its music rows permuted among its
+    songs (``music_shuffled``, :func:`other_song_order`; absent for a lyrics-only model) and with its
+    lyrics permuted the same way (``lyrics_shuffled``). Each is the mean cross-entropy per target token
+    (nats), averaged over batches weighted by their size, as the validation loss is; ``moved`` is the share of items that received another song's input. A model that ignores the
+    music has ``music_shuffled == loss``.
+    """
+    model = CaptionModel.from_pretrained(folder).eval()
+    items = load_for(model, corpus, folder).items(split, variant)
+    features = None
+    if model.config.uses_music:
+        encoder = model.config.music_encoder
+        features = music_features(items, encoder, cache_dir or music_cache_dir(corpus), SkipReport(),
+                                  build_music_encoder(encoder), False)  # fmt: skip
+    data = build_dataset(model, items, features)
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(data), generator=generator)
+    totals = {"loss": 0.0, "lyrics_shuffled": 0.0} | ({"music_shuffled": 0.0} if features is not None else {})
+    moved = 0
+    for start in range(0, len(data), batch_size):
+        index = order[start : start + batch_size]
+        songs = data.song_index[index]
+        other = other_song_order(songs, generator)
+        moved += int((songs[other] != songs).sum())
+        music = data.features[index]
+        inputs = {
+            "loss": collate(data, index),
+            "lyrics_shuffled": collate(data, index, ids=data.text_embeddings[index][other]),
+        }
+        if features is not None:
+            inputs["music_shuffled"] = collate(data, index, music=music[other])
+        for name, batch in inputs.items():
+            batch = {k: v.to(model.device) for k, v in batch.items()}
+            loss = model.losses(batch["input_ids"], batch["attention_mask"], batch["labels"],
+                                batch["music"] if features is not None else None, batch["song_index"])  # fmt: skip
+            totals[name] += float(loss["caption"]) * len(index)
+    means = {name: total / len(data) for name, total in totals.items()}
+    return means | {"moved": moved / len(data), "items": len(data)}
+
+
 def compare_recipes(
     corpus: Path,
     out: Path,
@@ -123,12 +193,19 @@ def compare_recipes(
                                         out=out / name / "eval", cache_dir=recipe.data.cache(), seed=seed,
                                         progress=progress)  # fmt: skip
         card = read_card(models[name])
+        shuffles = {
+            split: shuffle_losses(models[name], corpus, split=split, variant=recipe.data.variant,
+                                  batch_size=recipe.train.batch_size, seed=seed, cache_dir=recipe.data.cache())
+            for split in ("train", "test")
+        }  # fmt: skip
         results[name] = {
             "metrics": evaluation.metrics,
             "train_seconds": round(trained, 1),
             "steps": card["evaluation"]["steps"],
             "weights": card["evaluation"]["weights"],
             "example": next(iter(evaluation.captions.items())),
+            "shuffle": shuffles,
+            "music_encoder": describe(recipe.model.music_encoder) if recipe.model.uses_music else None,
         }
     entropies = attention_figure(models, corpus, out / "attention.png")
     for name, value in entropies.items():
@@ -154,6 +231,7 @@ def write_report(
     first = next(iter(results.values()))["metrics"]
     meteor_name = "METEOR" if "meteor" in first else "METEOR (no synonyms)"
     counts = data.counts()["full"]
+    encoders = sorted({json.dumps(r["music_encoder"]) for r in results.values() if r.get("music_encoder")})
     lines = [
         "# Captioning comparison: lyrics-only BART, BART-fusion, ALCAP, RECAP",
         "",
@@ -162,6 +240,7 @@ def write_report(
         f"Same seed ({seed}) and {steps if steps else 'recipe'} optimizer steps for every model; weights with the lowest "
         "validation caption loss.",
         "",
+        *([f"Music encoder (frozen, features precomputed): `{'`, `'.join(encoders)}`.", ""] if encoders else []),
         f"| model | R-1 | R-2 | R-L | {meteor_name} | p@5 | p@10 | r@5 | r@10 | attention entropy | train s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -172,6 +251,26 @@ def write_report(
             f"{result['train_seconds']:.0f}",
         ]
         lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+    if all("shuffle" in result for result in results.values()):
+        lines += [
+            "",
+            "Shuffle test: teacher-forced caption loss (nats per token) with each batch's music, or its lyrics, given to "
+            "the batch's other songs (seeded batches of the recipe's size), against the loss as it is:",
+            "",
+            "| model | train | music shuffled | lyrics shuffled | test | music shuffled | lyrics shuffled |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, result in results.items():
+            cells = []
+            for split in ("train", "test"):
+                losses = result["shuffle"][split]
+                cells += [f"{losses['loss']:.3f}", f"{losses['music_shuffled']:.3f}" if "music_shuffled" in losses
+                          else "—", f"{losses['lyrics_shuffled']:.3f}"]  # fmt: skip
+            lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+        moved = {split: min(r["shuffle"][split]["moved"] for r in results.values()) for split in ("train", "test")}
+        if min(moved.values()) < 1.0:  # a batch of mostly one song cannot give every item another song's input
+            lines += ["", "Items given another song's input: " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in moved.items())
+                      + " (the rest kept their own song's: a shuffled loss there is the loss as it is)."]  # fmt: skip
     pool = int(first["pool"])
     lines += [
         "",
