@@ -240,12 +240,17 @@ def test_audio_without_annotation_and_other_folder_problems(tmp_path):
     write_text(tmp_path / "empty.lrc", "[00:01.00]\n")
     report = SkipReport()
     songs = list(read_folder(tmp_path, report))
-    assert [s.id for s in songs] == ["twin"] and songs[0].audio_path.endswith("twin.wav")
-    reasons = {Path(s.path).name: s.reason for s in report.skipped}
-    assert set(reasons) == {"lonely.wav", "orphan.lrc", "twin.flac", "broken.wav", "empty.lrc"}
-    assert reasons["lonely.wav"] == (
-        "has no lyrics annotation beside it; add lonely.lrc, lonely.csv (start,end,text) or lonely.json with the same name"
+    # audio with no lyrics beside it is kept as an audio-only song, and noted (a missing .lrc is not silent)
+    assert [s.id for s in songs] == ["lonely", "twin"] and songs[1].audio_path.endswith("twin.wav")
+    assert songs[0].lines == [] and songs[0].extra == {"audio_only": True, "window_seconds": 10.0}
+    (noted,) = report.noted
+    assert (Path(noted.path).name, noted.item) == ("lonely.wav", "lonely")
+    assert noted.reason == (
+        "has no lyrics beside it, so it is read as audio-only: 10 s windows with no text; "
+        "add lonely.lrc, lonely.csv (start,end,text) or lonely.json to give it lyrics"
     )
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert set(reasons) == {"orphan.lrc", "twin.flac", "broken.wav", "empty.lrc"}
     assert "no audio file with the same name" in reasons["orphan.lrc"]
     assert "shares its name with twin.wav" in reasons["twin.flac"]
     assert "audio" in reasons["broken.wav"]

@@ -1,5 +1,6 @@
 """The search page in a real headless Chromium (Playwright driving Debian's ``chromium``): one search
-by lyrics, playback of the matched segment, and a search by uploaded audio."""
+by lyrics, playback of the matched segment and of the song's other segment folded under it, and a
+search by uploaded audio."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def test_search_by_lyrics_then_play_the_segment_then_search_by_audio(live_url, s
             page.click("#search-button")
             first = page.locator("li.result").first
             expect(first).to_have_attribute("data-segment-id", "song2-0001", timeout=15_000)
-            expect(page.locator("li.result")).to_have_count(10)
+            expect(page.locator("li.result")).to_have_count(6)  # grouped by song (the default): 6 songs
             expect(first.locator(".title")).to_have_text("Wildfire")
             expect(first.locator(".artist")).to_have_text("Red Static")
             expect(first.locator(".score")).to_have_text("score 1.000")
@@ -63,6 +64,18 @@ def test_search_by_lyrics_then_play_the_segment_then_search_by_audio(live_url, s
             assert player.evaluate("a => a.duration") == pytest.approx(target.end - target.start, abs=0.01)
             page.wait_for_function("() => document.querySelector('li.result audio').currentTime > 0.1", timeout=15_000)
             assert int(player.get_attribute("data-bytes")) == clip_bytes == 44 + round(8.1 * 22050) * 2 * 2
+
+            # the song's other segment, folded (collapsed) under its best one, and playable
+            others = first.locator("details.others")
+            expect(others.locator("summary")).to_have_text("1 more matching segment of this song")
+            folded = others.locator("li.other")
+            expect(folded).to_have_attribute("data-segment-id", "song2-0000")
+            expect(folded).to_be_hidden()
+            others.locator("summary").click()
+            expect(folded.locator(".other-time")).to_have_text("0:01.0–0:09.1")
+            folded.locator("button.play-other").click()
+            expect(folded).to_have_attribute("data-playing", "true", timeout=15_000)
+            assert folded.locator("audio").evaluate("a => a.duration") == pytest.approx(8.1, abs=0.01)
 
             page.set_input_files("#audio-file", str(tmp_path / "my clip.wav"))
             page.select_option("#audio-target", "audio")

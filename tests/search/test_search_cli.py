@@ -27,24 +27,24 @@ def test_index_then_search_by_text_and_audio(search_corpus, search_model, tmp_pa
     assert first.exit_code == 0, first.output
     assert "added 12 segment(s), 12 in total, ANN index" in " ".join(first.output.split())
 
-    found = runner.invoke(
-        app,
-        [
-            "search",
-            str(db),
-            "--text",
-            "sunshine dancing golden morning verse0 0",
-            "--k",
-            "3",
-            "--target",
-            "lyrics",
-            "--json",
-        ],
-    )
+    query = ["search", str(db), "--text", "sunshine dancing golden morning verse0 0", "--k", "3", "--target", "lyrics"]
+    found = runner.invoke(app, [*query, "--by", "segment", "--json"])
     assert found.exit_code == 0, found.output
     hits = [json.loads(line) for line in found.output.splitlines()]
     assert [h["segment_id"] for h in hits][:2] == ["song0-0000", "song0-0001"]  # the line is in verse 1 of song 0
     assert hits[0]["score"] > hits[1]["score"] > hits[2]["score"] and hits[0]["start"] == 1.0
+    assert all(h["other_segments"] == [] for h in hits)  # plain segments fold nothing
+
+    grouped = runner.invoke(app, [*query, "--json"])  # by song, the default: 3 songs, song 0's verse 2 folded
+    songs = [json.loads(line) for line in grouped.output.splitlines()]
+    assert len({h["song_id"] for h in songs}) == 3 and songs[0]["segment_id"] == "song0-0000"
+    assert songs[0]["score"] == hits[0]["score"]
+    (other,) = songs[0]["other_segments"]
+    assert (other["segment_id"], other["score"]) == ("song0-0001", hits[1]["score"])
+    assert (other["start"], other["end"]) == (15.0, pytest.approx(23.1))
+    table = runner.invoke(app, query)
+    assert table.exit_code == 0 and "3 song(s)" in table.output and "15.00–23.10" in table.output, table.output
+    assert "no lyrics" not in table.output  # every segment here has lyrics: nothing to say
 
     clip = search_corpus.parent / "raw" / "mp3" / "song5.wav"
     by_audio = runner.invoke(app, ["search", str(db), "--audio", str(clip), "-k", "2", "--label", "emotion=fear"])

@@ -32,18 +32,19 @@ def test_text_to_audio_returns_k_results_best_first(song_search):
     query = song_search.embed_text("a lonely night full of tears")
     vectors = song_search.store.vectors("id = " + sql_string(hits[0].segment_id))
     assert hits[0].score == pytest.approx(float(vectors[0] @ query), abs=1e-5)  # the score is the cosine
-    assert len(song_search.by_text("anything", k=50)) == 12
+    assert len(song_search.by_text("anything", k=50, group="segment")) == 12
+    assert len(song_search.by_text("anything", k=50)) == 6  # grouped by song (the default): k counts songs
 
 
 def test_a_clip_finds_its_own_song_and_lyrics(song_search, search_corpus, tmp_path):
     audio, rate = indexed_window(song_search, "song2-0000")
     sf.write(tmp_path / "clip.wav", audio, rate)
-    similar = song_search.by_audio(tmp_path / "clip.wav", k=2, target="audio")
+    similar = song_search.by_audio(tmp_path / "clip.wav", k=2, target="audio", group="segment")
     assert [h.segment_id for h in similar] == ["song2-0000", "song2-0001"] and similar[0].score > 0.99
-    lines = song_search.by_audio(tmp_path / "clip.wav", k=4, target="lyrics")
+    lines = song_search.by_audio(tmp_path / "clip.wav", k=4, target="lyrics", group="segment")
     assert len(lines) == 4 and all(h.lyrics for h in lines)
     resampled, _ = load_audio(tmp_path / "clip.wav", 16000)
-    from_array = song_search.by_audio(resampled, k=2, target="audio", sample_rate=16000)
+    from_array = song_search.by_audio(resampled, k=2, target="audio", sample_rate=16000, group="segment")
     assert [h.segment_id for h in from_array] == [h.segment_id for h in similar]
 
 
@@ -59,10 +60,13 @@ def test_more_like_this_returns_other_songs_once_each(song_search):
 def test_filters_restrict_every_query(song_search):
     assert {h.language for h in song_search.by_text("rain", k=12, filters=Filters(language="french"))} == {"french"}
     assert {h.song_id for h in song_search.by_text("rain", k=12, filters=Filters(song_id="song1"))} == {"song1"}
-    joy = song_search.by_text("rain", k=12, filters=Filters(labels=("emotion=joy",)))
+    joy = song_search.by_text("rain", k=12, filters=Filters(labels=("emotion=joy",)), group="segment")
     assert sorted(h.segment_id for h in joy) == ["song0-0000", "song0-0001", "song4-0000"]
     both = Filters(language="french", labels=("emotion=joy",))
     assert [h.segment_id for h in song_search.by_audio(np.zeros(8000, np.float32), k=5, filters=both)] == ["song4-0000"]
+    grouped_joy = song_search.by_text("rain", k=12, filters=Filters(labels=("emotion=joy",)))
+    assert sorted(h.song_id for h in grouped_joy) == ["song0", "song4"]  # folding keeps to the filter too
+    assert {o.segment_id for h in grouped_joy for o in h.other_segments} <= {"song0-0000", "song0-0001"}
     assert song_search.by_text("rain", k=3, filters=Filters(song_id="no such song")) == []
 
 

@@ -52,7 +52,9 @@ def test_health_info_and_the_page(live_url, client):
     result = spec["components"]["schemas"]["Result"]
     public = [f.name for f in dataclasses.fields(SegmentMatch)]
     assert list(result["properties"]) == [*public, "audio_url"] and "audio_path" not in result["properties"]
-    assert set(result["required"]) == {*public, "audio_url"} - {"labels"}
+    assert set(result["required"]) == {*public, "audio_url"} - {"labels", "other_segments"}
+    folded = spec["components"]["schemas"]["OtherResult"]["properties"]
+    assert list(folded) == ["segment_id", "start", "end", "score", "audio_url"]
 
 
 def test_text_search_returns_scored_timed_results_with_a_clip_url(live_url, client, song_search):
@@ -100,13 +102,18 @@ def test_audio_upload_search_and_its_limits(live_url, client, song_search):
     ok = client.post(
         f"{live_url}/api/search/audio",
         files={"file": ("clip.wav", song, "audio/wav")},
-        data={"k": "2", "target": "audio"},
+        data={"k": "2", "target": "audio", "group": "segment"},
     )
     assert ok.status_code == 200, ok.text
     assert [r["song_id"] for r in ok.json()["results"]] == ["song3", "song3"]
+    by_song = client.post(
+        f"{live_url}/api/search/audio", files={"file": ("clip.wav", song, "audio/wav")}, data={"k": "2"}
+    ).json()
+    assert by_song["query"]["group"] == "song" and by_song["results"][0]["song_id"] == "song3"
+    assert len({r["song_id"] for r in by_song["results"]}) == 2
     lines = client.post(f"{live_url}/api/search/audio", files={"file": ("x.flac", song, "application/octet-stream")})
-    assert (
-        lines.status_code == 200 and lines.json()["query"]["target"] == "lyrics" and len(lines.json()["results"]) == 10
+    assert (  # k=10 asks for 10 songs (grouped by song, the default); there are 6
+        lines.status_code == 200 and lines.json()["query"]["target"] == "lyrics" and len(lines.json()["results"]) == 6
     )
     wrong_type = client.post(f"{live_url}/api/search/audio", files={"file": ("notes.txt", b"hello", "text/plain")})
     assert wrong_type.status_code == 415 and "WAV, FLAC, MP3" in wrong_type.json()["detail"]

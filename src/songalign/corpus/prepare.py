@@ -17,6 +17,11 @@ so every corpus gets the same checks and the same on-disk result
   one *lyrics-only* segment with ``start = end = 0`` and no ``audio_path``: describers and the
   lyrics-only captioner use it; alignment, evaluation and indexing, which need audio, leave it
   out. ``songalign corpus info`` counts such segments apart and keeps them out of the durations.
+
+**Audio-only songs** (``Song.extra["audio_only"]``: audio and no lyrics, e.g. from the folder
+reader) are cut into fixed windows of ``Song.extra["window_seconds"]`` (10 s by default) with
+no text (:func:`~songalign.corpus.segmenter.window_song`); a song shorter than ``--min`` seconds
+is skipped and reported. They share the corpus, its splits and its index with songs that have lyrics.
 """
 
 from __future__ import annotations
@@ -33,7 +38,14 @@ from songalign.audio.io import probe_audio
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.readers import read_songs
 from songalign.corpus.records import Line, Segment, Song
-from songalign.corpus.segmenter import SegmenterConfig, SplitConfig, assign_splits, segment_song
+from songalign.corpus.segmenter import (
+    AUDIO_ONLY_WINDOW_SECONDS,
+    SegmenterConfig,
+    SplitConfig,
+    assign_splits,
+    segment_song,
+    window_song,
+)
 from songalign.corpus.validate import clean_song
 from songalign.errors import SKIPPED, SKIPPED_FILE, BadInputError, SkipReport, SongalignError
 
@@ -122,6 +134,16 @@ def prepare_song(song: Song, segmenter: SegmenterConfig, report: SkipReport) -> 
             return None
         song = replace(song, lines=[Line(line.text, 0.0, float(song.duration or 0.0)) for line in song.lines[:1]])
         return song, [_untimed_segment(song)]
+    if song.extra.get("audio_only"):
+        if float(song.duration or 0.0) < segmenter.min_duration:
+            report.skip(
+                song.audio_path or song.id,
+                f"the audio lasts {float(song.duration or 0.0):.2f} s, shorter than the shortest segment kept "
+                f"({segmenter.min_duration} s); lower --min to keep such songs",
+                item=song.id,
+            )
+            return None
+        return song, window_song(song, float(song.extra.get("window_seconds") or AUDIO_ONLY_WINDOW_SECONDS))
     song = clean_song(song, str(song.extra.get("annotation_path") or song.audio_path or song.id), report)
     if not song.lines:
         report.skip(song.audio_path or song.id, "no usable lyric line remains after the timing checks", item=song.id)

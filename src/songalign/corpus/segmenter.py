@@ -1,4 +1,5 @@
-"""Cut songs into segments of about 10 s of consecutive lyric lines, and split songs into train/val/test.
+"""Cut songs into segments of about 10 s of consecutive lyric lines (or, for songs without lyrics, into
+fixed windows), and split songs into train/val/test.
 
 Seed 000 groups lyric lines into "lyric segments" of about 10 s of audio. Our rule:
 
@@ -12,10 +13,18 @@ Seed 000 groups lyric lines into "lyric segments" of about 10 s of audio. Our ru
 
 A single line longer than ``max_duration`` becomes a segment of its own (lines are never cut).
 The result depends only on the line times and the settings: deterministic.
+
+A song without lyrics (an *audio-only* song, ``Song.extra["audio_only"]``) is cut by
+:func:`window_song` into fixed windows of ``window_seconds`` (10 s by default) from 0 s, with
+no text. The last window is never dropped and never shorter than the others: when the song
+does not end on a window boundary, the last window is moved back to end at the song's end, so
+it overlaps the one before it (25 s in 10 s windows: 0–10, 10–20, 15–25). A song shorter than one
+window is one segment of its whole length.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 
@@ -130,6 +139,53 @@ def segment_song(song: Song, config: SegmenterConfig | None = None) -> tuple[lis
                 )
             )
     return segments, dropped
+
+
+AUDIO_ONLY_WINDOW_SECONDS = 10.0
+"""Default length (seconds) of the fixed windows an audio-only song is cut into."""
+
+_BOUNDARY_TOLERANCE = 1e-6
+"""Seconds by which a song may overrun a window boundary and still end on it (float rounding of durations)."""
+
+
+def window_starts(duration: float, window_seconds: float) -> list[float]:
+    """Start times (seconds) of the fixed windows covering ``[0, duration]``; each lasts ``window_seconds``.
+
+    Windows start every ``window_seconds`` from 0 s; when ``duration`` is not a whole number of
+    windows, the last one starts at ``duration - window_seconds`` (it overlaps its predecessor and
+    ends at the song's end), so no audio is left out. ``duration <= window_seconds`` gives ``[0.0]``
+    (one window, as long as the song). Raises ValueError unless ``window_seconds > 0``.
+    """
+    if not window_seconds > 0:
+        raise ValueError(f"window_seconds must be positive, got {window_seconds!r}")
+    if duration <= window_seconds + _BOUNDARY_TOLERANCE:
+        return [0.0]
+    full = int(math.floor(duration / window_seconds + _BOUNDARY_TOLERANCE))
+    starts = [i * window_seconds for i in range(full)]
+    if duration - full * window_seconds > _BOUNDARY_TOLERANCE:
+        starts.append(duration - window_seconds)
+    return starts
+
+
+def window_song(song: Song, window_seconds: float = AUDIO_ONLY_WINDOW_SECONDS) -> list[Segment]:
+    """The fixed windows of an audio-only ``song`` (see :func:`window_starts`) as segments with no text.
+
+    Needs ``song.duration`` (seconds). Ids are ``<song id>-<index:04d>``; ``text`` is ``""`` and
+    ``first_line = last_line = -1`` (no lyric lines); each segment lasts ``min(window_seconds, duration)``.
+    """
+    duration = float(song.duration or 0.0)
+    return [
+        Segment(
+            id=f"{song.id}-{index:04d}",
+            song_id=song.id,
+            start=start,
+            end=min(start + window_seconds, duration),
+            text="",
+            audio_path=song.audio_path,
+            language=song.language,
+        )
+        for index, start in enumerate(window_starts(duration, window_seconds))
+    ]
 
 
 def assign_splits(song_ids: Sequence[str], config: SplitConfig | None = None) -> dict[str, str]:

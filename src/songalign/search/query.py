@@ -12,6 +12,19 @@ song → more like this  mean of the song's vectors  ``vector``, other songs onl
 
 Every result carries its score — the cosine similarity of the query vector and the row's
 vector, in [-1, 1] — and the segment's timestamps (seconds in the song's audio file).
+
+**Grouped by song** (``group="song"``, the default): ``k`` means ``k`` songs. Each result is the
+best-scoring segment of its song, with the song's other matching segments folded under it
+(:attr:`SegmentMatch.other_segments`, best first). The query fetches the
+``k × CANDIDATES_PER_SONG`` nearest segments; while they hold fewer than ``k`` songs and the
+table has more, it fetches four times as many, up to :data:`MAX_CANDIDATES`. A song's folded
+segments are its other segments among those candidates. ``group="segment"`` gives the ``k``
+nearest segments as they are, several of one song possibly.
+
+**Audio-only segments** (no lyrics: songs read without a lyrics file) are searched by their
+sound like any other (``target="audio"``). A ``target="lyrics"`` query leaves them out by a
+``lyrics != ''`` filter on the ``lyrics`` column (never the text vector, which is zero for
+them); :meth:`SongSearch.without_lyrics` counts what such a query left out, for the caller to say so.
 """
 
 from __future__ import annotations
@@ -34,7 +47,17 @@ from songalign.search.store import AnnSettings, Filters, SegmentStore
 Target = Literal["audio", "lyrics"]
 """What a query is matched against: the segments' audio vectors or their lyrics' text vectors."""
 
+Group = Literal["song", "segment"]
+"""How results are given: one per song with its other segments folded under it, or plain segments."""
+
 MAX_K = 1000
+CANDIDATES_PER_SONG = 4
+"""Segments fetched per wanted song by a grouped query at first (``k × 4``), before any widening."""
+MAX_CANDIDATES = 4 * MAX_K
+"""The most segments a grouped query fetches; with fewer than ``k`` songs among them it returns fewer."""
+HAS_LYRICS = "lyrics != ''"
+"""The predicate of segments with lyrics; a lyrics-targeted query searches only those."""
+WITHOUT_LYRICS = "(lyrics = '' OR lyrics IS NULL)"
 
 
 class UnknownSongError(SongalignError):
@@ -46,12 +69,27 @@ class UnknownSongError(SongalignError):
 
 
 @dataclass
+class OtherSegment:
+    """Another matching segment of a result's song, folded under the song's best segment.
+
+    ``score``: cosine similarity as for the result; ``start``/``end``: seconds in the song's audio file.
+    """
+
+    segment_id: str
+    start: float
+    end: float
+    score: float
+
+
+@dataclass
 class SegmentMatch:
     """One result as anyone may see it: a song segment, its score and its timestamps.
 
     ``score``: cosine similarity of query and segment vectors, in [-1, 1] (higher is closer);
     ``start``/``end``: seconds from the start of the song's audio file; ``labels``: the
-    segment's labels (emotion, valence, ...). The service's response model
+    segment's labels (emotion, valence, ...); ``lyrics`` is ``""`` for an audio-only segment.
+    ``other_segments``: in results grouped by song, the song's other matching segments, best
+    first (empty for plain segments). The service's response model
     (:class:`songalign.search.service.Result`) is these fields and a clip URL.
     """
 
@@ -66,6 +104,7 @@ class SegmentMatch:
     description: str
     score: float
     labels: dict[str, Any] = field(default_factory=dict)
+    other_segments: list[OtherSegment] = field(default_factory=list)
 
     def match_fields(self) -> dict[str, Any]:
         """The :class:`SegmentMatch` fields only (for a :class:`Hit`: all but ``audio_path``)."""
@@ -100,6 +139,32 @@ class Hit(SegmentMatch):
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def fold(self, other: Hit) -> None:
+        """Fold ``other``, a lower-scoring segment of the same song, under this result."""
+        self.other_segments.append(OtherSegment(other.segment_id, other.start, other.end, other.score))
+
+
+def group_by_song(hits: Sequence[Hit], k: int) -> list[Hit]:
+    """The first ``k`` songs of ``hits`` (best first): each song's best hit with its others folded under it."""
+    best: dict[str, Hit] = {}
+    for hit in hits:
+        if hit.song_id in best:
+            best[hit.song_id].fold(hit)
+        else:
+            best[hit.song_id] = hit
+    return list(best.values())[:k]
+
+
+def _check_group(group: str) -> str:
+    if group not in ("song", "segment"):
+        raise SongalignError(f"group must be 'song' (one result per song) or 'segment', got {group!r}")
+    return group
+
+
+def _and(*predicates: str | None) -> str | None:
+    parts = [p for p in predicates if p]
+    return " AND ".join(f"({p})" for p in parts) or None
 
 
 def _check_k(k: int) -> int:
@@ -164,6 +229,8 @@ class SongSearch:
         self.model = model
         self._model_lock = threading.Lock()
         self._texts = _Batcher(lambda texts: self.model.embed_text(texts), self._model_lock)
+        self._counts_lock = threading.Lock()
+        self._without_lyrics: dict[tuple[str | None, int], int] = {}
 
     @classmethod
     def open(
@@ -210,28 +277,41 @@ class SongSearch:
         target: Target = "audio",
         k: int = 10,
         filters: Filters | None = None,
-        distinct_songs: bool = False,
+        group: Group = "song",
     ) -> list[Hit]:
-        """The ``k`` segments nearest to ``vector`` ``(D,)`` on ``target``; one per song when ``distinct_songs``."""
-        _check_k(k)
-        where = (filters or Filters()).where()
-        if not distinct_songs:
-            return [Hit.from_row(r) for r in self.store.nearest(vector, _column(target), k, where)]
-        fetch = k
-        while True:  # widen the candidate pool until k distinct songs are found or the table is exhausted
-            limit = min(fetch * 4, 4 * MAX_K)
-            rows = self.store.nearest(vector, _column(target), limit, where)
-            best: dict[str, Hit] = {}
-            for row in rows:
-                if row["song_id"] not in best:
-                    best[row["song_id"]] = Hit.from_row(row)
-            if len(best) >= k or len(rows) < limit or limit == 4 * MAX_K:
-                return list(best.values())[:k]
-            fetch *= 4
+        """The ``k`` songs (``group="song"``) or segments (``"segment"``) nearest to ``vector`` ``(D,)`` on ``target``.
 
-    def by_text(self, text: str, k: int = 10, target: Target = "audio", filters: Filters | None = None) -> list[Hit]:
-        """Segments for a mood description or lyrics: whose audio matches (``audio``) or whose lyrics do (``lyrics``)."""
-        return self.by_vector(self.embed_text(text), target, k, filters)
+        Grouped results are each song's best segment with its other candidate segments folded
+        under it (see the module docstring for how many candidates are fetched). A ``lyrics``
+        target searches only segments with lyrics.
+        """
+        _check_k(k)
+        _check_group(group)
+        column = _column(target)
+        where = _and((filters or Filters()).where(), HAS_LYRICS if target == "lyrics" else None)
+        if group == "segment":
+            return [Hit.from_row(r) for r in self.store.nearest(vector, column, k, where)]
+        limit = min(k * CANDIDATES_PER_SONG, MAX_CANDIDATES)
+        while True:  # widen the candidate pool until k songs are found, the table is exhausted or the cap is hit
+            rows = self.store.nearest(vector, column, limit, where)
+            songs = group_by_song([Hit.from_row(r) for r in rows], k)
+            if len(songs) >= k or len(rows) < limit or limit >= MAX_CANDIDATES:
+                return songs
+            limit = min(limit * 4, MAX_CANDIDATES)
+
+    def by_text(
+        self,
+        text: str,
+        k: int = 10,
+        target: Target = "audio",
+        filters: Filters | None = None,
+        group: Group = "song",
+    ) -> list[Hit]:
+        """Segments for a mood description or lyrics: whose audio matches (``audio``) or whose lyrics do (``lyrics``).
+
+        ``lyrics`` leaves out audio-only segments; :meth:`without_lyrics` says how many.
+        """
+        return self.by_vector(self.embed_text(text), target, k, filters, group)
 
     def by_audio(
         self,
@@ -240,12 +320,14 @@ class SongSearch:
         target: Target = "lyrics",
         filters: Filters | None = None,
         sample_rate: int | None = None,
+        group: Group = "song",
     ) -> list[Hit]:
         """Segments for an audio clip: matching lyric lines (``lyrics``) or similar-sounding segments (``audio``)."""
-        return self.by_vector(self.embed_audio(audio, sample_rate), target, k, filters)
+        return self.by_vector(self.embed_audio(audio, sample_rate), target, k, filters, group)
 
-    def by_song(self, song_id: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
-        """ "More like this": segments of *other* songs nearest to the mean audio vector of ``song_id``, one per song."""
+    def by_song(self, song_id: str, k: int = 10, filters: Filters | None = None, group: Group = "song") -> list[Hit]:
+        """ "More like this": the *other* songs (or their segments) nearest to the mean audio vector of ``song_id``."""
+        _check_group(group)
         vectors = self.store.vectors(Filters(song_id=song_id).where() or "", "vector")
         if not len(vectors):
             raise UnknownSongError(song_id, self.store.path)
@@ -253,7 +335,21 @@ class SongSearch:
         centre /= max(float(np.linalg.norm(centre)), 1e-12)
         base = filters or Filters()
         scoped = Filters(base.language, base.song_id, song_id, base.labels)
-        return self.by_vector(centre, "audio", k, scoped, distinct_songs=True)
+        return self.by_vector(centre, "audio", k, scoped, group)
+
+    def without_lyrics(self, filters: Filters | None = None) -> int:
+        """How many segments passing ``filters`` have no lyrics: what a ``lyrics``-targeted query leaves out.
+
+        Counted once per filter and table size (the count scans the ``lyrics`` column), then remembered.
+        """
+        where = _and((filters or Filters()).where(), WITHOUT_LYRICS)
+        key = (where, self.store.count())
+        with self._counts_lock:
+            if key not in self._without_lyrics:
+                if len(self._without_lyrics) >= 256:
+                    self._without_lyrics.clear()
+                self._without_lyrics[key] = self.store.count(where)
+            return self._without_lyrics[key]
 
     def segment(self, segment_id: str) -> Hit | None:
         """The indexed segment ``segment_id`` (score 1), or ``None``."""
@@ -261,7 +357,9 @@ class SongSearch:
         return Hit.from_row(row) if row else None
 
     def info(self) -> dict[str, Any]:
-        """What the database holds: rows, languages, model name/version, whether ANN-indexed."""
+        """What the database holds: rows, languages, model name/version, whether ANN-indexed, and the
+        recorded index choice (``index``: type, partitions, sub-vectors, nprobes, refine factor, rows
+        and seconds at build time; ``None`` before one is built)."""
         return {
             "segments": self.store.count(),
             "languages": self.store.distinct("language"),
@@ -269,7 +367,17 @@ class SongSearch:
             "model_version": self.store.meta.get("model_version", ""),
             "embedding_dim": int(self.store.meta.get("embedding_dim", 0)),
             "ann_index": self.store.has_vector_index("vector"),
+            "index": self.store.index_info(),
         }
+
+
+def without_lyrics_note(count: int) -> str:
+    """The sentence saying that a lyrics-targeted search left out ``count`` audio-only segments ("" for none)."""
+    if count <= 0:
+        return ""
+    if count == 1:
+        return "1 audio-only segment has no lyrics and was not searched"
+    return f"{count} audio-only segments have no lyrics and were not searched"
 
 
 def parse_label_filters(labels: Sequence[str] | None) -> tuple[str, ...]:

@@ -5,11 +5,16 @@ Routes (OpenAPI at ``/openapi.json``, interactive docs at ``/docs``)::
     GET  /                                   the search page (mood/lyrics box, audio upload, results with a player)
     GET  /api/health                         liveness; never needs the API key
     GET  /api/info                           rows, languages, model name and version, ANN index or not
-    POST /api/search/text                    JSON {text, k, target, language, song_id, labels} → results
-    POST /api/search/audio                   multipart: file (+ k, target, language, song_id, label) → results
-    GET  /api/songs/{song_id}/similar        "more like this": segments of other songs → results
+    POST /api/search/text                    JSON {text, k, target, group, language, song_id, labels} → results
+    POST /api/search/audio                   multipart: file (+ k, target, group, language, song_id, label) → results
+    GET  /api/songs/{song_id}/similar        "more like this": other songs (?k, group, language) → results
     GET  /api/segments/{segment_id}          one segment
     GET  /api/segments/{segment_id}/audio    exactly that segment's audio, streamed as 16-bit WAV
+
+Results are grouped by song unless ``group`` is ``segment``: ``k`` songs, each its best segment with
+the song's other matching segments in ``other_segments`` (each with its own ``audio_url``). A
+``target: lyrics`` search leaves out audio-only segments (no lyrics); the response's
+``skipped_without_lyrics`` counts them and ``notes`` says so in a sentence.
 
 Safety: the request body is capped (``max_upload_bytes``), uploads must be an allowed audio
 type, decode, and last at most ``max_audio_seconds``; every query runs under a timeout
@@ -28,7 +33,7 @@ import struct
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -44,7 +49,7 @@ from starlette.concurrency import run_in_threadpool
 
 from songalign.audio.io import load_audio, probe_audio
 from songalign.errors import BadInputError, SongalignError
-from songalign.search.query import Hit, SegmentMatch, SongSearch, UnknownSongError
+from songalign.search.query import Hit, OtherSegment, SegmentMatch, SongSearch, UnknownSongError, without_lyrics_note
 from songalign.search.store import Filters
 
 T = TypeVar("T")
@@ -102,6 +107,13 @@ Name = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_clean
 LabelTag = Annotated[str, Field(min_length=3, max_length=200, pattern=r"^[^=]+=.+$"), AfterValidator(_clean)]
 
 
+GroupField = Literal["song", "segment"]
+GROUP_HELP = (
+    "'song': k songs, each its best segment with the song's other matching segments in other_segments; "
+    "'segment': the k best segments as they are"
+)
+
+
 class TextQuery(BaseModel):
     """A text search: a mood description or lyrics, and what to match it against."""
 
@@ -112,6 +124,7 @@ class TextQuery(BaseModel):
     target: Literal["audio", "lyrics"] = Field(
         "audio", description="'audio': segments whose audio matches; 'lyrics': segments whose lyrics match"
     )
+    group: GroupField = Field("song", description=GROUP_HELP)
     language: Name | None = Field(None, description="only segments in this language")
     song_id: Name | None = Field(None, description="only segments of this song")
     labels: list[LabelTag] = Field(
@@ -120,10 +133,19 @@ class TextQuery(BaseModel):
 
 
 @dataclass(kw_only=True)
+class OtherResult(OtherSegment):
+    """Another matching segment of a result's song (seconds in the song, cosine score) and its clip's URL."""
+
+    audio_url: str
+
+
+@dataclass(kw_only=True)
 class Result(SegmentMatch):
     """One matched segment (``score`` is the cosine similarity; ``start``/``end`` are seconds in the
-    song) and the URL of its clip; FastAPI validates and documents it like a pydantic model."""
+    song) and the URL of its clip; FastAPI validates and documents it like a pydantic model.
+    Grouped by song, ``other_segments`` holds the song's other matching segments, best first."""
 
+    other_segments: list[OtherResult] = field(default_factory=list)
     audio_url: str
 
 
@@ -131,6 +153,10 @@ class SearchResponse(BaseModel):
     query: dict[str, Any]
     results: list[Result]
     took_ms: float
+    skipped_without_lyrics: int = Field(
+        0, description="audio-only segments (no lyrics) that a lyrics-targeted search left out"
+    )
+    notes: list[str] = Field(default_factory=list, description="what the caller should know, in sentences")
 
 
 class Info(BaseModel):
@@ -140,6 +166,7 @@ class Info(BaseModel):
     model_version: str
     embedding_dim: int
     ann_index: bool
+    index: dict[str, Any] | None = None  # the ANN index's record: type, partitions, sub-vectors, probes, refine
 
 
 class Health(BaseModel):
@@ -163,7 +190,9 @@ BODY_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _result(hit: Hit) -> Result:
-    return Result(**hit.match_fields(), audio_url=audio_url(hit.segment_id))
+    fields_ = hit.match_fields()
+    others = [OtherResult(**asdict(other), audio_url=audio_url(other.segment_id)) for other in hit.other_segments]
+    return Result(**{**fields_, "other_segments": others}, audio_url=audio_url(hit.segment_id))
 
 
 def audio_url(segment_id: str) -> str:
@@ -276,9 +305,16 @@ def create_app(search: SongSearch, settings: ServiceSettings | None = None) -> F
         except SongalignError as error:
             raise HTTPException(422, str(error)) from None
 
-    def respond(query: dict[str, Any], hits: list[Hit], started: float) -> SearchResponse:
+    def respond(query: dict[str, Any], hits: list[Hit], started: float, without_lyrics: int = 0) -> SearchResponse:
         took = (time.perf_counter() - started) * 1000.0
-        return SearchResponse(query=query, results=[_result(h) for h in hits], took_ms=round(took, 2))
+        note = without_lyrics_note(without_lyrics)
+        return SearchResponse(
+            query=query,
+            results=[_result(h) for h in hits],
+            took_ms=round(took, 2),
+            skipped_without_lyrics=without_lyrics,
+            notes=[note] if note else [],
+        )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index_page() -> HTMLResponse:
@@ -307,8 +343,13 @@ def create_app(search: SongSearch, settings: ServiceSettings | None = None) -> F
         """Segments for a mood description or lyrics (through the model's text tower)."""
         started = time.perf_counter()
         filters = _filters(query.language, query.song_id, query.labels)
-        hits = await blocking(search.by_text, query.text, query.k, query.target, filters)
-        return respond({"kind": "text", **query.model_dump()}, hits, started)
+
+        def text_search() -> tuple[list[Hit], int]:
+            hits = search.by_text(query.text, query.k, query.target, filters, query.group)
+            return hits, search.without_lyrics(filters) if query.target == "lyrics" else 0
+
+        hits, without_lyrics = await blocking(text_search)
+        return respond({"kind": "text", **query.model_dump()}, hits, started, without_lyrics)
 
     @app.post(
         "/api/search/audio",
@@ -323,6 +364,7 @@ def create_app(search: SongSearch, settings: ServiceSettings | None = None) -> F
         target: Annotated[
             Literal["lyrics", "audio"], Form(description="'lyrics': matching lyric lines; 'audio': similar segments")
         ] = "lyrics",
+        group: Annotated[GroupField, Form(description=GROUP_HELP)] = "song",
         language: Annotated[Name | None, Form()] = None,
         song_id: Annotated[Name | None, Form()] = None,
         label: Annotated[list[LabelTag] | None, Form(max_length=10)] = None,
@@ -336,18 +378,21 @@ def create_app(search: SongSearch, settings: ServiceSettings | None = None) -> F
             with handle:
                 while chunk := await file.read(1 << 20):
                     handle.write(chunk)
-            hits = await blocking(_search_upload, search, Path(handle.name), settings, k, target, filters)
+            hits, without_lyrics = await blocking(
+                _search_upload, search, Path(handle.name), settings, k, target, filters, group
+            )
         finally:
             os.unlink(handle.name)
         query = {
             "kind": "audio",
             "k": k,
             "target": target,
+            "group": group,
             "language": language,
             "song_id": song_id,
             "labels": label or [],
         }
-        return respond(query, hits, started)
+        return respond(query, hits, started, without_lyrics)
 
     @app.get(
         "/api/songs/{song_id:path}/similar",
@@ -359,12 +404,14 @@ def create_app(search: SongSearch, settings: ServiceSettings | None = None) -> F
     async def similar_songs(
         song_id: Annotated[Name, PathParam(description="a song id from a result")],
         k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+        group: Annotated[GroupField, Query(description=GROUP_HELP)] = "song",
         language: Annotated[Name | None, Query()] = None,
     ) -> SearchResponse:
-        """ "More like this": the closest segments of other songs, one per song."""
+        """ "More like this": the closest other songs (their best segments, the others folded), or their segments."""
         started = time.perf_counter()
-        hits = await blocking(search.by_song, song_id, k, Filters(language=language))
-        return respond({"kind": "song", "song_id": song_id, "k": k, "language": language}, hits, started)
+        hits = await blocking(search.by_song, song_id, k, Filters(language=language), group)
+        query = {"kind": "song", "song_id": song_id, "k": k, "group": group, "language": language}
+        return respond(query, hits, started)
 
     @app.get(
         "/api/segments/{segment_id:path}/audio",  # ids may hold "/" (folder corpora)
@@ -431,8 +478,9 @@ def _upload_suffix(file: UploadFile) -> str:
 
 
 def _search_upload(
-    search: SongSearch, path: Path, settings: ServiceSettings, k: int, target: str, filters: Filters
-) -> list[Hit]:
+    search: SongSearch, path: Path, settings: ServiceSettings, k: int, target: str, filters: Filters, group: str
+) -> tuple[list[Hit], int]:
+    """The hits of the uploaded clip at ``path`` and how many audio-only segments a lyrics target left out."""
     info = probe_audio(path)
     if info.duration > settings.max_audio_seconds:
         raise SongalignError(
@@ -441,7 +489,8 @@ def _search_upload(
         )
     rate = search.model.audio_tower.sample_rate
     audio, _ = load_audio(path, rate)
-    return search.by_audio(audio, k, target, filters, sample_rate=rate)  # type: ignore[arg-type]
+    hits = search.by_audio(audio, k, target, filters, sample_rate=rate, group=group)  # type: ignore[arg-type]
+    return hits, search.without_lyrics(filters) if target == "lyrics" else 0
 
 
 def _decode_segment(hit: Hit) -> tuple[np.ndarray, int]:

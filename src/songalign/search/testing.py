@@ -76,6 +76,37 @@ def write_search_corpus(root: str | Path) -> Path:
     return prepared
 
 
+def write_song_folder(
+    folder: str | Path,
+    audio_only: dict[str, float],
+    with_lyrics: dict[str, float] | None = None,
+    first_signal: int = 0,
+) -> Path:
+    """Write a folder for the folder reader: songs without lyrics and, optionally, songs with an ``.lrc``.
+
+    ``audio_only`` and ``with_lyrics`` map a file stem (``Artist - Title``) to its length in
+    seconds. Each song gets its own :func:`song_signal` (signals ``first_signal``, ``first_signal +
+    1``, ... in order, audio-only songs first); audio-only songs alternate WAV and FLAC, songs with
+    lyrics are WAV with one line every 2 s from 1 s (``<words> line <n>``, in English) up to 2 s
+    before their end. Returns ``folder``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, (stem, seconds) in enumerate(audio_only.items()):
+        suffix = ".wav" if index % 2 == 0 else ".flac"
+        sf.write(str(folder / f"{stem}{suffix}"), song_signal(first_signal + index, seconds), SAMPLE_RATE)
+    for offset, (stem, seconds) in enumerate((with_lyrics or {}).items()):
+        index = first_signal + len(audio_only) + offset
+        sf.write(str(folder / f"{stem}.wav"), song_signal(index, seconds), SAMPLE_RATE)
+        words = SEARCH_SONGS[index % len(SEARCH_SONGS)][5]
+        times = np.arange(1.0, seconds - 2.0, 2.0)
+        lrc = "[la:english]\n" + "".join(
+            f"[{int(t // 60):02d}:{t % 60:05.2f}]{words} line {n}\n" for n, t in enumerate(times)
+        )
+        (folder / f"{stem}.lrc").write_text(lrc, encoding="utf-8")
+    return folder
+
+
 def tiny_search_model(corpus: str | Path, out: str | Path, seed: int = 0) -> tuple[Path, AlignModel]:
     """A tiny untrained model (16-d space, 4 s clips) calibrated on ``corpus``; saved to ``out``.
 

@@ -1,7 +1,7 @@
 """Readers for a user's own songs: a folder of audio with timed lyrics, or a CSV of untimed pairs.
 
 :func:`read_folder` walks a folder (recursively) for audio files, each with a lyrics annotation
-of the same name beside it (``Artist - Title.mp3`` + ``Artist - Title.lrc``):
+of the same name beside it (``Artist - Title.mp3`` + ``Artist - Title.lrc``), or with none:
 
 - ``.lrc``: timed lines ``[mm:ss.xx]text`` (also ``[mm:ss]``, ``[mm:ss.xxx]`` and ``[mm:ss:xx]``);
   several time tags on one line (a repeated chorus); ``[offset:±ms]`` (positive shifts the
@@ -26,6 +26,14 @@ of the same name beside it (``Artist - Title.mp3`` + ``Artist - Title.lrc``):
   skip that song with the reason. The option is checked (a transcriber folder whose mode writes
   lyrics) before any song is read; the transcriber is loaded once per reader call, at the first
   ``.txt`` that needs it, on the CPU. Importing this module imports no torch.
+- no lyrics file at all: the song is *audio-only*. It is read with no lyric lines and
+  ``extra["audio_only"] = True``; corpus preparation cuts it into fixed windows of
+  ``window_seconds`` (reader option ``--option window_seconds=10``, the default) with no text
+  (:func:`songalign.corpus.segmenter.window_song`: the last window is moved back to end at the
+  song's end, overlapping the one before, so no audio is dropped). Such segments are searched
+  by their sound (mood text); lyrics-based training, evaluation and lyric search leave them out
+  and say how many. Each audio-only song is noted in the report, so that a lyrics file missing by
+  mistake does not go unseen.
 
 :func:`read_pairs` reads a CSV of ``audio_path,lyrics[,description]`` rows without timing
 (what CLAP users fine-tune on): each row is one song whose lyrics span the whole audio.
@@ -54,6 +62,7 @@ from typing import Any
 from songalign.audio.io import AUDIO_EXTENSIONS, probe_audio
 from songalign.corpus.readers.text import csv_records, read_text, wanted_languages
 from songalign.corpus.records import Line, Paragraph, Seconds, Song, Word
+from songalign.corpus.segmenter import AUDIO_ONLY_WINDOW_SECONDS
 from songalign.errors import BadInputError, SkipReport, SongalignError
 
 LAST_LINE_SECONDS: Seconds = 5.0
@@ -67,6 +76,7 @@ UNTIMED_SUFFIX = ".txt"
 
 UNTIMED_KIND = "untimed .txt lyrics without --option aligner=MODEL_DIR to time them"
 UNALIGNED_KIND = "lyrics that could not be aligned to their audio (too long for it, or no letters to align)"
+AUDIO_ONLY_KIND = "audio with no lyrics file beside it, read as audio-only (fixed windows, no text)"
 
 START_FIELDS = ("start", "start_time")
 END_FIELDS = ("end", "end_time")
@@ -352,10 +362,11 @@ def read_folder(
     *,
     languages: Sequence[str] | str | None = None,
     aligner: str | Path | None = None,
+    window_seconds: float = AUDIO_ONLY_WINDOW_SECONDS,
 ) -> Iterator[Song]:
-    """Read a folder (searched recursively) of audio files with lyrics annotations beside them.
+    """Read a folder (searched recursively) of audio files with lyrics annotations beside them, or none.
 
-    Each audio file (an extension in :data:`~songalign.audio.io.AUDIO_EXTENSIONS`) needs an
+    Each audio file (an extension in :data:`~songalign.audio.io.AUDIO_EXTENSIONS`) may have an
     annotation with the same name: ``.lrc``, ``.csv`` or ``.json`` (if several exist, the first
     of that order is used). ``Song.id`` is the audio's path relative to ``src`` without its
     extension (``"album/01 Song"``). Title, artist and language come from the annotation's
@@ -369,15 +380,21 @@ def read_folder(
     ``aligner``, a transcriber model folder, times songs whose only lyrics are a plain
     ``<name>.txt`` (see the module docstring); without it such songs are skipped and reported.
 
-    Audio without annotation, an ``.lrc`` without audio, unreadable files, bad rows and lyrics
-    that do not fit their audio go to ``report``. Raises :class:`SongalignError` at once if
-    ``src`` is not a folder with audio, or ``aligner`` is not a transcriber folder that writes lyrics.
+    Audio with no lyrics file at all is an audio-only song: no lines, ``extra["audio_only"] =
+    True`` and ``extra["window_seconds"] = window_seconds`` (seconds, > 0), the length of the fixed
+    windows corpus preparation cuts it into; each one is noted in ``report``.
+
+    An ``.lrc`` without audio, unreadable files, bad rows and lyrics that do not fit their audio
+    go to ``report``. Raises :class:`SongalignError` at once if ``src`` is not a folder with audio,
+    ``aligner`` is not a transcriber folder that writes lyrics, or ``window_seconds`` is not a
+    positive number of seconds.
     """
     src = Path(src)
     if not src.is_dir():
         raise SongalignError(
             f"{src} is not a folder; give the folder that holds your audio files and their .lrc, .csv or .json lyrics"
         )
+    window = _window_seconds(window_seconds)
     txt_aligner = None if aligner is None else _TxtAligner(_aligner_folder(aligner))
     files = sorted(
         path
@@ -389,7 +406,20 @@ def read_folder(
         raise SongalignError(
             f"{src} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}); give the folder that holds your songs"
         )
-    return _read_folder(src, files, audio, report, wanted_languages(languages), txt_aligner)
+    return _read_folder(src, files, audio, report, wanted_languages(languages), txt_aligner, window)
+
+
+def _window_seconds(value: Any) -> float:
+    """``value`` as a positive, finite number of seconds; one SongalignError naming the option otherwise."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not (math.isfinite(seconds) and seconds > 0):
+        raise SongalignError(
+            f"option window_seconds={value!r} is not a positive number of seconds; give e.g. window_seconds=10"
+        )
+    return seconds
 
 
 def _unwanted_language(language: str, wanted: frozenset[str] | None, fix: str) -> str | None:
@@ -408,6 +438,7 @@ def _read_folder(
     report: SkipReport,
     wanted: frozenset[str] | None,
     txt_aligner: _TxtAligner | None,
+    window_seconds: float,
 ) -> Iterator[Song]:
     annotations: dict[tuple[Path, str], dict[str, Path]] = {}
     for path in files:
@@ -441,12 +472,9 @@ def _read_folder(
                 yield song
             continue
         if annotation_path is None:
-            report.skip(
-                path,
-                f"has no lyrics annotation beside it; add {path.stem}.lrc, {path.stem}.csv (start,end,text) "
-                f"or {path.stem}.json with the same name",
-                item=song_id,
-            )
+            song = _audio_only_song(path, song_id, report, wanted, window_seconds)
+            if song is not None:
+                yield song
             continue
         try:
             parsed = _PARSERS[annotation_path.suffix.lower()](read_text(annotation_path), annotation_path)
@@ -480,6 +508,37 @@ def _read_folder(
             words=words,
             extra={"annotation_path": str(annotation_path.resolve()), **parsed.extra},
         )
+
+
+def _audio_only_song(
+    path: Path, song_id: str, report: SkipReport, wanted: frozenset[str] | None, window_seconds: float
+) -> Song | None:
+    """The audio-only song of ``path`` (no lyrics file beside it), noted in ``report``; None (reported) if unusable."""
+    unwanted = _unwanted_language("", wanted, "leave out languages to read songs without lyrics")
+    if unwanted:
+        report.skip(path, f"has no lyrics file and {unwanted}", item=song_id)
+        return None
+    try:
+        duration = probe_audio(path).duration
+    except BadInputError as error:
+        report.add_error(error, item=song_id)
+        return None
+    report.note(
+        path,
+        f"has no lyrics beside it, so it is read as audio-only: {window_seconds:g} s windows with no text; "
+        f"add {path.stem}.lrc, {path.stem}.csv (start,end,text) or {path.stem}.json to give it lyrics",
+        item=song_id,
+        kind=AUDIO_ONLY_KIND,
+    )
+    artist, title = _artist_title(path.stem)
+    return Song(
+        id=song_id,
+        title=title,
+        artist=artist,
+        audio_path=str(path.resolve()),
+        duration=duration,
+        extra={"audio_only": True, "window_seconds": window_seconds},
+    )
 
 
 # --------------------------------------------------------------------------------------------
