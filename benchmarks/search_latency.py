@@ -1,26 +1,34 @@
-"""Search latency and recall of the segment index at 10⁶ vectors, against exact search in the same run.
+"""Search latency and recall of the segment index at 10⁶–10⁷ vectors, against exact search in the same run.
 
 What it does, all in one process:
 
-1. draws ``--n`` random unit vectors of the default embedding dimension (256) and ``--queries``
-   query vectors (see "data" below), and writes the vectors to a LanceDB table on disk;
-2. builds the ANN index exactly as ``songalign index`` does (:func:`songalign.search.store.create_vector_index`
-   with :class:`~songalign.search.store.AnnSettings`: compaction, then IVF_FLAT with ~4,096 vectors a
-   partition) — timed — and prewarms it as ``songalign serve`` does;
-3. computes the exact top-k of every query by brute force (numpy, all vectors in memory) — the
-   ground truth — and times single exact queries (numpy, and LanceDB's own flat scan);
-4. times single ANN queries through the product's query path (:func:`songalign.search.store.nearest`,
-   one query at a time, after 300 untimed ones) for each ``--nprobes`` value, measures recall@k
-   against the ground truth, and reads LanceDB's own execution time from its plan metrics.
+1. draws ``--rows`` (alias ``--n``) unit vectors of the default embedding dimension (256) chunk
+   by chunk (``--chunk`` rows at a time, each chunk from its own seeded generator, so that no
+   more than one chunk is ever in memory: 10⁷ × 256 float32 would be 10 GB) and streams them
+   into a LanceDB table on disk in one commit; ``--queries`` query vectors are drawn first (see
+   "data" below);
+2. while it writes, computes the exact top-k of every query chunk by chunk (queries × chunk
+   matmul, a running top-k) — the ground truth;
+3. builds the ANN index exactly as ``songalign index`` does (compaction, then
+   :func:`songalign.search.store.create_vector_index` with
+   :class:`~songalign.search.store.AnnSettings`; ``--index auto`` chooses by size as the
+   product does: IVF_FLAT with ~4,096 vectors a partition below 3·10⁶ rows, IVF_PQ with
+   refinement from there on) — timed — and prewarms it as ``songalign serve`` does;
+4. times single exact queries (numpy over the vectors of the first 10⁶ rows held in memory,
+   and LanceDB's own flat scan over the whole table);
+5. times single ANN queries through the product's query path (:func:`songalign.search.store.nearest_query`,
+   one query at a time, after ``--warmup`` untimed ones) for each ``--nprobes`` × ``--refine-factor``
+   value, measures recall@k against the ground truth, and reads LanceDB's own execution time
+   from its plan metrics.
 
 It prints the p50/p99 latency (ms) and recall@10 of each setting, the index build time, peak
-memory (RSS), the ratio of each setting's p50 to brute force, the fixed cost of any query (the
-same path on a 1,000-row table) and the machine's thread wake-up latency, so that the index's own
-share can be told from the Python-to-LanceDB round trip and the machine's scheduling noise.
-``--query-cpus 0`` pins the query phase to one CPU (as ``songalign serve --cpus 0``): on small VMs
-wake-ups across CPUs dominate the tail.
+memory (RSS) during the build and for the whole run, the ratio of each setting's p50 to brute
+force, the fixed cost of any query (the same path on a 1,000-row table) and the machine's thread
+wake-up latency, so that the index's own share can be told from the Python-to-LanceDB round trip
+and the machine's scheduling noise. ``--query-cpus 0`` pins the query phase to one CPU (as
+``songalign serve --cpus 0``): on small VMs wake-ups across CPUs dominate the tail.
 
-Data: ``clustered`` (default) draws vectors from a mixture of ``n / 1000`` Gaussian clusters on
+Data: ``clustered`` (default) draws vectors from a mixture of ``rows / 1000`` Gaussian clusters on
 the sphere — random unit centres plus isotropic noise as large as the centre, so that a vector's
 cosine to its centre is about 0.71 and two vectors of a cluster have cosine about 0.5 — and
 queries are fresh draws from the same mixture (never copies of stored vectors). Embeddings of
@@ -31,8 +39,10 @@ reference.
 
 Usage::
 
-    python benchmarks/search_latency.py --query-cpus 0  # 10⁶ vectors (3.4 GiB RAM, ~2.5 min on 2 cores)
-    python benchmarks/search_latency.py --n 100000      # quick run
+    python benchmarks/search_latency.py --query-cpus 0  # 10⁶ vectors, IVF_FLAT (~3 min on 2 cores)
+    python benchmarks/search_latency.py --rows 100000   # quick run
+    python benchmarks/search_latency.py --rows 1000000 --index ivf_pq --query-cpus 0
+    python benchmarks/search_latency.py --rows 10000000 --index ivf_pq --query-cpus 0 --flat-queries 3
     python benchmarks/search_latency.py --data isotropic --nprobes 1,4,16
 """
 
@@ -45,6 +55,7 @@ import shutil
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -89,32 +100,62 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 class Vectors:
-    """The benchmark's data: ``draw(m)`` gives ``(m, dim)`` float32 unit vectors from the chosen distribution."""
+    """The benchmark's data, drawn chunk by chunk: ``chunk(i, m)`` gives chunk ``i`` as ``(m, dim)``
+    float32 unit vectors, the same for the same seed whatever the order or size of the run;
+    ``queries(m)`` gives ``m`` query vectors from the same distribution (another stream)."""
 
     def __init__(self, kind: str, dim: int, clusters: int, seed: int):
-        self.kind, self.dim = kind, dim
-        self.rng = np.random.default_rng(seed)
-        self.centres = (
-            unit(self.rng.standard_normal((clusters, dim), dtype=np.float32)) if kind == "clustered" else None
-        )
+        self.kind, self.dim, self.seed = kind, dim, seed
+        rng = np.random.default_rng([seed, 0])
+        self.centres = unit(rng.standard_normal((clusters, dim), dtype=np.float32)) if kind == "clustered" else None
 
-    def draw(self, m: int) -> np.ndarray:
-        noise = self.rng.standard_normal((m, self.dim), dtype=np.float32)
+    def _draw(self, rng: np.random.Generator, m: int) -> np.ndarray:
+        noise = rng.standard_normal((m, self.dim), dtype=np.float32)
         if self.centres is None:
             return unit(noise)
         # noise of norm ≈ 1 around a unit centre: cos(vector, centre) ≈ 1/√2
-        return unit(self.centres[self.rng.integers(0, len(self.centres), m)] + noise / np.float32(np.sqrt(self.dim)))
+        return unit(self.centres[rng.integers(0, len(self.centres), m)] + noise / np.float32(np.sqrt(self.dim)))
+
+    def chunk(self, index: int, m: int) -> np.ndarray:
+        return self._draw(np.random.default_rng([self.seed, 2, index]), m)
+
+    def queries(self, m: int) -> np.ndarray:
+        return self._draw(np.random.default_rng([self.seed, 1]), m)
 
 
-def exact_top_k(data: np.ndarray, queries: np.ndarray, k: int, chunk: int = 64) -> np.ndarray:
+class RunningTopK:
+    """Exact top-k (largest cosine) of ``queries`` ``(Q, D)`` over vectors seen chunk by chunk.
+
+    ``update(chunk, offset)`` scores one chunk ``(m, D)`` whose first row has global index
+    ``offset`` and keeps the best ``k`` so far; ``result()`` gives indices ``(Q, k)``, best first.
+    """
+
+    def __init__(self, queries: np.ndarray, k: int):
+        self.queries, self.k = queries, k
+        self.scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        self.ids = np.full((len(queries), k), -1, dtype=np.int64)
+
+    def update(self, chunk: np.ndarray, offset: int) -> None:
+        scores = self.queries @ chunk.T  # (Q, m)
+        k = min(self.k, scores.shape[1])
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        both_scores = np.concatenate([self.scores, np.take_along_axis(scores, part, axis=1)], axis=1)
+        both_ids = np.concatenate([self.ids, part + offset], axis=1)
+        best = np.argpartition(-both_scores, self.k - 1, axis=1)[:, : self.k]
+        self.scores = np.take_along_axis(both_scores, best, axis=1)
+        self.ids = np.take_along_axis(both_ids, best, axis=1)
+
+    def result(self) -> np.ndarray:
+        order = np.argsort(-self.scores, axis=1)
+        return np.take_along_axis(self.ids, order, axis=1)
+
+
+def exact_top_k(data: np.ndarray, queries: np.ndarray, k: int, chunk: int = 100_000) -> np.ndarray:
     """Indices ``(Q, k)`` of the exact k nearest (largest cosine) rows of ``data`` for each query."""
-    out = np.empty((len(queries), k), dtype=np.int64)
-    for i in range(0, len(queries), chunk):
-        scores = queries[i : i + chunk] @ data.T
-        part = np.argpartition(-scores, k, axis=1)[:, :k]
-        order = np.take_along_axis(scores, part, axis=1).argsort(axis=1)[:, ::-1]
-        out[i : i + chunk] = np.take_along_axis(part, order, axis=1)
-    return out
+    top = RunningTopK(queries, k)
+    for i in range(0, len(data), chunk):
+        top.update(data[i : i + chunk], i)
+    return top.result()
 
 
 def pin_process(cpus: set[int]) -> None:
@@ -172,10 +213,20 @@ def percentiles(ms: list[float]) -> str:
     )
 
 
+def index_type_name(value: str) -> str:
+    """``ivf_pq`` → ``IVF_PQ``; ``auto`` stays ``auto``."""
+    return "auto" if value.lower() == "auto" else value.upper()
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.exists() else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=1_000_000, help="vectors in the table")
+    parser.add_argument("--rows", "--n", dest="n", type=int, default=1_000_000, help="vectors in the table")
     parser.add_argument("--dim", type=int, default=None, help="dimension (default: ModelConfig().embedding_dim)")
+    parser.add_argument("--chunk", type=int, default=100_000, help="vectors generated and scored at a time")
     parser.add_argument("--queries", type=int, default=1000, help="timed single queries per setting")
     parser.add_argument(
         "--warmup", type=int, default=300, help="untimed queries per setting first (bring the index into cache)"
@@ -184,19 +235,37 @@ def main() -> None:
     parser.add_argument("--data", choices=["clustered", "isotropic"], default="clustered")
     parser.add_argument("--clusters", type=int, default=None, help="clusters of the clustered data (default n/1000)")
     parser.add_argument(
-        "--index-type", default=AnnSettings.index_type, choices=["IVF_SQ", "IVF_FLAT", "IVF_PQ", "IVF_HNSW_SQ"]
+        "--index",
+        "--index-type",
+        dest="index_type",
+        type=index_type_name,
+        default="IVF_FLAT",
+        choices=["auto", "IVF_SQ", "IVF_FLAT", "IVF_PQ", "IVF_HNSW_SQ"],
+        help="auto: chosen by size as `songalign index` does; or one LanceDB IVF index (ivf_pq, ivf_flat, ...)",
     )
-    parser.add_argument("--partition-size", type=int, default=AnnSettings.target_partition_size)
-    parser.add_argument("--nprobes", default="1,2,4", help="comma-separated nprobes values to measure")
-    parser.add_argument("--refine-factor", type=int, default=None)
+    parser.add_argument(
+        "--partition-size", type=int, default=None, help="vectors per IVF partition (default: AnnSettings')"
+    )
+    parser.add_argument("--sub-vector-dims", type=int, default=AnnSettings.pq_dims_per_sub_vector, help="IVF_PQ")
+    parser.add_argument(
+        "--nprobes", default=None, help="comma-separated nprobes values to measure (default: around the index's own)"
+    )
+    parser.add_argument(
+        "--refine-factor",
+        default=None,
+        help="comma-separated refine factors to measure (0: none; default: the index's own, IVF_PQ 10)",
+    )
     parser.add_argument("--flat-queries", type=int, default=10, help="timed exact LanceDB flat scans (slow)")
+    parser.add_argument(
+        "--brute-rows", type=int, default=1_000_000, help="vectors held in memory for the numpy brute-force timing"
+    )
     parser.add_argument(
         "--db", type=Path, default=None, help="folder for the table (default: a temporary one, removed)"
     )
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="with --db: query the table and index a previous run left there (same n, seed)",
+        help="with --db: query the table and index a previous run left there (same rows, seed)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -210,15 +279,19 @@ def main() -> None:
 
         args.dim = ModelConfig().embedding_dim
     args.clusters = args.clusters or max(1, args.n // 1000)
-    ann = AnnSettings(
-        index_type=args.index_type, target_partition_size=args.partition_size, refine_factor=args.refine_factor
-    )
+    sizes = {}
+    if args.partition_size:
+        sizes = {"target_partition_size": args.partition_size, "pq_partition_size": args.partition_size}
+    ann = AnnSettings(index_type=args.index_type, pq_dims_per_sub_vector=args.sub_vector_dims, **sizes)
+    plan = ann.plan(args.n, args.dim)
     workdir = args.db or Path(tempfile.mkdtemp(prefix="songalign-bench-"))
     cpus = len(os.sched_getaffinity(0))
+    pq = f", {plan.num_sub_vectors} sub-vectors of {plan.num_bits} bits" if plan.num_sub_vectors else ""
     print(
         f"songalign search latency: {args.n:,} x {args.dim}-d unit vectors ({args.data}"
         f"{f', {args.clusters} clusters' if args.data == 'clustered' else ''}), {args.queries} queries, k={args.k}; "
-        f"{ann.index_type}, {ann.partitions(args.n)} partitions; {cpus} CPUs, load average {os.getloadavg()[0]:.1f}",
+        f"{plan.index_type}, {plan.num_partitions} partitions{pq} ({plan.bytes_per_vector} bytes a vector in the "
+        f"index); {cpus} CPUs, load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     try:
@@ -232,21 +305,35 @@ def run(args: argparse.Namespace, ann: AnnSettings, workdir: Path) -> None:
     import lancedb
 
     source = Vectors(args.data, args.dim, args.clusters, args.seed)
-    data = np.empty((args.n, args.dim), dtype=np.float32)
-    started = time.perf_counter()
-    for i in range(0, args.n, 100_000):
-        data[i : i + 100_000] = source.draw(min(100_000, args.n - i))
-    queries = source.draw(args.queries + args.warmup)
-    generated = time.perf_counter() - started
+    queries = source.queries(args.queries + args.warmup)
+    timed = queries[args.warmup :]
+    truth = RunningTopK(timed, args.k)
+    brute_rows = min(args.n, args.brute_rows)
+    held = np.empty((brute_rows, args.dim), dtype=np.float32)  # the vectors the numpy brute force times
+    chunks = [(i, start, min(args.chunk, args.n - start)) for i, start in enumerate(range(0, args.n, args.chunk))]
+    schema = pa.schema([("id", pa.int64()), ("vector", pa.list_(pa.float32(), args.dim))])
+    spent = {"generate": 0.0, "truth": 0.0}
+
+    def batches(write: bool):
+        """Each chunk once: drawn, scored against the queries, kept if among the held rows, and yielded to the writer."""
+        for i, start, size in chunks:
+            t = time.perf_counter()
+            block = source.chunk(i, size)
+            spent["generate"] += time.perf_counter() - t
+            t = time.perf_counter()
+            truth.update(block, start)
+            spent["truth"] += time.perf_counter() - t
+            if start < brute_rows:
+                held[start : start + size][: brute_rows - start] = block[: brute_rows - start]
+            if write:
+                vectors = pa.FixedSizeListArray.from_arrays(pa.array(block.reshape(-1)), args.dim)
+                yield pa.record_batch([pa.array(np.arange(start, start + size)), vectors], schema=schema)
+            del block
 
     async def write() -> object:
         db = await lancedb.connect_async(str(workdir))
-        schema = pa.schema([("id", pa.int64()), ("vector", pa.list_(pa.float32(), args.dim))])
         table = await db.create_table("bench", schema=schema, mode="overwrite")
-        for i in range(0, args.n, 100_000):
-            block = data[i : i + 100_000]
-            vectors = pa.FixedSizeListArray.from_arrays(pa.array(block.reshape(-1)), args.dim)
-            await table.add(pa.table({"id": pa.array(np.arange(i, i + len(block))), "vector": vectors}))
+        await table.add(pa.RecordBatchReader.from_batches(schema, batches(write=True)))  # streamed, one commit
         return table
 
     async def reopen() -> object:
@@ -258,44 +345,53 @@ def run(args: argparse.Namespace, ann: AnnSettings, workdir: Path) -> None:
 
     if args.reuse:
         table = run_async(reopen())
+        for _ in batches(write=False):
+            pass
         print(f"reusing the table and index in {workdir}", flush=True)
     else:
-        started = time.perf_counter()
-        table = run_async(write())
-        written = time.perf_counter() - started
+        with PeakMemory() as write_memory:
+            started = time.perf_counter()
+            table = run_async(write())
+            written = time.perf_counter() - started
         with PeakMemory() as build_memory:
             started = time.perf_counter()
             run_async(table.optimize())  # as `songalign index` does before building: one compacted fragment set
             compact = time.perf_counter() - started
-            run_async(create_vector_index(table, "vector", ann, args.n))
+            plan = run_async(create_vector_index(table, "vector", ann, args.n, args.dim))
             build = time.perf_counter() - started
-        disk = sum(f.stat().st_size for f in workdir.rglob("*") if f.is_file())
+        disk = folder_bytes(workdir)
+        index_disk = folder_bytes(workdir / "bench.lance" / "_indices")
         started = time.perf_counter()
         os.sync()  # flush the new files now, so that their write-back does not land in the timed queries
         flushed = time.perf_counter() - started
+        pq = f", {plan.num_sub_vectors} sub-vectors x {plan.num_bits} bits" if plan.num_sub_vectors else ""
         print(
-            f"index build time: {build:.1f} s ({compact:.1f} s compaction + {build - compact:.1f} s {ann.index_type}, "
-            f"{ann.partitions(args.n)} partitions, {ann.max_iterations} k-means iterations); data generation "
-            f"{generated:.1f} s, table write {written:.1f} s; peak RSS during the build {gib(build_memory.peak)} "
-            f"(the benchmark's own vectors take {gib(data.nbytes)}); {gib(disk)} on disk, flushed in {flushed:.1f} s",
+            f"index build time: {build:.1f} s ({compact:.1f} s compaction + {build - compact:.1f} s {plan.index_type}, "
+            f"{plan.num_partitions} partitions{pq}, {ann.max_iterations} k-means iterations); data generation "
+            f"{spent['generate']:.1f} s and exact ground truth {spent['truth']:.1f} s (chunks of {args.chunk:,}), "
+            f"within the table write of {written:.1f} s; peak RSS while writing {gib(write_memory.peak)}, during the "
+            f"build {gib(build_memory.peak)} (the benchmark holds {gib(held.nbytes)} of vectors for brute force); "
+            f"{gib(disk)} on disk, the index {gib(index_disk)}; flushed in {flushed:.1f} s",
             flush=True,
         )
+    expected = truth.result()
 
-    timed = queries[args.warmup :]
-    started = time.perf_counter()
-    truth = exact_top_k(data, timed, args.k)
-    truth_seconds = time.perf_counter() - started
     brute = []
     for q in timed[: min(200, len(timed))]:
         t = time.perf_counter()
-        scores = data @ q
+        scores = held @ q
         top = np.argpartition(-scores, args.k)[: args.k]
         top[np.argsort(-scores[top])]
         brute.append((time.perf_counter() - t) * 1000)
-    brute_p50 = float(np.percentile(brute, 50))
+    brute_p50 = float(np.percentile(brute, 50)) * args.n / brute_rows  # brute force scales linearly with rows
+    scaled = (
+        ""
+        if brute_rows == args.n
+        else f" over {brute_rows:,} rows held in memory, x{args.n / brute_rows:g} for the table"
+    )
     print(
-        f"exact brute force (numpy, vectors in memory, single queries): {percentiles(brute)}; "
-        f"ground truth for {len(timed)} queries in {truth_seconds:.1f} s",
+        f"exact brute force (numpy, single queries{scaled}): {percentiles(brute)}; "
+        f"ground truth for {len(timed)} queries in {spent['truth']:.1f} s",
         flush=True,
     )
     flat = []
@@ -316,9 +412,9 @@ def run(args: argparse.Namespace, ann: AnnSettings, workdir: Path) -> None:
 
     async def tiny() -> object:  # the fixed cost of any query: Python <-> LanceDB async bridge, planning, one take
         db = await lancedb.connect_async(str(workdir))
-        vectors = pa.FixedSizeListArray.from_arrays(pa.array(data[:1000].reshape(-1)), args.dim)
+        vectors = pa.FixedSizeListArray.from_arrays(pa.array(held[:1000].reshape(-1)), args.dim)
         return await db.create_table(
-            "floor", pa.table({"id": pa.array(np.arange(1000)), "vector": vectors}), mode="overwrite"
+            "floor", pa.table({"id": pa.array(np.arange(len(vectors))), "vector": vectors}), mode="overwrite"
         )
 
     started = time.perf_counter()
@@ -329,10 +425,11 @@ def run(args: argparse.Namespace, ann: AnnSettings, workdir: Path) -> None:
     if args.query_cpus:
         pin_process({int(c) for c in args.query_cpus.split(",")})
         print(f"query phase pinned to CPU(s) {args.query_cpus}", flush=True)
+    exact = AnnSettings(nprobes=1)
     floor = []
     for q in queries[:300]:
         t = time.perf_counter()
-        run_async(nearest_query(floor_table, q, "vector", args.k, ann).to_arrow())
+        run_async(nearest_query(floor_table, q, "vector", args.k, exact).to_arrow())
         floor.append((time.perf_counter() - t) * 1000)
     print(
         f"round-trip floor (the same query path on a 1,000-row table, exact scan): {percentiles(floor[20:])}",
@@ -345,27 +442,39 @@ def run(args: argparse.Namespace, ann: AnnSettings, workdir: Path) -> None:
         flush=True,
     )
 
-    for nprobes in [int(x) for x in args.nprobes.split(",") if x.strip()]:
-        settings = AnnSettings(**{**ann.to_dict(), "nprobes": nprobes})
-        for q in queries[: args.warmup]:
-            run_async(nearest_query(table, q, "vector", args.k, settings).to_arrow())
-        latencies, hits = [], 0
-        for q, expected in zip(timed, truth, strict=True):
-            t = time.perf_counter()
-            got = run_async(nearest_query(table, q, "vector", args.k, settings).to_arrow())
-            latencies.append((time.perf_counter() - t) * 1000)
-            hits += len(set(got.column("id").to_pylist()) & set(expected.tolist()))
-        recall = hits / (args.k * len(timed))
-        p50 = float(np.percentile(latencies, 50))
-        engine = [engine_ms(table, q, args.k, settings) for q in timed[: min(200, len(timed))]]
-        print(
-            f"{ann.index_type} nprobes={nprobes}"
-            f"{f' refine_factor={ann.refine_factor}' if ann.refine_factor else ''}: {percentiles(latencies)}  "
-            f"recall@{args.k} {recall:.4f}  (p50 {brute_p50 / p50:.1f}x faster than numpy brute force"
-            f"{f', {float(np.percentile(flat, 50)) / p50:.0f}x faster than the LanceDB flat scan' if flat else ''}); "
-            f"LanceDB's own execution time {percentiles(engine)}; load average {os.getloadavg()[0]:.1f}",
-            flush=True,
-        )
+    plan = ann.plan(args.n, args.dim)
+    nprobes_values = (
+        [int(x) for x in args.nprobes.split(",") if x.strip()]
+        if args.nprobes
+        else sorted({max(1, plan.nprobes // 2), plan.nprobes, plan.nprobes * 2})
+    )
+    refine_values = (
+        [int(x) or None for x in args.refine_factor.split(",") if x.strip()]
+        if args.refine_factor
+        else [plan.refine_factor]
+    )
+    for refine in refine_values:
+        for nprobes in nprobes_values:
+            settings = replace(ann, nprobes=nprobes, refine_factor=refine)
+            for q in queries[: args.warmup]:
+                run_async(nearest_query(table, q, "vector", args.k, settings).to_arrow())
+            latencies, hits = [], 0
+            for q, want in zip(timed, expected, strict=True):
+                t = time.perf_counter()
+                got = run_async(nearest_query(table, q, "vector", args.k, settings).to_arrow())
+                latencies.append((time.perf_counter() - t) * 1000)
+                hits += len(set(got.column("id").to_pylist()) & set(want.tolist()))
+            recall = hits / (args.k * len(timed))
+            p50 = float(np.percentile(latencies, 50))
+            engine = [engine_ms(table, q, args.k, settings) for q in timed[: min(200, len(timed))]]
+            print(
+                f"{plan.index_type} nprobes={nprobes}{f' refine_factor={refine}' if refine else ''}: "
+                f"{percentiles(latencies)}  recall@{args.k} {recall:.4f}  (p50 {brute_p50 / p50:.1f}x faster than "
+                f"numpy brute force"
+                f"{f', {float(np.percentile(flat, 50)) / p50:.0f}x faster than the LanceDB flat scan' if flat else ''}); "
+                f"LanceDB's own execution time {percentiles(engine)}; load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(f"peak RSS of the whole run: {gib(peak)}", flush=True)
 

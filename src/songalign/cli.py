@@ -186,13 +186,21 @@ def describe_command(
 def train_command(
     recipe: Annotated[Path, typer.Argument(help="a YAML recipe, e.g. configs/clap_emo.yaml")],
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a recipe field: key.sub=value")] = None,
+    devices: Annotated[int, typer.Option("--devices", min=1, help="GPUs (or CPU processes) per node; >1: DDP")] = 1,
+    num_nodes: Annotated[int, typer.Option("--num-nodes", min=1, help="machines; run the command on each")] = 1,
 ) -> None:
-    """Train (or resume training) an alignment model from a recipe."""
+    """Train (or resume training) an alignment model from a recipe.
+
+    With --devices N and/or --num-nodes M it trains with DDP on N × M processes; train.batch_size is
+    the global batch (a multiple of N × M), so the result does not depend on N and M.
+    """
     from songalign.align.train import load_recipe, train
+    from songalign.runs import is_first_process
 
     loaded = load_recipe(recipe, set_)
-    saved = train(loaded)
-    console.print(f"[green]model saved in {saved}[/green]; curves in {loaded.run_dir / 'loss.png'}")
+    saved = train(loaded, devices=devices, num_nodes=num_nodes)
+    if is_first_process():
+        console.print(f"[green]model saved in {saved}[/green]; curves in {loaded.run_dir / 'loss.png'}")
 
 
 @app.command("embed")
@@ -232,6 +240,53 @@ def evaluate_command(
     json_path, md_path = write_evaluation(result, out or model, title=f"Evaluation of {model.name} ({split})")
     console.print(md_path.read_text(encoding="utf-8"))
     console.print(f"[green]wrote {json_path} and {md_path}[/green]")
+
+
+@app.command("tag")
+def tag_command(
+    audio: Annotated[list[Path], typer.Argument(help="audio files to tag")],
+    model: Annotated[str, typer.Option(help="MSD_musicnn, MTT_musicnn, MSD_vgg or MTT_vgg")] = "MSD_musicnn",
+    top: Annotated[int, typer.Option(help="tags shown per file (and per patch with --over-time)")] = 5,
+    hop: Annotated[float | None, typer.Option(help="seconds between 3 s patches (default: back to back)")] = None,
+    over_time: Annotated[bool, typer.Option("--over-time", help="print one row per patch, with its times")] = False,
+    format: Annotated[str, typer.Option("--format", help="table (printed), csv or json")] = "table",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="file for csv/json (default: printed)")] = None,
+    weights: Annotated[str | None, typer.Option(help="a musicnn checkpoint folder (default: the wheel's)")] = None,
+) -> None:
+    """musicnn's tags of audio files: the top tags per file, and over time (one row per 3 s patch)."""
+    import tempfile
+
+    from songalign.towers.tagging import FORMATS, tag_files, write_tags
+
+    if format not in FORMATS:
+        raise SongalignError(f"--format must be one of {', '.join(FORMATS)}; got {format!r}")
+    if format == "table" and out is not None:
+        raise SongalignError("--out writes csv or json; add --format csv or --format json (a table is printed)")
+    results, report = tag_files(audio, model, hop, weights)
+    messages = console
+    if format != "table":
+        if out is None:
+            messages = Console(stderr=True)  # stdout holds the data alone, so that it can be redirected
+            with tempfile.TemporaryDirectory() as folder:
+                typer.echo(write_tags(results, Path(folder) / f"tags.{format}", format, top).read_text(), nl=False)
+        else:
+            console.print(f"wrote {escape(str(write_tags(results, out, format, top)))}")
+    for result in results if format == "table" else []:
+        table = Table(title=f"{escape(result.path.name)} ({result.seconds:.1f} s, {model})")
+        if over_time:
+            table.add_column("start (s)", justify="right")
+            table.add_column("end (s)", justify="right")
+            table.add_column(f"top {top} tags of the patch")
+            for row in result.rows():
+                tags = sorted(result.taggram.labels, key=lambda label: -row[label])[:top]
+                table.add_row(f"{row['start']:.2f}", f"{row['end']:.2f}", ", ".join(f"{t} {row[t]:.2f}" for t in tags))
+        else:
+            table.add_column("tag")
+            table.add_column("probability", justify="right")
+            for tag, probability in result.taggram.top(top):
+                table.add_row(escape(tag), f"{probability:.3f}")
+        console.print(table)
+    print_skip_report(report, "audio files", out=messages)
 
 
 @app.command("quickstart")

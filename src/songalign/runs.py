@@ -4,6 +4,18 @@ Both read a YAML recipe with ``--set key.sub=value`` overrides into a pydantic m
 Lightning into a run folder (``recipe.yaml``, ``checkpoints/last.ckpt``, ``logs/version_<n>/``),
 resume from ``last.ckpt`` when it is there, and plot their curves from the CSV logs
 (:func:`plot_curves`, each trainer naming its :class:`Curve` s).
+
+Several devices and nodes (:func:`make_trainer` with ``devices`` × ``num_nodes`` > 1) train with
+Lightning's DDP (:func:`ddp_strategy`). When songalign starts the processes itself it uses the
+*spawn* launcher: the calling process prepares everything once (caches, pairs), the workers only
+fit, and Lightning hands rank 0's weights and metrics back to the caller, which alone saves,
+plots and writes the card. That works alike from ``songalign train`` and from Python (a script
+needs the usual ``if __name__ == "__main__":`` guard of multiprocessing). Lightning's default
+``ddp`` launcher instead re-runs the script (``sys.argv``) once per rank, which from Python re-runs
+the caller's whole program (from pytest, pytest itself). When a cluster starts the processes
+(``torchrun``, SLURM's ``srun``, LSF, MPI: :func:`processes_started_externally`) every process
+runs the whole program, so it is ``ddp`` without a launcher and :func:`is_first_process` picks
+the one that writes.
 """
 
 from __future__ import annotations
@@ -78,14 +90,78 @@ def quiet_lightning() -> None:
 
 
 def start_run(run: Path, recipe: BaseModel, seed: int, threads: int | None) -> Path:
-    """Quiet Lightning, set torch's threads and every seed, create ``run`` and write the resolved ``recipe.yaml``."""
+    """Quiet Lightning, set torch's threads and every seed, create ``run`` and write the resolved ``recipe.yaml``
+    (from the first process only, when a cluster started several: :func:`is_first_process`)."""
     quiet_lightning()
     if threads:
         torch.set_num_threads(threads)
     L.seed_everything(seed, workers=True, verbose=False)
     run.mkdir(parents=True, exist_ok=True)
-    (run / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    if is_first_process():
+        text = yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)
+        (run / "recipe.yaml").write_text(text, encoding="utf-8")
     return run
+
+
+def _external_environment() -> Any:
+    """The cluster environment that started this process (Lightning's detection, in Lightning's order), or None."""
+    from lightning.fabric.plugins.environments import (
+        LSFEnvironment,
+        MPIEnvironment,
+        SLURMEnvironment,
+        TorchElasticEnvironment,
+    )
+
+    for kind in (TorchElasticEnvironment, SLURMEnvironment, LSFEnvironment, MPIEnvironment):
+        if kind.detect():
+            return kind()
+    return None
+
+
+def processes_started_externally() -> bool:
+    """True when a cluster launcher (torchrun, SLURM, LSF, MPI) started this process as one rank of several."""
+    environment = _external_environment()
+    return environment is not None and environment.creates_processes_externally
+
+
+def is_first_process() -> bool:
+    """Whether this process is the one that writes a run's files: global rank 0 of an externally started
+    job, the process of node 0 (``NODE_RANK``, default 0) otherwise — whose spawned workers write nothing
+    but Lightning's checkpoints and logs (from rank 0)."""
+    environment = _external_environment()
+    if environment is not None and environment.creates_processes_externally:
+        return environment.global_rank() == 0
+    from lightning.fabric.plugins.environments import LightningEnvironment
+
+    return LightningEnvironment().node_rank() == 0
+
+
+def check_processes(devices: int, num_nodes: int) -> None:
+    """One sentence (:class:`~songalign.errors.SongalignError`) when ``devices`` × ``num_nodes`` cannot be run:
+    below 1, or not the number of processes a cluster launcher started (each would train on its own)."""
+    if devices < 1 or num_nodes < 1:
+        raise SongalignError(f"--devices and --num-nodes must be at least 1; got {devices} and {num_nodes}")
+    environment = _external_environment()
+    if environment is not None and environment.creates_processes_externally:
+        started = environment.world_size()
+        if started != devices * num_nodes:
+            raise SongalignError(
+                f"the cluster launcher started {started} processes but --devices {devices} × --num-nodes "
+                f"{num_nodes} is {devices * num_nodes}; give --devices and --num-nodes that multiply to {started}"
+            )
+
+
+def ddp_strategy(devices: int, num_nodes: int) -> str:
+    """Lightning's strategy for ``devices`` per node × ``num_nodes``: ``"auto"`` for one process;
+    ``"ddp"`` when a cluster started the processes (no launcher); ``"ddp_notebook"`` (fork) in a
+    notebook, where spawning is impossible; ``"ddp_spawn"`` otherwise (see the module docstring)."""
+    if devices * num_nodes == 1:
+        return "auto"
+    if processes_started_externally():
+        return "ddp"
+    from lightning.fabric.utilities.imports import _IS_INTERACTIVE
+
+    return "ddp_notebook" if _IS_INTERACTIVE else "ddp_spawn"
 
 
 def resolve_precision(precision: str) -> str:
@@ -107,15 +183,24 @@ def make_trainer(
     callbacks: list[L.Callback],
     progress: bool,
     max_steps: int | None = None,
+    devices: int = 1,
+    num_nodes: int = 1,
 ) -> L.Trainer:
-    """A deterministic single-device Trainer logging CSV and TensorBoard into ``run/logs``.
+    """A deterministic Trainer logging CSV and TensorBoard into ``run/logs``, on one device or with DDP.
 
     It writes the resumable ``run/checkpoints/last.ckpt`` every ``checkpoint_every`` optimizer steps
     and at the end, besides whatever ``callbacks`` do.
 
     A resumed run logs into a new ``version_<n>`` folder, so the interrupted run's logs are kept
     (:func:`read_metrics` stitches them).
+
+    ``devices`` per node × ``num_nodes`` > 1 trains with DDP (:func:`ddp_strategy`; the accelerator
+    is chosen as for one device: GPUs when present, the CPU with gloo otherwise). On GPUs batch
+    norms are synchronised across ranks, so their statistics are the global batch's as in one
+    process (PyTorch's SyncBatchNorm runs on GPUs only; on the CPU each rank normalises its rows).
     """
+    check_processes(devices, num_nodes)
+    distributed = devices * num_nodes > 1
     version = len(list((run / "logs").glob("version_*")))
     last = ModelCheckpoint(
         dirpath=run / "checkpoints", save_last=True, save_top_k=0, every_n_train_steps=checkpoint_every
@@ -125,7 +210,10 @@ def make_trainer(
         max_epochs=epochs,
         max_steps=max_steps or -1,
         accelerator="auto",
-        devices=1,
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy=ddp_strategy(devices, num_nodes),
+        sync_batchnorm=distributed and torch.cuda.is_available(),
         precision=resolve_precision(precision),
         gradient_clip_val=grad_clip,
         logger=[CSVLogger(run, name="logs", version=version), TensorBoardLogger(run, name="logs", version=version)],

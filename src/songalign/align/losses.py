@@ -35,15 +35,66 @@ Pick one by name with :func:`get_loss` (``LOSSES`` is the registry)::
     loss = get_loss("symmetric_infonce")
     value = loss(audio_embeddings, text_embeddings, scale=model.scale)     # scalar
     loss.uses_logit_scale, loss.uses_text_similarity                       # True, False
+
+Several processes (DDP): negatives gathered across ranks
+--------------------------------------------------------
+
+When ``torch.distributed`` is initialised with a world of ``W > 1`` processes, each process holds
+``B_k`` rows of a global batch of ``B = Σ_k B_k`` rows (rank ``k``'s rows are rows
+``o_k … o_k + B_k − 1`` of the global batch, ``o_k = Σ_{j<k} B_j``), and every loss gives —
+averaged over the ranks, as DDP averages gradients — the value and the gradients of one process
+holding the whole batch. As in open_clip's ``ClipLoss``
+(``gather_with_grad``, ``local_loss``), all in one place, :func:`share_batch`:
+
+- the rows of every rank are gathered, **with gradients** (:func:`gather_rows`: an all-gather
+  whose backward all-reduces the gradient of the gathered ``(B, D)`` rows and hands each rank the
+  slice of its own rows, so a negative on rank ``j`` gets the gradients every rank computed for it;
+  our own small autograd function rather than ``torch.distributed.nn.functional.all_gather``,
+  which torch 2.13 deprecates and which needs equal shapes on every rank, while an epoch's last
+  batch may split unevenly);
+- each rank computes only *its* rows of the ``(B, B)`` matrices, against every column:
+  ``s·A_k·Tᵀ`` and ``s·T_k·Aᵀ`` ``(B_k, B)``, and row ``i`` of rank ``k``'s block has its positive
+  at column ``o_k + i`` (the offset labels);
+- a global mean ``(1/n) Σ_all x`` becomes, on rank ``k``, ``(W/n) Σ_{rank k's terms} x``
+  (:meth:`BatchShare.share_of_mean`). DDP averages the parameters' gradients over the ranks, i.e.
+  it differentiates ``(1/W) Σ_k L_k``, and ``(1/W) Σ_k (W/n) Σ_{terms of k} x = (1/n) Σ_all x``:
+  exactly one process's loss. (With equal shards ``W/n = 1/B_k`` for a mean over rows: the local
+  mean of the local rows of the global logits, as in open_clip.)
+
+Per loss, with ``n`` the count of the single-process mean (``B`` rows or ``B²`` pairs):
+
+==========================  =================================================================
+``symmetric_infonce``       ``L_k = ½ (W/B) Σ_{i∈k} [CE_i(s·A_k·Tᵀ) + CE_i(s·T_k·Aᵀ)]``, target ``o_k + i``
+``audio_to_text_infonce``   ``L_k = (W/B) Σ_{i∈k} CE_i(s·A_k·Tᵀ)`` (``reduction="sum"``: ``W Σ_{i∈k}``)
+``margin_contrastive``      ``L_k = (W/B²) Σ_{i∈k, all j} L_ij`` (rank ``k`` holds rows ``i`` of the
+                            ``B × B`` pairs, so each pair counts once); ``balance=True``:
+                            ``½ W [Σ_{i∈k} L_ii / B + Σ_{i∈k, j≠i} L_ij / (B² − B)]``
+``positive_cosine``         ``L_k = α_max − (W/B) Σ_{i∈k} cos(a_i, t_i)``: no embeddings gathered,
+                            only the row counts (so ``B`` is the global batch's)
+``weighted_infonce``        the weights ``w`` come from the *global* ``(B, B)`` similarity of the
+                            frozen tower outputs (every rank passes ``text_similarity`` of the
+                            gathered tower outputs, :func:`gathered_similarity`); ``L_k = ½ W
+                            Σ_{i∈k} w_i [CE_i(s·A_k·Tᵀ) + CE_i(s·T_k·Aᵀ)]`` with ``Σ_all w = 1``
+==========================  =================================================================
+
+The mean over ranks of the ``L_k`` (what Lightning logs with ``sync_dist``) is the single-process
+loss; a test with two gloo processes checks values and gradients (embeddings and logit scale) of
+every registered loss against one process. Code that calls a loss on rows that are *not* split
+over the ranks (validation on the whole set, on every rank) wraps the call in
+:func:`unsharded`, and the losses then do not gather. A loss registered from outside gathers
+when it builds its terms with :func:`share_batch`; one that does not sees its rank's rows only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import torch
+import torch.distributed as dist
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from torch.nn import functional as F
@@ -145,8 +196,142 @@ def _normalised_pair(audio: torch.Tensor, text: torch.Tensor) -> tuple[torch.Ten
     if audio.shape != text.shape:
         raise ValueError(f"audio {tuple(audio.shape)} and text {tuple(text.shape)} embeddings must have the same shape")
     if audio.shape[0] == 0:
-        raise ValueError("an alignment loss needs at least one pair; the batch is empty")
+        raise ValueError("an alignment loss needs at least one pair (on every process); the batch is empty")
     return F.normalize(audio, dim=-1), F.normalize(text, dim=-1)
+
+
+# -- several processes: the one place where a batch is split over ranks --------------------------------
+
+_UNSHARDED: contextvars.ContextVar[bool] = contextvars.ContextVar("songalign_unsharded", default=False)
+
+
+@contextlib.contextmanager
+def unsharded() -> Iterator[None]:
+    """Inside this block the losses take their rows as the whole batch, even under DDP (no gathering).
+
+    For rows that every rank holds in full (validation on the whole validation set, on every rank),
+    where gathering would count each row ``W`` times.
+    """
+    token = _UNSHARDED.set(True)
+    try:
+        yield
+    finally:
+        _UNSHARDED.reset(token)
+
+
+def rank_and_world() -> tuple[int, int]:
+    """``(rank, W)`` of the processes a batch is split over: ``(0, 1)`` without an initialised
+    ``torch.distributed``, with a world of one, or inside :func:`unsharded`."""
+    if _UNSHARDED.get() or not (dist.is_available() and dist.is_initialized()):
+        return 0, 1
+    world = dist.get_world_size()
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def row_counts(rows: int, device: torch.device | str = "cpu") -> list[int]:
+    """How many rows each rank holds, in rank order (``[rows]`` in one process); a collective under DDP."""
+    _, world = rank_and_world()
+    if world == 1:
+        return [rows]
+    mine = torch.tensor([rows], dtype=torch.long, device=device)
+    counts = [torch.zeros_like(mine) for _ in range(world)]
+    dist.all_gather(counts, mine)
+    return [int(count) for count in counts]
+
+
+class _GatherRows(torch.autograd.Function):
+    """All ranks' rows in rank order, ``(Σ counts, ...)``; the backward sums every rank's gradient of
+    the gathered rows (an all-reduce) and gives each rank the slice of its own rows."""
+
+    @staticmethod
+    def forward(ctx: Any, rows: torch.Tensor, counts: tuple[int, ...]) -> torch.Tensor:
+        rank = dist.get_rank()
+        padded = rows.new_zeros((max(counts), *rows.shape[1:]))  # all_gather needs equal shapes
+        padded[: len(rows)] = rows
+        pieces = [torch.empty_like(padded) for _ in counts]
+        dist.all_gather(pieces, padded)
+        ctx.own = (sum(counts[:rank]), sum(counts[: rank + 1]))
+        return torch.cat([piece[:count] for piece, count in zip(pieces, counts, strict=True)])
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        summed = grad.contiguous().clone()
+        dist.all_reduce(summed, op=dist.ReduceOp.SUM)
+        start, stop = ctx.own
+        return summed[start:stop], None
+
+
+def gather_rows(rows: torch.Tensor, counts: list[int] | None = None) -> torch.Tensor:
+    """Every rank's ``rows`` ``(B_k, ...)`` stacked in rank order, ``(B, ...)``, carrying gradients back to
+    each rank's own rows; ``rows`` itself in one process (or inside :func:`unsharded`).
+
+    ``counts``: the ranks' row counts when already known (:func:`row_counts`), saving a collective.
+    Ranks may hold different counts (an epoch's last, smaller batch).
+    """
+    _, world = rank_and_world()
+    if world == 1:
+        return rows
+    counts = counts or row_counts(len(rows), rows.device)
+    return _GatherRows.apply(rows.contiguous(), tuple(counts))
+
+
+def gathered_similarity(tower_embeddings: torch.Tensor) -> torch.Tensor:
+    """:func:`sentence_similarity` of the whole batch's frozen text-tower outputs: ``(B, B)`` from this
+    rank's ``(B_k, d_t)`` (gathered under DDP; the same as :func:`sentence_similarity` in one process).
+    What :class:`WeightedInfoNCELoss` takes as ``text_similarity``."""
+    return sentence_similarity(gather_rows(tower_embeddings.detach()))
+
+
+class BatchShare:
+    """This rank's rows of a batch and the whole batch's, L2-normalised: the terms every loss is built from.
+
+    ``audio``, ``text``: this rank's rows ``(B_k, D)``; ``all_audio``, ``all_text``: the whole batch's
+    ``(B, D)``, gathered with gradients on first use (:func:`gather_rows`); ``offset`` ``o_k``: the
+    index of this rank's first row in the whole batch; ``total`` ``B``; ``world`` ``W``. In one
+    process ``all_audio is audio``, ``offset == 0`` and ``total == B_k``. Every rank must use the
+    same properties in the same order (each is a collective under DDP), which the same loss code does.
+    """
+
+    def __init__(self, audio: torch.Tensor, text: torch.Tensor):
+        self.audio, self.text = _normalised_pair(audio, text)
+        self.rank, self.world = rank_and_world()
+        self.counts = row_counts(len(self.audio), self.audio.device)
+        self.offset = sum(self.counts[: self.rank])
+        self.total = sum(self.counts)
+        self._gathered: dict[str, torch.Tensor] = {}
+
+    def _all(self, side: str) -> torch.Tensor:
+        if side not in self._gathered:
+            self._gathered[side] = gather_rows(getattr(self, side), self.counts)
+        return self._gathered[side]
+
+    @property
+    def all_audio(self) -> torch.Tensor:
+        return self._all("audio")
+
+    @property
+    def all_text(self) -> torch.Tensor:
+        return self._all("text")
+
+    def positives(self) -> torch.Tensor:
+        """``(B_k,)``: the column of each local row's positive in a ``(B_k, B)`` block, ``o_k + i``."""
+        return torch.arange(self.offset, self.offset + len(self.audio), device=self.audio.device)
+
+    def positive_mask(self) -> torch.Tensor:
+        """``(B_k, B)`` bool, true at ``(i, o_k + i)``: the positive pairs of this rank's rows."""
+        mask = torch.zeros(len(self.audio), self.total, dtype=torch.bool, device=self.audio.device)
+        mask[torch.arange(len(self.audio), device=mask.device), self.positives()] = True
+        return mask
+
+    def share_of_mean(self, local_sum: torch.Tensor, count: int) -> torch.Tensor:
+        """This rank's part of the global mean ``(1/count) Σ_all x``, given ``Σ_{this rank's terms} x``:
+        ``(W/count) · local_sum``, so that the mean over ranks (DDP's gradient averaging) is the global mean."""
+        return local_sum * (self.world / count)
+
+
+def share_batch(audio: torch.Tensor, text: torch.Tensor) -> BatchShare:
+    """The :class:`BatchShare` of ``audio`` and ``text`` ``(B_k, D)``: this rank's rows (all of them in one process)."""
+    return BatchShare(audio, text)
 
 
 class AlignmentLoss(nn.Module):
@@ -154,8 +339,11 @@ class AlignmentLoss(nn.Module):
 
     ``uses_logit_scale``: the formula has an inverse temperature ``s``, which the caller passes as
     ``scale=`` (the loss holds none). ``uses_text_similarity``: it also takes
-    ``text_similarity=`` ``(B, B)``, the frozen text-tower similarities (:func:`sentence_similarity`).
+    ``text_similarity=`` ``(B, B)``, the frozen text-tower similarities (:func:`sentence_similarity`;
+    under DDP the whole batch's, :func:`gathered_similarity`).
     A caller may pass either to any loss; a loss that does not use one ignores it.
+    Under DDP ``audio`` and ``text`` are this rank's rows and the loss is this rank's share
+    (see the module docstring); the losses here build their terms with :func:`share_batch`.
     """
 
     name: ClassVar[str] = ""
@@ -190,6 +378,9 @@ class MarginContrastiveLoss(AlignmentLoss):
 
     ``margin`` ``m`` (default 0.5, in cosine-distance units): the paper gives no value; 0.5 means
     negatives stop contributing once their cosine similarity drops below 0.5.
+
+    Under DDP each rank holds the rows ``i`` of its audio against every text ``j`` (``(B_k, B)``
+    pairs), so each of the ``B²`` pairs is counted once, on one rank.
     """
 
     name = "margin_contrastive"
@@ -202,17 +393,19 @@ class MarginContrastiveLoss(AlignmentLoss):
         self.balance = bool(balance)
 
     def forward(self, audio: torch.Tensor, text: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        a, t = _normalised_pair(audio, text)
-        distance = 1.0 - a @ t.T  # (B, B)
-        positive = torch.eye(len(a), dtype=torch.bool, device=a.device)
+        share = share_batch(audio, text)
+        distance = 1.0 - share.audio @ share.all_text.T  # (B_k, B)
+        positive = share.positive_mask()
         per_pair = torch.where(
             positive, 0.5 * distance.pow(2), 0.5 * torch.clamp(self.margin - distance, min=0.0).pow(2)
         )
+        batch = share.total
         if not self.balance:
-            return per_pair.mean()
-        if len(a) == 1:  # no negatives in a batch of one
-            return per_pair[positive].mean()
-        return 0.5 * (per_pair[positive].mean() + per_pair[~positive].mean())
+            return share.share_of_mean(per_pair.sum(), batch * batch)
+        positives = share.share_of_mean(per_pair[positive].sum(), batch)
+        if batch == 1:  # no negatives in a batch of one
+            return positives
+        return 0.5 * (positives + share.share_of_mean(per_pair[~positive].sum(), batch * batch - batch))
 
 
 class _ScaledLoss(AlignmentLoss):
@@ -220,16 +413,16 @@ class _ScaledLoss(AlignmentLoss):
 
     uses_logit_scale = True
 
-    def _logits(self, audio: torch.Tensor, text: torch.Tensor, scale: torch.Tensor | float) -> torch.Tensor:
-        """``s · A·Tᵀ`` on normalised rows: ``(B, B)``, audio rows, text columns."""
-        a, t = _normalised_pair(audio, text)
-        return scale * (a @ t.T)
 
-
-def _diagonal_cross_entropy(logits: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """``CE(logits, I)``: row ``i``'s target is column ``i``; ``reduction`` as in ``F.cross_entropy``."""
-    target = torch.arange(len(logits), device=logits.device)
-    return F.cross_entropy(logits, target, reduction=reduction)
+def _cross_entropies(share: BatchShare, scale: torch.Tensor | float, both: bool) -> tuple[torch.Tensor, ...]:
+    """Per-row cross-entropies ``(B_k,)`` of this rank's rows against the whole batch, targets ``o_k + i``:
+    ``CE_i(s·A_k·Tᵀ)`` (audio → text) and, when ``both``, ``CE_i(s·T_k·Aᵀ)`` (text → audio)."""
+    target = share.positives()
+    audio_to_text = F.cross_entropy(scale * (share.audio @ share.all_text.T), target, reduction="none")
+    if not both:
+        return (audio_to_text,)
+    text_to_audio = F.cross_entropy(scale * (share.text @ share.all_audio.T), target, reduction="none")
+    return audio_to_text, text_to_audio
 
 
 class SymmetricInfoNCELoss(_ScaledLoss):
@@ -247,8 +440,9 @@ class SymmetricInfoNCELoss(_ScaledLoss):
     def forward(
         self, audio: torch.Tensor, text: torch.Tensor, *, scale: torch.Tensor | float, **kwargs: Any
     ) -> torch.Tensor:
-        logits = self._logits(audio, text, scale)
-        return 0.5 * (_diagonal_cross_entropy(logits) + _diagonal_cross_entropy(logits.T))
+        share = share_batch(audio, text)
+        audio_to_text, text_to_audio = _cross_entropies(share, scale, both=True)
+        return 0.5 * share.share_of_mean(audio_to_text.sum() + text_to_audio.sum(), share.total)
 
 
 class AudioToTextInfoNCELoss(_ScaledLoss):
@@ -274,7 +468,10 @@ class AudioToTextInfoNCELoss(_ScaledLoss):
     def forward(
         self, audio: torch.Tensor, text: torch.Tensor, *, scale: torch.Tensor | float, **kwargs: Any
     ) -> torch.Tensor:
-        return _diagonal_cross_entropy(self._logits(audio, text, scale), self.reduction)
+        share = share_batch(audio, text)
+        (audio_to_text,) = _cross_entropies(share, scale, both=False)
+        # a sum over all rows is a "mean" with count 1: each rank's part is W times its own sum
+        return share.share_of_mean(audio_to_text.sum(), share.total if self.reduction == "mean" else 1)
 
 
 class PositiveCosineLoss(AlignmentLoss):
@@ -284,7 +481,8 @@ class PositiveCosineLoss(AlignmentLoss):
 
     ``α_max`` (default 1) is the largest possible mean cosine, so ``L ≥ 0`` and ``L = 0`` exactly
     when every pair is aligned. Negatives play no part (RECAP's argument: non-corresponding pairs
-    may well belong together).
+    may well belong together), so under DDP nothing is gathered but the row counts (``B`` is the
+    whole batch's).
     """
 
     name = "positive_cosine"
@@ -294,8 +492,8 @@ class PositiveCosineLoss(AlignmentLoss):
         self.alpha_max = float(alpha_max)
 
     def forward(self, audio: torch.Tensor, text: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        a, t = _normalised_pair(audio, text)
-        return self.alpha_max - (a * t).sum(dim=-1).mean()
+        share = share_batch(audio, text)
+        return self.alpha_max - share.share_of_mean((share.audio * share.text).sum(), share.total)
 
 
 class WeightedInfoNCELoss(_ScaledLoss):
@@ -320,7 +518,8 @@ class WeightedInfoNCELoss(_ScaledLoss):
     uniform, i.e. plain :class:`SymmetricInfoNCELoss`.
 
     ``forward(audio, text, scale=s, text_similarity=S)`` with ``S`` ``(B, B)``: training passes
-    :func:`sentence_similarity` of the batch's cached text-tower embeddings. ``S`` is required: a
+    :func:`gathered_similarity` of the batch's cached text-tower embeddings (under DDP ``S`` is the
+    whole batch's, and each rank weights its rows by their ``w_i``). ``S`` is required: a
     similarity silently taken from the projected ``text`` would weight by what is being trained.
     """
 
@@ -355,15 +554,17 @@ class WeightedInfoNCELoss(_ScaledLoss):
         text_similarity: torch.Tensor,
         **kwargs: Any,
     ) -> torch.Tensor:
-        logits = self._logits(audio, text, scale)
-        if text_similarity.shape != logits.shape:
+        share = share_batch(audio, text)
+        if text_similarity.shape != (share.total, share.total):
+            where = " (the whole batch's under DDP: gathered_similarity)" if share.world > 1 else ""
             raise ValueError(
-                f"text_similarity {tuple(text_similarity.shape)} must be (B, B) for a batch of {len(logits)}"
+                f"text_similarity {tuple(text_similarity.shape)} must be (B, B) for a batch of {share.total}{where}"
             )
-        weight = self.weights(text_similarity).to(logits.dtype)
-        audio_to_text = (weight * _diagonal_cross_entropy(logits, "none")).sum()
-        text_to_audio = (weight * _diagonal_cross_entropy(logits.T, "none")).sum()
-        return 0.5 * (audio_to_text + text_to_audio)
+        weight = self.weights(text_similarity)[share.offset : share.offset + len(share.audio)]
+        audio_to_text, text_to_audio = _cross_entropies(share, scale, both=True)
+        weight = weight.to(audio_to_text.dtype)
+        # Σ over all rows of w_i·CE_i is a "mean" with count 1 (the weights already sum to 1)
+        return 0.5 * share.share_of_mean((weight * audio_to_text).sum() + (weight * text_to_audio).sum(), 1)
 
 
 def loss_with_scale(

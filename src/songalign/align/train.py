@@ -24,6 +24,16 @@ inherited ``s``.
 The model card lists the corpus's splits (``data.songs``) and, apart, the songs the weights were
 fitted on (``data.trained_songs``: the training pairs' songs, whatever ``data.train_split`` is,
 with those of the ``init_from`` model), which evaluation and captioning check against.
+
+Several GPUs or nodes: ``train(recipe, devices=N, num_nodes=M)`` (``songalign train … --devices N
+--num-nodes M``) fits with Lightning's DDP (:func:`songalign.runs.ddp_strategy`). ``train.batch_size``
+is the *global* batch, split evenly over the ``N × M`` processes, and every step's rows over all
+ranks are the single-process step's rows (:class:`~songalign.align.data.EpochBatches`); the
+losses gather their negatives across ranks (:mod:`songalign.align.losses`), so a step's loss and
+gradients are one process's. The caches (features, frozen-tower outputs, text embeddings) and
+the pairs are built before fitting, in the calling process (and in every process when a cluster
+launcher started them, which the cache's atomic writes make safe); only the first process writes
+``recipe.yaml``, ``skipped.csv``, the model folder, its card and ``loss.png``.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from songalign.align.augment import AugmentSettings, augment_log_mel, require_handled
 from songalign.align.data import EpochBatches, PairedSet, Target, build_pairs
-from songalign.align.losses import LogitScale, get_loss, reject_scale_options, sentence_similarity
+from songalign.align.losses import LogitScale, gathered_similarity, get_loss, reject_scale_options, unsharded
 from songalign.align.model import AlignModel, ModelConfig
 from songalign.checkpoint import lineage_provenance, lineage_songs, songs_by_split
 from songalign.console import print_skip_report
@@ -45,9 +55,12 @@ from songalign.corpus.manifest import CorpusManifest
 from songalign.errors import SKIPPED_FILE, SkipReport
 from songalign.runs import (
     Curve,
+    check_processes,
     fit_resuming,
+    is_first_process,
     make_trainer,
     plot_curves,
+    quiet_lightning,
     read_yaml_recipe,
     start_run,
     validate_recipe,
@@ -149,6 +162,17 @@ def recall_at_1(audio: torch.Tensor, text: torch.Tensor, texts: list[str]) -> fl
     return sum(texts[j] == texts[i] for i, j in enumerate(best)) / max(len(texts), 1)
 
 
+def augment_rows(features: torch.Tensor, settings: TrainSettings, step: int, offset: int = 0) -> torch.Tensor:
+    """Step ``step``'s augmentation of log-mel rows ``(b, n_mels, frames)`` that sit at ``offset`` in the
+    step's global batch: row ``i`` gets the masks row ``offset + i`` gets in one process (the masks are
+    drawn row by row from a generator seeded by ``(seed, step)``; the rows before ``offset`` are drawn
+    and dropped), so augmentation does not depend on the number of processes."""
+    generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
+    if offset:
+        augment_log_mel(torch.zeros(offset, *features.shape[1:]), settings.augment, generator)
+    return augment_log_mel(features, settings.augment, generator)
+
+
 class AlignModule(L.LightningModule):
     """Lightning wrapper: contrastive loss on (audio features, frozen text embeddings) batches."""
 
@@ -166,6 +190,17 @@ class AlignModule(L.LightningModule):
         model.config = model.config.model_copy(update={"logit_scale_trained": scale_trained})
         self.strict_loading = False  # checkpoints leave out the frozen text tower (see on_save_checkpoint)
 
+    def setup(self, stage: str) -> None:
+        # runs in every process, spawned DDP workers included (fresh interpreters: quiet them, set threads)
+        quiet_lightning()
+        if self.recipe.train.threads:
+            torch.set_num_threads(self.recipe.train.threads)
+        self.batches.shard(self.global_rank, self.trainer.world_size)
+
+    @property
+    def distributed(self) -> bool:
+        return self.trainer.world_size > 1
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.model.config.freeze.text_tower:
             state = checkpoint["state_dict"]
@@ -176,17 +211,20 @@ class AlignModule(L.LightningModule):
         return self.batches
 
     def batch_loss(self, features: torch.Tensor, tower_text: torch.Tensor) -> torch.Tensor:
-        """The recipe's loss on audio-tower features ``(B, ...)`` and frozen text-tower outputs ``(B, d_t)``."""
-        return self._loss_of(self.model.project_audio(features), self.model.project_text(tower_text), tower_text)
+        """The recipe's loss on audio-tower features ``(B, ...)`` (or a frozen tower's outputs, when the
+        pairs hold them) and frozen text-tower outputs ``(B, d_t)``."""
+        audio = self.model.project_audio_inputs(features, self.batches.data.tower_outputs)
+        return self._loss_of(audio, self.model.project_text(tower_text), tower_text)
 
     def _loss_of(self, audio: torch.Tensor, text: torch.Tensor, tower_text: torch.Tensor) -> torch.Tensor:
         """The loss on projected embeddings ``(B, D)``, given what it needs: the model's logit scale
-        ``s`` and, for MusCALL's weighting, the similarities of the frozen ``tower_text`` ``(B, d_t)``."""
+        ``s`` and, for MusCALL's weighting, the similarities of the frozen ``tower_text`` ``(B, d_t)``
+        (under DDP this rank's rows; the similarities are the whole batch's, gathered)."""
         needs: dict[str, torch.Tensor] = {}
         if self.loss.uses_logit_scale:
             needs["scale"] = self.model.scale
         if self.loss.uses_text_similarity:
-            needs["text_similarity"] = sentence_similarity(tower_text)
+            needs["text_similarity"] = gathered_similarity(tower_text)
         return self.loss(audio, text, **needs)
 
     def on_train_start(self) -> None:
@@ -201,10 +239,18 @@ class AlignModule(L.LightningModule):
         self.batches.mark_done(batch_index + 1)
         features = batch["features"]
         if self.recipe.train.augment is not None:
-            generator = torch.Generator().manual_seed(self.recipe.train.seed * 1_000_003 + self.global_step)
-            features = augment_log_mel(features, self.recipe.train.augment, generator)
+            features = augment_rows(features, self.recipe.train, self.global_step, batch["offset"])
         loss = self.batch_loss(features, batch["text"])
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["index"]))
+        # under DDP each rank's loss is its share (losses module); their mean, logged, is the batch's loss
+        self.log(
+            "train/loss",
+            loss,
+            on_step=True,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=batch["rows"],
+            sync_dist=self.distributed,
+        )
         self.log("train/logit_scale", self.model.scale.detach(), on_step=True, on_epoch=False)
         return loss
 
@@ -213,14 +259,15 @@ class AlignModule(L.LightningModule):
             return
         was_training = self.model.training
         self.model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), unsharded():  # every rank holds the whole validation set: nothing to gather
             tower_text = self.val.text_embeddings.to(self.device)
-            audio = self.model.project_audio(self.val.features.to(self.device))
+            audio = self.model.project_audio_inputs(self.val.features.to(self.device), self.val.tower_outputs)
             text = self.model.project_text(tower_text)
             val_loss = self._loss_of(audio, text, tower_text)
         self.model.train(was_training)
-        self.log("val/loss", val_loss)
-        self.log("val/r1", recall_at_1(audio.cpu(), text.cpu(), self.val.texts), prog_bar=True)
+        self.log("val/loss", val_loss, sync_dist=self.distributed)
+        r1 = recall_at_1(audio.cpu(), text.cpu(), self.val.texts)
+        self.log("val/r1", torch.tensor(r1, device=self.device), prog_bar=True, sync_dist=self.distributed)
 
     def configure_optimizers(self):
         settings = self.recipe.train
@@ -269,27 +316,46 @@ def apply_scale_settings(model: AlignModel, chosen: ModelConfig) -> None:
     )
 
 
-def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] | None = None) -> Path:
-    """Train a model from ``recipe``; returns the saved model folder. Resumes a run found in the run folder."""
+def train(
+    recipe: Recipe,
+    *,
+    progress: bool = True,
+    callbacks: list[L.Callback] | None = None,
+    devices: int = 1,
+    num_nodes: int = 1,
+) -> Path:
+    """Train a model from ``recipe``; returns the saved model folder. Resumes a run found in the run folder.
+
+    ``devices`` per node × ``num_nodes`` > 1 trains with DDP (see the module docstring); from a script,
+    call it under ``if __name__ == "__main__":`` (the workers are spawned). Every process returns the
+    folder; the first one (global rank 0) writes it.
+    """
     settings = recipe.train
+    check_processes(devices, num_nodes)  # before any work
+    world = devices * num_nodes
+    EpochBatches.require_even_split(settings.batch_size, world)
     run = start_run(recipe.run_dir, recipe, settings.seed, settings.threads)
     manifest = CorpusManifest.load(recipe.data.corpus)
     model = build_model(recipe)
     require_handled(settings.augment, model.audio_tower.name, model.audio_tower.feature_kind)  # before any work
     cache = recipe.data.cache_dir or Path(recipe.data.corpus) / ".cache" / "features"
     report = SkipReport()
-    train_set = build_pairs(model, manifest, recipe.data.train_split, recipe.data.target, cache, report, progress)
+    # a frozen audio tower's outputs are computed once, unless augmentation changes its training inputs
+    # every step (validation never augments)
+    once = settings.augment is None
+    train_set = build_pairs(model, manifest, recipe.data.train_split, recipe.data.target, cache, report, progress, once)
     val_set = (
-        build_pairs(model, manifest, recipe.data.val_split, recipe.data.target, cache, report, progress)
+        build_pairs(model, manifest, recipe.data.val_split, recipe.data.target, cache, report, progress, True)
         if manifest.split(recipe.data.val_split)
         else None
     )
     report.kept = len(train_set) + (len(val_set) if val_set else 0)
-    if report.entries:  # segments left out of the pairs (no text, no audio): summed up here, listed in the run
+    # segments left out of the pairs (no text, no audio): summed up here, listed in the run (by one process)
+    if report.entries and is_first_process():
         listing = report.write_csv(run / SKIPPED_FILE)
         if progress:
             print_skip_report(report, "training pairs", listing=listing)
-    batches = EpochBatches(train_set, settings.batch_size, settings.seed)
+    batches = EpochBatches(train_set, settings.batch_size, settings.seed, world_size=world)  # checked before fitting
     module = AlignModule(model, recipe, batches, val_set)
     trainer = make_trainer(
         run,
@@ -299,8 +365,14 @@ def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] 
         checkpoint_every=settings.checkpoint_every,
         callbacks=callbacks or [],
         progress=progress,
+        devices=devices,
+        num_nodes=num_nodes,
     )
     metrics = fit_resuming(trainer, module, run)
+    folder = run / "model"
+    if not trainer.is_global_zero:  # a cluster-started rank other than 0: wait for rank 0's folder
+        trainer.strategy.barrier("model folder saved")
+        return folder
     card = {
         "name": recipe.name,
         "kind": "align",
@@ -316,8 +388,12 @@ def train(recipe: Recipe, *, progress: bool = True, callbacks: list[L.Callback] 
         },
         "recipe": recipe.model_dump(mode="json"),
         "evaluation": {"final_metrics": metrics},
-        "provenance": lineage_provenance(init_from=recipe.init_from),
+        "provenance": {
+            **lineage_provenance(init_from=recipe.init_from),
+            "processes": {"devices": devices, "num_nodes": num_nodes, "global_batch_size": settings.batch_size},
+        },
     }
-    saved = model.save_pretrained(run / "model", card)
+    saved = model.save_pretrained(folder, card)
     plot_curves(run / "logs", run / "loss.png", ALIGN_CURVES, title=recipe.name)
+    trainer.strategy.barrier("model folder saved")  # no-op unless this process is in a live process group
     return saved

@@ -20,13 +20,25 @@ from songalign.errors import MissingDependencyError, SongalignError
 
 
 class IndexType(StrEnum):
+    auto = "auto"
     ivf_flat = "IVF_FLAT"
     ivf_sq = "IVF_SQ"
+    ivf_pq = "IVF_PQ"
+
+
+class EngineChoice(StrEnum):
+    local = "local"
+    ray = "ray"
 
 
 class TargetChoice(StrEnum):
     audio = "audio"
     lyrics = "lyrics"
+
+
+class GroupChoice(StrEnum):
+    song = "song"
+    segment = "segment"
 
 
 def index_command(
@@ -40,28 +52,70 @@ def index_command(
     ] = None,
     ann_min_rows: Annotated[int, typer.Option(help="build the ANN index once the table has this many rows")] = 5_000,
     index_type: Annotated[
-        IndexType, typer.Option(help="IVF_FLAT: full vectors, best recall; IVF_SQ: 8-bit vectors, 1/4 of the memory")
-    ] = IndexType.ivf_flat,
+        IndexType,
+        typer.Option(
+            help="auto: IVF_FLAT below 3·10⁶ rows, IVF_PQ with refinement above; IVF_FLAT: full vectors, best "
+            "recall; IVF_SQ: 8-bit vectors, 1/4 of the memory; IVF_PQ: 40 bytes a vector, re-ranked exactly"
+        ),
+    ] = IndexType.auto,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's choice)")] = None,
+    engine: Annotated[
+        EngineChoice,
+        typer.Option(help="local: this process; ray: a Ray Data pipeline committed to Lance a shard at a time"),
+    ] = EngineChoice.local,
+    address: Annotated[
+        str | None,
+        typer.Option(help="--engine ray: the Ray cluster to join, e.g. ray://head:10001 (default: a local Ray)"),
+    ] = None,
+    ray_cpus: Annotated[int | None, typer.Option(help="--engine ray: CPUs of the local Ray (default: all)")] = None,
+    embed_actors: Annotated[
+        int | None, typer.Option(help="--engine ray: embedding actors (default: one per GPU, else one per 4 CPUs)")
+    ] = None,
+    shards: Annotated[
+        int | None, typer.Option(help="shards of a new database (default 256; an existing one keeps its own)")
+    ] = None,
 ) -> None:
     """Embed every segment of a corpus into a LanceDB search database (idempotent and resumable)."""
-    from songalign.search.indexer import build_index
     from songalign.search.store import AnnSettings
 
     if ann_min_rows < 1:
         raise SongalignError(f"--ann-min-rows must be at least 1, got {ann_min_rows}")
-    result = build_index(
-        checkpoint,
-        corpus,
-        db,
-        batch_size=batch_size,
-        split=split,
-        cache_dir=cache,
-        ann=AnnSettings(min_rows=ann_min_rows, index_type=index_type.value),
-        progress=progress,
-        threads=threads,
-    )
+    if engine != EngineChoice.ray and (address or ray_cpus or embed_actors):
+        raise SongalignError("--address, --ray-cpus and --embed-actors need --engine ray")
+    ann = AnnSettings(min_rows=ann_min_rows, index_type=index_type.value)
+    if engine == EngineChoice.ray:
+        from songalign.search.ray_engine import build_index_ray
+
+        result = build_index_ray(
+            checkpoint,
+            corpus,
+            db,
+            address=address,
+            num_cpus=ray_cpus,
+            shards=shards,
+            batch_size=batch_size,
+            split=split,
+            cache_dir=cache,
+            ann=ann,
+            embed_actors=embed_actors,
+            progress=progress,
+        )
+    else:
+        from songalign.search.indexer import build_index
+
+        result = build_index(
+            checkpoint,
+            corpus,
+            db,
+            batch_size=batch_size,
+            split=split,
+            cache_dir=cache,
+            ann=ann,
+            progress=progress,
+            threads=threads,
+            shards=shards,
+        )
     print_skip_report(result.report, "skipped")
     console.print(f"[green]{escape(result.summary())}[/green]")
 
@@ -81,34 +135,61 @@ def search_command(
     label: Annotated[
         list[str] | None, typer.Option(help="only segments with this label, key=value (repeatable)")
     ] = None,
+    by: Annotated[
+        GroupChoice,
+        typer.Option(
+            "--by",
+            help="song: k songs, each its best segment with the song's other matching segments folded under it; "
+            "segment: the k best segments as they are",
+        ),
+    ] = GroupChoice.song,
     model: Annotated[Path | None, typer.Option(help="the model folder, if it moved since indexing")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print results as JSON lines")] = False,
 ) -> None:
-    """Search a database by text (--text), audio clip (--audio) or song (--like-song)."""
-    from songalign.search.query import SongSearch, parse_label_filters
+    """Search a database by text (--text), audio clip (--audio) or song (--like-song).
+
+    Lyrics-targeted searches leave out audio-only segments (no lyrics) and say how many.
+    """
+    from songalign.search.query import SongSearch, parse_label_filters, without_lyrics_note
     from songalign.search.store import Filters
 
     if sum(x is not None for x in (text, audio, like_song)) != 1:
         raise SongalignError('give exactly one of --text "...", --audio clip.wav or --like-song SONG_ID')
     filters = Filters(language=language, song_id=song, labels=parse_label_filters(label))
     search = SongSearch.open(db, model)
+    group = by.value
+    searched = TargetChoice.audio
     if text is not None:
-        hits = search.by_text(text, k, (target or TargetChoice.audio).value, filters)
+        searched = target or TargetChoice.audio
+        hits = search.by_text(text, k, searched.value, filters, group)
     elif audio is not None:
-        hits = search.by_audio(audio, k, (target or TargetChoice.lyrics).value, filters)
+        searched = target or TargetChoice.lyrics
+        hits = search.by_audio(audio, k, searched.value, filters, group=group)
     else:
-        hits = search.by_song(like_song or "", k, filters)
+        hits = search.by_song(like_song or "", k, filters, group)
+    note = without_lyrics_note(search.without_lyrics(filters)) if searched == TargetChoice.lyrics else ""
     if as_json:
         for hit in hits:  # JSON lines, unformatted: for scripts
             typer.echo(json.dumps(hit.to_dict(), ensure_ascii=False))
+        if note:
+            typer.echo(note, err=True)  # stdout stays JSON lines
         return
-    table = Table(title=f"{len(hits)} result(s)", show_lines=True)
-    for column, justify in (("score", "right"), ("song", "left"), ("time (s)", "right"), ("lyrics", "left")):
+    what = "song(s)" if group == GroupChoice.song else "segment(s)"
+    table = Table(title=f"{len(hits)} {what}", show_lines=True)
+    columns = [("score", "right"), ("song", "left"), ("time (s)", "right"), ("lyrics", "left")]
+    if group == GroupChoice.song:
+        columns.append(("other segments (s, score)", "left"))
+    for column, justify in columns:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for hit in hits:
         who = f"{hit.title or hit.song_id} — {hit.artist}" if hit.artist else (hit.title or hit.song_id)
-        table.add_row(f"{hit.score:.3f}", escape(who), f"{hit.start:.2f}–{hit.end:.2f}", escape(hit.lyrics.strip()))
+        cells = [f"{hit.score:.3f}", escape(who), f"{hit.start:.2f}–{hit.end:.2f}", escape(hit.lyrics.strip())]
+        if group == GroupChoice.song:
+            cells.append("\n".join(f"{o.start:.2f}–{o.end:.2f} ({o.score:.3f})" for o in hit.other_segments))
+        table.add_row(*cells)
     console.print(table)
+    if note:
+        console.print(escape(note))
 
 
 def serve_command(

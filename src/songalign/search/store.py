@@ -15,8 +15,23 @@ labels (JSON) and the audio path the clip endpoint reads.
 Queries are cosine nearest-neighbour searches on one of the two vector columns, optionally
 filtered by SQL predicates built here (values are always quoted, never pasted in raw). Below
 :attr:`AnnSettings.min_rows` rows a query scans every vector (exact and fast at that size);
-from there on an IVF index (``IVF_FLAT`` by default: full vectors in partitions of about
-4,096, two partitions probed) answers it — see ``benchmarks/search_latency.py`` for the figures.
+from there on an IVF index answers it, its kind chosen by the table's size (:meth:`AnnSettings.plan`):
+``IVF_FLAT`` (full vectors in partitions of about 4,096, two partitions probed) up to
+:attr:`AnnSettings.pq_min_rows` rows, ``IVF_PQ`` with refinement (product-quantised codes, the
+candidates re-ranked with the full vectors) from there on. The choice is recorded in
+``songalign-index.json`` under ``"index"`` — see ``docs/scale.md`` and
+``benchmarks/search_latency.py`` for the figures.
+
+Rows are sharded by song: ``shard`` = :func:`shard_of` ``(song_id, S)`` (the first 8 bytes of the
+song id's SHA-1 as an unsigned integer, modulo the database's shard count ``S``, recorded in
+``songalign-index.json`` as ``"shards"``), so that the distributed indexer
+(:mod:`songalign.search.ray_engine`) can commit and resume a shard at a time. The column is
+filled by the store itself (:meth:`SegmentStore.add`, :func:`with_shard_column`); a table written
+before it existed has no ``shard`` column and is opened, searched and appended to as it is.
+
+Readers see the last committed version: the table is opened with a read-consistency interval
+(:data:`READ_CONSISTENCY_SECONDS`), so a long-running service picks up another process's commits
+(new rows, a rebuilt index) within that interval, and re-reads the index record with them.
 
 LanceDB's synchronous API costs several thread hops per query; this module drives LanceDB's
 asynchronous API from one private event-loop thread instead (one hop per call), which roughly
@@ -26,12 +41,16 @@ halves the fixed cost of a query.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import math
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Coroutine, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -44,6 +63,11 @@ TABLE_NAME = "segments"
 META_FILE = "songalign-index.json"
 META_FORMAT = 1
 
+READ_CONSISTENCY_SECONDS = 1.0
+"""How stale an open store may be (seconds): a reader checks for newer commits at most this often
+(0: on every query, at the cost of a manifest read per query)."""
+
+IndexType = Literal["auto", "IVF_FLAT", "IVF_SQ", "IVF_PQ", "IVF_HNSW_SQ"]
 VectorColumn = Literal["vector", "text_vector"]
 VECTOR_COLUMNS: tuple[str, ...] = ("vector", "text_vector")
 
@@ -63,11 +87,35 @@ RESULT_COLUMNS = [
 ]
 """The columns a query returns (never the vectors: they are large and results do not need them)."""
 
+SHARD_COLUMN = "shard"
+DEFAULT_SHARDS = 256
+"""Shards of a new database: at 10⁸ segments about 4·10⁵ rows (0.8 GB of vectors) a shard, few enough
+commits (one per shard) for the table's manifest to stay small, many enough to spread over workers."""
+
 T = TypeVar("T")
 
 
+def shard_of(song_id: str, shards: int) -> int:
+    """The shard of a song: the first 8 bytes of the SHA-1 of its id (UTF-8), big-endian, modulo ``shards``.
+
+    Stable across processes, machines and Python versions (unlike the salted built-in ``hash``).
+    """
+    return int.from_bytes(hashlib.sha1(song_id.encode("utf-8")).digest()[:8], "big") % shards
+
+
+def shards_of(song_ids: pa.Array | pa.ChunkedArray | Sequence[str], shards: int) -> pa.Array:
+    """:func:`shard_of` of every song id, an int32 array; each distinct id is hashed once."""
+    encoded = pa.chunked_array([pa.array(song_ids, pa.string())] if isinstance(song_ids, list | tuple) else [song_ids])
+    encoded = encoded.cast(pa.string()).combine_chunks().dictionary_encode()
+    values = [shard_of(song_id, shards) for song_id in encoded.dictionary.to_pylist()]
+    return pa.array(np.asarray(values, np.int32)[encoded.indices.to_numpy(zero_copy_only=False)], pa.int32())
+
+
 def segment_schema(dim: int) -> pa.Schema:
-    """Arrow schema of the ``segments`` table for vectors of ``dim`` dimensions."""
+    """Arrow schema of the rows a caller gives the ``segments`` table, vectors of ``dim`` dimensions.
+
+    The table itself also stores ``shard`` (:func:`table_schema`), which the store computes.
+    """
     vector = pa.list_(pa.float32(), dim)
     return pa.schema(
         [
@@ -90,6 +138,20 @@ def segment_schema(dim: int) -> pa.Schema:
             ("text_vector", vector),
         ]
     )
+
+
+def table_schema(dim: int) -> pa.Schema:
+    """Arrow schema of the ``segments`` table as stored: :func:`segment_schema` with ``shard`` (int32)
+    after ``song_id``."""
+    schema = segment_schema(dim)
+    return schema.insert(schema.get_field_index("song_id") + 1, pa.field(SHARD_COLUMN, pa.int32()))
+
+
+def with_shard_column(rows: pa.Table, shards: int) -> pa.Table:
+    """``rows`` with their ``shard`` column (:func:`shards_of` of ``song_id``) where they have none."""
+    if SHARD_COLUMN in rows.column_names:
+        return rows
+    return rows.add_column(rows.column_names.index("song_id") + 1, SHARD_COLUMN, shards_of(rows["song_id"], shards))
 
 
 def _lancedb() -> Any:
@@ -117,54 +179,211 @@ def run_async(coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -
 
 
 # -- ANN index settings and the two table operations the benchmark shares --------------------------
-@dataclass(frozen=True)
-class AnnSettings:
-    """How the approximate index is built and queried.
+def index_bytes_per_vector(index_type: str, dim: int, num_sub_vectors: int | None = None, num_bits: int = 8) -> int:
+    """Bytes an IVF index holds per vector of ``dim`` float32 dimensions (codes plus the 8-byte row id).
 
-    ``index_type``: a LanceDB IVF index. ``IVF_FLAT`` (default) keeps the full vectors per
-    partition: exact distances inside the probed partitions (recall@10 ≈ 0.99 at 10⁶ clustered
-    vectors, 2 probes), about 30 s to build per 10⁶ vectors on 2 cores, and an index as large as
-    the vectors (1 GiB per 10⁶ × 256 per column). ``IVF_SQ`` stores 8-bit scalar-quantised vectors
-    instead: a quarter of the memory, about the same speed, recall@10 ≈ 0.96 (the quantisation
-    reorders close neighbours). ``target_partition_size``: vectors per IVF partition.
-    ``nprobes``: partitions a query scans (more: higher recall, slower). ``refine_factor``: when
-    set, ``k × refine_factor`` candidates are re-ranked with the full-precision vectors (costs a
-    random read per candidate). ``min_rows``: the table size from which an index is built;
-    below it, exact search over every vector is fast enough. ``max_iterations``: k-means
-    iterations when training the partitions.
+    ``IVF_FLAT``: the full vector (4·D); ``IVF_SQ`` and ``IVF_HNSW_SQ``: one byte per dimension
+    (the HNSW graph's links not counted); ``IVF_PQ``: ``num_sub_vectors × num_bits / 8``. The
+    partition centroids (``partitions × D × 4``) and PQ codebooks (``2^bits × D × 4``) come on
+    top, once per index. Refinement reads the full vectors from the table's data files (4·D bytes
+    per candidate, not resident).
+    """
+    if index_type == "IVF_FLAT":
+        code = 4 * dim
+    elif index_type in ("IVF_SQ", "IVF_HNSW_SQ"):
+        code = dim
+    elif index_type == "IVF_PQ":
+        code = math.ceil((num_sub_vectors or max(1, dim // 16)) * num_bits / 8)
+    else:
+        raise ValueError(f"unknown index type {index_type!r}")
+    return code + 8
+
+
+@dataclass(frozen=True)
+class IndexPlan:
+    """The ANN index chosen for a table of ``rows`` vectors of ``dim`` dimensions, as built and queried.
+
+    ``num_sub_vectors`` and ``num_bits`` apply to ``IVF_PQ`` only (``None`` otherwise);
+    ``refine_factor``: ``k × refine_factor`` candidates re-ranked with the full vectors (``None``:
+    no refinement); ``bytes_per_vector``: the index's size per vector
+    (:func:`index_bytes_per_vector`); ``build_seconds``: how long building the vector indexes
+    took (``None`` until built).
     """
 
-    index_type: Literal["IVF_FLAT", "IVF_SQ", "IVF_PQ", "IVF_HNSW_SQ"] = "IVF_FLAT"
-    target_partition_size: int = 4096
-    nprobes: int = 2
-    refine_factor: int | None = None
-    min_rows: int = 5_000
-    max_iterations: int = 20
-
-    def partitions(self, rows: int) -> int:
-        """IVF partitions for a table of ``rows`` vectors: about ``rows / target_partition_size``, at least 1."""
-        return max(1, round(rows / self.target_partition_size))
+    index_type: str
+    num_partitions: int
+    nprobes: int
+    refine_factor: int | None
+    num_sub_vectors: int | None
+    num_bits: int | None
+    rows: int
+    dim: int
+    bytes_per_vector: int
+    build_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexPlan:
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
 
-def _index_config(settings: AnnSettings, rows: int) -> Any:
+
+@dataclass(frozen=True)
+class AnnSettings:
+    """How the approximate index is chosen, built and queried.
+
+    ``index_type``: ``auto`` (default) picks by size — ``IVF_FLAT`` below ``pq_min_rows`` rows,
+    ``IVF_PQ`` with refinement from there on — or name one LanceDB IVF index. ``IVF_FLAT``
+    keeps the full vectors per partition: exact distances inside the probed partitions
+    (recall@10 ≈ 0.99 at 10⁶ clustered vectors, 2 probes), about 30 s to build per 10⁶ vectors
+    on 2 cores, and an index as large as the vectors (1,032 bytes per 256-d vector, per column).
+    ``IVF_SQ`` stores 8-bit scalar-quantised vectors instead: a quarter of the memory, about the
+    same speed, recall@10 ≈ 0.96 (the quantisation reorders close neighbours). ``IVF_PQ``
+    stores ``D / pq_dims_per_sub_vector`` one-byte codes (40 bytes per 256-d vector with 8
+    dimensions a sub-vector) and re-ranks ``k × refine_factor`` candidates with the full vectors
+    read from the table.
+
+    ``target_partition_size``: vectors per IVF_FLAT/IVF_SQ partition; ``pq_partition_size``: per
+    IVF_PQ partition (4× larger: scanning 32-byte codes is cheap, and the build's cost grows with
+    rows × partitions — 610 partitions at 10⁷ rows keep it within minutes on 2 cores).
+    ``nprobes`` / ``refine_factor``: partitions a query scans and the re-ranking factor; ``None``
+    takes the chosen index type's default (IVF_PQ: ``pq_nprobes`` 24 and ``pq_refine_factor``
+    40, which gave recall@10 0.971 and p99 19 ms at 10⁶ clustered vectors on a loaded 2-core
+    machine — PQ codes alone reorder near neighbours, refinement restores them; others: 2
+    probes, no refinement); ``refine_factor`` 0 turns refinement off. ``min_rows``: the table size from which an index is built; below it,
+    exact search over every vector is fast enough. ``pq_min_rows``: where ``auto`` switches to
+    IVF_PQ — at 3·10⁶ rows the two IVF_FLAT indexes (``vector`` and ``text_vector``) would hold
+    about 6 GiB, a quarter of a 24 GiB machine, against 0.24 GiB as IVF_PQ.
+    ``max_iterations``: k-means iterations when training the partitions. ``accelerator``:
+    ``"cuda"`` trains IVF_PQ partitions on a GPU through pylance (``songalign[scale]``).
+    """
+
+    index_type: IndexType = "auto"
+    target_partition_size: int = 4096
+    nprobes: int | None = None
+    refine_factor: int | None = None
+    min_rows: int = 5_000
+    max_iterations: int = 20
+    pq_min_rows: int = 3_000_000
+    pq_partition_size: int = 16384
+    pq_dims_per_sub_vector: int = 8
+    pq_num_bits: int = 8
+    pq_nprobes: int = 24
+    pq_refine_factor: int = 40
+    accelerator: str | None = None
+
+    def chosen_type(self, rows: int) -> str:
+        """The index type for a table of ``rows`` vectors."""
+        if self.index_type != "auto":
+            return self.index_type
+        return "IVF_PQ" if rows >= self.pq_min_rows else "IVF_FLAT"
+
+    def partitions(self, rows: int) -> int:
+        """IVF partitions for a table of ``rows`` vectors: about ``rows / partition size``, at least 1."""
+        size = self.pq_partition_size if self.chosen_type(rows) == "IVF_PQ" else self.target_partition_size
+        return max(1, round(rows / size))
+
+    def sub_vectors(self, dim: int) -> int:
+        """PQ sub-vectors for ``dim`` dimensions: ``dim / pq_dims_per_sub_vector`` when it divides, else
+        ``dim / 16`` or ``dim / 8`` (LanceDB's SIMD-friendly sizes), else 1."""
+        for dims in (self.pq_dims_per_sub_vector, 16, 8):
+            if dims > 0 and dim % dims == 0 and dim >= dims:
+                return dim // dims
+        return 1
+
+    def plan(self, rows: int, dim: int) -> IndexPlan:
+        """The index to build (and how to query it) for ``rows`` vectors of ``dim`` dimensions."""
+        kind = self.chosen_type(rows)
+        pq = kind == "IVF_PQ"
+        nprobes = self.nprobes if self.nprobes is not None else (self.pq_nprobes if pq else 2)
+        refine = self.refine_factor if self.refine_factor is not None else (self.pq_refine_factor if pq else None)
+        sub_vectors = self.sub_vectors(dim) if pq else None
+        return IndexPlan(
+            index_type=kind,
+            num_partitions=self.partitions(rows),
+            nprobes=nprobes,
+            refine_factor=refine or None,
+            num_sub_vectors=sub_vectors,
+            num_bits=self.pq_num_bits if pq else None,
+            rows=rows,
+            dim=dim,
+            bytes_per_vector=index_bytes_per_vector(kind, dim, sub_vectors, self.pq_num_bits)
+            if kind != "IVF_HNSW_SQ"
+            else dim + 8,
+        )
+
+    def for_queries(self, plan: IndexPlan | None) -> AnnSettings:
+        """These settings with ``nprobes`` and ``refine_factor`` resolved from the built ``plan``
+        (explicitly set values win; without a plan: 2 probes, no refinement)."""
+        nprobes = self.nprobes if self.nprobes is not None else (plan.nprobes if plan else 2)
+        refine = self.refine_factor if self.refine_factor is not None else (plan.refine_factor if plan else None)
+        return replace(self, nprobes=nprobes, refine_factor=refine or None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnnSettings:
+        """Settings as :meth:`to_dict` wrote them (keys this version does not know are ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+
+def _index_config(plan: IndexPlan, settings: AnnSettings) -> Any:
     from lancedb.index import IvfFlat, IvfHnswSq, IvfPq, IvfSq
 
-    common = {"distance_type": "cosine", "num_partitions": settings.partitions(rows)}
-    if settings.index_type == "IVF_SQ":
+    common = {"distance_type": "cosine", "num_partitions": plan.num_partitions}
+    if plan.index_type == "IVF_SQ":
         return IvfSq(**common, max_iterations=settings.max_iterations)
-    if settings.index_type == "IVF_FLAT":
+    if plan.index_type == "IVF_FLAT":
         return IvfFlat(**common, max_iterations=settings.max_iterations)
-    if settings.index_type == "IVF_PQ":
-        return IvfPq(**common, max_iterations=settings.max_iterations)
+    if plan.index_type == "IVF_PQ":
+        return IvfPq(
+            **common,
+            num_sub_vectors=plan.num_sub_vectors,
+            num_bits=plan.num_bits or 8,
+            max_iterations=settings.max_iterations,
+        )
     return IvfHnswSq(**common)
 
 
-async def create_vector_index(table: Any, column: str, settings: AnnSettings, rows: int) -> None:
-    """Build (or replace) the ANN index of ``column`` on an async LanceDB ``table`` of ``rows`` rows."""
-    await table.create_index(column, config=_index_config(settings, rows), replace=True)
+async def create_vector_index(table: Any, column: str, settings: AnnSettings, rows: int, dim: int = 0) -> IndexPlan:
+    """Build (or replace) the ANN index of ``column`` on an async LanceDB ``table`` of ``rows`` rows
+    of ``dim``-dimensional vectors (``0``: read from the schema); returns the plan, timed."""
+    if not dim:
+        dim = (await table.schema()).field(column).type.list_size
+    plan = settings.plan(rows, dim)
+    started = time.perf_counter()
+    if settings.accelerator and plan.index_type == "IVF_PQ":
+        try:
+            dataset = await table.to_lance()
+        except ImportError as error:
+            raise MissingDependencyError("pylance", "GPU index builds", extra="scale") from error
+        await asyncio.to_thread(_create_index_on_accelerator, dataset, column, plan, settings.accelerator)
+        await table.checkout_latest()
+    else:
+        await table.create_index(column, config=_index_config(plan, settings), replace=True)
+    return replace(plan, build_seconds=round(time.perf_counter() - started, 3))
+
+
+def _create_index_on_accelerator(dataset: Any, column: str, plan: IndexPlan, accelerator: str) -> None:
+    """Train and write an IVF_PQ index on a pylance ``dataset`` with ``accelerator`` (``"cuda"``, ``"mps"``).
+
+    LanceDB's async ``create_index`` has no accelerator path (its synchronous API hands such
+    builds to pylance, as this does); pylance needs torch with that device.
+    """
+    dataset.create_index(
+        column,
+        index_type="IVF_PQ",
+        metric="cosine",
+        num_partitions=plan.num_partitions,
+        num_sub_vectors=plan.num_sub_vectors,
+        num_bits=plan.num_bits or 8,
+        accelerator=accelerator,
+        replace=True,
+    )
 
 
 def nearest_query(
@@ -189,7 +408,7 @@ def nearest_query(
         .column(column)
         .distance_type("cosine")
         .limit(k)
-        .nprobes(settings.nprobes)
+        .nprobes(settings.nprobes if settings.nprobes is not None else 2)
     )
     if settings.refine_factor:
         query = query.refine_factor(settings.refine_factor)
@@ -263,18 +482,45 @@ class SegmentStore:
 
     Open an existing database with :meth:`open`; :meth:`create` makes a new one (or opens it if
     it exists with the same vector size). All methods are blocking and thread-safe.
+
+    An open store reads the last committed version of the table: it checks for commits made by
+    other processes (another indexing run, a rebuilt index) at most every
+    ``read_consistency_seconds`` (0: before every read), and re-reads ``songalign-index.json``
+    when it changed, so that queries use the index record (nprobes, refine factor) of the index
+    they run on.
     """
 
-    def __init__(self, path: Path, table: Any, meta: dict[str, Any], ann: AnnSettings | None = None):
+    def __init__(
+        self,
+        path: Path,
+        table: Any,
+        meta: dict[str, Any],
+        ann: AnnSettings | None = None,
+        read_consistency_seconds: float = READ_CONSISTENCY_SECONDS,
+    ):
         self.path = path
         self._table = table
         self.meta = meta
-        self.ann = ann or AnnSettings(**meta.get("ann", {}))
+        self._explicit_ann = ann is not None
+        self.ann = ann or AnnSettings.from_dict(meta.get("ann", {}))
+        self.read_consistency_seconds = read_consistency_seconds
+        self._meta_checked = time.monotonic()
+        self._meta_stamp = self._meta_file_stamp()
+        self._meta_lock = threading.Lock()
+        self._has_shard_column: bool | None = None
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
-    def open(cls, db: str | Path, ann: AnnSettings | None = None) -> SegmentStore:
-        """Open the database in folder ``db``; a clear error when it is not one."""
+    def open(
+        cls,
+        db: str | Path,
+        ann: AnnSettings | None = None,
+        read_consistency_seconds: float = READ_CONSISTENCY_SECONDS,
+    ) -> SegmentStore:
+        """Open the database in folder ``db``; a clear error when it is not one.
+
+        ``read_consistency_seconds``: how often (at most) the open store checks for newer commits.
+        """
         path = Path(db)
         meta_path = path / META_FILE
         if not meta_path.is_file():
@@ -283,14 +529,19 @@ class SegmentStore:
                 "build one with `songalign index CHECKPOINT CORPUS --db DIR`"
             )
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        table = run_async(cls._open_table(path))
+        table = run_async(cls._open_table(path, read_consistency_seconds))
         if table is None:
             raise SongalignError(f"{path} has no '{TABLE_NAME}' table; re-run `songalign index` into it")
-        return cls(path, table, meta, ann)
+        return cls(path, table, meta, ann, read_consistency_seconds)
 
     @staticmethod
-    async def _open_table(path: Path) -> Any:
-        connection = await _lancedb().connect_async(str(path))
+    async def _connect(path: Path, read_consistency_seconds: float) -> Any:
+        interval = timedelta(seconds=max(0.0, read_consistency_seconds))
+        return await _lancedb().connect_async(str(path), read_consistency_interval=interval)
+
+    @staticmethod
+    async def _open_table(path: Path, read_consistency_seconds: float) -> Any:
+        connection = await SegmentStore._connect(path, read_consistency_seconds)
         if TABLE_NAME not in (await connection.list_tables()).tables:
             return None
         return await connection.open_table(TABLE_NAME)
@@ -299,8 +550,10 @@ class SegmentStore:
     def create(cls, db: str | Path, meta: dict[str, Any], ann: AnnSettings | None = None) -> SegmentStore:
         """Open database ``db`` for writing vectors described by ``meta``, creating it if needed.
 
-        ``meta`` must hold ``model_name``, ``model_version`` and ``embedding_dim``. An existing
-        database written by another model version is refused: its vectors would not be comparable.
+        ``meta`` must hold ``model_name``, ``model_version`` and ``embedding_dim``; its ``shards``
+        (the shard count, default: the existing database's, else :data:`DEFAULT_SHARDS`) is recorded.
+        An existing database written by another model version is refused: its vectors would not be
+        comparable; so is another shard count: its rows' shards would not be the ones computed now.
         """
         path = Path(db)
         path.mkdir(parents=True, exist_ok=True)
@@ -314,21 +567,65 @@ class SegmentStore:
                     "or delete the folder to rebuild it"
                 )
             corpora = list(dict.fromkeys([*old.get("corpora", []), *meta.get("corpora", [])]))
-            meta = {**old, **meta, "corpora": corpora}
+            if meta.get("shards") and old.get("shards") and int(meta["shards"]) != int(old["shards"]):
+                raise SongalignError(
+                    f"{path} is sharded into {old['shards']} shards, not {meta['shards']}; index with "
+                    f"--shards {old['shards']} (or leave it out), or into another --db"
+                )
+            meta = {**old, **meta, "corpora": corpora, "shards": meta.get("shards") or old.get("shards")}
         ann = ann or AnnSettings()
         meta = {"format": META_FORMAT, **meta, "table": TABLE_NAME, "ann": ann.to_dict()}
-        table = run_async(cls._create_table(path, segment_schema(int(meta["embedding_dim"]))))
+        meta["shards"] = int(meta.get("shards") or DEFAULT_SHARDS)
+        table = run_async(cls._create_table(path, table_schema(int(meta["embedding_dim"]))))
         _write_json_atomic(meta_path, meta)
         return cls(path, table, meta, ann)
 
     @staticmethod
     async def _create_table(path: Path, schema: pa.Schema) -> Any:
-        connection = await _lancedb().connect_async(str(path))
-        return await connection.create_table(TABLE_NAME, schema=schema, exist_ok=True)
+        """The table, created with ``schema`` if missing; an existing one as it is (perhaps without ``shard``)."""
+        connection = await SegmentStore._connect(path, READ_CONSISTENCY_SECONDS)
+        if TABLE_NAME in (await connection.list_tables()).tables:
+            return await connection.open_table(TABLE_NAME)
+        return await connection.create_table(TABLE_NAME, schema=schema)
+
+    # -- shards ----------------------------------------------------------------------------------
+    @property
+    def shards(self) -> int:
+        """The database's shard count ``S`` (``DEFAULT_SHARDS`` for a database from before shards)."""
+        return int(self.meta.get("shards") or DEFAULT_SHARDS)
+
+    @property
+    def uri(self) -> str:
+        """Where the table's Lance dataset lies (for pylance and Ray Data)."""
+        return str(self.path / f"{TABLE_NAME}.lance")
+
+    def has_shard_column(self) -> bool:
+        """Whether the table stores ``shard`` (tables written before shards existed do not)."""
+        if self._has_shard_column is None:
+            self._has_shard_column = SHARD_COLUMN in run_async(self._table.schema()).names
+        return self._has_shard_column
+
+    def present_shards(self) -> list[int]:
+        """The distinct ``shard`` values of the table's rows, sorted (a scan of one int32 column)."""
+        if not self.has_shard_column():
+            return []
+        table = run_async(self._table.query().select([SHARD_COLUMN]).to_arrow())
+        return sorted(v for v in set(table.column(SHARD_COLUMN).to_pylist()) if v is not None)
+
+    def refresh(self) -> None:
+        """Read the last committed version now (after another process, or pylance, committed)."""
+        run_async(self._table.checkout_latest())
 
     # -- writing ---------------------------------------------------------------------------------
     def add(self, rows: pa.Table) -> None:
-        """Append ``rows`` (matching :func:`segment_schema`) in one atomic commit."""
+        """Append ``rows`` (matching :func:`segment_schema`) in one atomic commit.
+
+        Their ``shard`` is computed here (:func:`with_shard_column`); a table without the column gets none.
+        """
+        if self.has_shard_column():
+            rows = with_shard_column(rows, self.shards)
+        elif SHARD_COLUMN in rows.column_names:
+            rows = rows.drop_columns([SHARD_COLUMN])
         run_async(self._table.add(rows))
 
     def prewarm(self) -> list[str]:
@@ -357,10 +654,13 @@ class SegmentStore:
         """After an indexing run: build the ANN indexes once the table is large enough, else fold new rows in.
 
         Builds ``vector`` and ``text_vector`` indexes (and scalar indexes on ``id``, ``song_id``,
-        ``language`` and ``label_tags``) when the table first reaches :attr:`AnnSettings.min_rows`.
-        Later runs add their rows to the existing indexes and compact the table's files; once the
-        table has doubled since the partitions were trained, the indexes are rebuilt (retrained).
-        Returns whether the vector columns are indexed.
+        ``language`` and ``label_tags``) when the table first reaches :attr:`AnnSettings.min_rows`,
+        of the kind :meth:`AnnSettings.plan` chooses for its size, and records the choice in
+        ``songalign-index.json`` (``"index"``: type, partitions, sub-vectors, nprobes, refine
+        factor, rows and build seconds). Later runs add their rows to the existing indexes and
+        compact the table's files; the indexes are rebuilt (retrained) once the table has doubled
+        since the partitions were trained, or when its size calls for another kind of index
+        (crossing :attr:`AnnSettings.pq_min_rows`). Returns whether the vector columns are indexed.
         """
         if added:
             run_async(self._table.optimize())  # compact the batches' small files; add new rows to existing indexes
@@ -368,24 +668,81 @@ class SegmentStore:
         indexed = self.vector_indexed_columns()
         missing = [c for c in VECTOR_COLUMNS if c not in indexed]
         trained_on = int(self.meta.get("ann_rows") or 0)
+        built = self.index_plan()
         if not missing and trained_on and rows > 2 * trained_on:
             missing = list(VECTOR_COLUMNS)  # the partitions no longer fit the data: retrain them
+        if not missing and built and built.index_type != self.ann.chosen_type(rows):
+            missing = list(VECTOR_COLUMNS)  # grown into another kind of index (e.g. IVF_FLAT -> IVF_PQ)
         if missing and rows >= self.ann.min_rows:
-            run_async(self._build_indexes(missing, rows))
+            plan = run_async(self._build_indexes(missing, rows))
             self.meta["ann_rows"] = rows
+            self.meta["index"] = plan.to_dict()
             _write_json_atomic(self.path / META_FILE, self.meta)
+            self._meta_stamp = self._meta_file_stamp()
             return True
         return rows > 0 and not missing
 
-    async def _build_indexes(self, columns: list[str], rows: int) -> None:
+    async def _build_indexes(self, columns: list[str], rows: int) -> IndexPlan:
         from lancedb.index import Bitmap, BTree, LabelList
 
+        dim = int(self.meta["embedding_dim"])
+        seconds = 0.0
+        plan = self.ann.plan(rows, dim)
         for column in columns:
-            await create_vector_index(self._table, column, self.ann, rows)
+            plan = await create_vector_index(self._table, column, self.ann, rows, dim)
+            seconds += plan.build_seconds or 0.0
         await self._table.create_index("id", config=BTree(), replace=True)
         await self._table.create_index("song_id", config=BTree(), replace=True)
         await self._table.create_index("language", config=Bitmap(), replace=True)
         await self._table.create_index("label_tags", config=LabelList(), replace=True)
+        return replace(plan, build_seconds=round(seconds, 3))
+
+    # -- the index record and the last committed version ---------------------------------------
+    def index_plan(self) -> IndexPlan | None:
+        """The recorded choice of ANN index (``None`` before one is built, or in a database from
+        before the choice was recorded)."""
+        self._refresh_meta()
+        record = self.meta.get("index")
+        return IndexPlan.from_dict(record) if record else None
+
+    def query_settings(self) -> AnnSettings:
+        """The settings queries run with: the built index's nprobes and refine factor, unless the
+        store was opened with explicit ones."""
+        return self.ann.for_queries(self.index_plan())
+
+    def index_info(self) -> dict[str, Any] | None:
+        """What :meth:`index_plan` records, plus the nprobes and refine factor queries use now."""
+        plan = self.index_plan()
+        if plan is None:
+            return None
+        used = self.query_settings()
+        return {**plan.to_dict(), "query_nprobes": used.nprobes, "query_refine_factor": used.refine_factor}
+
+    def _meta_file_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = (self.path / META_FILE).stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def _refresh_meta(self) -> None:
+        """Re-read ``songalign-index.json`` if another process rewrote it (checked at most every
+        ``read_consistency_seconds``; a stat, no read, when unchanged)."""
+        now = time.monotonic()
+        if now - self._meta_checked < self.read_consistency_seconds:
+            return
+        with self._meta_lock:
+            self._meta_checked = now
+            stamp = self._meta_file_stamp()
+            if stamp is None or stamp == self._meta_stamp:
+                return
+            try:
+                meta = json.loads((self.path / META_FILE).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return  # being replaced right now: keep the old record, look again next time
+            self.meta, self._meta_stamp = meta, stamp
+            if not self._explicit_ann:
+                self.ann = AnnSettings.from_dict(meta.get("ann", {}))
 
     # -- reading ---------------------------------------------------------------------------------
     def count(self, where: str | None = None) -> int:
@@ -437,6 +794,7 @@ class SegmentStore:
                 f"the query vector has {vector.shape[0]} dimensions but {self.path} holds "
                 f"{self.meta['embedding_dim']}-dimensional vectors; use the model the index was built with"
             )
+        settings = self.query_settings()
         return run_async(
-            nearest_query(self._table, vector, column, k, self.ann, where, RESULT_COLUMNS).to_arrow()
+            nearest_query(self._table, vector, column, k, settings, where, RESULT_COLUMNS).to_arrow()
         ).to_pylist()
