@@ -366,7 +366,9 @@ def rows_table(
                 "language": row["language"] or "",
                 "start": float(row["start"]),
                 "end": float(row["end"]),
-                "lyrics": row["text"] or "",
+                "lyrics": row["text"]
+                if (row["text"] or "").strip()
+                else "",  # blank: no lyrics, as its zero text vector says
                 "description": row["description"] or "",
                 "labels": json.dumps(labels, sort_keys=True, ensure_ascii=False),
                 "label_tags": label_tags(labels),
