@@ -272,7 +272,8 @@ def tag_command(
         else:
             console.print(f"wrote {escape(str(write_tags(results, out, format, top)))}")
     for result in results if format == "table" else []:
-        table = Table(title=f"{escape(result.path.name)} ({result.seconds:.1f} s, {model})")
+        console.print(f"[bold]{escape(result.path.name)}[/bold] ({result.seconds:.1f} s, {model})")
+        table = Table()
         if over_time:
             table.add_column("start (s)", justify="right")
             table.add_column("end (s)", justify="right")

@@ -59,7 +59,13 @@ def index_command(
         ),
     ] = IndexType.auto,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's choice)")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="torch CPU threads for the towers (default: the CPUs the decoders leave, ≥ 1)")
+    ] = None,
+    decode_workers: Annotated[
+        int | None,
+        typer.Option(help="threads decoding audio one batch ahead of the towers (default: one per CPU, at most 4)"),
+    ] = None,
     engine: Annotated[
         EngineChoice,
         typer.Option(help="local: this process; ray: a Ray Data pipeline committed to Lance a shard at a time"),
@@ -114,6 +120,7 @@ def index_command(
             ann=ann,
             progress=progress,
             threads=threads,
+            decode_workers=decode_workers,
             shards=shards,
         )
     print_skip_report(result.report, "skipped")
