@@ -29,11 +29,9 @@ from songalign.align.data import EpochBatches, PairedSet
 from songalign.align.losses import LOSSES, clamped_scale, gathered_similarity, get_loss, unsharded
 from songalign.align.train import Recipe, TrainSettings, augment_rows, train
 from songalign.checkpoint import read_card
-from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.records import Segment
 from songalign.errors import SongalignError
 from songalign.runs import check_processes, ddp_strategy, is_first_process
-from songalign.testing import FakeSong, regular_lines, write_jamendo_corpus
 
 WORLD = 2
 EMBEDDING, TOWER = 5, 6  # D of the shared space, d_t of the frozen text tower
@@ -232,22 +230,6 @@ def test_processes_a_cluster_launcher_started_decide_the_strategy_and_who_writes
 # -- real DDP training on the CPU ----------------------------------------------------------------------------
 
 TINY_AUDIO = {"name": "cnn", "options": {"channels": [8, 16], "embedding_dim": 32}}
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ddp")
-    songs = [
-        FakeSong(
-            f"Artist_{i}_-_Song_{i}",
-            [regular_lines(3, start=1.0 + 14 * p, length=2.5, gap=0.3, text=f"word{i} line{p}") for p in range(2)],
-            duration=30.0,
-        )
-        for i in range(8)
-    ]
-    write_jamendo_corpus(root / "raw", songs)
-    prepare_corpus("jamendo", root / "raw", root / "prepared", progress=False)
-    return root / "prepared"
 
 
 def recipe_tree(corpus: Path, out: Path, **model) -> dict:

@@ -26,30 +26,12 @@ from songalign.align.train import (
 )
 from songalign.checkpoint import read_card, trained_songs, unknown_training
 from songalign.corpus.manifest import CorpusManifest
-from songalign.corpus.prepare import prepare_corpus
 from songalign.errors import SKIPPED_FILE, SkipReport, SongalignError
 from songalign.evaluate.run import embed_segments
 from songalign.runs import read_metrics
-from songalign.testing import FakeSong, regular_lines, write_jamendo_corpus
 from songalign.towers.testing import write_tiny_clap
 
 TINY_AUDIO = TowerSpec(name="cnn", options={"channels": [8, 16], "embedding_dim": 32})
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    songs = [
-        FakeSong(
-            f"Artist_{i}_-_Song_{i}",
-            [regular_lines(3, start=1.0 + 14 * p, length=2.5, gap=0.3, text=f"word{i} line{p}") for p in range(2)],
-            duration=30.0,
-        )
-        for i in range(8)
-    ]
-    write_jamendo_corpus(root / "raw", songs)
-    prepare_corpus("jamendo", root / "raw", root / "prepared", progress=False)
-    return root / "prepared"
 
 
 def recipe(corpus, out, loss: str = "symmetric_infonce", data: dict | None = None, init_from=None, **train) -> Recipe:

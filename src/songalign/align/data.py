@@ -23,7 +23,7 @@ from rich.progress import track
 from songalign.align.model import AlignModel
 from songalign.audio.cache import FeatureCache
 from songalign.audio.io import load_audio
-from songalign.audio.windows import segment_window
+from songalign.audio.windows import fit_length, segment_window
 from songalign.checkpoint import module_digest
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Segment
@@ -60,6 +60,17 @@ class PairedSet:
         return len(self.segments)
 
 
+def window_clip(model: AlignModel, audio_path: str, start: float, end: float) -> np.ndarray:
+    """The mono clip ``(samples,)`` at the tower's rate of the ``clip_seconds`` window centred on
+    ``[start, end]`` (seconds) of a file, decoded by seeking and fitted to ``clip_seconds`` as
+    :meth:`AlignModel.audio_features` fits it (not for a tower that fits lengths itself);
+    :class:`~songalign.errors.BadInputError` when the audio cannot be read."""
+    offset, duration = segment_window(float(start), float(end), model.config.clip_seconds)
+    audio, _ = load_audio(audio_path, model.audio_tower.sample_rate, offset=offset, duration=duration)
+    samples = model.clip_samples
+    return audio if samples is None else fit_length(audio, samples)
+
+
 def window_features(
     model: AlignModel, audio_path: str, start: float, end: float, cache: FeatureCache | None = None
 ) -> np.ndarray:
@@ -69,11 +80,10 @@ def window_features(
     computed otherwise; :class:`~songalign.errors.BadInputError` when the audio cannot be read.
     """
     tower = model.audio_tower
+    if cache is None:
+        return np.asarray(tower.features(window_clip(model, audio_path, start, end)))
     rate, clip = tower.sample_rate, model.config.clip_seconds
     offset, duration = segment_window(float(start), float(end), clip)
-    if cache is None:
-        audio, _ = load_audio(audio_path, rate, offset=offset, duration=duration)
-        return model.audio_features(audio).numpy()
     extractor = f"{tower.name}:{_key(tower.config())}"
     samples = model.clip_samples  # None: the tower pads and crops the window itself
 
@@ -130,15 +140,17 @@ def frozen_tower_outputs(
     report: SkipReport,
     progress: bool = True,
     batch_size: int = 32,
+    tower_key: str | None = None,
 ) -> tuple[list[Segment], torch.Tensor]:
     """The frozen audio tower's outputs ``(N, d_a)`` for the kept segments' windows, each computed once.
 
     A frozen pretrained tower (musicnn, CLAP's HTSAT) costs far more than the heads trained on it,
     and its outputs never change: they are cached beside the features, keyed by
     :func:`frozen_tower_key` and the window, and read back on every later epoch, run or evaluation.
-    Segments are kept and skipped as :func:`segment_features` does.
+    Segments are kept and skipped as :func:`segment_features` does. ``tower_key``: the
+    :func:`frozen_tower_key` when the caller has it already (it hashes every weight of the tower).
     """
-    tower_key = frozen_tower_key(model)
+    tower_key = tower_key or frozen_tower_key(model)
     if tower_key is None:
         raise SongalignError("the audio tower trains, so its outputs cannot be computed once; use segment_features")
     tower, name = model.audio_tower, f"tower:{tower_key}|n={model.clip_samples}"
@@ -190,8 +202,9 @@ def segment_audio(
     freezes its audio tower, the tower's inputs (:func:`segment_features`) otherwise; project them
     with :meth:`AlignModel.project_audio_inputs`.
     """
-    if frozen_tower_key(model) is not None:
-        return (*frozen_tower_outputs(model, segments, cache, report, progress), True)
+    tower_key = frozen_tower_key(model)
+    if tower_key is not None:
+        return (*frozen_tower_outputs(model, segments, cache, report, progress, tower_key=tower_key), True)
     return (*segment_features(model, segments, cache, report, progress), False)
 
 

@@ -90,38 +90,18 @@ def index_command(
     if engine != EngineChoice.ray and (address or ray_cpus or embed_actors):
         raise SongalignError("--address, --ray-cpus and --embed-actors need --engine ray")
     ann = AnnSettings(min_rows=ann_min_rows, index_type=index_type.value)
+    both = {"batch_size": batch_size, "split": split, "cache_dir": cache, "ann": ann, "progress": progress}
     if engine == EngineChoice.ray:
         from songalign.search.ray_engine import build_index_ray
 
         result = build_index_ray(
-            checkpoint,
-            corpus,
-            db,
-            address=address,
-            num_cpus=ray_cpus,
-            shards=shards,
-            batch_size=batch_size,
-            split=split,
-            cache_dir=cache,
-            ann=ann,
-            embed_actors=embed_actors,
-            progress=progress,
+            checkpoint, corpus, db, address=address, num_cpus=ray_cpus, shards=shards, embed_actors=embed_actors, **both
         )
     else:
         from songalign.search.indexer import build_index
 
         result = build_index(
-            checkpoint,
-            corpus,
-            db,
-            batch_size=batch_size,
-            split=split,
-            cache_dir=cache,
-            ann=ann,
-            progress=progress,
-            threads=threads,
-            decode_workers=decode_workers,
-            shards=shards,
+            checkpoint, corpus, db, threads=threads, decode_workers=decode_workers, shards=shards, **both
         )
     print_skip_report(result.report, "skipped")
     console.print(f"[green]{escape(result.summary())}[/green]")

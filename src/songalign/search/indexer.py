@@ -56,11 +56,9 @@ import pyarrow.parquet as pq
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from songalign.align.data import window_features
+from songalign.align.data import window_clip, window_features
 from songalign.align.model import AlignModel
 from songalign.audio.cache import FeatureCache
-from songalign.audio.io import load_audio
-from songalign.audio.windows import fit_length, segment_window
 from songalign.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_card, require_model_folder
 from songalign.corpus.manifest import SEGMENTS_FILE, SONGS_FILE
 from songalign.errors import BadInputError, SkipReport, SongalignError
@@ -183,26 +181,12 @@ def default_torch_threads(decode_workers: int) -> int:
     return max(1, (os.cpu_count() or 1) - decode_workers)
 
 
-def window_clip(model: AlignModel, row: dict[str, Any]) -> np.ndarray:
-    """The mono clip ``(samples,)`` at the tower's rate of a segment row's window, as training reads it.
-
-    The window is :func:`~songalign.audio.windows.segment_window`'s, decoded by seeking
-    (:func:`~songalign.audio.io.load_audio`), and fitted to ``clip_seconds`` as
-    :meth:`AlignModel.audio_features` fits it (not for a tower that fits lengths itself), so the
-    tower's ``features`` of it are :func:`~songalign.align.data.window_features`'.
-    :class:`~songalign.errors.BadInputError` when the audio cannot be read.
-    """
-    offset, duration = segment_window(float(row["start"]), float(row["end"]), model.config.clip_seconds)
-    audio, _ = load_audio(row["audio_path"], model.audio_tower.sample_rate, offset=offset, duration=duration)
-    samples = model.clip_samples
-    return audio if samples is None else fit_length(audio, samples)
-
-
 @torch.no_grad()  # grad mode is per thread: the caller's does not reach a decoding thread
 def window_inputs(
     model: AlignModel, rows: list[dict[str, Any]], cache: FeatureCache | None = None
 ) -> list[torch.Tensor | BadInputError]:
-    """Audio-tower features of each row's window (:func:`window_clip`), or the error that kept it from being read.
+    """Audio-tower features of each row's window (:func:`~songalign.align.data.window_clip`, as training
+    reads it), or the error that kept it from being read.
 
     The clips of a tower that takes one clip length get their features in one batched call; with
     ``cache``, each row's features are :func:`~songalign.align.data.window_features`' (read from or
@@ -217,7 +201,7 @@ def window_inputs(
                 path, start, end = row["audio_path"], row["start"], row["end"]
                 results[index] = torch.as_tensor(window_features(model, path, start, end, cache))
             else:
-                clips[index] = window_clip(model, row)
+                clips[index] = window_clip(model, row["audio_path"], row["start"], row["end"])
         except BadInputError as error:
             results[index] = error
     if clips:

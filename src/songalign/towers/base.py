@@ -73,22 +73,14 @@ class AudioTower(nn.Module):
     device = property(module_device)
 
 
-class TextTower(nn.Module):
-    """Base class of text towers: ``encode(texts) -> (B, embedding_dim)``.
+class FrozenByDefault(nn.Module):
+    """A tower that is frozen unless told otherwise (text towers, the pretrained ``musicnn``).
 
-    ``trainable`` (settable) switches gradients and train/eval mode together: a frozen tower
-    (the default) stays in eval mode even inside a model put in train mode, and encodes under
-    ``torch.no_grad``.
+    ``trainable`` (settable) switches gradients and train/eval mode together: a frozen tower stays
+    in eval mode even inside a model put in train mode. Set it after the tower's parameters exist.
     """
 
-    name: str = ""
-    embedding_dim: int
-    max_tokens: int
-    normalized: bool = False
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._trainable = False
+    _trainable: bool = False
 
     @property
     def trainable(self) -> bool:
@@ -102,8 +94,21 @@ class TextTower(nn.Module):
         if not self._trainable:
             super().train(False)
 
-    def train(self, mode: bool = True) -> TextTower:
+    def train(self, mode: bool = True) -> FrozenByDefault:
         return super().train(mode and self._trainable)
+
+
+class TextTower(FrozenByDefault):
+    """Base class of text towers: ``encode(texts) -> (B, embedding_dim)``.
+
+    Frozen by default (:class:`FrozenByDefault`: eval mode, no gradients); a frozen tower encodes
+    under ``torch.no_grad``.
+    """
+
+    name: str = ""
+    embedding_dim: int
+    max_tokens: int
+    normalized: bool = False
 
     def chunks(self, text: str) -> list[str]:
         """Pieces of ``text`` that each fit the tower's token limit."""

@@ -57,7 +57,7 @@ from torch.nn import functional as F
 
 from songalign.checkpoint import module_digest
 from songalign.errors import BadInputError, SongalignError
-from songalign.towers.base import AudioTower, as_waveform_batch
+from songalign.towers.base import AudioTower, FrozenByDefault, as_waveform_batch
 from songalign.towers.tf_checkpoint import read_tf_checkpoint
 
 SAMPLE_RATE = 16000
@@ -525,7 +525,7 @@ Output = Literal["penultimate", "tags", "logits", "pool"]
 OUTPUTS: tuple[str, ...] = ("penultimate", "tags", "logits", "pool")
 
 
-class MusicnnAudioTower(AudioTower):
+class MusicnnAudioTower(FrozenByDefault, AudioTower):
     """A pretrained musicnn tagger as an audio tower, frozen by default.
 
     Features (``feature_kind = "musicnn_mel"``): :func:`musicnn_log_mel` of a clip, ``(frames, 96)``;
@@ -589,21 +589,6 @@ class MusicnnAudioTower(AudioTower):
         }[output]
         self.sequence_dim = network.sequence_dim
         self.trainable = bool(trainable)
-
-    @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self._trainable = bool(value)
-        for parameter in self.parameters():
-            parameter.requires_grad_(self._trainable)
-        if not self._trainable:
-            super().train(False)
-
-    def train(self, mode: bool = True) -> MusicnnAudioTower:
-        return super().train(mode and getattr(self, "_trainable", False))
 
     def features(self, waveform: np.ndarray | torch.Tensor) -> torch.Tensor:
         """musicnn log-mel of mono 16 kHz audio: ``(samples,)`` → ``(frames, 96)``, ``(B, samples)`` → ``(B, frames, 96)``."""
