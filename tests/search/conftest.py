@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
-import traceback
 
 import pytest
-import torch
 
 from songalign.search import SongSearch, build_index
 from songalign.search.service import ServiceSettings, create_app
-from songalign.search.testing import running_server, tiny_search_model, write_search_corpus
+from songalign.search.testing import index_until_killed, running_server, tiny_search_model, write_search_corpus
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing in these tests may download
 
@@ -38,30 +37,21 @@ KILL_AFTER_ROWS = 8
 def killed_index_run(search_corpus, search_model, tmp_path_factory):
     """``(pid, db)`` of an index run in a child process that is SIGKILLed right after its second commit.
 
-    The child is forked (not spawned: a fresh interpreter spends ~10 s importing torch and the
-    text tower) before this process has touched LanceDB, whose runtime threads would not survive
-    a fork; it then runs the real :func:`build_index` from the model folder, on its own, while
-    the tests go on. ``test_search_index`` waits for it and resumes the run.
+    The child is a fresh interpreter (multiprocessing's spawn), not a fork: a fork of a process in
+    which LanceDB already runs (any test before this fixture that indexed or searched) copies none of
+    LanceDB's runtime threads, and the child's first commit then hangs. It runs the real
+    :func:`build_index` from the model folder (:func:`songalign.search.testing.index_until_killed`), on
+    its own, while the tests go on. ``test_search_index`` waits for it and resumes the run.
     """
     db = tmp_path_factory.mktemp("killed") / "db"
-
-    def die(added: int) -> None:
-        if added >= KILL_AFTER_ROWS:  # no clean-up, no finally blocks: like `kill -9` from outside
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    pid = os.fork()
-    if pid == 0:
-        try:
-            torch.set_num_threads(1)
-            build_index(search_model[0], search_corpus, db, batch_size=4, progress=False, on_batch=die)
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(3)  # never return into pytest
-    yield pid, db
+    child = multiprocessing.get_context("spawn").Process(
+        target=index_until_killed, args=(str(search_model[0]), str(search_corpus), str(db), KILL_AFTER_ROWS)
+    )
+    child.start()
+    yield child.pid, db
     try:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        os.kill(child.pid, signal.SIGKILL)
+        os.waitpid(child.pid, 0)
     except (ProcessLookupError, ChildProcessError):
         pass  # already reaped by the test
 

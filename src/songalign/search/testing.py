@@ -151,6 +151,22 @@ def indexed_window(search, segment_id: str, mono: bool = True) -> tuple[np.ndarr
     return load_audio(hit.audio_path, offset=offset, duration=duration, mono=mono)
 
 
+def index_until_killed(model_folder: str, corpus: str, db: str, kill_after_rows: int, batch_size: int = 4) -> None:
+    """Index ``corpus`` into ``db`` in this process and SIGKILL it once ``kill_after_rows`` rows are committed:
+    no clean-up, no ``finally`` blocks, as ``kill -9`` from outside. Run it in a child process."""
+    import os
+    import signal
+
+    from songalign.search.indexer import build_index
+
+    def die(added: int) -> None:
+        if added >= kill_after_rows:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    torch.set_num_threads(1)
+    build_index(model_folder, corpus, db, batch_size=batch_size, progress=False, on_batch=die)
+
+
 @contextmanager
 def running_server(app, host: str = "127.0.0.1", timeout: float = 30.0) -> Iterator[str]:
     """Serve ``app`` with the real uvicorn on ``host`` and an ephemeral port; yields its base URL."""
