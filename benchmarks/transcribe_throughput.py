@@ -30,7 +30,7 @@ import torch
 import yaml
 
 from songalign.audio.io import load_audio
-from songalign.quickstart import recipe_path
+from songalign.runs import recipe_path
 from songalign.transcribe.align import align_lyrics
 from songalign.transcribe.data import SAMPLE_RATE, features
 from songalign.transcribe.decode import greedy_decode

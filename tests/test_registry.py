@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 import songalign.registry
 from songalign.align import PRETRAINED
 from songalign.align.losses import LOSSES, MarginContrastiveLoss
+from songalign.corpus.aligners import ALIGNERS
 from songalign.corpus.readers import READERS, read_songs
 from songalign.describe.base import DESCRIBERS
 from songalign.errors import SkipReport, SongalignError, UnknownNameError
@@ -174,6 +175,7 @@ def test_the_registry_docstring_names_the_entry_point_group_and_home_of_every_re
         (DESCRIBERS, "songalign.describe.DESCRIBERS"),
         (PRETRAINED, "songalign.align.PRETRAINED"),
         (NETWORKS, "songalign.transcribe.NETWORKS"),
+        (ALIGNERS, "songalign.corpus.aligners.ALIGNERS"),
     ]
     rows = [line for line in songalign.registry.__doc__.splitlines() if line.startswith("``songalign.")]
     for registry, home in homes:
@@ -266,7 +268,7 @@ def _songalign(site: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_reader_and_a_describer_from_another_package_show_up_in_the_cli_and_work(tmp_path):
     from songalign.corpus.manifest import CorpusManifest
-    from songalign.testing import write_audio
+    from songalign.corpus.testing import write_audio
 
     site = tmp_path / "site"
     _install_plugin(site)

@@ -31,17 +31,18 @@ function), given as the object or its ``"module:attribute"`` (:meth:`Entry.metad
 Other packages add components without touching songalign, through Python entry points in the
 group ``songalign.<kind>``. The groups, and where each registry lives:
 
-=================================  ====================================  ===========================
-entry-point group                  registry                              used by
-=================================  ====================================  ===========================
-``songalign.readers``              ``songalign.corpus.readers.READERS``  ``corpus prepare KIND``
-``songalign.audio_towers``         ``songalign.towers.AUDIO_TOWERS``     ``model.audio_tower.name``
-``songalign.text_towers``          ``songalign.towers.TEXT_TOWERS``      ``model.text_tower.name``
-``songalign.losses``               ``songalign.align.losses.LOSSES``     ``loss.name`` (recipes)
-``songalign.describers``           ``songalign.describe.DESCRIBERS``     ``describe --backend``
-``songalign.pretrained_models``    ``songalign.align.PRETRAINED``        ``models build NAME``
-``songalign.transcribe_networks``  ``songalign.transcribe.NETWORKS``     ``model.network.*_network``
-=================================  ====================================  ===========================
+=================================  ======================================  ==============================
+entry-point group                  registry                                used by
+=================================  ======================================  ==============================
+``songalign.readers``              ``songalign.corpus.readers.READERS``    ``corpus prepare KIND``
+``songalign.audio_towers``         ``songalign.towers.AUDIO_TOWERS``       ``model.audio_tower.name``
+``songalign.text_towers``          ``songalign.towers.TEXT_TOWERS``        ``model.text_tower.name``
+``songalign.losses``               ``songalign.align.losses.LOSSES``       ``loss.name`` (recipes)
+``songalign.describers``           ``songalign.describe.DESCRIBERS``       ``describe --backend``
+``songalign.pretrained_models``    ``songalign.align.PRETRAINED``          ``models build NAME``
+``songalign.transcribe_networks``  ``songalign.transcribe.NETWORKS``       ``model.network.*_network``
+``songalign.aligners``             ``songalign.corpus.aligners.ALIGNERS``  folder reader ``aligner_kind``
+=================================  ======================================  ==============================
 
 In the plugin's ``pyproject.toml``::
 

@@ -333,3 +333,38 @@ def plot_curves(logs: Path, out: Path, curves: Sequence[Curve], title: str = "")
     figure.savefig(out, dpi=110)
     plt.close(figure)
     return out
+
+
+# -- recipes --------------------------------------------------------------------------------------------
+
+
+def recipe_path(name: str) -> Path:
+    """The recipe ``configs/<name>.yaml`` packaged with songalign (e.g. ``clap_emo``, ``alt_small``)."""
+    from importlib.resources import files
+
+    return Path(str(files("songalign") / "configs" / f"{name}.yaml"))
+
+
+def updated(recipe: RecipeT, **changes: Any) -> RecipeT:
+    """A validated copy of ``recipe`` with fields replaced, typed (the Python form of ``--set`` overrides).
+
+    A dict given for a field that holds a sub-model updates that sub-model's fields (recursively);
+    any other value replaces the field. The copy is validated again as its class, with what was
+    set explicitly kept apart from the defaults (``model_fields_set``), as when read from YAML::
+
+        updated(recipe, out=folder, train={"seed": 1, "epochs": 2}, model={"freeze": {"audio_tower": True}})
+
+    Raises :class:`SongalignError` naming the field when a value does not fit.
+    """
+    update: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in type(recipe).model_fields:
+            raise SongalignError(f"{type(recipe).__name__} has no field '{name}'; check the setting's name")
+        current = getattr(recipe, name)
+        update[name] = updated(current, **value) if isinstance(value, dict) and isinstance(current, BaseModel) else value
+    copied = recipe.model_copy(update=update)
+    try:
+        return type(recipe).model_validate(copied.model_dump(exclude_unset=True))
+    except ValidationError as error:
+        field, problem = first_validation_problem(error)
+        raise SongalignError(f"{type(recipe).__name__}: field '{field}': {problem}; fix the setting") from None

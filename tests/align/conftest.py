@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from songalign.corpus.prepare import prepare_corpus
-from songalign.testing import FakeSong, regular_lines, write_jamendo_corpus
+from songalign.corpus.testing import FakeSong, regular_lines, write_jamendo_corpus
 
 
 @pytest.fixture(scope="module")

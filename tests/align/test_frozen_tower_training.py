@@ -9,15 +9,15 @@ import torch
 from safetensors.torch import load_file
 
 from songalign.align.data import build_pairs, frozen_tower_key, frozen_tower_outputs, segment_features
+from songalign.align.evaluate import embed_segments
 from songalign.align.model import AlignModel
 from songalign.align.train import load_recipe, train
 from songalign.audio.cache import FeatureCache
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.prepare import prepare_corpus
 from songalign.errors import SkipReport
-from songalign.evaluate.run import embed_segments
-from songalign.quickstart import recipe_path
-from songalign.testing import FakeSong, regular_lines, write_jamendo_corpus
+from songalign.runs import recipe_path
+from songalign.corpus.testing import FakeSong, regular_lines, write_jamendo_corpus
 from songalign.towers import musicnn as M
 
 pytestmark = pytest.mark.usefixtures("musicnn_installed")

@@ -12,6 +12,7 @@ from lightning.pytorch import Callback
 from safetensors.torch import load_file
 
 from songalign.align.data import LYRICS_ONLY_NOTE, EpochBatches, PairedSet, build_pairs
+from songalign.align.evaluate import embed_segments
 from songalign.align.losses import LogitScale, get_loss, sentence_similarity
 from songalign.align.model import AlignModel, ModelConfig, TowerSpec
 from songalign.align.train import (
@@ -27,7 +28,6 @@ from songalign.align.train import (
 from songalign.checkpoint import read_card, trained_songs, unknown_training
 from songalign.corpus.manifest import CorpusManifest
 from songalign.errors import SKIPPED_FILE, SkipReport, SongalignError
-from songalign.evaluate.run import embed_segments
 from songalign.runs import read_metrics
 from songalign.towers.testing import write_tiny_clap
 

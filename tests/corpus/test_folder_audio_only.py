@@ -113,9 +113,9 @@ def test_describing_pairing_and_evaluating_leave_audio_only_segments_out_and_cou
     import torch
 
     from songalign.align.data import build_pairs
+    from songalign.align.evaluate import evaluate_splits, to_markdown
     from songalign.align.model import AlignModel, ModelConfig, TowerSpec
     from songalign.describe import DescriberConfig, describe_corpus
-    from songalign.evaluate.run import evaluate_splits, to_markdown
 
     corpus = mixed_corpus.out
     manifest = CorpusManifest.load(corpus)

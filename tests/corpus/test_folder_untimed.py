@@ -13,10 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 from songalign.cli import app
+from songalign.corpus.aligners import ALIGNERS, LyricsAligner, TimedLyrics
 from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.readers.folder import UNALIGNED_KIND, UNTIMED_KIND, read_folder
+from songalign.corpus.records import Line, Word
+from songalign.corpus.testing import write_audio
 from songalign.errors import SkipReport, SongalignError
-from songalign.testing import write_audio
 from songalign.transcribe.model import Transcriber
 from songalign.transcribe.testing import save_tiny_transcriber
 
@@ -140,3 +142,45 @@ def test_lyrics_too_long_for_their_audio_skip_that_song_only(tmp_path, aligner):
     assert (Path(skipped.path).name, skipped.kind) == ("short.txt", UNALIGNED_KIND)
     assert skipped.reason.startswith("could not be aligned to short.wav: the emissions have ")
     assert "align a longer stretch of audio or less text" in skipped.reason
+
+
+class EvenSpreadAligner:
+    """A lyrics aligner as another package would register one: every line gets an equal share of the audio.
+
+    It implements :class:`~songalign.corpus.aligners.LyricsAligner` with no transcriber, so the folder
+    reader's path through the registry is checked on its own.
+    """
+
+    def __init__(self, model, *, seconds: float = 6.0) -> None:
+        self.model, self.seconds = str(model), seconds
+
+    def align(self, audio_path, lines, report):
+        share = self.seconds / len(lines)
+        timed = [Line(text, index * share, (index + 1) * share) for index, text in enumerate(lines)]
+        words = [Word(word, line.start, line.end, index) for index, line in enumerate(timed) for word in line.text.split()]
+        return TimedLyrics(timed, words, log_likelihood=-1.5, vocals="none (spread evenly)")
+
+    def describe(self):
+        return {"aligner": "even-spread-test", "model": self.model}
+
+
+def test_a_registered_aligner_is_chosen_by_name_and_recorded(tmp_path):
+    assert isinstance(EvenSpreadAligner("x"), LyricsAligner)
+    if "even-spread-test" not in ALIGNERS:
+        ALIGNERS.register("even-spread-test", EvenSpreadAligner)
+    src = write_songs(tmp_path / "songs")
+    report = SkipReport()
+    songs = {song.id: song for song in read_folder(src, report, aligner="anything", aligner_kind="even-spread-test")}
+    assert set(songs) == set(SONG_LYRICS) and not report.skipped
+    first = songs["Band - First"]
+    assert [line.text for line in first.lines] == written_lines(SONG_LYRICS["Band - First"])
+    assert [(line.start, line.end) for line in first.lines] == [(0.0, 1.5), (1.5, 3.0), (3.0, 4.5), (4.5, 6.0)]
+    assert [line.paragraph for line in first.lines] == [0, 0, 1, 1]
+    assert first.extra["aligned_by"] == {
+        "aligner": "even-spread-test",
+        "model": "anything",
+        "vocals": "none (spread evenly)",
+        "log_likelihood": -1.5,
+    }
+    with pytest.raises(SongalignError, match="^unknown lyrics aligner 'nope'; choose one of: ctc, even-spread-test"):
+        read_folder(src, SkipReport(), aligner="anything", aligner_kind="nope")

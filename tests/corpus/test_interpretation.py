@@ -14,7 +14,7 @@ from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.readers.interpretation import load_release
 from songalign.corpus.segmenter import SegmenterConfig
 from songalign.errors import NOTED, SKIPPED, BadInputError, SkipReport
-from songalign.testing import write_audio
+from songalign.corpus.testing import write_audio
 
 RECORDS = [
     {"music4all_id": "m1", "lyrics": "one", "comment": "first", "votes": 2},

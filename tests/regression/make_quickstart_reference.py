@@ -3,7 +3,7 @@
     python tests/regression/make_quickstart_reference.py
 
 ``test_quickstart_regression.py`` runs the quickstart with the settings stored in that file and
-compares its figures (:func:`songalign.quickstart.headline_figures`) with the stored ones. A
+compares its figures (:func:`songalign.studies.quickstart.headline_figures`) with the stored ones. A
 change that moves them — training, losses, segmentation, descriptions, the evaluation protocol —
 must regenerate the file *knowingly*: run this command, read what moved (it prints a summary,
 and ``git diff`` shows the rest), say why in the commit, and regenerate the README's tables from
@@ -17,7 +17,7 @@ import math
 import tempfile
 from pathlib import Path
 
-from songalign.quickstart import headline_figures, run_quickstart
+from songalign.studies.quickstart import headline_figures, run_quickstart
 
 REFERENCE = Path(__file__).with_name("quickstart_16_seed0.json")
 COMMAND = "python tests/regression/make_quickstart_reference.py"

@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from songalign.audio.features import LogMelConfig, log_mel
 from songalign.errors import SongalignError
-from songalign.testing import tone
+from songalign.corpus.testing import tone
 from songalign.towers import AUDIO_TOWERS, TEXT_TOWERS, AudioTower, build_audio_tower, build_text_tower
 from songalign.towers import cnn as cnn_module
 

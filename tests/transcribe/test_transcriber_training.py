@@ -12,8 +12,7 @@ from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.segmenter import SplitConfig
 from songalign.corpus.synth import synthesize_corpus
 from songalign.errors import SongalignError
-from songalign.quickstart import recipe_path
-from songalign.runs import read_metrics
+from songalign.runs import read_metrics, recipe_path
 from songalign.transcribe.data import collate, cut_clips
 from songalign.transcribe.model import Transcriber
 from songalign.transcribe.testing import tiny_overrides
@@ -81,7 +80,7 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(corpus, tmp_path):
 
 
 def test_a_corpus_without_notes_cannot_train_a_pitch_model(tmp_path):
-    from songalign.testing import FakeSong, write_jamendo_corpus
+    from songalign.corpus.testing import FakeSong, write_jamendo_corpus
 
     songs = [FakeSong(name, [[("la la la", 1.0, 3.0), ("oh oh", 4.0, 6.0)]], duration=8.0) for name in ("a", "b")]
     write_jamendo_corpus(tmp_path / "raw", songs)

@@ -1,6 +1,8 @@
-"""``songalign models …``: build pretrained models by name and list the names.
+"""``songalign train``, ``embed``, ``evaluate`` and ``models …``: the alignment models.
 
-Thin: every command calls :mod:`songalign.align.pretrained`. Registered in the main CLI as
+Thin: every command calls :mod:`songalign.align` (training, embedding, :mod:`.evaluate`,
+:mod:`.pretrained`) and prints its result. Registered in the main CLI as
+``app.command("train")(train_command)`` (likewise ``embed`` and ``evaluate``) and
 ``app.add_typer(models_app, name="models")``. Importing this module does not import torch.
 """
 
@@ -14,6 +16,7 @@ from rich.markup import escape
 
 from songalign.align import PRETRAINED
 from songalign.console import console
+from songalign.errors import SongalignError
 from songalign.registry import parse_options
 
 models_app = typer.Typer(help="Pretrained models by name (e.g. the seed's CLAP-pre).", no_args_is_help=True)
@@ -46,3 +49,60 @@ def list_command() -> None:
     """The names `songalign models build` accepts."""
     for name in PRETRAINED.names():
         console.print(name)
+
+
+def train_command(
+    recipe: Annotated[Path, typer.Argument(help="a YAML recipe, e.g. configs/clap_emo.yaml")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a recipe field: key.sub=value")] = None,
+    devices: Annotated[int, typer.Option("--devices", min=1, help="GPUs (or CPU processes) per node; >1: DDP")] = 1,
+    num_nodes: Annotated[int, typer.Option("--num-nodes", min=1, help="machines; run the command on each")] = 1,
+) -> None:
+    """Train (or resume training) an alignment model from a recipe.
+
+    With --devices N and/or --num-nodes M it trains with DDP on N × M processes; train.batch_size is
+    the global batch (a multiple of N × M), so the result does not depend on N and M.
+    """
+    from songalign.align.train import load_recipe, train
+    from songalign.runs import is_first_process
+
+    loaded = load_recipe(recipe, set_)
+    saved = train(loaded, devices=devices, num_nodes=num_nodes)
+    if is_first_process():
+        console.print(f"[green]model saved in {saved}[/green]; curves in {loaded.run_dir / 'loss.png'}")
+
+
+def embed_command(
+    model: Annotated[Path, typer.Argument(help="a trained model folder")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="where to write the embeddings (.npy)")],
+    audio: Annotated[list[Path] | None, typer.Option(help="audio files (repeatable); whole-file embeddings")] = None,
+    text: Annotated[list[str] | None, typer.Option(help="texts to embed (repeatable)")] = None,
+) -> None:
+    """Embed audio files or texts into the model's shared space; writes an (N, D) float32 array."""
+    import numpy as np
+
+    from songalign.align.model import AlignModel
+
+    if bool(audio) == bool(text):
+        raise SongalignError("give either --audio files or --text strings (not both, not neither)")
+    loaded = AlignModel.from_pretrained(model)
+    vectors = loaded.embed_audio(audio) if audio else loaded.embed_text(text)
+    np.save(out, vectors)
+    console.print(f"[green]wrote {vectors.shape[0]}×{vectors.shape[1]} embeddings to {out}[/green]")
+
+
+def evaluate_command(
+    model: Annotated[Path, typer.Argument(help="a trained model folder")],
+    corpus: Annotated[Path, typer.Option(help="a prepared corpus folder")],
+    split: Annotated[str, typer.Option(help="test, val, train or all")] = "test",
+    pool: Annotated[int, typer.Option(help="candidates per query in the lyric-choice protocol")] = 10,
+    draws: Annotated[int, typer.Option(help="seeded draws of the candidate pools")] = 5,
+    seed: Annotated[int, typer.Option(help="seed of the draws")] = 0,
+    out: Annotated[Path | None, typer.Option(help="folder for evaluation.json/.md (default: the model folder)")] = None,
+) -> None:
+    """Lyric-choice protocol, retrieval, zero-shot and probe figures → evaluation.json + evaluation.md."""
+    from songalign.align.evaluate import evaluate_model, write_evaluation
+
+    result = evaluate_model(model, corpus, split=split, pool=pool, draws=draws, seed=seed, progress=True)
+    json_path, md_path = write_evaluation(result, out or model, title=f"Evaluation of {model.name} ({split})")
+    console.print(md_path.read_text(encoding="utf-8"))
+    console.print(f"[green]wrote {json_path} and {md_path}[/green]")

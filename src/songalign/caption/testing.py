@@ -22,7 +22,7 @@ from songalign.caption.music import MusicEncoderConfig
 from songalign.caption.train import CaptionData, CaptionRecipe, CaptionTrainSettings
 from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.segmenter import SegmenterConfig
-from songalign.testing import write_audio
+from songalign.corpus.testing import write_audio
 
 TINY_TOWER = TowerSpec(name="cnn", options={"channels": [8, 16], "embedding_dim": 32})
 """A 2-block CNN music tower: 16-dimensional frames every 40 ms."""

@@ -23,7 +23,7 @@ from songalign.audio.io import load_audio
 from songalign.audio.windows import segment_window
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.prepare import prepare_corpus
-from songalign.testing import FakeSong, regular_lines, write_jamendo_corpus
+from songalign.corpus.testing import FakeSong, regular_lines, write_jamendo_corpus
 
 SEARCH_SONGS = [
     # (title, artist, language, emotion of verse 1, emotion of verse 2, words)

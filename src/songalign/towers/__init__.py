@@ -12,24 +12,21 @@ tower), ``musicnn_tag_prompts`` (a query as weights over musicnn's tags, for the
 
 from __future__ import annotations
 
-from songalign.towers.base import (
-    AUDIO_TOWERS,
-    DEFAULT_AUDIO_TOWER,
-    DEFAULT_TEXT_TOWER,
-    TEXT_TOWERS,
-    AudioTower,
-    TextTower,
-    build_audio_tower,
-    build_text_tower,
-)
+from songalign.lazy import lazy_exports
 
-__all__ = [
-    "AUDIO_TOWERS",
-    "DEFAULT_AUDIO_TOWER",
-    "DEFAULT_TEXT_TOWER",
-    "TEXT_TOWERS",
-    "AudioTower",
-    "TextTower",
-    "build_audio_tower",
-    "build_text_tower",
-]
+# Imported on first use, so that importing a submodule (``songalign tag``'s command) imports no torch.
+_EXPORTS: dict[str, str] = {
+    name: "base"
+    for name in (
+        "AUDIO_TOWERS",
+        "DEFAULT_AUDIO_TOWER",
+        "DEFAULT_TEXT_TOWER",
+        "TEXT_TOWERS",
+        "AudioTower",
+        "TextTower",
+        "build_audio_tower",
+        "build_text_tower",
+    )
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Note, Song
 from songalign.errors import BadInputError, MissingDependencyError, SongalignError
 from songalign.transcribe.symbols import FRAME_SECONDS, NO_PITCH
@@ -255,9 +256,10 @@ def reference_from_posteriors(pitch_probs: Any) -> np.ndarray:
 
 def transcriber_reference(transcriber: Any, vocals: str = "stem") -> ReferenceFn:
     """A :data:`ReferenceFn` from a trained transcriber's pitch head: the song's mix and vocal channel
-    (``vocals`` as in :func:`songalign.transcribe.data.song_audio`: ``"stem"``, ``"mix"`` or an open-unmix
+    (``vocals`` as in :func:`songalign.transcribe.listen.song_audio`: ``"stem"``, ``"mix"`` or an open-unmix
     model path) go through ``transcriber.emissions(mix, vocals, sample_rate).pitch``."""
-    from songalign.transcribe.data import SAMPLE_RATE, song_audio
+    from songalign.transcribe.listen import song_audio
+    from songalign.transcribe.symbols import SAMPLE_RATE
 
     def reference(song: Song) -> np.ndarray:
         mix, vocal_channel = song_audio(song, vocals)
@@ -394,8 +396,9 @@ def basic_pitch_reference(
 
 def basic_pitch_song_reference(vocals: str = "stem", model_path: str | Path | None = None) -> ReferenceFn:
     """A :data:`ReferenceFn` running basic-pitch on a song's vocal channel (``vocals`` as in
-    :func:`songalign.transcribe.data.song_audio`; ``"mix"`` runs it on the mix), on the transcriber's grid."""
-    from songalign.transcribe.data import FEATURES, SAMPLE_RATE, song_audio
+    :func:`songalign.transcribe.listen.song_audio`; ``"mix"`` runs it on the mix), on the transcriber's grid."""
+    from songalign.transcribe.data import FEATURES, SAMPLE_RATE
+    from songalign.transcribe.listen import song_audio
 
     path = basic_pitch_model_path(model_path)  # fail before the first song when the model is absent
 
@@ -405,3 +408,38 @@ def basic_pitch_song_reference(vocals: str = "stem", model_path: str | Path | No
         return basic_pitch_reference(audio, SAMPLE_RATE, n_frames=FEATURES.frames(len(mix)), model_path=path)
 
     return reference
+
+
+# --- the command's pieces ------------------------------------------------------------------------------
+
+
+def pitch_reference(
+    reference: str,
+    *,
+    model: Path | None = None,
+    basic_pitch_model: Path | None = None,
+    vocals: str | None = None,
+) -> tuple[ReferenceFn, str]:
+    """``(reference function, what it is)`` for ``reference``: ``"model"`` (the pitch head of the transcriber
+    folder ``model``, hearing ``vocals`` or its own vocal channel) or ``"basic-pitch"`` (hearing ``vocals``,
+    default the song's stem). One sentence when the model cannot give notes."""
+    if reference == "model":
+        if model is None:
+            raise SongalignError("--reference model needs --model: a multitask or pitch transcriber folder")
+        from songalign.transcribe.listen import load_transcriber
+
+        transcriber = load_transcriber(model, needs="notes", otherwise=", or --reference basic-pitch")
+        return transcriber_reference(transcriber, vocals or transcriber.config.vocals), f"the pitch head of {model}"
+    return basic_pitch_song_reference(vocals or "stem", basic_pitch_model), "basic-pitch"
+
+
+def write_cleansed_corpus(
+    manifest: CorpusManifest, report: CleanseReport, out: Path, provenance: dict[str, Any]
+) -> CorpusManifest:
+    """Save, in ``out``, the prepared corpus of the songs ``report`` kept (notes shifted) and their segments;
+    ``manifest.info["cleansed"]`` records ``provenance`` (where from, the reference, the shifts...)."""
+    kept = {song.id for song in report.songs}
+    segments = [segment for segment in manifest.segments if segment.song_id in kept]
+    cleansed = CorpusManifest(songs=report.songs, segments=segments, info={**manifest.info, "cleansed": provenance})
+    cleansed.save(out)
+    return cleansed

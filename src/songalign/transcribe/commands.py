@@ -1,15 +1,16 @@
 """``songalign transcribe …`` and ``songalign rank-lyrics``: train, transcribe, align, evaluate, cleanse, rank.
 
-Thin: every command calls the library (:mod:`songalign.transcribe`) and prints its result. Registered
-in the main CLI as ``app.add_typer(transcribe_app, name="transcribe")`` and
-``app.command("rank-lyrics")(rank_lyrics_command)``; torch and the models are imported inside the
-commands, so that ``songalign --help`` stays fast.
+Thin: every command calls the library (:mod:`songalign.transcribe`; hearing a file goes through
+:mod:`.listen`) and prints its result. Registered in the main CLI as
+``app.add_typer(transcribe_app, name="transcribe")`` and ``app.command("rank-lyrics")(rank_lyrics_command)``;
+``transcribe quickstart`` lives with the other study in :mod:`songalign.studies.commands`. torch and the
+models are imported inside the commands, so that ``songalign --help`` stays fast.
 
 Choices made here (each command's ``--help`` says them too):
 
-- **The vocal channel** of user audio (``--vocals``): by default what the model was trained with —
-  a copy of the mix for a ``mix`` model and for a ``stem`` model (plain audio has no stem; a note
-  says so), the separator for a model trained on separated vocals. ``--vocals mix`` forces the copy,
+- **The vocal channel** of user audio (``--vocals``, :class:`~songalign.transcribe.listen.VocalChannel`):
+  by default what the model was trained with — a copy of the mix for a ``mix`` model and for a
+  ``stem`` model (plain audio has no stem; a note says so), the separator for a model trained on separated vocals. ``--vocals mix`` forces the copy,
   ``--vocals FOLDER`` separates with that open-unmix model, ``--vocals FILE`` reads a vocal stem
   (with one audio file only).
 - **The language model** of ``transcribe run``: ``--lm ARPA``, else the model folder's own ``lm.arpa``
@@ -33,10 +34,9 @@ import io
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -44,12 +44,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from songalign.console import console
-from songalign.errors import BadInputError, SongalignError, first_validation_problem
-from songalign.transcribe.lm import LM_FILE
+from songalign.errors import BadInputError, SongalignError
 
 if TYPE_CHECKING:
-    from songalign.corpus.records import Note
-    from songalign.transcribe.model import Emissions, Transcriber
+    from songalign.transcribe.decode import FileTranscription
+    from songalign.transcribe.listen import VocalChannel
+    from songalign.transcribe.model import TranscriberConfig
 
 transcribe_app = typer.Typer(
     help="Lyrics transcription with pitch and onset: train, transcribe, align lyrics, evaluate, cleanse notes.",
@@ -61,8 +61,6 @@ notes_console = Console(stderr=True)
 
 NOTES_SHOWN = 40
 """Notes a table lists per file (JSON and CSV list every note)."""
-
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 class RunFormat(StrEnum):
@@ -118,117 +116,22 @@ OnsetOption = Annotated[
 # -- shared helpers -------------------------------------------------------------------------------------
 
 
-def _decode_options(model_dir: Path, **given: Any) -> dict[str, Any]:
-    """The decoding settings: the model card's recipe (``decode``), then the options given (None = not given)."""
-    from songalign.checkpoint import read_card
-    from songalign.transcribe.decode import (
-        DEFAULT_BEAM_SIZE,
-        DEFAULT_LM_WEIGHT,
-        DEFAULT_WORD_SCORE,
-        PAPER_ONSET_THRESHOLD,
-    )
+def _vocal_channel(model_dir: Path, config: TranscriberConfig, vocals: str | None, files: int) -> VocalChannel:
+    """The vocal channel for ``files`` audio files (``--vocals`` or the model's own), its note printed once."""
+    from songalign.transcribe.listen import VocalChannel
 
-    settings: dict[str, Any] = {
-        "beam_size": DEFAULT_BEAM_SIZE,
-        "lm_weight": DEFAULT_LM_WEIGHT,
-        "word_score": DEFAULT_WORD_SCORE,
-        "onset_threshold": PAPER_ONSET_THRESHOLD,
-    }
-    recipe_decode = (read_card(model_dir).get("recipe") or {}).get("decode") or {}
-    settings |= {key: value for key, value in recipe_decode.items() if key in settings}
-    settings |= {key: value for key, value in given.items() if value is not None}
-    if not 0 < settings["onset_threshold"] < 1:
-        raise SongalignError(f"--onset-threshold is {settings['onset_threshold']}; give a probability in (0, 1)")
-    if settings["beam_size"] < 1:
-        raise SongalignError(f"--beam is {settings['beam_size']}; give at least 1")
-    return settings
-
-
-def _load_transcriber(model_dir: Path, *, lyrics: bool = False) -> Transcriber:
-    """The transcriber in ``model_dir``, refused when it cannot hear user audio (oracle) or, with
-    ``lyrics``, has no lyrics network (pitch-only)."""
-    from songalign.transcribe.model import Transcriber
-
-    transcriber = Transcriber.from_pretrained(model_dir)
-    mode = transcriber.config.mode
-    if mode == "oracle":
-        raise SongalignError(
-            f"{model_dir} is an oracle transcriber, which reads the annotated notes of what it hears and so cannot "
-            "run on plain audio; give a multitask or baseline model"
+    channel = VocalChannel.choose(config, vocals, where=str(model_dir), files=files)
+    if channel.note:
+        notes_console.print(
+            f"[blue]note:[/blue] {escape(str(model_dir))} {channel.note} "
+            "(give --vocals with a stem or a separator folder)"
         )
-    if lyrics and not transcriber.config.hears_lyrics:
-        raise SongalignError(
-            f"{model_dir} is a pitch-only transcriber and writes no lyrics; give a multitask or baseline model"
-        )
-    return transcriber
-
-
-@dataclass
-class Heard:
-    """One audio file as the transcriber heard it: its emissions, what the vocal channel held, its seconds."""
-
-    emissions: Emissions
-    vocals: str
-    duration: float
-
-
-class Listener:
-    """Runs a transcriber on audio files, choosing the vocal channel as the module docstring says."""
-
-    def __init__(self, transcriber: Transcriber, model_dir: Path, vocals: str | None, files: int) -> None:
-        self.transcriber, self.model_dir, self.option = transcriber, model_dir, vocals
-        source = vocals if vocals is not None else transcriber.config.vocals
-        self.source = source
-        if source not in ("mix", "stem"):
-            path = Path(source)
-            if path.is_file() and files > 1:
-                raise SongalignError(
-                    f"--vocals {source} is one vocal stem but {files} audio files were given; "
-                    "give one audio file with its stem, or a separator folder"
-                )
-            if not path.exists():
-                where = "--vocals" if vocals is not None else f"the vocal channel of {model_dir} (its config.vocals)"
-                raise BadInputError(
-                    path,
-                    f"{where} is neither 'mix', an open-unmix model folder nor a vocal stem file; "
-                    "give --vocals mix or an existing separator folder",
-                )
-        if vocals is None and source == "stem":
-            notes_console.print(
-                f"[blue]note:[/blue] {escape(str(model_dir))} was trained on vocal stems, which plain audio lacks, "
-                "so it hears a copy of the mix as its vocals (give --vocals with a stem or a separator folder)"
-            )
-
-    def hear(self, audio_path: Path) -> Heard:
-        from songalign.audio.io import load_audio
-        from songalign.transcribe.data import SAMPLE_RATE, separate_vocals
-
-        mix, _ = load_audio(audio_path, SAMPLE_RATE)
-        if mix.size == 0:
-            raise BadInputError(audio_path, "holds no audio; give a file with sound in it")
-        vocals, heard = None, "mix copy"
-        if self.source not in ("mix", "stem"):
-            path = Path(self.source)
-            if path.is_dir():
-                vocals, heard = separate_vocals(mix, path), f"separated by {path}"
-            else:
-                vocals, heard = load_audio(path, SAMPLE_RATE)[0], f"stem {path}"
-        emissions = self.transcriber.emissions(mix, vocals, SAMPLE_RATE)
-        return Heard(emissions, heard, len(mix) / SAMPLE_RATE)
+    return channel
 
 
 def _finite(value: float | None) -> float | None:
     """``value``, or None when it is None or not finite (JSON has no infinities)."""
     return value if value is not None and math.isfinite(value) else None
-
-
-def _note_name(pitch: float) -> str:
-    midi = int(round(pitch))
-    return f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
-
-
-def _midi(pitch: float) -> int | float:
-    return int(pitch) if float(pitch).is_integer() else float(pitch)
 
 
 # -- train ----------------------------------------------------------------------------------------------
@@ -255,59 +158,6 @@ def train_command(
 # -- run ------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class FileTranscription:
-    """What ``transcribe run`` found in one file: texts (None where not decoded) and notes (None without a
-    pitch network)."""
-
-    audio: str
-    vocals: str
-    duration: float
-    greedy: str | None
-    lm: str | None
-    notes: list[Note] | None
-
-    def to_dict(self) -> dict[str, Any]:
-        notes = None
-        if self.notes is not None:
-            notes = [{"onset": n.start, "offset": n.end, "pitch": _midi(n.pitch)} for n in self.notes]
-        return {
-            "audio": self.audio,
-            "vocals": self.vocals,
-            "duration": self.duration,
-            "greedy": self.greedy,
-            "lm": self.lm,
-            "notes": notes,
-        }
-
-    def csv_rows(self) -> list[list[str]]:
-        """Rows ``audio,kind,start,end,pitch,text``: one per transcription (kind greedy/lm), one per note."""
-        rows = [
-            [self.audio, kind, "", "", "", text]
-            for kind, text in (("greedy", self.greedy), ("lm", self.lm))
-            if text is not None
-        ]
-        rows += [
-            [self.audio, "note", f"{n.start:.3f}", f"{n.end:.3f}", str(_midi(n.pitch)), ""] for n in self.notes or []
-        ]
-        return rows
-
-
-CSV_COLUMNS = ("audio", "kind", "start", "end", "pitch", "text")
-
-
-def _language_model(model_dir: Path, lm: Path | None, no_lm: bool) -> Path | None:
-    """The ARPA file to decode with (see the module docstring), or None."""
-    if no_lm:
-        return None
-    if lm is not None:
-        if not lm.is_file():
-            raise BadInputError(lm, "is not a file; give an ARPA language model")
-        return lm
-    own = model_dir / LM_FILE
-    return own if own.is_file() else None
-
-
 def _print_transcription(item: FileTranscription) -> None:
     console.rule(f"{escape(item.audio)} ({item.duration:.1f} s, vocals: {escape(item.vocals)})")
     if item.greedy is not None:
@@ -319,17 +169,21 @@ def _print_transcription(item: FileTranscription) -> None:
     if not item.notes:
         console.print("[bold]notes[/bold]    [dim](no onset reached the threshold)[/dim]")
         return
+    from songalign.transcribe.decode import midi_number, note_name
+
     table = Table(title=f"{len(item.notes)} notes")
     for column in ("onset (s)", "offset (s)", "MIDI", "note"):
         table.add_column(column, justify="right")
     for note in item.notes[:NOTES_SHOWN]:
-        table.add_row(f"{note.start:.3f}", f"{note.end:.3f}", str(_midi(note.pitch)), _note_name(note.pitch))
+        table.add_row(f"{note.start:.3f}", f"{note.end:.3f}", str(midi_number(note.pitch)), note_name(note.pitch))
     console.print(table)
     if len(item.notes) > NOTES_SHOWN:
         console.print(f"[dim]… {len(item.notes) - NOTES_SHOWN} more notes: use --format json or csv for all[/dim]")
 
 
 def _csv_text(items: list[FileTranscription]) -> str:
+    from songalign.transcribe.decode import CSV_COLUMNS
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -362,7 +216,13 @@ def run_command(
 
     A pitch-only model gives notes only, a baseline model no notes; an oracle model cannot run on plain audio.
     """
-    from songalign.transcribe.decode import BeamSearchDecoder, greedy_decode, notes_from_onsets, pick_onsets
+    from songalign.transcribe.decode import (
+        BeamSearchDecoder,
+        decode_settings,
+        language_model_file,
+        transcribe_emissions,
+    )
+    from songalign.transcribe.listen import hear, load_transcriber
 
     target_format = format_
     if out is not None and format_ is RunFormat.table:
@@ -370,31 +230,25 @@ def run_command(
         if suffix not in ("json", "csv"):
             raise SongalignError(f"--out {out} needs --format json or csv, or a .json or .csv name")
         target_format = RunFormat(suffix)
-    transcriber = _load_transcriber(model)
-    settings = _decode_options(
+    transcriber = load_transcriber(model)
+    settings = decode_settings(
         model, beam_size=beam, lm_weight=lm_weight, word_score=word_score, onset_threshold=onset_threshold
     )
-    listener = Listener(transcriber, model, vocals, len(audio))
-    arpa = _language_model(model, lm, no_lm) if transcriber.config.hears_lyrics else None
+    channel = _vocal_channel(model, transcriber.config, vocals, len(audio))
+    arpa = language_model_file(model, lm, no_lm) if transcriber.config.hears_lyrics else None
     decoder = None
     if arpa is not None:
         decoder = BeamSearchDecoder(
-            arpa, beam_size=settings["beam_size"], lm_weight=settings["lm_weight"], word_score=settings["word_score"]
+            arpa, beam_size=settings.beam_size, lm_weight=settings.lm_weight, word_score=settings.word_score
         )
         if target_format is RunFormat.table:
             notes_console.print(f"[blue]note:[/blue] beam search with the LM {escape(str(arpa))}")
     items = []
     for path in audio:
-        heard = listener.hear(path)
-        emissions = heard.emissions
-        greedy = with_lm = notes = None
-        if emissions.log_probs is not None:
-            greedy = greedy_decode(emissions.log_probs)
-            with_lm = decoder.decode(emissions.log_probs) if decoder is not None else None
-        if emissions.onset is not None and emissions.pitch is not None:
-            onsets = pick_onsets(emissions.onset, emissions.frame_seconds, threshold=settings["onset_threshold"])
-            notes = notes_from_onsets(onsets, emissions.pitch, emissions.frame_seconds)
-        item = FileTranscription(str(path), heard.vocals, heard.duration, greedy, with_lm, notes)
+        heard = hear(transcriber, path, channel)
+        item = transcribe_emissions(
+            heard.emissions, decoder, settings, audio=str(path), vocals=heard.vocals, duration=heard.duration
+        )
         items.append(item)
         if target_format is RunFormat.table and out is None:
             _print_transcription(item)
@@ -449,12 +303,13 @@ def align_command(
     vocals: VocalsOption = None,
 ) -> None:
     """Time plain lyrics to a song (CTC forced alignment); writes JamendoLyrics-style CSVs and/or an LRC file."""
-    from songalign.transcribe.align import align_lyrics, write_jamendo_lines_csv, write_jamendo_words_csv, write_lrc
+    from songalign.transcribe.align import write_jamendo_lines_csv, write_jamendo_words_csv, write_lrc
+    from songalign.transcribe.listen import align_heard, hear, load_transcriber
 
     lines = _lyric_lines(lyrics)
-    transcriber = _load_transcriber(model, lyrics=True)
-    heard = Listener(transcriber, model, vocals, 1).hear(audio)
-    aligned = align_lyrics(heard.emissions.log_probs, lines, heard.emissions.emission_seconds, duration=heard.duration)
+    transcriber = load_transcriber(model, needs="lyrics")
+    heard = hear(transcriber, audio, _vocal_channel(model, transcriber.config, vocals, 1))
+    aligned = align_heard(heard, lines)
     folder = out_dir or audio.parent
     folder.mkdir(parents=True, exist_ok=True)
     stem = audio.stem
@@ -484,66 +339,6 @@ def align_command(
 # -- evaluate -------------------------------------------------------------------------------------------
 
 
-def _percent(value: Any) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.2f}%"
-
-
-def _seconds(value: Any) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
-
-
-def evaluation_sections(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """The figures of a ``TranscriptionResult.to_dict()`` as ``(title, header, rows)`` tables (empty ones left out)."""
-    sections = []
-    if result.get("wer"):
-        rows = []
-        for measure in ("wer", "cer"):
-            for level, label in (("corpus", "corpus"), ("song_mean", "song mean")):
-                rows.append(
-                    [
-                        f"{measure.upper()} ({label})",
-                        *(_percent(result[measure].get(d, {}).get(level)) for d in ("greedy", "lm")),
-                    ]
-                )
-        lm = result.get("lm") or {}
-        title = "transcription"
-        if lm:
-            title += (
-                f" (LM: {lm.get('order')}-gram of {lm.get('lines')} {lm.get('split')} lines, {lm.get('words')} words)"
-            )
-        sections.append((title, ["", "greedy", "with LM"], rows))
-    if result.get("notes"):
-        rows = [
-            [name, *(_percent(result["notes"][key].get(part)) for part in ("precision", "recall", "f_measure"))]
-            for key, name in (("con", "COn"), ("conp", "COnP"))
-        ]
-        sections.append(("notes (per-song means)", ["", "precision", "recall", "F"], rows))
-    if result.get("alignment"):
-        ours, spread = result["alignment"], result.get("even_spread") or {}
-        rows = [
-            ["AAE (s)", _seconds(ours.get("aae")), _seconds(spread.get("aae"))],
-            ["median error (s)", _seconds(ours.get("median")), _seconds(spread.get("median"))],
-            ["PCO@0.3 s", _percent(ours.get("pco")), _percent(spread.get("pco"))],
-        ]
-        sections.append((f"word alignment ({ours.get('words')} words)", ["", "transcriber", "even spread"], rows))
-    return sections
-
-
-def evaluation_markdown(result: dict[str, Any]) -> str:
-    """A short Markdown report of a ``TranscriptionResult.to_dict()``."""
-    out = [
-        f"# Transcriber {Path(result['model']).name} on split {result['split']}",
-        "",
-        f"Mode {result['mode']}; {result['songs']} songs scored, {result['excluded']} left out "
-        "(the model was trained on them).",
-    ]
-    for title, header, rows in evaluation_sections(result):
-        out += ["", f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        out += ["| " + " | ".join(row) + " |" for row in rows]
-    out.append("")
-    return "\n".join(out)
-
-
 @transcribe_app.command("evaluate")
 def evaluate_command(
     model: Annotated[Path, typer.Argument(help="a trained transcriber folder")],
@@ -568,24 +363,12 @@ def evaluate_command(
 
     Songs the model was trained on are left out and counted. The LM is the model folder's (its training lyrics).
     """
-    from songalign.checkpoint import read_card
-    from songalign.transcribe.evaluate import evaluate_transcriber
-    from songalign.transcribe.train import DecodeSettings
+    from songalign.transcribe.decode import decode_settings
+    from songalign.transcribe.evaluate import evaluate_transcriber, evaluation_sections, write_evaluation_files
 
-    given = {
-        "beam_size": beam,
-        "lm_weight": lm_weight,
-        "word_score": word_score,
-        "onset_threshold": onset_threshold,
-    }
-    recipe_decode = (read_card(model).get("recipe") or {}).get("decode") or {}
-    try:
-        settings = DecodeSettings.model_validate(
-            {**recipe_decode, **{key: value for key, value in given.items() if value is not None}}
-        )
-    except ValueError as error:
-        field, problem = first_validation_problem(error)
-        raise SongalignError(f"decoding setting '{field}': {problem}; fix the option") from None
+    settings = decode_settings(
+        model, beam_size=beam, lm_weight=lm_weight, word_score=word_score, onset_threshold=onset_threshold
+    )
     result = evaluate_transcriber(model, corpus, split=split, decode=settings, vocals=vocals)
     figures = result.to_dict()
     console.print(
@@ -599,11 +382,7 @@ def evaluate_command(
         for row in rows:
             table.add_row(*row)
         console.print(table)
-    folder = out or model.parent / f"evaluation-{split}"
-    folder.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = folder / "results.json", folder / "results.md"
-    json_path.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    md_path.write_text(evaluation_markdown(figures), encoding="utf-8")
+    json_path, md_path = write_evaluation_files(figures, out or model.parent / f"evaluation-{split}")
     console.print(f"[green]wrote {escape(str(json_path))} and {escape(str(md_path))}[/green]")
 
 
@@ -646,9 +425,9 @@ def cleanse_command(
     from songalign.transcribe.cleanse import (
         AUTHORS_CODE_SHIFTS,
         PAPER_SHIFTS,
-        basic_pitch_song_reference,
         cleanse_songs,
-        transcriber_reference,
+        pitch_reference,
+        write_cleansed_corpus,
     )
 
     if not 0 <= max_error <= 1:
@@ -660,22 +439,9 @@ def cleanse_command(
             f"{corpus}: no song has annotated notes, and cleansing checks a corpus's notes; "
             "give a prepared corpus whose songs carry notes (DALI, or `corpus synth`)"
         )
-    if reference is Reference.model:
-        if model is None:
-            raise SongalignError("--reference model needs --model: a multitask or pitch transcriber folder")
-        from songalign.transcribe.model import Transcriber
-
-        transcriber = Transcriber.from_pretrained(model)
-        if not transcriber.config.hears_pitch:
-            raise SongalignError(
-                f"{model} is a {transcriber.config.mode} transcriber without a pitch network; "
-                "give a multitask or pitch model, or --reference basic-pitch"
-            )
-        reference_fn = transcriber_reference(transcriber, vocals or transcriber.config.vocals)
-        described = f"the pitch head of {model}"
-    else:
-        reference_fn = basic_pitch_song_reference(vocals or "stem", basic_pitch_model)
-        described = "basic-pitch"
+    reference_fn, described = pitch_reference(
+        str(reference), model=model, basic_pitch_model=basic_pitch_model, vocals=vocals
+    )
     shift_range = PAPER_SHIFTS if shifts is ShiftRange.paper else AUTHORS_CODE_SHIFTS
     without_notes = len(manifest.songs) - len(songs)
     console.print(
@@ -699,23 +465,18 @@ def cleanse_command(
             console.print(f"[dim]… {len(report.dropped) - 10} more in the report[/dim]")
     console.print(f"[green]wrote {escape(str(report.csv_path))}[/green]")
     if cleansed is not None:
-        kept = {song.id for song in report.songs}
-        info = {
-            **manifest.info,
-            "cleansed": {
-                "from": str(corpus),
-                "reference": described,
-                "shifts": [shift_range.start, shift_range.stop - 1],
-                "max_error": max_error,
-                "kept": len(report.songs),
-                "dropped": len(report.dropped),
-                "without_notes": without_notes,
-            },
+        provenance = {
+            "from": str(corpus),
+            "reference": described,
+            "shifts": [shift_range.start, shift_range.stop - 1],
+            "max_error": max_error,
+            "kept": len(report.songs),
+            "dropped": len(report.dropped),
+            "without_notes": without_notes,
         }
-        segments = [segment for segment in manifest.segments if segment.song_id in kept]
-        CorpusManifest(songs=report.songs, segments=segments, info=info).save(cleansed)
+        written = write_cleansed_corpus(manifest, report, cleansed, provenance)
         console.print(
-            f"[green]wrote the cleansed corpus ({len(report.songs)} songs, {len(segments)} segments) "
+            f"[green]wrote the cleansed corpus ({len(written.songs)} songs, {len(written.segments)} segments) "
             f"to {escape(str(cleansed))}[/green]"
         )
 
@@ -744,9 +505,11 @@ def rank_lyrics_command(
 
     if not 0 <= weight <= 1:
         raise SongalignError(f"--weight is {weight}; give a share between 0 and 1")
+    from songalign.transcribe.listen import hear, load_transcriber
+
     texts = read_candidates(candidates)
-    loaded = _load_transcriber(transcriber, lyrics=True)
-    heard = Listener(loaded, transcriber, vocals, 1).hear(audio)
+    loaded = load_transcriber(transcriber, needs="lyrics")
+    heard = hear(loaded, audio, _vocal_channel(transcriber, loaded.config, vocals, 1))
     cosines = None
     if model is not None:
         from songalign.align.model import AlignModel
@@ -790,17 +553,3 @@ def rank_lyrics_command(
     console.print(table)
     if impossible:
         console.print("[dim]−inf: the audio is too short to hold that text (or the text has no letters a-z)[/dim]")
-
-
-@transcribe_app.command("quickstart")
-def quickstart_command(
-    out: Annotated[Path, typer.Option("--out", "-o", help="working folder")] = Path("runs/transcribe"),
-    songs: Annotated[int, typer.Option(help="songs in the synthetic corpus")] = 48,
-    seed: Annotated[int, typer.Option(help="seed of every random step")] = 0,
-) -> None:
-    """Seed 001's transcription experiment in miniature: corpus with stems, four transcribers, WER/CER, notes,
-    alignment, lyric selection, report."""
-    from songalign.transcribe.study import run_transcribe_quickstart
-
-    report = run_transcribe_quickstart(out, songs=songs, seed=seed, log=lambda title: console.rule(title))
-    console.print(f"[bold green]report: {report}[/bold green]; numbers in {out / 'results.json'}")

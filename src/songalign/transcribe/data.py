@@ -5,12 +5,8 @@ Features (the paper's): 80 mel bands at 16 kHz, a 32 ms window (512 samples) and
 :mod:`songalign.audio.features`); frame ``t`` is centred at ``t · 0.016`` s. Two channels, the mix
 and the vocals (the paper's order; the authors' code puts the vocals first: ``channel_order``).
 
-The vocal channel comes from (``vocals``):
-
-- ``"stem"``: the corpus's own vocal stem (``song.extra["vocals_path"]``, written by
-  ``corpus synth --stems``); a song without one is an error naming the song;
-- ``"mix"``: a copy of the mix (what a user without a separator has);
-- a path to an open-unmix vocals model (:func:`separate_vocals`).
+The vocal channel (``vocals``: ``"stem"``, ``"mix"`` or an open-unmix folder) is chosen in one place,
+:mod:`songalign.transcribe.listen` (:func:`~songalign.transcribe.listen.song_audio` for corpus songs).
 
 Targets per 16 ms frame, from the song's notes and words (times in seconds):
 
@@ -30,16 +26,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
 from songalign.audio.features import LogMelConfig, log_mel
-from songalign.audio.io import load_audio
 from songalign.corpus.records import Note, Song, Word
-from songalign.errors import BadInputError, SongalignError
 from songalign.transcribe.networks import NO_PITCH
 from songalign.transcribe.symbols import (
     EMISSION_SECONDS,
@@ -79,48 +72,6 @@ def features(mix: np.ndarray, vocals: np.ndarray | None, order: Literal["mix_fir
         vocals = np.pad(vocals, (0, max(0, len(mix) - len(vocals))))[: len(mix)]
     pair = (mix, vocals) if order == "mix_first" else (vocals, mix)
     return log_mel(torch.from_numpy(np.stack(pair)), FEATURES)
-
-
-def separate_vocals(mix: np.ndarray, model_path: str | Path) -> np.ndarray:
-    """Vocals separated from ``mix`` (16 kHz mono) by an open-unmix vocals model saved at ``model_path``.
-
-    open-unmix's ``OpenUnmix`` class with local weights (its ``.pth`` state dict and ``.json``
-    settings, as ``openunmix`` writes them); no weights ship offline, so this needs the
-    ``openunmix`` package and a model the user has. Separation runs at the model's own rate.
-    """
-    try:
-        from openunmix import utils as umx_utils
-    except ImportError as error:
-        raise SongalignError(
-            "separating vocals needs open-unmix: pip install openunmix, and give a local vocals model folder"
-        ) from error
-    folder = Path(model_path)
-    if not folder.is_dir():
-        raise BadInputError(folder, "is not an open-unmix model folder; give the folder holding vocals.pth")
-    separator = umx_utils.load_separator(str(folder), targets=["vocals"], niter=0, pretrained=True, device="cpu")
-    import soxr
-
-    rate = int(separator.sample_rate)
-    stereo = np.stack([mix, mix]) if rate == SAMPLE_RATE else np.stack([soxr.resample(mix, SAMPLE_RATE, rate)] * 2)
-    with torch.no_grad():
-        estimate = separator(torch.from_numpy(stereo[None]).float())[0, 0].mean(0).numpy()
-    return estimate if rate == SAMPLE_RATE else soxr.resample(estimate, rate, SAMPLE_RATE)
-
-
-def song_audio(song: Song, vocals: VocalSource) -> tuple[np.ndarray, np.ndarray | None]:
-    """The song's mix and its vocal channel (``None`` = a copy of the mix), 16 kHz mono."""
-    mix, _ = load_audio(song.audio_path, SAMPLE_RATE)
-    if vocals == "mix":
-        return mix, None
-    if vocals == "stem":
-        path = song.extra.get("vocals_path")
-        if not path:
-            raise SongalignError(
-                f"song {song.id} has no vocal stem; make the corpus with `corpus synth --stems`, "
-                "or train with vocals=mix or a separator"
-            )
-        return mix, load_audio(path, SAMPLE_RATE)[0]
-    return mix, separate_vocals(mix, vocals)
 
 
 @dataclass

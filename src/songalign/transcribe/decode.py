@@ -20,19 +20,28 @@ Notes (pitch posterior ``(T, 129)`` and onset probability ``(T,)`` at 16 ms fram
   largest within ``±window_seconds/2`` of it (the first frame of a plateau wins).
 - :func:`notes_from_onsets`: each onset starts a note that lasts until the next onset, cut back to its
   last pitched frame; its pitch is the median of the framewise best pitch classes.
+
+Settings and whole files:
+
+- :class:`DecodeSettings` (a recipe's ``decode`` section) and :func:`decode_settings`: the model card's
+  recipe, then the options a command was given; :func:`language_model_file` picks the ARPA file.
+- :func:`transcribe_emissions`: one file's emissions to a :class:`FileTranscription` (greedy text, text
+  with the LM, notes), as ``transcribe run`` prints and writes it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from songalign.corpus.records import Note
-from songalign.errors import MissingDependencyError, SongalignError
+from songalign.errors import BadInputError, MissingDependencyError, SongalignError, first_validation_problem
 from songalign.transcribe import lm as lm_building
 from songalign.transcribe.symbols import (
     BLANK_INDEX,
@@ -345,3 +354,136 @@ def notes_from_onsets(
             Note(start=start * frame_seconds, end=end * frame_seconds, pitch=float(classes[(len(classes) - 1) // 2]))
         )
     return notes
+
+
+# -- settings and whole files ---------------------------------------------------------------------------
+
+
+class DecodeSettings(BaseModel):
+    """Beam search with a word n-gram LM built from the training songs' lyrics (:mod:`.lm`), and note picking."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lm_order: int = Field(5, ge=2, description="n-gram order (the paper's 5-gram)")
+    beam_size: int = Field(DEFAULT_BEAM_SIZE, gt=0)
+    lm_weight: float = Field(DEFAULT_LM_WEIGHT, ge=0, description="weight of the LM's log10 score")
+    word_score: float = DEFAULT_WORD_SCORE
+    onset_threshold: float = Field(
+        PAPER_ONSET_THRESHOLD, gt=0, lt=1, description="peak-picking threshold (the code's 0.5)"
+    )
+
+
+DECODE_OPTIONS = {
+    "beam_size": "--beam",
+    "lm_weight": "--lm-weight",
+    "word_score": "--word-score",
+    "onset_threshold": "--onset-threshold",
+}
+"""The settings a command may give, by the option that gives each."""
+
+
+def decode_settings(model_dir: str | Path, **given: float | int | None) -> DecodeSettings:
+    """The decoding settings of the transcriber in ``model_dir``: its card's recipe (``decode``), then the
+    ``given`` options (keys of :data:`DECODE_OPTIONS`; None = not given). One sentence naming the option
+    on a bad value."""
+    from songalign.checkpoint import read_card
+
+    recipe_decode = (read_card(model_dir).get("recipe") or {}).get("decode") or {}
+    chosen = {**recipe_decode, **{key: value for key, value in given.items() if value is not None}}
+    try:
+        return DecodeSettings.model_validate(chosen)
+    except ValueError as error:
+        field, problem = first_validation_problem(error)
+        where = DECODE_OPTIONS.get(field, f"the recipe's decode.{field}")
+        raise SongalignError(f"decoding setting '{field}' ({where}): {problem}; fix the option") from None
+
+
+def language_model_file(model_dir: str | Path, lm: Path | None, no_lm: bool) -> Path | None:
+    """The ARPA file to decode with: ``lm`` when given, else the model folder's own ``lm.arpa`` (written at
+    training, from the training songs' lyrics); None with ``no_lm`` or when there is none."""
+    if no_lm:
+        return None
+    if lm is not None:
+        if not lm.is_file():
+            raise BadInputError(lm, "is not a file; give an ARPA language model")
+        return lm
+    own = Path(model_dir) / lm_building.LM_FILE
+    return own if own.is_file() else None
+
+
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def note_name(pitch: float) -> str:
+    """``"A4"`` for MIDI 69 (the nearest semitone)."""
+    midi = int(round(pitch))
+    return f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
+
+
+def midi_number(pitch: float) -> int | float:
+    """``pitch`` as an int when it is a whole MIDI number (JSON and CSV then write ``60``, not ``60.0``)."""
+    return int(pitch) if float(pitch).is_integer() else float(pitch)
+
+
+CSV_COLUMNS = ("audio", "kind", "start", "end", "pitch", "text")
+"""The columns of ``transcribe run --format csv``."""
+
+
+@dataclass
+class FileTranscription:
+    """What a transcriber found in one file: texts (None where not decoded) and notes (None without a
+    pitch network); ``vocals`` says what its vocal channel held, ``duration`` is in seconds."""
+
+    audio: str
+    vocals: str
+    duration: float
+    greedy: str | None
+    lm: str | None
+    notes: list[Note] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        notes = None
+        if self.notes is not None:
+            notes = [{"onset": n.start, "offset": n.end, "pitch": midi_number(n.pitch)} for n in self.notes]
+        return {
+            "audio": self.audio,
+            "vocals": self.vocals,
+            "duration": self.duration,
+            "greedy": self.greedy,
+            "lm": self.lm,
+            "notes": notes,
+        }
+
+    def csv_rows(self) -> list[list[str]]:
+        """Rows of :data:`CSV_COLUMNS`: one per transcription (kind greedy/lm), one per note."""
+        rows = [
+            [self.audio, kind, "", "", "", text]
+            for kind, text in (("greedy", self.greedy), ("lm", self.lm))
+            if text is not None
+        ]
+        rows += [
+            [self.audio, "note", f"{n.start:.3f}", f"{n.end:.3f}", str(midi_number(n.pitch)), ""]
+            for n in self.notes or []
+        ]
+        return rows
+
+
+def transcribe_emissions(
+    emissions: Any,
+    decoder: BeamSearchDecoder | None,
+    settings: DecodeSettings,
+    *,
+    audio: str,
+    vocals: str,
+    duration: float,
+) -> FileTranscription:
+    """One file's :class:`~songalign.transcribe.model.Emissions` decoded: greedy text and, with a ``decoder``,
+    the text with its LM (lyrics models); notes from picked onsets (models with a pitch network)."""
+    greedy = with_lm = notes = None
+    if emissions.log_probs is not None:
+        greedy = greedy_decode(emissions.log_probs)
+        with_lm = decoder.decode(emissions.log_probs) if decoder is not None else None
+    if emissions.onset is not None and emissions.pitch is not None:
+        onsets = pick_onsets(emissions.onset, emissions.frame_seconds, threshold=settings.onset_threshold)
+        notes = notes_from_onsets(onsets, emissions.pitch, emissions.frame_seconds)
+    return FileTranscription(audio, vocals, duration, greedy, with_lm, notes)

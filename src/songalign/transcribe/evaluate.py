@@ -15,10 +15,15 @@ For every scored song (whole, through :meth:`Transcriber.emissions_from_features
   first word start to last word end).
 
 Songs the model's card says it was fitted on are never scored: they are left out and counted.
+
+:func:`evaluation_sections` turns the figures into tables, :func:`evaluation_markdown` into a short
+report, and :func:`write_evaluation_files` writes ``results.json`` and ``results.md``.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,7 +38,7 @@ from songalign.corpus.records import Word
 from songalign.errors import SkipReport, SongalignError
 from songalign.transcribe.align import align_lyrics
 from songalign.transcribe.data import SongTargets
-from songalign.transcribe.decode import BeamSearchDecoder, greedy_decode, notes_from_onsets, pick_onsets
+from songalign.transcribe.decode import BeamSearchDecoder, DecodeSettings, greedy_decode, notes_from_onsets, pick_onsets
 from songalign.transcribe.lm import LM_FILE
 from songalign.transcribe.metrics import (
     alignment_scores,
@@ -44,7 +49,7 @@ from songalign.transcribe.metrics import (
 )
 from songalign.transcribe.model import Transcriber
 from songalign.transcribe.symbols import normalise_text
-from songalign.transcribe.train import DecodeSettings, load_targets, split_songs
+from songalign.transcribe.train import load_targets, split_songs
 
 
 @dataclass
@@ -197,3 +202,76 @@ def evaluate_transcriber(
 
 def _start(word: Word) -> float:
     return word.start
+
+
+# -- tables and files ------------------------------------------------------------------------------------
+
+
+def _percent_cell(value: Any) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.2f}%"
+
+
+def _seconds_cell(value: Any) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+
+
+def evaluation_sections(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The figures of a ``TranscriptionResult.to_dict()`` as ``(title, header, rows)`` tables (empty ones left out)."""
+    sections = []
+    if result.get("wer"):
+        rows = []
+        for measure in ("wer", "cer"):
+            for level, label in (("corpus", "corpus"), ("song_mean", "song mean")):
+                rows.append(
+                    [
+                        f"{measure.upper()} ({label})",
+                        *(_percent_cell(result[measure].get(d, {}).get(level)) for d in ("greedy", "lm")),
+                    ]
+                )
+        lm = result.get("lm") or {}
+        title = "transcription"
+        if lm:
+            title += (
+                f" (LM: {lm.get('order')}-gram of {lm.get('lines')} {lm.get('split')} lines, {lm.get('words')} words)"
+            )
+        sections.append((title, ["", "greedy", "with LM"], rows))
+    if result.get("notes"):
+        rows = [
+            [name, *(_percent_cell(result["notes"][key].get(part)) for part in ("precision", "recall", "f_measure"))]
+            for key, name in (("con", "COn"), ("conp", "COnP"))
+        ]
+        sections.append(("notes (per-song means)", ["", "precision", "recall", "F"], rows))
+    if result.get("alignment"):
+        ours, spread = result["alignment"], result.get("even_spread") or {}
+        rows = [
+            ["AAE (s)", _seconds_cell(ours.get("aae")), _seconds_cell(spread.get("aae"))],
+            ["median error (s)", _seconds_cell(ours.get("median")), _seconds_cell(spread.get("median"))],
+            ["PCO@0.3 s", _percent_cell(ours.get("pco")), _percent_cell(spread.get("pco"))],
+        ]
+        sections.append((f"word alignment ({ours.get('words')} words)", ["", "transcriber", "even spread"], rows))
+    return sections
+
+
+def evaluation_markdown(result: dict[str, Any]) -> str:
+    """A short Markdown report of a ``TranscriptionResult.to_dict()``."""
+    out = [
+        f"# Transcriber {Path(result['model']).name} on split {result['split']}",
+        "",
+        f"Mode {result['mode']}; {result['songs']} songs scored, {result['excluded']} left out "
+        "(the model was trained on them).",
+    ]
+    for title, header, rows in evaluation_sections(result):
+        out += ["", f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(row) + " |" for row in rows]
+    out.append("")
+    return "\n".join(out)
+
+
+def write_evaluation_files(figures: dict[str, Any], folder: Path) -> tuple[Path, Path]:
+    """``results.json`` (the figures) and ``results.md``
+    (:func:`evaluation_markdown`) in ``folder``; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = folder / "results.json", folder / "results.md"
+    json_path.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    md_path.write_text(evaluation_markdown(figures), encoding="utf-8")
+    return json_path, md_path

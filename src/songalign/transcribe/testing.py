@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from songalign.transcribe.networks import NetworkConfig
 
@@ -23,8 +24,9 @@ TINY_NETWORK = NetworkConfig(
 )
 
 
-def tiny_overrides(**network) -> list[str]:
-    """``model.network.*`` overrides that make a recipe's networks :data:`TINY_NETWORK` (with ``network`` changes)."""
+def tiny_settings(**network) -> dict[str, Any]:
+    """``{"model": {"network": sizes}}``, the change (for :func:`songalign.runs.updated`) that makes a recipe's
+    networks :data:`TINY_NETWORK` (with ``network`` changes)."""
     sizes = TINY_NETWORK.model_copy(update=network).model_dump(
         include={
             "pitch_channels",
@@ -36,6 +38,12 @@ def tiny_overrides(**network) -> list[str]:
             "lyrics_layers",
         }  # fmt: skip
     )
+    return {"model": {"network": sizes}}
+
+
+def tiny_overrides(**network) -> list[str]:
+    """The ``--set`` form of :func:`tiny_settings`: ``model.network.*`` overrides."""
+    sizes = tiny_settings(**network)["model"]["network"]
     return [f"model.network.{key}={json.dumps(value)}" for key, value in sizes.items()]
 
 

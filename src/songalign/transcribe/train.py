@@ -47,10 +47,10 @@ from songalign.transcribe.data import (
     collate,
     cut_clips,
     features,
-    song_audio,
     song_targets,
 )
-from songalign.transcribe.decode import greedy_decode
+from songalign.transcribe.decode import DecodeSettings, greedy_decode
+from songalign.transcribe.listen import song_audio
 from songalign.transcribe.lm import LM_FILE, build_arpa
 from songalign.transcribe.metrics import word_error_rate
 from songalign.transcribe.model import Transcriber, TranscriberConfig
@@ -95,18 +95,6 @@ class TranscribeTrainSettings(BaseModel):
     precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = "auto"
     checkpoint_every: int = Field(50, gt=0, description="optimizer steps between resumable checkpoints")
     threads: int | None = None
-
-
-class DecodeSettings(BaseModel):
-    """Beam search with a word n-gram LM built from the training songs' lyrics (:mod:`.decode`, :mod:`.lm`)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    lm_order: int = Field(5, ge=2, description="n-gram order (the paper's 5-gram)")
-    beam_size: int = Field(25, gt=0)
-    lm_weight: float = Field(2.0, ge=0, description="weight of the LM's log10 score")
-    word_score: float = 0.0
-    onset_threshold: float = Field(0.4, gt=0, lt=1, description="peak-picking threshold (the code's 0.5)")
 
 
 class TranscribeRecipe(BaseModel):

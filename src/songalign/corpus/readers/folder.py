@@ -15,17 +15,18 @@ of the same name beside it (``Artist - Title.mp3`` + ``Artist - Title.lrc``), or
   or ``{"lines": [...], "title": ..., "artist": ..., "language": ...}``.
 - ``.txt``: plain, untimed lyrics (one lyric line per line, blank lines between paragraphs), read
   only when none of the above is there and only with the reader option ``aligner`` (``--option
-  aligner=MODEL_DIR``, a transcriber folder from ``songalign transcribe train``): the transcriber
-  hears the song and :func:`songalign.transcribe.align.align_lyrics` times every line and word
-  (CTC forced alignment), so untimed lyrics become timed lines, words, paragraphs and segments.
-  Without ``aligner`` such a song is skipped with a message saying how to time it. The aligned
-  song's ``extra["aligned_by"]`` records ``transcriber`` (the folder), ``vocals`` (what the
-  transcriber heard as its vocal channel: ``"mix copy"`` when it was trained on the mix, or on
-  vocal stems, which user audio lacks; else the separator folder) and ``log_likelihood`` (the
-  alignment path's natural-log probability, summed over frames). Lyrics too long to fit the audio
-  skip that song with the reason. The option is checked (a transcriber folder whose mode writes
-  lyrics) before any song is read; the transcriber is loaded once per reader call, at the first
-  ``.txt`` that needs it, on the CPU. Importing this module imports no torch.
+  aligner=MODEL_DIR``): the lyrics aligner named by ``aligner_kind`` in
+  :data:`songalign.corpus.aligners.ALIGNERS` (default ``ctc``: a transcriber folder from
+  the ``transcribe train`` command, whose CTC emissions are forced-aligned to the lyrics) times every
+  line and word, so untimed lyrics become timed lines, words, paragraphs and segments. Without
+  ``aligner`` such a song is skipped with a message saying how to time it. The aligned song's
+  ``extra["aligned_by"]`` records the aligner's own description (``aligner`` and, for ``ctc``,
+  ``transcriber``: the folder), ``vocals`` (what it heard as the singing voice: ``"mix copy"`` when
+  the transcriber was trained on the mix, or on vocal stems, which user audio lacks; else the
+  separator) and ``log_likelihood`` (the alignment's natural-log score). Lyrics too long to fit
+  the audio skip that song with the reason. The option is checked before any song is read; the
+  model is loaded once per reader call, at the first ``.txt`` that needs it. Importing this module
+  imports no torch, and nothing of the task packages: the aligner is reached by its registered name.
 - no lyrics file at all: the song is *audio-only*. It is read with no lyric lines and
   ``extra["audio_only"] = True``; corpus preparation cuts it into fixed windows of
   ``window_seconds`` (reader option ``--option window_seconds=10``, the default) with no text
@@ -49,7 +50,6 @@ Timings are parsed, not checked: NaN, negative or overlapping times are passed o
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -60,6 +60,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from songalign.audio.io import AUDIO_EXTENSIONS, probe_audio
+from songalign.corpus.aligners import ALIGNERS, LyricsAligner
 from songalign.corpus.readers.text import csv_records, read_text, wanted_languages
 from songalign.corpus.records import Line, Paragraph, Seconds, Song, Word
 from songalign.corpus.segmenter import AUDIO_ONLY_WINDOW_SECONDS
@@ -362,6 +363,7 @@ def read_folder(
     *,
     languages: Sequence[str] | str | None = None,
     aligner: str | Path | None = None,
+    aligner_kind: str = "ctc",
     window_seconds: float = AUDIO_ONLY_WINDOW_SECONDS,
 ) -> Iterator[Song]:
     """Read a folder (searched recursively) of audio files with lyrics annotations beside them, or none.
@@ -377,8 +379,10 @@ def read_folder(
     keeps only songs whose language is one of them (case-insensitive); songs that state no
     language are then skipped too (a ``.txt`` states none).
 
-    ``aligner``, a transcriber model folder, times songs whose only lyrics are a plain
-    ``<name>.txt`` (see the module docstring); without it such songs are skipped and reported.
+    ``aligner``, a model folder, times songs whose only lyrics are a plain ``<name>.txt`` (see the
+    module docstring) with the lyrics aligner named ``aligner_kind`` in
+    :data:`songalign.corpus.aligners.ALIGNERS` (default ``ctc``: a transcriber folder); without it
+    such songs are skipped and reported.
 
     Audio with no lyrics file at all is an audio-only song: no lines, ``extra["audio_only"] =
     True`` and ``extra["window_seconds"] = window_seconds`` (seconds, > 0), the length of the fixed
@@ -395,7 +399,7 @@ def read_folder(
             f"{src} is not a folder; give the folder that holds your audio files and their .lrc, .csv or .json lyrics"
         )
     window = _window_seconds(window_seconds)
-    txt_aligner = None if aligner is None else _TxtAligner(_aligner_folder(aligner))
+    txt_aligner = None if aligner is None else ALIGNERS[aligner_kind](aligner)
     files = sorted(
         path
         for path in src.rglob("*")
@@ -437,7 +441,7 @@ def _read_folder(
     audio: list[Path],
     report: SkipReport,
     wanted: frozenset[str] | None,
-    txt_aligner: _TxtAligner | None,
+    txt_aligner: LyricsAligner | None,
     window_seconds: float,
 ) -> Iterator[Song]:
     annotations: dict[tuple[Path, str], dict[str, Path]] = {}
@@ -545,95 +549,6 @@ def _audio_only_song(
 # Untimed .txt lyrics, timed by a transcriber
 
 
-def _aligner_folder(aligner: str | Path) -> Path:
-    """``aligner`` as the folder of a transcriber that writes lyrics; one SongalignError naming the option otherwise.
-
-    Checks only files and the saved config (no weights are loaded, torch is imported for the
-    config's class): the transcriber itself is loaded at the first ``.txt`` that needs it.
-    """
-    from songalign.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_card
-
-    folder = Path(str(aligner)).expanduser()
-    fix = "give a model folder from `songalign transcribe train`"
-    if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
-        raise SongalignError(
-            f"option aligner={folder} is not a transcriber folder (it needs {CONFIG_FILE} and {WEIGHTS_FILE}); {fix}"
-        )
-    kind = read_card(folder).get("kind")
-    if kind and kind != "transcribe":
-        raise SongalignError(f"option aligner={folder} holds a {kind!r} model, not a transcriber; {fix}")
-    from songalign.checkpoint import read_saved_config
-    from songalign.transcribe.model import TranscriberConfig
-
-    try:
-        config = read_saved_config(folder, TranscriberConfig, f"train the transcriber again ({fix})")
-    except SongalignError as error:
-        raise SongalignError(f"option aligner={folder} cannot be used: {error}") from None
-    if config.mode in ("pitch", "oracle"):
-        what = "writes no lyrics" if config.mode == "pitch" else "needs annotated notes, which plain lyrics lack"
-        raise SongalignError(
-            f"option aligner={folder} is a transcriber of mode {config.mode!r}, which {what}; "
-            "give one trained with mode multitask or baseline"
-        )
-    if config.vocals not in ("mix", "stem"):
-        separator = Path(config.vocals)
-        if not separator.is_dir():
-            raise SongalignError(
-                f"option aligner={folder} hears vocals separated by {separator}, which is not a folder here; "
-                "put the open-unmix model there or give a transcriber trained with vocals=mix"
-            )
-        if importlib.util.find_spec("openunmix") is None:
-            raise SongalignError(
-                f"option aligner={folder} hears vocals separated by open-unmix, which is not installed; "
-                "pip install openunmix or give a transcriber trained with vocals=mix"
-            )
-    return folder
-
-
-class _TxtAligner:
-    """Times plain lyrics with the transcriber in ``folder``, loaded at the first song that needs it."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._transcriber: Any = None
-
-    def _loaded(self, report: SkipReport) -> Any:
-        if self._transcriber is None:
-            from songalign.transcribe.model import Transcriber
-
-            self._transcriber = Transcriber.from_pretrained(self.folder)
-            if self._transcriber.config.vocals == "stem":
-                report.note(
-                    self.folder,
-                    "was trained on vocal stems, which plain audio lacks, so it hears a copy of the mix as its "
-                    "vocals and may align less well; train one with vocals=mix for your own songs",
-                )
-        return self._transcriber
-
-    def align(self, audio_path: Path, lines: list[str], report: SkipReport) -> tuple[Any, str]:
-        """``(AlignedLyrics, what the vocal channel held)`` of ``lines`` in the audio at ``audio_path``.
-
-        Raises :class:`SongalignError` when the lyrics do not fit the audio (see
-        :func:`songalign.transcribe.align.align_lyrics`), BadInputError when the audio does not decode.
-        """
-        from songalign.audio.io import load_audio
-        from songalign.transcribe.align import align_lyrics
-        from songalign.transcribe.data import SAMPLE_RATE, separate_vocals
-
-        transcriber = self._loaded(report)
-        mix, _ = load_audio(audio_path, SAMPLE_RATE)
-        source = transcriber.config.vocals
-        # User audio has no vocal stem: a transcriber trained on stems hears a copy of the mix instead.
-        vocals = None if source in ("mix", "stem") else separate_vocals(mix, source)
-        heard = "mix copy" if vocals is None else str(source)
-        emissions = transcriber.emissions(mix, vocals, SAMPLE_RATE)
-        duration = len(mix) / SAMPLE_RATE
-        aligned = align_lyrics(
-            emissions.log_probs, lines, emission_seconds=emissions.emission_seconds, duration=duration
-        )
-        return aligned, heard
-
-
 def _txt_paragraphs(text: str) -> list[list[str]]:
     """The lyric lines of a plain-lyrics text, grouped into paragraphs by blank (whitespace-only) lines."""
     paragraphs: list[list[str]] = [[]]
@@ -652,7 +567,7 @@ def _untimed_song(
     song_id: str,
     report: SkipReport,
     wanted: frozenset[str] | None,
-    txt_aligner: _TxtAligner | None,
+    txt_aligner: LyricsAligner | None,
 ) -> Song | None:
     """The song of ``audio_path`` with the lyrics of ``txt_path`` timed by ``txt_aligner``; None (reported) if not."""
     if txt_aligner is None:
@@ -676,7 +591,7 @@ def _untimed_song(
                 txt_path, "holds no lyric lines; write the song's lyrics in it, one line per line", item=song_id
             )
             return None
-        aligned, heard = txt_aligner.align(audio_path, [line for paragraph in paragraphs for line in paragraph], report)
+        aligned = txt_aligner.align(audio_path, [line for paragraph in paragraphs for line in paragraph], report)
     except BadInputError as error:
         report.add_error(error, item=song_id)
         return None
@@ -702,8 +617,8 @@ def _untimed_song(
         extra={
             "annotation_path": str(txt_path.resolve()),
             "aligned_by": {
-                "transcriber": str(txt_aligner.folder.resolve()),
-                "vocals": heard,
+                **txt_aligner.describe(),
+                "vocals": aligned.vocals,
                 "log_likelihood": float(aligned.log_likelihood),
             },
         },

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from songalign.corpus.manifest import CorpusManifest
-from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.synth import ensure_synthetic_corpus
-from songalign.quickstart import QUICKSTART_SPLIT, recipe_path
+from songalign.runs import recipe_path, updated
+from songalign.studies.steps import prepared, step, trained
 
 MODES = ("baseline", "multitask", "oracle", "pitch")
 """The four transcribers, in the order of the seed's tables."""
@@ -51,15 +51,6 @@ MODE_LABELS = {
 }
 
 
-def _step(log: Callable[[str], None], title: str) -> float:
-    log(title)
-    return time.perf_counter()
-
-
-def _trained(folder: Path) -> bool:
-    return (folder / "model.safetensors").is_file()
-
-
 def run_transcribe_quickstart(
     out: str | Path,
     *,
@@ -68,14 +59,15 @@ def run_transcribe_quickstart(
     pool: int = 10,
     draws: int = 5,
     epochs: int | None = None,
-    overrides: list[str] | None = None,
+    settings: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
     progress: bool = True,
 ) -> Path:
     """Run every step into ``out``; returns the path of ``report.md``.
 
-    ``epochs`` caps training and ``overrides`` (``key.sub=value``) change the transcribers' recipe
-    (``configs/alt_small.yaml``), for a quick look or a smoke test.
+    ``epochs`` caps training and ``settings`` change the transcribers' recipe (``configs/alt_small.yaml``;
+    nested dicts as :func:`songalign.runs.updated` takes them, e.g. ``{"train": {"clip_seconds": 4}}``),
+    for a quick look or a smoke test.
     """
     from songalign.align.train import load_recipe, train
     from songalign.checkpoint import read_card
@@ -86,50 +78,57 @@ def run_transcribe_quickstart(
     raw, corpus, runs = out / "synth", out / "corpus", out / "runs"
     timings: dict[str, float] = {}
 
-    started = _step(log, "1. synthetic corpus with vocal stems")
+    started = step(log, "1. synthetic corpus with vocal stems")
     ensure_synthetic_corpus(raw, n_songs=songs, seed=seed, stems=True)
     timings["synthesise"] = time.perf_counter() - started
 
-    started = _step(log, "2. segments and splits")
-    if not (corpus / "segments.parquet").is_file():
-        prepare_corpus(
-            "jamendo", raw, corpus, split=QUICKSTART_SPLIT.model_copy(update={"seed": seed}), progress=progress
-        )
+    started = step(log, "2. segments and splits")
+    prepared(raw, corpus, seed, progress=progress)
     timings["prepare"] = time.perf_counter() - started
 
     models: dict[str, Path] = {}
     for mode in MODES:
-        started = _step(log, f"3. train the {MODE_LABELS[mode]} transcriber")
-        settings = [f"data.corpus={corpus}", f"out={runs / mode}", f"train.seed={seed}", f"model.mode={mode}"]
+        started = step(log, f"3. train the {MODE_LABELS[mode]} transcriber")
+        train_settings: dict[str, Any] = {"seed": seed}
         if mode == "pitch":  # pitch and onsets are learnt in a few epochs; CTC needs more
-            settings.append(f"train.max_epochs={PITCH_EPOCHS}")
+            train_settings["max_epochs"] = PITCH_EPOCHS
         if epochs is not None:
-            settings.append(f"train.max_epochs={epochs}")
+            train_settings["max_epochs"] = epochs
         folder = runs / mode / "model"
-        recipe = load_transcribe_recipe(recipe_path("alt_small"), [*settings, *(overrides or [])])
-        models[mode] = folder if _trained(folder) else train_transcriber(recipe, progress=progress)
+        recipe = updated(
+            load_transcribe_recipe(recipe_path("alt_small")),
+            data={"corpus": corpus},
+            out=runs / mode,
+            train=train_settings,
+            model={"mode": mode},
+        )
+        recipe = updated(recipe, **(settings or {}))
+        models[mode] = folder if trained(folder) else train_transcriber(recipe, progress=progress)
         timings[f"train {mode}"] = time.perf_counter() - started
 
-    started = _step(log, "4. evaluate on the test songs")
+    started = step(log, "4. evaluate on the test songs")
     manifest = CorpusManifest.load(corpus)
     results = {mode: evaluate_transcriber(models[mode], corpus, decode=recipe.decode).to_dict() for mode in MODES}
     lm = {**read_card(models["multitask"])["data"]["lm"], "words": results["multitask"]["lm"]["words"]}
     timings["evaluate"] = time.perf_counter() - started
 
-    started = _step(log, "5. lyric selection: CTC likelihood, CLAP-lyr and their fusion")
+    started = step(log, "5. lyric selection: CTC likelihood, CLAP-lyr and their fusion")
     clap: dict[str, Path] = {}
     for variant in ("pre", "lyr"):
         folder = runs / f"clap_{variant}" / "model"
-        clap_overrides = [f"data.corpus={corpus}", f"out={runs / f'clap_{variant}'}", f"train.seed={seed}"]
-        if variant == "lyr":
-            clap_overrides.append(f"init_from={clap['pre']}")
-        if epochs is not None:
-            clap_overrides.append(f"train.epochs={epochs}")
-        clap[variant] = (
-            folder
-            if _trained(folder)
-            else train(load_recipe(recipe_path(f"clap_{variant}"), clap_overrides), progress=progress)
+        if trained(folder):
+            clap[variant] = folder
+            continue
+        clap_train: dict[str, Any] = {"seed": seed} if epochs is None else {"seed": seed, "epochs": epochs}
+        extra = {"init_from": clap["pre"]} if variant == "lyr" else {}
+        recipe = updated(
+            load_recipe(recipe_path(f"clap_{variant}")),
+            data={"corpus": corpus},
+            out=runs / f"clap_{variant}",
+            train=clap_train,
+            **extra,
         )
+        clap[variant] = train(recipe, progress=progress)
     selection = lyric_selection_on_split(models["multitask"], clap["lyr"], corpus, pool=pool, draws=draws, seed=seed)
     timings["lyric selection"] = time.perf_counter() - started
 
@@ -164,10 +163,10 @@ def lyric_selection_on_split(
     Each segment's emissions are the rows of its song's emissions (the song heard whole) inside the
     segment's span; CLAP-lyr embeds the segment's audio window and its lyrics as `evaluate` does.
     """
+    from songalign.align.evaluate import embed_segments, logit_scale_of
     from songalign.align.model import AlignModel
     from songalign.audio.cache import FeatureCache
     from songalign.errors import SkipReport
-    from songalign.evaluate.run import embed_segments, logit_scale_of
     from songalign.transcribe.evaluate import held_out
     from songalign.transcribe.model import Transcriber
     from songalign.transcribe.rank import lyric_selection
@@ -205,7 +204,7 @@ def _pct(value: float | None) -> str:
 
 def render_transcribe_report(summary: dict[str, Any]) -> str:
     """report.md: the seed's Tables 1 and 2 beside ours, alignment, lyric selection, timings."""
-    from songalign.evaluate.run import lyric_choice_table
+    from songalign.evaluate.tables import lyric_choice_table
 
     results = summary["results"]
     test_songs = summary["corpus"]["test_songs"]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from songalign.quickstart import run_quickstart
+from songalign.studies.quickstart import run_quickstart
 
 
 def numbers(tree, prefix=""):

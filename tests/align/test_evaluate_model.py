@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from songalign.align.evaluate import evaluate_model, evaluate_splits, to_markdown
 from songalign.align.model import AlignModel, ModelConfig, TowerSpec
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.prepare import prepare_corpus
@@ -17,7 +18,7 @@ from songalign.corpus.synth import ensure_synthetic_corpus
 from songalign.describe import DescriberConfig, describe_corpus
 from songalign.errors import SongalignError
 from songalign.evaluate.protocol import lyric_choice
-from songalign.evaluate.run import evaluate_model, evaluate_splits, lyric_choice_table, significant, to_markdown
+from songalign.evaluate.tables import lyric_choice_table, significant
 
 SPLITS = ("test", "val", "train")
 

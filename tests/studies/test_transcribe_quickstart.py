@@ -9,16 +9,16 @@ import json
 import pytest
 
 from songalign.checkpoint import read_card
-from songalign.transcribe.study import MODES, run_transcribe_quickstart
-from songalign.transcribe.testing import tiny_overrides
+from songalign.studies.transcribe import MODES, run_transcribe_quickstart
+from songalign.transcribe.testing import tiny_settings
 
-TINY = tiny_overrides(lyrics_hidden=16)
+TINY = tiny_settings(lyrics_hidden=16)
 
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("transcribe_quickstart")
-    report = run_transcribe_quickstart(out, songs=8, seed=1, epochs=1, draws=2, overrides=TINY, progress=False,
+    report = run_transcribe_quickstart(out, songs=8, seed=1, epochs=1, draws=2, settings=TINY, progress=False,
                                        log=lambda _: None)  # fmt: skip
     return out, report
 
@@ -54,7 +54,7 @@ def test_no_model_is_scored_on_a_song_it_trained_on(first_run):
 
 def test_a_second_run_resumes_from_what_is_there(first_run):
     out, _ = first_run
-    run_transcribe_quickstart(out, songs=8, seed=1, epochs=1, draws=2, overrides=TINY, progress=False,
+    run_transcribe_quickstart(out, songs=8, seed=1, epochs=1, draws=2, settings=TINY, progress=False,
                               log=lambda _: None)  # fmt: skip
     timings = json.loads((out / "results.json").read_text())["timings_s"]
     assert all(timings[f"train {mode}"] < 5 for mode in MODES) and timings["synthesise"] < 5

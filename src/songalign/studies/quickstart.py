@@ -16,32 +16,29 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from songalign.align.model import AlignModel
+from songalign.align.evaluate import Embedded, emotion_labels, evaluate_splits
+from songalign.align.model import AlignModel, TowerSpec
 from songalign.align.train import load_recipe, train
 from songalign.corpus.info import corpus_stats
 from songalign.corpus.manifest import CorpusManifest
-from songalign.corpus.prepare import prepare_corpus
-from songalign.corpus.segmenter import SplitConfig
 from songalign.corpus.synth import ensure_synthetic_corpus
 from songalign.describe import DescriberConfig, describe_corpus
 from songalign.evaluate.plots import plot_top_k, plot_tsne, tsne_map
-from songalign.evaluate.run import (
+from songalign.evaluate.tables import (
     CLASSIFICATION_NOTE,
     LYRIC_CHOICE_NOTE,
     RETRIEVAL_NOTE,
-    Embedded,
     classification_table,
-    emotion_labels,
-    evaluate_splits,
     lyric_choice_table,
     retrieval_table,
 )
+from songalign.runs import recipe_path, updated
+from songalign.studies.steps import prepared, step, trained
 from songalign.towers.musicnn import INSTALL as MUSICNN_INSTALL
 from songalign.towers.musicnn import musicnn_available
 
@@ -54,19 +51,6 @@ SEED_TABLE_1 = {
     "lyr": {"kl": 3.524, "top_k": {1: 3.55, 2: 6.85, 4: 12.12, 8: 20.49}},
 }
 """Seed 000's Table 1 (DALI test split, their pool), for reference beside ours."""
-
-QUICKSTART_SPLIT = SplitConfig(train=0.7, val=0.15, test=0.15)
-"""Larger evaluation splits than the usual 80/10/10: with 64 songs, 10 songs (~30 segments) each."""
-
-
-def recipe_path(name: str) -> Path:
-    """The packaged recipe ``configs/<name>.yaml``."""
-    return Path(str(files("songalign") / "configs" / f"{name}.yaml"))
-
-
-def _step(log: Callable[[str], None], title: str) -> float:
-    log(title)
-    return time.perf_counter()
 
 
 def run_quickstart(
@@ -88,43 +72,38 @@ def run_quickstart(
     raw, corpus, runs = out / "synth", out / "corpus", out / "runs"
     timings: dict[str, float] = {}
 
-    started = _step(log, "1. synthetic corpus")
+    started = step(log, "1. synthetic corpus")
     ensure_synthetic_corpus(raw, n_songs=songs, seed=seed)
     timings["synthesise"] = time.perf_counter() - started
 
-    started = _step(log, "2. segments, splits and emotion descriptions")
-    if not (corpus / "segments.parquet").is_file():
-        prepare_corpus(
-            "jamendo", raw, corpus, split=QUICKSTART_SPLIT.model_copy(update={"seed": seed}), progress=progress
-        )
+    started = step(log, "2. segments, splits and emotion descriptions")
+    prepared(raw, corpus, seed, progress=progress)
     described = describe_corpus(corpus, "lexicon", config=DescriberConfig(seed=seed), progress=progress)
     timings["prepare + describe"] = time.perf_counter() - started
 
     models: dict[str, Path] = {}
     for variant in ("pre", "lyr", "emo"):
-        started = _step(log, f"3. train CLAP-{variant}")
-        overrides = [f"data.corpus={corpus}", f"out={runs / variant}", f"train.seed={seed}"]
-        if epochs is not None:
-            overrides.append(f"train.epochs={epochs}")
-        if variant != "pre":
-            overrides.append(f"init_from={models['pre']}")
+        started = step(log, f"3. train CLAP-{variant}")
         folder = runs / variant / "model"
-        models[variant] = (
-            folder
-            if (folder / "model.safetensors").is_file()
-            else train(load_recipe(recipe_path(f"clap_{variant}"), overrides), progress=progress)
-        )
+        if trained(folder):
+            models[variant] = folder
+        else:
+            settings = _clap_settings(corpus, seed, epochs)
+            if variant != "pre":
+                settings["init_from"] = models["pre"]
+            recipe = updated(load_recipe(recipe_path(f"clap_{variant}")), out=runs / variant, **settings)
+            models[variant] = train(recipe, progress=progress)
         timings[f"train {variant}"] = time.perf_counter() - started
 
     musicnn_models: dict[str, Path] = {}
     if musicnn_available():
-        started = _step(log, "3b. CLAP-pre and CLAP-emo on the pretrained musicnn tower; the tag bridge")
+        started = step(log, "3b. CLAP-pre and CLAP-emo on the pretrained musicnn tower; the tag bridge")
         musicnn_models = train_on_musicnn(corpus, runs, seed, epochs, progress)
         timings["musicnn"] = time.perf_counter() - started
     else:
         log(f"(musicnn rows left out: the musicnn wheel is not installed; add them with: {MUSICNN_INSTALL})")
 
-    started = _step(log, "4. evaluate")
+    started = step(log, "4. evaluate")
     _seed_everything(seed)
     # same architecture, random weights, and a logit scale nobody learnt (no "KL at the model's s" for it)
     architecture = AlignModel.from_pretrained(models["pre"]).config.model_copy(update={"logit_scale_trained": False})
@@ -145,7 +124,7 @@ def run_quickstart(
         )
     timings["evaluate"] = time.perf_counter() - started
 
-    started = _step(log, "5. report")
+    started = step(log, "5. report")
     results_path = out / "results.json"
     manifest = CorpusManifest.load(corpus)
     summary = {
@@ -179,21 +158,31 @@ def train_on_musicnn(corpus: Path, runs: Path, seed: int, epochs: int | None, pr
     """
     from songalign.align.pretrained import build_pretrained
 
-    musicnn = ["model.freeze.audio_tower=true", "train.augment=null", f"train.seed={seed}", f"data.corpus={corpus}"]
-    if epochs is not None:
-        musicnn.append(f"train.epochs={epochs}")
     folders = {name: runs / name / "model" for name in ("pre_musicnn", "emo_musicnn", "bridge")}
     steps = (
-        ("pre_musicnn", "clap_pre", ["model.audio_tower={name: musicnn}"]),
-        ("emo_musicnn", "clap_emo", [f"init_from={folders['pre_musicnn']}"]),
+        ("pre_musicnn", "clap_pre", {"model": {"audio_tower": TowerSpec(name="musicnn")}}),
+        ("emo_musicnn", "clap_emo", {"init_from": folders["pre_musicnn"]}),
     )
-    for name, recipe, extra in steps:
-        if not (folders[name] / "model.safetensors").is_file():
-            overrides = [*musicnn, *extra, f"out={runs / name}"]
-            train(load_recipe(recipe_path(recipe), overrides), progress=progress)
-    if not (folders["bridge"] / "model.safetensors").is_file():
+    for name, recipe_name, extra in steps:
+        if not trained(folders[name]):
+            settings = _clap_settings(corpus, seed, epochs, augment=False)
+            model = {"freeze": {"audio_tower": True}, **extra.pop("model", {})}
+            recipe = updated(load_recipe(recipe_path(recipe_name)), out=runs / name, model=model, **settings, **extra)
+            train(recipe, progress=progress)
+    if not trained(folders["bridge"]):
         build_pretrained("musicnn-bridge", folders["bridge"])
     return {"emo_musicnn": folders["emo_musicnn"], "bridge": folders["bridge"]}
+
+
+def _clap_settings(corpus: Path, seed: int, epochs: int | None, *, augment: bool = True) -> dict[str, Any]:
+    """The quickstart's changes to a CLAP recipe, for :func:`songalign.runs.updated`: its corpus and seed,
+    ``epochs`` when given, and no SpecAugment when ``augment`` is off."""
+    train_settings: dict[str, Any] = {"seed": seed}
+    if epochs is not None:
+        train_settings["epochs"] = epochs
+    if not augment:
+        train_settings["augment"] = None
+    return {"data": {"corpus": corpus}, "train": train_settings}
 
 
 def _seed_everything(seed: int) -> None:
