@@ -15,9 +15,9 @@ from songalign.align.train import load_recipe, train
 from songalign.audio.cache import FeatureCache
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.prepare import prepare_corpus
+from songalign.corpus.testing import FakeSong, regular_lines, write_jamendo_corpus
 from songalign.errors import SkipReport
 from songalign.runs import recipe_path
-from songalign.corpus.testing import FakeSong, regular_lines, write_jamendo_corpus
 from songalign.towers import musicnn as M
 
 pytestmark = pytest.mark.usefixtures("musicnn_installed")

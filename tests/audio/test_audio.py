@@ -11,8 +11,8 @@ import torch
 from songalign.audio.cache import FeatureCache
 from songalign.audio.features import LogMelConfig, log_mel
 from songalign.audio.io import load_audio, probe_audio
-from songalign.errors import BadInputError
 from songalign.corpus.testing import write_audio
+from songalign.errors import BadInputError
 
 
 @pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])

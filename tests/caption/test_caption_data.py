@@ -15,8 +15,8 @@ from songalign.cli import app
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.records import Line, Segment, Song
-from songalign.errors import SongalignError
 from songalign.corpus.testing import write_audio
+from songalign.errors import SongalignError
 
 
 def write_corpus(folder, songs: dict[str, tuple[str, list[int | None]]]):

@@ -20,8 +20,8 @@ from songalign.caption.music import (
 )
 from songalign.caption.study import other_song_order
 from songalign.checkpoint import module_digest
-from songalign.errors import SkipReport
 from songalign.corpus.testing import write_audio
+from songalign.errors import SkipReport
 
 EXCERPT = 6.0
 """Seconds: 6 s at 16 kHz are 376 frames of 16 ms, two whole 3 s patches (374 frames), 46 steps of 8 frames."""

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from songalign.corpus.lyrics_files import LAST_LINE_SECONDS
 from songalign.corpus.readers import READERS
-from songalign.corpus.readers.folder import LAST_LINE_SECONDS, read_folder, read_pairs
+from songalign.corpus.readers.folder import read_folder, read_pairs
 from songalign.errors import SkipReport, SongalignError
 
 SAMPLE_RATE = 8000

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from songalign.cli import app
-from songalign.corpus.aligners import ALIGNERS, LyricsAligner, TimedLyrics
+from songalign.corpus.aligners import ALIGNERS, AlignedLyrics, LyricsAligner
 from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.readers.folder import UNALIGNED_KIND, UNTIMED_KIND, read_folder
 from songalign.corpus.records import Line, Word
@@ -158,7 +158,7 @@ class EvenSpreadAligner:
         share = self.seconds / len(lines)
         timed = [Line(text, index * share, (index + 1) * share) for index, text in enumerate(lines)]
         words = [Word(word, line.start, line.end, index) for index, line in enumerate(timed) for word in line.text.split()]
-        return TimedLyrics(timed, words, log_likelihood=-1.5, vocals="none (spread evenly)")
+        return AlignedLyrics(words, timed, log_likelihood=-1.5, vocals="none (spread evenly)")
 
     def describe(self):
         return {"aligner": "even-spread-test", "model": self.model}

@@ -13,8 +13,8 @@ from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.readers.interpretation import load_release
 from songalign.corpus.segmenter import SegmenterConfig
-from songalign.errors import NOTED, SKIPPED, BadInputError, SkipReport
 from songalign.corpus.testing import write_audio
+from songalign.errors import NOTED, SKIPPED, BadInputError, SkipReport
 
 RECORDS = [
     {"music4all_id": "m1", "lyrics": "one", "comment": "first", "votes": 2},

@@ -11,8 +11,8 @@ import soundfile as sf
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.readers import read_songs
-from songalign.errors import REPAIRED, SKIPPED, SkipReport, SongalignError
 from songalign.corpus.testing import FakeSong, regular_lines, write_audio, write_jamendo_corpus
+from songalign.errors import REPAIRED, SKIPPED, SkipReport, SongalignError
 
 QUIRKY = [
     "Zoë_&_Friends_-_Don't_Stop_(Live)",

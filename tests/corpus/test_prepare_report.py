@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from songalign.cli import app
 from songalign.console import print_skip_report
 from songalign.corpus.prepare import SKIPPED_FILE, prepare_corpus
-from songalign.errors import REPAIRED, REPORT_COLUMNS, SKIPPED, SkipReport, reason_kind
 from songalign.corpus.testing import FakeSong, regular_lines, write_jamendo_corpus
+from songalign.errors import REPAIRED, REPORT_COLUMNS, SKIPPED, SkipReport, reason_kind
 
 WITH_AUDIO, WITHOUT_AUDIO, OVERLAPS = 10, 69, 29
 """The layout of the issue: 10 songs' audio present, 69 rows without audio, 29 overlapping lines."""

@@ -18,8 +18,8 @@ from songalign.corpus.records import Note
 from songalign.corpus.synth import ensure_synthetic_corpus, plan_corpus, render, synthesize_corpus
 from songalign.corpus.synth.song import compose_song
 from songalign.corpus.synth.voice import SAMPLE_RATE
-from songalign.errors import NOTED, SkipReport
 from songalign.corpus.testing import FakeSong, regular_lines, write_jamendo_corpus
+from songalign.errors import NOTED, SkipReport
 
 SEED, N_SONGS, DURATION = 3, 2, 15.0
 PCM16_STEP = 1.0 / 32768  # one step of the stem's 16-bit FLAC

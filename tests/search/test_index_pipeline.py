@@ -14,9 +14,9 @@ from songalign.align.data import window_features
 from songalign.audio.cache import FeatureCache
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.prepare import prepare_corpus
+from songalign.corpus.testing import FakeSong, regular_lines, write_jamendo_corpus
 from songalign.search import SegmentStore, build_index
 from songalign.search.testing import song_signal, tiny_search_model
-from songalign.corpus.testing import FakeSong, regular_lines, write_jamendo_corpus
 
 MP3_RATE = 44100
 

@@ -15,8 +15,8 @@ pytest.importorskip("transformers")
 import transformers  # noqa: E402
 from transformers import ClapAudioModelWithProjection, ClapModel, ClapProcessor  # noqa: E402
 
-from songalign.errors import SongalignError  # noqa: E402
 from songalign.corpus.testing import tone  # noqa: E402
+from songalign.errors import SongalignError  # noqa: E402
 from songalign.towers import build_audio_tower, build_text_tower  # noqa: E402
 from songalign.towers.hf_clap import crop_to, read_clap_checkpoint  # noqa: E402
 from songalign.towers.testing import (  # noqa: E402

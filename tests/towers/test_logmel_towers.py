@@ -10,8 +10,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from songalign.audio.features import LogMelConfig, log_mel
-from songalign.errors import SongalignError
 from songalign.corpus.testing import tone
+from songalign.errors import SongalignError
 from songalign.towers import AUDIO_TOWERS, TEXT_TOWERS, AudioTower, build_audio_tower, build_text_tower
 from songalign.towers import cnn as cnn_module
 

@@ -1,4 +1,4 @@
-"""CTC forced alignment and the timed-lyrics writers, on emissions built from known word times."""
+"""CTC forced alignment, on emissions built from known word times, and its lyrics written and read back."""
 
 from __future__ import annotations
 
@@ -9,21 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from songalign.corpus.readers.folder import _assemble, _parse_lrc
-from songalign.corpus.readers.jamendo import LINE_COLUMNS, WORD_COLUMNS, _read_lines, _read_words
-from songalign.corpus.records import Line, Word
+from songalign.corpus.lyrics_files import read_lrc, write_lrc
+from songalign.corpus.records import Line
 from songalign.errors import SongalignError
 from songalign.transcribe.align import (
     BLANK_FRAME,
     align_lyrics,
     forced_align,
     frames_needed,
-    lrc_time,
     token_spans,
     viterbi_align,
-    write_jamendo_lines_csv,
-    write_jamendo_words_csv,
-    write_lrc,
 )
 from songalign.transcribe.metrics import alignment_scores, even_spread_starts
 from songalign.transcribe.symbols import BLANK_INDEX, SPACE_INDEX, SYMBOLS, encode, normalise_text
@@ -190,77 +185,11 @@ def test_exactly_uniform_emissions_tie_and_pack_the_text_early():
     assert frame_tokens.tolist() == [0, 1] + [BLANK_FRAME] * 8
 
 
-# --------------------------------------------------------------------------------------------
-# Writers
-
-
-def aligned_example() -> tuple[list[Word], list[Line]]:
-    words = [
-        Word("Don't", 1.0, 1.4, 0),
-        Word("stop,", 1.5, 2.0, 0),
-        Word("believin'", 2.25, 3.123456, 0),
-        Word("hold", 4.0, 4.5, 1),
-        Word("on", 4.6, 5.2, 1),
-        Word("feelin'", 65.01, 66.5, 2),
-    ]
-    lines = [
-        Line("Don't stop, believin'", 1.0, 3.123456),
-        Line("hold on", 4.0, 5.2),
-        Line("feelin'", 65.01, 66.5),
-    ]
-    return words, lines
-
-
-def test_jamendo_csvs_read_back_through_the_jamendo_reader(tmp_path):
-    words, lines = aligned_example()
-    (tmp_path / "annotations" / "words").mkdir(parents=True)
-    (tmp_path / "annotations" / "lines").mkdir(parents=True)
-    (tmp_path / "lyrics").mkdir()
-    (tmp_path / "lyrics" / "Song_-_X.words.txt").write_text("".join(w.text + "\n" for w in words), encoding="utf-8")
-    words_path = write_jamendo_words_csv(tmp_path / "annotations" / "words" / "Song_-_X.csv", words)
-    lines_path = write_jamendo_lines_csv(tmp_path / "annotations" / "lines" / "Song_-_X.csv", lines)
-
-    raw = words_path.read_text(encoding="utf-8").splitlines()
-    assert raw[0] == ",".join(WORD_COLUMNS)
-    assert raw[1:4] == ["1.0000,1.4000,nan", "1.5000,2.0000,nan", "2.2500,3.1235,3.1235"]
-    assert lines_path.read_text(encoding="utf-8").splitlines()[0] == ",".join(LINE_COLUMNS)
-
-    read_words = _read_words(tmp_path, "Song_-_X")
-    assert [(w.text, w.line) for w in read_words] == [(w.text, w.line) for w in words]
-    for got, want in zip(read_words, words, strict=True):
-        assert got.start == pytest.approx(want.start, abs=5e-5) and got.end == pytest.approx(want.end, abs=5e-5)
-    read_lines = _read_lines(tmp_path, "Song_-_X")
-    assert [line.text for line in read_lines] == [line.text for line in lines]
-    for got, want in zip(read_lines, lines, strict=True):
-        assert got.start == pytest.approx(want.start, abs=5e-5) and got.end == pytest.approx(want.end, abs=5e-5)
-
-
-def test_lrc_reads_back_through_the_folder_reader(tmp_path):
-    _, lines = aligned_example()
-    lines = [*lines[:1], Line("right on", 3.123456, 3.9), *lines[1:]]  # a line that ends where the next starts
-    path = write_lrc(tmp_path / "song.lrc", lines)
-    rows = path.read_text(encoding="utf-8").splitlines()
-    assert rows[:3] == ["[00:01.00]Don't stop, believin'", "[00:03.12]right on", "[00:03.90]"]
-    assert rows[-2:] == ["[01:05.01]feelin'", "[01:06.50]"]
-    read_lines, _ = _assemble(_parse_lrc(path.read_text(encoding="utf-8"), path).entries, duration=None)
-    assert [line.text for line in read_lines] == [line.text for line in lines]
-    for got, want in zip(read_lines, lines, strict=True):
-        assert got.start == pytest.approx(want.start, abs=0.005) and got.end == pytest.approx(want.end, abs=0.005)
-
-
-def test_lrc_times_and_bad_lines():
-    assert lrc_time(0.0) == "00:00.00" and lrc_time(59.996) == "01:00.00" and lrc_time(754.321) == "12:34.32"
-    with pytest.raises(SongalignError, match="line 1"):
-        write_lrc("unused.lrc", [Line("a", 2.0, 3.0), Line("b", 1.0, 1.5)])
-    with pytest.raises(SongalignError, match="start <= end"):
-        write_lrc("unused.lrc", [Line("a", 2.0, 1.0)])
-
-
 def test_aligned_lyrics_write_and_read_back(tmp_path):
     log_probs, _ = sung_emissions(WORDS, STARTS, 260)
     lyrics = align_lyrics(log_probs, ["all is all", "we call all"], emission_seconds=SECONDS)
     path = write_lrc(tmp_path / "a.lrc", lyrics.lines)
-    read_lines, _ = _assemble(_parse_lrc(path.read_text(encoding="utf-8"), path).entries, duration=None)
+    read_lines, _ = read_lrc(path).lines_and_words()
     assert [line.text for line in read_lines] == ["all is all", "we call all"]
     assert read_lines[1].start == pytest.approx(lyrics.lines[1].start, abs=0.005)
 

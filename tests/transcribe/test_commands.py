@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from songalign.cli import app
 from songalign.corpus.readers.folder import read_folder
-from songalign.errors import SkipReport, SongalignError
 from songalign.corpus.testing import FakeSong, write_audio, write_jamendo_corpus
+from songalign.errors import SkipReport, SongalignError
 from songalign.transcribe.lm import build_arpa
 
 runner = CliRunner()

@@ -5,8 +5,8 @@ aligner by name and never imports the package that implements it: the corpus lay
 tasks, and the registry's lazy ``"module:attr"`` target is the only thing that names them. ::
 
     aligner = ALIGNERS["ctc"](model_dir)        # checks model_dir at once; loads weights at first use
-    timed = aligner.align(audio_path, ["first line", "second line"], report)
-    timed.lines, timed.words, timed.log_likelihood, timed.vocals, aligner.describe()
+    aligned = aligner.align(audio_path, ["first line", "second line"], report)
+    aligned.lines, aligned.words, aligned.log_likelihood, aligned.vocals, aligner.describe()
 
 =========  ==============================================  ========================================
 name       implementation                                  what it needs
@@ -34,17 +34,18 @@ from songalign.registry import Registry
 
 
 @dataclass
-class TimedLyrics:
+class AlignedLyrics:
     """Plain lyrics with times (seconds from the start of the audio), as an aligner found them.
 
-    ``lines`` holds one :class:`~songalign.corpus.records.Line` per given line, in order; ``words``
-    every word as written, with the index of its line; ``log_likelihood`` the alignment's score
-    (natural log; comparable between alignments of one aligner only); ``vocals`` says what the
-    aligner heard as the singing voice (e.g. ``"mix copy"`` or a separator).
+    ``words`` holds every word as written, with the index of its line; ``lines`` one
+    :class:`~songalign.corpus.records.Line` per given line, in order; ``log_likelihood`` the
+    alignment's score (natural log; for CTC the Viterbi path's log-probability summed over frames;
+    comparable between alignments of one aligner only); ``vocals`` says what the aligner heard as
+    the singing voice (e.g. ``"mix copy"`` or a separator; empty when not said).
     """
 
-    lines: list[Line] = field(default_factory=list)
     words: list[Word] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
     log_likelihood: float = 0.0
     vocals: str = ""
 
@@ -58,7 +59,7 @@ class LyricsAligner(Protocol):
     loading waits for the first :meth:`align`.
     """
 
-    def align(self, audio_path: Path, lines: Sequence[str], report: SkipReport) -> TimedLyrics:
+    def align(self, audio_path: Path, lines: Sequence[str], report: SkipReport) -> AlignedLyrics:
         """Time ``lines`` (in order) in the audio file.
 
         Raises :class:`~songalign.errors.BadInputError` when the audio does not decode and

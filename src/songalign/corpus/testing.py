@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from songalign.corpus.readers.jamendo import JAMENDO_COLUMNS, LINE_COLUMNS, WORD_COLUMNS
+from songalign.corpus.lyrics_files import LINE_COLUMNS, WORD_COLUMNS
+from songalign.corpus.readers.jamendo import JAMENDO_COLUMNS
 
 
 def tone(duration: float, sample_rate: int = 16000, frequency: float = 220.0, channels: int = 1) -> np.ndarray:

@@ -30,23 +30,23 @@ Words and lines (:func:`align_lyrics`):
   first). So pass lyric lines, not the blank lines between paragraphs, if a writer's output is to
   hold lyric lines only.
 
-Writers: :func:`write_jamendo_words_csv` and :func:`write_jamendo_lines_csv` write JamendoLyrics'
-annotation files (what :mod:`songalign.corpus.readers.jamendo` reads), :func:`write_lrc` an ``.lrc``
-file (what :mod:`songalign.corpus.readers.folder` reads).
+The words and lines of :class:`AlignedLyrics` are the corpus records, written as timed-lyrics files
+by :mod:`songalign.corpus.lyrics_files`: JamendoLyrics' annotation CSVs
+(:func:`~songalign.corpus.lyrics_files.write_jamendo_words_csv`,
+:func:`~songalign.corpus.lyrics_files.write_jamendo_lines_csv`) and ``.lrc``
+(:func:`~songalign.corpus.lyrics_files.write_lrc`).
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from songalign.corpus.readers.jamendo import LINE_COLUMNS, WORD_COLUMNS
+from songalign.corpus.aligners import AlignedLyrics
 from songalign.corpus.records import Line, Seconds, Word
 from songalign.errors import SongalignError
 from songalign.transcribe.symbols import BLANK_INDEX, EMISSION_SECONDS, encode, normalise_text
@@ -71,18 +71,6 @@ class Alignment:
     first_frames: np.ndarray
     last_frames: np.ndarray
     log_likelihood: float
-
-
-@dataclass
-class AlignedLyrics:
-    """Lyrics with times (seconds): every word as written, with the index of its line, and every line.
-
-    ``log_likelihood`` is the Viterbi path's log-probability (natural log, summed over frames).
-    """
-
-    words: list[Word] = field(default_factory=list)
-    lines: list[Line] = field(default_factory=list)
-    log_likelihood: float = 0.0
 
 
 def _as_log_probs(log_probs: Any) -> np.ndarray:
@@ -290,75 +278,3 @@ def _fill_untimed(times: list[tuple[float, float] | None]) -> list[tuple[float, 
             filled.append(item)
             previous_end = item[1]
     return filled
-
-
-# --------------------------------------------------------------------------------------------
-# Writers
-
-
-def _seconds_cell(value: float) -> str:
-    return f"{value:.4f}"
-
-
-def _write_rows(path: Path, header: Sequence[str], rows: list[list[str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def write_jamendo_words_csv(path: str | Path, words: Sequence[Word]) -> Path:
-    """Write ``words`` as a JamendoLyrics word annotation (``word_start,word_end,line_end``, seconds, 4 decimals).
-
-    ``line_end`` is the word's end on the last word of each line (the last of a run of words sharing
-    ``Word.line``) and ``nan`` elsewhere. The words' texts go in ``<name>.words.txt`` in that layout,
-    which this file does not hold. Returns ``path``.
-    """
-    rows = []
-    for index, word in enumerate(words):
-        last_of_line = index + 1 == len(words) or words[index + 1].line != word.line
-        rows.append(
-            [_seconds_cell(word.start), _seconds_cell(word.end), _seconds_cell(word.end) if last_of_line else "nan"]
-        )
-    return _write_rows(Path(path), WORD_COLUMNS, rows)
-
-
-def write_jamendo_lines_csv(path: str | Path, lines: Sequence[Line]) -> Path:
-    """Write ``lines`` as a JamendoLyrics line annotation (``start_time,end_time,lyrics_line``); returns ``path``."""
-    rows = [[_seconds_cell(line.start), _seconds_cell(line.end), line.text] for line in lines]
-    return _write_rows(Path(path), LINE_COLUMNS, rows)
-
-
-def _centiseconds(seconds: Seconds) -> int:
-    return round(seconds * 100)
-
-
-def lrc_time(seconds: Seconds) -> str:
-    """An LRC time tag body ``mm:ss.xx`` (centiseconds, rounded) for ``seconds`` >= 0."""
-    minutes, rest = divmod(_centiseconds(seconds), 6000)
-    return f"{minutes:02d}:{rest // 100:02d}.{rest % 100:02d}"
-
-
-def write_lrc(path: str | Path, lines: Sequence[Line]) -> Path:
-    """Write ``lines`` as an ``.lrc`` file of ``[mm:ss.xx]text`` lines (UTF-8, times rounded to 10 ms).
-
-    LRC has no line ends: a line lasts until the next tag. So where a line ends before the next one
-    starts (and after the last line) an empty ``[mm:ss.xx]`` tag marks its end, which the folder reader
-    understands. Lines must be in time order with times >= 0; returns ``path``.
-    """
-    out: list[str] = []
-    for index, line in enumerate(lines):
-        if not (line.start >= 0 and line.end >= line.start):
-            raise SongalignError(
-                f"line {index} ({line.text!r}) runs from {line.start} to {line.end} s; LRC needs 0 <= start <= end"
-            )
-        if index and line.start < lines[index - 1].start:
-            raise SongalignError(f"line {index} ({line.text!r}) starts before the line above it; sort lines by start")
-        out.append(f"[{lrc_time(line.start)}]{' '.join(line.text.split())}")
-        next_start = lines[index + 1].start if index + 1 < len(lines) else None
-        if line.end > line.start and (next_start is None or _centiseconds(line.end) < _centiseconds(next_start)):
-            out.append(f"[{lrc_time(line.end)}]")
-    path = Path(path)
-    path.write_text("".join(row + "\n" for row in out), encoding="utf-8")
-    return path

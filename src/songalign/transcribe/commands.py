@@ -44,7 +44,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from songalign.console import console
-from songalign.errors import BadInputError, SongalignError
+from songalign.errors import SongalignError
 
 if TYPE_CHECKING:
     from songalign.transcribe.decode import FileTranscription
@@ -273,18 +273,6 @@ def run_command(
 # -- align ----------------------------------------------------------------------------------------------
 
 
-def _lyric_lines(path: Path) -> list[str]:
-    """The lyric lines of a plain-lyrics file (blank lines, which separate paragraphs, left out)."""
-    from songalign.corpus.readers.text import read_text
-
-    if not path.is_file():
-        raise BadInputError(path, "is not a file; give the song's lyrics as a .txt file, one lyric line per line")
-    lines = [line.strip() for line in read_text(path).splitlines() if line.strip()]
-    if not lines:
-        raise BadInputError(path, "holds no lyric lines; write the song's lyrics in it, one line per line")
-    return lines
-
-
 @transcribe_app.command("align")
 def align_command(
     audio: Annotated[Path, typer.Argument(help="the song's audio")],
@@ -303,10 +291,16 @@ def align_command(
     vocals: VocalsOption = None,
 ) -> None:
     """Time plain lyrics to a song (CTC forced alignment); writes JamendoLyrics-style CSVs and/or an LRC file."""
-    from songalign.transcribe.align import write_jamendo_lines_csv, write_jamendo_words_csv, write_lrc
+    from songalign.corpus.lyrics_files import (
+        read_plain_lyrics,
+        write_jamendo_lines_csv,
+        write_jamendo_words_csv,
+        write_lrc,
+        write_words_txt,
+    )
     from songalign.transcribe.listen import align_heard, hear, load_transcriber
 
-    lines = _lyric_lines(lyrics)
+    lines = read_plain_lyrics(lyrics, require_lines=True).lines  # blank lines only separate paragraphs
     transcriber = load_transcriber(model, needs="lyrics")
     heard = hear(transcriber, audio, _vocal_channel(model, transcriber.config, vocals, 1))
     aligned = align_heard(heard, lines)
@@ -316,9 +310,7 @@ def align_command(
     written = []
     if format_ in (AlignFormat.jamendo, AlignFormat.all):
         written.append(write_jamendo_words_csv(folder / f"{stem}.words.csv", aligned.words))
-        words_txt = folder / f"{stem}.words.txt"
-        words_txt.write_text("".join(f"{word.text}\n" for word in aligned.words), encoding="utf-8")
-        written.append(words_txt)
+        written.append(write_words_txt(folder / f"{stem}.words.txt", [word.text for word in aligned.words]))
         written.append(write_jamendo_lines_csv(folder / f"{stem}.lines.csv", aligned.lines))
     if format_ in (AlignFormat.lrc, AlignFormat.all):
         written.append(write_lrc(folder / f"{stem}.lrc", aligned.lines))

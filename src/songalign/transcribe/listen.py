@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from songalign.audio.io import load_audio
-from songalign.corpus.aligners import TimedLyrics
+from songalign.corpus.aligners import AlignedLyrics
 from songalign.corpus.records import Song
 from songalign.errors import BadInputError, SkipReport, SongalignError
 from songalign.transcribe.data import VocalSource
@@ -241,7 +241,7 @@ def hear(transcriber: Transcriber, audio_path: Path, channel: VocalChannel) -> H
     return Heard(transcriber.emissions(mix, vocals, SAMPLE_RATE), held, len(mix) / SAMPLE_RATE)
 
 
-def align_heard(heard: Heard, lines: Sequence[str]) -> TimedLyrics:
+def align_heard(heard: Heard, lines: Sequence[str]) -> AlignedLyrics:
     """``lines`` timed in what was heard (CTC forced alignment; times clamped to the audio's length).
 
     Raises :class:`SongalignError` when the lyrics do not fit the audio or hold no letter it can align.
@@ -250,7 +250,7 @@ def align_heard(heard: Heard, lines: Sequence[str]) -> TimedLyrics:
 
     emissions = heard.emissions
     aligned = align_lyrics(emissions.log_probs, list(lines), emissions.emission_seconds, duration=heard.duration)
-    return TimedLyrics(list(aligned.lines), list(aligned.words), float(aligned.log_likelihood), heard.vocals)
+    return replace(aligned, vocals=heard.vocals)
 
 
 class CtcLyricsAligner:
@@ -278,7 +278,7 @@ class CtcLyricsAligner:
                 )
         return self._transcriber
 
-    def align(self, audio_path: Path, lines: Sequence[str], report: SkipReport) -> TimedLyrics:
+    def align(self, audio_path: Path, lines: Sequence[str], report: SkipReport) -> AlignedLyrics:
         """``lines`` timed in the audio at ``audio_path`` (see :class:`~songalign.corpus.aligners.LyricsAligner`)."""
         return align_heard(hear(self._loaded(report), Path(audio_path), self.channel), lines)
 

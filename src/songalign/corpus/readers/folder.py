@@ -1,14 +1,16 @@
 """Readers for a user's own songs: a folder of audio with timed lyrics, or a CSV of untimed pairs.
 
 :func:`read_folder` walks a folder (recursively) for audio files, each with a lyrics annotation
-of the same name beside it (``Artist - Title.mp3`` + ``Artist - Title.lrc``), or with none:
+of the same name beside it (``Artist - Title.mp3`` + ``Artist - Title.lrc``), or with none (the
+files are read by :mod:`songalign.corpus.lyrics_files`, which says more about each format):
 
 - ``.lrc``: timed lines ``[mm:ss.xx]text`` (also ``[mm:ss]``, ``[mm:ss.xxx]`` and ``[mm:ss:xx]``);
   several time tags on one line (a repeated chorus); ``[offset:±ms]`` (positive shifts the
   lyrics earlier: time = tag - offset / 1000); ``[ar:]``, ``[ti:]``, ``[al:]``, ``[la:]`` /
   ``[lang:]`` metadata; enhanced ``<mm:ss.xx>`` word times. A line ends where the next one
   starts; a line with no text only marks such an end (an instrumental gap), and the last line
-  ends :data:`LAST_LINE_SECONDS` after it starts (or at the end of the audio, if sooner).
+  ends :data:`~songalign.corpus.lyrics_files.LAST_LINE_SECONDS` after it starts (or at the end of
+  the audio, if sooner).
 - ``.csv`` with the header ``start,end,text`` (or ``start_time,end_time,lyrics_line``), times in
   seconds (or ``mm:ss.xx``); an empty ``end`` is filled as in LRC.
 - ``.json``: a list of ``{"start", "end", "text"}`` (optionally ``"words"``, a list of the same),
@@ -50,24 +52,26 @@ Timings are parsed, not checked: NaN, negative or overlapping times are passed o
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
 from songalign.audio.io import AUDIO_EXTENSIONS, probe_audio
 from songalign.corpus.aligners import ALIGNERS, LyricsAligner
-from songalign.corpus.readers.text import csv_records, read_text, wanted_languages
-from songalign.corpus.records import Line, Paragraph, Seconds, Song, Word
+from songalign.corpus.lyrics_files import TIMED_READERS, read_plain_lyrics
+from songalign.corpus.readers.text import (
+    csv_records,
+    first_field,
+    is_blank,
+    read_text,
+    require_columns,
+    wanted_languages,
+)
+from songalign.corpus.records import Line, Paragraph, Song
 from songalign.corpus.segmenter import AUDIO_ONLY_WINDOW_SECONDS
 from songalign.errors import BadInputError, SkipReport, SongalignError
-
-LAST_LINE_SECONDS: Seconds = 5.0
-"""How long the last line of a file that gives no end times lasts (capped by the audio's end)."""
 
 ANNOTATION_SUFFIXES = (".lrc", ".csv", ".json")
 """Lyrics annotation formats read beside an audio file, in order of preference."""
@@ -79,278 +83,8 @@ UNTIMED_KIND = "untimed .txt lyrics without --option aligner=MODEL_DIR to time t
 UNALIGNED_KIND = "lyrics that could not be aligned to their audio (too long for it, or no letters to align)"
 AUDIO_ONLY_KIND = "audio with no lyrics file beside it, read as audio-only (fixed windows, no text)"
 
-START_FIELDS = ("start", "start_time")
-END_FIELDS = ("end", "end_time")
-TEXT_FIELDS = ("text", "lyrics_line")
 PAIR_AUDIO_FIELDS = ("audio_path",)
 PAIR_LYRICS_FIELDS = ("lyrics", "text")
-
-
-# --------------------------------------------------------------------------------------------
-# What every annotation format is parsed into
-
-
-@dataclass
-class _Timed:
-    """A line (or word) as a file gives it: times in seconds, ``end`` None when the file does not say."""
-
-    start: Seconds
-    end: Seconds | None
-    text: str
-    words: list[_Timed] = field(default_factory=list)
-
-
-@dataclass
-class _Annotation:
-    """A parsed annotation file: its timed entries (empty-text entries mark line ends), metadata, problems."""
-
-    entries: list[_Timed] = field(default_factory=list)
-    title: str = ""
-    artist: str = ""
-    language: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-
-
-def _assemble(entries: list[_Timed], duration: Seconds | None) -> tuple[list[Line], list[Word]]:
-    """Turn parsed entries into lines and words, filling the ends a file left open.
-
-    An entry without an end ends where the next later entry starts (an empty-text entry only
-    marks such an end); the last one ends ``LAST_LINE_SECONDS`` after it starts, or at
-    ``duration`` (seconds) if that is sooner. A word without an end ends where the next word of
-    its line starts, the last one where its line ends.
-    """
-    ordered = sorted(entries, key=_start_key)
-    starts = [entry.start for entry in ordered]
-    lines: list[Line] = []
-    words: list[Word] = []
-    for position, entry in enumerate(ordered):
-        if not entry.text:
-            continue
-        end = entry.end if entry.end is not None else _open_end(entry.start, starts[position + 1 :], duration)
-        line_index = len(lines)
-        lines.append(Line(entry.text, entry.start, end))
-        for k, word in enumerate(entry.words):
-            word_end = word.end
-            if word_end is None:
-                word_end = entry.words[k + 1].start if k + 1 < len(entry.words) else end
-            words.append(Word(word.text, word.start, word_end, line=line_index))
-    return lines, words
-
-
-def _start_key(entry: _Timed) -> tuple[int, float]:
-    # NaN cannot be sorted; such entries go last and clean_song drops them.
-    return (0, entry.start) if math.isfinite(entry.start) else (1, 0.0)
-
-
-def _open_end(start: Seconds, later_starts: list[Seconds], duration: Seconds | None) -> Seconds:
-    for candidate in later_starts:
-        if candidate > start:  # several lines may share a time (a translation); skip those
-            return candidate
-    fallback = start + LAST_LINE_SECONDS
-    return min(fallback, duration) if duration is not None else fallback
-
-
-def _to_seconds(value: Any) -> Seconds:
-    """Seconds from a number, or from a string of seconds, ``mm:ss.xx`` or ``hh:mm:ss.xx``; ValueError if neither."""
-    if isinstance(value, bool):
-        raise ValueError(value)
-    if isinstance(value, int | float):
-        return float(value)
-    if not isinstance(value, str):
-        raise ValueError(value)
-    parts = value.strip().split(":")
-    if len(parts) > 3 or any(not part.strip() for part in parts):
-        raise ValueError(value)
-    seconds = float(parts[-1])
-    for scale, part in zip((60, 3600), reversed(parts[:-1]), strict=False):
-        if not part.isdigit():
-            raise ValueError(value)
-        seconds += scale * int(part)
-    return seconds
-
-
-def _field(record: Mapping[str, Any], names: Iterable[str]) -> Any:
-    """The value of the first of ``names`` that ``record`` has (None if none)."""
-    for name in names:
-        if name in record:
-            return record[name]
-    return None
-
-
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _clean_text(value: Any) -> str:
-    """Lyric text with runs of whitespace (including newlines) collapsed to one space."""
-    return " ".join(str(value).split()) if value is not None else ""
-
-
-def _timed_from_record(record: Mapping[str, Any]) -> _Timed:
-    """One ``{start, end, text[, words]}`` record (a CSV row or JSON object); ValueError says what is wrong."""
-    start_value, end_value = _field(record, START_FIELDS), _field(record, END_FIELDS)
-    if _is_blank(start_value):
-        raise ValueError("has no start time")
-    try:
-        start = _to_seconds(start_value)
-    except ValueError:
-        raise ValueError(f"has a start {start_value!r} that is not a time in seconds or mm:ss.xx") from None
-    end = None
-    if not _is_blank(end_value):
-        try:
-            end = _to_seconds(end_value)
-        except ValueError:
-            raise ValueError(f"has an end {end_value!r} that is not a time in seconds or mm:ss.xx") from None
-    words = record.get("words") or []
-    if isinstance(words, str):
-        words = []  # a CSV column called "words" is not word timing
-    if not isinstance(words, list) or not all(isinstance(w, Mapping) for w in words):
-        raise ValueError("has 'words' that are not a list of {start, end, text} objects")
-    try:
-        timed_words = [_timed_from_record(word) for word in words]
-    except ValueError as error:
-        raise ValueError(f"has an unusable word: it {error}") from None
-    return _Timed(start, end, _clean_text(_field(record, TEXT_FIELDS)), [w for w in timed_words if w.text])
-
-
-def _entries_from_records(annotation: _Annotation, records: Iterable[tuple[str, Any]]) -> None:
-    """Parse ``(where, record)`` pairs into ``annotation``; a bad record becomes a problem, not an error."""
-    for where, record in records:
-        if not isinstance(record, Mapping):
-            annotation.problems.append(f"{where} is not an object with start, end and text; it was left out")
-            continue
-        try:
-            annotation.entries.append(_timed_from_record(record))
-        except ValueError as error:
-            annotation.problems.append(f"{where} {error}; it was left out, fix it to keep that line")
-
-
-# --------------------------------------------------------------------------------------------
-# Text files and CSV
-
-
-def _require_columns(header: list[str], path: Path, *columns: tuple[str, ...], expected: str) -> None:
-    missing = [names for names in columns if not any(name in header for name in names)]
-    if missing:
-        shown = ",".join(header) if header else "nothing"
-        raise BadInputError(path, f"has the header '{shown}' but it needs {expected}; fix its first line")
-
-
-# --------------------------------------------------------------------------------------------
-# The three annotation formats
-
-_LRC_TIME = r"(\d+):(\d{1,2})(?:[.:](\d{1,3}))?"
-_LRC_LINE = re.compile(rf"^\s*((?:\[{_LRC_TIME}\]\s*)+)(.*)$")
-_LRC_LINE_TAG = re.compile(rf"\[{_LRC_TIME}\]")
-_LRC_WORD_TAG = re.compile(rf"<{_LRC_TIME}>")
-_LRC_META = re.compile(r"^\s*\[([A-Za-z#]+)\s*:(.*)\]\s*$")
-_LRC_META_FIELDS = {"ar": "artist", "ti": "title", "la": "language", "lang": "language"}
-_LRC_META_EXTRA = {"al": "album", "au": "songwriter", "by": "lrc_author"}
-
-
-def _lrc_seconds(minutes: str, seconds: str, fraction: str | None) -> Seconds:
-    """``mm``, ``ss`` and an optional fraction (``.5``, ``.50``, ``.500`` or ``:50`` are all half a second)."""
-    value = 60 * int(minutes) + int(seconds)
-    return value + int(fraction) / 10 ** len(fraction) if fraction else float(value)
-
-
-def _parse_lrc(text: str, path: Path) -> _Annotation:
-    """Parse LRC text (see the module docstring for what is understood)."""
-    annotation = _Annotation()
-    offset = 0.0
-    timed_lines: list[tuple[list[Seconds], str]] = []
-    for raw in text.splitlines():
-        match = _LRC_LINE.match(raw)
-        if match:
-            tags = [_lrc_seconds(*tag) for tag in _LRC_LINE_TAG.findall(match.group(1))]
-            timed_lines.append((tags, match.group(5)))
-            continue
-        meta = _LRC_META.match(raw)
-        if not meta:
-            continue  # untimed text (a title line, a "[Chorus]" label) is not timed lyrics
-        key, value = meta.group(1).lower(), meta.group(2).strip()
-        if key == "offset":
-            try:
-                offset = float(value) / 1000.0
-            except ValueError:
-                annotation.problems.append(f"[offset:{value}] is not a number of milliseconds; it was ignored")
-        elif key in _LRC_META_FIELDS and value:
-            setattr(annotation, _LRC_META_FIELDS[key], value.lower() if key in ("la", "lang") else value)
-        elif key in _LRC_META_EXTRA and value:
-            annotation.extra[_LRC_META_EXTRA[key]] = value
-    if not timed_lines:
-        raise BadInputError(
-            path, "holds no timed lines ([mm:ss.xx]text); add time tags or use a .csv with start,end,text"
-        )
-    for tags, body in timed_lines:
-        line_text, words, end = _lrc_body(body)
-        for tag in tags:
-            shift = tag - tags[0] - offset  # word tags are absolute for the first occurrence of the line
-            annotation.entries.append(
-                _Timed(
-                    tag - offset,
-                    None if end is None else end + shift,
-                    line_text,
-                    [_Timed(w.start + shift, None if w.end is None else w.end + shift, w.text) for w in words],
-                )
-            )
-    return annotation
-
-
-def _lrc_body(body: str) -> tuple[str, list[_Timed], Seconds | None]:
-    """Split the text after a line's time tags into (line text, words from ``<mm:ss.xx>`` tags, end).
-
-    Each ``<time>`` tagged piece becomes one word, ending at the next tag; a tag at the very end
-    of the line gives the line's end (None otherwise).
-    """
-    pieces = _LRC_WORD_TAG.split(body)  # [before, m, s, frac, piece, m, s, frac, piece, ...]
-    line_text = _clean_text("".join(pieces[0::4]))
-    times = [_lrc_seconds(*pieces[i : i + 3]) for i in range(1, len(pieces), 4)]
-    texts = [pieces[i] for i in range(4, len(pieces), 4)]
-    words = [
-        _Timed(time, times[k + 1] if k + 1 < len(times) else None, _clean_text(piece))
-        for k, (time, piece) in enumerate(zip(times, texts, strict=True))
-        if piece.strip()
-    ]
-    end = times[-1] if times and not texts[-1].strip() else None
-    return line_text, words, end
-
-
-def _parse_csv(text: str, path: Path) -> _Annotation:
-    """Parse a ``start,end,text`` (or ``start_time,end_time,lyrics_line``) CSV."""
-    header, rows = csv_records(text, path)
-    _require_columns(header, path, START_FIELDS, TEXT_FIELDS, expected="the columns start,end,text")
-    annotation = _Annotation()
-    _entries_from_records(annotation, ((f"line {number}", row) for number, row in rows))
-    return annotation
-
-
-def _parse_json(text: str, path: Path) -> _Annotation:
-    """Parse a JSON list of ``{start, end, text}`` or an object with ``lines`` and metadata."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise BadInputError(path, f"is not valid JSON ({error}); fix it or save the lyrics as .lrc or .csv") from None
-    annotation = _Annotation()
-    if isinstance(data, Mapping):
-        for key in ("title", "artist", "language"):
-            if isinstance(data.get(key), str):
-                setattr(annotation, key, data[key].strip().lower() if key == "language" else data[key].strip())
-        data = data.get("lines")
-    if not isinstance(data, list):
-        raise BadInputError(
-            path, 'holds neither a list of {"start", "end", "text"} objects nor an object with "lines"; reshape it'
-        )
-    _entries_from_records(annotation, ((f"line entry {n}", record) for n, record in enumerate(data, start=1)))
-    return annotation
-
-
-_PARSERS: dict[str, Callable[[str, Path], _Annotation]] = {
-    ".lrc": _parse_lrc,
-    ".csv": _parse_csv,
-    ".json": _parse_json,
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,7 +180,7 @@ def _read_folder(
 ) -> Iterator[Song]:
     annotations: dict[tuple[Path, str], dict[str, Path]] = {}
     for path in files:
-        if path.suffix.lower() in _PARSERS or path.suffix.lower() == UNTIMED_SUFFIX:
+        if path.suffix.lower() in TIMED_READERS or path.suffix.lower() == UNTIMED_SUFFIX:
             annotations.setdefault((path.parent, path.stem), {}).setdefault(path.suffix.lower(), path)
     rank = {ext: i for i, ext in enumerate(AUDIO_EXTENSIONS)}
     chosen: dict[tuple[Path, str], Path] = {}
@@ -481,7 +215,7 @@ def _read_folder(
                 yield song
             continue
         try:
-            parsed = _PARSERS[annotation_path.suffix.lower()](read_text(annotation_path), annotation_path)
+            parsed = TIMED_READERS[annotation_path.suffix.lower()](annotation_path)
             duration = probe_audio(path).duration
         except BadInputError as error:
             report.add_error(error, item=song_id)
@@ -494,7 +228,7 @@ def _read_folder(
             continue
         for problem in parsed.problems:
             report.skip(annotation_path, problem, item=song_id)
-        lines, words = _assemble(parsed.entries, duration)
+        lines, words = parsed.lines_and_words(duration)
         if not lines:
             report.skip(
                 annotation_path, "holds no timed lyric lines with text; add the lyrics with their times", item=song_id
@@ -549,16 +283,6 @@ def _audio_only_song(
 # Untimed .txt lyrics, timed by a transcriber
 
 
-def _txt_paragraphs(text: str) -> list[list[str]]:
-    """The lyric lines of a plain-lyrics text, grouped into paragraphs by blank (whitespace-only) lines."""
-    paragraphs: list[list[str]] = [[]]
-    for raw in text.splitlines():
-        line = " ".join(raw.split())
-        if line:
-            paragraphs[-1].append(line)
-        elif paragraphs[-1]:
-            paragraphs.append([])
-    return [paragraph for paragraph in paragraphs if paragraph]
 
 
 def _untimed_song(
@@ -584,7 +308,7 @@ def _untimed_song(
         report.skip(txt_path, unwanted, item=song_id)
         return None
     try:
-        paragraphs = _txt_paragraphs(read_text(txt_path))
+        paragraphs = read_plain_lyrics(txt_path).paragraphs
         duration = probe_audio(audio_path).duration
         if not paragraphs:
             report.skip(
@@ -649,7 +373,7 @@ def read_pairs(src: Path, report: SkipReport, *, languages: Sequence[str] | str 
     """
     csv_path = _pairs_file(Path(src))
     header, rows = csv_records(read_text(csv_path), csv_path)
-    _require_columns(
+    require_columns(
         header, csv_path, PAIR_AUDIO_FIELDS, PAIR_LYRICS_FIELDS, expected="the columns audio_path,lyrics[,description]"
     )
     return _read_pairs(csv_path, rows, report, wanted_languages(languages))
@@ -672,8 +396,8 @@ def _read_pairs(
     seen: dict[str, int] = {}
     for number, row in rows:
         where = f"line {number}"
-        audio_value, lyrics_value = _field(row, PAIR_AUDIO_FIELDS), _field(row, PAIR_LYRICS_FIELDS)
-        if _is_blank(audio_value):
+        audio_value, lyrics_value = first_field(row, PAIR_AUDIO_FIELDS), first_field(row, PAIR_LYRICS_FIELDS)
+        if is_blank(audio_value):
             report.skip(
                 csv_path,
                 f"{where} has no audio_path; give the audio file's path (relative to {folder} or absolute) "
@@ -681,7 +405,7 @@ def _read_pairs(
                 item=where,
             )
             continue
-        if _is_blank(lyrics_value):
+        if is_blank(lyrics_value):
             report.skip(
                 csv_path, f"{where} has no lyrics; add the song's lyrics in that column or remove the row", item=where
             )

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from songalign.corpus.lyrics_files import read_jamendo_lines_csv, read_jamendo_words_csv, read_words_txt
 from songalign.corpus.readers.interpretation import INTERPRETATIONS, interpretation, parse_votes
-from songalign.corpus.readers.text import csv_records, read_text, wanted_languages
+from songalign.corpus.readers.text import parse_seconds, read_csv_rows, read_text, wanted_languages
 from songalign.corpus.records import Line, Note, Paragraph, Song, Word
 from songalign.corpus.validate import lines_from_words
 from songalign.errors import BadInputError, SkipReport, SongalignError
@@ -48,10 +50,6 @@ JAMENDO_COLUMNS = (
     "NonLexical",
 )
 """The header of ``JamendoLyrics.csv``."""
-WORD_COLUMNS = ("word_start", "word_end", "line_end")
-"""The header of ``annotations/words/<name>.csv``."""
-LINE_COLUMNS = ("start_time", "end_time", "lyrics_line")
-"""The header of ``annotations/lines/<name>.csv``."""
 NOTE_COLUMNS = ("start", "end", "pitch", "word_index", "word")
 """The header of ``metadata/notes/<name>.csv`` (synthetic corpus): seconds, MIDI pitch, word index and text."""
 
@@ -64,48 +62,18 @@ VOCALS_MARK = ".vocals."
 """A vocal stem is ``stems/<name>.vocals.<ext>``."""
 
 
-def read_csv_rows(path: Path) -> list[dict[str, str]]:
-    """Rows of a CSV file with a header (names lower-cased), as dictionaries of stripped strings."""
-    _, rows = csv_records(read_text(path), path)
-    return [{k: (v or "").strip() for k, v in row.items()} for _, row in rows]
-
-
-def parse_seconds(value: str) -> float:
-    """A time in seconds from a CSV cell; anything unreadable becomes NaN (dropped later, and reported)."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _read_words(src: Path, name: str) -> list[Word]:
-    """Words with times from the annotation CSV and text from ``<name>.words.txt``; line indices from line_end."""
-    path = src / "annotations" / "words" / f"{name}.csv"
-    rows = read_csv_rows(path)
-    missing = [c for c in ("word_start", "word_end") if rows and c not in rows[0]]
-    if missing:
-        raise BadInputError(
-            path, f"missing column(s) {', '.join(missing)}; the header must be {','.join(WORD_COLUMNS)}"
-        )
+    """Words with times from ``annotations/words/<name>.csv`` and texts from ``lyrics/<name>.words.txt``
+    (empty when it is missing or shorter); line indices from the ``line_end`` marks."""
+    words = read_jamendo_words_csv(src / "annotations" / "words" / f"{name}.csv")
     text_path = src / "lyrics" / f"{name}.words.txt"
-    texts = [t.strip() for t in read_text(text_path).splitlines() if t.strip()] if text_path.is_file() else []
-    words, line = [], 0
-    for index, row in enumerate(rows):
-        text = texts[index] if index < len(texts) else ""
-        words.append(Word(text, parse_seconds(row["word_start"]), parse_seconds(row["word_end"]), line))
-        if math.isfinite(parse_seconds(row.get("line_end", "nan"))):
-            line += 1
-    return words
+    texts = read_words_txt(text_path) if text_path.is_file() else []
+    return [replace(word, text=text) for word, text in zip(words, texts, strict=False)] + words[len(texts) :]
 
 
 def _read_lines(src: Path, name: str) -> list[Line] | None:
     path = src / "annotations" / "lines" / f"{name}.csv"
-    if not path.is_file():
-        return None
-    rows = read_csv_rows(path)
-    if rows and not {"start_time", "end_time", "lyrics_line"} <= rows[0].keys():
-        raise BadInputError(path, "the header must be start_time,end_time,lyrics_line")
-    return [Line(r["lyrics_line"], parse_seconds(r["start_time"]), parse_seconds(r["end_time"])) for r in rows]
+    return read_jamendo_lines_csv(path) if path.is_file() else None
 
 
 def _read_notes(path: Path) -> list[Note]:

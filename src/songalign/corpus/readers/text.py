@@ -1,12 +1,14 @@
-"""Text helpers shared by the corpus readers: decoding, CSV rows, language filters."""
+"""Text helpers shared by the corpus readers: decoding, CSV rows and cells, language filters."""
 
 from __future__ import annotations
 
 import codecs
 import csv
 import io
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from songalign.errors import BadInputError
 
@@ -63,6 +65,41 @@ def csv_records(text: str, path: Path) -> tuple[list[str], list[tuple[int, dict[
             path, f"is not a readable CSV file ({error}); save it as plain comma-separated text"
         ) from None
     return header or [], rows
+
+
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    """Rows of a CSV file with a header (names lower-cased), as dictionaries of stripped strings."""
+    _, rows = csv_records(read_text(path), path)
+    return [{k: (v or "").strip() for k, v in row.items()} for _, row in rows]
+
+
+def require_columns(header: list[str], path: Path, *columns: tuple[str, ...], expected: str) -> None:
+    """Raise :class:`BadInputError` unless ``header`` has one name of each of ``columns``; ``expected`` says which."""
+    missing = [names for names in columns if not any(name in header for name in names)]
+    if missing:
+        shown = ",".join(header) if header else "nothing"
+        raise BadInputError(path, f"has the header '{shown}' but it needs {expected}; fix its first line")
+
+
+def first_field(record: Mapping[str, Any], names: Iterable[str]) -> Any:
+    """The value of the first of ``names`` that ``record`` has (None if none)."""
+    for name in names:
+        if name in record:
+            return record[name]
+    return None
+
+
+def is_blank(value: Any) -> bool:
+    """Whether a CSV cell or JSON value is missing: None, or a string of whitespace only."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def parse_seconds(value: str) -> float:
+    """A number (a time in seconds) from a CSV cell; anything unreadable becomes NaN (dropped later, and reported)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def wanted_languages(languages: Sequence[str] | str | None) -> frozenset[str] | None:

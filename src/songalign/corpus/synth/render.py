@@ -29,14 +29,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from songalign.corpus.readers.jamendo import (
-    LINE_COLUMNS,
-    NOTE_COLUMNS,
-    NOTES_FOLDER,
-    STEMS_FOLDER,
-    VOCALS_MARK,
-    WORD_COLUMNS,
+from songalign.corpus.lyrics_files import (
+    write_jamendo_lines_csv,
+    write_jamendo_words_csv,
+    write_plain_lyrics,
+    write_words_txt,
 )
+from songalign.corpus.readers.jamendo import NOTE_COLUMNS, NOTES_FOLDER, STEMS_FOLDER, VOCALS_MARK
 from songalign.corpus.records import Song
 from songalign.corpus.synth.music import render_backing, render_lead
 from songalign.corpus.synth.song import ComposedSong
@@ -158,19 +157,10 @@ def write_annotations(record: Song, out_dir: Path) -> None:
     """The lyrics, word, line and note files of ``record`` (see the module docstring)."""
     name = record.id
     paragraphs = [[line.text for line in record.lines if line.paragraph == p] for p in range(len(record.paragraphs))]
-    lyrics_text = "\n\n".join("\n".join(lines) for lines in paragraphs) + "\n"
-    (out_dir / "lyrics" / f"{name}.txt").write_text(lyrics_text, encoding="utf-8")
-    (out_dir / "lyrics" / f"{name}.words.txt").write_text(
-        "".join(w.text + "\n" for w in record.words), encoding="utf-8"
-    )
-    last_word = {max(i for i, w in enumerate(record.words) if w.line == j) for j in range(len(record.lines))}
-    word_rows = [
-        [_seconds(w.start), _seconds(w.end), _seconds(w.end) if i in last_word else "nan"]
-        for i, w in enumerate(record.words)
-    ]
-    _write_csv(out_dir / "annotations" / "words" / f"{name}.csv", WORD_COLUMNS, word_rows)
-    line_rows = [[_seconds(line.start), _seconds(line.end), line.text] for line in record.lines]
-    _write_csv(out_dir / "annotations" / "lines" / f"{name}.csv", LINE_COLUMNS, line_rows)
+    write_plain_lyrics(out_dir / "lyrics" / f"{name}.txt", paragraphs)
+    write_words_txt(out_dir / "lyrics" / f"{name}.words.txt", [word.text for word in record.words])
+    write_jamendo_words_csv(out_dir / "annotations" / "words" / f"{name}.csv", record.words)
+    write_jamendo_lines_csv(out_dir / "annotations" / "lines" / f"{name}.csv", record.lines)
     note_rows = [[_seconds(n.start), _seconds(n.end), f"{n.pitch:g}", n.word, n.text] for n in record.notes]
     _write_csv(out_dir / NOTES_FOLDER / f"{name}.csv", NOTE_COLUMNS, note_rows)
 
