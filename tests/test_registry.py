@@ -16,10 +16,11 @@ import songalign.registry
 from songalign.align import PRETRAINED
 from songalign.align.losses import LOSSES, MarginContrastiveLoss
 from songalign.corpus.aligners import ALIGNERS
-from songalign.corpus.readers import READERS, read_songs
+from songalign.corpus.readers import READERS
 from songalign.describe.base import DESCRIBERS
 from songalign.errors import SkipReport, SongalignError, UnknownNameError
 from songalign.registry import Registry, parse_options
+from songalign.separate import SEPARATORS, read_songs
 from songalign.towers import AUDIO_TOWERS, TEXT_TOWERS
 from songalign.transcribe import NETWORKS
 
@@ -176,6 +177,7 @@ def test_the_registry_docstring_names_the_entry_point_group_and_home_of_every_re
         (PRETRAINED, "songalign.align.PRETRAINED"),
         (NETWORKS, "songalign.transcribe.NETWORKS"),
         (ALIGNERS, "songalign.corpus.aligners.ALIGNERS"),
+        (SEPARATORS, "songalign.separate.SEPARATORS"),
     ]
     rows = [line for line in songalign.registry.__doc__.splitlines() if line.startswith("``songalign.")]
     for registry, home in homes:

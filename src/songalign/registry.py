@@ -42,6 +42,7 @@ entry-point group                  registry                                used 
 ``songalign.pretrained_models``    ``songalign.align.PRETRAINED``          ``models build NAME``
 ``songalign.transcribe_networks``  ``songalign.transcribe.NETWORKS``       ``model.network.*_network``
 ``songalign.aligners``             ``songalign.corpus.aligners.ALIGNERS``  folder reader ``aligner_kind``
+``songalign.separators``           ``songalign.separate.SEPARATORS``       a transcriber's vocal channel
 =================================  ======================================  ==============================
 
 In the plugin's ``pyproject.toml``::

@@ -16,7 +16,8 @@ the singing voice. Its source is one of
 - ``"mix"``: a copy of the mix;
 - ``"stem"``: the song's own vocal stem (``Song.extra["vocals_path"]``, from ``corpus synth --stems``);
   plain audio has none, so on a user's file a ``stem`` model hears a copy of the mix, and says so;
-- a folder: an open-unmix vocals model that separates the voice from the mix (:func:`separate_vocals`);
+- a folder: an open-unmix vocals model that separates the voice from the mix (:func:`separate_vocals`,
+  through the ``open-unmix`` entry of :data:`songalign.separate.SEPARATORS`);
 - a file (one audio file only): that file's audio is the vocal stem.
 
 By default a model hears what it was trained with (its ``config.vocals``); a caller's option replaces it.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,6 +38,7 @@ from songalign.audio.io import load_audio
 from songalign.corpus.aligners import AlignedLyrics
 from songalign.corpus.records import Song
 from songalign.errors import BadInputError, SkipReport, SongalignError
+from songalign.separate import SEPARATORS, Separator
 from songalign.transcribe.data import VocalSource
 from songalign.transcribe.symbols import SAMPLE_RATE
 
@@ -113,33 +116,17 @@ def load_transcriber(
 # -- the vocal channel ----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4)
+def separator(name: str, model: str) -> Separator:
+    """The separator registered as ``name`` in :data:`songalign.separate.SEPARATORS`, built on ``model`` once
+    per process (a song after the first reuses its weights)."""
+    return SEPARATORS[name](model)
+
+
 def separate_vocals(mix: np.ndarray, model_path: str | Path) -> np.ndarray:
-    """Vocals separated from ``mix`` (16 kHz mono float array, ``(N,)``) by an open-unmix vocals model.
-
-    open-unmix's ``OpenUnmix`` class with local weights (its ``.pth`` state dict and ``.json``
-    settings, as ``openunmix`` writes them, in the folder ``model_path``); no weights ship offline, so
-    this needs the ``openunmix`` package and a model the user has. Separation runs at the model's
-    own rate; the result is 16 kHz mono, ``(N,)``.
-    """
-    import torch
-
-    try:
-        from openunmix import utils as umx_utils
-    except ImportError as error:
-        raise SongalignError(
-            "separating vocals needs open-unmix: pip install openunmix, and give a local vocals model folder"
-        ) from error
-    folder = Path(model_path)
-    if not folder.is_dir():
-        raise BadInputError(folder, "is not an open-unmix model folder; give the folder holding vocals.pth")
-    separator = umx_utils.load_separator(str(folder), targets=["vocals"], niter=0, pretrained=True, device="cpu")
-    import soxr
-
-    rate = int(separator.sample_rate)
-    stereo = np.stack([mix, mix]) if rate == SAMPLE_RATE else np.stack([soxr.resample(mix, SAMPLE_RATE, rate)] * 2)
-    with torch.no_grad():
-        estimate = separator(torch.from_numpy(stereo[None]).float())[0, 0].mean(0).numpy()
-    return estimate if rate == SAMPLE_RATE else soxr.resample(estimate, rate, SAMPLE_RATE)
+    """Vocals separated from ``mix`` (16 kHz mono float array, ``(N,)``) by the open-unmix vocals model in the
+    folder ``model_path`` (:class:`songalign.separate.openunmix.OpenUnmixSeparator`); 16 kHz mono, ``(N,)``."""
+    return separator("open-unmix", str(Path(model_path))).separate(mix)
 
 
 def song_audio(song: Song, vocals: VocalSource) -> tuple[np.ndarray, np.ndarray | None]:
