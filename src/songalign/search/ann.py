@@ -22,7 +22,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 
@@ -50,8 +50,22 @@ def index_bytes_per_vector(index_type: str, dim: int, num_sub_vectors: int | Non
     return code + 8
 
 
+class _Recorded:
+    """``to_dict`` / ``from_dict`` of the dataclasses ``songalign-index.json`` records (``"ann"``, ``"index"``)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """The record as :meth:`to_dict` wrote it (keys this version does not know are ignored: older
+        or newer songalign may have written it)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+
 @dataclass(frozen=True)
-class IndexPlan:
+class IndexPlan(_Recorded):
     """The ANN index chosen for a table of ``rows`` vectors of ``dim`` dimensions, as built and queried.
 
     ``num_sub_vectors`` and ``num_bits`` apply to ``IVF_PQ`` only (``None`` otherwise);
@@ -72,17 +86,9 @@ class IndexPlan:
     bytes_per_vector: int
     build_seconds: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> IndexPlan:
-        names = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in names})
-
 
 @dataclass(frozen=True)
-class AnnSettings:
+class AnnSettings(_Recorded):
     """How the approximate index is chosen, built and queried.
 
     ``index_type``: ``auto`` (default) picks by size — ``IVF_FLAT`` below ``pq_min_rows`` rows,
@@ -171,15 +177,6 @@ class AnnSettings:
         nprobes = self.nprobes if self.nprobes is not None else (plan.nprobes if plan else 2)
         refine = self.refine_factor if self.refine_factor is not None else (plan.refine_factor if plan else None)
         return replace(self, nprobes=nprobes, refine_factor=refine or None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AnnSettings:
-        """Settings as :meth:`to_dict` wrote them (keys this version does not know are ignored)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in names})
 
 
 def _index_config(plan: IndexPlan, settings: AnnSettings) -> Any:
