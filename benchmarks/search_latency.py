@@ -10,13 +10,13 @@ What it does, all in one process:
 2. while it writes, computes the exact top-k of every query chunk by chunk (queries × chunk
    matmul, a running top-k) — the ground truth;
 3. builds the ANN index exactly as ``songalign index`` does (compaction, then
-   :func:`songalign.search.store.create_vector_index` with
-   :class:`~songalign.search.store.AnnSettings`; ``--index auto`` chooses by size as the
+   :func:`songalign.search.ann.create_vector_index` with
+   :class:`~songalign.search.ann.AnnSettings`; ``--index auto`` chooses by size as the
    product does: IVF_FLAT with ~4,096 vectors a partition below 3·10⁶ rows, IVF_PQ with
    refinement from there on) — timed — and prewarms it as ``songalign serve`` does;
 4. times single exact queries (numpy over the vectors of the first 10⁶ rows held in memory,
    and LanceDB's own flat scan over the whole table);
-5. times single ANN queries through the product's query path (:func:`songalign.search.store.nearest_query`,
+5. times single ANN queries through the product's query path (:func:`songalign.search.ann.nearest_query`,
    one query at a time, after ``--warmup`` untimed ones) for each ``--nprobes`` × ``--refine-factor``
    value, measures recall@k against the ground truth, and reads LanceDB's own execution time
    from its plan metrics.
@@ -61,7 +61,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from songalign.search.store import AnnSettings, create_vector_index, nearest_query, run_async
+from songalign.search.ann import AnnSettings, create_vector_index, nearest_query
+from songalign.search.store import run_async
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -16,7 +16,8 @@ import pyarrow as pa
 import pytest
 
 from songalign.search import AnnSettings, SegmentStore
-from songalign.search.store import index_bytes_per_vector, segment_schema
+from songalign.search.ann import index_bytes_per_vector
+from songalign.search.store import segment_schema
 
 DIM = 32
 META = {"model_name": "m", "model_version": "v", "embedding_dim": DIM}

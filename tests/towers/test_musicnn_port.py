@@ -18,6 +18,7 @@ import torch
 from songalign.errors import BadInputError, SongalignError
 from songalign.towers import build_audio_tower
 from songalign.towers import musicnn as M
+from songalign.towers.musicnn import port
 from songalign.towers.tf_checkpoint import read_index, read_tf_checkpoint
 
 HERE = Path(__file__).parent
@@ -106,12 +107,12 @@ def test_the_reader_sees_every_variable_the_graph_restores():
 
 def test_converted_weights_are_cached_by_checkpoint_digest(tmp_path, monkeypatch):
     monkeypatch.setenv("SONGALIGN_CACHE", str(tmp_path))
-    M._state.cache_clear()
+    port._state.cache_clear()
     first = M.musicnn_tagger("MTT_vgg")
     cached = list((tmp_path / "musicnn").glob("MTT_vgg-*.safetensors"))
     assert len(cached) == 1 and M.checkpoint_digest(M.checkpoint_folder("MTT_vgg")) in cached[0].name
     written = cached[0].stat().st_mtime_ns
-    M._state.cache_clear()
+    port._state.cache_clear()
     second = M.musicnn_tagger("MTT_vgg")  # read back from the cache, not converted again
     assert cached[0].stat().st_mtime_ns == written
     for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):

@@ -7,6 +7,10 @@ of the segment's lyrics, plus structured labels::
     {"emotion": str, "emotion_secondary": str | None, "valence": float in [-1, 1],
      "arousal": float in [-1, 1], "intensity": float in [0, 1], "describer": "<name>@<version>"}
 
+:class:`EmotionAnalysis` (with its :class:`WordHit` words) is what the lexicon backend
+(:mod:`songalign.describe.lexicon`) finds in a text and :mod:`songalign.describe.phrasing` puts into
+words; it lives here so that neither of the two imports the other.
+
 Describers do not cache; :func:`songalign.describe.run.describe_segments` does, keyed by
 :meth:`Describer.cache_identity` and :meth:`Describer.cache_input`.
 """
@@ -47,6 +51,48 @@ class Description:
         segment.description = self.text
         kept = {k: v for k, v in segment.labels.items() if k not in LABEL_KEYS}
         segment.labels = {**kept, **self.labels}
+
+
+@dataclass(frozen=True)
+class WordHit:
+    """One scoring word of an :class:`EmotionAnalysis`: its lemma, its emotion weights after modifiers
+    (intensifiers, negation), and the modifiers."""
+
+    word: str
+    lemma: str
+    weights: dict[str, float]
+    factor: float
+    negated: bool
+
+
+@dataclass
+class EmotionAnalysis:
+    """The lexicon analysis of one text (:func:`songalign.describe.lexicon.analyze`, whose module docstring
+    gives every formula); :mod:`songalign.describe.phrasing` words it as a sentence."""
+
+    scores: dict[str, float]
+    """S_e for each emotion of :data:`~songalign.describe.vocabulary.EMOTIONS` (weighted word counts, ≥ 0)."""
+    dominant: str
+    secondary: str | None
+    intensity: float
+    """I ∈ [0, 1) of the dominant emotion."""
+    valence: float
+    """v ∈ [-1, 1]."""
+    arousal: float
+    """a ∈ [-1, 1]."""
+    hits: list[WordHit] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+
+    def labels(self, describer: str) -> dict[str, Any]:
+        """The structured labels stored in ``Segment.labels``."""
+        return {
+            "emotion": self.dominant,
+            "emotion_secondary": self.secondary,
+            "valence": round(self.valence, 4),
+            "arousal": round(self.arousal, 4),
+            "intensity": round(self.intensity, 4),
+            "describer": describer,
+        }
 
 
 @runtime_checkable

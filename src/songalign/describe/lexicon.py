@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -46,7 +45,7 @@ from typing import Any
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, N_SCALAR, NEGATE, SentimentIntensityAnalyzer
 
 from songalign.corpus.records import Segment
-from songalign.describe.base import Description, seeded_rng, stable_digest
+from songalign.describe.base import Description, EmotionAnalysis, WordHit, seeded_rng, stable_digest
 from songalign.describe.config import LexiconOptions
 from songalign.describe.phrasing import PHRASING_DIGEST, compose
 from songalign.describe.text import clauses, lemma_candidates
@@ -157,17 +156,6 @@ def intensity_factor(before: Sequence[str]) -> float:
     return max(0.0, factor)
 
 
-@dataclass(frozen=True)
-class WordHit:
-    """One scoring word: its lemma, its emotion weights after modifiers, and the modifiers."""
-
-    word: str
-    lemma: str
-    weights: dict[str, float]
-    factor: float
-    negated: bool
-
-
 def score_clause(tokens: Sequence[str]) -> list[WordHit]:
     """The scoring words of one clause with intensity (step 3) and negation (step 4) applied."""
     hits = []
@@ -203,35 +191,6 @@ def vader_valence(text: str) -> tuple[float, bool]:
     compound = float(analyzer.polarity_scores(text)["compound"])
     words = (w.strip(".,;:!?\"'()").lower() for w in text.split())
     return compound, any(w in analyzer.lexicon for w in words)
-
-
-@dataclass
-class EmotionAnalysis:
-    """The lexicon analysis of one text (see the module docstring for every formula)."""
-
-    scores: dict[str, float]
-    """S_e for each emotion of :data:`EMOTIONS` (weighted word counts, ≥ 0)."""
-    dominant: str
-    secondary: str | None
-    intensity: float
-    """I ∈ [0, 1) of the dominant emotion."""
-    valence: float
-    """v ∈ [-1, 1]."""
-    arousal: float
-    """a ∈ [-1, 1]."""
-    hits: list[WordHit] = field(default_factory=list)
-    tokens: list[str] = field(default_factory=list)
-
-    def labels(self, describer: str) -> dict[str, Any]:
-        """The structured labels stored in ``Segment.labels``."""
-        return {
-            "emotion": self.dominant,
-            "emotion_secondary": self.secondary,
-            "valence": round(self.valence, 4),
-            "arousal": round(self.arousal, 4),
-            "intensity": round(self.intensity, 4),
-            "describer": describer,
-        }
 
 
 def analyze(text: str, *, secondary_ratio: float = 0.4) -> EmotionAnalysis:

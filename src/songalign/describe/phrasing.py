@@ -1,4 +1,4 @@
-"""Fluent, varied one-sentence descriptions built from an :class:`EmotionAnalysis`.
+"""Fluent, varied one-sentence descriptions built from an :class:`~songalign.describe.base.EmotionAnalysis`.
 
 Seed 000's descriptions all began with the same phrase, and CLAP-emo learned the phrase. Here a
 sentence is drawn from many structures whose first words are either a slot (the emotion, its
@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import TYPE_CHECKING
 
-from songalign.describe.base import stable_digest
+from songalign.describe.base import EmotionAnalysis, stable_digest
 from songalign.describe.text import lemma_candidates
 from songalign.describe.vocabulary import (
     EMOTION_ADJECTIVES,
@@ -31,9 +30,6 @@ from songalign.describe.vocabulary import (
     INTENSITY_WORDS,
     THEMES,
 )
-
-if TYPE_CHECKING:
-    from songalign.describe.lexicon import EmotionAnalysis
 
 BAND_EDGES = (0.4, 0.6)
 """Intensity I below 0.4 is low, below 0.6 medium, else high."""

@@ -1,6 +1,8 @@
 """Song search: a LanceDB vector index of segments, a query API, an HTTP service and a web page.
 
 - :mod:`~songalign.search.store`: the ``segments`` table (audio and lyric vectors per segment).
+- :mod:`~songalign.search.ann`: the ANN index — its kind chosen by table size, IVF/PQ parameters, nprobes and
+  refinement, building it.
 - :mod:`~songalign.search.indexer`: :func:`build_index` (``songalign index``), idempotent and resumable.
 - :mod:`~songalign.search.query`: :class:`SongSearch` — by text, by audio clip, by song; filters; top-k.
 - :mod:`~songalign.search.service`: :func:`create_app`, the FastAPI service and web page (``songalign serve``).
@@ -12,7 +14,7 @@ from __future__ import annotations
 from songalign.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
-    "AnnSettings": "store",
+    "AnnSettings": "ann",
     "Filters": "store",
     "SegmentStore": "store",
     "Hit": "query",

@@ -83,7 +83,7 @@ def index_command(
     ] = None,
 ) -> None:
     """Embed every segment of a corpus into a LanceDB search database (idempotent and resumable)."""
-    from songalign.search.store import AnnSettings
+    from songalign.search.ann import AnnSettings
 
     if ann_min_rows < 1:
         raise SongalignError(f"--ann-min-rows must be at least 1, got {ann_min_rows}")

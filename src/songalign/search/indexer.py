@@ -62,7 +62,8 @@ from songalign.audio.cache import FeatureCache
 from songalign.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_card, require_model_folder
 from songalign.corpus.manifest import SEGMENTS_FILE, SONGS_FILE
 from songalign.errors import BadInputError, SkipReport, SongalignError
-from songalign.search.store import VECTOR_COLUMNS, AnnSettings, SegmentStore, label_tags, segment_schema
+from songalign.search.ann import AnnSettings
+from songalign.search.store import VECTOR_COLUMNS, SegmentStore, label_tags, segment_schema
 
 SEGMENT_COLUMNS = ["id", "song_id", "start", "end", "text", "audio_path", "language", "split", "description", "labels"]
 
@@ -308,23 +309,6 @@ def embed_pending(
     if not kept:
         return [], np.zeros((0, dim), np.float32), np.zeros((0, dim), np.float32)
     return kept, np.stack(audio), np.stack(text)
-
-
-def embed_rows(
-    model: AlignModel,
-    rows: list[dict[str, Any]],
-    report: SkipReport,
-    cache: FeatureCache | None = None,
-    workers: int | None = None,
-) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
-    """Embed a batch of segment rows: ``(kept rows, audio vectors (B, D), lyric vectors (B, D))``.
-
-    Windows are decoded by ``workers`` threads (default :func:`default_decode_workers`); torch's
-    thread setting is left as it is. Rows without audio or with unreadable audio are left out and
-    added to ``report``; rows with empty text get a zero lyric vector.
-    """
-    with ThreadPoolExecutor(workers or default_decode_workers(), thread_name_prefix="decode") as pool:
-        return embed_pending(model, submit_batch(pool, model, rows, cache), report)
 
 
 def rows_table(

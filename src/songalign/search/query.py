@@ -41,8 +41,9 @@ import numpy as np
 
 from songalign.align.model import AlignModel
 from songalign.errors import SongalignError
+from songalign.search.ann import AnnSettings
 from songalign.search.indexer import model_identity, torch_threads
-from songalign.search.store import AnnSettings, Filters, SegmentStore
+from songalign.search.store import Filters, SegmentStore
 
 Target = Literal["audio", "lyrics"]
 """What a query is matched against: the segments' audio vectors or their lyrics' text vectors."""

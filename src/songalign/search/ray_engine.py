@@ -75,6 +75,7 @@ from songalign.audio.cache import FeatureCache
 from songalign.checkpoint import read_saved_config
 from songalign.corpus.manifest import SEGMENTS_FILE
 from songalign.errors import BadInputError, MissingDependencyError, SkipReport, SongalignError
+from songalign.search.ann import AnnSettings
 from songalign.search.indexer import (
     NO_AUDIO_REASON,
     SEGMENT_COLUMNS,
@@ -89,7 +90,6 @@ from songalign.search.indexer import (
 )
 from songalign.search.store import (
     SHARD_COLUMN,
-    AnnSettings,
     SegmentStore,
     shards_of,
     table_schema,
