@@ -46,8 +46,8 @@ from songalign.audio.windows import song_windows
 from songalign.corpus.manifest import SEGMENTS_FILE, CorpusManifest
 from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.records import Segment
-from songalign.search.indexer import build_index, default_decode_workers, default_torch_threads
 from songalign.corpus.testing import FakeSong, regular_lines, write_jamendo_corpus
+from songalign.search.indexer import build_index, default_decode_workers, default_torch_threads
 
 FILE_RATE = 44100
 WORDS = ("hold me close", "under the rain", "we were young", "burning lights", "slow river", "lonely night")
