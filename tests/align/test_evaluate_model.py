@@ -17,7 +17,7 @@ from songalign.corpus.segmenter import SplitConfig
 from songalign.corpus.synth import ensure_synthetic_corpus
 from songalign.describe import DescriberConfig, describe_corpus
 from songalign.errors import SongalignError
-from songalign.evaluate.protocol import lyric_choice
+from songalign.evaluate.protocol import lyric_choice, lyric_choice_from_scores
 from songalign.evaluate.tables import lyric_choice_table, significant
 
 SPLITS = ("test", "val", "train")
@@ -86,12 +86,15 @@ def test_zero_shot_chooses_among_every_label_of_the_corpus(results, corpus):
 def test_the_page_states_pool_chance_and_interval(results, model):
     test = results["test"]
     page = to_markdown(test)
-    for column in ("pool", "KL (s = 1)", "KL (model's s)", "chance top-1/2/4/8 %", "queries × draws", "R@1 % (chance)"):
+    kl_columns = [f"KL {direction} ({s})" for direction in ("audio‖lyric", "lyric‖audio") for s in ("s = 1", "model's s")]
+    for column in ("pool", *kl_columns, "chance top-1/2/4/8 %", "queries × draws", "R@1 % (chance)"):
         assert column in page
     assert f"| {test['lyric_choice']['pool_4']['queries']} × 2 |" in page
     assert "fitted on" in page and "of train" in page
     # an untrained model's scale means nothing: its "model's s" column is the s = 1 figure, marked so
     assert not model.config.logit_scale_trained and test["lyric_choice"]["pool_4"]["kl_model_scale"] is None
+    assert test["lyric_choice"]["pool_4"]["kl_lyric_audio_model_scale"] is None
+    assert test["lyric_choice"]["pool_4"]["kl_lyric_audio"]["count"] == test["lyric_choice"]["pool_4"]["queries"]
     assert "(s = 1: no trained scale)" in page
     assert test["retrieval"]["lyrics"]["audio_to_text"]["pool"] == test["segments"]
 
@@ -140,6 +143,16 @@ def test_kl_is_printed_to_significant_digits_and_a_missing_scale_says_s_is_one()
     row = lyric_choice_table({("untrained",): result}, ("model",))[2]
     kl = f"{significant(result['kl']['mean'], 3)} ± {significant(result['kl']['ci95'], 2)}"
     assert f"| {kl} | {kl} (s = 1: no trained scale) |" in row and "e-4" in kl
+    # the lyric‖audio direction follows in the next two columns, printed alike
+    reverse = f"{significant(result['kl_lyric_audio']['mean'], 3)} ± {significant(result['kl_lyric_audio']['ci95'], 2)}"
+    assert f"| {kl} (s = 1: no trained scale) | {reverse} | {reverse} (s = 1: no trained scale) |" in row
+    assert reverse != kl and "e-4" in reverse
+
+
+def test_a_method_without_embeddings_has_a_dash_for_every_kl():
+    result = lyric_choice_from_scores(np.eye(4), [f"l{i}" for i in range(4)], pool="all").to_dict()
+    row = lyric_choice_table({("CTC likelihood",): result}, ("method",))[2]
+    assert row.startswith("| CTC likelihood | all (4) | — | — | — | — | 100.0 ± 0.0 |")
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from songalign.evaluate.protocol import (
     candidate_pools,
     cosine_scores,
     kl_audio_to_lyric,
+    kl_lyric_to_audio,
     lyric_choice,
     lyric_choice_from_scores,
     normalise,
@@ -27,8 +28,9 @@ def test_kl_is_zero_and_top1_perfect_when_audio_equals_lyrics():
     lyrics = np.eye(3)
     result = lyric_choice(lyrics.copy(), lyrics, ["a", "b", "c"], pool="all")
     assert result.kl.mean == pytest.approx(0.0, abs=1e-12)
+    assert result.kl_lyric_audio.mean == pytest.approx(0.0, abs=1e-12)
     assert result.top_k[1].mean == 100.0 and result.pool == "all" and result.queries == 3
-    assert result.model_scale is None and result.kl_model_scale is None
+    assert result.model_scale is None and result.kl_model_scale is None and result.kl_lyric_audio_model_scale is None
     assert result.chance_top_k == pytest.approx({1: 100 / 3, 2: 200 / 3, 4: 100.0, 8: 100.0})
 
 
@@ -43,6 +45,40 @@ def test_lopsided_hand_computed_kl_pins_the_direction():
     kl = kl_audio_to_lyric(np.array([0.6, 0.8, 0.0]), np.array([1.0, 0.0, 0.0]), np.eye(3))
     assert kl == pytest.approx(audio_to_lyric, rel=1e-6) and kl == pytest.approx(0.140851, abs=1e-6)
     assert abs(kl - lyric_to_audio) > 0.01  # the swapped direction would fail
+    reverse = kl_lyric_to_audio(np.array([0.6, 0.8, 0.0]), np.array([1.0, 0.0, 0.0]), np.eye(3))
+    assert reverse == pytest.approx(lyric_to_audio, rel=1e-6) and reverse == pytest.approx(0.128374, abs=1e-6)
+
+
+def test_a_lopsided_case_pins_both_directions_in_the_functions_and_in_the_result():
+    # keys e1, e2, e3; q_audio = (2, 1, 2)/3, q_lyric = e1; s = 3, so the logits are whole numbers:
+    # s·cos(q_audio, k) = [2, 1, 2]  → P_audio = [e², e, e²] / Z_a, Z_a = 2e² + e = 17.496394
+    # s·cos(q_lyric, k) = [3, 0, 0]  → P_lyric = [e³, 1, 1] / Z_l, Z_l = e³ + 2 = 22.085537
+    # log P_audio − log P_lyric = [2, 1, 2] − [3, 0, 0] + c = [−1, 1, 2] + c, c = log Z_l − log Z_a = 0.232928
+    # D_KL(P_audio ‖ P_lyric) = Σ P_audio · ([−1, 1, 2] + c) = (e² + e) / (2e² + e) + c = 0.577681 + c = 0.810609
+    # D_KL(P_lyric ‖ P_audio) = Σ P_lyric · ([1, −1, −2] − c) = (e³ − 3) / (e³ + 2) − c = 0.773607 − c = 0.540679
+    q_audio, q_lyric = np.array([2.0, 1.0, 2.0]) / 3, np.array([1.0, 0.0, 0.0])
+    audio_lyric, lyric_audio = 0.810609, 0.540679
+    assert kl_audio_to_lyric(q_audio, q_lyric, np.eye(3), scale=3.0) == pytest.approx(audio_lyric, abs=2e-6)
+    assert kl_lyric_to_audio(q_audio, q_lyric, np.eye(3), scale=3.0) == pytest.approx(lyric_audio, abs=2e-6)
+    # the same query in the protocol at the model's scale 3: queries 1 and 2 have audio equal to their lyric (KL 0),
+    # so each mean is a third of query 0's KL and its interval is 1.96 · std([KL, 0, 0]) / √3, as for every figure
+    audio = np.array([q_audio, [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    result = lyric_choice(audio, np.eye(3), ["a", "b", "c"], pool="all", scale=3.0)
+    for estimate, kl in ((result.kl_model_scale, audio_lyric), (result.kl_lyric_audio_model_scale, lyric_audio)):
+        spread = 1.96 * np.std([kl, 0.0, 0.0], ddof=1) / math.sqrt(3)
+        assert (estimate.mean, estimate.ci95, estimate.count) == pytest.approx((kl / 3, spread, 3), abs=2e-6)
+    assert result.kl_lyric_audio.mean < result.kl.mean  # at s = 1 too, the two directions are told apart
+
+
+def test_a_model_that_knows_nothing_has_a_nonzero_kl_in_both_directions():
+    # audio embeddings all zero: P_audio is uniform, 1/3 each; lyrics e1, e2, e3 at s = 1:
+    # P_lyric = [e, 1, 1] / (e + 2) for query 0 (permuted for the others, so every query has the same KLs)
+    # D_KL(U ‖ P_lyric) = −log 3 − ⅓ Σ log P_lyric = −log 3 − ⅓ (1 − 3 log(e + 2)) = log((e + 2)/3) − ⅓ = 0.119499
+    # D_KL(P_lyric ‖ U) = log 3 − H(P_lyric) = log 3 + e/(e + 2) − log(e + 2)                      = 0.123284
+    result = lyric_choice(np.zeros((3, 3)), np.eye(3), ["a", "b", "c"], pool="all")
+    assert (result.kl.mean, result.kl.ci95) == pytest.approx((0.119499, 0.0), abs=1e-6)
+    assert (result.kl_lyric_audio.mean, result.kl_lyric_audio.ci95) == pytest.approx((0.123284, 0.0), abs=1e-6)
+    assert {k: e.mean for k, e in result.top_k.items()} == pytest.approx(result.chance_top_k)
 
 
 def test_kl_at_the_models_scale_is_reported_beside_kl_at_one():
@@ -56,6 +92,7 @@ def test_kl_at_the_models_scale_is_reported_beside_kl_at_one():
     result = lyric_choice(audio, lyrics, ["a", "b", "c"], pool="all", scale=2.0)
     assert result.kl_model_scale.mean == pytest.approx(expected / 3, rel=1e-6)
     assert result.kl.mean == pytest.approx(0.140851 / 3, abs=1e-6) and result.model_scale == 2.0
+    assert result.kl_lyric_audio.mean == pytest.approx(0.128374 / 3, abs=1e-6)
     # query 0's audio is closest to lyric 1, at any scale
     assert result.top_k[1].mean == pytest.approx(200 / 3)
 
@@ -118,7 +155,7 @@ def test_pool_draws_are_seeded_and_sized():
     audio = np.random.default_rng(1).standard_normal((30, 16))
     first = lyric_choice(audio, lyrics, texts, pool=10, draws=3, seed=1)
     assert first.to_dict() == lyric_choice(audio, lyrics, texts, pool=10, draws=3, seed=1).to_dict()
-    assert first.kl.count == 30 and first.pool == 10 and first.draws == 3
+    assert first.kl.count == 30 and first.kl_lyric_audio.count == 30 and first.pool == 10 and first.draws == 3
     assert "over 30 queries" in first.interval
     assert first.to_dict() != lyric_choice(audio, lyrics, texts, pool=10, draws=3, seed=2).to_dict()
 
@@ -142,7 +179,8 @@ def test_no_draws_is_one_error_naming_the_option():
 
 def without_kl(result) -> dict:
     figures = result.to_dict()
-    return {key: value for key, value in figures.items() if key not in ("kl", "kl_model_scale", "model_scale")}
+    kls = ("kl", "kl_model_scale", "kl_lyric_audio", "kl_lyric_audio_model_scale", "model_scale")
+    return {key: value for key, value in figures.items() if key not in kls}
 
 
 @pytest.mark.parametrize("pool", [3, 10, "all"])
@@ -155,6 +193,8 @@ def test_scores_equal_to_the_embedding_products_give_lyric_choices_figures(pool)
     by_scores = lyric_choice_from_scores(scores, texts, pool=pool, draws=3, seed=4)
     assert without_kl(by_scores) == without_kl(by_embeddings)
     assert by_scores.kl is None and by_scores.kl_model_scale is None and by_embeddings.kl is not None
+    assert by_scores.kl_lyric_audio is None and by_scores.kl_lyric_audio_model_scale is None
+    assert by_embeddings.kl_lyric_audio is not None and by_embeddings.kl_lyric_audio_model_scale is not None
     # a monotone transform of the scores changes nothing: only the order within a pool counts
     assert without_kl(lyric_choice_from_scores(np.exp(3 * scores) - 7, texts, pool=pool, draws=3, seed=4)) == (
         without_kl(by_embeddings)

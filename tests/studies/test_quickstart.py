@@ -46,9 +46,10 @@ def test_report_has_table_1_every_variant_and_figures(first_run, musicnn_install
     assert card["recipe"]["init_from"].endswith("pre_musicnn/model") and card["recipe"]["train"]["augment"] is None
     emo = results["results"]["emo"]["test"]
     assert emo["lyric_choice"]["pool_10"]["model_scale"] > 0 and emo["lyric_choice"]["pool_10"]["kl_model_scale"]
+    assert emo["lyric_choice"]["pool_10"]["kl_lyric_audio"] and emo["lyric_choice"]["pool_10"]["kl_lyric_audio_model_scale"]
     # the probe in the report is fitted on train songs and scored on the test split's other songs
     assert emo["probe"]["emotion"]["fitted"]["split"] == "train" and emo["probe"]["emotion"]["scored"]["songs"] >= 1
-    for column in ("chance top-1/2/4/8 %", "queries × draws", "R@1 % (chance)", "fitted on"):
+    for column in ("KL lyric‖audio (model's s)", "chance top-1/2/4/8 %", "queries × draws", "R@1 % (chance)", "fitted on"):
         assert column in text
     for figure in ("loss_pre", "tsne_emo", "top_k"):
         assert f"![{figure}]" in text

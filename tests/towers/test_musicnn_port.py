@@ -2,7 +2,18 @@
 
 ``musicnn_reference.npz`` was made by ``make_musicnn_reference.py`` (beside this file) with musicnn's
 own code under TensorFlow, in an environment of its own; the clips are regenerated here by the
-same function. Tags and penultimate features must agree to 1e-4, the mid-end to 3e-5 of its largest value (float32 sums over 561 × 7 products).
+same function. The tolerances come from the numerics, so that the test holds on any CPU:
+
+- musicnn's log-mel is float16 (``log10(10000·mel + 1)`` computed in float16). Another CPU's FFT and
+  BLAS kernels move the float32 mel in its last bits, and a value lying near a float16 rounding
+  boundary then rounds to the neighbouring float16 — one float16 step (2^-10 relative) of ``mel``,
+  up to two of the float16 product ``10000·mel``. After the log that is at most ``log10(1 + 2^-9)``,
+  plus the log's own float16 rounding (one step of the result). Such boundary cases are rare: most
+  probes must be equal to the bit.
+- The network's input can thus move by 2^-10 of its size, so no output can be trusted beyond
+  2^-10 of its largest value; and reordered float32 sums (another BLAS) leave the typical element
+  within a few float32 steps (2^-23 relative): the median difference must stay below 1e-5 of the
+  largest value. A wrong weight, layer or order breaks both by orders of magnitude.
 """
 
 from __future__ import annotations
@@ -29,6 +40,23 @@ REFERENCE = np.load(HERE / "musicnn_reference.npz")
 CLIPS = fixed_clips()
 pytestmark = pytest.mark.usefixtures("musicnn_installed")
 
+FLOAT16_STEP = 2.0**-10
+"""One float16 step, relative: the precision of musicnn's input (module docstring)."""
+MEL_MOVE = np.log10(1 + 2 * FLOAT16_STEP)
+"""How far the log-mel moves when ``10000·mel`` moves by two float16 steps (before the log's own rounding)."""
+BOUNDARY_SHARE = 0.01
+"""The share of probes allowed to sit on a float16 rounding boundary (one seen in 6,000 here)."""
+TYPICAL = 1e-5
+"""The median difference allowed, relative to the output's largest value: a few float32 steps (2^-23)."""
+
+
+def assert_port_matches(ours: np.ndarray, original: np.ndarray, what: str) -> None:
+    """``ours`` equals the original's ``original`` within what the numerics allow (module docstring)."""
+    scale = float(np.abs(original).max())
+    difference = np.abs(ours.astype(np.float64) - original.astype(np.float64))
+    assert difference.max() <= FLOAT16_STEP * scale, f"{what}: {difference.max():.3g} of largest {scale:.3g}"
+    assert np.median(difference) <= TYPICAL * scale, f"{what}: median {np.median(difference):.3g} of {scale:.3g}"
+
 
 def test_the_clips_are_the_ones_the_reference_heard():
     for name, clip in CLIPS.items():
@@ -40,7 +68,12 @@ def test_log_mel_equals_musicnns_batch_data(index, name):
     mel = M.musicnn_log_mel(CLIPS[name])
     assert mel.shape == tuple(REFERENCE[f"{name}/mel_shape"])
     frames, bands = mel_probe_positions(*mel.shape, seed=index)
-    np.testing.assert_array_equal(mel[frames, bands], REFERENCE[f"{name}/mel_probes"])
+    ours, original = mel[frames, bands], REFERENCE[f"{name}/mel_probes"]
+    moved = ours != original
+    assert moved.mean() <= BOUNDARY_SHARE, f"{moved.sum()} of {moved.size} probes differ"
+    # each moved probe: two float16 steps of 10000·mel through the log, plus one float16 step of the result
+    bound = MEL_MOVE + np.spacing(original[moved].astype(np.float16)).astype(np.float64)
+    assert (np.abs(ours[moved].astype(np.float64) - original[moved]) <= bound).all()
 
 
 def _outputs(tagger: M.MusicnnTagger, clip: np.ndarray, hop: int = M.PATCH_FRAMES) -> dict[str, np.ndarray]:
@@ -56,17 +89,15 @@ def test_tags_and_features_equal_the_originals(model):
     for name, clip in CLIPS.items():
         out = _outputs(tagger, clip)
         prefix = f"{model}/{name}"
-        np.testing.assert_allclose(out["tags"], REFERENCE[f"{prefix}/taggram"], rtol=0, atol=1e-4)
+        assert_port_matches(out["tags"], REFERENCE[f"{prefix}/taggram"], f"{prefix} tags")
         penultimate = REFERENCE[f"{prefix}/pool5" if "vgg" in model else f"{prefix}/penultimate"]
-        np.testing.assert_allclose(out["penultimate"], penultimate, rtol=0, atol=1e-4)
+        assert_port_matches(out["penultimate"], penultimate, f"{prefix} penultimate")
         if "vgg" in model:
             continue
         for key in ("mean_pool", "max_pool"):
-            scale = np.abs(REFERENCE[f"{prefix}/{key}"]).max()
-            np.testing.assert_allclose(out[key], REFERENCE[f"{prefix}/{key}"], rtol=0, atol=3e-5 * scale)
+            assert_port_matches(out[key], REFERENCE[f"{prefix}/{key}"], f"{prefix} {key}")
         cnn3 = out["sequence"][:, ::SEQUENCE_STRIDE, -64:]  # the last 64 mid-end features are cnn3
-        scale = np.abs(REFERENCE[f"{prefix}/cnn3"]).max()
-        np.testing.assert_allclose(cnn3, REFERENCE[f"{prefix}/cnn3"], rtol=0, atol=3e-5 * scale)
+        assert_port_matches(cnn3, REFERENCE[f"{prefix}/cnn3"], f"{prefix} cnn3")
 
 
 def test_overlapping_patches_follow_musicnns_input_overlap():
@@ -74,7 +105,7 @@ def test_overlapping_patches_follow_musicnns_input_overlap():
     hop = M.hop_frames(1.0)
     assert hop == int(REFERENCE["overlap_frames"]) == 61
     taggram = tagger.tag(CLIPS["chord"], hop_seconds=1.0)
-    np.testing.assert_allclose(taggram.probabilities, REFERENCE["MSD_musicnn/chord_overlap/taggram"], atol=1e-4)
+    assert_port_matches(taggram.probabilities, REFERENCE["MSD_musicnn/chord_overlap/taggram"], "overlapping patches")
     # patches start every 61 frames; each timestamp is its patch's centre
     np.testing.assert_allclose(taggram.times, (np.arange(5) * 61 + 93) * M.FRAME_SECONDS)
 

@@ -8,8 +8,18 @@ For every query segment ``i`` of the evaluated split and every seeded draw:
    ``k_j`` = text embeddings of the candidates' lyrics (all L2-normalised, so dot = cosine);
 3. ``P(k | q_audio) = softmax_j(s · cos(q_audio, k_j))`` and
    ``P(k | q_lyric) = softmax_j(s · cos(q_lyric, k_j))``;
-4. ``KL = D_KL(P(k|q_audio) ‖ P(k|q_lyric)) = Σ_j P_a(j) · log(P_a(j) / P_l(j))`` — as the seed
-   defines it: the audio distribution is the prediction, the lyric–lyric one the ground truth;
+4. the KL divergence between the two distributions, in both directions (``P_a = P(k|q_audio)``,
+   ``P_l = P(k|q_lyric)``):
+
+   - ``kl`` = ``D_KL(P_a ‖ P_l) = Σ_j P_a(j) · log(P_a(j) / P_l(j))``, the formula as the seed writes
+     it (its §6, "Evaluation Process"; SPEC.md §1.1: "KL = D_KL(P(k|q_audio) ‖ P(k|q_lyric))");
+   - ``kl_lyric_audio`` = ``D_KL(P_l ‖ P_a) = Σ_j P_l(j) · log(P_l(j) / P_a(j))``, what the sentence
+     after that formula means (SPEC.md §1.1: "the audio distribution is the prediction, the
+     lyric–lyric distribution the ground truth"; a KL is an expectation under the ground truth) and
+     what the authors' code computes (``F.kl_div(log P_a, log P_l)`` in their ``scripts/evaluate.py``).
+
+   Both are reported because the seed's formula and its prose disagree and KL is not symmetric:
+   neither can be read off the other;
 5. top-k hit (k ∈ {1, 2, 4, 8}): the query's own lyric is among the k most probable under
    ``P(k | q_audio)``.
 
@@ -18,8 +28,12 @@ Choices this implementation makes, and why:
 - **The softmax scale.** The main KL figure uses ``s = 1`` for every model — the seed's literal
   "softmax of the similarity logits" — because a KL computed at each model's own learned scale
   is not comparable across models (a sharper scale alone moves it). KL at the model's own logit
-  scale is reported beside it (``kl_model_scale``, with ``model_scale``). Top-k does not depend
-  on ``s``: a positive scale does not change the order.
+  scale is reported beside it (``kl_model_scale`` and ``kl_lyric_audio_model_scale``, with
+  ``model_scale``). Top-k does not depend on ``s``: a positive scale does not change the order.
+- **KL at chance is not 0.** A model that knows nothing (audio embeddings all zero) has a uniform
+  ``P_a`` over the ``n`` candidates: ``kl = −log n − mean_j log P_l(j)`` and ``kl_lyric_audio =
+  log n − H(P_l)``. Both shrink as ``P_l`` flattens (at ``s = 1`` it is nearly flat), so a low KL
+  alone does not mean a good model: read top-k against its chance.
 - **Ties never favour the query.** Candidates whose similarity to ``q_audio`` ties with the
   query's own lyric share their ranks: a top-k hit is credited with its expectation under a
   uniformly random order of the tied candidates (:mod:`songalign.evaluate.ranking`). A model
@@ -39,7 +53,7 @@ Choices this implementation makes, and why:
   lyrics, higher = better), so a method without embeddings — a transcriber's CTC likelihood, a
   fusion — is scored on exactly the same pools: for one seed and pool size every method draws the
   same candidates. :func:`lyric_choice` is that function on the cosines ``audio @ lyricsᵀ`` plus
-  the KL, which needs embeddings (a score-only result has ``kl`` None). A score of ``−inf`` (a
+  the KLs, which need embeddings (a score-only result has every KL None). A score of ``−inf`` (a
   candidate the method rules out, e.g. a text too long for the audio's CTC frames) ranks below
   every finite score and ties with the other ``−inf`` candidates; a NaN score is an error.
 
@@ -88,20 +102,24 @@ class Estimate:
 class LyricChoiceResult:
     """Figures of one run of the protocol; see the module docstring for each choice.
 
-    ``kl`` is in nats at ``s = 1`` (None for a score-only method, which has no embeddings to take
-    a KL of); ``kl_model_scale`` at ``s = model_scale`` (both fields None when the model has no
-    logit scale of its own); ``top_k`` and ``chance_top_k`` are in %. Every estimate's ``count`` is
-    ``queries``.
+    ``kl`` = ``D_KL(P(k|q_audio) ‖ P(k|q_lyric))`` (the seed's formula) and ``kl_lyric_audio`` =
+    ``D_KL(P(k|q_lyric) ‖ P(k|q_audio))`` (its prose and its authors' code) are in nats at ``s = 1``
+    (None for a score-only method, which has no embeddings to take a KL of); ``kl_model_scale`` and
+    ``kl_lyric_audio_model_scale`` are the same at ``s = model_scale`` (they and ``model_scale`` are
+    None when the model has no logit scale of its own); ``top_k`` and ``chance_top_k`` are in %. Every
+    estimate's ``count`` is ``queries``.
     """
 
     pool: int | str
     draws: int
     queries: int
     kl: Estimate | None
+    kl_lyric_audio: Estimate | None = None
     top_k: dict[int, Estimate] = field(default_factory=dict)
     chance_top_k: dict[int, float] = field(default_factory=dict)
     model_scale: float | None = None
     kl_model_scale: Estimate | None = None
+    kl_lyric_audio_model_scale: Estimate | None = None
     interval: str = ""
 
     def to_dict(self) -> dict:
@@ -139,16 +157,39 @@ def require_protocol_options(pool: int | str, draws: int) -> None:
         raise SongalignError(f"draws={draws!r} draws no pool at all: set draws (--draws) to 1 or more")
 
 
-def kl_audio_to_lyric(q_audio: np.ndarray, q_lyric: np.ndarray, keys: np.ndarray, scale: float = 1.0) -> float:
-    """``D_KL(P(k|q_audio) ‖ P(k|q_lyric))`` in nats for one query.
+def choice_log_probabilities(
+    q_audio: np.ndarray, q_lyric: np.ndarray, keys: np.ndarray, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(log P(k|q_audio), log P(k|q_lyric))`` for one query, each ``(n,)``, in nats.
 
     ``q_audio``, ``q_lyric``: ``(D,)``; ``keys``: ``(n, D)`` candidate lyric embeddings; ``scale``
     is the softmax scale ``s`` applied to the cosine similarities.
     """
     q_audio, q_lyric, keys = normalise(q_audio), normalise(q_lyric), normalise(keys)
-    log_p_audio = log_softmax(scale * keys @ q_audio)
-    log_p_lyric = log_softmax(scale * keys @ q_lyric)
-    return float(np.sum(np.exp(log_p_audio) * (log_p_audio - log_p_lyric)))
+    return log_softmax(scale * keys @ q_audio), log_softmax(scale * keys @ q_lyric)
+
+
+def kl_divergence(log_p: np.ndarray, log_q: np.ndarray) -> float:
+    """``D_KL(P ‖ Q) = Σ_j P(j) · (log P(j) − log Q(j))`` in nats, from log-probabilities ``(n,)``."""
+    return float(np.sum(np.exp(log_p) * (log_p - log_q)))
+
+
+def kl_audio_to_lyric(q_audio: np.ndarray, q_lyric: np.ndarray, keys: np.ndarray, scale: float = 1.0) -> float:
+    """``D_KL(P(k|q_audio) ‖ P(k|q_lyric))`` in nats for one query: the seed's formula (``kl``).
+
+    Arguments as :func:`choice_log_probabilities`.
+    """
+    log_p_audio, log_p_lyric = choice_log_probabilities(q_audio, q_lyric, keys, scale)
+    return kl_divergence(log_p_audio, log_p_lyric)
+
+
+def kl_lyric_to_audio(q_audio: np.ndarray, q_lyric: np.ndarray, keys: np.ndarray, scale: float = 1.0) -> float:
+    """``D_KL(P(k|q_lyric) ‖ P(k|q_audio))`` in nats for one query: the seed's prose and code (``kl_lyric_audio``).
+
+    Arguments as :func:`choice_log_probabilities` (audio first, as in :func:`kl_audio_to_lyric`).
+    """
+    log_p_audio, log_p_lyric = choice_log_probabilities(q_audio, q_lyric, keys, scale)
+    return kl_divergence(log_p_lyric, log_p_audio)
 
 
 def pool_plan(n_items: int, pool: int | str, draws: int) -> tuple[bool, int, int]:
@@ -220,7 +261,7 @@ def lyric_choice_from_scores(
     ``scores (N, N)``: row ``i`` is query ``i``'s score for the lyrics of every segment, higher =
     better (a log-likelihood, a cosine, …; only the order within a pool matters). ``texts`` are
     the ``N`` lyric texts (identical texts count as one another's own lyric). ``pool``, ``draws``
-    and ``seed`` are :func:`lyric_choice`'s and draw the same pools. The result has ``kl`` None.
+    and ``seed`` are :func:`lyric_choice`'s and draw the same pools. The result has every KL None.
     NaN scores are one error naming ``method_name``; ``−inf`` is a valid score that ranks last.
     """
     require_protocol_options(pool, draws)
@@ -267,7 +308,7 @@ def lyric_choice(
     whole split (then one draw suffices: there is nothing to draw). ``scale`` is the model's own logit
     scale, or None when it has none. ``model_name`` names the model in the error raised for
     non-finite embeddings. Top-k and chance are :func:`lyric_choice_from_scores` on the cosines;
-    the KL is added on the same pools.
+    the KLs, in both directions, are added on the same pools, each with its interval over queries.
     """
     require_protocol_options(pool, draws)
     n_items = len(texts)
@@ -282,12 +323,16 @@ def lyric_choice(
         cosine_scores(audio, lyrics), texts, pool=pool, draws=draws, seed=seed, top_ks=top_ks, method_name=model_name
     )
     scales = (1.0,) if scale is None else (1.0, float(scale))
-    kls = np.zeros((len(scales), result.draws, n_items))
+    # kls[0]: D_KL(P_audio ‖ P_lyric), kls[1]: D_KL(P_lyric ‖ P_audio); then one row per scale
+    kls = np.zeros((2, len(scales), result.draws, n_items))
     for draw, query, candidates in candidate_pools(n_items, pool, draws, seed):
         keys = lyrics[candidates]
         for index, s in enumerate(scales):
-            kls[index, draw, query] = kl_audio_to_lyric(audio[query], lyrics[query], keys, s)
-    result.kl = Estimate.over_queries(kls[0])
+            log_p_audio, log_p_lyric = choice_log_probabilities(audio[query], lyrics[query], keys, s)
+            kls[0, index, draw, query] = kl_divergence(log_p_audio, log_p_lyric)
+            kls[1, index, draw, query] = kl_divergence(log_p_lyric, log_p_audio)
+    result.kl, result.kl_lyric_audio = Estimate.over_queries(kls[0, 0]), Estimate.over_queries(kls[1, 0])
     result.model_scale = None if scale is None else float(scale)
-    result.kl_model_scale = None if scale is None else Estimate.over_queries(kls[1])
+    result.kl_model_scale = None if scale is None else Estimate.over_queries(kls[0, 1])
+    result.kl_lyric_audio_model_scale = None if scale is None else Estimate.over_queries(kls[1, 1])
     return result

@@ -17,7 +17,10 @@ Rows = Mapping[tuple[str, ...], Mapping[str, Any]]
 """Table rows: the label cells of a row (e.g. ``("CLAP-emo", "lyrics")``) → that row's figures."""
 
 LYRIC_CHOICE_NOTE = (
-    "KL = D_KL(P(k|q_audio) ‖ P(k|q_lyric)) in nats (3 significant digits), at s = 1 for every model (comparable) "
+    "KL audio‖lyric = D_KL(P(k|q_audio) ‖ P(k|q_lyric)), the formula as seed 000 writes it; KL lyric‖audio = "
+    "D_KL(P(k|q_lyric) ‖ P(k|q_audio)), what its prose (the lyric–lyric distribution as the ground truth) and its "
+    "authors' code compute (KL is not symmetric, so both are given); each in nats (3 significant digits), at s = 1 "
+    "for every model (comparable) "
     "and at the model's own logit scale (s = 1 for a model without a trained scale); top-k in %, tied candidates "
     "sharing their ranks; chance = a model that scores every candidate alike; ± is a 95% interval over the "
     "queries (each query's mean over the draws)."
@@ -69,15 +72,28 @@ def _kl(estimate: Mapping[str, float] | None) -> str:
     return f"{significant(estimate['mean'], 3)} ± {significant(estimate['ci95'], 2)}"
 
 
+def _kl_cells(result: Mapping[str, Any], key: str) -> list[str]:
+    """The cells of the KL ``key`` (``kl``: audio‖lyric, ``kl_lyric_audio``: lyric‖audio) at s = 1 and at the model's s.
+
+    The second cell is the s = 1 figure, marked so, for a model without a trained scale, and "—" for a
+    method without embeddings (or a result written before ``kl_lyric_audio`` existed).
+    """
+    at_one, at_model = result.get(key), result.get(f"{key}_model_scale")
+    if at_model:
+        return [_kl(at_one), f"{_kl(at_model)} (s = {result['model_scale']:.2f})"]
+    return [_kl(at_one), f"{_kl(at_one)} (s = 1: no trained scale)" if at_one else "—"]
+
+
 def lyric_choice_table(
     rows: Rows, headers: Sequence[str], extra_columns: Mapping[str, Mapping[tuple[str, ...], str]] | None = None
 ) -> list[str]:
     """Markdown lines of a lyric-choice table: one row per result (``LyricChoiceResult.to_dict()``).
 
-    Columns: the row labels (``headers``), the pool (``all (N)`` for the whole split), KL at
-    s = 1 and at the model's scale (the s = 1 figure, marked so, for a model without a trained
-    scale; "—" for a method that ranks without embeddings, such as CTC likelihood), top-k ± interval, the chance top-k, the interval's query and
-    draw counts, then ``extra_columns`` (header → row labels → cell, "—" where missing).
+    Columns: the row labels (``headers``), the pool (``all (N)`` for the whole split), KL audio‖lyric
+    then KL lyric‖audio, each at s = 1 and at the model's scale (the s = 1 figure, marked so, for a
+    model without a trained scale; "—" for a method that ranks without embeddings, such as CTC
+    likelihood), top-k ± interval, the chance top-k, the interval's query and draw counts, then
+    ``extra_columns`` (header → row labels → cell, "—" where missing).
     """
     extra_columns = extra_columns or {}
     ks = sorted({int(k) for result in rows.values() for k in result["top_k"]})
@@ -86,19 +102,12 @@ def lyric_choice_table(
         top_k = {int(k): v for k, v in result["top_k"].items()}
         chance = {int(k): v for k, v in result["chance_top_k"].items()}
         pool = f"all ({result['queries']})" if result["pool"] == "all" else str(result["pool"])
-        model_kl = (
-            f"{_kl(result['kl_model_scale'])} (s = {result['model_scale']:.2f})"
-            if result.get("kl_model_scale")
-            else f"{_kl(result['kl'])} (s = 1: no trained scale)"
-            if result.get("kl")
-            else "—"
-        )
         cells.append(
             [
                 *labels,
                 pool,
-                _kl(result["kl"]),
-                model_kl,
+                *_kl_cells(result, "kl"),
+                *_kl_cells(result, "kl_lyric_audio"),
                 *(_estimate(top_k[k], 1) for k in ks),
                 " / ".join(f"{chance[k]:.1f}" for k in ks),
                 f"{result['queries']} × {result['draws']}",
@@ -108,8 +117,10 @@ def lyric_choice_table(
     header = [
         *headers,
         "pool",
-        "KL (s = 1)",
-        "KL (model's s)",
+        "KL audio‖lyric (s = 1)",
+        "KL audio‖lyric (model's s)",
+        "KL lyric‖audio (s = 1)",
+        "KL lyric‖audio (model's s)",
         *(f"top-{k} %" for k in ks),
         "chance top-" + "/".join(map(str, ks)) + " %",
         "queries × draws",
