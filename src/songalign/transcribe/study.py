@@ -77,10 +77,10 @@ def run_transcribe_quickstart(
     ``epochs`` caps training and ``overrides`` (``key.sub=value``) change the transcribers' recipe
     (``configs/alt_small.yaml``), for a quick look or a smoke test.
     """
-    from songalign.align.train import load_recipe, train
+    import songalign.align.train as align_training
+    import songalign.transcribe.train as transcribe_training
     from songalign.checkpoint import read_card
     from songalign.transcribe.evaluate import evaluate_transcriber
-    from songalign.transcribe.train import load_transcribe_recipe, train_transcriber
 
     out = Path(out)
     raw, corpus, runs = out / "synth", out / "corpus", out / "runs"
@@ -102,12 +102,12 @@ def run_transcribe_quickstart(
         started = _step(log, f"3. train the {MODE_LABELS[mode]} transcriber")
         settings = [f"data.corpus={corpus}", f"out={runs / mode}", f"train.seed={seed}", f"model.mode={mode}"]
         if mode == "pitch":  # pitch and onsets are learnt in a few epochs; CTC needs more
-            settings.append(f"train.max_epochs={PITCH_EPOCHS}")
+            settings.append(f"train.epochs={PITCH_EPOCHS}")
         if epochs is not None:
-            settings.append(f"train.max_epochs={epochs}")
+            settings.append(f"train.epochs={epochs}")
         folder = runs / mode / "model"
-        recipe = load_transcribe_recipe(recipe_path("alt_small"), [*settings, *(overrides or [])])
-        models[mode] = folder if _trained(folder) else train_transcriber(recipe, progress=progress)
+        recipe = transcribe_training.load_recipe(recipe_path("alt_small"), [*settings, *(overrides or [])])
+        models[mode] = folder if _trained(folder) else transcribe_training.train(recipe, progress=progress)
         timings[f"train {mode}"] = time.perf_counter() - started
 
     started = _step(log, "4. evaluate on the test songs")
@@ -128,7 +128,9 @@ def run_transcribe_quickstart(
         clap[variant] = (
             folder
             if _trained(folder)
-            else train(load_recipe(recipe_path(f"clap_{variant}"), clap_overrides), progress=progress)
+            else align_training.train(
+                align_training.load_recipe(recipe_path(f"clap_{variant}"), clap_overrides), progress=progress
+            )
         )
     selection = lyric_selection_on_split(models["multitask"], clap["lyr"], corpus, pool=pool, draws=draws, seed=seed)
     timings["lyric selection"] = time.perf_counter() - started
