@@ -15,6 +15,7 @@ from songalign.checkpoint import (
     CARD_JSON,
     CONFIG_FILE,
     WEIGHTS_FILE,
+    PretrainedModel,
     lineage_provenance,
     lineage_songs,
     load_weights_into,
@@ -224,3 +225,58 @@ def test_a_saved_config_this_version_cannot_read_is_one_sentence_with_the_remedy
             f"{tmp_path / CONFIG_FILE} does not fit this version of songalign ({problem}), so another version "
             "wrote it or it was edited; train it again"
         )
+
+
+class TinyModel(PretrainedModel):
+    """The smallest model a folder holds: one layer of ``config.width`` inputs, and a frozen part the
+    config references (``body``), which the folder leaves out."""
+
+    folder_kind = "tiny"
+    config_class = TinyConfig
+    card_title = "tiny model"
+    folder_name = "tiny model"
+    folder_hint = "save one with TinyModel.save_pretrained"
+
+    def __init__(self, config: TinyConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.head = torch.nn.Linear(config.width, 2)
+        self.body = torch.nn.Linear(2, 2)
+
+    def _stored_elsewhere(self, config: TinyConfig) -> tuple[str, ...]:
+        return ("body.",)
+
+    def architecture(self) -> list[str]:
+        return [f"one layer of {self.config.width} inputs"]
+
+
+def test_the_model_folder_base_round_trips_config_weights_and_card(tmp_path):
+    model = TinyModel(TinyConfig(width=5))
+    folder = model.save_pretrained(tmp_path / "m", card={"name": "t"})
+    assert set(read_weights(folder)) == {"head.weight", "head.bias"}  # the referenced body is not stored
+    card = read_card(folder)
+    assert card["kind"] == "tiny" and card["name"] == "t"  # the kind defaults to the model's
+    markdown = (folder / CARD_FILE).read_text()
+    assert "# tiny model: t" in markdown and "one layer of 5 inputs" in markdown
+    loaded = TinyModel.from_pretrained(folder)
+    assert loaded.config == TinyConfig(width=5)
+    assert torch.equal(loaded.head.weight, model.head.weight)
+    with pytest.raises(TypeError, match="takes no options; got width"):
+        TinyModel.from_pretrained(folder, width=3)
+
+
+def test_the_model_folder_base_refuses_a_missing_folder_another_kind_and_another_config(tmp_path):
+    with pytest.raises(SongalignError, match=r"nowhere is not a tiny model folder \(it needs config.json and model"):
+        TinyModel.from_pretrained(tmp_path / "nowhere")
+    folder = TinyModel(TinyConfig()).save_pretrained(tmp_path / "m", card={"kind": "caption"})
+    with pytest.raises(SongalignError) as raised:
+        TinyModel.from_pretrained(folder)
+    assert str(raised.value) == (
+        f"{folder} holds a 'caption' model (card.json kind), not a tiny model ('tiny'); "
+        "save one with TinyModel.save_pretrained or give the right path"
+    )
+    (folder / CARD_JSON).unlink()  # a folder without a card (or a kind) is taken as it is
+    assert TinyModel.from_pretrained(folder).config == TinyConfig()
+    (folder / CONFIG_FILE).write_text(json.dumps({"width": "wide"}))
+    with pytest.raises(SongalignError, match=r"does not fit this version of songalign \(field 'width'"):
+        TinyModel.from_pretrained(folder)

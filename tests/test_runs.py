@@ -1,13 +1,19 @@
-"""The training-run plumbing: one loss-curve plotter for the alignment and captioning trainers."""
+"""The training-run plumbing: one loss-curve plotter for every trainer, and the training settings they share."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-from songalign.align.train import ALIGN_CURVES
+import pytest
+from pydantic import BaseModel, Field, ValidationError
+
+from songalign.align.train import ALIGN_CURVES, AlignTrainSettings
 from songalign.caption.plots import CAPTION_CURVES
-from songalign.runs import Curve, curve_points, plot_curves, read_metrics
+from songalign.caption.train import CaptionTrainSettings
+from songalign.errors import SongalignError
+from songalign.runs import Curve, TrainingSettings, curve_points, plot_curves, read_metrics, validate_recipe
+from songalign.transcribe.train import TranscribeTrainSettings
 
 COLUMNS = ["step", "train/loss_step", "train/contrast", "val/loss", "val/r1"]
 
@@ -63,3 +69,57 @@ def test_both_trainers_plot_through_the_one_plotter(tmp_path):
     assert [c.key for c in ALIGN_CURVES] == ["train/loss_step", "val/loss", "val/r1"]
     assert [c.share for c in ALIGN_CURVES] == [False, False, True]  # R@1 is a share, on its own axis
     assert [c.omit_if_zero for c in CAPTION_CURVES] == [False, True, False]  # α = 0 logs a zero contrast
+
+
+def test_the_training_settings_base_has_one_set_of_names_and_its_defaults():
+    assert TrainingSettings().model_dump() == {
+        "epochs": 10,
+        "batch_size": 32,
+        "lr": 1e-4,
+        "betas": (0.9, 0.999),
+        "warmup_steps": 0,
+        "grad_clip": 1.0,
+        "seed": 0,
+        "precision": "auto",
+        "checkpoint_every": 50,
+        "threads": None,
+    }
+    shared = set(TrainingSettings.model_fields)
+    for trainer in (AlignTrainSettings, CaptionTrainSettings, TranscribeTrainSettings):
+        assert shared <= set(trainer.model_fields)
+    # a trainer's own defaults keep the base's constraints
+    assert AlignTrainSettings().epochs == 5 and CaptionTrainSettings().lr == 5e-5
+    assert TranscribeTrainSettings().warmup_steps == 100
+    with pytest.raises(ValidationError, match="greater than 0"):
+        TranscribeTrainSettings(epochs=0)
+
+
+def warnings_of(caplog) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == "songalign"]
+
+
+def test_an_old_setting_name_loads_as_the_new_one_with_a_warning(caplog):
+    with caplog.at_level("WARNING", logger="songalign"):
+        settings = TranscribeTrainSettings.model_validate({"max_epochs": 3, "warmup_batches": 7})  # a saved recipe
+    assert (settings.epochs, settings.warmup_steps) == (3, 7)
+    assert warnings_of(caplog) == [
+        "the training setting train.max_epochs is now called train.epochs; rename it in the recipe",
+        "the training setting train.warmup_batches is now called train.warmup_steps; rename it in the recipe",
+    ]
+    with pytest.raises(ValidationError, match="train.max_epochs and train.epochs are one setting; keep train.epochs"):
+        TrainingSettings.model_validate({"epochs": 2, "max_epochs": 3})
+
+
+class TinyRecipe(BaseModel):
+    name: str
+    train: TrainingSettings = Field(default_factory=TrainingSettings)
+
+
+def test_an_override_wins_whichever_name_the_recipe_or_the_override_uses(caplog):
+    with caplog.at_level("WARNING", logger="songalign"):
+        old_file = validate_recipe(TinyRecipe, {"name": "r", "train": {"max_epochs": 4}}, ["train.epochs=2"])
+        old_override = validate_recipe(TinyRecipe, {"name": "r", "train": {"epochs": 4}}, ["train.max_epochs=2"])
+    assert old_file.train.epochs == old_override.train.epochs == 2
+    assert len(warnings_of(caplog)) == 2  # one for each old name, said once
+    with pytest.raises(SongalignError, match=r"^r.yaml: train.max_epochs and train.epochs are one setting; keep "):
+        validate_recipe(TinyRecipe, {"name": "r", "train": {"max_epochs": 4, "epochs": 3}}, where="r.yaml")

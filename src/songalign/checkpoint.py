@@ -28,8 +28,12 @@ card of the alignment model its frozen music tower comes from under ``provenance
 :func:`trained_songs` reads what a card says the weights have seen over its lineage;
 :func:`unknown_training` names the models of its lineage whose training songs are unknown.
 
-Alignment (:class:`songalign.align.model.AlignModel`) and captioning
-(:class:`songalign.caption.model.CaptionModel`) both read and write folders through this module.
+Every model songalign saves derives from :class:`PretrainedModel` (as Hugging Face's models derive
+from ``PreTrainedModel``): the alignment model (:class:`songalign.align.model.AlignModel`), the
+captioner (:class:`songalign.caption.model.CaptionModel`) and the transcriber
+(:class:`songalign.transcribe.model.Transcriber`) each name their folder ``kind``, config class and
+card title, and implement the few hooks their folder needs; ``from_pretrained`` and
+``save_pretrained`` are the base's.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 import torch
 from pydantic import BaseModel, ValidationError
@@ -113,6 +117,15 @@ def render_card(card: Mapping[str, Any], *, title: str, architecture: Sequence[s
     return "\n".join(lines) + "\n"
 
 
+TRAIN_HINT = "train one with `songalign train`"
+"""How a model folder's error says to make one, unless the model says otherwise."""
+
+
+def _article(noun: str) -> str:
+    """``"an"`` before a vowel ("an alignment model"), ``"a"`` otherwise."""
+    return "an" if noun[:1].lower() in ("a", "e", "i", "o", "u") else "a"
+
+
 def require_model_folder(
     directory: str | Path, what: str = "songalign model", needs: Iterable[str] = (), hint: str | None = None
 ) -> Path:
@@ -125,10 +138,9 @@ def require_model_folder(
     required = [CONFIG_FILE, WEIGHTS_FILE, *needs]
     if not all((directory / name).exists() for name in required):
         listed = ", ".join(required[:-1]) + f" and {required[-1]}"
-        article = "an" if what[:1].lower() in ("a", "e", "i", "o", "u") else "a"  # "an alignment model"
         raise SongalignError(
-            f"{directory} is not {article} {what} folder (it needs {listed}); "
-            f"{hint or 'train one with `songalign train`'} or give the right path"
+            f"{directory} is not {_article(what)} {what} folder (it needs {listed}); "
+            f"{hint or TRAIN_HINT} or give the right path"
         )
     return directory
 
@@ -317,3 +329,100 @@ def load_weights_into(module: nn.Module, directory: str | Path, *, referenced: S
         )
     module.load_state_dict(weights, strict=False)
     return module
+
+
+class PretrainedModel(nn.Module):
+    """A model saved as, and loaded from, one model folder (this module's format).
+
+    A subclass names its folder with class attributes and implements the hooks its folder needs:
+
+    - ``folder_kind`` (the card's ``kind``: ``"align"``, ``"caption"``, ``"transcribe"``),
+      ``config_class`` (the pydantic model of ``config.json``, held as ``self.config``) and
+      ``card_title`` (the Markdown card's title) — required;
+    - ``folder_name`` (how an error names such a folder: "captioner"), ``folder_needs`` (entries
+      besides config and weights, such as ``("bart", "tokenizer")``), ``folder_hint`` (how to make
+      one) and ``config_remedy`` (the fix when this version cannot read its ``config.json``);
+    - :meth:`_from_saved_config` builds the model from its folder's config (the options of
+      :meth:`from_pretrained` go to it), :meth:`_stored_elsewhere` names the state-dict prefixes
+      the weights file leaves out (frozen pretrained towers, BART's own folder),
+      :meth:`_save_parts` writes the sub-folders ``folder_needs`` asks for, and
+      :meth:`architecture` gives the card's architecture bullets.
+    """
+
+    folder_kind: ClassVar[str]
+    config_class: ClassVar[type[BaseModel]]
+    card_title: ClassVar[str]
+    folder_name: ClassVar[str] = "songalign model"
+    folder_needs: ClassVar[tuple[str, ...]] = ()
+    folder_hint: ClassVar[str] = TRAIN_HINT
+    config_remedy: ClassVar[str] = "build or train the model again"
+
+    config: BaseModel
+
+    # -- hooks ----------------------------------------------------------------------------------------
+    @classmethod
+    def _from_saved_config(cls, directory: Path, config: Any, **options: Any) -> Self:
+        """The model that ``config`` (the folder's, validated) describes, before its weights are loaded.
+
+        The default is ``cls(config)``; a subclass takes its :meth:`from_pretrained` options here.
+        """
+        if options:
+            raise TypeError(f"{cls.__name__}.from_pretrained takes no options; got {', '.join(options)}")
+        return cls(config)
+
+    def _stored_elsewhere(self, config: Any) -> tuple[str, ...]:
+        """State-dict prefixes (``"bart."``) of parts a folder saved under ``config`` does not hold in its
+        weights file, because the config references them; none by default."""
+        return ()
+
+    def _save_parts(self, directory: Path) -> None:
+        """Write the sub-folders of :attr:`folder_needs` into ``directory``; nothing by default."""
+
+    def architecture(self) -> list[str]:
+        """The model card's architecture bullets (Markdown)."""
+        return [type(self).__name__]
+
+    # -- the folder -----------------------------------------------------------------------------------
+    @classmethod
+    def require_folder(cls, directory: str | Path) -> Path:
+        """``directory`` as a Path when it holds a model folder of this kind; one clear error otherwise.
+
+        A folder whose card names no kind (one written before cards did, or without a card) is taken.
+        """
+        directory = require_model_folder(directory, cls.folder_name, needs=cls.folder_needs, hint=cls.folder_hint)
+        kind = read_card(directory).get("kind")
+        if kind and kind != cls.folder_kind:
+            expected = f"{_article(cls.folder_name)} {cls.folder_name} ({cls.folder_kind!r})"
+            raise SongalignError(
+                f"{directory} holds {_article(kind)} {kind!r} model ({CARD_JSON} kind), not {expected}; "
+                f"{cls.folder_hint} or give the right path"
+            )
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, **options: Any) -> Self:
+        """Load a folder written by :meth:`save_pretrained`: check it, read its config (one sentence when
+        this version cannot), build the model (``options`` go to :meth:`_from_saved_config`) and load its
+        weights (one sentence when they do not match the config)."""
+        directory = cls.require_folder(directory)
+        saved = read_saved_config(directory, cls.config_class, cls.config_remedy)
+        model = cls._from_saved_config(directory, saved, **options)
+        # what the folder left out follows the config it was saved under, not the one options made
+        load_weights_into(model, directory, referenced=model._stored_elsewhere(saved))
+        return model
+
+    def save_pretrained(self, directory: str | Path, card: Mapping[str, Any] | None = None) -> Path:
+        """Write the model folder (its sub-folders, weights, ``config.json``, model card) into ``directory``;
+        returns it. ``card`` is this module's card dict (``kind`` defaults to the model's ``folder_kind``)."""
+        directory = Path(directory)
+        self._save_parts(directory)
+        skipped = self._stored_elsewhere(self.config)
+        state = {k: v for k, v in self.state_dict().items() if not k.startswith(skipped)}
+        return save_model_folder(
+            directory,
+            state,
+            self.config,
+            {"kind": self.folder_kind, **(card or {})},
+            title=self.card_title,
+            architecture=self.architecture(),
+        )

@@ -1,9 +1,10 @@
-"""Training-run plumbing shared by the alignment trainer and the captioning trainer.
+"""Training-run plumbing shared by the alignment, captioning and transcription trainers.
 
-Both read a YAML recipe with ``--set key.sub=value`` overrides into a pydantic model, train with
+Each reads a YAML recipe with ``--set key.sub=value`` overrides into a pydantic model, train with
 Lightning into a run folder (``recipe.yaml``, ``checkpoints/last.ckpt``, ``logs/version_<n>/``),
 resume from ``last.ckpt`` when it is there, and plot their curves from the CSV logs
-(:func:`plot_curves`, each trainer naming its :class:`Curve` s).
+(:func:`plot_curves`, each trainer naming its :class:`Curve` s). A recipe's ``train`` section
+derives from :class:`TrainingSettings`, the settings every trainer shares under one set of names.
 
 Several devices and nodes (:func:`make_trainer` with ``devices`` × ``num_nodes`` > 1) train with
 Lightning's DDP (:func:`ddp_strategy`). When songalign starts the processes itself it uses the
@@ -27,18 +28,85 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import lightning as L
 import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from songalign.errors import SongalignError, first_validation_problem
 
+log = logging.getLogger("songalign")
+
 RecipeT = TypeVar("RecipeT", bound=BaseModel)
+
+# The shared settings' types, constraints and meanings, so that a trainer that changes a default keeps them.
+Epochs = Annotated[
+    int, Field(gt=0, description="passes over the training data (at most, for a trainer that stops early)")
+]
+BatchSize = Annotated[int, Field(gt=0, description="items per optimizer step (the global batch under DDP)")]
+LearningRate = Annotated[float, Field(gt=0, description="the learning rate after the warm-up")]
+WarmupSteps = Annotated[
+    int, Field(ge=0, description="optimizer steps (batches) over which the learning rate ramps up linearly")
+]
+GradClip = Annotated[float | None, Field(description="largest gradient norm; null: no clipping")]
+CheckpointEvery = Annotated[int, Field(gt=0, description="optimizer steps between resumable checkpoints")]
+Precision = Literal["auto", "32", "16-mixed", "bf16-mixed"]
+
+RENAMED_TRAINING_SETTINGS = {"max_epochs": "epochs", "warmup_batches": "warmup_steps"}
+"""Old name → name of a training setting (the transcriber's recipes used the old ones); the old names are still
+read, with a warning."""
+
+
+def current_setting_name(name: str) -> str:
+    """The name a training setting has now: ``name``, or what an old name became (with a warning saying so)."""
+    new = RENAMED_TRAINING_SETTINGS.get(name)
+    if new is None:
+        return name
+    log.warning("the training setting train.%s is now called train.%s; rename it in the recipe", name, new)
+    return new
+
+
+def current_setting_names(settings: dict[str, Any]) -> dict[str, Any]:
+    """A ``train`` section with its old names replaced by the current ones (:func:`current_setting_name`);
+    a ValueError (one sentence) when a setting is given under both names."""
+    current = {}
+    for name, value in settings.items():
+        new = current_setting_name(name)
+        if new != name and new in settings:
+            raise ValueError(f"train.{name} and train.{new} are one setting; keep train.{new} only")
+        current[new] = value
+    return current
+
+
+class TrainingSettings(BaseModel):
+    """The settings every trainer's ``train`` section shares, under one set of names.
+
+    A trainer's settings derive from this class, adding their own (optimizer, schedule, early
+    stopping) and giving a setting another default by redeclaring it with its type here
+    (``epochs: Epochs = 20``). A recipe or a saved recipe that uses an old name
+    (:data:`RENAMED_TRAINING_SETTINGS`: ``max_epochs``, ``warmup_batches``) is read as the new
+    name, with a warning.
+    """
+
+    epochs: Epochs = 10
+    batch_size: BatchSize = 32
+    lr: LearningRate = 1e-4
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam's β₁, β₂")
+    warmup_steps: WarmupSteps = 0
+    grad_clip: GradClip = 1.0
+    seed: int = Field(0, description="seeds torch, numpy, Python and the order of the batches")
+    precision: Precision = Field("auto", description="auto: bf16 or fp16 mixed on a GPU, 32 on a CPU")
+    checkpoint_every: CheckpointEvery = 50
+    threads: int | None = Field(None, description="CPU threads for torch; None leaves torch's default")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_old_names(cls, settings: Any) -> Any:
+        return current_setting_names(settings) if isinstance(settings, dict) else settings
 
 
 def read_yaml_recipe(path: str | Path) -> dict[str, Any]:
@@ -53,13 +121,24 @@ def read_yaml_recipe(path: str | Path) -> dict[str, Any]:
 def validate_recipe(
     kind: type[RecipeT], tree: dict[str, Any], overrides: list[str] | None = None, where: str = "recipe"
 ) -> RecipeT:
-    """Apply ``key.sub=value`` overrides (values parsed as YAML) to a copy of ``tree`` and validate it as ``kind``."""
+    """Apply ``key.sub=value`` overrides (values parsed as YAML) to a copy of ``tree`` and validate it as ``kind``.
+
+    The ``train`` section (a :class:`TrainingSettings`) is read under the current setting names first, from
+    the file and from the overrides alike, so that an override wins whichever name either uses.
+    """
     tree = yaml.safe_load(yaml.safe_dump(tree))  # a deep copy
+    if isinstance(tree.get("train"), dict):
+        try:
+            tree["train"] = current_setting_names(tree["train"])
+        except ValueError as error:
+            raise SongalignError(f"{where}: {error}; fix the recipe") from None
     for item in overrides or []:
         if "=" not in item:
             raise SongalignError(f"override '{item}' must look like key.sub=value")
         dotted, value = item.split("=", 1)
         keys = dotted.strip().split(".")
+        if keys[0] == "train" and len(keys) == 2:
+            keys[1] = current_setting_name(keys[1])
         node = tree
         for key in keys[:-1]:
             node = node.setdefault(key, {})
@@ -164,7 +243,7 @@ def ddp_strategy(devices: int, num_nodes: int) -> str:
     return "ddp_notebook" if _IS_INTERACTIVE else "ddp_spawn"
 
 
-def resolve_precision(precision: str) -> str:
+def resolve_precision(precision: Precision) -> str:
     """``auto`` → bf16 mixed precision on a GPU that has it, fp16 mixed on another GPU, ``32`` on a CPU."""
     if precision != "auto":
         return precision

@@ -27,7 +27,7 @@ from safetensors.torch import load_file
 
 from songalign.align.data import EpochBatches, PairedSet
 from songalign.align.losses import LOSSES, clamped_scale, gathered_similarity, get_loss, unsharded
-from songalign.align.train import Recipe, TrainSettings, augment_rows, train
+from songalign.align.train import AlignTrainSettings, Recipe, augment_rows, train
 from songalign.checkpoint import read_card
 from songalign.corpus.records import Segment
 from songalign.errors import SongalignError
@@ -202,7 +202,7 @@ def test_batches_resume_per_rank_and_reject_an_uneven_global_batch():
 
 
 def test_a_rank_s_rows_get_the_augmentation_they_get_in_one_process():
-    settings = TrainSettings(seed=4)  # the default augmentation: shifts, gains, time and frequency masks
+    settings = AlignTrainSettings(seed=4)  # the default augmentation: shifts, gains, time and frequency masks
     full = torch.randn(6, 16, 40, generator=torch.Generator().manual_seed(0))
     whole = augment_rows(full, settings, step=9)
     torch.testing.assert_close(augment_rows(full[:3], settings, step=9, offset=0), whole[:3])

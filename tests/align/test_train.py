@@ -17,10 +17,10 @@ from songalign.align.losses import LogitScale, get_loss, sentence_similarity
 from songalign.align.model import AlignModel, ModelConfig, TowerSpec
 from songalign.align.train import (
     AlignModule,
+    AlignTrainSettings,
     DataSettings,
     LossSpec,
     Recipe,
-    TrainSettings,
     build_model,
     load_recipe,
     train,
@@ -43,7 +43,7 @@ def recipe(corpus, out, loss: str = "symmetric_infonce", data: dict | None = Non
         model=ModelConfig(audio_tower=TINY_AUDIO, embedding_dim=16, clip_seconds=4.0),
         loss=LossSpec(name=loss),
         data=DataSettings(corpus=corpus, target="lyrics", **(data or {})),
-        train=TrainSettings(**settings),
+        train=AlignTrainSettings(**settings),
     )
 
 

@@ -40,3 +40,17 @@ def test_quickstart_matches_the_stored_reference():
         f"{len(moved)} of {len(reference['intervals'])} lyric-choice figures moved beyond their 95% intervals "
         f"({examples}); if the change is meant to move them, regenerate the reference with `{COMMAND}` and say why"
     )
+
+
+def test_a_figure_moves_only_when_the_two_intervals_do_not_overlap():
+    old = {"figures": {"a/top_1": 50.0, "b/top_1": 100.0, "c/kl": 0.2}, "intervals": {"a/top_1": 20.0, "b/top_1": 0.0, "c/kl": 0.01}}
+    new = {"figures": {"a/top_1": 16.7, "b/top_1": 83.3, "c/kl": 0.5}, "intervals": {"a/top_1": 14.0, "b/top_1": 32.7, "c/kl": 0.02}}
+    # a: 33.3 apart, intervals 20 + 14 = 34 (overlap); b: 16.7 apart, 0 + 32.7 (overlap); c: 0.3 apart, 0.03 (moved)
+    assert moved_figures(old, new) == {"c/kl": (0.2, 0.5)}
+    stages = {"corpus": {"songs": 16}, "songs": "x", "segments": "y", "descriptions": {}, "features": {
+        "test": {"segment": "s1", "mean": -4.0, "std": 2.0}}}  # fmt: skip
+    assert changed_stages(stages, stages) == []
+    drifted = {**stages, "features": {"test": {"segment": "s1", "mean": -4.0 * (1 + 1e-6), "std": 2.0}}}
+    assert changed_stages(stages, drifted) == []  # float32 noise in the features
+    changed = {**stages, "segments": "z", "features": {"test": {"segment": "s1", "mean": -4.1, "std": 2.0}}}
+    assert changed_stages(stages, changed) == ["segments", "features/test"]

@@ -114,6 +114,18 @@ def test_the_model_folder_round_trips(tmp_path):
     assert "songalign transcriber" in card and "vocal channel: mix" in card
 
 
+def test_a_transcriber_folder_is_checked_before_it_loads(tmp_path):
+    with pytest.raises(SongalignError) as raised:
+        Transcriber.from_pretrained(tmp_path / "nowhere")
+    assert str(raised.value) == (
+        f"{tmp_path / 'nowhere'} is not a transcriber folder (it needs config.json and model.safetensors); "
+        "train one with `songalign transcribe train` or give the right path"
+    )
+    folder = tiny().save_pretrained(tmp_path / "m", {"name": "tiny", "kind": "align"})
+    with pytest.raises(SongalignError, match=r"m holds an 'align' model \(card.json kind\), not a transcriber \("):
+        Transcriber.from_pretrained(folder)
+
+
 def test_a_tiny_model_overfits_two_clips():
     torch.manual_seed(0)
     rng = np.random.default_rng(0)

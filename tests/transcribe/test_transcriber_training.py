@@ -3,8 +3,11 @@ terms, early stopping's best epoch kept, and a run that resumes where it stopped
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
+import yaml
 
 from songalign.audio.cache import FeatureCache
 from songalign.checkpoint import read_card
@@ -15,13 +18,14 @@ from songalign.errors import SongalignError
 from songalign.runs import read_metrics, recipe_path
 from songalign.transcribe.data import collate, cut_clips
 from songalign.transcribe.model import Transcriber
-from songalign.transcribe.testing import tiny_overrides
+from songalign.transcribe.testing import save_tiny_transcriber, tiny_overrides
 from songalign.transcribe.train import (
     LossWeights,
+    TranscribeRecipe,
     cached_song_features,
-    load_transcribe_recipe,
+    load_recipe,
     song_targets,
-    train_transcriber,
+    train,
     transcription_loss,
 )
 
@@ -38,12 +42,11 @@ def corpus(tmp_path_factory):
 
 
 def recipe(corpus, out, *extra):
-    return load_transcribe_recipe(recipe_path("alt_small"), [f"data.corpus={corpus}", f"out={out}", *TINY, *extra])
+    return load_recipe(recipe_path("alt_small"), [f"data.corpus={corpus}", f"out={out}", *TINY, *extra])
 
 
 def test_training_writes_a_model_folder_whose_card_names_its_songs(corpus, tmp_path):
-    folder = train_transcriber(recipe(corpus, tmp_path / "run", "train.max_epochs=2", "train.min_epochs=1"),
-                               progress=False)  # fmt: skip
+    folder = train(recipe(corpus, tmp_path / "run", "train.epochs=2", "train.min_epochs=1"), progress=False)
     card = read_card(folder)
     assert card["kind"] == "transcribe" and card["data"]["vocals"] == "stem"
     assert set(card["data"]["trained_songs"]) == set(card["data"]["songs"]["train"])
@@ -70,9 +73,9 @@ def test_the_joint_loss_has_the_terms_of_the_mode(corpus):
 
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(corpus, tmp_path):
     run = tmp_path / "run"
-    train_transcriber(recipe(corpus, run, "train.max_epochs=1", "train.min_epochs=1"), progress=False)
+    train(recipe(corpus, run, "train.epochs=1", "train.min_epochs=1"), progress=False)
     first_steps = max(int(r["step"]) for r in read_metrics(run / "logs"))
-    train_transcriber(recipe(corpus, run, "train.max_epochs=2", "train.min_epochs=1"), progress=False)
+    train(recipe(corpus, run, "train.epochs=2", "train.min_epochs=1"), progress=False)
     rows = read_metrics(run / "logs")
     assert len(list((run / "logs").glob("version_*"))) == 2  # the second call continued, logging apart
     assert min(int(r["step"]) for r in rows if r.get("epoch") == "1") > first_steps - 1
@@ -87,5 +90,46 @@ def test_a_corpus_without_notes_cannot_train_a_pitch_model(tmp_path):
     prepare_corpus("jamendo", tmp_path / "raw", tmp_path / "corpus", split=SplitConfig(train=1.0, val=0.0, test=0.0),
                    progress=False)  # fmt: skip
     with pytest.raises(SongalignError, match="no song of split 'train' can train a transcriber"):
-        train_transcriber(recipe(tmp_path / "corpus", tmp_path / "run", "model.vocals=mix", "model.mode=pitch"),
-                          progress=False)  # fmt: skip
+        train(recipe(tmp_path / "corpus", tmp_path / "run", "model.vocals=mix", "model.mode=pitch"), progress=False)
+
+
+def with_old_setting_names(tree: dict) -> dict:
+    """A recipe tree as written before the training settings were renamed (``max_epochs``, ``warmup_batches``)."""
+    train = dict(tree["train"])
+    train["max_epochs"], train["warmup_batches"] = train.pop("epochs"), train.pop("warmup_steps")
+    return {**tree, "train": train}
+
+
+def songalign_warnings(caplog) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == "songalign"]
+
+
+def test_a_recipe_with_the_old_setting_names_loads_with_a_warning_each(tmp_path, caplog):
+    old = tmp_path / "alt_small_old.yaml"
+    old.write_text(yaml.safe_dump(with_old_setting_names(yaml.safe_load(recipe_path("alt_small").read_text()))))
+    with caplog.at_level("WARNING", logger="songalign"):
+        loaded = load_recipe(old)
+    assert loaded == load_recipe(recipe_path("alt_small"))
+    assert (loaded.train.epochs, loaded.train.warmup_steps) == (12, 100)
+    assert songalign_warnings(caplog) == [
+        "the training setting train.max_epochs is now called train.epochs; rename it in the recipe",
+        "the training setting train.warmup_batches is now called train.warmup_steps; rename it in the recipe",
+    ]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="songalign"):  # an old --set override still changes the setting
+        assert load_recipe(recipe_path("alt_small"), ["train.max_epochs=3"]).train.epochs == 3
+    assert songalign_warnings(caplog) == [
+        "the training setting train.max_epochs is now called train.epochs; rename it in the recipe"
+    ]
+
+
+def test_a_model_folder_whose_card_has_the_old_setting_names_still_loads(tmp_path, caplog):
+    folder = save_tiny_transcriber(tmp_path / "m")
+    old_recipe = with_old_setting_names(load_recipe(recipe_path("alt_small")).model_dump(mode="json"))
+    card = json.loads((folder / "card.json").read_text())
+    (folder / "card.json").write_text(json.dumps({**card, "recipe": old_recipe}))  # as the old trainer wrote it
+    assert Transcriber.from_pretrained(folder).config.mode == "baseline"
+    with caplog.at_level("WARNING", logger="songalign"):
+        recipe = TranscribeRecipe.model_validate(read_card(folder)["recipe"])
+    assert (recipe.train.epochs, recipe.train.warmup_steps) == (12, 100)
+    assert len(songalign_warnings(caplog)) == 2

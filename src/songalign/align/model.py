@@ -36,7 +36,7 @@ from torch import nn
 from songalign.align.losses import LogitScale, LogitScaleSettings
 from songalign.audio.io import load_audio
 from songalign.audio.windows import fit_length, song_windows
-from songalign.checkpoint import load_weights_into, read_saved_config, require_model_folder, save_model_folder
+from songalign.checkpoint import PretrainedModel
 from songalign.errors import SongalignError
 from songalign.towers import build_audio_tower, build_text_tower
 
@@ -115,8 +115,18 @@ def _projections(config: ModelConfig, audio_dim: int, text_dim: int) -> tuple[nn
     return nn.Identity(), nn.Identity()
 
 
-class AlignModel(nn.Module):
-    """Audio and text towers with projections into one ``embedding_dim`` space."""
+class AlignModel(PretrainedModel):
+    """Audio and text towers with projections into one ``embedding_dim`` space.
+
+    ``AlignModel.from_pretrained(path, **overrides)`` loads a model folder (``overrides`` replace
+    config fields, e.g. ``freeze``); ``model.save_pretrained(path, card=None)`` writes one (the
+    card's ``kind`` defaults to ``"align"``).
+    """
+
+    folder_kind = "align"
+    config_class = ModelConfig
+    card_title = "songalign model"
+    config: ModelConfig
 
     def __init__(self, config: ModelConfig | None = None):
         super().__init__()
@@ -254,7 +264,7 @@ class AlignModel(nn.Module):
             out.append(self.project_text(tower).cpu())
         return torch.cat(out).numpy() if out else np.zeros((0, self.config.embedding_dim), np.float32)
 
-    # -- persistence --------------------------------------------------------------------------------
+    # -- persistence (the model folder of songalign.checkpoint.PretrainedModel) ------------------------
     def referenced_parts(self, freeze: FreezePolicy | None = None) -> list[str]:
         """Towers whose weights a saved folder leaves out: frozen (under ``freeze``, default the
         config's) and loaded from their options (``loads_pretrained_weights``), so the config
@@ -266,34 +276,14 @@ class AlignModel(nn.Module):
             if getattr(freeze, part) and getattr(getattr(self, part), "loads_pretrained_weights", False)
         ]
 
-    def _saved_state(self) -> dict[str, torch.Tensor]:
-        referenced = tuple(f"{part}." for part in self.referenced_parts())
-        return {k: v for k, v in self.state_dict().items() if not k.startswith(referenced)}
-
-    def save_pretrained(self, directory: str | Path, card: dict[str, Any] | None = None) -> Path:
-        """Write the model folder (weights, ``config.json``, model card) into ``directory``; returns it.
-
-        ``card`` is the model card dict of :mod:`songalign.checkpoint` (``kind`` defaults to ``"align"``).
-        """
-        return save_model_folder(
-            directory,
-            self._saved_state(),
-            self.config,
-            {"kind": "align", **(card or {})},
-            title="songalign model",
-            architecture=self.architecture(),
-        )
+    def _stored_elsewhere(self, config: ModelConfig) -> tuple[str, ...]:
+        return tuple(f"{part}." for part in self.referenced_parts(config.freeze))
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, **overrides: Any) -> AlignModel:
-        """Load a folder written by :meth:`save_pretrained`; ``overrides`` replace config fields (e.g. ``freeze``)."""
-        directory = require_model_folder(directory)
-        saved = read_saved_config(directory, ModelConfig, "build or train the model again")
-        model = cls(saved.model_copy(update=overrides))
-        # what the folder left out follows the policy it was saved under, not the overridden one
-        referenced = tuple(f"{part}." for part in model.referenced_parts(saved.freeze))
-        load_weights_into(model, directory, referenced=referenced)
-        return model
+    def _from_saved_config(cls, directory: Path, config: ModelConfig, **overrides: Any) -> AlignModel:
+        """The saved model with ``overrides`` replacing config fields (e.g. ``freeze``): ``from_pretrained(path,
+        **overrides)``. A musicnn tower checks its checkpoint's digest against the saved one as it is built."""
+        return cls(config.model_copy(update=overrides))
 
     def architecture(self) -> list[str]:
         """The model card's architecture bullets: towers, heads, shared space, logit scale, frozen parts."""

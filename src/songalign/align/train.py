@@ -39,7 +39,7 @@ launcher started them, which the cache's atomic writes make safe); only the firs
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import lightning as L
 import torch
@@ -54,7 +54,11 @@ from songalign.console import print_skip_report
 from songalign.corpus.manifest import CorpusManifest
 from songalign.errors import SKIPPED_FILE, SkipReport
 from songalign.runs import (
+    BatchSize,
+    CheckpointEvery,
     Curve,
+    Epochs,
+    TrainingSettings,
     check_processes,
     fit_resuming,
     is_first_process,
@@ -89,19 +93,15 @@ class DataSettings(BaseModel):
     cache_dir: Path | None = Field(None, description="feature cache; default <corpus>/.cache/features")
 
 
-class TrainSettings(BaseModel):
-    epochs: int = Field(5, gt=0)
-    batch_size: int = Field(128, gt=0)
-    lr: float = Field(1e-4, gt=0)
-    betas: tuple[float, float] = (0.9, 0.999)
+class AlignTrainSettings(TrainingSettings):
+    """The alignment trainer's ``train`` section: the shared settings (:class:`~songalign.runs.TrainingSettings`),
+    Adam's weight decay, the cosine decay's floor and the augmentation."""
+
+    epochs: Epochs = 5
+    batch_size: BatchSize = 128
+    checkpoint_every: CheckpointEvery = 20
     weight_decay: float = Field(0.0, ge=0)
-    warmup_steps: int = Field(0, ge=0)
     min_lr_ratio: float = Field(0.0, ge=0, le=1, description="floor of the cosine decay, as a share of lr")
-    grad_clip: float | None = 1.0
-    seed: int = 0
-    precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = "auto"
-    checkpoint_every: int = Field(20, gt=0, description="optimizer steps between resumable checkpoints")
-    threads: int | None = Field(None, description="CPU threads for torch; None leaves torch's default")
     augment: AugmentSettings | None = Field(
         default_factory=AugmentSettings,
         description="SpecAugment-style masks on log-mel inputs (towers with feature_kind log_mel); null disables",
@@ -123,7 +123,7 @@ class Recipe(BaseModel):
     model: ModelConfig = Field(default_factory=ModelConfig)
     loss: LossSpec = Field(default_factory=LossSpec)
     data: DataSettings
-    train: TrainSettings = Field(default_factory=TrainSettings)
+    train: AlignTrainSettings = Field(default_factory=AlignTrainSettings)
 
     @field_validator("model", mode="before")
     @classmethod
@@ -162,7 +162,7 @@ def recall_at_1(audio: torch.Tensor, text: torch.Tensor, texts: list[str]) -> fl
     return sum(texts[j] == texts[i] for i, j in enumerate(best)) / max(len(texts), 1)
 
 
-def augment_rows(features: torch.Tensor, settings: TrainSettings, step: int, offset: int = 0) -> torch.Tensor:
+def augment_rows(features: torch.Tensor, settings: AlignTrainSettings, step: int, offset: int = 0) -> torch.Tensor:
     """Step ``step``'s augmentation of log-mel rows ``(b, n_mels, frames)`` that sit at ``offset`` in the
     step's global batch: row ``i`` gets the masks row ``offset + i`` gets in one process (the masks are
     drawn row by row from a generator seeded by ``(seed, step)``; the rows before ``offset`` are drawn

@@ -62,7 +62,7 @@ from songalign.align.losses import (
 )
 from songalign.caption.music import MusicEncoderConfig, describe
 from songalign.caption.tokenizer import load_tokenizer, train_tokenizer
-from songalign.checkpoint import load_weights_into, read_saved_config, require_model_folder, save_model_folder
+from songalign.checkpoint import PretrainedModel
 from songalign.errors import SongalignError
 from songalign.hub import load_pretrained, quiet_transformers
 
@@ -279,12 +279,22 @@ def _load_bart(source: str) -> Any:
     return load_pretrained(BartForConditionalGeneration, source, "BART model")
 
 
-class CaptionModel(nn.Module):
+class CaptionModel(PretrainedModel):
     """BART + music fusion + alignment head; see the module docstring.
 
     Build one with :meth:`build` (from a config, training a tokenizer on ``texts`` when BART is
-    built from a size) or :meth:`from_pretrained` (a saved folder).
+    built from a size) or :meth:`from_pretrained` (a saved folder, loaded in eval mode);
+    :meth:`save_pretrained` ``(path, card=None)`` writes one (the card's ``kind`` defaults to ``"caption"``).
     """
+
+    folder_kind = "caption"
+    config_class = CaptionModelConfig
+    card_title = "songalign captioner"
+    folder_name = "captioner"
+    folder_needs = (BART_DIR, TOKENIZER_DIR)
+    folder_hint = "train one with `songalign caption train`"
+    config_remedy = "train it again with `songalign caption train`"
+    config: CaptionModelConfig
 
     def __init__(self, config: CaptionModelConfig, bart: Any, tokenizer: Any):
         super().__init__()
@@ -355,27 +365,42 @@ class CaptionModel(nn.Module):
             bart.resize_token_embeddings(len(tokenizer))
         return cls(config, bart, tokenizer)
 
+    # -- the model folder (songalign.checkpoint.PretrainedModel): BART and the tokenizer in their own sub-folders
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> CaptionModel:
-        """Load a folder written by :meth:`save_pretrained`."""
-        directory = require_model_folder(
-            directory, "captioner", needs=(BART_DIR, TOKENIZER_DIR), hint="train one with `songalign caption train`"
-        )
-        config = read_saved_config(directory, CaptionModelConfig, "train it again with `songalign caption train`")
-        model = cls(config, _load_bart(str(directory / BART_DIR)), load_tokenizer(directory / TOKENIZER_DIR))
-        return load_weights_into(model, directory, referenced=("bart.",)).eval()
+    def _from_saved_config(cls, directory: Path, config: CaptionModelConfig) -> CaptionModel:
+        """The captioner with the folder's BART and tokenizer, in eval mode (``from_pretrained(path)``: no options)."""
+        return cls(config, _load_bart(str(directory / BART_DIR)), load_tokenizer(directory / TOKENIZER_DIR)).eval()
 
-    def save_pretrained(self, directory: str | Path, card: dict[str, Any] | None = None) -> Path:
-        """Write BART, the tokenizer, the captioner's own weights, its config and a model card."""
-        directory = Path(directory)
+    def _stored_elsewhere(self, config: CaptionModelConfig) -> tuple[str, ...]:
+        return ("bart.",)  # BART lives in bart/
+
+    def _save_parts(self, directory: Path) -> None:
         with quiet_transformers():
             self.bart.save_pretrained(directory / BART_DIR)
         self.tokenizer.save_pretrained(directory / TOKENIZER_DIR)
-        own = {k: v for k, v in self.state_dict().items() if not k.startswith("bart.")}  # BART lives in bart/
-        card = {"kind": "caption", **(card or {})}
-        return save_model_folder(
-            directory, own, self.config, card, title="songalign captioner", architecture=architecture(self)
-        )
+
+    def architecture(self) -> list[str]:
+        """The model card's architecture bullets: BART, music encoder, fusion, alignment."""
+        config = self.config
+        bart = self.bart.config
+        alignment = config.alignment
+        music = json.dumps(describe(config.music_encoder))
+        fusion = "none (lyrics only)"
+        if self.fusion_layers:
+            fusion = (
+                f"after encoder layers {self.fusion_layers}, {config.fusion.heads} head(s), residual "
+                f"×{config.fusion.residual_scale}, forget gate {'on' if config.fusion.forget_gate else 'off'}"
+            )
+        return [
+            f"BART: `{config.bart or 'built from config'}` — d_model {bart.d_model}, {bart.encoder_layers}+"
+            f"{bart.decoder_layers} layers, vocabulary {bart.vocab_size}",
+            f"music encoder (frozen, precomputed): {music}, d_m = {config.music_dim}",
+            f"fusion: {fusion}",
+            f"alignment: {alignment.loss} with α = {alignment.weight} at encoder state {self.alignment_layer}"
+            + (f", logit scale s = {float(self.alignment_scale().detach()):.4g}" if self.alignment_scale else "")
+            if alignment.active
+            else "alignment: none",
+        ]
 
     # -- hooks ----------------------------------------------------------------------------------------
     def _embeddings_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -556,25 +581,3 @@ class CaptionModel(nn.Module):
             maps.append({"tokens": tokens, "weights": weights})
         return maps
 
-
-def architecture(model: CaptionModel) -> list[str]:
-    """The model card's architecture bullets: BART, music encoder, fusion, alignment."""
-    config = model.config
-    bart = model.bart.config
-    alignment = config.alignment
-    fusion = "none (lyrics only)"
-    if model.fusion_layers:
-        fusion = (
-            f"after encoder layers {model.fusion_layers}, {config.fusion.heads} head(s), residual "
-            f"×{config.fusion.residual_scale}, forget gate {'on' if config.fusion.forget_gate else 'off'}"
-        )
-    return [
-        f"BART: `{config.bart or 'built from config'}` — d_model {bart.d_model}, {bart.encoder_layers}+"
-        f"{bart.decoder_layers} layers, vocabulary {bart.vocab_size}",
-        f"music encoder (frozen, precomputed): {json.dumps(describe(config.music_encoder))}, d_m = {config.music_dim}",
-        f"fusion: {fusion}",
-        f"alignment: {alignment.loss} with α = {alignment.weight} at encoder state {model.alignment_layer}"
-        + (f", logit scale s = {float(model.alignment_scale().detach()):.4g}" if model.alignment_scale else "")
-        if alignment.active
-        else "alignment: none",
-    ]

@@ -35,7 +35,18 @@ from songalign.caption.music import build_music_encoder, music_cache_dir, music_
 from songalign.checkpoint import lineage_provenance, lineage_songs
 from songalign.console import print_skip_report
 from songalign.errors import SKIPPED_FILE, SkipReport, SongalignError
-from songalign.runs import fit_resuming, make_trainer, read_yaml_recipe, start_run, validate_recipe, warmup_cosine
+from songalign.runs import (
+    BatchSize,
+    Epochs,
+    LearningRate,
+    TrainingSettings,
+    fit_resuming,
+    make_trainer,
+    read_yaml_recipe,
+    start_run,
+    validate_recipe,
+    warmup_cosine,
+)
 
 
 class CaptionData(BaseModel):
@@ -66,24 +77,20 @@ class CaptionData(BaseModel):
         return self.cache_dir or music_cache_dir(self.corpus)
 
 
-class CaptionTrainSettings(BaseModel):
-    epochs: int = Field(20, gt=0)
+class CaptionTrainSettings(TrainingSettings):
+    """The captioner's ``train`` section: the shared settings (:class:`~songalign.runs.TrainingSettings`), a cap
+    on optimizer steps, the optimizer, Adam's weight decay and the schedule after the warm-up."""
+
+    epochs: Epochs = 20
+    batch_size: BatchSize = 26
+    lr: LearningRate = 5e-5
     max_steps: int | None = Field(
         None, gt=0, description="stop after this many optimizer steps (same for every recipe)"
     )
-    batch_size: int = Field(26, gt=0)
-    lr: float = Field(5e-5, gt=0)
     optimizer: Literal["adamw", "adafactor"] = "adamw"
-    betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = Field(0.0, ge=0)
-    warmup_steps: int = Field(0, ge=0)
     schedule: Literal["cosine", "constant"] = "cosine"
     min_lr_ratio: float = Field(0.0, ge=0, le=1)
-    grad_clip: float | None = 1.0
-    seed: int = 0
-    precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = "auto"
-    checkpoint_every: int = Field(50, gt=0, description="optimizer steps between resumable checkpoints")
-    threads: int | None = None
 
 
 class CaptionRecipe(BaseModel):

@@ -69,10 +69,10 @@ def run_transcribe_quickstart(
     nested dicts as :func:`songalign.runs.updated` takes them, e.g. ``{"train": {"clip_seconds": 4}}``),
     for a quick look or a smoke test.
     """
-    from songalign.align.train import load_recipe, train
+    import songalign.align.train as align_training
+    import songalign.transcribe.train as transcribe_training
     from songalign.checkpoint import read_card
     from songalign.transcribe.evaluate import evaluate_transcriber
-    from songalign.transcribe.train import load_transcribe_recipe, train_transcriber
 
     out = Path(out)
     raw, corpus, runs = out / "synth", out / "corpus", out / "runs"
@@ -91,19 +91,19 @@ def run_transcribe_quickstart(
         started = step(log, f"3. train the {MODE_LABELS[mode]} transcriber")
         train_settings: dict[str, Any] = {"seed": seed}
         if mode == "pitch":  # pitch and onsets are learnt in a few epochs; CTC needs more
-            train_settings["max_epochs"] = PITCH_EPOCHS
+            train_settings["epochs"] = PITCH_EPOCHS
         if epochs is not None:
-            train_settings["max_epochs"] = epochs
+            train_settings["epochs"] = epochs
         folder = runs / mode / "model"
         recipe = updated(
-            load_transcribe_recipe(recipe_path("alt_small")),
+            transcribe_training.load_recipe(recipe_path("alt_small")),
             data={"corpus": corpus},
             out=runs / mode,
             train=train_settings,
             model={"mode": mode},
         )
         recipe = updated(recipe, **(settings or {}))
-        models[mode] = folder if trained(folder) else train_transcriber(recipe, progress=progress)
+        models[mode] = folder if trained(folder) else transcribe_training.train(recipe, progress=progress)
         timings[f"train {mode}"] = time.perf_counter() - started
 
     started = step(log, "4. evaluate on the test songs")
@@ -122,13 +122,13 @@ def run_transcribe_quickstart(
         clap_train: dict[str, Any] = {"seed": seed} if epochs is None else {"seed": seed, "epochs": epochs}
         extra = {"init_from": clap["pre"]} if variant == "lyr" else {}
         recipe = updated(
-            load_recipe(recipe_path(f"clap_{variant}")),
+            align_training.load_recipe(recipe_path(f"clap_{variant}")),
             data={"corpus": corpus},
             out=runs / f"clap_{variant}",
             train=clap_train,
             **extra,
         )
-        clap[variant] = train(recipe, progress=progress)
+        clap[variant] = align_training.train(recipe, progress=progress)
     selection = lyric_selection_on_split(models["multitask"], clap["lyr"], corpus, pool=pool, draws=draws, seed=seed)
     timings["lyric selection"] = time.perf_counter() - started
 

@@ -51,8 +51,7 @@ _EXPORTS: dict[str, str] = {
     "read_candidates": "rank",
     "lyric_selection": "rank",
     "TranscribeRecipe": "train",
-    "load_transcribe_recipe": "train",
-    "train_transcriber": "train",
+    "load_recipe": "train",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted([*_EXPORTS, "NETWORKS"])

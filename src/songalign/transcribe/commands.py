@@ -145,12 +145,12 @@ def train_command(
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
 ) -> None:
     """Train (or resume training) a transcriber from a recipe; prints the model folder."""
-    from songalign.transcribe.train import load_transcribe_recipe, train_transcriber
+    from songalign.transcribe.train import load_recipe, train
 
-    loaded = load_transcribe_recipe(recipe, set_)
+    loaded = load_recipe(recipe, set_)
     if out is not None:
         loaded = loaded.model_copy(update={"out": out})
-    saved = train_transcriber(loaded, progress=progress)
+    saved = train(loaded, progress=progress)
     console.print(f"[green]transcriber saved in {escape(str(saved))}[/green]; curves in {loaded.run_dir / 'loss.png'}")
     console.print(f"score it with: songalign transcribe evaluate {saved} --corpus {loaded.data.corpus}")
 

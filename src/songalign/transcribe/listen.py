@@ -51,9 +51,6 @@ Need = Literal["lyrics", "notes"]
 MIX_COPY = "mix copy"
 """What :attr:`Heard.vocals` says when the vocal channel was a copy of the mix."""
 
-TRAIN_COMMAND = "`songalign transcribe train`"
-
-
 # -- loading --------------------------------------------------------------------------------------------
 
 
@@ -79,21 +76,18 @@ def check_transcriber(folder: str | Path, *, needs: Need | None = None, where: s
     transcriber's, its config no longer fits, it cannot serve ``needs``, or its own vocal channel is a
     separator that is not there.
     """
-    from songalign.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_card, read_saved_config
-    from songalign.transcribe.model import TranscriberConfig
+    from songalign.checkpoint import read_saved_config
+    from songalign.transcribe.model import Transcriber
 
     folder = Path(folder).expanduser()
-    where = where or str(folder)
-    fix = f"give a model folder from {TRAIN_COMMAND}"
-    if not (folder / CONFIG_FILE).is_file() or not (folder / WEIGHTS_FILE).is_file():
-        raise SongalignError(f"{where} is not a transcriber folder (it needs {CONFIG_FILE} and {WEIGHTS_FILE}); {fix}")
-    kind = read_card(folder).get("kind")
-    if kind and kind != "transcribe":
-        raise SongalignError(f"{where} holds a {kind!r} model, not a transcriber; {fix}")
     try:
-        config = read_saved_config(folder, TranscriberConfig, f"train the transcriber again ({fix})")
+        Transcriber.require_folder(folder)
+        config = read_saved_config(folder, Transcriber.config_class, Transcriber.config_remedy)
     except SongalignError as error:
+        if where is None:
+            raise
         raise SongalignError(f"{where} cannot be used: {error}") from None
+    where = where or str(folder)
     problem = refusal(config, needs, where)
     if problem:
         raise SongalignError(problem)

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from torch import nn
 
-from songalign.checkpoint import load_weights_into, read_saved_config, save_model_folder
+from songalign.checkpoint import PretrainedModel
 from songalign.corpus.records import Note
 from songalign.errors import SongalignError
 from songalign.transcribe.data import (
@@ -109,8 +108,21 @@ def oracle_conditioning(pitch: torch.Tensor, onset: torch.Tensor) -> tuple[torch
     return torch.nn.functional.one_hot(pitch, PITCH_CLASSES).float(), onset.float()
 
 
-class Transcriber(nn.Module):
-    """PitchOnsetCRNN and/or LyricsCRNN, as ``config.mode`` says (see the module docstring)."""
+class Transcriber(PretrainedModel):
+    """PitchOnsetCRNN and/or LyricsCRNN, as ``config.mode`` says (see the module docstring).
+
+    ``Transcriber.from_pretrained(path, device="cpu")`` loads a model folder in eval mode;
+    ``transcriber.save_pretrained(path, card)`` writes one (the card's ``kind`` defaults to ``"transcribe"``;
+    the trainer adds the decoder's ``lm.arpa`` beside it, built from the training lyrics).
+    """
+
+    folder_kind = "transcribe"
+    config_class = TranscriberConfig
+    card_title = "songalign transcriber"
+    folder_name = "transcriber"
+    folder_hint = "train one with `songalign transcribe train`"
+    config_remedy = "train a transcriber with `songalign transcribe train`"
+    config: TranscriberConfig
 
     def __init__(self, config: TranscriberConfig | None = None) -> None:
         super().__init__()
@@ -237,28 +249,21 @@ class Transcriber(nn.Module):
             vocals = None if vocals is None else soxr.resample(vocals, sample_rate, SAMPLE_RATE).astype(np.float32)
         return self.emissions_from_features(features(mix, vocals, self.config.channel_order), notes)
 
-    # -- model folder ------------------------------------------------------------------------------------
+    # -- model folder (songalign.checkpoint.PretrainedModel) -------------------------------------------
 
-    def save_pretrained(self, directory: str | Path, card: dict[str, Any]) -> Path:
-        """Write the model folder (weights, config, card) into ``directory``."""
+    @classmethod
+    def _from_saved_config(
+        cls, directory: Path, config: TranscriberConfig, device: str | torch.device = "cpu"
+    ) -> Transcriber:
+        """The saved transcriber on ``device``, in eval mode: ``from_pretrained(path, device="cpu")``."""
+        return cls(config).to(device).eval()
+
+    def architecture(self) -> list[str]:
+        """The model card's architecture bullets: the networks of the mode, the vocal channel, the channel order."""
         parts = {
             "multitask": ["PitchOnsetCRNN", "LyricsCRNN reading its probabilities"],
             "baseline": ["LyricsCRNN reading zero pitch/onset probabilities"],
             "oracle": ["LyricsCRNN reading annotated pitch/onset"],
             "pitch": ["PitchOnsetCRNN"],
         }[self.config.mode]
-        architecture = [*parts, f"vocal channel: {self.config.vocals}", f"channels: {self.config.channel_order}"]
-        card = {"kind": "transcribe", **card}
-        return save_model_folder(
-            directory, self.state_dict(), self.config, card, title="songalign transcriber", architecture=architecture
-        )
-
-    @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> Transcriber:
-        """The transcriber saved in ``directory``."""
-        config = read_saved_config(
-            directory, TranscriberConfig, "train a transcriber with `songalign transcribe train`"
-        )
-        model = cls(config)
-        load_weights_into(model, directory)
-        return model.to(device).eval()
+        return [*parts, f"vocal channel: {self.config.vocals}", f"channels: {self.config.channel_order}"]

@@ -8,7 +8,7 @@ The loss is the paper's joint loss, each term weighted by the recipe (``loss``):
 paper, 2 in the authors' code; ``onset_pos_weight`` is BCE's ``pos_weight``: 1 in the paper, 20 in the
 code). A mode without a network leaves its terms out (``baseline``/``oracle``: no pitch terms;
 ``pitch``: no CTC). Adam (β = 0.9, 0.999, ε = 1e-8), the learning rate ramped up linearly over the
-first ``warmup_batches`` batches and constant after; early stopping when the validation WER (greedy
+first ``warmup_steps`` batches and constant after; early stopping when the validation WER (greedy
 decoding of the validation songs, whole; the framewise pitch error for a ``pitch`` model) has not
 improved for ``patience`` epochs (never before ``min_epochs``: a CTC model emits nothing for its first
 epochs), and the model folder holds the best epoch's weights (the later one on a tie).
@@ -26,7 +26,7 @@ import copy
 import hashlib
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -39,7 +39,22 @@ from songalign.checkpoint import songs_by_split
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Song
 from songalign.errors import SKIPPED_FILE, SkipReport, SongalignError
-from songalign.runs import Curve, fit_resuming, make_trainer, plot_curves, read_yaml_recipe, start_run, validate_recipe
+from songalign.runs import (
+    BatchSize,
+    Curve,
+    Epochs,
+    GradClip,
+    LearningRate,
+    TrainingSettings,
+    WarmupSteps,
+    fit_resuming,
+    make_trainer,
+    plot_curves,
+    read_yaml_recipe,
+    start_run,
+    validate_recipe,
+    warmup_cosine,
+)
 from songalign.transcribe.data import (
     FEATURES,
     Batch,
@@ -77,24 +92,22 @@ class LossWeights(BaseModel):
     onset_pos_weight: float = Field(1.0, gt=0, description="BCE pos_weight of onset frames (code: 20)")
 
 
-class TranscribeTrainSettings(BaseModel):
+class TranscribeTrainSettings(TrainingSettings):
+    """The transcriber's ``train`` section: the shared settings (:class:`~songalign.runs.TrainingSettings`; ``epochs``
+    is the most it trains, ``warmup_steps`` the paper's 100-batch warm-up), Adam's ε and early stopping."""
+
     model_config = ConfigDict(extra="forbid")
 
-    batch_size: int = Field(8, gt=0)
-    lr: float = Field(5e-4, gt=0)
-    betas: tuple[float, float] = (0.9, 0.999)
+    epochs: Epochs = 100
+    batch_size: BatchSize = 8
+    lr: LearningRate = 5e-4
+    warmup_steps: WarmupSteps = 100
+    grad_clip: GradClip = 5.0
     eps: float = Field(1e-8, gt=0)
-    warmup_batches: int = Field(100, ge=0)
-    max_epochs: int = Field(100, gt=0)
     patience: int = Field(10, gt=0, description="epochs without a better validation WER before stopping")
     min_epochs: int = Field(
         1, ge=1, description="epochs trained before early stopping may stop (a CTC model emits nothing at first)"
     )
-    grad_clip: float | None = 5.0
-    seed: int = 0
-    precision: Literal["auto", "32", "16-mixed", "bf16-mixed"] = "auto"
-    checkpoint_every: int = Field(50, gt=0, description="optimizer steps between resumable checkpoints")
-    threads: int | None = None
 
 
 class TranscribeRecipe(BaseModel):
@@ -113,8 +126,8 @@ class TranscribeRecipe(BaseModel):
         return self.out or Path("runs") / self.name
 
 
-def load_transcribe_recipe(path: str | Path, overrides: list[str] | None = None) -> TranscribeRecipe:
-    """Read a YAML recipe and apply ``key.sub=value`` overrides."""
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> TranscribeRecipe:
+    """Read a YAML recipe and apply ``key.sub=value`` overrides (values parsed as YAML)."""
     return validate_recipe(TranscribeRecipe, read_yaml_recipe(path), overrides, str(path))
 
 
@@ -303,12 +316,12 @@ class TranscribeModule(L.LightningModule):
     def configure_optimizers(self):
         settings = self.recipe.train
         optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr, betas=settings.betas, eps=settings.eps)
-        warmup = max(1, settings.warmup_batches)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        # the paper's schedule: a linear warm-up, then constant (no decay, so no total and no floor)
+        schedule = warmup_cosine(optimizer, settings.warmup_steps, total=0, floor=1.0, constant=True)
+        return {"optimizer": optimizer, "lr_scheduler": schedule}
 
 
-def train_transcriber(recipe: TranscribeRecipe, *, progress: bool = True) -> Path:
+def train(recipe: TranscribeRecipe, *, progress: bool = True) -> Path:
     """Train a transcriber from ``recipe`` into its run folder; returns the saved model folder (resumes a run)."""
     settings = recipe.train
     run = start_run(recipe.run_dir, recipe, settings.seed, settings.threads)
@@ -338,7 +351,7 @@ def train_transcriber(recipe: TranscribeRecipe, *, progress: bool = True) -> Pat
     module = TranscribeModule(model, recipe, batches, val_songs)
     trainer = make_trainer(
         run,
-        epochs=settings.max_epochs,
+        epochs=settings.epochs,
         precision=settings.precision,
         grad_clip=settings.grad_clip,
         checkpoint_every=settings.checkpoint_every,
