@@ -247,3 +247,16 @@ def test_a_model_on_musicnn_is_frozen_by_default_and_pins_its_checkpoint(tmp_pat
 def test_an_unknown_model_name_is_named_as_such():
     with pytest.raises(SongalignError, match="unknown musicnn model 'MSD_resnet'"):
         M.load_network("MSD_resnet")
+
+
+def test_converting_draws_no_random_numbers_from_the_caller(tmp_path, monkeypatch):
+    # a run that converts the weights (no cache yet) must train the same heads as one that reads the cache
+    monkeypatch.setenv("SONGALIGN_CACHE", str(tmp_path))
+    port._state.cache_clear()
+    folder = M.checkpoint_folder("MSD_musicnn")
+    torch.manual_seed(7)
+    port._state("MSD_musicnn", str(folder), port.checkpoint_digest(folder))  # converts: the cache is empty
+    after_converting = torch.rand(4)
+    torch.manual_seed(7)
+    assert torch.equal(after_converting, torch.rand(4))
+    port._state.cache_clear()

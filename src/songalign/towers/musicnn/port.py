@@ -143,7 +143,11 @@ def _state(model: str, folder: str, digest: str) -> dict[str, torch.Tensor]:
             return load_file(cached)
         except (SafetensorError, OSError):
             pass  # a damaged cache entry: convert again below and replace it
-    network = build_network(model)
+    # Building the network draws its initial weights from torch's global generator; converting happens
+    # only in the first process that finds no cache, so without this fork a run that converts would
+    # train the heads built after the tower from other random numbers than a run that reads the cache.
+    with torch.random.fork_rng(devices=[]):
+        network = build_network(model)
     load_tf_weights(network, read_tf_checkpoint(folder + "/"))
     state = {k: v.contiguous() for k, v in network.state_dict().items()}
     if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
