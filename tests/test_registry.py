@@ -16,11 +16,11 @@ import songalign.registry
 from songalign.align import PRETRAINED
 from songalign.align.losses import LOSSES, MarginContrastiveLoss
 from songalign.corpus.aligners import ALIGNERS
-from songalign.corpus.readers import READERS
+from songalign.corpus.readers import READERS, read_songs
 from songalign.describe.base import DESCRIBERS
 from songalign.errors import SkipReport, SongalignError, UnknownNameError
 from songalign.registry import Registry, parse_options
-from songalign.separate import SEPARATORS, read_songs
+from songalign.separate import SEPARATORS
 from songalign.towers import AUDIO_TOWERS, TEXT_TOWERS
 from songalign.transcribe import NETWORKS
 

@@ -123,3 +123,50 @@ def test_an_override_wins_whichever_name_the_recipe_or_the_override_uses(caplog)
     assert len(warnings_of(caplog)) == 2  # one for each old name, said once
     with pytest.raises(SongalignError, match=r"^r.yaml: train.max_epochs and train.epochs are one setting; keep "):
         validate_recipe(TinyRecipe, {"name": "r", "train": {"max_epochs": 4, "epochs": 3}}, where="r.yaml")
+
+
+def _fields_set(model):
+    """Every sub-model's explicitly set fields, by dotted path (what 'says otherwise' checks read)."""
+    from pydantic import BaseModel
+
+    found = {"": sorted(model.model_fields_set)}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            found |= {f"{name}.{key}".rstrip("."): keys for key, keys in _fields_set(value).items()}
+    return found
+
+
+def test_typed_updates_give_the_recipe_the_string_overrides_gave(tmp_path):
+    from songalign.align.model import TowerSpec
+    from songalign.align.train import load_recipe
+    from songalign.runs import recipe_path, updated
+
+    corpus, out, init = tmp_path / "corpus", tmp_path / "run", tmp_path / "pre" / "model"
+    strings = [
+        f"data.corpus={corpus}", f"out={out}", "train.seed=3", "train.epochs=2", f"init_from={init}",
+        "model.freeze.audio_tower=true", "train.augment=null", "model.audio_tower={name: musicnn}",
+    ]  # fmt: skip
+    by_strings = load_recipe(recipe_path("clap_emo"), strings)
+    typed = updated(
+        load_recipe(recipe_path("clap_emo")),
+        data={"corpus": corpus},
+        out=out,
+        train={"seed": 3, "epochs": 2, "augment": None},
+        init_from=init,
+        model={"freeze": {"audio_tower": True}, "audio_tower": TowerSpec(name="musicnn")},
+    )
+    assert typed.model_dump() == by_strings.model_dump()
+    assert _fields_set(typed) == _fields_set(by_strings)  # e.g. musicnn's frozen-by-default reads freeze's set fields
+    assert typed.model.audio_tower.options == {}  # a sub-model given whole replaces the recipe's (cnn's options)
+
+
+def test_a_typed_update_of_an_unknown_or_invalid_field_is_one_sentence():
+    from songalign.align.train import load_recipe
+    from songalign.runs import recipe_path, updated
+
+    recipe = load_recipe(recipe_path("clap_pre"))
+    with pytest.raises(SongalignError, match=r"^AlignTrainSettings has no field 'max_epochs'; check the setting's name$"):
+        updated(recipe, train={"max_epochs": 3})
+    with pytest.raises(SongalignError, match=r"^AlignTrainSettings: field 'epochs': .*; fix the setting$"):
+        updated(recipe, train={"epochs": 0})

@@ -133,3 +133,31 @@ def test_the_ctc_aligner_is_found_by_name_and_times_lines_inside_the_audio(model
     (note,) = report.entries  # the stem-trained model hears a mix copy, said once however many songs
     aligner.align(song, ["oh yeah"], report)
     assert len(report.entries) == 1 and "was trained on vocal stems" in note.reason
+
+
+class QuieterVoice:
+    """A separator as another package would register one: the 'vocals' are the mix at ``gain``."""
+
+    def __init__(self, model: str = "", *, gain: float = 0.5) -> None:
+        self.gain = float(model) if model else gain
+
+    def separate(self, mix):
+        return (self.gain * np.asarray(mix)).astype(np.float32)
+
+
+def test_a_registered_separator_is_chosen_by_name_for_the_vocal_channel(models, tmp_path):
+    if "quieter-test" not in SEPARATORS:
+        SEPARATORS.register("quieter-test", QuieterVoice)
+    transcriber = load_transcriber(models["baseline"])
+    channel = VocalChannel.choose(transcriber.config, "quieter-test:0.25", where="m")
+    assert channel == VocalChannel("quieter-test:0.25", "")
+    mix = np.linspace(-1, 1, 16000, dtype=np.float32)
+    vocals, held = channel.vocals_of(mix)
+    np.testing.assert_array_equal(vocals, 0.25 * mix)
+    assert held == "separated by quieter-test:0.25"
+    song = write_audio(tmp_path / "song.wav", 2.0)
+    heard = hear(transcriber, song, channel)
+    assert heard.vocals == "separated by quieter-test:0.25"
+    assert not np.allclose(heard.emissions.log_probs, hear(transcriber, song, VocalChannel("mix")).emissions.log_probs)
+    with pytest.raises(SongalignError, match="^unknown vocal separator 'nope'"):
+        SEPARATORS["nope"]

@@ -16,7 +16,7 @@ For every query segment ``i`` of the evaluated split and every seeded draw:
    - ``kl_lyric_audio`` = ``D_KL(P_l ‖ P_a) = Σ_j P_l(j) · log(P_l(j) / P_a(j))``, what the sentence
      after that formula means (SPEC.md §1.1: "the audio distribution is the prediction, the
      lyric–lyric distribution the ground truth"; a KL is an expectation under the ground truth) and
-     what the authors' code computes (``F.kl_div(log P_a, log P_l)`` in their ``scripts/evaluate.py``).
+     what the authors' evaluation code computes (PyTorch's ``kl_div`` takes the ground truth as its target).
 
    Both are reported because the seed's formula and its prose disagree and KL is not symmetric:
    neither can be read off the other;

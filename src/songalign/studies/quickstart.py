@@ -234,7 +234,7 @@ def _seed_reference(name: str) -> str:
 
 
 def render_report(summary: dict[str, Any], figures: dict[str, str]) -> str:
-    """The Markdown report of a quickstart run; its tables are :mod:`songalign.evaluate.run`'s."""
+    """The Markdown report of a quickstart run; its tables are :mod:`songalign.evaluate.tables`'s."""
     results, pool = summary["results"], summary["pool"]
     corpus = summary["corpus"]
     names = ("untrained", *VARIANTS)

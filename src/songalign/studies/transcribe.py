@@ -66,7 +66,7 @@ def run_transcribe_quickstart(
     """Run every step into ``out``; returns the path of ``report.md``.
 
     ``epochs`` caps training and ``settings`` change the transcribers' recipe (``configs/alt_small.yaml``;
-    nested dicts as :func:`songalign.runs.updated` takes them, e.g. ``{"train": {"clip_seconds": 4}}``),
+    nested dicts as :func:`songalign.runs.updated` takes them, e.g. ``{"data": {"clip_frames": 256}}``),
     for a quick look or a smoke test.
     """
     import songalign.align.train as align_training

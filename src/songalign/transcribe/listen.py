@@ -16,8 +16,9 @@ the singing voice. Its source is one of
 - ``"mix"``: a copy of the mix;
 - ``"stem"``: the song's own vocal stem (``Song.extra["vocals_path"]``, from ``corpus synth --stems``);
   plain audio has none, so on a user's file a ``stem`` model hears a copy of the mix, and says so;
-- a folder: an open-unmix vocals model that separates the voice from the mix (:func:`separate_vocals`,
-  through the ``open-unmix`` entry of :data:`songalign.separate.SEPARATORS`);
+- ``NAME:MODEL`` (or ``NAME``): the separator registered as ``NAME`` in :data:`songalign.separate.SEPARATORS`,
+  built on ``MODEL`` (e.g. ``open-unmix:models/umx``), separates the voice from the mix;
+- a folder: an open-unmix vocals model, the same as ``open-unmix:FOLDER`` (:func:`separate_vocals`);
 - a file (one audio file only): that file's audio is the vocal stem.
 
 By default a model hears what it was trained with (its ``config.vocals``); a caller's option replaces it.
@@ -86,7 +87,10 @@ def check_transcriber(folder: str | Path, *, needs: Need | None = None, where: s
     except SongalignError as error:
         if where is None:
             raise
-        raise SongalignError(f"{where} cannot be used: {error}") from None
+        message, named = str(error), f"{folder} "
+        # "FOLDER is not a transcriber folder …" reads as "option aligner=FOLDER is not …"; others are quoted
+        message = message[len(named) :] if message.startswith(named) else f"cannot be used: {message}"
+        raise SongalignError(f"{where} {message}") from None
     where = where or str(folder)
     problem = refusal(config, needs, where)
     if problem:
@@ -117,6 +121,13 @@ def separator(name: str, model: str) -> Separator:
     return SEPARATORS[name](model)
 
 
+def registered_separator(source: str) -> tuple[str, str] | None:
+    """``(name, model)`` when the vocal source ``source`` is ``NAME:MODEL`` or ``NAME`` with ``NAME`` registered
+    in :data:`songalign.separate.SEPARATORS`; None for ``mix``, ``stem``, folders and files."""
+    name, _, model = str(source).partition(":")
+    return (name, model) if name in SEPARATORS else None
+
+
 def separate_vocals(mix: np.ndarray, model_path: str | Path) -> np.ndarray:
     """Vocals separated from ``mix`` (16 kHz mono float array, ``(N,)``) by the open-unmix vocals model in the
     folder ``model_path`` (:class:`songalign.separate.openunmix.OpenUnmixSeparator`); 16 kHz mono, ``(N,)``."""
@@ -140,7 +151,8 @@ def song_audio(song: Song, vocals: VocalSource) -> tuple[np.ndarray, np.ndarray 
                 "or train with vocals=mix or a separator"
             )
         return mix, load_audio(path, SAMPLE_RATE)[0]
-    return mix, separate_vocals(mix, vocals)
+    named = registered_separator(vocals)
+    return mix, separator(*named).separate(mix) if named else separate_vocals(mix, vocals)
 
 
 @dataclass(frozen=True)
@@ -160,7 +172,10 @@ class VocalChannel:
         """The channel for ``files`` plain audio files: ``option`` (a command's ``--vocals``) when given,
         else the model's own (``where`` names the model in messages). One sentence when it cannot be had."""
         source = option if option is not None else model.vocals
-        if source not in ("mix", "stem"):
+        named = registered_separator(source) if source not in ("mix", "stem") else None
+        if named:
+            separator(*named)  # builds it now: a separator that cannot be had says so before any song is heard
+        elif source not in ("mix", "stem"):
             path = Path(source)
             if option is None and not path.is_dir():
                 raise SongalignError(
@@ -195,6 +210,9 @@ class VocalChannel:
         """``(vocal channel (N,) or None for a mix copy, what it held)`` for a file's 16 kHz mono ``mix``."""
         if self.source in ("mix", "stem"):
             return None, MIX_COPY
+        named = registered_separator(self.source)
+        if named:
+            return separator(*named).separate(mix), f"separated by {self.source}"
         path = Path(self.source)
         if path.is_dir():
             return separate_vocals(mix, path), f"separated by {path}"
