@@ -21,7 +21,7 @@ def print_skip_report(
 
     One header line (with ``report.summary()`` and, when given, the file ``listing`` that holds
     every entry), then for each of the ``limit`` most common kinds one line ``count action kind``
-    and one line of up to three examples; the remaining kinds are folded into one line. At most
+    (the kind with the numbers its items share: ``KindCount.shown``) and one line of up to three examples; the remaining kinds are folded into one line. At most
     ``2 + 2·limit`` lines plus the wrapping of long kinds; nothing at all when the report is clean.
     """
     out = out or console
@@ -32,7 +32,7 @@ def print_skip_report(
     kinds = report.kinds()
     for group in kinds[:limit]:
         colour = ACTION_COLOURS.get(group.action, "white")
-        out.print(f"  [{colour}]{group.count:>5} {group.action:<8}[/{colour}]  {escape(group.kind)}")
+        out.print(f"  [{colour}]{group.count:>5} {group.action:<8}[/{colour}]  {escape(group.shown or group.kind)}")
         more = group.count - len(group.examples)
         examples = ", ".join(group.examples) + (f" (+{more} more)" if more > 0 else "")
         out.print(f"         e.g. {escape(examples)}", no_wrap=True, overflow="ellipsis", style="dim")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,17 @@ class UnknownNameError(SongalignError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class NothingDoneError(SongalignError):
+    """A batch command could do none of its items (every one was skipped, or there was none); the CLI exits 1.
+
+    ``report`` is the batch's skip report, for the command to print before the sentence.
+    """
+
+    def __init__(self, message: str, report: SkipReport | None = None):
+        super().__init__(message)
+        self.report = report
+
+
 class MissingDependencyError(SongalignError):
     """An optional package is needed for the requested feature."""
 
@@ -79,8 +91,21 @@ NOTED = "noted"
 ACTIONS: tuple[str, ...] = (SKIPPED, REPAIRED, NOTED)
 """Every action of a :class:`ReportEntry`, in the order a summary names them."""
 
-_QUOTED = re.compile(r"(?<!\w)'[^']*'(?!\w)|\"[^\"]*\"")  # not the apostrophe of "song's"
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_QUOTED = r"(?<!\w)'[^']*'(?!\w)|\"[^\"]*\""  # not the apostrophe of "song's"
+_NUMBER = r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])"
+_PARTICULAR = re.compile(rf"(?P<quoted>{_QUOTED})|(?P<number>{_NUMBER})")
+_BLANK_QUOTED, _BLANK_NUMBER = "'…'", "…"
+
+
+def _particulars(reason: str) -> tuple[str, list[str]]:
+    """``(kind, particulars)``: the reason with its quoted texts and numbers blanked, and those, in order."""
+    found: list[str] = []
+
+    def blank(match: re.Match[str]) -> str:
+        found.append(match.group(0))
+        return _BLANK_QUOTED if match.group("quoted") is not None else _BLANK_NUMBER
+
+    return _PARTICULAR.sub(blank, reason), found
 
 
 def reason_kind(reason: str) -> str:
@@ -89,7 +114,42 @@ def reason_kind(reason: str) -> str:
     ``"line 'Hold on' overlaps the next line by 0.120 s"`` → ``"line '…' overlaps the next line by … s"``,
     so that reasons from the same check, differing only in the song's details, are counted together.
     """
-    return _NUMBER.sub("…", _QUOTED.sub("'…'", reason))
+    return _particulars(reason)[0]
+
+
+def shown_kind(kind: str, reasons: list[str]) -> str:
+    """``kind`` as a summary prints it: each blanked particular filled in from ``reasons`` (the kind's reasons).
+
+    A particular that every reason shares is printed as it is (``"audio file is empty (0 bytes)"``, not
+    ``"(… bytes)"``); numbers that differ as their range (``"by 0.120–0.500 s"``); quoted texts that
+    differ stay blanked. A kind that a caller named (not blanked from its reasons) is printed as named.
+    """
+    columns: list[list[str]] | None = None
+    template = ""
+    for reason in reasons:
+        blanked, found = _particulars(reason)
+        if blanked != kind:
+            continue
+        if columns is None:
+            template, columns = reason, [[value] for value in found]
+        else:
+            for column, value in zip(columns, found, strict=True):
+                column.append(value)
+    if columns is None:
+        return kind
+    filled = iter([_filled(column) for column in columns])
+    return _PARTICULAR.sub(lambda _: next(filled), template)
+
+
+def _filled(values: list[str]) -> str:
+    """One particular across a kind's reasons: the value they share, else a range of numbers, else blanked."""
+    if all(value == values[0] for value in values):
+        return values[0]
+    try:
+        numbers = [float(value) for value in values]
+    except ValueError:
+        return _BLANK_QUOTED
+    return f"{values[numbers.index(min(numbers))]}–{values[numbers.index(max(numbers))]}"
 
 
 @dataclass
@@ -116,12 +176,16 @@ class ReportEntry:
 
 @dataclass
 class KindCount:
-    """How many entries of one action share one kind, with the first few as examples."""
+    """How many entries of one action share one kind, with the first few as examples.
+
+    ``shown`` is the kind with the particulars its entries share filled in (:func:`shown_kind`).
+    """
 
     action: str
     kind: str
     count: int
     examples: list[str]
+    shown: str = ""
 
 
 SKIPPED_FILE = "skipped.csv"
@@ -194,12 +258,37 @@ class SkipReport:
     def kinds(self, examples: int = EXAMPLES_PER_KIND) -> list[KindCount]:
         """Entries grouped by (action, kind), most common first, each with up to ``examples`` distinct labels."""
         groups: dict[tuple[str, str], KindCount] = {}
+        reasons: dict[tuple[str, str], list[str]] = {}
         for entry in self.entries:
             group = groups.setdefault((entry.action, entry.kind), KindCount(entry.action, entry.kind, 0, []))
             group.count += 1
+            reasons.setdefault((entry.action, entry.kind), []).append(entry.reason)
             if len(group.examples) < examples and entry.label not in group.examples:
                 group.examples.append(entry.label)
+        for key, group in groups.items():
+            group.shown = shown_kind(group.kind, reasons[key])
         return sorted(groups.values(), key=lambda g: (-g.count, g.action, g.kind))
+
+    def top_reasons(self, limit: int = 3) -> str:
+        """The ``limit`` most common kinds of skip as ``"kind (count×); …"``, for a one-sentence error."""
+        kinds = [k for k in self.kinds() if k.action == SKIPPED][:limit]
+        return "; ".join(f"{k.shown} ({k.count}×)" for k in kinds)
+
+    def require_done(self, what: str, verb: str, listing: str | Path | None = None) -> None:
+        """Raise :class:`NothingDoneError` when no item was kept: the rule every batch command follows.
+
+        A batch command exits 0 when it did something (kept at least one item, or found every item
+        already done) and 1 when it could do nothing. ``what`` names the items (``"audio files"``),
+        ``verb`` what was to be done to them (``"tagged"``); ``listing`` is the file listing every
+        skipped item, when there is one.
+        """
+        if self.kept:
+            return
+        skipped = len(self.skipped)
+        if not skipped:
+            raise NothingDoneError(f"there were no {what} to be {verb}; check what you gave the command", self)
+        where = f"; every skipped item is listed in {listing}" if listing else ""
+        raise NothingDoneError(f"none of the {skipped} {what} could be {verb}: {self.top_reasons()}{where}", self)
 
     def summary(self) -> str:
         """One line: how many items were kept and skipped, and how many were repaired or noted (if any)."""
@@ -207,12 +296,49 @@ class SkipReport:
         rest = "".join(f", {action} {counts[action]}" for action in (REPAIRED, NOTED) if counts[action])
         return f"kept {self.kept}, skipped {counts[SKIPPED]}{rest}"
 
-    def write_csv(self, path: str | Path) -> Path:
-        """Write every entry (columns :data:`REPORT_COLUMNS`) to the CSV ``path``; returns it."""
+    def write_csv(self, path: str | Path, root: str | Path | None = None) -> Path:
+        """Write every entry (columns :data:`REPORT_COLUMNS`) to the CSV ``path``; returns it.
+
+        With ``root`` (a corpus folder), every entry's path is written relative to it
+        (:func:`relative_path`), so the list reads the same wherever the corpus is.
+        """
         path = Path(path)
         with path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=REPORT_COLUMNS)
             writer.writeheader()
             for entry in self.entries:
-                writer.writerow({column: getattr(entry, column) for column in REPORT_COLUMNS})
+                row = {column: getattr(entry, column) for column in REPORT_COLUMNS}
+                if root is not None:
+                    row["path"] = relative_path(entry.path, root)
+                writer.writerow(row)
+        return path
+
+
+def relative_path(path: str, root: str | Path) -> str:
+    """``path`` relative to the folder ``root`` (POSIX separators), however each was spelt.
+
+    Readers name files as given (relative to the working folder, like ``root``), or resolved
+    (absolute, symbolic links followed); either way the result is relative to ``root``, with
+    ``..`` for a file outside it (a DALI audio folder beside the annotations). A relative
+    ``path`` that names no file from the working folder (a song id standing in for a file) is
+    returned as it is.
+    """
+    if not path:
+        return path
+    given, root = Path(path), Path(root)
+    if not given.is_absolute():
+        try:
+            return given.relative_to(root).as_posix()
+        except ValueError:
+            if not os.path.lexists(given):
+                return path  # not a file spelt from the working folder: an id, or already relative to root
+            given = Path(os.path.abspath(given))
+    for base in (Path(os.path.abspath(root)), root.resolve()):
+        try:
+            return given.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    try:
+        return Path(os.path.relpath(given, root.resolve())).as_posix()
+    except ValueError:  # another drive (Windows): no relative path exists
         return path

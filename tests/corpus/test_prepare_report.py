@@ -127,3 +127,23 @@ def test_a_clean_report_prints_nothing():
     stream = io.StringIO()
     print_skip_report(SkipReport(kept=3), "skipped", out=Console(file=stream, width=80))
     assert stream.getvalue() == ""
+
+
+def test_the_summary_prints_the_numbers_a_kind_shares_and_the_range_of_those_it_does_not():
+    report = SkipReport()
+    for name in ("a.wav", "b.wav"):
+        report.skip(name, "audio file is empty (0 bytes); replace it with a complete copy")
+    for name, seconds in [("x", 0.5), ("y", 0.12), ("z", 0.25)]:
+        report.repair("x.csv", f"line '{name}' overlaps the next line by {seconds:.3f} s", item=name)
+    report.note("c.wav", "read as audio-only: 10 s windows", kind="audio-only songs")  # a named kind stays
+    shown = {k.kind: k.shown for k in report.kinds()}
+    assert shown["audio file is empty (… bytes); replace it with a complete copy"] == (
+        "audio file is empty (0 bytes); replace it with a complete copy"  # before: "(… bytes)"
+    )
+    # numbers that differ print as their range (smallest–largest); quoted texts that differ stay blanked
+    assert shown["line '…' overlaps the next line by … s"] == "line '…' overlaps the next line by 0.120–0.500 s"
+    assert shown["audio-only songs"] == "audio-only songs"
+    stream = io.StringIO()
+    print_skip_report(report, "items", out=Console(file=stream, width=120))
+    assert "2 skipped   audio file is empty (0 bytes)" in stream.getvalue()
+    assert report.top_reasons() == "audio file is empty (0 bytes); replace it with a complete copy (2×)"

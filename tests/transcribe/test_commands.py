@@ -106,6 +106,20 @@ def test_run_prints_each_file_in_every_format(models, songs, tmp_path):
     assert json.loads(out.read_text())["files"][0]["audio"] == str(songs[0])
 
 
+def test_run_skips_a_file_that_does_not_decode_and_exits_1_only_when_none_does(models, songs, tmp_path):
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"ID3 not really an mp3")
+    # the batch rule: a bad file is skipped and reported (before: the whole run stopped at it)
+    mixed = invoke("transcribe", "run", broken, songs[0], "--model", models["multitask"], "--format", "json")
+    assert mixed.exit_code == 0, mixed.output
+    assert [item["audio"] for item in json.loads(mixed.stdout)["files"]] == [str(songs[0])]
+    assert "audio files: kept 1, skipped 1" in mixed.stderr and "broken.mp3" in mixed.stderr
+    none = invoke("transcribe", "run", broken, tmp_path, "--model", models["multitask"], "--format", "json")
+    assert none.exit_code == 1 and none.stdout == "", none.output
+    assert str(none.exception).startswith("none of the 2 audio files could be transcribed: audio cannot be decoded")
+    assert "is a folder, not an audio file" in str(none.exception)
+
+
 def test_run_decodes_with_the_model_folder_s_own_lm(models, songs):
 
     model = models["baseline"]

@@ -60,6 +60,8 @@ def _quiet_decoder():
 
 
 def _open(path: Path) -> sf.SoundFile:
+    if path.is_dir():
+        raise BadInputError(path, "is a folder, not an audio file; give the audio files in it (e.g. folder/*.mp3)")
     if not path.is_file():
         raise BadInputError(path, "audio file not found; check the path or put the file there")
     if path.stat().st_size == 0:

@@ -108,8 +108,12 @@ def generate_command(
 
         items = load_for(captioner, corpus, model).items(split)
         report = SkipReport()
-        songs, texts, music = song_inputs(captioner, items, music_cache_dir(corpus), report)
-        print_skip_report(report, "skipped")
+        try:
+            songs, texts, music = song_inputs(captioner, items, music_cache_dir(corpus), report)
+        finally:  # printed before the error too, when no song can be captioned
+            print_skip_report(report, "skipped")
+        report.kept = len(songs)
+        report.require_done(f"songs of the {split} split", "captioned")
         rows = [
             {"song_id": s, "caption": c}
             for s, c in zip(songs, caption_songs(captioner, texts, music, settings), strict=True)

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from songalign.console import console, print_skip_report
 from songalign.corpus.readers import READERS
-from songalign.errors import SongalignError, first_validation_problem
+from songalign.errors import SKIPPED_FILE, NothingDoneError, SongalignError, first_validation_problem
 from songalign.registry import parse_options
 
 corpus_app = typer.Typer(help="Create, prepare and inspect corpora.", no_args_is_help=True)
@@ -92,7 +92,12 @@ def corpus_prepare(
         )
     except ValueError as error:
         raise SongalignError(f"invalid segment lengths: {first_validation_problem(error)[1]}") from error
-    result = prepare_corpus(str(kind), src, out, segmenter=segmenter, split=SplitConfig(seed=seed), **options)
+    try:
+        result = prepare_corpus(str(kind), src, out, segmenter=segmenter, split=SplitConfig(seed=seed), **options)
+    except NothingDoneError as error:  # exit 1 with the skip report, as every batch command does
+        if error.report is not None:
+            print_skip_report(error.report, "items", listing=out / SKIPPED_FILE)
+        raise
     # the counts mix units (songs kept, files or rows skipped, lines repaired): the title names none
     print_skip_report(result.report, "items", listing=result.skipped_file)
     _print_info(result.out)

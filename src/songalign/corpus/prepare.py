@@ -47,7 +47,7 @@ from songalign.corpus.segmenter import (
     window_song,
 )
 from songalign.corpus.validate import clean_song
-from songalign.errors import SKIPPED, SKIPPED_FILE, BadInputError, SkipReport, SongalignError
+from songalign.errors import SKIPPED_FILE, BadInputError, NothingDoneError, SkipReport
 
 REFERENCE_OVERLAP = 0.5
 """Share of a segment a reference section must cover for the segment to inherit its labels."""
@@ -178,8 +178,9 @@ def prepare_corpus(
     it does not take fails in one sentence listing those it does.
 
     Bad songs are skipped and reported, and the full list is written to ``out/skipped.csv``
-    (:data:`SKIPPED_FILE`); a :class:`SongalignError` is raised only when no song is usable (the
-    list is written then too). Returns the manifest, the skip report and the output folder.
+    (:data:`SKIPPED_FILE`), each path relative to the corpus folder (``src``, or the folder of a
+    ``src`` file); a :class:`~songalign.errors.NothingDoneError` is raised only when no song is
+    usable (the list is written then too). Returns the manifest, the skip report and the output folder.
     """
     src, out = Path(src), Path(out)
     segmenter = segmenter or SegmenterConfig()
@@ -196,11 +197,10 @@ def prepare_corpus(
         segments.extend(prepared[1])
     report.kept = len(songs)
     out.mkdir(parents=True, exist_ok=True)
-    listing = report.write_csv(out / SKIPPED_FILE)
+    listing = report.write_csv(out / SKIPPED_FILE, root=src if src.is_dir() else src.parent)
     if not songs:
-        kinds = [k for k in report.kinds() if k.action == SKIPPED][:3]
-        reasons = "; ".join(f"{k.kind} ({k.count}×)" for k in kinds) or "the corpus is empty"
-        raise SongalignError(f"no usable song in {src}: {reasons}; every skipped item is listed in {listing}")
+        reasons = report.top_reasons() or "the corpus is empty"
+        raise NothingDoneError(f"no usable song in {src}: {reasons}; every skipped item is listed in {listing}", report)
     splits = assign_splits([s.id for s in songs], split)
     segments = [replace(s, split=splits[s.song_id]) for s in segments]
     manifest = CorpusManifest(

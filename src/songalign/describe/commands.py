@@ -41,4 +41,7 @@ def describe_command(
     # Only the shorthands that were given: a describer that does not take one then says so in one sentence.
     shorthands = {"base_url": base_url, "model": model, "concurrency": concurrency}
     options |= {key: value for key, value in shorthands.items() if value is not None}
-    describe_corpus(corpus, str(backend), config=DescriberConfig(seed=seed, options=options)).print()
+    result = describe_corpus(corpus, str(backend), config=DescriberConfig(seed=seed, options=options))
+    result.print()
+    # exit 1 when no segment had lyrics to describe (described or from the cache counts as done)
+    result.stats.skipped.require_done("segments", "described")

@@ -104,6 +104,8 @@ def index_command(
             checkpoint, corpus, db, threads=threads, decode_workers=decode_workers, shards=shards, **both
         )
     print_skip_report(result.report, "skipped")
+    # exit 1 when no segment could be indexed (segments indexed by an earlier run count as done)
+    result.report.require_done("segments", "indexed")
     console.print(f"[green]{escape(result.summary())}[/green]")
 
 

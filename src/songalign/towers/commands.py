@@ -38,6 +38,9 @@ def tag_command(
     if format == "table" and out is not None:
         raise SongalignError("--out writes csv or json; add --format csv or --format json (a table is printed)")
     results, report = tag_files(audio, model, hop, weights)
+    if not results:  # nothing to write (not an empty list): the skip report, then exit 1
+        print_skip_report(report, "audio files", out=Console(stderr=True))
+        report.require_done("audio files", "tagged")
     messages = console
     if format != "table":
         if out is None:

@@ -61,8 +61,12 @@ class FileTags:
 def tag_files(
     paths: list[Path], model: str = DEFAULT_MODEL, hop_seconds: float | None = None, weights: str | None = None
 ) -> tuple[list[FileTags], SkipReport]:
-    """Tag every file in ``paths`` with musicnn ``model``, one patch every ``hop_seconds`` (default: back to back)."""
-    tagger = musicnn_tagger(model, weights)
+    """Tag every file in ``paths`` with musicnn ``model``, one patch every ``hop_seconds`` (default: back to back).
+
+    A file that does not decode (a folder, a missing or empty file) is skipped and reported; the
+    model is loaded at the first file that decodes, so a batch of bad files fails fast.
+    """
+    tagger = None
     report, results = SkipReport(), []
     for path in paths:
         try:
@@ -72,6 +76,7 @@ def tag_files(
         except BadInputError as error:
             report.add_error(error)
             continue
+        tagger = tagger or musicnn_tagger(model, weights)
         results.append(FileTags(Path(path), audio.size / SAMPLE_RATE, tagger.tag(audio, hop_seconds)))
         report.kept += 1
     return results, report

@@ -43,8 +43,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from songalign.console import console
-from songalign.errors import SongalignError
+from songalign.console import console, print_skip_report
+from songalign.errors import BadInputError, SkipReport, SongalignError
 
 if TYPE_CHECKING:
     from songalign.transcribe.decode import FileTranscription
@@ -244,14 +244,22 @@ def run_command(
         if target_format is RunFormat.table:
             notes_console.print(f"[blue]note:[/blue] beam search with the LM {escape(str(arpa))}")
     items = []
+    report = SkipReport()
     for path in audio:
-        heard = hear(transcriber, path, channel)
+        try:  # a file that does not decode is skipped and reported; the batch goes on
+            heard = hear(transcriber, path, channel)
+        except BadInputError as error:
+            report.add_error(error)
+            continue
         item = transcribe_emissions(
             heard.emissions, decoder, settings, audio=str(path), vocals=heard.vocals, duration=heard.duration
         )
         items.append(item)
+        report.kept += 1
         if target_format is RunFormat.table and out is None:
             _print_transcription(item)
+    print_skip_report(report, "audio files", out=notes_console)  # stderr: stdout may hold the JSON or CSV
+    report.require_done("audio files", "transcribed")
     if target_format is RunFormat.table:
         return
     text = (
