@@ -33,9 +33,16 @@ What LRC understands:
 - Enhanced ``<mm:ss.xx>`` word tags: each tagged piece of a line is one word, lasting until the
   next tag; a tag with no word after it ends the word before (and, at the end of the line, the line).
 
-A line with no end lasts until the next later line starts; the last one :data:`LAST_LINE_SECONDS`
-(or until the audio's end, if sooner). Timings are parsed, not checked: NaN, negative or
-overlapping times are passed on to :func:`songalign.corpus.validate.clean_song`.
+A line with no end lasts until the next later line starts, but never longer than its words can be
+sung (:func:`max_line_seconds`: :data:`HELD_NOTE_SECONDS` plus :data:`SECONDS_PER_SYLLABLE` per
+syllable); a longer gap to the next line is instrumental, covered by no line. So a line never
+stretches over a line that was left out (a malformed tag) or over a solo. The last line lasts
+:data:`LAST_LINE_SECONDS` (always within that bound), or until the audio's end if sooner. A line
+that starts after the audio's end keeps its own span, so that the checks report it as past the
+end. An LRC line whose time tag is malformed (``[0x:zz.qq]``, ``[00:-3.00]``, an unclosed
+``[00:15.75``) is left out and named, with its line number, in ``problems``. Other timings are
+parsed, not checked: NaN, negative or overlapping times are passed on to
+:func:`songalign.corpus.validate.clean_song`.
 
 The JamendoLyrics line CSV has the columns the timed CSV also accepts, but its reader is strict in
 JamendoLyrics' way: all three columns, times in seconds, an unreadable time becomes NaN (reported
@@ -53,6 +60,7 @@ import csv
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +80,54 @@ from songalign.errors import BadInputError, SongalignError
 
 LAST_LINE_SECONDS: Seconds = 5.0
 """How long the last line of a file that gives no end times lasts (capped by the audio's end)."""
+
+SECONDS_PER_SYLLABLE: Seconds = 1.0
+"""The slowest singing a line's bound allows, in seconds per syllable on average over the line.
+
+Sung lyrics run at about 2–5 syllables a second in a pop verse and 1–2 in a slow ballad, so one
+second a syllable is several times slower than songs are sung: a gap beyond it is not singing."""
+
+HELD_NOTE_SECONDS: Seconds = 5.0
+"""Seconds every line's bound adds to its syllables: a long note held at the end of the line, and the breath
+before the next. Equal to :data:`LAST_LINE_SECONDS`, so the last line's guess is always within its bound."""
+
+_SYLLABLE_CHARACTERS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+"""Kana, CJK ideographs and Hangul syllables: each character is sung as one syllable."""
+_VOWEL_GROUPS = re.compile(r"[aeiouyæøœ]+|[аеёиоуыэюяіїєў]+|[αεηιουω]+", re.IGNORECASE)
+"""Runs of vowels of Latin, Cyrillic and Greek letters (accents stripped first): one syllable each."""
+
+
+def syllable_count(text: str) -> int:
+    """About how many syllables ``text`` is sung in, erring high (a generous bound needs no fewer).
+
+    Each kana, CJK ideograph or Hangul syllable counts one; each run of vowels (Latin, Cyrillic,
+    Greek; accents ignored) one, so a silent ``e`` counts too; a word of other letters (Arabic,
+    Devanagari, or ``hmm``) one per two letters; a number one per digit. Every word counts at
+    least one.
+    """
+    total = 0
+    for word in text.split():
+        bare = "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+        count = len(_SYLLABLE_CHARACTERS.findall(bare))
+        rest = _SYLLABLE_CHARACTERS.sub(" ", bare)
+        vowels = len(_VOWEL_GROUPS.findall(rest))
+        letters = sum(c.isalpha() for c in rest)
+        count += vowels or (letters + 1) // 2
+        count += sum(c.isdigit() for c in rest)
+        total += max(count, 1)
+    return total
+
+
+def max_line_seconds(text: str) -> Seconds:
+    """The longest a line of lyrics ``text`` can plausibly be sung for, in seconds.
+
+    :data:`HELD_NOTE_SECONDS` plus :data:`SECONDS_PER_SYLLABLE` per syllable
+    (:func:`syllable_count`): ``"one two three four five"`` (7 syllables as counted) gets 12 s.
+    A line whose end a file does not give ends at the next line's start or this long after its
+    own start, whichever is sooner; a longer gap is instrumental.
+    """
+    return HELD_NOTE_SECONDS + SECONDS_PER_SYLLABLE * syllable_count(text)
+
 
 START_FIELDS = ("start", "start_time")
 END_FIELDS = ("end", "end_time")
@@ -118,9 +174,12 @@ class TimedLyrics:
         """The entries as lines and words in time order, filling the ends the file left open.
 
         An entry without an end ends where the next later entry starts (an empty-text entry only
-        marks such an end); the last one ends :data:`LAST_LINE_SECONDS` after it starts, or at
-        ``duration`` (the audio's length, seconds) if that is sooner. A word without an end ends
-        where the next word of its line starts, the last one where its line ends.
+        marks such an end), but at most :func:`max_line_seconds` of its text after its own start
+        (after its last timed word's start, if later): a longer gap is instrumental. The last one
+        ends :data:`LAST_LINE_SECONDS` after it starts. Either is cut at ``duration`` (the audio's
+        length, seconds) when the line starts before it; a line starting after it keeps its span,
+        for the checks to report it as past the end. A word without an end ends where the next
+        word of its line starts, the last one where its line ends.
         """
         ordered = sorted(self.entries, key=_start_key)
         starts = [entry.start for entry in ordered]
@@ -129,7 +188,7 @@ class TimedLyrics:
         for position, entry in enumerate(ordered):
             if not entry.text:
                 continue
-            end = entry.end if entry.end is not None else _open_end(entry.start, starts[position + 1 :], duration)
+            end = entry.end if entry.end is not None else _open_end(entry, starts[position + 1 :], duration)
             line_index = len(lines)
             lines.append(Line(entry.text, entry.start, end))
             for k, word in enumerate(entry.words):
@@ -145,12 +204,20 @@ def _start_key(entry: TimedEntry) -> tuple[int, float]:
     return (0, entry.start) if math.isfinite(entry.start) else (1, 0.0)
 
 
-def _open_end(start: Seconds, later_starts: list[Seconds], duration: Seconds | None) -> Seconds:
-    for candidate in later_starts:
-        if candidate > start:  # several lines may share a time (a translation); skip those
-            return candidate
-    fallback = start + LAST_LINE_SECONDS
-    return min(fallback, duration) if duration is not None else fallback
+def _open_end(entry: TimedEntry, later_starts: list[Seconds], duration: Seconds | None) -> Seconds:
+    """The end of a line the file leaves open (see :meth:`TimedLyrics.lines_and_words`), seconds."""
+    start = entry.start
+    # several lines may share a time (a translation); the line ends at the next *later* one
+    following = next((candidate for candidate in later_starts if candidate > start), None)
+    # a line's last timed word must fit in it: its start bounds the line from below
+    sung_from = max([start, *(word.start for word in entry.words if math.isfinite(word.start))])
+    last_word_bound = sung_from + max_line_seconds(entry.words[-1].text) if entry.words else start
+    if following is None:
+        end = last_word_bound if sung_from > start + LAST_LINE_SECONDS else start + LAST_LINE_SECONDS
+    else:
+        end = min(following, max(start + max_line_seconds(entry.text), last_word_bound))
+    # cut at the audio's end, but not below the start: a line past the end must still read as one
+    return min(end, duration) if duration is not None and duration > start else end
 
 
 def _words_by_line(lines: Sequence[Line], words: Sequence[Word]) -> list[list[Word]]:
@@ -174,6 +241,9 @@ _LRC_LINE = re.compile(rf"^\s*((?:\[{_LRC_TIME}\]\s*)+)(.*)$")
 _LRC_LINE_TAG = re.compile(rf"\[{_LRC_TIME}\]")
 _LRC_WORD_TAG = re.compile(rf"<{_LRC_TIME}>")
 _LRC_META = re.compile(r"^\s*\[([A-Za-z#]+)\s*:(.*)\]\s*$")
+_LRC_BAD_TAG = re.compile(r"^\s*(\[\s*[-+]?\d\w*\s*[:.][^\]\s]{0,12}\]?)")
+"""A line (or what follows a line's good tags) opening with what is meant as a time tag (``[``, a digit,
+``:`` or ``.``) but is none; ``[2x]`` or ``[5 people]`` are text, not tags."""
 _LRC_META_FIELDS = {"ar": "artist", "ti": "title", "la": "language", "lang": "language"}
 _LRC_META_EXTRA = {"al": "album", "au": "songwriter", "by": "lrc_author"}
 
@@ -192,8 +262,16 @@ def read_lrc(path: Path) -> TimedLyrics:
     lyrics = TimedLyrics()
     offset = 0.0
     timed_lines: list[tuple[list[Seconds], str]] = []
-    for raw in read_text(path).splitlines():
+    for number, raw in enumerate(read_text(path).splitlines(), start=1):
         match = _LRC_LINE.match(raw)
+        malformed = _LRC_BAD_TAG.match(match.group(5) if match else raw)
+        if malformed:
+            # left out and named: silently dropped, its time would go to the line before it
+            lyrics.problems.append(
+                f"line {number} has a malformed time tag {malformed.group(1)!r}; it was left out, "
+                "write the time as [mm:ss.xx] to keep that line"
+            )
+            continue
         if match:
             tags = [_lrc_seconds(*tag) for tag in _LRC_LINE_TAG.findall(match.group(1))]
             timed_lines.append((tags, match.group(5)))
@@ -212,8 +290,10 @@ def read_lrc(path: Path) -> TimedLyrics:
         elif key in _LRC_META_EXTRA and value:
             lyrics.extra[_LRC_META_EXTRA[key]] = value
     if not timed_lines:
+        malformed = f" ({len(lyrics.problems)} with a malformed time tag)" if lyrics.problems else ""
         raise BadInputError(
-            path, "holds no timed lines ([mm:ss.xx]text); add time tags or use a .csv with start,end,text"
+            path,
+            f"holds no timed lines ([mm:ss.xx]text){malformed}; add time tags or use a .csv with start,end,text",
         )
     for tags, body in timed_lines:
         line_text, words, end = _lrc_body(body)

@@ -8,9 +8,13 @@ files are read by :mod:`songalign.corpus.lyrics_files`, which says more about ea
   several time tags on one line (a repeated chorus); ``[offset:±ms]`` (positive shifts the
   lyrics earlier: time = tag - offset / 1000); ``[ar:]``, ``[ti:]``, ``[al:]``, ``[la:]`` /
   ``[lang:]`` metadata; enhanced ``<mm:ss.xx>`` word times. A line ends where the next one
-  starts; a line with no text only marks such an end (an instrumental gap), and the last line
-  ends :data:`~songalign.corpus.lyrics_files.LAST_LINE_SECONDS` after it starts (or at the end of
-  the audio, if sooner).
+  starts, but no later than its words can be sung
+  (:func:`~songalign.corpus.lyrics_files.max_line_seconds`: 5 s for a held note plus 1 s per
+  syllable); a longer gap is instrumental. A line with no text only marks such an end, and the
+  last line ends :data:`~songalign.corpus.lyrics_files.LAST_LINE_SECONDS` after it starts (or at
+  the end of the audio, if sooner). A line with a malformed time tag (``[0x:zz.qq]``,
+  ``[00:-3.00]``, an unclosed ``[00:15.75``) is left out and reported with its line number; the
+  line before it does not stretch over it.
 - ``.csv`` with the header ``start,end,text`` (or ``start_time,end_time,lyrics_line``), times in
   seconds (or ``mm:ss.xx``); an empty ``end`` is filled as in LRC.
 - ``.json``: a list of ``{"start", "end", "text"}`` (optionally ``"words"``, a list of the same),
@@ -46,12 +50,17 @@ Other encodings are not guessed: every byte string decodes as Latin-1, so a wron
 cp1251 or GBK file read as Latin-1, common for LRC files) would silently turn the lyrics into
 garbage. Such a file is skipped with a message asking for it to be saved as UTF-8.
 
+Symbolic links are followed, to files and to folders; a link that loops, leads nowhere, or leads
+to a folder read already is reported, not followed.
+
 Timings are parsed, not checked: NaN, negative or overlapping times are passed on to
-:func:`songalign.corpus.validate.clean_song`, which repairs or drops them and reports it.
+:func:`songalign.corpus.validate.clean_song`, which repairs or drops them and reports it (a line
+that starts after the audio's end as past the end).
 """
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -122,8 +131,8 @@ def read_folder(
     True`` and ``extra["window_seconds"] = window_seconds`` (seconds, > 0), the length of the fixed
     windows corpus preparation cuts it into; each one is noted in ``report``.
 
-    An ``.lrc`` without audio, unreadable files, bad rows and lyrics that do not fit their audio
-    go to ``report``. Raises :class:`SongalignError` at once if ``src`` is not a folder with audio,
+    An ``.lrc`` without audio, unreadable files, bad rows, malformed LRC time tags, symbolic links
+    that loop or lead nowhere, and lyrics that do not fit their audio go to ``report``. Raises :class:`SongalignError` at once if ``src`` is not a folder with audio,
     ``aligner`` is not a transcriber folder that writes lyrics, or ``window_seconds`` is not a
     positive number of seconds.
     """
@@ -134,17 +143,76 @@ def read_folder(
         )
     window = _window_seconds(window_seconds)
     txt_aligner = None if aligner is None else ALIGNERS[aligner_kind](aligner)
-    files = sorted(
-        path
-        for path in src.rglob("*")
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(src).parts)
-    )
+    files = _files_under(src, report)
     audio = [path for path in files if path.suffix.lower() in AUDIO_EXTENSIONS]
     if not audio:
         raise SongalignError(
             f"{src} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}); give the folder that holds your songs"
         )
     return _read_folder(src, files, audio, report, wanted_languages(languages), txt_aligner, window)
+
+
+def _files_under(src: Path, report: SkipReport) -> list[Path]:
+    """Every file under ``src``, sorted, hidden ones (a name starting with ``.``) left out.
+
+    Symbolic links are followed once the real folders are read, each folder read once: a link that
+    leads back to a folder holding it (a loop), to a folder already read, or nowhere, is reported
+    and not followed, so that no song goes missing, nor is read twice, without a word.
+    """
+    files: list[Path] = []
+    links: list[Path] = []
+    read: set[Path] = set()
+
+    def walk(folder: Path) -> None:
+        read.add(folder.resolve())
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as error:
+            report.skip(folder, f"cannot be read ({error.strerror}); give yourself read access to it")
+            return
+        for path in entries:
+            if path.name.startswith("."):
+                continue
+            if path.is_symlink():
+                links.append(path)
+            elif path.is_dir():
+                if path.resolve() in read:  # reached again from above through a link
+                    report.skip(path, "is a folder read already through a symbolic link; remove that link")
+                else:
+                    walk(path)
+            elif path.is_file():
+                files.append(path)
+
+    walk(src)
+    while links:  # links found in linked folders join the queue
+        path = links.pop(0)
+        problem = _link_problem(path, read)
+        if problem:
+            report.skip(path, problem)
+        elif path.is_dir():
+            walk(path)
+        elif path.is_file():
+            files.append(path)
+    return sorted(files)
+
+
+def _link_problem(link: Path, read: set[Path]) -> str | None:
+    """Why the symbolic link ``link`` is not followed (``read``: the real folders read so far), or None."""
+    target = os.readlink(link)
+    try:
+        os.stat(link)  # follows the link: ELOOP for a chain of links that loops, ENOENT for one to nothing
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return f"is a symbolic link to {target} that loops back on itself; point it at a real file or folder"
+        return f"is a symbolic link to {target}, which does not exist; fix or remove the link"
+    if not link.is_dir():
+        return None
+    real, holder = link.resolve(), link.parent.resolve()
+    if real == holder or real in holder.parents:
+        return f"is a symbolic link to {target}, a folder that holds it (a loop); it was not followed"
+    if real in read:
+        return f"is a symbolic link to {target}, a folder read already; it was not read twice, remove the link"
+    return None
 
 
 def _window_seconds(value: Any) -> float:
@@ -281,8 +349,6 @@ def _audio_only_song(
 
 # --------------------------------------------------------------------------------------------
 # Untimed .txt lyrics, timed by a transcriber
-
-
 
 
 def _untimed_song(
