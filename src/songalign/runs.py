@@ -24,7 +24,10 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import pickle
+import re
 import warnings
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -306,10 +309,44 @@ def make_trainer(
 
 
 def fit_resuming(trainer: L.Trainer, module: L.LightningModule, run: Path) -> dict[str, float]:
-    """Fit, resuming from ``run/checkpoints/last.ckpt`` when present; returns the final logged metrics."""
+    """Fit, resuming from ``run/checkpoints/last.ckpt`` when present; returns the final logged metrics.
+
+    The checkpoint is loaded with ``weights_only=True`` (tensors, containers and plain values only: no
+    object whose unpickling runs code), checked first by :func:`check_resumable` so that one that is
+    refused stops the run with one sentence before any process starts, and passed explicitly to
+    Lightning, whose default defers to ``torch.load``'s (``False`` before torch 2.6).
+    """
     last = run / "checkpoints" / "last.ckpt"
-    trainer.fit(module, ckpt_path=str(last) if last.is_file() else None)
+    resume = last if last.is_file() else None
+    if resume is not None:
+        check_resumable(resume)
+    trainer.fit(module, ckpt_path=str(resume) if resume else None, weights_only=True)
     return {k: float(v) for k, v in trainer.callback_metrics.items()}
+
+
+def check_resumable(checkpoint: Path) -> None:
+    """Load ``checkpoint`` as resuming will (``torch.load`` with ``weights_only=True``) and drop it; one
+    sentence (:class:`~songalign.errors.SongalignError`) naming the file and the fix when it cannot be.
+
+    A file that holds anything but tensors, containers and plain values — a pickle payload whose
+    unpickling would call a function, e.g. one planted in a shared run folder — is refused without
+    running any of it, as is a damaged file. A zip checkpoint (what Lightning writes) is memory-mapped,
+    so the check reads little more than its index.
+    """
+    try:
+        torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(checkpoint))
+    except pickle.UnpicklingError as error:
+        called = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+        what = f"a call to {called.group(1)}" if called else "something other than tensors and training state"
+        raise SongalignError(
+            f"{checkpoint} is not a checkpoint that loads without running code (it holds {what}), so it was not "
+            "loaded; delete it to train the run from its start, and resume only from checkpoints your runs wrote"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        problem = str(error).split(". ")[0].splitlines()[0][:160] if str(error) else type(error).__name__
+        raise SongalignError(
+            f"{checkpoint} cannot be read as a checkpoint ({problem}); delete it to train the run from its start"
+        ) from None
 
 
 def warmup_cosine(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import pickle
 from dataclasses import replace
 
 import numpy as np
@@ -80,6 +81,58 @@ def test_a_killed_run_resumes_to_the_same_weights(corpus, clean_run, tmp_path, k
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+class WritesMarker:
+    """A pickle payload: unpickling it calls ``exec``, which writes the file ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('code ran')",)
+
+
+@pytest.mark.parametrize(
+    ("form", "named"),
+    [
+        ("bare pickle", "something other than tensors and training state"),  # refused at its first opcode
+        ("torch.save'd checkpoint", "a call to exec"),  # refused at the payload's global, named
+    ],
+)
+def test_a_pickle_payload_planted_in_last_ckpt_is_refused_without_running(corpus, tmp_path, form, named):
+    with pytest.raises(RuntimeError, match="simulated kill"):  # a real run folder, with its last.ckpt
+        train(recipe(corpus, tmp_path / "run"), progress=False, callbacks=[KillAt(step=2)])
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    marker = tmp_path / "marker"
+    real = torch.load(last, map_location="cpu", weights_only=True)  # what songalign writes loads safely
+    if form == "bare pickle":
+        last.write_bytes(pickle.dumps(WritesMarker(marker)))
+    else:  # a real checkpoint's contents with the payload among them
+        torch.save({**real, "hyper_parameters": {"note": WritesMarker(marker)}}, last)
+    # the payload is live: an unsafe load would run it (so this test can fail)
+    pickle.loads(pickle.dumps(WritesMarker(tmp_path / "live")))
+    assert (tmp_path / "live").read_text() == "code ran"
+
+    with pytest.raises(SongalignError) as refused:
+        train(recipe(corpus, tmp_path / "run"), progress=False)
+    assert not marker.exists()  # no code from the checkpoint ran
+    assert str(refused.value) == (
+        f"{last} is not a checkpoint that loads without running code (it holds {named}), so it was not "
+        "loaded; delete it to train the run from its start, and resume only from checkpoints your runs wrote"
+    )
+    last.unlink()  # the fix the sentence gives: the run trains from its start
+    assert (train(recipe(corpus, tmp_path / "run"), progress=False) / "model.safetensors").is_file()
+    assert not marker.exists()
+
+
+def test_a_damaged_last_ckpt_is_one_sentence(corpus, tmp_path):
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        train(recipe(corpus, tmp_path / "run"), progress=False, callbacks=[KillAt(step=2)])
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # cut short, as by a full disk
+    with pytest.raises(SongalignError, match=r"last.ckpt cannot be read as a checkpoint \(.+\); delete it to train"):
+        train(recipe(corpus, tmp_path / "run"), progress=False)
 
 
 def test_another_seed_gives_other_weights(corpus, clean_run, tmp_path):

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from songalign.errors import SongalignError
@@ -191,4 +192,34 @@ def test_a_run_killed_inside_a_shard_leaves_none_of_it_and_resumes_to_the_clean_
     assert (resumed.added, resumed.total) == (12 - 2 * len(present), 12)
     got = table_rows(db)
     assert len({r["id"] for r in got}) == len(got) == 12
+    assert_same_rows(table_rows(local_db), got)
+
+
+@pytest.mark.slow
+def test_a_shard_another_writer_changed_during_the_run_is_not_committed_a_second_time(
+    ray_address, local_db, search_corpus, search_model, tmp_path
+):
+    # the writer lock keeps a second songalign run out (test_search_writer_lock.py); a writer that ignores
+    # it (an older songalign, a script appending rows) is caught by the check just before each shard's commit
+    folder, _ = search_model
+    db = tmp_path / "db"
+    columns = [f.name for f in segment_schema(16)]
+    shard_1 = [r for r in table_rows(local_db, columns) if shard_of(r["song_id"], SHARDS) == 1]
+    commits: list[tuple[int, int]] = []
+
+    def intrude(shard: int, rows: int) -> None:
+        commits.append((shard, rows))
+        if shard == 0:  # after shard 0's commit, before shard 1's: another writer commits shard 1's rows
+            SegmentStore.open(db).add(pa.Table.from_pylist(shard_1, schema=segment_schema(16)))
+
+    result = build_index_ray(
+        folder, search_corpus, db, shards=SHARDS, batch_size=2, progress=False, on_shard=intrude
+    )  # fmt: skip
+    assert commits == [(0, 2), (3, 8)]  # shard 1 was not committed by this run
+    assert (result.added, result.total) == (10, 12)
+    (skipped,) = result.report.skipped
+    assert skipped.item == "shard 1" and skipped.path == str(db)
+    assert "another writer changed the rows of shard 1 while this run indexed it, so its 2 row(s)" in skipped.reason
+    got = table_rows(db)
+    assert len({r["id"] for r in got}) == len(got) == 12  # every id once
     assert_same_rows(table_rows(local_db), got)

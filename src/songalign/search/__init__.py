@@ -4,6 +4,7 @@
 - :mod:`~songalign.search.ann`: the ANN index — its kind chosen by table size, IVF/PQ parameters, nprobes and
   refinement, building it.
 - :mod:`~songalign.search.indexer`: :func:`build_index` (``songalign index``), idempotent and resumable.
+- :mod:`~songalign.search.lock`: :func:`writer_lock`, one indexing run per database at a time (both engines).
 - :mod:`~songalign.search.query`: :class:`SongSearch` — by text, by audio clip, by song; filters; top-k.
 - :mod:`~songalign.search.service`: :func:`create_app`, the FastAPI service and web page (``songalign serve``).
 - :mod:`~songalign.search.commands`: the ``index``, ``search`` and ``serve`` commands.

@@ -33,6 +33,11 @@ work is done, so re-running after a finished run adds nothing, and re-running af
 run (a commit is all-or-nothing) embeds only what is missing and ends with the table a clean
 run writes. Segments whose audio cannot be read are skipped and reported, and tried again on
 the next run; the rest of their batch is indexed.
+
+One run writes a database at a time: the run holds the database's writer lock
+(:func:`~songalign.search.lock.writer_lock`) from before it opens the table until its index build,
+and a second run into the same ``--db`` is refused in one sentence naming the holder — two runs would
+each commit what the table lacked when they started, every row twice.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ from songalign.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_card, require_m
 from songalign.corpus.manifest import SEGMENTS_FILE, SONGS_FILE
 from songalign.errors import BadInputError, SkipReport, SongalignError
 from songalign.search.ann import AnnSettings
+from songalign.search.lock import writer_lock
 from songalign.search.store import VECTOR_COLUMNS, SegmentStore, label_tags, segment_schema
 
 SEGMENT_COLUMNS = ["id", "song_id", "start", "end", "text", "audio_path", "language", "split", "description", "labels"]
@@ -391,54 +397,55 @@ def build_index(
         raise SongalignError(f"batch size must be a positive number of segments, got {batch_size}")
     if decode_workers is not None and decode_workers <= 0:
         raise SongalignError(f"decode workers must be a positive number of threads, got {decode_workers}")
-    model = model or AlignModel.from_pretrained(checkpoint)
-    meta = index_meta(checkpoint, corpus, model.config.embedding_dim, shards)
-    name, version = meta["model_name"], meta["model_version"]
-    store = SegmentStore.create(db, meta, ann)
-    done = set(store.ids().to_pylist())  # ids already indexed (and, below, added by this run)
-    songs = song_records(corpus)
-    cache = FeatureCache(cache_dir) if cache_dir else None
-    report = SkipReport()
-    if split == "all":
-        total = pq.ParquetFile(corpus / SEGMENTS_FILE).metadata.num_rows
-    else:  # the progress bar counts the rows of this split only, as the batches below yield them
-        total = pq.read_table(corpus / SEGMENTS_FILE, columns=["split"]).column("split").to_pylist().count(split)
-    added = 0
-    columns = [TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-    workers = decode_workers or default_decode_workers()
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="decode")
-    # (rows read, their pending decode): the next batch decodes while the current one is embedded
-    pending: deque[tuple[int, PendingBatch]] = deque()
-    batches = iter_segment_rows(corpus, batch_size, split)
+    with writer_lock(db):  # one writer at a time (songalign.search.lock), from the meta file to the index build
+        model = model or AlignModel.from_pretrained(checkpoint)
+        meta = index_meta(checkpoint, corpus, model.config.embedding_dim, shards)
+        name, version = meta["model_name"], meta["model_version"]
+        store = SegmentStore.create(db, meta, ann)
+        done = set(store.ids().to_pylist())  # ids already indexed (and, below, added by this run)
+        songs = song_records(corpus)
+        cache = FeatureCache(cache_dir) if cache_dir else None
+        report = SkipReport()
+        if split == "all":
+            total = pq.ParquetFile(corpus / SEGMENTS_FILE).metadata.num_rows
+        else:  # the progress bar counts the rows of this split only, as the batches below yield them
+            total = pq.read_table(corpus / SEGMENTS_FILE, columns=["split"]).column("split").to_pylist().count(split)
+        added = 0
+        columns = [TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+        workers = decode_workers or default_decode_workers()
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="decode")
+        # (rows read, their pending decode): the next batch decodes while the current one is embedded
+        pending: deque[tuple[int, PendingBatch]] = deque()
+        batches = iter_segment_rows(corpus, batch_size, split)
 
-    def read_ahead() -> None:
-        rows = next(batches, None)
-        if rows is not None:
-            todo = [r for r in rows if r["id"] not in done]
-            report.kept += len(rows) - len(todo)
-            pending.append((len(rows), submit_batch(pool, model, todo, cache)))
+        def read_ahead() -> None:
+            rows = next(batches, None)
+            if rows is not None:
+                todo = [r for r in rows if r["id"] not in done]
+                report.kept += len(rows) - len(todo)
+                pending.append((len(rows), submit_batch(pool, model, todo, cache)))
 
-    try:
-        with (
-            Progress(*columns, disable=not progress, transient=True) as bar,
-            torch_threads(threads or default_torch_threads(workers)),
-        ):
-            task = bar.add_task("segments", total=total)
-            read_ahead()
-            while pending:
+        try:
+            with (
+                Progress(*columns, disable=not progress, transient=True) as bar,
+                torch_threads(threads or default_torch_threads(workers)),
+            ):
+                task = bar.add_task("segments", total=total)
                 read_ahead()
-                count, batch = pending.popleft()
-                if batch.rows:
-                    kept, audio, text = embed_pending(model, batch, report, skip=done)
-                    if kept:
-                        store.add(rows_table(kept, audio, text, songs, name, version))
-                        done.update(r["id"] for r in kept)
-                        added += len(kept)
-                        report.kept += len(kept)
-                        if on_batch is not None:
-                            on_batch(added)
-                bar.advance(task, count)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    indexed = store.finish(added)
-    return IndexResult(db, added, store.count(), indexed, time.perf_counter() - started, report)
+                while pending:
+                    read_ahead()
+                    count, batch = pending.popleft()
+                    if batch.rows:
+                        kept, audio, text = embed_pending(model, batch, report, skip=done)
+                        if kept:
+                            store.add(rows_table(kept, audio, text, songs, name, version))
+                            done.update(r["id"] for r in kept)
+                            added += len(kept)
+                            report.kept += len(kept)
+                            if on_batch is not None:
+                                on_batch(added)
+                    bar.advance(task, count)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        indexed = store.finish(added)
+        return IndexResult(db, added, store.count(), indexed, time.perf_counter() - started, report)

@@ -40,8 +40,17 @@ minutes per pass at 10⁸ rows. A shard whose table count and digest equal the c
 a shard with no rows in the table is done whole; a shard with some rows (its segments with
 unreadable audio were skipped last time, or the single-machine indexer wrote part of it, or the
 database holds other corpora too) is completed with only its missing ids — only those shards' ids
-are read. The driver holds ``S`` counters and digests, never the set of every id. One indexing
-run per database at a time.
+are read. The driver holds ``S`` counters and digests, never the set of every id.
+
+**One writer.** The run holds the database's writer lock (:func:`~songalign.search.lock.writer_lock`)
+from before Ray starts until its index build, so a second run into the same database is refused.
+As a second line, just before committing a shard the driver checks it against the table
+(:func:`shard_unchanged`): when the table's version is neither the plan's nor this run's last
+commit, someone committed without the lock, and the shard's count and digest at the latest version
+are compared with the plan's; a shard whose rows changed is not committed (its fragments stay
+unreferenced) but reported, to be completed by a re-run. (Appends do not conflict in Lance, so a
+commit that lands between this check and the driver's own would still go through: the check
+narrows the window to milliseconds, the lock closes it.)
 
 **Ray's own ``write_lance``** (``Dataset.write_lance``, and ``lance-ray``'s writer) commits once
 per run: every worker writes fragments, and the driver commits all of them in one operation at
@@ -60,6 +69,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +98,7 @@ from songalign.search.indexer import (
     text_vectors,
     window_inputs,
 )
+from songalign.search.lock import writer_lock
 from songalign.search.store import (
     SHARD_COLUMN,
     SegmentStore,
@@ -151,14 +162,21 @@ def corpus_digests(corpus: Path, shards: int, split: str = "all") -> tuple[np.nd
     return rows, digest
 
 
-def table_digests(store: SegmentStore) -> tuple[np.ndarray, np.ndarray]:
+def table_digests(
+    store: SegmentStore, version: int | None = None, shard: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(rows (S,) int64, digest (S,) uint64)`` per shard of the table's rows, streamed from its Lance
-    dataset (columns ``id`` and ``shard``, a batch at a time)."""
+    dataset (columns ``id`` and ``shard``, a batch at a time).
+
+    ``version``: the table version to read (default: the latest); ``shard``: read only that shard's
+    rows (the other shards' entries stay 0).
+    """
     import lance
 
     rows, digest = np.zeros(store.shards, np.int64), np.zeros(store.shards, np.uint64)
-    dataset = lance.dataset(store.uri)
-    for batch in dataset.to_batches(columns=["id", SHARD_COLUMN], batch_size=DIGEST_BATCH_ROWS):
+    dataset = lance.dataset(store.uri, version=version)
+    where = None if shard is None else f"{SHARD_COLUMN} = {int(shard)}"
+    for batch in dataset.to_batches(columns=["id", SHARD_COLUMN], filter=where, batch_size=DIGEST_BATCH_ROWS):
         _add_digests(rows, digest, batch[SHARD_COLUMN].to_numpy(zero_copy_only=False), batch["id"])
     return rows, digest
 
@@ -166,6 +184,32 @@ def table_digests(store: SegmentStore) -> tuple[np.ndarray, np.ndarray]:
 def _add_digests(rows: np.ndarray, digest: np.ndarray, shard: np.ndarray, ids: pa.Array) -> None:
     np.add.at(rows, shard, 1)
     np.add.at(digest, shard, id_hashes(ids.to_pylist()))  # uint64: wraps modulo 2**64
+
+
+@dataclass
+class Planned:
+    """What the run's plan read of the table: its ``version``, and per shard the ``rows`` and ``digest``
+    (:func:`table_digests` at that version); ``own_version``: the table's version after this run's last
+    commit, when no other commit came between (``None`` before the first commit, or when one did)."""
+
+    version: int
+    rows: np.ndarray
+    digest: np.ndarray
+    own_version: int | None = None
+
+
+def shard_unchanged(store: SegmentStore, shard: int, latest: int, planned: Planned) -> bool:
+    """Whether ``shard``'s rows in the table at version ``latest`` are still the ones the plan read.
+
+    Only this run commits while it holds the writer lock, so a table whose latest version is the
+    plan's (or this run's last commit) is unchanged without reading a row; otherwise some other
+    writer committed (one that ignored the lock, or an older songalign), and the shard's rows at
+    ``latest`` are counted and digested (a scan of the ``shard`` column) and compared with the plan's.
+    """
+    if latest in (planned.version, planned.own_version):
+        return True
+    rows, digest = table_digests(store, latest, shard)
+    return bool(rows[shard] == planned.rows[shard] and digest[shard] == planned.digest[shard])
 
 
 # -- the pipeline's stages (module-level functions and classes: Ray ships them by reference) ---------
@@ -365,14 +409,43 @@ def build_index_ray(
         raise SongalignError(f"batch size must be a positive number of segments, got {batch_size}")
     ray, lance = _require_scale()
     config = read_saved_config(checkpoint, ModelConfig, "build or train the model again")
-    meta = index_meta(checkpoint, corpus, config.embedding_dim, shards)
+    with writer_lock(db):  # one writer at a time (songalign.search.lock), before Ray starts
+        return _build_locked(
+            ray, lance, checkpoint, corpus, db, config.embedding_dim, started, address=address, num_cpus=num_cpus,
+            shards=shards, batch_size=batch_size, split=split, cache_dir=cache_dir, ann=ann,
+            embed_actors=embed_actors, progress=progress, on_shard=on_shard,
+        )  # fmt: skip
+
+
+def _build_locked(
+    ray: Any,
+    lance: Any,
+    checkpoint: Path,
+    corpus: Path,
+    db: Path,
+    embedding_dim: int,
+    started: float,
+    *,
+    address: str | None,
+    num_cpus: int | None,
+    shards: int | None,
+    batch_size: int,
+    split: str,
+    cache_dir: str | Path | None,
+    ann: AnnSettings | None,
+    embed_actors: int | None,
+    progress: bool,
+    on_shard: Callable[[int, int], None] | None,
+) -> IndexResult:
+    """:func:`build_index_ray`'s run, once it holds the database's writer lock."""
+    meta = index_meta(checkpoint, corpus, embedding_dim, shards)
     store = SegmentStore.create(db, meta, ann)
     if not store.has_shard_column():
         raise SongalignError(
             f"{db} was written before songalign stored shards, so `--engine ray` cannot tell which shards "
             "are done; index it with the default engine, or into a new --db"
         )
-    count, dim, name, version = store.shards, config.embedding_dim, meta["model_name"], meta["model_version"]
+    count, dim, name, version = store.shards, embedding_dim, meta["model_name"], meta["model_version"]
     started_ray = _connect(ray, address, num_cpus)
     context = ray.data.DataContext.get_current()
     before = (context.execution_options.preserve_order, context.enable_progress_bars, context.use_datasource_v2)
@@ -389,7 +462,9 @@ def build_index_ray(
         segments = str(corpus / SEGMENTS_FILE)
         expected_rows, expected_digest = corpus_digests(corpus, count, split)
         store.refresh()
-        table_rows, table_digest = table_digests(store)
+        plan_version = lance.dataset(store.uri).version  # pinned: a commit after it is seen by shard_unchanged
+        planned = Planned(plan_version, *table_digests(store, plan_version))
+        table_rows, table_digest = planned.rows, planned.digest
         complete = (expected_rows > 0) & (table_rows == expected_rows) & (table_digest == expected_digest)
         todo = [int(k) for k in np.flatnonzero((expected_rows > 0) & ~complete)]
         partial = [k for k in todo if table_rows[k] > 0]
@@ -401,7 +476,7 @@ def build_index_ray(
             added = _run_pipeline(
                 ray, lance, store, report, segments, str(checkpoint), str(corpus), name, version, dim, count,
                 split, todo, present, batch_size, str(cache_dir) if cache_dir else None, embed_actors, progress,
-                on_shard,
+                on_shard, planned,
             )  # fmt: skip
     finally:
         context.execution_options.preserve_order, context.enable_progress_bars, context.use_datasource_v2 = before
@@ -433,8 +508,14 @@ def _run_pipeline(
     embed_actors: int | None,
     progress: bool,
     on_shard: Callable[[int, int], None] | None,
+    planned: Planned,
 ) -> int:
-    """Run the pipeline over shards ``todo`` and commit each shard once; returns the rows added."""
+    """Run the pipeline over shards ``todo`` and commit each shard once; returns the rows added.
+
+    Just before each commit the shard is checked against the table (:func:`shard_unchanged`): one whose
+    rows changed since ``planned`` is not committed (its fragments stay unreferenced files) and is
+    reported, so that no id is ever committed twice.
+    """
     from lance.fragment import FragmentMetadata
 
     pause, signal_file = os.environ.get(TEST_PAUSE_ENV, ""), os.environ.get(TEST_SIGNAL_ENV, "")
@@ -493,13 +574,26 @@ def _run_pipeline(
         nonlocal added, pending, pending_rows
         if current is None:
             return
-        if pending:
-            read_version = lance.dataset(store.uri).version
-            lance.LanceDataset.commit(store.uri, lance.LanceOperation.Append(pending), read_version=read_version)
         committed.add(current)
+        bar.advance(task)
+        if pending:
+            latest = lance.dataset(store.uri).version
+            if not shard_unchanged(store, current, latest, planned):
+                report.skip(
+                    str(store.path),
+                    f"another writer changed the rows of shard {current} while this run indexed it, so its "
+                    f"{pending_rows} row(s) were not committed (they could duplicate ids); re-run `songalign index`, "
+                    "one run at a time, to complete the shard",
+                    item=f"shard {current}",
+                )
+                pending, pending_rows = [], 0
+                return
+            operation = lance.LanceOperation.Append(pending)
+            done = lance.LanceDataset.commit(store.uri, operation, read_version=latest)
+            # our commit directly on top of the version checked: nobody else committed in between
+            planned.own_version = done.version if done.version == latest + 1 else None
         added += pending_rows
         report.kept += pending_rows
-        bar.advance(task)
         if on_shard is not None:
             on_shard(current, pending_rows)
         if pause == f"after:{len(committed)}":

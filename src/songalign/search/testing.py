@@ -167,6 +167,25 @@ def index_until_killed(model_folder: str, corpus: str, db: str, kill_after_rows:
     build_index(model_folder, corpus, db, batch_size=batch_size, progress=False, on_batch=die)
 
 
+def index_paused_between_commits(
+    model_folder: str, corpus: str, db: str, pause_after_rows: int, paused: str, go_on: str, batch_size: int = 4
+) -> None:
+    """Index ``corpus`` into ``db`` in this process, stopping between two commits: once ``pause_after_rows``
+    rows are committed it creates the file ``paused`` and waits (at most 10 minutes) until the file
+    ``go_on`` exists, then finishes the run. Run it in a child process, to start a second run meanwhile."""
+    from songalign.search.indexer import build_index
+
+    def wait(added: int) -> None:
+        if added >= pause_after_rows and not Path(paused).exists():
+            Path(paused).touch()
+            deadline = time.monotonic() + 600
+            while not Path(go_on).exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    torch.set_num_threads(1)
+    build_index(model_folder, corpus, db, batch_size=batch_size, progress=False, on_batch=wait)
+
+
 @contextmanager
 def running_server(app, host: str = "127.0.0.1", timeout: float = 30.0) -> Iterator[str]:
     """Serve ``app`` with the real uvicorn on ``host`` and an ephemeral port; yields its base URL."""
