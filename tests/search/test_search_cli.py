@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+import soundfile as sf
 import typer
 from typer.testing import CliRunner
 
-from songalign.errors import SongalignError
+from songalign.errors import BadInputError, SongalignError
 from songalign.search.commands import index_command, search_command, serve_command
 
 app = typer.Typer()
@@ -63,3 +65,14 @@ def test_commands_refuse_bad_arguments_with_one_sentence(search_db, tmp_path):
         serve_command(search_db, timeout=0)
     with pytest.raises(SongalignError, match="not a usable CPU list"):
         serve_command(search_db, cpus="first")
+    with pytest.raises(SongalignError, match="--max-connections must be at least 1, got 0"):
+        serve_command(search_db, max_connections=0)
+    nan_clip = tmp_path / "nan.wav"
+    samples = np.zeros(16000, np.float32)
+    samples[100] = np.nan
+    sf.write(nan_clip, samples, 16000, subtype="FLOAT")  # float WAV keeps the NaN
+    nan_search = runner.invoke(app, ["search", str(search_db), "--audio", str(nan_clip)])
+    assert isinstance(nan_search.exception, BadInputError), nan_search.output
+    assert str(nan_search.exception) == (
+        f"{nan_clip}: it holds NaN or infinite samples; re-encode it with finite samples (e.g. as 16-bit PCM)"
+    )

@@ -37,7 +37,7 @@ from songalign.align.losses import LogitScale, LogitScaleSettings
 from songalign.audio.io import load_audio
 from songalign.audio.windows import fit_length, song_windows
 from songalign.checkpoint import PretrainedModel
-from songalign.errors import SongalignError
+from songalign.errors import BadInputError, SongalignError
 from songalign.towers import build_audio_tower, build_text_tower
 
 TOWER_PARTS = ("audio_tower", "text_tower")
@@ -248,6 +248,11 @@ class AlignModel(PretrainedModel):
                 audio, _ = load_audio(item, rate)
             if audio.size == 0:
                 raise SongalignError(f"{item if not isinstance(item, np.ndarray) else 'an array'} holds no audio")
+            if not np.isfinite(audio).all():  # a float WAV may hold them; a tower would only raise a ValueError
+                raise BadInputError(
+                    item if not isinstance(item, np.ndarray) else "the audio array",
+                    "it holds NaN or infinite samples; re-encode it with finite samples (e.g. as 16-bit PCM)",
+                )
             windows = song_windows(len(audio) / rate, self.config.clip_seconds, hop_seconds)
             clips = [audio[int(round(o * rate)) : int(round((o + d) * rate))] for o, d in windows]
             pooled = self.embed_clips(clips).mean(axis=0)

@@ -193,12 +193,17 @@ def serve_command(
     max_upload_mb: Annotated[float, typer.Option(help="largest upload (MiB)")] = 10.0,
     max_audio_seconds: Annotated[float, typer.Option(help="longest uploaded clip (s)")] = 60.0,
     timeout: Annotated[float, typer.Option(help="seconds a query may take before a 504")] = 20.0,
+    max_connections: Annotated[
+        int,
+        typer.Option(help="requests served at once (one per connection); the next gets a JSON 503 with Retry-After"),
+    ] = 256,
     threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's choice)")] = None,
     cpus: Annotated[
         str | None, typer.Option(help="run on these CPUs only, e.g. 0 or 0,1 (on small VMs one CPU cuts tail latency)")
     ] = None,
 ) -> None:
-    """Serve the search API (OpenAPI docs at /docs) and the search page at http://HOST:PORT/."""
+    """Serve the search API (its operations at /docs, the OpenAPI spec at /openapi.json) and the search page at
+    http://HOST:PORT/."""
     from songalign.search.query import SongSearch
 
     try:
@@ -208,11 +213,14 @@ def serve_command(
 
     if max_upload_mb <= 0 or max_audio_seconds <= 0 or timeout <= 0:
         raise SongalignError("--max-upload-mb, --max-audio-seconds and --timeout must be positive")
+    if max_connections < 1:
+        raise SongalignError(f"--max-connections must be at least 1, got {max_connections}")
     settings = ServiceSettings(
         api_key=api_key or os.environ.get("SONGALIGN_API_KEY") or None,
         max_upload_bytes=int(max_upload_mb * 2**20),
         max_audio_seconds=max_audio_seconds,
         request_timeout=timeout,
+        max_connections=max_connections,
     )
     if cpus:
         try:

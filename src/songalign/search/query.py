@@ -232,6 +232,7 @@ class SongSearch:
         self._texts = _Batcher(lambda texts: self.model.embed_text(texts), self._model_lock)
         self._counts_lock = threading.Lock()
         self._without_lyrics: dict[tuple[str | None, int], int] = {}
+        self._info: tuple[tuple[int, Any], dict[str, Any]] | None = None  # (store revision, info at it)
 
     @classmethod
     def open(
@@ -360,8 +361,16 @@ class SongSearch:
     def info(self) -> dict[str, Any]:
         """What the database holds: rows, languages, model name/version, whether ANN-indexed, and the
         recorded index choice (``index``: type, partitions, sub-vectors, nprobes, refine factor, rows
-        and seconds at build time; ``None`` before one is built)."""
-        return {
+        and seconds at build time; ``None`` before one is built).
+
+        Computed once per store revision (the languages scan a column) and so current within the store's
+        read-consistency interval: another process's commit shows as soon as the store sees it.
+        """
+        revision = self.store.revision()
+        with self._counts_lock:
+            if self._info is not None and self._info[0] == revision:
+                return dict(self._info[1])
+        info = {
             "segments": self.store.count(),
             "languages": self.store.distinct("language"),
             "model_name": self.store.meta.get("model_name", ""),
@@ -370,6 +379,9 @@ class SongSearch:
             "ann_index": self.store.has_vector_index("vector"),
             "index": self.store.index_info(),
         }
+        with self._counts_lock:
+            self._info = (revision, info)
+        return dict(info)
 
 
 def without_lyrics_note(count: int) -> str:

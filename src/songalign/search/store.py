@@ -484,6 +484,16 @@ class SegmentStore:
                 self.ann = AnnSettings.from_dict(meta.get("ann", {}))
 
     # -- reading ---------------------------------------------------------------------------------
+    def revision(self) -> tuple[int, tuple[int, int] | None]:
+        """``(table version, index record's file stamp)`` as this reader sees them now.
+
+        Both follow other processes' commits within ``read_consistency_seconds``; anything computed from
+        the table (counts, distinct values) holds while the revision is the same. Cheap: a manifest check
+        at most every ``read_consistency_seconds``, and a stat.
+        """
+        self._refresh_meta()
+        return int(run_async(self._table.version())), self._meta_stamp
+
     def count(self, where: str | None = None) -> int:
         """Rows in the table (matching ``where`` when given)."""
         return int(run_async(self._table.count_rows(where)))
