@@ -23,7 +23,6 @@ import numpy as np
 
 from songalign.align.evaluate import Embedded, emotion_labels, evaluate_splits
 from songalign.align.model import AlignModel, TowerSpec
-from songalign.align.train import load_recipe, train
 from songalign.corpus.info import corpus_stats
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.synth import ensure_synthetic_corpus
@@ -37,8 +36,7 @@ from songalign.evaluate.tables import (
     lyric_choice_table,
     retrieval_table,
 )
-from songalign.runs import recipe_path, updated
-from songalign.studies.steps import prepared, step, trained
+from songalign.studies.steps import clap_model, prepared, step, trained
 from songalign.towers.musicnn import INSTALL as MUSICNN_INSTALL
 from songalign.towers.musicnn import musicnn_available
 
@@ -84,15 +82,8 @@ def run_quickstart(
     models: dict[str, Path] = {}
     for variant in ("pre", "lyr", "emo"):
         started = step(log, f"3. train CLAP-{variant}")
-        folder = runs / variant / "model"
-        if trained(folder):
-            models[variant] = folder
-        else:
-            settings = _clap_settings(corpus, seed, epochs)
-            if variant != "pre":
-                settings["init_from"] = models["pre"]
-            recipe = updated(load_recipe(recipe_path(f"clap_{variant}")), out=runs / variant, **settings)
-            models[variant] = train(recipe, progress=progress)
+        init = {} if variant == "pre" else {"init_from": models["pre"]}
+        models[variant] = clap_model(f"clap_{variant}", runs / variant, corpus, seed, epochs, progress=progress, **init)
         timings[f"train {variant}"] = time.perf_counter() - started
 
     musicnn_models: dict[str, Path] = {}
@@ -164,25 +155,11 @@ def train_on_musicnn(corpus: Path, runs: Path, seed: int, epochs: int | None, pr
         ("emo_musicnn", "clap_emo", {"init_from": folders["pre_musicnn"]}),
     )
     for name, recipe_name, extra in steps:
-        if not trained(folders[name]):
-            settings = _clap_settings(corpus, seed, epochs, augment=False)
-            model = {"freeze": {"audio_tower": True}, **extra.pop("model", {})}
-            recipe = updated(load_recipe(recipe_path(recipe_name)), out=runs / name, model=model, **settings, **extra)
-            train(recipe, progress=progress)
+        model = {"freeze": {"audio_tower": True}, **extra.pop("model", {})}
+        clap_model(recipe_name, runs / name, corpus, seed, epochs, augment=False, progress=progress, model=model, **extra)
     if not trained(folders["bridge"]):
         build_pretrained("musicnn-bridge", folders["bridge"])
     return {"emo_musicnn": folders["emo_musicnn"], "bridge": folders["bridge"]}
-
-
-def _clap_settings(corpus: Path, seed: int, epochs: int | None, *, augment: bool = True) -> dict[str, Any]:
-    """The quickstart's changes to a CLAP recipe, for :func:`songalign.runs.updated`: its corpus and seed,
-    ``epochs`` when given, and no SpecAugment when ``augment`` is off."""
-    train_settings: dict[str, Any] = {"seed": seed}
-    if epochs is not None:
-        train_settings["epochs"] = epochs
-    if not augment:
-        train_settings["augment"] = None
-    return {"data": {"corpus": corpus}, "train": train_settings}
 
 
 def _seed_everything(seed: int) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.synth import ensure_synthetic_corpus
 from songalign.runs import recipe_path, updated
-from songalign.studies.steps import prepared, step, trained
+from songalign.studies.steps import clap_model, prepared, step, trained
 
 MODES = ("baseline", "multitask", "oracle", "pitch")
 """The four transcribers, in the order of the seed's tables."""
@@ -69,7 +69,6 @@ def run_transcribe_quickstart(
     nested dicts as :func:`songalign.runs.updated` takes them, e.g. ``{"data": {"clip_frames": 256}}``),
     for a quick look or a smoke test.
     """
-    import songalign.align.train as align_training
     import songalign.transcribe.train as transcribe_training
     from songalign.checkpoint import read_card
     from songalign.transcribe.evaluate import evaluate_transcriber
@@ -113,23 +112,9 @@ def run_transcribe_quickstart(
     timings["evaluate"] = time.perf_counter() - started
 
     started = step(log, "5. lyric selection: CTC likelihood, CLAP-lyr and their fusion")
-    clap: dict[str, Path] = {}
-    for variant in ("pre", "lyr"):
-        folder = runs / f"clap_{variant}" / "model"
-        if trained(folder):
-            clap[variant] = folder
-            continue
-        clap_train: dict[str, Any] = {"seed": seed} if epochs is None else {"seed": seed, "epochs": epochs}
-        extra = {"init_from": clap["pre"]} if variant == "lyr" else {}
-        recipe = updated(
-            align_training.load_recipe(recipe_path(f"clap_{variant}")),
-            data={"corpus": corpus},
-            out=runs / f"clap_{variant}",
-            train=clap_train,
-            **extra,
-        )
-        clap[variant] = align_training.train(recipe, progress=progress)
-    selection = lyric_selection_on_split(models["multitask"], clap["lyr"], corpus, pool=pool, draws=draws, seed=seed)
+    clap_pre = clap_model("clap_pre", runs / "clap_pre", corpus, seed, epochs, progress=progress)
+    clap_lyr = clap_model("clap_lyr", runs / "clap_lyr", corpus, seed, epochs, progress=progress, init_from=clap_pre)
+    selection = lyric_selection_on_split(models["multitask"], clap_lyr, corpus, pool=pool, draws=draws, seed=seed)
     timings["lyric selection"] = time.perf_counter() - started
 
     summary = {
