@@ -128,17 +128,18 @@ def registered_separator(source: str) -> tuple[str, str] | None:
     return (name, model) if name in SEPARATORS else None
 
 
-def separate_vocals(mix: np.ndarray, model_path: str | Path) -> np.ndarray:
-    """Vocals separated from ``mix`` (16 kHz mono float array, ``(N,)``) by the open-unmix vocals model in the
-    folder ``model_path`` (:class:`songalign.separate.openunmix.OpenUnmixSeparator`); 16 kHz mono, ``(N,)``."""
-    return separator("open-unmix", str(Path(model_path))).separate(mix)
+def separate_vocals(mix: np.ndarray, source: str | Path) -> np.ndarray:
+    """Vocals separated from ``mix`` (16 kHz mono float array, ``(N,)``) by the separator ``source`` names: a
+    registered ``NAME:MODEL``, else an open-unmix vocals model folder
+    (:class:`songalign.separate.openunmix.OpenUnmixSeparator`); 16 kHz mono, ``(N,)``."""
+    return separator(*(registered_separator(str(source)) or ("open-unmix", str(Path(source))))).separate(mix)
 
 
 def song_audio(song: Song, vocals: VocalSource) -> tuple[np.ndarray, np.ndarray | None]:
     """A corpus song's mix and its vocal channel (``None`` = a copy of the mix), 16 kHz mono ``(N,)`` arrays.
 
     ``vocals`` is ``"mix"``, ``"stem"`` (the song's ``extra["vocals_path"]``; one sentence when it
-    has none) or an open-unmix model folder.
+    has none), a registered separator ``NAME:MODEL`` or an open-unmix model folder (:func:`separate_vocals`).
     """
     mix, _ = load_audio(song.audio_path, SAMPLE_RATE)
     if vocals == "mix":
@@ -151,8 +152,7 @@ def song_audio(song: Song, vocals: VocalSource) -> tuple[np.ndarray, np.ndarray 
                 "or train with vocals=mix or a separator"
             )
         return mix, load_audio(path, SAMPLE_RATE)[0]
-    named = registered_separator(vocals)
-    return mix, separator(*named).separate(mix) if named else separate_vocals(mix, vocals)
+    return mix, separate_vocals(mix, vocals)
 
 
 @dataclass(frozen=True)
@@ -210,12 +210,9 @@ class VocalChannel:
         """``(vocal channel (N,) or None for a mix copy, what it held)`` for a file's 16 kHz mono ``mix``."""
         if self.source in ("mix", "stem"):
             return None, MIX_COPY
-        named = registered_separator(self.source)
-        if named:
-            return separator(*named).separate(mix), f"separated by {self.source}"
         path = Path(self.source)
-        if path.is_dir():
-            return separate_vocals(mix, path), f"separated by {path}"
+        if registered_separator(self.source) or path.is_dir():
+            return separate_vocals(mix, self.source), f"separated by {path}"
         return load_audio(path, SAMPLE_RATE)[0], f"stem {path}"
 
 
