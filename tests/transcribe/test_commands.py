@@ -357,11 +357,14 @@ def test_cleanse_reports_every_song_and_writes_the_kept_corpus(models, sung_corp
         1.0,
         "--shifts",
         "code",
+        "--frame-error",
+        "voiced",
         "--cleansed",
         tmp_path / "cleansed",
     )
     assert result.exit_code == 0, result.output
     assert "kept 3 of 3 songs" in result.output and "-24…+12" in result.output
+    assert "framewise error of the annotated frames" in " ".join(result.output.split())  # rich wraps lines
     with open(report, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 3 and {row["decision"] for row in rows} == {"kept"}
@@ -372,7 +375,7 @@ def test_cleanse_reports_every_song_and_writes_the_kept_corpus(models, sung_corp
         source = original.song(song.id)
         shift = int(row["best_shift"])
         assert [n.pitch for n in song.notes] == [n.pitch + shift for n in source.notes]
-    assert cleansed.info["cleansed"]["kept"] == 3
+    assert cleansed.info["cleansed"]["kept"] == 3 and cleansed.info["cleansed"]["frame_error"] == "voiced"
 
     pitchless = invoke("transcribe", "cleanse", sung_corpus, "--out", report, "--model", models["baseline"])
     assert "without a pitch network" in str(pitchless.exception)

@@ -3,23 +3,30 @@
 DALI's notes were annotated by hand against karaoke files; a whole song is often off by an octave
 (or another constant interval). Per song, the global shift ``s`` (whole semitones) that best
 matches a pitch *reference* (a pitch model's estimate of the sung pitch) is found, the song's notes
-are moved by ``s``, and songs still wrong on more than half their annotated frames are dropped.
+are moved by ``s``, and songs still wrong on more than half their frames are dropped.
 
 Frame grid: the transcriber's 16 ms frames (62.5 per second); frame ``t`` is centred at
 ``t · 0.016`` s and holds the note with ``start <= t · 0.016 < end`` (a later note in the list wins
 where notes overlap), exactly as :func:`songalign.transcribe.data.pitch_onset_targets` builds the
 pitch targets.
 
-**Framewise error** of a shift ``s``, over the frames ``V`` where the annotation has a note::
+**Framewise error** of a shift ``s``: each frame's pitch class — the annotated MIDI pitch plus ``s``,
+rounded half up to a whole semitone, or "no pitch" where no note sounds — is compared with the
+reference's (its MIDI number, or "no pitch" where it is NaN). A pitched frame is right when the two
+lie within half a semitone (a whole MIDI number for :func:`reference_from_posteriors` and
+:func:`basic_pitch_reference`, so: are equal), a silent one when the reference is silent too. Two
+measures (``frame_error``):
 
-    error(s) = |{t in V : reference[t] is NaN  or  |floor(annotated[t] + s + 0.5) - reference[t]| > 0.5}| / |V|
+- ``"all"`` (the default): the share of **all** ``T`` frames that are wrong — the paper's eq. 10,
+  ``1 - #{frames estimated correctly} / #{total frames}``, and the authors' ``evaluate_frames``
+  (``sum(reference != annotated) / T`` over the pitch classes, "no pitch" included). A frame both
+  sides call silent is right; one the reference hears pitched where the annotation is silent is
+  wrong, whatever the shift. 100 frames, 30 annotated, 18 of those wrong: 0.18.
+- ``"voiced"``: the share of the annotated frames ``V`` that are wrong (a stricter check of the
+  annotation's notes, blind to its voicing: frames the annotation leaves silent do not count). The
+  same song: 18 / 30 = 0.60, so it drops songs the paper keeps. Undefined (NaN) with no annotated frame.
 
-that is, the annotated MIDI pitch plus ``s``, rounded half up to a whole semitone, must lie within
-half a semitone of the reference pitch (a whole MIDI number for :func:`reference_from_posteriors`
-and :func:`basic_pitch_reference`, so: be equal to it), and a frame the reference calls unpitched
-counts as an error. Frames the reference calls pitched but the annotation leaves silent are not
-counted (the measure checks the annotation's notes, not its voicing). With no annotated frame the
-error is undefined (NaN) and the song is dropped.
+A song with no annotated frame is dropped whatever the measure (there are no notes to fix).
 
 The best shift minimises ``error(s)`` over ``shifts``; ties go to the smallest ``|s|``, then to the
 lower ``s`` (so an unshifted song stays unshifted). Shift ranges: the paper's −12…+12
@@ -63,10 +70,19 @@ AUTHORS_CODE_SHIFTS = range(-24, 13)
 MAX_ERROR = 0.5
 """Songs whose framewise error after the best shift exceeds this are dropped (the paper's 50%)."""
 
+FRAME_ERRORS = ("all", "voiced")
+"""The framewise error measures: ``"all"`` frames (the paper's eq. 10 and the authors' code; the default) or
+only the ``"voiced"`` (annotated) frames (see the module docstring)."""
 
-CLEANSE_COLUMNS = ("song_id", "best_shift", "error_before", "error_after", "voiced_frames", "decision", "reason")
-"""The header of the cleansing report CSV: shift in semitones, errors as shares of the annotated
-(voiced) frames before (shift 0) and after the best shift, ``decision`` ``kept`` or ``dropped``."""
+_MEASURED_OVER = {"all": "of all frames", "voiced": "of the annotated frames"}
+
+
+CLEANSE_COLUMNS = (
+    "song_id", "best_shift", "error_before", "error_after", "frames", "voiced_frames", "decision", "reason",
+)  # fmt: skip
+"""The header of the cleansing report CSV: shift in semitones; the framewise errors before (shift 0) and
+after the best shift, as shares of ``frames`` (the reference's frames; measure ``all``) or of
+``voiced_frames`` (the annotated ones; measure ``voiced``); ``decision`` ``kept`` or ``dropped``."""
 
 ReferenceFn = Callable[[Song], np.ndarray]
 """A pitch reference for a song: ``(T,)`` MIDI number or NaN (no pitch) per 16 ms frame."""
@@ -86,14 +102,23 @@ def annotated_pitch_frames(notes: Sequence[Note], n_frames: int, frame_seconds: 
     return pitch
 
 
-def _framewise_errors(annotated: np.ndarray, reference: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """``(len(shifts),)``: :math:`error(s)` (module docstring) per shift; NaN when no frame is annotated."""
+def _check_frame_error(frame_error: str) -> None:
+    if frame_error not in FRAME_ERRORS:
+        raise ValueError(f"frame_error must be 'all' or 'voiced', got {frame_error!r}")
+
+
+def _framewise_errors(annotated: np.ndarray, reference: np.ndarray, shifts: np.ndarray, frame_error: str) -> np.ndarray:
+    """``(len(shifts),)``: the framewise error (module docstring) per shift, over all frames or the annotated
+    (``voiced``) ones; NaN when there is no frame to count."""
     voiced = ~np.isnan(annotated)
-    if not voiced.any():
+    counted = voiced if frame_error == "voiced" else np.ones_like(voiced)
+    if not counted.any():
         return np.full(len(shifts), np.nan)
-    shifted = np.floor(annotated[voiced][None, :] + shifts[:, None] + 0.5)  # (S, V), rounded half up
-    target = reference[voiced][None, :]
-    wrong = np.isnan(target) | (np.abs(shifted - target) > 0.5)
+    shifted = np.floor(annotated[counted][None, :] + shifts[:, None] + 0.5)  # (S, F), rounded half up; NaN stays
+    target = reference[counted][None, :]
+    silent, heard_silent = np.isnan(shifted), np.isnan(target)
+    pitch_wrong = np.abs(np.where(silent | heard_silent, 0.0, shifted - target)) > 0.5
+    wrong = np.where(silent, ~heard_silent, heard_silent | pitch_wrong)
     return wrong.mean(axis=1)
 
 
@@ -104,11 +129,15 @@ def _pitch_track(values: Any, name: str) -> np.ndarray:
     return track
 
 
-def best_pitch_shift(annotated: Any, reference: Any, shifts: Iterable[int] = PAPER_SHIFTS) -> tuple[int, float, float]:
+def best_pitch_shift(
+    annotated: Any, reference: Any, shifts: Iterable[int] = PAPER_SHIFTS, frame_error: str = "all"
+) -> tuple[int, float, float]:
     """``(shift, error_before, error_after)``: the global shift (semitones) among ``shifts`` that makes
     ``annotated`` agree best with ``reference`` (both ``(T,)`` MIDI or NaN per frame), the framewise
-    error without a shift and with it (see the module docstring; NaN and shift 0 when no frame is annotated).
+    error without a shift and with it, over all frames or the ``voiced`` ones (``frame_error``, see the
+    module docstring; NaN and shift 0 when there is no frame to count).
     """
+    _check_frame_error(frame_error)
     annotated = _pitch_track(annotated, "annotated")
     reference = _pitch_track(reference, "reference")
     if annotated.shape != reference.shape:
@@ -116,8 +145,8 @@ def best_pitch_shift(annotated: Any, reference: Any, shifts: Iterable[int] = PAP
     candidates = np.array(sorted(set(int(s) for s in shifts), key=lambda s: (abs(s), s)), dtype=np.float64)
     if not len(candidates):
         raise ValueError("shifts must hold at least one shift")
-    before = float(_framewise_errors(annotated, reference, np.zeros(1))[0])
-    errors = _framewise_errors(annotated, reference, candidates)
+    before = float(_framewise_errors(annotated, reference, np.zeros(1), frame_error)[0])
+    errors = _framewise_errors(annotated, reference, candidates, frame_error)
     if np.isnan(errors).all():
         return 0, before, before
     best = int(np.argmin(errors))  # first minimum: candidates are ordered by |s|, then s
@@ -129,13 +158,15 @@ def best_pitch_shift(annotated: Any, reference: Any, shifts: Iterable[int] = PAP
 
 @dataclass
 class CleanseRow:
-    """One song's cleansing result: ``best_shift`` in semitones, errors as shares of ``voiced_frames``
-    (the annotated frames; NaN when not measured), ``kept`` and why (``reason``)."""
+    """One song's cleansing result: ``best_shift`` in semitones, errors as shares of ``frames`` (the
+    reference's; measure ``all``) or of ``voiced_frames`` (the annotated ones; measure ``voiced``), NaN
+    when not measured, ``kept`` and why (``reason``)."""
 
     song_id: str
     best_shift: int
     error_before: float
     error_after: float
+    frames: int
     voiced_frames: int
     kept: bool
     reason: str
@@ -147,6 +178,7 @@ class CleanseRow:
             str(self.best_shift),
             f"{self.error_before:.4f}",
             f"{self.error_after:.4f}",
+            str(self.frames),
             str(self.voiced_frames),
             "kept" if self.kept else "dropped",
             self.reason,
@@ -156,22 +188,27 @@ class CleanseRow:
 @dataclass
 class CleanseReport:
     """What :func:`cleanse_songs` did: the kept ``songs`` (notes shifted, ``extra["pitch_shift"]`` and
-    ``extra["pitch_error"]`` set), one row per song read, and the CSV written."""
+    ``extra["pitch_error"]`` set), one row per song read, the CSV written, and the measure used
+    (``frame_error``, :data:`FRAME_ERRORS`)."""
 
     songs: list[Song]
     rows: list[CleanseRow]
     csv_path: Path
     max_error: float = MAX_ERROR
     shifts: list[int] = field(default_factory=list)
+    frame_error: str = "all"
 
     @property
     def dropped(self) -> list[CleanseRow]:
         return [row for row in self.rows if not row.kept]
 
     def summary(self) -> str:
-        """One line: kept and dropped counts, and how many kept songs were shifted."""
+        """One line: kept and dropped counts, how many kept songs were shifted, and the measure."""
         shifted = sum(1 for row in self.rows if row.kept and row.best_shift)
-        return f"kept {len(self.songs)} of {len(self.rows)} songs ({shifted} shifted), dropped {len(self.dropped)}"
+        return (
+            f"kept {len(self.songs)} of {len(self.rows)} songs ({shifted} shifted), dropped {len(self.dropped)} "
+            f"(framewise error {_MEASURED_OVER[self.frame_error]}, at most {self.max_error:.0%})"
+        )
 
 
 def shift_notes(song: Song, shift: int) -> Song:
@@ -180,29 +217,31 @@ def shift_notes(song: Song, shift: int) -> Song:
 
 
 def _cleanse_one(
-    song: Song, reference_fn: ReferenceFn, max_error: float, shifts: list[int], frame_seconds: float
+    song: Song, reference_fn: ReferenceFn, max_error: float, shifts: list[int], frame_seconds: float, frame_error: str
 ) -> tuple[CleanseRow, Song | None]:
     """The song's row, and the song with its notes shifted when it is kept (None when dropped)."""
     if not song.notes:
-        return CleanseRow(song.id, 0, math.nan, math.nan, 0, False, "the song has no notes to check"), None
+        return CleanseRow(song.id, 0, math.nan, math.nan, 0, 0, False, "the song has no notes to check"), None
     try:
         reference = _pitch_track(reference_fn(song), f"the pitch reference of song {song.id}")
     except SongalignError as error:
-        return CleanseRow(song.id, 0, math.nan, math.nan, 0, False, f"no pitch reference: {error}"), None
+        return CleanseRow(song.id, 0, math.nan, math.nan, 0, 0, False, f"no pitch reference: {error}"), None
     annotated = annotated_pitch_frames(song.notes, len(reference), frame_seconds)
-    voiced = int((~np.isnan(annotated)).sum())
+    frames, voiced = len(reference), int((~np.isnan(annotated)).sum())
     if not voiced:
-        seconds = len(reference) * frame_seconds
-        reason = f"no note lies in the reference's {len(reference)} frames ({seconds:.1f} s)"
-        return CleanseRow(song.id, 0, math.nan, math.nan, 0, False, reason), None
-    shift, before, after = best_pitch_shift(annotated, reference, shifts)
+        reason = f"no note lies in the reference's {frames} frames ({frames * frame_seconds:.1f} s)"
+        return CleanseRow(song.id, 0, math.nan, math.nan, frames, 0, False, reason), None
+    shift, before, after = best_pitch_shift(annotated, reference, shifts, frame_error)
     if after > max_error:
-        reason = f"framewise error {after:.1%} after the best shift ({shift:+d}) exceeds {max_error:.0%}"
-        return CleanseRow(song.id, shift, before, after, voiced, False, reason), None
+        reason = (
+            f"framewise error {after:.1%} {_MEASURED_OVER[frame_error]} after the best shift ({shift:+d}) "
+            f"exceeds {max_error:.0%}"
+        )
+        return CleanseRow(song.id, shift, before, after, frames, voiced, False, reason), None
     reason = f"notes shifted by {shift:+d} semitones" if shift else "no shift needed"
     kept = shift_notes(song, shift)
     kept.extra = {**song.extra, "pitch_shift": shift, "pitch_error": after}
-    return CleanseRow(song.id, shift, before, after, voiced, True, reason), kept
+    return CleanseRow(song.id, shift, before, after, frames, voiced, True, reason), kept
 
 
 def cleanse_songs(
@@ -212,20 +251,23 @@ def cleanse_songs(
     max_error: float = MAX_ERROR,
     shifts: Iterable[int] = PAPER_SHIFTS,
     frame_seconds: float = FRAME_SECONDS,
+    frame_error: str = "all",
 ) -> CleanseReport:
     """Cleanse ``songs`` against ``reference_fn`` (``song -> (T,)`` MIDI or NaN per ``frame_seconds`` frame).
 
-    Each song gets the best global shift among ``shifts`` (:func:`best_pitch_shift`); a song whose
+    Each song gets the best global shift among ``shifts`` (:func:`best_pitch_shift`, the framewise error
+    over all frames or the ``voiced`` ones: ``frame_error``); a song whose
     error after it exceeds ``max_error``, that has no notes on the reference's frames, or whose
     reference fails with a :class:`~songalign.errors.SongalignError` (e.g. missing audio) is dropped,
     the others are kept with their notes shifted. Every song gets a row in ``out_csv``
     (:data:`CLEANSE_COLUMNS`), written when all songs are done.
     """
+    _check_frame_error(frame_error)
     candidates = sorted(set(int(s) for s in shifts))
     kept: list[Song] = []
     rows: list[CleanseRow] = []
     for song in songs:
-        row, cleansed = _cleanse_one(song, reference_fn, max_error, candidates, frame_seconds)
+        row, cleansed = _cleanse_one(song, reference_fn, max_error, candidates, frame_seconds, frame_error)
         rows.append(row)
         if cleansed is not None:
             kept.append(cleansed)
@@ -235,7 +277,7 @@ def cleanse_songs(
         writer = csv.writer(handle)
         writer.writerow(CLEANSE_COLUMNS)
         writer.writerows(row.cells() for row in rows)
-    return CleanseReport(kept, rows, out_csv, max_error, candidates)
+    return CleanseReport(kept, rows, out_csv, max_error, candidates, frame_error)
 
 
 # --- reference 1: the transcriber's own pitch head ---------------------------------------------------

@@ -90,6 +90,11 @@ class ShiftRange(StrEnum):
     code = "code"
 
 
+class FrameError(StrEnum):
+    all = "all"
+    voiced = "voiced"
+
+
 ModelOption = Annotated[Path, typer.Option("--model", "-m", help="a trained transcriber folder")]
 VocalsOption = Annotated[
     str | None,
@@ -408,6 +413,13 @@ def cleanse_command(
     max_error: Annotated[
         float, typer.Option(help="drop songs whose framewise pitch error after the best shift exceeds this")
     ] = 0.5,
+    frame_error: Annotated[
+        FrameError,
+        typer.Option(
+            help="the framewise error's frames: all (the paper's eq. 10 and the authors' code: a frame both sides "
+            "call unpitched is right) or voiced (only the annotated frames count)"
+        ),
+    ] = FrameError.all,
     vocals: Annotated[
         str | None,
         typer.Option(
@@ -449,7 +461,9 @@ def cleanse_command(
         f"{shift_range.start:+d}…{shift_range.stop - 1:+d}"
         + (f" ({without_notes} songs without notes left out)" if without_notes else "")
     )
-    report = cleanse_songs(songs, reference_fn, out, max_error=max_error, shifts=shift_range)
+    report = cleanse_songs(
+        songs, reference_fn, out, max_error=max_error, shifts=shift_range, frame_error=str(frame_error)
+    )
     console.print(f"[bold]{escape(report.summary())}[/bold]")
     shifted = Counter(row.best_shift for row in report.rows if row.kept)
     if shifted:
@@ -470,6 +484,7 @@ def cleanse_command(
             "reference": described,
             "shifts": [shift_range.start, shift_range.stop - 1],
             "max_error": max_error,
+            "frame_error": str(frame_error),
             "kept": len(report.songs),
             "dropped": len(report.dropped),
             "without_notes": without_notes,
