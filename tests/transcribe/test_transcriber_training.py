@@ -18,7 +18,7 @@ from songalign.errors import SongalignError
 from songalign.runs import read_metrics, recipe_path
 from songalign.transcribe.data import collate, cut_clips
 from songalign.transcribe.model import Transcriber
-from songalign.transcribe.testing import save_tiny_transcriber, tiny_overrides
+from songalign.transcribe.testing import TINY_NETWORK, save_tiny_transcriber, tiny_overrides
 from songalign.transcribe.train import (
     LossWeights,
     TranscribeRecipe,
@@ -133,3 +133,40 @@ def test_a_model_folder_whose_card_has_the_old_setting_names_still_loads(tmp_pat
         recipe = TranscribeRecipe.model_validate(read_card(folder)["recipe"])
     assert (recipe.train.epochs, recipe.train.warmup_steps) == (12, 100)
     assert len(songalign_warnings(caplog)) == 2
+
+
+def test_the_weighted_pitch_loss_is_the_plain_mean_of_w_y_times_ce_as_in_the_authors_code():
+    from songalign.transcribe.train import pitch_cross_entropy
+
+    # frame 0 (MIDI 60) gives its class 1/2, frame 1 (no pitch, class 128) 1/4: CE ln 2 and ln 4.
+    probs = torch.full((2, 129), 0.5 / 128)
+    probs[0, 60] = 0.5
+    probs[1] = 0.75 / 128
+    probs[1, 128] = 0.25
+    logits, targets = probs.log(), torch.tensor([60, 128])
+    ln2 = torch.log(torch.tensor(2.0))
+    # pitched frames weigh 2: (2·ln 2 + 1·ln 4) / 2 frames = 2 ln 2. torch's cross_entropy(weight=...) divides
+    # by the weights' sum instead, (2 ln 2 + ln 4) / 3 = 4/3 ln 2, 1.5× smaller; the weight on the wrong frame
+    # would give (ln 2 + 2 ln 4) / 2 = 2.5 ln 2.
+    torch.testing.assert_close(pitch_cross_entropy(logits, targets, pitched_class_weight=2.0), 2 * ln2)
+    torch.testing.assert_close(pitch_cross_entropy(logits, targets, pitched_class_weight=1.0), 1.5 * ln2)
+    unweighted = torch.nn.functional.cross_entropy(logits, targets)  # weight 1: the paper's plain CE
+    torch.testing.assert_close(pitch_cross_entropy(logits, targets, pitched_class_weight=1.0), unweighted)
+
+
+def test_adam_s_amsgrad_and_the_gradient_clipping_are_recipe_settings():
+    from songalign.transcribe.train import TranscribeModule
+
+    for name in ("alt_small", "alt"):
+        text = recipe_path(name).read_text()
+        assert "amsgrad:" in text and "grad_clip:" in text  # stated, with why, in both recipes
+        loaded = load_recipe(recipe_path(name))
+        assert loaded.train.amsgrad is False and loaded.train.grad_clip == 5.0
+    authors = load_recipe(
+        recipe_path("alt_small"), ["data.corpus=unused", "train.amsgrad=true", "train.grad_clip=null"]
+    )
+    assert authors.train.amsgrad is True and authors.train.grad_clip is None
+    model = Transcriber(authors.model.model_copy(update={"network": TINY_NETWORK}))
+    optimizer = TranscribeModule(model, authors, None, []).configure_optimizers()["optimizer"]
+    assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["amsgrad"] is True
+    assert optimizer.defaults["eps"] == 1e-8 and optimizer.defaults["betas"] == (0.9, 0.999)

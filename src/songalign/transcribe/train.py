@@ -5,9 +5,13 @@ The loss is the paper's joint loss, each term weighted by the recipe (``loss``):
     L = w_ctc · CTC(lyrics) + w_pitch · CE(pitch, 129 classes) + w_onset · BCE(onset)
 
 (``pitched_class_weight`` weights the 128 pitched classes against "no pitch" in the CE: 1 in the
-paper, 2 in the authors' code; ``onset_pos_weight`` is BCE's ``pos_weight``: 1 in the paper, 20 in the
-code). A mode without a network leaves its terms out (``baseline``/``oracle``: no pitch terms;
-``pitch``: no CTC). Adam (β = 0.9, 0.999, ε = 1e-8), the learning rate ramped up linearly over the
+paper, 2 in the authors' code; the CE is the plain mean over frames of ``w_y · CE``, as the authors'
+``CrossEntropyLossWithProb`` computes it (:func:`pitch_cross_entropy`); ``onset_pos_weight`` is
+BCE's ``pos_weight``: 1 in the paper, 20 in the code). A mode without a network leaves its terms out
+(``baseline``/``oracle``: no pitch terms; ``pitch``: no CTC). Adam (β = 0.9, 0.999, ε = 1e-8;
+``amsgrad`` false: the paper names plain Adam, the authors' code sets AMSGrad), gradients clipped to
+norm ``grad_clip`` (5; neither the paper nor the authors' code clips: null turns it off), the
+learning rate ramped up linearly over the
 first ``warmup_steps`` batches and constant after; early stopping when the validation WER (greedy
 decoding of the validation songs, whole; the framewise pitch error for a ``pitch`` model) has not
 improved for ``patience`` epochs (never before ``min_epochs``: a CTC model emits nothing for its first
@@ -69,7 +73,7 @@ from songalign.transcribe.listen import song_audio
 from songalign.transcribe.lm import LM_FILE, build_arpa
 from songalign.transcribe.metrics import word_error_rate
 from songalign.transcribe.model import Transcriber, TranscriberConfig
-from songalign.transcribe.networks import NO_PITCH, PITCH_CLASSES, output_frames
+from songalign.transcribe.networks import NO_PITCH, output_frames
 
 
 class TranscribeData(BaseModel):
@@ -88,7 +92,9 @@ class LossWeights(BaseModel):
     ctc: float = Field(1.0, ge=0)
     pitch: float = Field(1.0, ge=0)
     onset: float = Field(1.0, ge=0)
-    pitched_class_weight: float = Field(1.0, gt=0, description="CE weight of the pitched classes (code: 2)")
+    pitched_class_weight: float = Field(
+        1.0, gt=0, description="CE weight of the pitched classes (code: 2); the CE is the mean of w_y·CE over frames"
+    )
     onset_pos_weight: float = Field(1.0, gt=0, description="BCE pos_weight of onset frames (code: 20)")
 
 
@@ -104,6 +110,7 @@ class TranscribeTrainSettings(TrainingSettings):
     warmup_steps: WarmupSteps = 100
     grad_clip: GradClip = 5.0
     eps: float = Field(1e-8, gt=0)
+    amsgrad: bool = Field(False, description="Adam's AMSGrad variant (the paper: plain Adam; the authors' code: true)")
     patience: int = Field(10, gt=0, description="epochs without a better validation WER before stopping")
     min_epochs: int = Field(
         1, ge=1, description="epochs trained before early stopping may stop (a CTC model emits nothing at first)"
@@ -196,6 +203,20 @@ def split_songs(manifest: CorpusManifest, split: str) -> list[Song]:
 # -- the loss -------------------------------------------------------------------------------------------
 
 
+def pitch_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pitched_class_weight: float) -> torch.Tensor:
+    """The pitch CE of ``N`` frames: ``mean_t(w_{y_t} · CE_t)``, a scalar (natural log).
+
+    ``logits`` ``(N, 129)``, ``targets`` ``(N,)`` class indices (128 = no pitch); ``w`` is
+    ``pitched_class_weight`` for the 128 pitched classes and 1 for "no pitch". The mean is over frames,
+    as the authors' ``CrossEntropyLossWithProb`` takes it, not over the weights' sum as
+    ``F.cross_entropy(weight=...)`` does (with weight 2 on a half-pitched batch that one is 1.5× smaller).
+    With weight 1 both are the paper's plain CE.
+    """
+    per_frame = F.cross_entropy(logits, targets, reduction="none")  # (N,)
+    weights = torch.where(targets == NO_PITCH, 1.0, pitched_class_weight).to(per_frame.dtype)
+    return (weights * per_frame).mean()
+
+
 def transcription_loss(
     model: Transcriber, batch: Batch, weights: LossWeights
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -209,9 +230,7 @@ def transcription_loss(
             log_probs, batch.tokens, output_frames(batch.lengths), batch.token_lengths, blank=0, zero_infinity=True
         )
     if out.pitch is not None:
-        class_weights = torch.full((PITCH_CLASSES,), weights.pitched_class_weight, device=batch.mel.device)
-        class_weights[NO_PITCH] = 1.0
-        terms["pitch"] = F.cross_entropy(out.pitch[valid], batch.pitch[valid], weight=class_weights)
+        terms["pitch"] = pitch_cross_entropy(out.pitch[valid], batch.pitch[valid], weights.pitched_class_weight)
         pos_weight = torch.tensor(weights.onset_pos_weight, device=batch.mel.device)
         terms["onset"] = F.binary_cross_entropy_with_logits(out.onset[valid], batch.onset[valid], pos_weight=pos_weight)
     total = sum(getattr(weights, name) * value for name, value in terms.items())
@@ -315,7 +334,9 @@ class TranscribeModule(L.LightningModule):
 
     def configure_optimizers(self):
         settings = self.recipe.train
-        optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr, betas=settings.betas, eps=settings.eps)
+        optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=settings.lr, betas=settings.betas, eps=settings.eps, amsgrad=settings.amsgrad
+        )
         # the paper's schedule: a linear warm-up, then constant (no decay, so no total and no floor)
         schedule = warmup_cosine(optimizer, settings.warmup_steps, total=0, floor=1.0, constant=True)
         return {"optimizer": optimizer, "lr_scheduler": schedule}
