@@ -142,6 +142,13 @@ def test_a_pitch_model_gives_notes_only_and_an_oracle_one_sentence(models, songs
     assert pitch.exit_code == 0, pitch.output
     item = json.loads(pitch.stdout)["files"][0]
     assert item["greedy"] is None and item["lm"] is None and isinstance(item["notes"], list)
+    args = ("transcribe", "run", songs[0], "--model", models["pitch"], "--format", "json", "--onset-threshold", 0.01)
+    by_changes = json.loads(invoke(*args, "--note-rule", "pitch_changes").stdout)["files"][0]["notes"]
+    assert by_changes and all(0 <= n["pitch"] < 128 for n in by_changes)
+    # the authors' rule: each note runs until the next starts, so none overlaps the next
+    assert all(a["onset"] < a["offset"] <= b["onset"] for a, b in zip(by_changes, by_changes[1:], strict=False))
+    bad = invoke(*args, "--note-rule", "median")
+    assert bad.exit_code == 2 and "pitch_changes" in bad.output
 
     oracle = invoke("transcribe", "run", songs[0], "--model", models["oracle"])
     assert isinstance(oracle.exception, SongalignError)

@@ -11,9 +11,12 @@ from songalign.transcribe.decode import (
     AUTHORS_ONSET_THRESHOLD,
     NO_PITCH,
     BeamSearchDecoder,
+    DecodeSettings,
     LexiconFreeBeamSearchDecoder,
     greedy_decode,
+    notes_from_emissions,
     notes_from_onsets,
+    notes_from_pitch_changes,
     pick_onsets,
 )
 from songalign.transcribe.symbols import SYMBOLS
@@ -142,3 +145,67 @@ def test_notes_run_from_each_onset_to_the_last_pitched_frame_before_the_next():
     assert notes_from_onsets([], probs) == []
     with pytest.raises(SongalignError, match="129"):
         notes_from_onsets([0.0], np.zeros((4, 128)))
+
+
+def posteriors(frames: list[int]) -> np.ndarray:
+    """``(T, 129)`` pitch posteriors whose best class at frame ``t`` is ``frames[t]``."""
+    probs = np.full((len(frames), NO_PITCH + 1), 0.001)
+    probs[np.arange(len(frames)), frames] = 0.9
+    return probs
+
+
+def test_the_authors_notes_start_at_each_onset_and_each_change_of_pitch_class():
+    frame = 0.016
+    # one onset, 10 frames at MIDI 60 then 10 at 62: two notes (one note, of the lower median 60, from onsets alone)
+    rising = posteriors([60] * 10 + [62] * 10)
+    assert [(n.start, n.end, n.pitch) for n in notes_from_pitch_changes([0.0], rising)] == [
+        pytest.approx((0.0, 10 * frame, 60.0)),
+        pytest.approx((10 * frame, 20 * frame, 62.0)),
+    ]
+    assert [n.pitch for n in notes_from_onsets([0.0], rising)] == [60.0]
+
+    # frames: no pitch, 60 x3, 62 x2, no pitch x2, 62 x4, no pitch; onsets inside the 60 and the second 62 run
+    frames = [NO_PITCH, 60, 60, 60, 62, 62, NO_PITCH, NO_PITCH, 62, 62, 62, 62, NO_PITCH]
+    onsets = [9 * frame, 2 * frame, 40 * frame]  # unsorted; the last is past the end (ignored)
+    notes = notes_from_pitch_changes(onsets, posteriors(frames), frame_seconds=frame)
+    # starts 0 1 2 4 6 8 9 12; the runs without pitch (0, 6-7, 12) give no note; a note ends where the next starts
+    assert [(n.start, n.end, n.pitch) for n in notes] == [
+        pytest.approx((1 * frame, 2 * frame, 60.0)),
+        pytest.approx((2 * frame, 4 * frame, 60.0)),
+        pytest.approx((4 * frame, 6 * frame, 62.0)),
+        pytest.approx((8 * frame, 9 * frame, 62.0)),
+        pytest.approx((9 * frame, 12 * frame, 62.0)),
+    ]
+    # onsets alone: 2..8 (median of 60 60 62 62 62 -> 62, to the last pitched frame 8) and 9..11
+    assert [(n.start, n.pitch) for n in notes_from_onsets(onsets, posteriors(frames))] == [
+        pytest.approx((2 * frame, 62.0)),
+        pytest.approx((9 * frame, 62.0)),
+    ]
+    # as in the authors' code, the class before the first frame counts as 0: a leading MIDI 0 starts no note
+    # unless an onset does
+    assert [(n.start, n.pitch) for n in notes_from_pitch_changes([], posteriors([0, 0, 60]))] == [
+        pytest.approx((2 * frame, 60.0))
+    ]
+    assert [n.pitch for n in notes_from_pitch_changes([0.0], posteriors([0, 0, 60]))] == [0.0, 60.0]
+    assert notes_from_pitch_changes([], posteriors([NO_PITCH] * 4)) == []
+    assert notes_from_pitch_changes([], np.zeros((0, NO_PITCH + 1))) == []
+    with pytest.raises(SongalignError, match="129"):
+        notes_from_pitch_changes([0.0], np.zeros((4, 128)))
+
+
+def test_the_decode_settings_choose_the_note_rule():
+    frame = 0.016
+    onset_prob = np.zeros(20)
+    onset_prob[0] = 0.9
+    pitch = posteriors([60] * 10 + [62] * 10)
+    assert DecodeSettings().note_rule == "onsets"
+    assert [n.pitch for n in notes_from_emissions(onset_prob, pitch, frame, DecodeSettings())] == [60.0]
+    authors = DecodeSettings(note_rule="pitch_changes")
+    assert [n.pitch for n in notes_from_emissions(onset_prob, pitch, frame, authors)] == [60.0, 62.0]
+    # the threshold still picks the onsets: none above 0.95, so only pitch changes start notes
+    high = DecodeSettings(note_rule="pitch_changes", onset_threshold=0.95)
+    assert [(n.start, n.pitch) for n in notes_from_emissions(onset_prob, pitch, frame, high)] == [
+        pytest.approx((0.0, 60.0)),
+        pytest.approx((10 * frame, 62.0)),
+    ]
+    assert notes_from_emissions(onset_prob, pitch, frame, DecodeSettings(onset_threshold=0.95)) == []

@@ -39,6 +39,8 @@ _EXPORTS: dict[str, str] = {
     "BeamSearchDecoder": "decode",
     "pick_onsets": "decode",
     "notes_from_onsets": "decode",
+    "notes_from_pitch_changes": "decode",
+    "notes_from_emissions": "decode",
     "build_arpa": "lm",
     "align_lyrics": "align",
     "AlignedLyrics": "align",

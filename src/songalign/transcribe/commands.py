@@ -14,8 +14,9 @@ Choices made here (each command's ``--help`` says them too):
   ``--vocals FOLDER`` separates with that open-unmix model, ``--vocals FILE`` reads a vocal stem
   (with one audio file only).
 - **The language model** of ``transcribe run``: ``--lm ARPA``, else the model folder's own ``lm.arpa``
-  (written at training, from the training songs' lyrics); ``--no-lm`` decodes greedily only. Beam size, LM weight, word score and the onset threshold
-  default to the model's recipe (``decode``), else the paper's 25, 2.0, 0 and 0.4.
+  (written at training, from the training songs' lyrics); ``--no-lm`` decodes greedily only. Beam size, LM weight, word score, the onset threshold
+  and the note rule default to the model's recipe (``decode``), else the paper's 25, 2.0, 0 and 0.4, and
+  a note per onset.
 - **Alignment files** (``transcribe align``), written into ``--out-dir`` (default: the audio's folder,
   where the folder reader finds ``<stem>.lrc`` beside the audio): ``<stem>.words.csv``
   (JamendoLyrics' ``annotations/words`` layout: ``word_start,word_end,line_end``), ``<stem>.words.txt``
@@ -118,6 +119,21 @@ OnsetOption = Annotated[
 ]
 
 
+class NoteRule(StrEnum):
+    onsets = "onsets"
+    pitch_changes = "pitch_changes"
+
+
+NoteRuleOption = Annotated[
+    NoteRule | None,
+    typer.Option(
+        "--note-rule",
+        help="onsets: a note per onset, its median pitch class; pitch_changes: also a note at each change of "
+        "the framewise pitch class (the authors' code) (default: the recipe's, else onsets)",
+    ),
+]
+
+
 # -- shared helpers -------------------------------------------------------------------------------------
 
 
@@ -210,6 +226,7 @@ def run_command(
     lm_weight: LmWeightOption = None,
     word_score: WordScoreOption = None,
     onset_threshold: OnsetOption = None,
+    note_rule: NoteRuleOption = None,
     vocals: VocalsOption = None,
     format_: Annotated[RunFormat, typer.Option("--format", help="table, json or csv (on stdout)")] = RunFormat.table,
     out: Annotated[
@@ -237,7 +254,12 @@ def run_command(
         target_format = RunFormat(suffix)
     transcriber = load_transcriber(model)
     settings = decode_settings(
-        model, beam_size=beam, lm_weight=lm_weight, word_score=word_score, onset_threshold=onset_threshold
+        model,
+        beam_size=beam,
+        lm_weight=lm_weight,
+        word_score=word_score,
+        onset_threshold=onset_threshold,
+        note_rule=None if note_rule is None else str(note_rule),
     )
     channel = _vocal_channel(model, transcriber.config, vocals, len(audio))
     arpa = language_model_file(model, lm, no_lm) if transcriber.config.hears_lyrics else None
@@ -363,6 +385,7 @@ def evaluate_command(
     lm_weight: LmWeightOption = None,
     word_score: WordScoreOption = None,
     onset_threshold: OnsetOption = None,
+    note_rule: NoteRuleOption = None,
 ) -> None:
     """WER/CER (greedy and with an LM), COn/COnP and word alignment (AAE, PCO) on held-out songs.
 
@@ -372,7 +395,12 @@ def evaluate_command(
     from songalign.transcribe.evaluate import evaluate_transcriber, evaluation_sections, write_evaluation_files
 
     settings = decode_settings(
-        model, beam_size=beam, lm_weight=lm_weight, word_score=word_score, onset_threshold=onset_threshold
+        model,
+        beam_size=beam,
+        lm_weight=lm_weight,
+        word_score=word_score,
+        onset_threshold=onset_threshold,
+        note_rule=None if note_rule is None else str(note_rule),
     )
     result = evaluate_transcriber(model, corpus, split=split, decode=settings, vocals=vocals)
     figures = result.to_dict()

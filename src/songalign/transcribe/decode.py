@@ -18,8 +18,13 @@ Notes (pitch posterior ``(T, 129)`` and onset probability ``(T,)`` at 16 ms fram
 
 - :func:`pick_onsets`: a frame is an onset when its probability reaches ``threshold`` and is the
   largest within ``±window_seconds/2`` of it (the first frame of a plateau wins).
-- :func:`notes_from_onsets`: each onset starts a note that lasts until the next onset, cut back to its
-  last pitched frame; its pitch is the median of the framewise best pitch classes.
+- :func:`notes_from_onsets` (``decode.note_rule: onsets``, the default; the paper gives no exact rule):
+  each onset starts a note that lasts until the next onset, cut back to its last pitched frame; its
+  pitch is the median of the framewise best pitch classes.
+- :func:`notes_from_pitch_changes` (``note_rule: pitch_changes``): the notes the authors' code makes
+  (its ``formalize_to_intervals``): a note starts at an onset or wherever the framewise best class
+  changes, lasts until the next start and takes its class; notes of "no pitch" are dropped.
+- :func:`notes_from_emissions`: the onsets picked and the notes made as :class:`DecodeSettings` say.
 
 Settings and whole files:
 
@@ -35,7 +40,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -319,6 +324,20 @@ def pick_onsets(
     return np.asarray(onsets, dtype=float) * frame_seconds
 
 
+def _best_classes(pitch_probs: Any) -> np.ndarray:
+    """``(T,)`` int: the most probable class per frame of the pitch posterior ``(T, 129)`` (checked)."""
+    probs = np.asarray(pitch_probs.detach().cpu().numpy() if hasattr(pitch_probs, "detach") else pitch_probs)
+    if probs.ndim != 2 or probs.shape[1] != NO_PITCH + 1:
+        raise SongalignError(f"the pitch posterior must have shape (frames, {NO_PITCH + 1}), got {probs.shape}")
+    return probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=int)
+
+
+def _onset_frames(onsets: Sequence[float] | np.ndarray, frames: int, frame_seconds: float) -> list[int]:
+    """The frames ``round(onset / frame_seconds)`` of ``onsets`` (s), sorted, merged, those past the end dropped."""
+    starts = sorted({int(round(float(onset) / frame_seconds)) for onset in onsets})
+    return [s for s in starts if 0 <= s < frames]
+
+
 def notes_from_onsets(
     onsets: Sequence[float] | np.ndarray,
     pitch_probs: Any,
@@ -334,13 +353,9 @@ def notes_from_onsets(
     median when their number is even, so it is always a MIDI note). A segment without a pitched frame
     gives no note.
     """
-    probs = np.asarray(pitch_probs.detach().cpu().numpy() if hasattr(pitch_probs, "detach") else pitch_probs)
-    if probs.ndim != 2 or probs.shape[1] != NO_PITCH + 1:
-        raise SongalignError(f"the pitch posterior must have shape (frames, {NO_PITCH + 1}), got {probs.shape}")
-    frames = len(probs)
-    best = probs.argmax(axis=1) if frames else np.zeros(0, dtype=int)
-    starts = sorted({int(round(float(onset) / frame_seconds)) for onset in onsets})
-    starts = [s for s in starts if 0 <= s < frames]
+    best = _best_classes(pitch_probs)
+    frames = len(best)
+    starts = _onset_frames(onsets, frames, frame_seconds)
     notes = []
     for k, start in enumerate(starts):
         stop = starts[k + 1] if k + 1 < len(starts) else frames
@@ -354,6 +369,41 @@ def notes_from_onsets(
             Note(start=start * frame_seconds, end=end * frame_seconds, pitch=float(classes[(len(classes) - 1) // 2]))
         )
     return notes
+
+
+def notes_from_pitch_changes(
+    onsets: Sequence[float] | np.ndarray,
+    pitch_probs: Any,
+    frame_seconds: float = FRAME_SECONDS,
+) -> list[Note]:
+    """Notes (seconds, MIDI) as the authors' code makes them (``formalize_to_intervals``), from onset times
+    ``onsets`` (s) and the pitch posterior ``pitch_probs`` ``(T, 129)``.
+
+    Rule: each frame's class is its most probable one (128 = no pitch). A note starts at every onset
+    frame (``round(onset / frame_seconds)``; those past the end dropped) and at every frame whose class
+    differs from the frame before; it lasts until the next start (or the end) and takes its interval's
+    most common class — which, as every change of class starts a note, is the class of all its frames.
+    Notes of class 128 are dropped. As in their code, the class "before" frame 0 is 0, so a first
+    frame of MIDI 0 starts a note only when it is an onset (frames before the first start belong to
+    no note). One onset, 10 frames at MIDI 60 then 10 at 62: two notes (:func:`notes_from_onsets`
+    makes one).
+    """
+    best = _best_classes(pitch_probs)
+    frames = len(best)
+    changes = np.flatnonzero(np.diff(best, prepend=0) != 0)
+    starts = sorted({*changes.tolist(), *_onset_frames(onsets, frames, frame_seconds)})
+    notes = []
+    for k, start in enumerate(starts):
+        pitch = int(best[start])
+        if pitch == NO_PITCH:
+            continue
+        stop = starts[k + 1] if k + 1 < len(starts) else frames
+        notes.append(Note(start=start * frame_seconds, end=stop * frame_seconds, pitch=float(pitch)))
+    return notes
+
+
+NOTE_RULES = {"onsets": notes_from_onsets, "pitch_changes": notes_from_pitch_changes}
+"""The ways of making notes from onsets and pitch posteriors, by the name ``decode.note_rule`` gives."""
 
 
 # -- settings and whole files ---------------------------------------------------------------------------
@@ -371,6 +421,11 @@ class DecodeSettings(BaseModel):
     onset_threshold: float = Field(
         PAPER_ONSET_THRESHOLD, gt=0, lt=1, description="peak-picking threshold (the code's 0.5)"
     )
+    note_rule: Literal["onsets", "pitch_changes"] = Field(
+        "onsets",
+        description="onsets: a note per onset, its median class (ours); pitch_changes: a note also at each change "
+        "of the framewise class (the authors' code)",
+    )
 
 
 DECODE_OPTIONS = {
@@ -378,11 +433,12 @@ DECODE_OPTIONS = {
     "lm_weight": "--lm-weight",
     "word_score": "--word-score",
     "onset_threshold": "--onset-threshold",
+    "note_rule": "--note-rule",
 }
 """The settings a command may give, by the option that gives each."""
 
 
-def decode_settings(model_dir: str | Path, **given: float | int | None) -> DecodeSettings:
+def decode_settings(model_dir: str | Path, **given: float | int | str | None) -> DecodeSettings:
     """The decoding settings of the transcriber in ``model_dir``: its card's recipe (``decode``), then the
     ``given`` options (keys of :data:`DECODE_OPTIONS`; None = not given). One sentence naming the option
     on a bad value."""
@@ -468,6 +524,15 @@ class FileTranscription:
         return rows
 
 
+def notes_from_emissions(
+    onset_prob: Any, pitch_probs: Any, frame_seconds: float, settings: DecodeSettings
+) -> list[Note]:
+    """Notes (seconds, MIDI) from the onset probability ``(T,)`` and pitch posterior ``(T, 129)``: onsets picked
+    at ``settings.onset_threshold`` (:func:`pick_onsets`), notes made by ``settings.note_rule`` (:data:`NOTE_RULES`)."""
+    onsets = pick_onsets(onset_prob, frame_seconds, threshold=settings.onset_threshold)
+    return NOTE_RULES[settings.note_rule](onsets, pitch_probs, frame_seconds)
+
+
 def transcribe_emissions(
     emissions: Any,
     decoder: BeamSearchDecoder | None,
@@ -484,6 +549,5 @@ def transcribe_emissions(
         greedy = greedy_decode(emissions.log_probs)
         with_lm = decoder.decode(emissions.log_probs) if decoder is not None else None
     if emissions.onset is not None and emissions.pitch is not None:
-        onsets = pick_onsets(emissions.onset, emissions.frame_seconds, threshold=settings.onset_threshold)
-        notes = notes_from_onsets(onsets, emissions.pitch, emissions.frame_seconds)
+        notes = notes_from_emissions(emissions.onset, emissions.pitch, emissions.frame_seconds, settings)
     return FileTranscription(audio, vocals, duration, greedy, with_lm, notes)

@@ -7,7 +7,7 @@ For every scored song (whole, through :meth:`Transcriber.emissions_from_features
   WER and CER corpus-level and the seed's per-song mean (:mod:`.metrics`; texts normalised by
   :func:`~songalign.transcribe.symbols.normalise_text`).
 - **Notes** (models with a pitch network, on the songs with annotated notes): onsets by peak picking (50 ms window, threshold
-  ``decode.onset_threshold``), each note's pitch from the pitch head (:func:`.decode.notes_from_onsets`),
+  ``decode.onset_threshold``), notes by ``decode.note_rule`` (:func:`.decode.notes_from_emissions`),
   COn and COnP against the annotated notes (mir_eval, 50 ms, 50 cents), per-song means.
 - **Alignment** (lyrics models): the song's reference lyrics forced-aligned to its emissions
   (:func:`.align.align_lyrics`); AAE, median error and PCO@0.3 s of the word onsets, beside the
@@ -38,7 +38,7 @@ from songalign.corpus.records import Word
 from songalign.errors import SkipReport, SongalignError
 from songalign.transcribe.align import align_lyrics
 from songalign.transcribe.data import SongTargets
-from songalign.transcribe.decode import BeamSearchDecoder, DecodeSettings, greedy_decode, notes_from_onsets, pick_onsets
+from songalign.transcribe.decode import BeamSearchDecoder, DecodeSettings, greedy_decode, notes_from_emissions
 from songalign.transcribe.lm import LM_FILE
 from songalign.transcribe.metrics import (
     alignment_scores,
@@ -189,12 +189,7 @@ def evaluate_transcriber(
     if config.hears_pitch:
         noted = [(song, e) for song, e in zip(songs, emissions, strict=True) if song.notes]
         if noted:
-            estimated = [
-                notes_from_onsets(
-                    pick_onsets(e.onset, e.frame_seconds, threshold=decode.onset_threshold), e.pitch, e.frame_seconds
-                )
-                for _, e in noted
-            ]
+            estimated = [notes_from_emissions(e.onset, e.pitch, e.frame_seconds, decode) for _, e in noted]
             scores = note_scores([song.notes for song, _ in noted], estimated, [song.song_id for song, _ in noted])
             result.notes = {"con": asdict(scores.con), "conp": asdict(scores.conp), "songs": scores.songs}
     return result
