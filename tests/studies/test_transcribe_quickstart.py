@@ -36,6 +36,7 @@ def test_the_report_has_the_seed_s_tables_and_every_section(first_run):
     multitask = results["results"]["multitask"]
     assert 0 <= multitask["cer"]["greedy"]["corpus"] and multitask["alignment"]["words"] > 0
     assert multitask["even_spread"]["aae"] > 0 and multitask["notes"]["con"]["f_measure"] >= 0
+    assert "| median AE (s) | median deviation (s) |" in text and multitask["alignment"]["median_ae"] >= 0
     assert results["results"]["baseline"]["notes"] == {}  # no pitch network, no note figures
     selection = results["lyric_selection"]["CTC likelihood"]
     assert selection["chance_top_k"]["1"] > 0 and selection["queries"] >= 2

@@ -300,9 +300,13 @@ def test_evaluate_prints_and_writes_the_figures(prepared_corpus, tmp_path):
     figures = json.loads((out / "results.json").read_text())
     assert figures["songs"] == 2 and figures["excluded"] == 0
     assert set(figures["wer"]) == {"greedy", "lm"} and figures["alignment"]["words"] == 11
+    # JamendoLyrics' names for JamendoLyrics' figures; the pooled median says it is pooled
+    assert set(figures["alignment"]) == {"aae", "median_ae", "median_deviation", "pooled_median_ae", "pco", "words"}
+    assert set(figures["even_spread"]) == set(figures["alignment"])
     assert "2 songs scored" in result.output and "even spread" in result.output
     markdown = (out / "results.md").read_text()
     assert "| WER (corpus) |" in markdown and "| AAE (s) |" in markdown
+    assert "| median AE (s) |" in markdown and "| median deviation (s) |" in markdown
 
 
 def test_cleanse_needs_songs_with_notes(models, prepared_corpus, tmp_path):

@@ -124,7 +124,7 @@ def test_note_inputs_are_checked():
 
 
 # --------------------------------------------------------------------------------------------
-# AAE, median absolute error, PCO
+# AAE, median AE, median deviation, PCO
 
 
 def test_aae_and_pco_average_over_songs_not_over_words():
@@ -137,8 +137,22 @@ def test_aae_and_pco_average_over_songs_not_over_words():
     assert scores.per_song_pco == pytest.approx((0.5, 0.75))
     assert scores.aae == pytest.approx(0.4)  # pooled over words it would be 2.6 / 6
     assert scores.pco == pytest.approx(0.625)  # pooled it would be 4 / 6
-    assert scores.median_absolute_error == pytest.approx(0.05)  # of 0, 0, 0, 0.1, 0.5, 2
+    assert scores.pooled_median_absolute_error == pytest.approx(0.05)  # of 0, 0, 0, 0.1, 0.5, 2
     assert (scores.words, scores.songs, scores.tolerance) == (6, 2, 0.3)
+
+
+def test_the_medians_are_jamendolyrics_median_ae_and_median_deviation():
+    scores = alignment_scores([[1.0, 2.0], [0.0, 1.0, 2.0, 3.0]], [[0.9, 2.5], [0.05, 0.7, 2.0, 5.0]])
+    # predicted − true: song 1 -0.1, +0.5; song 2 +0.05, -0.3, 0, +2.
+    # median_AE (Evaluate.py): each song's median |error| (0.3; (0.05 + 0.3) / 2 = 0.175), averaged over songs
+    assert scores.per_song_median_ae == pytest.approx((0.3, 0.175))
+    assert scores.median_ae == pytest.approx(0.2375)
+    # median_deviation: the signed median over all words: -0.3 -0.1 0 0.05 0.5 2 -> (0 + 0.05) / 2, late is positive
+    assert scores.median_deviation == pytest.approx(0.025)
+    # the pooled median of |error| over all words, a third figure: 0 0.05 0.1 0.3 0.5 2 -> 0.2
+    assert scores.pooled_median_absolute_error == pytest.approx(0.2)
+    early = alignment_scores([[1.0, 2.0], [0.0, 1.0, 2.0, 3.0]], [[1.1, 1.5], [-0.05, 1.3, 2.0, 1.0]])
+    assert early.median_deviation == pytest.approx(-0.025) and early.median_ae == pytest.approx(0.2375)
 
 
 def test_pco_counts_errors_strictly_below_the_tolerance_and_skips_songs_without_words():

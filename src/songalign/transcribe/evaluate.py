@@ -10,7 +10,8 @@ For every scored song (whole, through :meth:`Transcriber.emissions_from_features
   ``decode.onset_threshold``), notes by ``decode.note_rule`` (:func:`.decode.notes_from_emissions`),
   COn and COnP against the annotated notes (mir_eval, 50 ms, 50 cents), per-song means.
 - **Alignment** (lyrics models): the song's reference lyrics forced-aligned to its emissions
-  (:func:`.align.align_lyrics`); AAE, median error and PCO@0.3 s of the word onsets, beside the
+  (:func:`.align.align_lyrics`); AAE, median AE, median deviation (JamendoLyrics' ``mean_AE``,
+  ``median_AE``, ``median_deviation``), the pooled median absolute error and PCO@0.3 s of the word onsets, beside the
   even-spread baseline in the same run (the same words spread evenly over the annotated sung span,
   first word start to last word end).
 
@@ -57,8 +58,8 @@ class TranscriptionResult:
     """Everything :func:`evaluate_transcriber` measured (fractions in 0..1, times in seconds).
 
     ``wer``/``cer`` map ``"greedy"`` and ``"lm"`` to ``{"corpus": …, "song_mean": …}``; ``notes`` holds
-    COn/COnP precision, recall and F (per-song means); ``alignment`` and ``even_spread`` hold AAE,
-    median error and PCO; ``songs`` counts the scored songs, ``excluded`` those the model trained on;
+    COn/COnP precision, recall and F (per-song means); ``alignment`` and ``even_spread`` hold ``aae``,
+    ``median_ae``, ``median_deviation``, ``pooled_median_ae``, ``pco`` and ``words`` (see :mod:`.metrics`); ``songs`` counts the scored songs, ``excluded`` those the model trained on;
     ``examples`` a few (reference, greedy, LM) transcriptions.
     """
 
@@ -85,7 +86,14 @@ def _rates(rate) -> dict[str, float]:
 
 
 def _alignment_figures(scores) -> dict[str, float]:
-    return {"aae": scores.aae, "median": scores.median_absolute_error, "pco": scores.pco, "words": scores.words}
+    return {
+        "aae": scores.aae,
+        "median_ae": scores.median_ae,
+        "median_deviation": scores.median_deviation,
+        "pooled_median_ae": scores.pooled_median_absolute_error,
+        "pco": scores.pco,
+        "words": scores.words,
+    }
 
 
 def held_out(model_dir: str | Path, songs: Sequence[SongTargets]) -> tuple[list[SongTargets], int]:
@@ -240,7 +248,14 @@ def evaluation_sections(result: dict[str, Any]) -> list[tuple[str, list[str], li
         ours, spread = result["alignment"], result.get("even_spread") or {}
         rows = [
             ["AAE (s)", _seconds_cell(ours.get("aae")), _seconds_cell(spread.get("aae"))],
-            ["median error (s)", _seconds_cell(ours.get("median")), _seconds_cell(spread.get("median"))],
+            *(
+                [label, _seconds_cell(ours.get(key)), _seconds_cell(spread.get(key))]
+                for label, key in (
+                    ("median AE (s)", "median_ae"),
+                    ("median deviation (s)", "median_deviation"),
+                    ("pooled median abs. error (s)", "pooled_median_ae"),
+                )
+            ),
             ["PCO@0.3 s", _percent_cell(ours.get("pco")), _percent_cell(spread.get("pco"))],
         ]
         sections.append((f"word alignment ({ours.get('words')} words)", ["", "transcriber", "even spread"], rows))

@@ -16,10 +16,14 @@ long one).
   Precision, recall and F-measure per song, then averaged over songs (the seed's style); the pooled
   figures (all songs' matches over all notes) come alongside. A song without reference notes is left
   out and named in ``skipped``; a song without predicted notes scores 0.
-- **AAE / PCO** (:func:`alignment_scores`, as the JamendoLyrics evaluation defines them): per song,
-  AAE is the mean absolute error of the predicted word onsets (seconds) and PCO@τ the share of words
-  whose absolute onset error is below τ (0.3 s); both are averaged over songs. The median absolute
-  error is taken over all words of all songs pooled.
+- **AAE / median AE / median deviation / PCO** (:func:`alignment_scores`, as the JamendoLyrics
+  evaluation's ``Evaluate.py`` defines them; its names in brackets): per song, AAE (``mean_AE``) is
+  the mean absolute error of the predicted word onsets (seconds), the median AE (``median_AE``) their
+  median absolute error, and PCO@τ (``mauch_τ``) the share of words whose absolute onset error is
+  below τ (0.3 s); all three are averaged over songs. The median deviation (``median_deviation``) is
+  the median of the *signed* errors (predicted − true: positive when late) over all words of all
+  songs pooled. Beside them, the pooled median absolute error (over all words of all songs, which
+  ``Evaluate.py`` does not report) is named as such.
 - **Even spread** (:func:`even_spread_starts`): the baseline that knows only where singing starts and
   ends and spreads the words evenly over that span.
 """
@@ -275,24 +279,31 @@ def note_scores(
 
 
 # --------------------------------------------------------------------------------------------
-# Alignment: AAE, median absolute error, PCO
+# Alignment: AAE, median AE, median deviation, PCO
 
 
 @dataclass(frozen=True)
 class AlignmentScores:
     """Word-onset errors of an alignment over songs (seconds; see the module docstring).
 
-    ``aae``: mean over songs of each song's mean absolute onset error. ``median_absolute_error``: the
-    median over all words of all songs pooled. ``pco``: mean over songs of each song's share of words
-    with an absolute error below ``tolerance`` seconds. ``per_song_aae`` / ``per_song_pco``: each song's
-    figure; ``words`` and ``songs`` count what was scored; ``skipped`` names songs without words.
+    ``aae`` (JamendoLyrics' ``mean_AE``): mean over songs of each song's mean absolute onset error.
+    ``median_ae`` (``median_AE``): mean over songs of each song's median absolute onset error.
+    ``median_deviation`` (``median_deviation``): the median over all words of all songs pooled of the
+    signed error, predicted − true (positive: late). ``pooled_median_absolute_error``: the median over
+    all words of all songs pooled of the absolute error. ``pco`` (``mauch_τ``): mean over songs of each
+    song's share of words with an absolute error below ``tolerance`` seconds. ``per_song_aae`` /
+    ``per_song_median_ae`` / ``per_song_pco``: each song's figure; ``words`` and ``songs`` count what
+    was scored; ``skipped`` names songs without words.
     """
 
     aae: float
-    median_absolute_error: float
+    median_ae: float
+    median_deviation: float
+    pooled_median_absolute_error: float
     pco: float
     tolerance: Seconds
     per_song_aae: tuple[float, ...]
+    per_song_median_ae: tuple[float, ...]
     per_song_pco: tuple[float, ...]
     words: int
     songs: int
@@ -305,7 +316,7 @@ def alignment_scores(
     song_ids: Sequence[str] | None = None,
     tolerance: Seconds = PCO_TOLERANCE,
 ) -> AlignmentScores:
-    """AAE, median absolute error and PCO@``tolerance`` of predicted word onsets (seconds), one array per song.
+    """AAE, median AE, median deviation and PCO@``tolerance`` of predicted word onsets (seconds), one array per song.
 
     Each song's two arrays must have the same length (the same words, in order); a song without words is
     left out and named in ``skipped``. Raises :class:`SongalignError` naming the song whose lengths differ
@@ -314,8 +325,9 @@ def alignment_scores(
     _same_count(true_starts, predicted_starts, "word onsets")
     names = _song_names(song_ids, len(true_starts), "word onsets")
     per_aae: list[float] = []
+    per_median: list[float] = []
     per_pco: list[float] = []
-    pooled: list[np.ndarray] = []
+    pooled: list[np.ndarray] = []  # signed errors, predicted − true
     skipped: list[str] = []
     for name, truth, prediction in zip(names, true_starts, predicted_starts, strict=True):
         truth = np.asarray(truth, dtype=np.float64).reshape(-1)
@@ -330,19 +342,24 @@ def alignment_scores(
         if truth.size == 0:
             skipped.append(name)
             continue
-        errors = np.abs(prediction - truth)
+        deviations = prediction - truth
+        errors = np.abs(deviations)
         per_aae.append(float(errors.mean()))
+        per_median.append(float(np.median(errors)))
         per_pco.append(float((errors < tolerance).mean()))
-        pooled.append(errors)
+        pooled.append(deviations)
     if not per_aae:
         raise SongalignError(f"none of the {len(true_starts)} songs has words; give the reference word onsets")
     all_errors = np.concatenate(pooled)
     return AlignmentScores(
         aae=float(np.mean(per_aae)),
-        median_absolute_error=float(np.median(all_errors)),
+        median_ae=float(np.mean(per_median)),
+        median_deviation=float(np.median(all_errors)),
+        pooled_median_absolute_error=float(np.median(np.abs(all_errors))),
         pco=float(np.mean(per_pco)),
         tolerance=tolerance,
         per_song_aae=tuple(per_aae),
+        per_song_median_ae=tuple(per_median),
         per_song_pco=tuple(per_pco),
         words=int(all_errors.size),
         songs=len(per_aae),
