@@ -283,7 +283,10 @@ def prepared_corpus(tmp_path_factory):
 
 def test_evaluate_prints_and_writes_the_figures(prepared_corpus, tmp_path):
     model = tiny_transcriber(tmp_path / "run" / "model", "baseline")
-    build_arpa(["hello my friend", "sing along now"], model / "lm.arpa", order=2)  # as training writes it
+    lm = build_arpa(["hello my friend", "sing along now"], model / "lm.arpa", order=2)  # as training writes it
+    card = json.loads((model / "card.json").read_text())
+    card["data"] = {"train_split": "train", "lm": {"file": "lm.arpa", "order": 2, "lines": 2}}  # as training does
+    (model / "card.json").write_text(json.dumps(card))
     out = tmp_path / "evaluation"
     result = invoke(
         "transcribe",
@@ -307,6 +310,23 @@ def test_evaluate_prints_and_writes_the_figures(prepared_corpus, tmp_path):
     markdown = (out / "results.md").read_text()
     assert "| WER (corpus) |" in markdown and "| AAE (s) |" in markdown
     assert "| median AE (s) |" in markdown and "| median deviation (s) |" in markdown
+    # the LM's order and size, from the ARPA file decoded with, and the lines the card says it was built from
+    assert figures["lm"]["order"] == 2 and figures["lm"]["ngrams"] == list(lm.counts)
+    assert (figures["lm"]["lines"], figures["lm"]["split"], figures["lm"]["words"]) == (2, "train", 6)
+    title = f"LM: 2-gram of 2 train lines, 6 words, {sum(lm.counts)} n-grams"
+    assert title in markdown and title in " ".join(result.output.split())
+    assert "None" not in markdown
+
+
+def test_the_transcription_title_names_an_lm_from_elsewhere_by_its_file():
+    from songalign.transcribe.evaluate import evaluation_sections
+
+    rates = {"greedy": {"corpus": 0.5, "song_mean": 0.4}, "lm": {"corpus": 0.3, "song_mean": 0.2}}
+    lm = {"file": "/lms/lyrics5.arpa", "order": 5, "ngrams": [100, 300, 200, 150, 90], "words": 97}
+    (title, _, rows), *_ = evaluation_sections({"wer": rates, "cer": rates, "lm": lm})
+    assert title == "transcription (LM: 5-gram from lyrics5.arpa, 97 words, 840 n-grams)"
+    assert rows[0] == ["WER (corpus)", "50.00%", "30.00%"]
+    assert evaluation_sections({"wer": rates, "cer": rates, "lm": {}})[0][0] == "transcription"
 
 
 def test_cleanse_needs_songs_with_notes(models, prepared_corpus, tmp_path):

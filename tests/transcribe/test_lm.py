@@ -18,6 +18,7 @@ from songalign.transcribe.lm import (
     build_character_arpa,
     character_sentences,
     kneser_ney_discounts,
+    read_ngram_counts,
     read_vocabulary,
 )
 
@@ -181,3 +182,17 @@ def test_a_character_lm_spells_spaces_as_the_separator(tmp_path):
     assert set(summary.vocabulary) == set("tobenr|")
     arpa = Arpa(summary.path)
     assert 10 ** arpa.log10("o", ("|", "t")) > 10 ** arpa.log10("e", ("|", "t"))
+
+
+def test_the_ngram_counts_read_back_from_the_arpa_header(tmp_path):
+    summary = build_arpa(LYRICS, tmp_path / "lm.arpa", order=4)
+    counts = read_ngram_counts(summary.path)
+    assert counts == summary.counts and len(counts) == summary.order == 4
+    assert counts[0] == len(summary.vocabulary) + 3  # the words, <s>, </s> and <unk>
+    lowered = build_arpa(["sun", "run sun"], tmp_path / "short.arpa", order=5)
+    assert read_ngram_counts(lowered.path) == lowered.counts and len(lowered.counts) == 4
+    with pytest.raises(BadInputError, match="does not exist"):
+        read_ngram_counts(tmp_path / "missing.arpa")
+    (tmp_path / "not.arpa").write_text("\\data\\\nhello\n")
+    with pytest.raises(BadInputError, match="no 'ngram N=count' line"):
+        read_ngram_counts(tmp_path / "not.arpa")

@@ -40,7 +40,7 @@ from songalign.errors import SkipReport, SongalignError
 from songalign.transcribe.align import align_lyrics
 from songalign.transcribe.data import SongTargets
 from songalign.transcribe.decode import BeamSearchDecoder, DecodeSettings, greedy_decode, notes_from_emissions
-from songalign.transcribe.lm import LM_FILE
+from songalign.transcribe.lm import LM_FILE, read_ngram_counts
 from songalign.transcribe.metrics import (
     alignment_scores,
     character_error_rate,
@@ -59,8 +59,9 @@ class TranscriptionResult:
 
     ``wer``/``cer`` map ``"greedy"`` and ``"lm"`` to ``{"corpus": …, "song_mean": …}``; ``notes`` holds
     COn/COnP precision, recall and F (per-song means); ``alignment`` and ``even_spread`` hold ``aae``,
-    ``median_ae``, ``median_deviation``, ``pooled_median_ae``, ``pco`` and ``words`` (see :mod:`.metrics`); ``songs`` counts the scored songs, ``excluded`` those the model trained on;
-    ``examples`` a few (reference, greedy, LM) transcriptions.
+    ``median_ae``, ``median_deviation``, ``pooled_median_ae``, ``pco`` and ``words`` (see :mod:`.metrics`);
+    ``lm`` what the beam search decoded with (:func:`language_model_summary`); ``songs`` counts the scored
+    songs, ``excluded`` those the model trained on; ``examples`` a few (reference, greedy, LM) transcriptions.
     """
 
     model: str
@@ -112,6 +113,26 @@ def model_decoder(model_dir: str | Path, decode: DecodeSettings) -> BeamSearchDe
             "train the model again with `songalign transcribe train`"
         )
     return BeamSearchDecoder(arpa, beam_size=decode.beam_size, lm_weight=decode.lm_weight, word_score=decode.word_score)
+
+
+def language_model_summary(decoder: BeamSearchDecoder, model_dir: str | Path) -> dict[str, Any]:
+    """What the beam search decoded with: its ARPA ``file``, ``order`` and ``ngrams`` (the count of each order,
+    from the file's header), the lexicon's ``words``, and, when the file is the model folder's own ``lm.arpa``,
+    the ``lines`` of lyrics its card says it was built from and their ``split``."""
+    counts = read_ngram_counts(decoder.arpa_path)
+    summary: dict[str, Any] = {
+        "file": str(decoder.arpa_path),
+        "order": len(counts),
+        "ngrams": list(counts),
+        "words": len(decoder.words),
+    }
+    own = Path(model_dir) / LM_FILE
+    if own.is_file() and decoder.arpa_path.resolve() == own.resolve():
+        data = read_card(model_dir).get("data") or {}
+        built = data.get("lm") or {}
+        if "lines" in built:
+            summary.update(lines=built["lines"], split=data.get("train_split", "training"))
+    return summary
 
 
 def aligned_onsets(log_probs: np.ndarray, words: Sequence[Word], emission_seconds: float) -> np.ndarray:
@@ -169,7 +190,7 @@ def evaluate_transcriber(
         references = [song.text for song in songs]
         greedy = [greedy_decode(e.log_probs) for e in emissions]
         decoder = decoder or model_decoder(model_dir, decode)
-        result.lm = {"file": str(decoder.arpa_path), "words": len(decoder.words)}
+        result.lm = language_model_summary(decoder, model_dir)
         with_lm = [decoder.decode(e.log_probs) for e in emissions]
         for name, hypotheses in (("greedy", greedy), ("lm", with_lm)):
             result.wer[name] = _rates(word_error_rate(references, hypotheses, ids))
@@ -233,10 +254,9 @@ def evaluation_sections(result: dict[str, Any]) -> list[tuple[str, list[str], li
                 )
         lm = result.get("lm") or {}
         title = "transcription"
-        if lm:
-            title += (
-                f" (LM: {lm.get('order')}-gram of {lm.get('lines')} {lm.get('split')} lines, {lm.get('words')} words)"
-            )
+        if lm.get("order"):
+            source = f" of {lm['lines']} {lm['split']} lines" if "lines" in lm else f" from {Path(lm['file']).name}"
+            title += f" (LM: {lm['order']}-gram{source}, {lm['words']} words, {sum(lm['ngrams'])} n-grams)"
         sections.append((title, ["", "greedy", "with LM"], rows))
     if result.get("notes"):
         rows = [

@@ -269,3 +269,25 @@ def read_vocabulary(path: str | Path) -> tuple[str, ...]:
             path, "no \\1-grams: section, so this is not an ARPA language model; rebuild it with build_arpa"
         )
     return tuple(words)
+
+
+def read_ngram_counts(path: str | Path) -> tuple[int, ...]:
+    """``counts[n-1]``: the number of n-grams of order ``n`` the ARPA file ``path`` lists, from its ``\\data\\``
+    header (``ngram n=count`` lines); ``len(counts)`` is the LM's order."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(path, "the language model file does not exist; build it with build_arpa or give its path")
+    counts: dict[int, int] = {}
+    with path.open(encoding="utf-8") as handle:
+        for raw_line in handle:
+            line = raw_line.strip()
+            if line.startswith("ngram ") and "=" in line:
+                order, count = line[len("ngram ") :].split("=", 1)
+                counts[int(order)] = int(count)
+            elif line.endswith("-grams:"):
+                break
+    if not counts or sorted(counts) != list(range(1, len(counts) + 1)):
+        raise BadInputError(
+            path, "has no 'ngram N=count' line for each order, so this is not an ARPA language model; rebuild it"
+        )
+    return tuple(counts[n] for n in range(1, len(counts) + 1))
