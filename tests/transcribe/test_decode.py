@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -9,10 +11,13 @@ import torch
 from songalign.errors import SongalignError
 from songalign.transcribe.decode import (
     AUTHORS_ONSET_THRESHOLD,
+    LM_WEIGHTS,
     NO_PITCH,
     BeamSearchDecoder,
     DecodeSettings,
     LexiconFreeBeamSearchDecoder,
+    LmWeights,
+    beam_search_decoder,
     greedy_decode,
     notes_from_emissions,
     notes_from_onsets,
@@ -209,3 +214,41 @@ def test_the_decode_settings_choose_the_note_rule():
         pytest.approx((10 * frame, 62.0)),
     ]
     assert notes_from_emissions(onset_prob, pitch, frame, DecodeSettings(onset_threshold=0.95)) == []
+
+
+def test_the_authors_lm_weights_are_alpha_on_natural_log_scores_and_beta_per_word(arpa):
+    # Their DeepSpeech scorer divides KenLM's log10 by log10(e) before α multiplies it; flashlight's lm_weight
+    # multiplies the log10 score itself, so α = 0.75 becomes 0.75 · ln 10 here. β = 1.85 is added per word.
+    assert LM_WEIGHTS["authors"] == LmWeights(lm_weight=pytest.approx(0.75 * math.log(10)), word_score=1.85)
+    assert LM_WEIGHTS["songalign"] == LmWeights(lm_weight=2.0, word_score=0.0)
+    clear = emissions([*"sun", " ", *"run"])
+    decoder = beam_search_decoder(arpa, DecodeSettings(lm_weights="authors"))
+    text, score = decoder.decode_scored(clear)
+    assert text == "sun run"
+    # the path's acoustic score (natural log), + 0.75 · ln P(sun | <s>) P(run | sun) P(</s> | run) + 1.85 · 2 words;
+    # log10 of the three: -0.2, -0.4, -0.3. float32 emissions: 7 digits.
+    acoustic = float(clear.max(axis=1).astype(np.float64).sum())
+    expected = acoustic + 0.75 * math.log(10**-0.9) + 1.85 * 2
+    assert score == pytest.approx(expected, abs=1e-5)
+    assert abs(score - (acoustic + 0.75 * -0.9 + 1.85 * 2)) > 0.8  # α applied to log10 would be 0.88 off
+    # the settings' own weights and explicit values
+    default = beam_search_decoder(arpa, DecodeSettings())
+    assert default.decode_scored(clear)[1] == pytest.approx(acoustic + 2.0 * -0.9, abs=1e-5)
+    chosen = DecodeSettings(lm_weights="authors", word_score=0.5)
+    assert chosen.weights() == LmWeights(lm_weight=pytest.approx(0.75 * math.log(10)), word_score=0.5)
+    assert DecodeSettings(lm_weight=1.0).weights() == LmWeights(1.0, 0.0)
+
+
+def test_a_command_s_lm_weights_replace_the_recipe_s_weights(tmp_path):
+    import json
+
+    from songalign.transcribe.decode import decode_settings
+
+    card = {"recipe": {"decode": {"lm_order": 3, "lm_weight": 2.0, "word_score": 0.0, "beam_size": 10}}}
+    (tmp_path / "card.json").write_text(json.dumps(card))  # as a model trained before the presets stored it
+    assert decode_settings(tmp_path).weights() == LmWeights(2.0, 0.0)
+    authors = decode_settings(tmp_path, lm_weights="authors")
+    assert authors.weights() == LM_WEIGHTS["authors"] and authors.beam_size == 10
+    assert decode_settings(tmp_path, lm_weights="authors", lm_weight=1.5).weights() == LmWeights(1.5, 1.85)
+    with pytest.raises(SongalignError, match="--lm-weights"):
+        decode_settings(tmp_path, lm_weights="deepspeech")

@@ -170,3 +170,15 @@ def test_adam_s_amsgrad_and_the_gradient_clipping_are_recipe_settings():
     optimizer = TranscribeModule(model, authors, None, []).configure_optimizers()["optimizer"]
     assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["amsgrad"] is True
     assert optimizer.defaults["eps"] == 1e-8 and optimizer.defaults["betas"] == (0.9, 0.999)
+
+
+def test_the_authors_code_settings_the_paper_recipe_lists_all_load():
+    import re
+
+    text = recipe_path("alt").read_text()
+    header = text[: text.index("name: alt")]
+    overrides = re.findall(r"--set (\S+)", header[header.index("The authors' code differs") :])
+    authors = load_recipe(recipe_path("alt"), overrides)
+    assert authors.train.amsgrad is True and authors.train.grad_clip is None
+    assert authors.loss.pitched_class_weight == 2 and authors.decode.lm_weights == "authors"
+    assert authors.decode.note_rule == "pitch_changes" and authors.model.channel_order == "vocals_first"

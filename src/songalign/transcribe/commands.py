@@ -14,9 +14,10 @@ Choices made here (each command's ``--help`` says them too):
   ``--vocals FOLDER`` separates with that open-unmix model, ``--vocals FILE`` reads a vocal stem
   (with one audio file only).
 - **The language model** of ``transcribe run``: ``--lm ARPA``, else the model folder's own ``lm.arpa``
-  (written at training, from the training songs' lyrics); ``--no-lm`` decodes greedily only. Beam size, LM weight, word score, the onset threshold
-  and the note rule default to the model's recipe (``decode``), else the paper's 25, 2.0, 0 and 0.4, and
-  a note per onset.
+  (written at training, from the training songs' lyrics); ``--no-lm`` decodes greedily only. Beam size, LM weights
+  (``--lm-weights`` songalign or authors, ``--lm-weight``, ``--word-score``), the onset threshold and the note
+  rule default to the model's recipe (``decode``), else the paper's beam 25, our LM weights 2.0 and 0, the
+  paper's threshold 0.4, and a note per onset.
 - **Alignment files** (``transcribe align``), written into ``--out-dir`` (default: the audio's folder,
   where the folder reader finds ``<stem>.lrc`` beside the audio): ``<stem>.words.csv``
   (JamendoLyrics' ``annotations/words`` layout: ``word_start,word_end,line_end``), ``<stem>.words.txt``
@@ -105,11 +106,28 @@ VocalsOption = Annotated[
     ),
 ]
 BeamOption = Annotated[int | None, typer.Option("--beam", help="beam size (default: the recipe's, else 25)")]
+
+
+class NamedLmWeights(StrEnum):
+    songalign = "songalign"
+    authors = "authors"
+
+
+LmWeightsOption = Annotated[
+    NamedLmWeights | None,
+    typer.Option(
+        "--lm-weights",
+        help="named LM weights: songalign (2.0 on log10 scores, 0 per word) or authors (their scorer's α 0.75 on "
+        "natural-log scores, β 1.85 per word); replaces the recipe's weights (default: the recipe's)",
+    ),
+]
 LmWeightOption = Annotated[
-    float | None, typer.Option("--lm-weight", help="weight of the LM's log10 score (default: the recipe's, else 2.0)")
+    float | None,
+    typer.Option("--lm-weight", help="weight of the LM's log10 score (default: the recipe's, else the named weights')"),
 ]
 WordScoreOption = Annotated[
-    float | None, typer.Option("--word-score", help="score added per word (default: the recipe's, else 0)")
+    float | None,
+    typer.Option("--word-score", help="score added per word (default: the recipe's, else the named weights')"),
 ]
 OnsetOption = Annotated[
     float | None,
@@ -223,6 +241,7 @@ def run_command(
     ] = None,
     no_lm: Annotated[bool, typer.Option("--no-lm", help="greedy decoding only, even when an LM is there")] = False,
     beam: BeamOption = None,
+    lm_weights: LmWeightsOption = None,
     lm_weight: LmWeightOption = None,
     word_score: WordScoreOption = None,
     onset_threshold: OnsetOption = None,
@@ -239,7 +258,7 @@ def run_command(
     A pitch-only model gives notes only, a baseline model no notes; an oracle model cannot run on plain audio.
     """
     from songalign.transcribe.decode import (
-        BeamSearchDecoder,
+        beam_search_decoder,
         decode_settings,
         language_model_file,
         transcribe_emissions,
@@ -256,6 +275,7 @@ def run_command(
     settings = decode_settings(
         model,
         beam_size=beam,
+        lm_weights=None if lm_weights is None else str(lm_weights),
         lm_weight=lm_weight,
         word_score=word_score,
         onset_threshold=onset_threshold,
@@ -265,9 +285,7 @@ def run_command(
     arpa = language_model_file(model, lm, no_lm) if transcriber.config.hears_lyrics else None
     decoder = None
     if arpa is not None:
-        decoder = BeamSearchDecoder(
-            arpa, beam_size=settings.beam_size, lm_weight=settings.lm_weight, word_score=settings.word_score
-        )
+        decoder = beam_search_decoder(arpa, settings)
         if target_format is RunFormat.table:
             notes_console.print(f"[blue]note:[/blue] beam search with the LM {escape(str(arpa))}")
     items = []
@@ -382,6 +400,7 @@ def evaluate_command(
         typer.Option("--out", "-o", help="folder for results.json/.md (default: evaluation-<split> beside the model)"),
     ] = None,
     beam: BeamOption = None,
+    lm_weights: LmWeightsOption = None,
     lm_weight: LmWeightOption = None,
     word_score: WordScoreOption = None,
     onset_threshold: OnsetOption = None,
@@ -397,6 +416,7 @@ def evaluate_command(
     settings = decode_settings(
         model,
         beam_size=beam,
+        lm_weights=None if lm_weights is None else str(lm_weights),
         lm_weight=lm_weight,
         word_score=word_score,
         onset_threshold=onset_threshold,

@@ -14,6 +14,12 @@ The decoders score a hypothesis as ``Σ emission log-probabilities (natural log)
 scores (log10) + word_score · words + sil_score · spaces``; the log10 is KenLM's, kept as it is, so
 ``lm_weight = 2`` weighs the LM's natural-log probabilities by about 0.87.
 
+Named weights (``decode.lm_weights``, :data:`LM_WEIGHTS`): ``songalign`` (``lm_weight`` 2, ``word_score``
+0: a common starting point, tune on validation data) and ``authors``, the authors' code's scorer
+(DeepSpeech's ``ds_ctcdecoder``: α = 0.75 on *natural-log* LM probabilities — it divides KenLM's log10
+by log10 e — and β = 1.85 per word), here ``lm_weight = 0.75 · ln 10 ≈ 1.727`` on the log10 scores and
+``word_score = 1.85``. Only the weights are theirs: their prefix beam search is not flashlight's.
+
 Notes (pitch posterior ``(T, 129)`` and onset probability ``(T,)`` at 16 ms frames):
 
 - :func:`pick_onsets`: a frame is an onset when its probability reaches ``threshold`` and is the
@@ -64,6 +70,26 @@ DEFAULT_LM_WEIGHT = 2.0
 """Multiplies KenLM's log10 scores; a common starting point (tune on validation data)."""
 DEFAULT_WORD_SCORE = 0.0
 """Added per word written; negative values favour fewer, longer words."""
+AUTHORS_ALPHA = 0.75
+"""The authors' scorer's LM weight α, on natural-log LM probabilities."""
+AUTHORS_BETA = 1.85
+"""The authors' scorer's word insertion bonus β, added per word."""
+
+
+@dataclass(frozen=True)
+class LmWeights:
+    """The beam search's LM weights: ``lm_weight`` multiplies KenLM's log10 scores, ``word_score`` is added per word."""
+
+    lm_weight: float
+    word_score: float
+
+
+LM_WEIGHTS = {
+    "songalign": LmWeights(DEFAULT_LM_WEIGHT, DEFAULT_WORD_SCORE),
+    "authors": LmWeights(AUTHORS_ALPHA * math.log(10), AUTHORS_BETA),
+}
+"""Named weights (``decode.lm_weights``): ours, and the authors' α = 0.75 (natural log) and β = 1.85 converted
+to flashlight's log10 scores (see the module docstring)."""
 DEFAULT_SIL_SCORE = 0.0
 """Added per frame of the space symbol."""
 DEFAULT_BEAM_THRESHOLD = 50.0
@@ -215,15 +241,22 @@ class BeamSearchDecoder:
 
     def decode(self, log_probs: Any) -> str:
         """The best text for CTC ``log_probs`` ``(T, V)``: words separated by single spaces ("" for no frames)."""
+        return self.decode_scored(log_probs)[0]
+
+    def decode_scored(self, log_probs: Any) -> tuple[str, float]:
+        """``(text, score)``: the best text for CTC ``log_probs`` ``(T, V)`` and its score (the module docstring's
+        sum: acoustic natural log + ``lm_weight`` · KenLM log10 + ``word_score`` · words); ``("", 0.0)`` for no
+        frames, ``("", -inf)`` when no hypothesis survives."""
         emissions = _emission_matrix(log_probs)
         if not len(emissions):
-            return ""
+            return "", 0.0
         emissions = _with_end_frame(emissions)
         # flashlight reads the matrix through a raw pointer: it must be float32, C-contiguous and alive.
         results = self.decoder.decode(emissions.ctypes.data, emissions.shape[0], emissions.shape[1])
         if not results:
-            return ""
-        return " ".join(self.word_dictionary.get_entry(i) for i in results[0].words if i >= 0)
+            return "", -math.inf
+        text = " ".join(self.word_dictionary.get_entry(i) for i in results[0].words if i >= 0)
+        return text, float(results[0].score)
 
     def decode_batch(self, batch: Sequence[Any]) -> list[str]:
         """:meth:`decode` of each emission matrix of ``batch`` (they may differ in length)."""
@@ -416,8 +449,14 @@ class DecodeSettings(BaseModel):
 
     lm_order: int = Field(5, ge=2, description="n-gram order (the paper's 5-gram)")
     beam_size: int = Field(DEFAULT_BEAM_SIZE, gt=0)
-    lm_weight: float = Field(DEFAULT_LM_WEIGHT, ge=0, description="weight of the LM's log10 score")
-    word_score: float = DEFAULT_WORD_SCORE
+    lm_weights: Literal["songalign", "authors"] = Field(
+        "songalign",
+        description="named LM weights: songalign (2.0, 0) or authors (α 0.75 on natural-log scores, β 1.85 per word)",
+    )
+    lm_weight: float | None = Field(
+        None, ge=0, description="weight of the LM's log10 score; null: the named weights' (lm_weights)"
+    )
+    word_score: float | None = Field(None, description="score added per word; null: the named weights' (lm_weights)")
     onset_threshold: float = Field(
         PAPER_ONSET_THRESHOLD, gt=0, lt=1, description="peak-picking threshold (the code's 0.5)"
     )
@@ -427,9 +466,18 @@ class DecodeSettings(BaseModel):
         "of the framewise class (the authors' code)",
     )
 
+    def weights(self) -> LmWeights:
+        """The beam search's weights: ``lm_weight`` and ``word_score`` where given, else those ``lm_weights`` names."""
+        named = LM_WEIGHTS[self.lm_weights]
+        return LmWeights(
+            named.lm_weight if self.lm_weight is None else self.lm_weight,
+            named.word_score if self.word_score is None else self.word_score,
+        )
+
 
 DECODE_OPTIONS = {
     "beam_size": "--beam",
+    "lm_weights": "--lm-weights",
     "lm_weight": "--lm-weight",
     "word_score": "--word-score",
     "onset_threshold": "--onset-threshold",
@@ -440,18 +488,31 @@ DECODE_OPTIONS = {
 
 def decode_settings(model_dir: str | Path, **given: float | int | str | None) -> DecodeSettings:
     """The decoding settings of the transcriber in ``model_dir``: its card's recipe (``decode``), then the
-    ``given`` options (keys of :data:`DECODE_OPTIONS`; None = not given). One sentence naming the option
-    on a bad value."""
+    ``given`` options (keys of :data:`DECODE_OPTIONS`; None = not given). Named ``lm_weights`` given here
+    replace the recipe's ``lm_weight`` and ``word_score`` too (an explicit ``lm_weight`` or ``word_score``
+    given here still wins). One sentence naming the option on a bad value."""
     from songalign.checkpoint import read_card
 
-    recipe_decode = (read_card(model_dir).get("recipe") or {}).get("decode") or {}
-    chosen = {**recipe_decode, **{key: value for key, value in given.items() if value is not None}}
+    recipe_decode = dict((read_card(model_dir).get("recipe") or {}).get("decode") or {})
+    given = {key: value for key, value in given.items() if value is not None}
+    if "lm_weights" in given:
+        recipe_decode.pop("lm_weight", None)
+        recipe_decode.pop("word_score", None)
+    chosen = {**recipe_decode, **given}
     try:
         return DecodeSettings.model_validate(chosen)
     except ValueError as error:
         field, problem = first_validation_problem(error)
         where = DECODE_OPTIONS.get(field, f"the recipe's decode.{field}")
         raise SongalignError(f"decoding setting '{field}' ({where}): {problem}; fix the option") from None
+
+
+def beam_search_decoder(arpa_path: str | Path, settings: DecodeSettings) -> BeamSearchDecoder:
+    """The word-LM beam search over ``arpa_path`` with the beam size and LM weights of ``settings``."""
+    weights = settings.weights()
+    return BeamSearchDecoder(
+        arpa_path, beam_size=settings.beam_size, lm_weight=weights.lm_weight, word_score=weights.word_score
+    )
 
 
 def language_model_file(model_dir: str | Path, lm: Path | None, no_lm: bool) -> Path | None:

@@ -39,7 +39,13 @@ from songalign.corpus.records import Word
 from songalign.errors import SkipReport, SongalignError
 from songalign.transcribe.align import align_lyrics
 from songalign.transcribe.data import SongTargets
-from songalign.transcribe.decode import BeamSearchDecoder, DecodeSettings, greedy_decode, notes_from_emissions
+from songalign.transcribe.decode import (
+    BeamSearchDecoder,
+    DecodeSettings,
+    beam_search_decoder,
+    greedy_decode,
+    notes_from_emissions,
+)
 from songalign.transcribe.lm import LM_FILE, read_ngram_counts
 from songalign.transcribe.metrics import (
     alignment_scores,
@@ -112,7 +118,7 @@ def model_decoder(model_dir: str | Path, decode: DecodeSettings) -> BeamSearchDe
             f"{arpa} does not exist, so there is no LM of this model's training lyrics; "
             "train the model again with `songalign transcribe train`"
         )
-    return BeamSearchDecoder(arpa, beam_size=decode.beam_size, lm_weight=decode.lm_weight, word_score=decode.word_score)
+    return beam_search_decoder(arpa, decode)
 
 
 def language_model_summary(decoder: BeamSearchDecoder, model_dir: str | Path) -> dict[str, Any]:
