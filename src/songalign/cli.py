@@ -1,7 +1,7 @@
 """The ``songalign`` command, assembled from each package's ``commands.py``; nothing else lives here.
 
 ``songalign X …`` is defined in ``songalign/X/commands.py`` (``train``, ``embed``, ``evaluate`` and
-``models`` in ``align``; ``tag`` in ``towers``; ``index``, ``search``, ``serve`` in ``search``;
+``models`` in ``align``; ``tag`` in ``towers``; ``separate`` in ``separate``; ``index``, ``search``, ``serve`` in ``search``;
 ``rank-lyrics`` in ``transcribe``; the two quickstarts in ``studies``). Importing this module imports
 no torch: the commands import what they need when they run.
 """
@@ -23,6 +23,7 @@ from songalign.corpus.commands import corpus_app
 from songalign.describe.commands import describe_command
 from songalign.errors import SongalignError
 from songalign.search.commands import index_command, search_command, serve_command
+from songalign.separate.commands import separate_command
 from songalign.studies.commands import quickstart_command, transcribe_quickstart_command
 from songalign.towers.commands import tag_command
 from songalign.transcribe.commands import rank_lyrics_command, transcribe_app
@@ -42,6 +43,7 @@ app.command("train")(train_command)
 app.command("embed")(embed_command)
 app.command("evaluate")(evaluate_command)
 app.command("tag")(tag_command)
+app.command("separate")(separate_command)
 app.command("quickstart")(quickstart_command)
 
 

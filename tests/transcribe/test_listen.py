@@ -14,7 +14,7 @@ import pytest
 from songalign.corpus.aligners import ALIGNERS, LyricsAligner
 from songalign.corpus.testing import write_audio
 from songalign.errors import BadInputError, SkipReport, SongalignError
-from songalign.separate import SEPARATORS
+from songalign.separate import SEPARATORS, Separator, Stems
 from songalign.transcribe.listen import (
     MIX_COPY,
     CtcLyricsAligner,
@@ -141,13 +141,17 @@ class QuieterVoice:
     def __init__(self, model: str = "", *, gain: float = 0.5) -> None:
         self.gain = float(model) if model else gain
 
-    def separate(self, mix):
-        return (self.gain * np.asarray(mix)).astype(np.float32)
+    digest = "0123456789abcdef"
+
+    def separate(self, audio, sample_rate):
+        audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+        return Stems(self.gain * audio, (1 - self.gain) * audio, sample_rate)
 
 
 def test_a_registered_separator_is_chosen_by_name_for_the_vocal_channel(models, tmp_path):
     if "quieter-test" not in SEPARATORS:
         SEPARATORS.register("quieter-test", QuieterVoice)
+    assert isinstance(SEPARATORS["quieter-test"]("0.25"), Separator)
     transcriber = load_transcriber(models["baseline"])
     channel = VocalChannel.choose(transcriber.config, "quieter-test:0.25", where="m")
     assert channel == VocalChannel("quieter-test:0.25", "")

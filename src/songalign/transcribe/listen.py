@@ -131,8 +131,10 @@ def registered_separator(source: str) -> tuple[str, str] | None:
 def separate_vocals(mix: np.ndarray, source: str | Path) -> np.ndarray:
     """Vocals separated from ``mix`` (16 kHz mono float array, ``(N,)``) by the separator ``source`` names: a
     registered ``NAME:MODEL``, else an open-unmix vocals model folder
-    (:class:`songalign.separate.openunmix.OpenUnmixSeparator`); 16 kHz mono, ``(N,)``."""
-    return separator(*(registered_separator(str(source)) or ("open-unmix", str(Path(source))))).separate(mix)
+    (:class:`songalign.separate.openunmix.OpenUnmixSeparator`); 16 kHz mono, ``(N,)``, as long as ``mix``."""
+    chosen = separator(*(registered_separator(str(source)) or ("open-unmix", str(Path(source)))))
+    vocals = chosen.separate(mix, SAMPLE_RATE).mono("vocals", SAMPLE_RATE)[: len(mix)]
+    return np.pad(vocals, (0, len(mix) - len(vocals)))
 
 
 def song_audio(song: Song, vocals: VocalSource) -> tuple[np.ndarray, np.ndarray | None]:
