@@ -39,7 +39,8 @@ card title, and implement the few hooks their folder needs; ``from_pretrained`` 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, TypeVar
 
@@ -74,6 +75,55 @@ def module_digest(module: nn.Module) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def cache_root() -> Path:
+    """Where converted weights are cached: ``$SONGALIGN_CACHE`` or ``$XDG_CACHE_HOME/songalign`` (``~/.cache/songalign``)."""
+    if os.environ.get("SONGALIGN_CACHE"):
+        return Path(os.environ["SONGALIGN_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "songalign"
+
+
+def files_digest(paths: Iterable[str | Path]) -> str:
+    """16 hex digits of SHA-256 over the SHA-256 of each file in ``paths``, in order: a ported checkpoint's
+    identity (its cache key; what model cards record)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    return digest.hexdigest()[:16]
+
+
+def cached_state(
+    path: Path, convert: Callable[[], dict[str, torch.Tensor]], *, source: str, digest: str
+) -> dict[str, torch.Tensor]:
+    """Converted weights cached as safetensors at ``path`` (under :func:`cache_root`, named by the source's
+    :func:`files_digest`): read when there, else ``convert()`` and written through a temporary file renamed
+    into place, so a reader never sees half a file and two writers never share one. A damaged entry is
+    converted again and replaced; a read-only cache only costs converting again next time."""
+    import tempfile
+
+    from safetensors import SafetensorError
+
+    if path.is_file():
+        try:
+            return load_file(path)
+        except (SafetensorError, OSError):
+            pass
+    state = {name: tensor.contiguous() for name, tensor in convert().items()}
+    partial = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".partial", delete=False) as handle:
+            partial = Path(handle.name)
+        save_file(state, str(partial), metadata={"source": source, "checkpoint_sha256": digest})
+        partial.replace(path)
+    except OSError:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+    return state
 
 
 def save_model_folder(

@@ -12,10 +12,7 @@ TensorFlow and numpy < 1.17, neither of which is used)::
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from songalign.checkpoint import cache_root, cached_state, files_digest
 from songalign.errors import BadInputError, SongalignError
 from songalign.towers.musicnn.network import DEFAULT_MODEL, MusicnnNet, VggNet, build_network
 from songalign.towers.tf_checkpoint import read_tf_checkpoint
@@ -59,18 +57,7 @@ def musicnn_available() -> bool:
 
 def checkpoint_digest(folder: Path) -> str:
     """16 hex digits of SHA-256 over the checkpoint's index and data files: the cache key."""
-    digest = hashlib.sha256()
-    for name in (".index", ".data-00000-of-00001"):
-        with open(folder / name, "rb") as handle:
-            digest.update(hashlib.file_digest(handle, "sha256").digest())
-    return digest.hexdigest()[:16]
-
-
-def cache_root() -> Path:
-    """Where converted weights are cached: ``$SONGALIGN_CACHE`` or ``$XDG_CACHE_HOME/songalign`` (``~/.cache/songalign``)."""
-    if os.environ.get("SONGALIGN_CACHE"):
-        return Path(os.environ["SONGALIGN_CACHE"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "songalign"
+    return files_digest(folder / name for name in (".index", ".data-00000-of-00001"))
 
 
 def load_tf_weights(network: MusicnnNet | VggNet, tf: dict[str, np.ndarray]) -> None:
@@ -134,33 +121,20 @@ def _copy_dense(layer: nn.Linear, tf: dict[str, np.ndarray], name: str) -> None:
 
 @lru_cache(maxsize=8)
 def _state(model: str, folder: str, digest: str) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file, save_file
+    def convert() -> dict[str, torch.Tensor]:
+        # Building the network draws its initial weights from torch's global generator; converting happens
+        # only in the first process that finds no cache, so without this fork a run that converts would
+        # train the heads built after the tower from other random numbers than a run that reads the cache.
+        with torch.random.fork_rng(devices=[]):
+            network = build_network(model)
+        load_tf_weights(network, read_tf_checkpoint(folder + "/"))
+        state = network.state_dict()
+        if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+            raise BadInputError(folder, f"holds NaN or infinite weights for {model}; reinstall the musicnn wheel")
+        return state
 
     cached = cache_root() / "musicnn" / f"{model}-{digest}.safetensors"
-    if cached.is_file():
-        try:
-            return load_file(cached)
-        except (SafetensorError, OSError):
-            pass  # a damaged cache entry: convert again below and replace it
-    # Building the network draws its initial weights from torch's global generator; converting happens
-    # only in the first process that finds no cache, so without this fork a run that converts would
-    # train the heads built after the tower from other random numbers than a run that reads the cache.
-    with torch.random.fork_rng(devices=[]):
-        network = build_network(model)
-    load_tf_weights(network, read_tf_checkpoint(folder + "/"))
-    state = {k: v.contiguous() for k, v in network.state_dict().items()}
-    if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
-        raise BadInputError(folder, f"holds NaN or infinite weights for {model}; reinstall the musicnn wheel")
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".partial", delete=False) as handle:
-            partial = Path(handle.name)
-        save_file(state, str(partial), metadata={"source": f"musicnn {model}", "checkpoint_sha256": digest})
-        partial.replace(cached)  # atomic: a reader never sees half a file, two writers never share one
-    except OSError:
-        pass  # a read-only cache only costs converting again next time
-    return state
+    return cached_state(cached, convert, source=f"musicnn {model}", digest=digest)
 
 
 def load_network(model: str = DEFAULT_MODEL, weights: str | Path | None = None) -> MusicnnNet | VggNet:
