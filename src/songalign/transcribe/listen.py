@@ -48,6 +48,7 @@ import numpy as np
 from songalign.audio.cache import FeatureCache, file_digest
 from songalign.audio.io import load_audio
 from songalign.audio.windows import fit_length
+from songalign.checkpoint import cache_root
 from songalign.corpus.aligners import AlignedLyrics
 from songalign.corpus.records import Song
 from songalign.errors import BadInputError, SkipReport, SongalignError
@@ -126,7 +127,7 @@ def load_transcriber(
 # -- the vocal channel ----------------------------------------------------------------------------------
 
 SEPARATED_FOLDER = "separated"
-"""The separation cache's folder under :func:`~songalign.towers.musicnn.port.cache_root` (``$SONGALIGN_CACHE``)."""
+"""The separation cache's folder under :func:`~songalign.checkpoint.cache_root` (``$SONGALIGN_CACHE``)."""
 
 
 @lru_cache(maxsize=4)
@@ -187,8 +188,6 @@ def separate_vocals(mix: np.ndarray, source: str | Path, audio_path: str | Path 
     Entries are written through a temporary file and renamed; an unreadable entry is separated again.
     A separator without a ``digest`` is not cached (nothing would tell its weights apart).
     """
-    from songalign.towers.musicnn.port import cache_root
-
     name, model = separator_source(source)
     chosen = separator(name, model)
     digest = getattr(chosen, "digest", None)
