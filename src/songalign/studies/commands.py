@@ -34,10 +34,20 @@ def transcribe_quickstart_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="working folder")] = Path("runs/transcribe"),
     songs: Annotated[int, typer.Option(help="songs in the synthetic corpus")] = 48,
     seed: Annotated[int, typer.Option(help="seed of every random step")] = 0,
+    vocal_channels: Annotated[
+        str | None,
+        typer.Option(
+            help="also train and test the multi-task recipe with each of these vocal channels, comma-separated "
+            "(e.g. mix,stem,spleeter), and add their table to the report"
+        ),
+    ] = None,
 ) -> None:
-    """Seed 001's transcription experiment in miniature: corpus with stems, four transcribers, WER/CER, notes,
-    alignment, lyric selection, report."""
+    """Seed 001's transcription experiment in miniature: corpus with stems, vocals separated by Spleeter, four
+    transcribers, WER/CER, notes, alignment, lyric selection, report."""
     from songalign.studies.transcribe import run_transcribe_quickstart
 
-    report = run_transcribe_quickstart(out, songs=songs, seed=seed, log=lambda title: console.rule(title))
+    channels = [c.strip() for c in (vocal_channels or "").split(",") if c.strip()]
+    report = run_transcribe_quickstart(
+        out, songs=songs, seed=seed, vocal_channels=channels, log=lambda title: console.rule(title)
+    )
     console.print(f"[bold green]report: {report}[/bold green]; numbers in {out / 'results.json'}")

@@ -1,11 +1,14 @@
 """``songalign transcribe quickstart``: seed 001's transcription experiment in miniature, from nothing to a report.
 
     synthetic corpus with vocal stems → segments and song-level splits
+    → the vocals of every song separated once by the recipe's separator (Spleeter; cached per song)
     → train the baseline (zero pitch/onset), multi-task, oracle and pitch-only transcribers (configs/alt_small.yaml)
     → WER/CER (greedy and with a word LM of the training lyrics), COn/COnP, alignment AAE/PCO with the
       even-spread baseline, on the test songs
     → lyric selection: CTC likelihood, CLAP-lyr (trained here from CLAP-pre, as in `songalign quickstart`)
       and their fusion, in seed 000's lyric-choice protocol
+    → with ``vocal_channels``: the multi-task recipe trained and tested with each vocal channel (e.g. mix, stem,
+      spleeter), one table
     → report.md (the seed's Tables 1 and 2 beside ours) and results.json
 
 Every step keeps its output in the working folder and is skipped when it is there, so an interrupted
@@ -17,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,7 @@ def run_transcribe_quickstart(
     draws: int = 5,
     epochs: int | None = None,
     settings: dict[str, Any] | None = None,
+    vocal_channels: Sequence[str] = (),
     log: Callable[[str], None] = print,
     progress: bool = True,
 ) -> Path:
@@ -67,10 +71,13 @@ def run_transcribe_quickstart(
 
     ``epochs`` caps training and ``settings`` change the transcribers' recipe (``configs/alt_small.yaml``;
     nested dicts as :func:`songalign.runs.updated` takes them, e.g. ``{"data": {"clip_frames": 256}}``),
-    for a quick look or a smoke test.
+    for a quick look or a smoke test. The four transcribers hear the recipe's vocal channel (``spleeter``:
+    every song is separated once, before training, and kept in the separation cache). ``vocal_channels``
+    (e.g. ``("mix", "stem", "spleeter")``) adds the multi-task recipe trained and tested with each channel.
     """
     import songalign.transcribe.train as transcribe_training
     from songalign.transcribe.evaluate import evaluate_transcriber
+    from songalign.transcribe.listen import song_audio
 
     out = Path(out)
     raw, corpus, runs = out / "synth", out / "corpus", out / "runs"
@@ -84,31 +91,55 @@ def run_transcribe_quickstart(
     prepared(raw, corpus, seed, progress=progress)
     timings["prepare"] = time.perf_counter() - started
 
-    models: dict[str, Path] = {}
-    for mode in MODES:
-        started = step(log, f"3. train the {MODE_LABELS[mode]} transcriber")
+    def recipe_for(mode: str, run: Path, channel: str | None = None) -> Any:
         train_settings: dict[str, Any] = {"seed": seed}
         if mode == "pitch":  # pitch and onsets are learnt in a few epochs; CTC needs more
             train_settings["epochs"] = PITCH_EPOCHS
         if epochs is not None:
             train_settings["epochs"] = epochs
-        folder = runs / mode / "model"
         recipe = updated(
             transcribe_training.load_recipe(recipe_path("alt_small")),
             data={"corpus": corpus},
-            out=runs / mode,
+            out=run,
             train=train_settings,
             model={"mode": mode},
         )
         recipe = updated(recipe, **(settings or {}))
+        return recipe if channel is None else updated(recipe, model={"vocals": channel})
+
+    manifest = CorpusManifest.load(corpus)
+    channels = list(dict.fromkeys([recipe_for("multitask", runs).model.vocals, *vocal_channels]))
+    for channel in (c for c in channels if c not in ("mix", "stem")):
+        started = step(log, f"2b. separate the vocals of every song ({channel}, once: kept in the separation cache)")
+        for song in manifest.songs:
+            song_audio(song, channel)
+        timings[f"separate ({channel})"] = time.perf_counter() - started
+
+    models: dict[str, Path] = {}
+    for mode in MODES:
+        started = step(log, f"3. train the {MODE_LABELS[mode]} transcriber")
+        folder = runs / mode / "model"
+        recipe = recipe_for(mode, runs / mode)
         models[mode] = folder if trained(folder) else transcribe_training.train(recipe, progress=progress)
         timings[f"train {mode}"] = time.perf_counter() - started
 
     started = step(log, "4. evaluate on the test songs")
-    manifest = CorpusManifest.load(corpus)
     results = {mode: evaluate_transcriber(models[mode], corpus, decode=recipe.decode).to_dict() for mode in MODES}
     lm = results["multitask"]["lm"]  # the LM's order and size as the evaluation read them, the lines from the card
     timings["evaluate"] = time.perf_counter() - started
+
+    by_channel: dict[str, Any] = {}
+    for channel in vocal_channels:
+        if channel == channels[0]:  # the multi-task model above heard it
+            by_channel[channel] = results["multitask"]
+            continue
+        started = step(log, f"4b. the multi-task transcriber trained and tested with vocals={channel}")
+        run = runs / f"multitask-vocals-{channel_slug(channel)}"
+        folder = run / "model"
+        folder = folder if trained(folder) else transcribe_training.train(recipe_for("multitask", run, channel),
+                                                                          progress=progress)  # fmt: skip
+        by_channel[channel] = evaluate_transcriber(folder, corpus, decode=recipe.decode).to_dict()
+        timings[f"vocals={channel}"] = time.perf_counter() - started
 
     started = step(log, "5. lyric selection: CTC likelihood, CLAP-lyr and their fusion")
     clap_pre = clap_model("clap_pre", runs / "clap_pre", corpus, seed, epochs, progress=progress)
@@ -121,7 +152,9 @@ def run_transcribe_quickstart(
         "seed": seed,
         "corpus": {"songs": len(manifest.songs), "test_songs": results["multitask"]["songs"]},
         "lm": lm,
+        "vocals": channels[0],
         "results": results,
+        "vocal_channels": by_channel,
         "lyric_selection": selection,
         "timings_s": timings,
     }
@@ -129,6 +162,11 @@ def run_transcribe_quickstart(
     report = out / "report.md"
     report.write_text(render_transcribe_report(summary), encoding="utf-8")
     return report
+
+
+def channel_slug(channel: str) -> str:
+    """A vocal channel as a folder name: ``spleeter`` stays, ``open-unmix:models/umx`` → ``open-unmix-models-umx``."""
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in channel).strip("-") or "channel"
 
 
 def segment_emissions(log_probs: np.ndarray, start: float, end: float, emission_seconds: float) -> np.ndarray:
@@ -186,6 +224,29 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
 
+def vocal_channel_table(by_channel: dict[str, Any]) -> list[str]:
+    """report.md's table of the multi-task recipe trained and tested with each vocal channel (Markdown lines)."""
+    lines = [
+        "## The vocal channel: the multi-task model trained and tested with each",
+        "",
+        "| vocals | WER greedy % | CER greedy % | WER with LM % | AAE (s) | PCO@0.3 s % | COnP F % |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for channel, r in by_channel.items():
+        conp = (r.get("notes") or {}).get("conp", {}).get("f_measure")
+        lines.append(
+            f"| {channel} | {_pct(r['wer']['greedy']['corpus'])} | {_pct(r['cer']['greedy']['corpus'])} | "
+            f"{_pct(r['wer']['lm']['corpus'])} | {r['alignment']['aae']:.3f} | {_pct(r['alignment']['pco'])} | "
+            f"{_pct(conp)} |"
+        )
+    lines += [
+        "",
+        "mix: the vocal channel is a copy of the mix; stem: the synthetic songs' clean vocals (an oracle "
+        "separation no real song has); spleeter: Spleeter's 2-stem vocals, what a user's song gets.",
+    ]
+    return lines
+
+
 def render_transcribe_report(summary: dict[str, Any]) -> str:
     """report.md: the seed's Tables 1 and 2 beside ours, alignment, lyric selection, timings."""
     from songalign.evaluate.tables import lyric_choice_table
@@ -203,6 +264,13 @@ def render_transcribe_report(summary: dict[str, Any]) -> str:
         "decoded by CTC beam search (beam 25); each lyrics model's folder holds its own, of its training songs. The "
         "synthetic lyrics come from one grammar, so the LM knows most of the test songs' phrases: on real songs it "
         "helps far less.",
+        "",
+        f"Vocal channel: every model hears `{summary.get('vocals', 'stem')}` "
+        + (
+            "(Spleeter's 2-stem vocals, separated from each song once and cached, in training as on a user's songs)."
+            if str(summary.get("vocals", "")).startswith("spleeter")
+            else "(the recipe's, set for this run)."
+        ),
         "",
         "## Table 1: transcription (WER and CER, %)",
         "",
@@ -258,6 +326,10 @@ def render_transcribe_report(summary: dict[str, Any]) -> str:
         "positive when late) over all words; PCO@0.3 the share of words within 0.3 s, averaged over songs "
         "(JamendoLyrics' definitions: mean_AE, median_AE, median_deviation, mauch). The even-spread baseline spreads the "
         "same words evenly over the annotated sung span in the same run; the ratio is its AAE over the model's.",
+    ]
+    if summary.get("vocal_channels"):
+        lines += ["", *vocal_channel_table(summary["vocal_channels"])]
+    lines += [
         "",
         "## Lyric selection (seed 000's lyric-choice protocol, test segments)",
         "",

@@ -10,9 +10,11 @@ Choices made here (each command's ``--help`` says them too):
 
 - **The vocal channel** of user audio (``--vocals``, :class:`~songalign.transcribe.listen.VocalChannel`):
   by default what the model was trained with — a copy of the mix for a ``mix`` model and for a
-  ``stem`` model (plain audio has no stem; a note says so), the separator for a model trained on separated vocals. ``--vocals mix`` forces the copy,
-  ``--vocals FOLDER`` separates with that open-unmix model, ``--vocals FILE`` reads a vocal stem
-  (with one audio file only).
+  ``stem`` model (plain audio has no stem; a note says so), the separator for a model trained on separated
+  vocals (the recipes' ``spleeter``). ``--vocals mix`` forces the copy, ``--vocals spleeter`` separates with
+  Spleeter (``spleeter:FOLDER``, ``open-unmix:FOLDER`` or an open-unmix ``FOLDER`` with other separators),
+  ``--vocals FILE`` reads a vocal stem (with one audio file only). Separated vocals are cached per song. A
+  model that hears another channel than it trained on says so once, on stderr.
 - **The language model** of ``transcribe run``: ``--lm ARPA``, else the model folder's own ``lm.arpa``
   (written at training, from the training songs' lyrics); ``--no-lm`` decodes greedily only. Beam size, LM weights
   (``--lm-weights`` songalign or authors, ``--lm-weight``, ``--word-score``), the onset threshold and the note
@@ -101,8 +103,9 @@ ModelOption = Annotated[Path, typer.Option("--model", "-m", help="a trained tran
 VocalsOption = Annotated[
     str | None,
     typer.Option(
-        help="the vocal channel: 'mix' (a copy of the mix), an open-unmix model folder, or a vocal stem file "
-        "(one audio file only); default: what the model was trained with (a mix copy for stem models)"
+        help="the vocal channel: 'spleeter' (separated by Spleeter; 'spleeter:FOLDER' for other weights), "
+        "'open-unmix:FOLDER', 'mix' (a copy of the mix) or a vocal stem file (one audio file only); "
+        "default: what the model was trained with (a mix copy for stem models)"
     ),
 ]
 BeamOption = Annotated[int | None, typer.Option("--beam", help="beam size (default: the recipe's, else 25)")]
@@ -157,14 +160,13 @@ NoteRuleOption = Annotated[
 
 def _vocal_channel(model_dir: Path, config: TranscriberConfig, vocals: str | None, files: int) -> VocalChannel:
     """The vocal channel for ``files`` audio files (``--vocals`` or the model's own), its note printed once."""
-    from songalign.transcribe.listen import VocalChannel
+    from songalign.checkpoint import read_card
+    from songalign.transcribe.listen import STEM_NOTE, VocalChannel
 
-    channel = VocalChannel.choose(config, vocals, where=str(model_dir), files=files)
+    channel = VocalChannel.choose(config, vocals, where=str(model_dir), files=files, card=read_card(model_dir))
     if channel.note:
-        notes_console.print(
-            f"[blue]note:[/blue] {escape(str(model_dir))} {channel.note} "
-            "(give --vocals with a stem or a separator folder)"
-        )
+        remedy = " (give --vocals spleeter, another separator or a stem file)" if channel.note == STEM_NOTE else ""
+        notes_console.print(f"[blue]note:[/blue] {escape(str(model_dir))} {escape(channel.note)}{remedy}")
     return channel
 
 
@@ -392,7 +394,8 @@ def evaluate_command(
     vocals: Annotated[
         str | None,
         typer.Option(
-            help="the vocal channel for this corpus: mix (a copy) or an open-unmix folder; default: the model's"
+            help="the vocal channel for this corpus: spleeter (or spleeter:FOLDER, open-unmix:FOLDER), stem, "
+            "or mix (a copy); default: the model's"
         ),
     ] = None,
     out: Annotated[
@@ -410,9 +413,15 @@ def evaluate_command(
 
     Songs the model was trained on are left out and counted. The LM is the model folder's (its training lyrics).
     """
+    from songalign.checkpoint import read_card
     from songalign.transcribe.decode import decode_settings
     from songalign.transcribe.evaluate import evaluate_transcriber, evaluation_sections, write_evaluation_files
+    from songalign.transcribe.listen import check_transcriber, corpus_channel_note
 
+    if vocals is not None:  # another channel than the model's own: said once, before any song is heard
+        note = corpus_channel_note(check_transcriber(model), vocals, card=read_card(model))
+        if note:
+            notes_console.print(f"[blue]note:[/blue] {escape(str(model))} {escape(note)}")
     settings = decode_settings(
         model,
         beam_size=beam,
@@ -471,7 +480,7 @@ def cleanse_command(
     vocals: Annotated[
         str | None,
         typer.Option(
-            help="what the reference hears: stem, mix or an open-unmix folder "
+            help="what the reference hears: stem, spleeter (or spleeter:FOLDER, open-unmix:FOLDER) or mix "
             "(default: the model's vocal channel; stem for basic-pitch)"
         ),
     ] = None,

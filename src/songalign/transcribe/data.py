@@ -5,7 +5,7 @@ Features (the paper's): 80 mel bands at 16 kHz, a 32 ms window (512 samples) and
 :mod:`songalign.audio.features`); frame ``t`` is centred at ``t · 0.016`` s. Two channels, the mix
 and the vocals (the paper's order; the authors' code puts the vocals first: ``channel_order``).
 
-The vocal channel (``vocals``: ``"stem"``, ``"mix"`` or an open-unmix folder) is chosen in one place,
+The vocal channel (``vocals``: ``"stem"``, ``"mix"``, ``"spleeter"`` or another separator) is chosen in one place,
 :mod:`songalign.transcribe.listen` (:func:`~songalign.transcribe.listen.song_audio` for corpus songs).
 
 Targets per 16 ms frame, from the song's notes and words (times in seconds):
@@ -52,7 +52,8 @@ SILENCE = math.log(FEATURES.floor)
 """The log-mel value of digital silence (every bin at the floor)."""
 
 VocalSource = str
-"""``"stem"``, ``"mix"`` or the path of an open-unmix vocals model."""
+"""``"stem"``, ``"mix"``, a registered separator ``NAME[:MODEL]`` (``spleeter``, ``open-unmix:FOLDER``) or the path
+of an open-unmix vocals model (:mod:`songalign.transcribe.listen`)."""
 
 __all__ = ["EMISSION_SECONDS", "FRAME_SECONDS", "SAMPLE_RATE"]  # re-exported from .symbols
 

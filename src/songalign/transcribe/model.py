@@ -52,7 +52,9 @@ class TranscriberConfig(BaseModel):
     mode: Mode = "multitask"
     network: NetworkConfig = NetworkConfig()
     vocals: VocalSource = Field(
-        "stem", description="the vocal channel: 'stem' (the corpus's), 'mix' (a copy) or an open-unmix model folder"
+        "stem",
+        description="the vocal channel: 'stem' (the corpus's), 'mix' (a copy), 'spleeter' (separated from the song; "
+        "'spleeter:FOLDER' for other weights), 'open-unmix:FOLDER' or another registered separator 'NAME:MODEL'",
     )
     channel_order: Literal["mix_first", "vocals_first"] = Field(
         "mix_first", description="the paper's [mix, vocals] or the authors' code's [vocals, mix]"

@@ -27,7 +27,6 @@ lyric lines only, so that no scored song's lyrics are in it).
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 from pathlib import Path
 from typing import Any
@@ -69,7 +68,7 @@ from songalign.transcribe.data import (
     song_targets,
 )
 from songalign.transcribe.decode import DecodeSettings, greedy_decode
-from songalign.transcribe.listen import song_audio
+from songalign.transcribe.listen import separator_card, song_audio
 from songalign.transcribe.lm import LM_FILE, build_arpa
 from songalign.transcribe.metrics import word_error_rate
 from songalign.transcribe.model import Transcriber, TranscriberConfig
@@ -154,8 +153,9 @@ def cached_song_features(song: Song, config: TranscriberConfig, cache: FeatureCa
     source = config.vocals
     if source == "stem":
         source = f"stem:{file_digest(song.extra['vocals_path'])}" if song.extra.get("vocals_path") else "stem:none"
-    elif source != "mix":
-        source = f"separator:{hashlib.sha1(str(Path(source).resolve()).encode()).hexdigest()}"
+    elif source != "mix":  # the separator and its weights: other weights make other features
+        separator = separator_card(source)
+        source = f"separator:{separator['name']}:{separator['digest']}"
     key = cache.key(song.audio_path, f"transcribe:{FEATURES.key()}|{source}|{config.channel_order}")
     cached = cache.get(key)
     if cached is not None:
@@ -392,6 +392,7 @@ def train(recipe: TranscribeRecipe, *, progress: bool = True) -> Path:
             "train_songs": len(train_songs),
             "val_songs": len(val_songs),
             "vocals": config.vocals,
+            "separator": separator_card(config.vocals),  # {} for mix and stem
             "corpus_info": {k: manifest.info.get(k) for k in ("source", "reader", "songs", "segments")},
         },
         "recipe": recipe.model_dump(mode="json"),
