@@ -22,13 +22,14 @@ the one that writes.
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import math
 import pickle
 import re
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -36,7 +37,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import lightning as L
 import torch
 import yaml
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
@@ -255,6 +256,48 @@ def resolve_precision(precision: Precision) -> str:
     return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
 
 
+class LastCheckpoint(Checkpoint):
+    """Writes the resumable checkpoint ``path`` every ``every`` optimizer steps and when training ends, with the
+    state of the training ``batches`` (:class:`ResumableBatches`), which it gives back to them when a run resumes.
+
+    The batches' state is kept here, not only where Lightning keeps its train dataloader's, which it loads only
+    when it restarts mid-epoch by its own reckoning. It does not from a checkpoint written at an epoch's end
+    (``on_train_end``), nor from one written in an epoch that a run resumed after an epoch's last batch began (it
+    goes on with the next epoch without starting it: no ``on_train_epoch_start``, the batch index not reset, and
+    a checkpoint of that epoch reads as written at its start), and it draws the first batch before the module's
+    ``on_train_epoch_start``: the batches must know their position, and torch's random state be restored, before
+    that. On a mid-epoch restart Lightning loads its copy too, which gives the same.
+
+    Every process saves at the same steps (saving is collective under DDP), as Lightning's ``ModelCheckpoint``
+    does; a checkpoint written after an epoch's last batch precedes the module's epoch-end hooks (validation), so
+    a module that keeps state there catches up on resuming (:class:`songalign.transcribe.train.TranscribeModule`).
+    """
+
+    def __init__(self, path: Path, every: int, batches: ResumableBatches | None = None) -> None:
+        self.path, self.every, self.batches = Path(path), every, batches
+        self._saved_step: int | None = None
+
+    def _save(self, trainer: L.Trainer) -> None:
+        if self._saved_step != trainer.global_step:
+            trainer.save_checkpoint(self.path)
+            self._saved_step = trainer.global_step
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        if trainer.global_step % self.every == 0:
+            self._save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        if self.batches is not None:
+            checkpoint["batches"] = self.batches.state_dict()
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        if self.batches is not None and "batches" in checkpoint:
+            self.batches.load_state_dict(checkpoint["batches"])
+
+
 def make_trainer(
     run: Path,
     *,
@@ -267,11 +310,13 @@ def make_trainer(
     max_steps: int | None = None,
     devices: int = 1,
     num_nodes: int = 1,
+    batches: ResumableBatches | None = None,
 ) -> L.Trainer:
     """A deterministic Trainer logging CSV and TensorBoard into ``run/logs``, on one device or with DDP.
 
     It writes the resumable ``run/checkpoints/last.ckpt`` every ``checkpoint_every`` optimizer steps
-    and at the end, besides whatever ``callbacks`` do.
+    and at the end (:class:`LastCheckpoint`), with the state of the training ``batches`` (the module's train
+    dataloader), besides whatever ``callbacks`` do.
 
     A resumed run logs into a new ``version_<n>`` folder, so the interrupted run's logs are kept
     (:func:`read_metrics` stitches them).
@@ -284,9 +329,7 @@ def make_trainer(
     check_processes(devices, num_nodes)
     distributed = devices * num_nodes > 1
     version = len(list((run / "logs").glob("version_*")))
-    last = ModelCheckpoint(
-        dirpath=run / "checkpoints", save_last=True, save_top_k=0, every_n_train_steps=checkpoint_every
-    )
+    last = LastCheckpoint(run / "checkpoints" / "last.ckpt", checkpoint_every, batches)
     return L.Trainer(
         default_root_dir=run,
         max_epochs=epochs,
@@ -320,7 +363,13 @@ def fit_resuming(trainer: L.Trainer, module: L.LightningModule, run: Path) -> di
     resume = last if last.is_file() else None
     if resume is not None:
         check_resumable(resume)
-    trainer.fit(module, ckpt_path=str(resume) if resume else None, weights_only=True)
+    try:
+        trainer.fit(module, ckpt_path=str(resume) if resume else None, weights_only=True)
+    except OtherTrainingData as error:
+        raise SongalignError(
+            f"{resume} was written by a run with {error}, so the run cannot resume from it; train into another "
+            "folder (out=...) or delete the checkpoint to train this run from its start"
+        ) from None
     return {k: float(v) for k, v in trainer.callback_metrics.items()}
 
 
@@ -347,6 +396,101 @@ def check_resumable(checkpoint: Path) -> None:
         raise SongalignError(
             f"{checkpoint} cannot be read as a checkpoint ({problem}); delete it to train the run from its start"
         ) from None
+
+
+class OtherTrainingData(SongalignError):
+    """A resumed run's batches are not those of the run that wrote its checkpoint (:class:`ResumableBatches`);
+    its text completes "written by a run with ..." (:func:`fit_resuming` says which file and what to do)."""
+
+
+def digest(items: Iterable[object]) -> str:
+    """A short hexadecimal digest (12 digits) of ``items`` in order (their ``str``), to tell one list from another."""
+    hasher = hashlib.sha1()
+    for item in items:
+        hasher.update(str(item).encode() + b"\0")
+    return hasher.hexdigest()[:12]
+
+
+def rng_state() -> dict[str, torch.Tensor]:
+    """torch's global random state (the CPU's and, when there is one, the current GPU's): what dropout draws from."""
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor]) -> None:
+    """Restore what :func:`rng_state` returned (a GPU's state only where this process has a GPU)."""
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+class ResumableBatches:
+    """A trainer's batches (Lightning's train dataloader, an iterable) drawn from ``(seed, epoch)`` alone, resumable
+    mid-epoch: a run killed and run again trains on exactly the batches, and draws exactly the dropout masks, of an
+    uninterrupted run.
+
+    A subclass gives :meth:`epoch_length` (the current epoch's batches), :meth:`identity` (what makes the batches
+    what they are: data, batch size, seed) and an ``__iter__`` that starts at :meth:`first_batch`. The training
+    module sets :attr:`epoch` when an epoch starts and calls :meth:`mark_done` in ``training_step`` (before any
+    checkpoint of that step: Lightning's checkpoint callbacks run before the module's ``on_train_batch_end``).
+
+    Lightning stores :meth:`state_dict` in its checkpoints (the fit loop saves its train dataloader's state):
+    the epoch, the batches of it trained on, :meth:`identity` and torch's random state at that moment. After
+    :meth:`load_state_dict` the next iteration starts the interrupted epoch at its first batch not yet trained on
+    (the batch prefetched before the interruption is not lost), or the next epoch when the interrupted one was
+    complete; a state whose :meth:`identity` differs is refused (:class:`OtherTrainingData`).
+    """
+
+    seed: int
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.epoch, self.done = 0, 0
+        self._resume_at: tuple[int, int] | None = None  # (epoch, batches done) of a loaded state, until iterated
+
+    def epoch_length(self) -> int:
+        """The number of batches of the current epoch."""
+        raise NotImplementedError
+
+    def identity(self) -> dict[str, int | str]:
+        """What the batches are made of, by name (e.g. ``"batch size"``: 8), for refusing a state of other batches."""
+        raise NotImplementedError
+
+    def mark_done(self) -> None:
+        """Record that one more batch of the current epoch has been trained on.
+
+        Counted here rather than taken from Lightning's batch index, which goes on from the interrupted epoch's
+        count when a run resumes right after an epoch's last batch.
+        """
+        self.done += 1
+
+    def first_batch(self) -> int:
+        """The current epoch's batch an iteration starts from: 0, or after :meth:`load_state_dict` the first batch
+        of the interrupted epoch not yet trained on (moving :attr:`epoch` on when that epoch was complete)."""
+        resume, self._resume_at = self._resume_at, None
+        start = 0
+        if resume is not None and resume[0] == self.epoch:  # else Lightning has begun a later epoch already
+            start = resume[1]
+            if start >= self.epoch_length():  # interrupted right after an epoch's last batch: the next epoch
+                self.epoch, start = self.epoch + 1, 0
+        self.done = start
+        return start
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "done": self.done, "identity": self.identity(), "rng": rng_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        # a state saved before the identity and random state were stored has neither: it resumes as it did then
+        for name, then in (state.get("identity") or {}).items():
+            now = self.identity().get(name)
+            if now != then:
+                raise OtherTrainingData(f"another {name} ({then} then, {now} now)")
+        self.epoch = int(state["epoch"])
+        self._resume_at = (self.epoch, int(state["done"]))
+        if "rng" in state:
+            set_rng_state(state["rng"])
 
 
 def warmup_cosine(

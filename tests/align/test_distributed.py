@@ -191,7 +191,7 @@ def test_batches_resume_per_rank_and_reject_an_uneven_global_batch():
     interrupted = EpochBatches(data, 4, seed=1, rank=1, world_size=2)
     iterator = iter(interrupted)
     next(iterator), next(iterator)
-    interrupted.mark_done(2)
+    interrupted.mark_done(), interrupted.mark_done()
     resumed = EpochBatches(data, 4, seed=1, rank=1, world_size=2)
     resumed.load_state_dict(interrupted.state_dict())
     assert [b["index"].tolist() for b in resumed] == [b["index"].tolist() for b in whole[2:]]

@@ -7,7 +7,15 @@ import numpy as np
 import torch
 
 from songalign.corpus.records import Note, Song, Word
-from songalign.transcribe.data import FRAME_SECONDS, SILENCE, collate, cut_clip, cut_clips, song_targets
+from songalign.transcribe.data import (
+    FRAME_SECONDS,
+    SILENCE,
+    clip_windows,
+    collate,
+    cut_clip,
+    cut_clips,
+    song_targets,
+)
 from songalign.transcribe.symbols import SPACE_INDEX, encode
 
 
@@ -42,7 +50,16 @@ def test_clips_cover_the_song_from_an_offset_and_drop_short_ones():
     targets = song_targets(song(), torch.zeros(2, 80, 200))
     clips = cut_clips(targets, 100, offset=30)
     assert [c.mel.shape[-1] for c in clips] == [100, 70]  # frames 0-30 are under a second: left out
+    assert clip_windows(200, 100, offset=30) == [(30, 100), (130, 70)]
     batch = collate(clips)
     assert batch.mel.shape == (2, 2, 80, 100) and batch.lengths.tolist() == [100, 70]
     assert (batch.mel[1, ..., 70:] == SILENCE).all() and (batch.pitch[1, 70:] == 128).all()
     assert batch.token_lengths.sum() == len(batch.tokens)
+
+
+def test_clip_windows_start_at_the_offset_modulo_the_clip_and_end_at_the_song_s_end():
+    # 1 s is 62.5 frames: a window of 62 frames is left out, one of 63 kept
+    assert clip_windows(700, 250, offset=0) == [(0, 250), (250, 250), (500, 200)]
+    assert clip_windows(700, 250, offset=563) == [(0, 63), (63, 250), (313, 250), (563, 137)]  # 563 % 250 = 63
+    assert clip_windows(562, 250, offset=0) == [(0, 250), (250, 250)]  # the last 62 frames: under a second
+    assert clip_windows(40, 250) == []

@@ -1,30 +1,43 @@
 """Training the transcriber from a recipe: a run folder with a model folder and card, the joint loss's
-terms, early stopping's best epoch kept, and a run that resumes where it stopped."""
+terms, early stopping's best epoch kept, and a run that resumes where it stopped: a run SIGKILLed mid-epoch and
+run again ends with exactly the weights of an uninterrupted run."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from safetensors.torch import load_file
 
+import songalign
 from songalign.audio.cache import FeatureCache
 from songalign.checkpoint import read_card
+from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.prepare import prepare_corpus
 from songalign.corpus.segmenter import SplitConfig
 from songalign.corpus.synth import synthesize_corpus
-from songalign.errors import SongalignError
-from songalign.runs import read_metrics, recipe_path
+from songalign.errors import SkipReport, SongalignError
+from songalign.runs import OtherTrainingData, read_metrics, recipe_path
 from songalign.transcribe.data import collate, cut_clips
 from songalign.transcribe.model import Transcriber
 from songalign.transcribe.testing import TINY_NETWORK, save_tiny_transcriber, tiny_overrides
 from songalign.transcribe.train import (
+    ClipBatches,
     LossWeights,
     TranscribeRecipe,
     cached_song_features,
     load_recipe,
+    load_targets,
     song_targets,
+    split_songs,
     train,
     transcription_loss,
 )
@@ -182,3 +195,180 @@ def test_the_authors_code_settings_the_paper_recipe_lists_all_load():
     assert authors.train.amsgrad is True and authors.train.grad_clip is None
     assert authors.loss.pitched_class_weight == 2 and authors.decode.lm_weights == "authors"
     assert authors.decode.note_rule == "pitch_changes" and authors.model.channel_order == "vocals_first"
+
+
+# -- resuming exactly -------------------------------------------------------------------------------------
+
+# The corpus's 2 training songs (954 and 938 frames) give 8 clips of 250 frames in each of epochs 0-3 (epoch 4:
+# 10, as the windows' offset moves), so 4 batches of 2 an epoch; the lyrics network's dropout (0.1) draws from
+# torch's random state at every step.
+RESUMABLE = ["data.clip_frames=250", "train.batch_size=2", "train.epochs=3", "train.min_epochs=1", "train.seed=5"]
+
+SIGKILLED_RUN = """
+import json, os, signal, sys
+from lightning.pytorch import Callback
+from songalign.runs import recipe_path
+from songalign.transcribe.train import load_recipe, train
+overrides, kill_step = json.loads(sys.argv[1])
+
+class SigkillAt(Callback):
+    # checkpoint callbacks run last: at the start of step kill_step + 1 the checkpoint of step kill_step is written
+    def on_train_batch_start(self, trainer, module, batch, batch_index):
+        if trainer.global_step == kill_step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+train(load_recipe(recipe_path("alt_small"), overrides), progress=False, callbacks=[SigkillAt()])
+"""
+
+
+def run_killed(overrides: list[str], kill_step: int) -> None:
+    """Train in a subprocess that SIGKILLs itself as step ``kill_step`` + 1 (counting from 1) begins."""
+    source = str(Path(songalign.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", SIGKILLED_RUN, json.dumps([overrides, kill_step])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+
+
+def final_weights(run: Path) -> dict[str, torch.Tensor]:
+    """The weights at the end of training (``last.ckpt``; the model folder holds the best epoch's)."""
+    return torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    # Both runs do the same float operations in the same order on the same CPU kernels (deterministic Lightning,
+    # one thread), so equality is bitwise; the interrupted run of today's trainer differed by up to 4e-3.
+    assert a.keys() == b.keys()
+    different = [key for key in a if not torch.equal(a[key], b[key])]
+    assert not different, f"{len(different)} of {len(a)} tensors differ, e.g. {different[0]}"
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(corpus, tmp_path_factory):
+    run = tmp_path_factory.mktemp("uninterrupted") / "run"
+    folder = train(recipe(corpus, run, *RESUMABLE), progress=False)
+    return run, folder
+
+
+# With a checkpoint every 3 steps, killed as step 7 begins (step 6 done), the last checkpoint is step 6: epoch 1, 2
+# of its 4 batches trained (mid-epoch; step 7 is lost and trained again). With one every 2 steps, killed as step 5
+# begins the last checkpoint is step 4: epoch 0's last batch, before epoch 0's validation; that run, run again
+# and killed as step 8 begins, leaves step 6's: mid-epoch 1 of a run that resumed at an epoch's end.
+@pytest.mark.parametrize(
+    ("every", "kills"), [(3, [(6, 1, 2)]), (2, [(4, 0, 4), (7, 1, 2)])], ids=["mid-epoch", "epoch-end-then-mid-epoch"]
+)
+def test_a_run_sigkilled_mid_epoch_resumes_to_exactly_the_uninterrupted_weights(
+    corpus, uninterrupted, tmp_path, every, kills
+):
+    clean_run, clean_folder = uninterrupted
+    run = tmp_path / "run"
+    overrides = [f"data.corpus={corpus}", f"out={run}", *TINY, *RESUMABLE, f"train.checkpoint_every={every}"]
+    for kill_step, epoch, done in kills:
+        run_killed(overrides, kill_step)
+        checkpoint = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+        assert checkpoint["global_step"] == kill_step // every * every
+        (position,) = checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"]
+        assert (position["epoch"], position["done"]) == (epoch, done)
+        assert not (run / "model").exists()
+
+    resumed = train(recipe(corpus, run, *RESUMABLE, f"train.checkpoint_every={every}"), progress=False)
+    assert_same_weights(final_weights(clean_run), final_weights(run))
+    # the model folder holds the best epoch's weights: every epoch was validated, once
+    assert_same_weights(load_file(clean_folder / "model.safetensors"), load_file(resumed / "model.safetensors"))
+    assert read_card(resumed)["evaluation"]["best_val/wer"] == read_card(clean_folder)["evaluation"]["best_val/wer"]
+    rows = read_metrics(run / "logs")
+    steps = [int(r["step"]) for r in rows if r.get("train/loss_step")]
+    if len(kills) == 1:  # resumed after an epoch's last batch, Lightning logs that epoch's steps one step early
+        assert steps == list(range(12))  # 3 epochs of 4 batches, each trained once in the joined history
+    # an epoch validated after the checkpoint its run was killed from is validated again on resuming: the same
+    validated = {(r["epoch"], r["val/wer"]) for r in rows if r.get("val/wer")}
+    clean = {(r["epoch"], r["val/wer"]) for r in read_metrics(clean_run / "logs") if r.get("val/wer")}
+    assert validated == clean and len(clean) == 3
+
+
+def test_another_seed_gives_other_weights(corpus, uninterrupted, tmp_path):
+    # so that the resume test can fail: the weights depend on the batches' order and the dropout masks
+    train(recipe(corpus, tmp_path / "run", *RESUMABLE, "train.seed=6"), progress=False)
+    a, b = final_weights(uninterrupted[0]), final_weights(tmp_path / "run")
+    assert any(not torch.equal(a[key], b[key]) for key in a)
+
+
+def test_a_checkpoint_of_other_batches_is_refused_in_one_sentence(corpus, uninterrupted, tmp_path):
+    run = tmp_path / "run"
+    run_killed([f"data.corpus={corpus}", f"out={run}", *TINY, *RESUMABLE, "train.checkpoint_every=3"], 6)
+    with pytest.raises(SongalignError) as refused:
+        train(recipe(corpus, run, *RESUMABLE, "train.batch_size=4"), progress=False)
+    assert str(refused.value) == (
+        f"{run / 'checkpoints' / 'last.ckpt'} was written by a run with another batch size (2 then, 4 now), so the "
+        "run cannot resume from it; train into another folder (out=...) or delete the checkpoint to train this run "
+        "from its start"
+    )
+
+
+def training_songs(corpus):
+    config = recipe(corpus, "unused").model
+    songs = split_songs(CorpusManifest.load(corpus), "train")
+    cache = FeatureCache(corpus / ".cache" / "transcribe")
+    return load_targets(songs, config, cache, SkipReport(), need_notes=True)
+
+
+def batch_tokens(batches) -> list[list[int]]:
+    return [batch.tokens.tolist() + batch.lengths.tolist() for batch in batches]
+
+
+def test_clip_batches_resume_at_the_first_batch_not_trained_on_and_after_a_complete_epoch(corpus):
+    songs = training_songs(corpus)
+    whole = ClipBatches(songs, 250, 2, seed=5)
+    whole.epoch = 1
+    epoch_1 = batch_tokens(whole)
+    whole.epoch = 2
+    epoch_2 = batch_tokens(whole)
+    assert len(epoch_1) == 4 and epoch_1 != epoch_2
+
+    interrupted = ClipBatches(songs, 250, 2, seed=5)
+    interrupted.epoch = 1
+    iterator = iter(interrupted)
+    next(iterator), next(iterator), next(iterator)  # the third batch is prefetched, not trained on
+    interrupted.mark_done(), interrupted.mark_done()
+    resumed = ClipBatches(songs, 250, 2, seed=5)
+    resumed.load_state_dict(interrupted.state_dict())
+    assert resumed.epoch == 1 and batch_tokens(resumed) == epoch_1[2:]
+
+    interrupted.mark_done(), interrupted.mark_done()  # the epoch's last batch trained: the next iteration is epoch 2's
+    resumed = ClipBatches(songs, 250, 2, seed=5)
+    resumed.load_state_dict(interrupted.state_dict())
+    assert batch_tokens(resumed) == epoch_2 and resumed.epoch == 2
+
+
+def test_clip_batches_restore_torch_s_random_state(corpus):
+    songs = training_songs(corpus)
+    torch.manual_seed(11)
+    state = ClipBatches(songs, 250, 2, seed=5).state_dict()
+    expected = torch.rand(3)
+    torch.manual_seed(12)
+    ClipBatches(songs, 250, 2, seed=5).load_state_dict(state)
+    assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize(
+    ("change", "sentence"),
+    [
+        ({"clip_frames": 300}, "another clip length (data.clip_frames) (250 then, 300 now)"),
+        ({"seed": 6}, "another seed (5 then, 6 now)"),
+        ({"songs": 1}, "another set of training songs"),
+    ],
+)
+def test_clip_batches_refuse_the_state_of_other_batches(corpus, change, sentence):
+    songs = training_songs(corpus)
+    state = ClipBatches(songs, 250, 2, seed=5).state_dict()
+    other = ClipBatches(
+        songs[: change.get("songs", len(songs))], change.get("clip_frames", 250), 2, seed=change.get("seed", 5)
+    )
+    with pytest.raises(OtherTrainingData, match="^" + re.escape(sentence)):
+        other.load_state_dict(state)
+    assert other._resume_at is None and other.epoch == 0  # nothing of the refused state was taken

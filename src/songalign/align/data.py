@@ -28,6 +28,7 @@ from songalign.checkpoint import module_digest
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Segment
 from songalign.errors import BadInputError, SkipReport, SongalignError
+from songalign.runs import ResumableBatches
 
 Target = Literal["caption", "lyrics", "description"]
 
@@ -263,7 +264,7 @@ def build_pairs(
     return PairedSet(kept, texts, audio, text_embeddings(model, texts, cache), tower_outputs)
 
 
-class EpochBatches:
+class EpochBatches(ResumableBatches):
     """Batches of pairs, reshuffled each epoch from ``(seed, epoch)`` — resumable mid-epoch, and rank-aware.
 
     Each batch is ``{"features": (b, *feature_shape), "text": (b, d_t), "index": (b,), "offset": int,
@@ -281,17 +282,15 @@ class EpochBatches:
     ``batch_size`` must be a multiple of ``W``. ``len()`` counts steps, the same on every rank.
 
     The training module sets :attr:`epoch` when an epoch starts, its rank with :meth:`shard`, and
-    calls :meth:`mark_done` after each optimiser step. Lightning stores :meth:`state_dict` in its
-    checkpoints; after :meth:`load_state_dict` the next iteration replays the interrupted epoch's
-    permutation from the first batch not yet trained on, so a resumed run sees exactly the batches
-    an uninterrupted one would (the batch prefetched before the interruption is not lost). The
-    state counts global steps, so a run may resume on another number of processes.
+    calls :meth:`mark_done` after each optimiser step; resuming mid-epoch is
+    :class:`~songalign.runs.ResumableBatches`'s (a resumed run sees exactly the batches an
+    uninterrupted one would; a checkpoint of other pairs, batch size or seed is refused). The state
+    counts global steps, so a run may resume on another number of processes.
     """
 
     def __init__(self, data: PairedSet, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
-        self.data, self.batch_size, self.seed = data, batch_size, seed
-        self.epoch, self.done = 0, 0
-        self._resume_from: int | None = None
+        super().__init__(seed)
+        self.data, self.batch_size = data, batch_size
         self.shard(rank, world_size)
 
     def shard(self, rank: int, world_size: int) -> None:
@@ -325,9 +324,11 @@ class EpochBatches:
         full, tail = divmod(len(self.data), self.batch_size)
         return full + (tail >= self.world_size)  # a tail too small to give every rank a row is left out
 
-    def mark_done(self, batches: int) -> None:
-        """Record that ``batches`` batches of the current epoch have been trained on."""
-        self.done = batches
+    def epoch_length(self) -> int:
+        return len(self)
+
+    def identity(self) -> dict[str, int | str]:
+        return {"number of training pairs": len(self.data), "batch size": self.batch_size, "seed": self.seed}
 
     def global_batch(self, order: torch.Tensor, batch_index: int) -> torch.Tensor:
         """Rows of :class:`PairedSet` in step ``batch_index``'s global batch, given the epoch's permutation."""
@@ -339,11 +340,7 @@ class EpochBatches:
         return torch.randperm(len(self.data), generator=generator)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        start = self._resume_from or 0
-        self._resume_from = None
-        if start >= len(self):  # interrupted right after an epoch's last batch: go on with the next epoch
-            self.epoch, start = self.epoch + 1, 0
-        self.done = start
+        start = self.first_batch()
         order = self.epoch_order()
         for batch_index in range(start, len(self)):
             rows = self.global_batch(order, batch_index)
@@ -357,10 +354,3 @@ class EpochBatches:
                 "offset": offset,
                 "rows": len(rows),
             }
-
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "done": self.done}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch = int(state["epoch"])
-        self._resume_from = int(state["done"])

@@ -236,7 +236,7 @@ class AlignModule(L.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_index: int) -> torch.Tensor:
         # Marked here, not in on_train_batch_end: checkpoint callbacks run before the module's hook,
         # and a checkpoint written after this batch's optimiser step must count the batch as done.
-        self.batches.mark_done(batch_index + 1)
+        self.batches.mark_done()
         features = batch["features"]
         if self.recipe.train.augment is not None:
             features = augment_rows(features, self.recipe.train, self.global_step, batch["offset"])
@@ -363,6 +363,7 @@ def train(
         precision=settings.precision,
         grad_clip=settings.grad_clip,
         checkpoint_every=settings.checkpoint_every,
+        batches=batches,
         callbacks=callbacks or [],
         progress=progress,
         devices=devices,

@@ -236,7 +236,7 @@ class CaptionModule(L.LightningModule):
         self.batches.epoch = self.current_epoch
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_index: int) -> torch.Tensor:
-        self.batches.mark_done(batch_index + 1)  # see songalign.align.train: before any checkpoint of this step
+        self.batches.mark_done()  # see songalign.align.train: before any checkpoint of this step
         losses = self._step(batch)
         size = len(batch["index"])
         self.log("train/loss", losses["loss"], on_step=True, on_epoch=True, prog_bar=True, batch_size=size)
@@ -358,6 +358,7 @@ def train(recipe: CaptionRecipe, *, progress: bool = True, callbacks: list[L.Cal
         precision=settings.precision,
         grad_clip=settings.grad_clip,
         checkpoint_every=settings.checkpoint_every,
+        batches=batches,
         callbacks=[*checkpoints, *(callbacks or [])],
         progress=progress,
     )

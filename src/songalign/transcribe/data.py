@@ -171,18 +171,24 @@ def cut_clip(song: SongTargets, start: int, clip_frames: int) -> Clip:
     return Clip(mel, pitch, onset, tokens)
 
 
-def cut_clips(song: SongTargets, clip_frames: int = 1000, offset: int = 0) -> list[Clip]:
-    """Consecutive windows of ``clip_frames`` covering ``song`` from frame ``offset % clip_frames`` on
-    (the frames before it form a first, shorter window); windows shorter than a second are left out."""
+def clip_windows(frames: int, clip_frames: int = 1000, offset: int = 0) -> list[tuple[int, int]]:
+    """``(start, length)`` in frames of the consecutive windows of ``clip_frames`` covering a song of ``frames``
+    frames from frame ``offset % clip_frames`` on (the frames before it form a first, shorter window; the last
+    window is cut at the song's end); windows shorter than a second are left out."""
     offset = offset % clip_frames
-    starts = ([0] if offset else []) + list(range(offset, song.frames, clip_frames))
-    clips = []
+    starts = ([0] if offset else []) + list(range(offset, frames, clip_frames))
+    windows = []
     for index, start in enumerate(starts):
         length = (starts[index + 1] - start) if index + 1 < len(starts) else clip_frames
-        clip = cut_clip(song, start, length)
-        if clip.mel.shape[-1] * FRAME_SECONDS >= 1.0:
-            clips.append(clip)
-    return clips
+        length = min(frames, start + length) - start
+        if length * FRAME_SECONDS >= 1.0:
+            windows.append((start, length))
+    return windows
+
+
+def cut_clips(song: SongTargets, clip_frames: int = 1000, offset: int = 0) -> list[Clip]:
+    """The clips of ``song``'s :func:`clip_windows`."""
+    return [cut_clip(song, start, length) for start, length in clip_windows(song.frames, clip_frames, offset)]
 
 
 @dataclass

@@ -17,8 +17,11 @@ decoding of the validation songs, whole; the framewise pitch error for a ``pitch
 improved for ``patience`` epochs (never before ``min_epochs``: a CTC model emits nothing for its first
 epochs), and the model folder holds the best epoch's weights (the later one on a tie).
 
-A run folder holds ``recipe.yaml``, ``checkpoints/last.ckpt`` (resumable: re-running the recipe into
-the same folder continues from it), ``logs/``, ``loss.png`` and ``model/`` (the model folder, whose
+A run folder holds ``recipe.yaml``, ``checkpoints/last.ckpt`` (written every ``train.checkpoint_every``
+batches and at the end; re-running the recipe into the same folder continues from it and ends with exactly
+the weights of an uninterrupted run, even when the run was killed mid-epoch: :class:`ClipBatches` resume at
+the first batch not trained on, with torch's random state, and a checkpoint of other training songs, clip
+length, batch size or seed is refused in one sentence), ``logs/``, ``loss.png`` and ``model/`` (the model folder, whose
 card lists the corpus's splits and the songs the weights were fitted on; a lyrics model's folder also
 holds ``lm.arpa``, the decoder's word n-gram LM of order ``decode.lm_order``, built from those songs'
 lyric lines only, so that no scored song's lyrics are in it).
@@ -44,12 +47,15 @@ from songalign.corpus.records import Song
 from songalign.errors import SKIPPED_FILE, SkipReport, SongalignError
 from songalign.runs import (
     BatchSize,
+    CheckpointEvery,
     Curve,
     Epochs,
     GradClip,
     LearningRate,
+    ResumableBatches,
     TrainingSettings,
     WarmupSteps,
+    digest,
     fit_resuming,
     make_trainer,
     plot_curves,
@@ -62,8 +68,9 @@ from songalign.transcribe.data import (
     FEATURES,
     Batch,
     SongTargets,
+    clip_windows,
     collate,
-    cut_clips,
+    cut_clip,
     features,
     song_targets,
 )
@@ -108,6 +115,7 @@ class TranscribeTrainSettings(TrainingSettings):
     lr: LearningRate = 5e-4
     warmup_steps: WarmupSteps = 100
     grad_clip: GradClip = 5.0
+    checkpoint_every: CheckpointEvery = 20
     eps: float = Field(1e-8, gt=0)
     amsgrad: bool = Field(False, description="Adam's AMSGrad variant (the paper: plain Adam; the authors' code: true)")
     patience: int = Field(10, gt=0, description="epochs without a better validation WER before stopping")
@@ -240,28 +248,49 @@ def transcription_loss(
 # -- Lightning ------------------------------------------------------------------------------------------
 
 
-class ClipBatches:
-    """The training clips of one epoch, in batches: windows start at an offset that moves each epoch
-    (``epoch · 0.618 · clip_frames``), shuffled by ``(seed, epoch)``; deterministic, so a resumed run replays
-    the same batches. Lightning reads it as its train dataloader (an iterable of :class:`Batch`)."""
+class ClipBatches(ResumableBatches):
+    """The training clips of one epoch, in batches: windows (:func:`~songalign.transcribe.data.clip_windows`) start
+    at an offset that moves each epoch (``epoch · 0.618 · clip_frames``), shuffled by ``(seed, epoch)`` and cut when
+    their batch is drawn. Lightning reads it as its train dataloader (an iterable of :class:`Batch`); a run killed
+    mid-epoch resumes at the first batch it had not trained on, with torch's random state (dropout) as it was
+    (:class:`~songalign.runs.ResumableBatches`).
+
+    It has no ``len()``: epochs differ in their number of clips (the offset moves where songs are cut) and Lightning
+    would cap every epoch at the first epoch's count; each epoch ends where its clips end instead.
+    """
 
     def __init__(self, songs: list[SongTargets], clip_frames: int, batch_size: int, seed: int) -> None:
-        self.songs, self.clip_frames, self.batch_size, self.seed = songs, clip_frames, batch_size, seed
-        self.epoch = 0
+        super().__init__(seed)
+        self.songs, self.clip_frames, self.batch_size = songs, clip_frames, batch_size
 
-    def _clips(self):
+    def epoch_windows(self) -> list[tuple[int, int, int]]:
+        """``(song index, first frame, frames)`` of the current epoch's clips, in the order they are trained on."""
         offset = int(self.epoch * 0.618 * self.clip_frames)
-        clips = [clip for song in self.songs for clip in cut_clips(song, self.clip_frames, offset)]
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(clips))
-        return [clips[i] for i in order]
+        windows = [
+            (index, start, length)
+            for index, song in enumerate(self.songs)
+            for start, length in clip_windows(song.frames, self.clip_frames, offset)
+        ]
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(windows))
+        return [windows[i] for i in order]
 
-    def __len__(self) -> int:
-        return math.ceil(len(self._clips()) / self.batch_size)
+    def epoch_length(self) -> int:
+        return math.ceil(len(self.epoch_windows()) / self.batch_size)
+
+    def identity(self) -> dict[str, int | str]:
+        return {
+            "set of training songs": digest(f"{song.song_id}:{song.frames}" for song in self.songs),
+            "clip length (data.clip_frames)": self.clip_frames,
+            "batch size": self.batch_size,
+            "seed": self.seed,
+        }
 
     def __iter__(self):
-        clips = self._clips()
-        for first in range(0, len(clips), self.batch_size):
-            yield collate(clips[first : first + self.batch_size])
+        start = self.first_batch()
+        windows = self.epoch_windows()
+        for first in range(start * self.batch_size, len(windows), self.batch_size):
+            chosen = windows[first : first + self.batch_size]
+            yield collate([cut_clip(self.songs[song], begin, length) for song, begin, length in chosen])
 
 
 def validation_scores(model: Transcriber, songs: list[SongTargets]) -> dict[str, float]:
@@ -289,6 +318,7 @@ class TranscribeModule(L.LightningModule):
         self.best_score = math.inf
         self.best_epoch = 0
         self.best_state: dict[str, torch.Tensor] | None = None
+        self.validated = 0  # epochs validated (a checkpoint written after an epoch's last batch precedes its validation)
 
     def train_dataloader(self) -> ClipBatches:
         return self.batches
@@ -300,6 +330,7 @@ class TranscribeModule(L.LightningModule):
         self.batches.epoch = self.current_epoch
 
     def training_step(self, batch: Batch, batch_index: int) -> torch.Tensor:
+        self.batches.mark_done()  # here: a checkpoint written after this step counts it done
         loss, terms = transcription_loss(self.model, batch, self.recipe.loss)
         size = len(batch.lengths)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=size)
@@ -307,30 +338,51 @@ class TranscribeModule(L.LightningModule):
             self.log(f"train/{name}", value, on_step=True, on_epoch=False, batch_size=size)
         return loss
 
+    def on_train_start(self) -> None:
+        # A run resumed from a checkpoint written after an epoch's last batch starts at the next epoch: that
+        # epoch's weights are the model's now, so its validation (best epoch, early stopping) is done first.
+        if self.validated < self.current_epoch:
+            scores = self.end_epoch(self.current_epoch - 1)
+            for logger in self.loggers:  # at this step: the interrupted run's log (read_metrics) keeps the steps before
+                logger.log_metrics({**scores, "epoch": self.current_epoch - 1}, step=self.global_step)
+
     def on_train_epoch_end(self) -> None:
-        scores = validation_scores(self.model, self.val) if self.val else {}
-        for name, value in scores.items():
+        for name, value in self.end_epoch(self.current_epoch).items():
             self.log(name, value, prog_bar=True)
-        score = scores.get(self.monitor, -self.current_epoch)  # no validation songs: the last epoch is the best
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        """Validate the model as it is at the end of ``epoch``: keep it when it is the best so far, stop training
+        when the validation score has not improved for ``patience`` epochs. Returns the validation scores."""
+        scores = validation_scores(self.model, self.val) if self.val else {}
+        score = scores.get(self.monitor, -epoch)  # no validation songs: the last epoch is the best
         if score < self.best_score:
-            self.best_epoch = self.current_epoch
+            self.best_epoch = epoch
         if score <= self.best_score:  # a tie goes to the later, longer-trained epoch
             self.best_score = score
             self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+        self.validated = epoch + 1
         settings = self.recipe.train
         # Early stopping, here rather than Lightning's callback: that one, once it has asked to stop before
         # min_epochs, stops at min_epochs even if the model improved in between.
-        waited = self.current_epoch - self.best_epoch
-        if self.val and self.current_epoch + 1 >= settings.min_epochs and waited >= settings.patience:
+        waited = epoch - self.best_epoch
+        if self.val and epoch + 1 >= settings.min_epochs and waited >= settings.patience:
             self.trainer.should_stop = True
+        return scores
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["best"] = {"score": self.best_score, "epoch": self.best_epoch, "state": self.best_state}
+        checkpoint["best"] = {
+            "score": self.best_score,
+            "epoch": self.best_epoch,
+            "state": self.best_state,
+            "validated": self.validated,
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         best = checkpoint.get("best") or {}
         self.best_score, self.best_state = best.get("score", math.inf), best.get("state")
         self.best_epoch = best.get("epoch", 0)
+        # a checkpoint written before this count was kept: no epoch is validated again (as before)
+        self.validated = best.get("validated", math.inf)
 
     def configure_optimizers(self):
         settings = self.recipe.train
@@ -342,8 +394,11 @@ class TranscribeModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": schedule}
 
 
-def train(recipe: TranscribeRecipe, *, progress: bool = True) -> Path:
-    """Train a transcriber from ``recipe`` into its run folder; returns the saved model folder (resumes a run)."""
+def train(recipe: TranscribeRecipe, *, progress: bool = True, callbacks: list[L.Callback] | None = None) -> Path:
+    """Train a transcriber from ``recipe`` into its run folder; returns the saved model folder (resumes a run).
+
+    ``callbacks``: Lightning callbacks added to the trainer's (which writes ``checkpoints/last.ckpt`` every
+    ``train.checkpoint_every`` steps)."""
     settings = recipe.train
     run = start_run(recipe.run_dir, recipe, settings.seed, settings.threads)
     manifest = CorpusManifest.load(recipe.data.corpus)
@@ -376,7 +431,8 @@ def train(recipe: TranscribeRecipe, *, progress: bool = True) -> Path:
         precision=settings.precision,
         grad_clip=settings.grad_clip,
         checkpoint_every=settings.checkpoint_every,
-        callbacks=[],
+        batches=batches,
+        callbacks=callbacks or [],
         progress=progress,
     )
     metrics = fit_resuming(trainer, module, run)
