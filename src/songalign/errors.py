@@ -52,6 +52,16 @@ class BadInputError(SongalignError):
         super().__init__(f"{self.path}: {problem}")
 
 
+def refused_global(error: BaseException) -> str | None:
+    """The global a ``torch.load(weights_only=True)`` refused (``"builtins.open"``), from its error's text
+    (``Unsupported global: GLOBAL module.name``); None when the error is about something else (a damaged file).
+
+    Such a refusal means the pickle would have called or built that object: code that was not run.
+    """
+    refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+    return refused.group(1) if refused else None
+
+
 class UnknownNameError(SongalignError, KeyError):
     """A name that a registry (or another lookup by name) does not hold; the message lists the choices.
 

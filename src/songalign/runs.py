@@ -26,7 +26,6 @@ import hashlib
 import logging
 import math
 import pickle
-import re
 import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -41,7 +40,7 @@ from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from songalign.errors import SongalignError, first_validation_problem
+from songalign.errors import SongalignError, first_validation_problem, refused_global
 
 log = logging.getLogger("songalign")
 
@@ -385,8 +384,8 @@ def check_resumable(checkpoint: Path) -> None:
     try:
         torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(checkpoint))
     except pickle.UnpicklingError as error:
-        called = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
-        what = f"a call to {called.group(1)}" if called else "something other than tensors and training state"
+        called = refused_global(error)
+        what = f"a call to {called}" if called else "something other than tensors and training state"
         raise SongalignError(
             f"{checkpoint} is not a checkpoint that loads without running code (it holds {what}), so it was not "
             "loaded; delete it to train the run from its start, and resume only from checkpoints your runs wrote"
