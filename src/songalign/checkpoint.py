@@ -96,6 +96,15 @@ def files_digest(paths: Iterable[str | Path]) -> str:
     return digest.hexdigest()[:16]
 
 
+def versioned_digest(digest: str, processing: str) -> str:
+    """16 hex digits of SHA-256 over a weights ``digest`` (:func:`files_digest`) and ``processing``, the name
+    and version of the code that makes outputs from those weights (``"spleeter 2stems port 1"``): a port's
+    identity for caches of its outputs, which changes when either the weights or the processing do."""
+    import hashlib
+
+    return hashlib.sha256(f"{digest}|{processing}".encode()).hexdigest()[:16]
+
+
 def cached_state(
     path: Path, convert: Callable[[], dict[str, torch.Tensor]], *, source: str, digest: str
 ) -> dict[str, torch.Tensor]:

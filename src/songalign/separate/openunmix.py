@@ -8,18 +8,27 @@ pairs (:func:`~songalign.separate.separate_channels`); the accompaniment is the 
 
 from __future__ import annotations
 
-import hashlib
+import importlib.metadata
 import importlib.util
 from pathlib import Path
 
 import numpy as np
 
+from songalign.checkpoint import files_digest, versioned_digest
 from songalign.errors import BadInputError, SongalignError
 from songalign.separate import Stems, separate_channels
 
+PORT_VERSION = 1
+"""The version of this wrapper's processing (vocals target only, no Wiener iterations, the accompaniment as
+the pair minus its vocals, resampling to the model's rate): bump it when that changes. Folded with the
+model folder's files and the installed ``openunmix`` version into :attr:`OpenUnmixSeparator.digest`."""
+
 
 class OpenUnmixSeparator:
-    """The stems of audio by the open-unmix vocals model saved in the folder ``model``, loaded at the first song."""
+    """The stems of audio by the open-unmix vocals model saved in the folder ``model``, loaded at the first song.
+
+    ``digest``: SHA-256 over the folder's ``.pth`` and ``.json`` files (sorted by path), this wrapper's
+    :data:`PORT_VERSION` and the ``openunmix`` package's version (16 hex digits)."""
 
     def __init__(self, model: str | Path | None = None) -> None:
         if importlib.util.find_spec("openunmix") is None:
@@ -32,11 +41,12 @@ class OpenUnmixSeparator:
         weights = sorted(self.folder.glob("*.pth")) if self.folder.is_dir() else []
         if not weights:
             raise BadInputError(self.folder, "is not an open-unmix model folder; give the folder holding vocals.pth")
-        digest = hashlib.sha256()
-        for path in sorted([*weights, *self.folder.glob("*.json")]):
-            with open(path, "rb") as handle:
-                digest.update(hashlib.file_digest(handle, "sha256").digest())
-        self.digest = digest.hexdigest()[:16]
+        try:
+            package = importlib.metadata.version("openunmix")
+        except importlib.metadata.PackageNotFoundError:  # importable without metadata (a source checkout)
+            package = "unknown"
+        processing = f"open-unmix wrapper {PORT_VERSION}, openunmix {package}"
+        self.digest = versioned_digest(files_digest(sorted([*weights, *self.folder.glob("*.json")])), processing)
         self._separator = None
 
     def separate(self, audio: np.ndarray, sample_rate: int) -> Stems:
@@ -46,9 +56,10 @@ class OpenUnmixSeparator:
         from openunmix import utils as umx_utils
 
         if self._separator is None:
-            self._separator = umx_utils.load_separator(
-                str(self.folder), targets=["vocals"], niter=0, pretrained=True, device="cpu"
-            )
+            with torch.random.fork_rng(devices=[]):  # its modules draw initial weights before loading them
+                self._separator = umx_utils.load_separator(
+                    str(self.folder), targets=["vocals"], niter=0, pretrained=True, device="cpu"
+                )
 
         def pairs(stereo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             with torch.inference_mode():

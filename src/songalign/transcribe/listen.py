@@ -52,7 +52,7 @@ from songalign.checkpoint import cache_root
 from songalign.corpus.aligners import AlignedLyrics
 from songalign.corpus.records import Song
 from songalign.errors import BadInputError, SkipReport, SongalignError
-from songalign.separate import SEPARATORS, Separator
+from songalign.separate import SEPARATORS, Separator, build_separator, registered_separator, separator_source
 from songalign.transcribe.data import VocalSource
 from songalign.transcribe.symbols import SAMPLE_RATE
 
@@ -133,26 +133,14 @@ SEPARATED_FOLDER = "separated"
 @lru_cache(maxsize=4)
 def separator(name: str, model: str) -> Separator:
     """The separator registered as ``name`` in :data:`songalign.separate.SEPARATORS`, built on ``model`` (``""``:
-    its default weights) once per process (a song after the first reuses its weights)."""
-    return SEPARATORS[name](model or None)
-
-
-def registered_separator(source: str) -> tuple[str, str] | None:
-    """``(name, model)`` when the vocal source ``source`` is ``NAME:MODEL`` or ``NAME`` with ``NAME`` registered
-    in :data:`songalign.separate.SEPARATORS`; None for ``mix``, ``stem``, folders and files."""
-    name, _, model = str(source).partition(":")
-    return (name, model) if name in SEPARATORS else None
-
-
-def separator_source(source: str | Path) -> tuple[str, str]:
-    """``(name, model)`` of the separator a vocal source names: a registered ``NAME[:MODEL]``, else an open-unmix
-    vocals model folder (``("open-unmix", FOLDER)``)."""
-    return registered_separator(str(source)) or ("open-unmix", str(Path(source)))
+    its default weights) by :func:`songalign.separate.build_separator` once per process (a song after the first
+    reuses its weights). A vocal source's ``(name, model)`` is :func:`songalign.separate.separator_source`'s."""
+    return build_separator(f"{name}:{model}" if model else name)
 
 
 def separator_card(source: VocalSource) -> dict[str, str]:
     """What a model card records of the separator behind the vocal channel ``source``: ``{"name", "model",
-    "digest"}`` (the digest of its weights, :attr:`songalign.separate.Separator.digest`); ``{}`` for ``mix``,
+    "digest"}`` (the digest of its weights and processing, :attr:`songalign.separate.Separator.digest`); ``{}`` for ``mix``,
     ``stem`` and stem files."""
     if source in ("mix", "stem") or (registered_separator(source) is None and Path(source).is_file()):
         return {}
@@ -162,7 +150,8 @@ def separator_card(source: VocalSource) -> dict[str, str]:
 
 def separation_key(name: str, digest: str, audio: str | Path | np.ndarray) -> str:
     """The separation cache's key (64 hex digits): SHA-256 over the audio's digest, the separator's name and its
-    weights' ``digest``, and what is kept (the vocals, mono, at the transcriber's rate).
+    ``digest`` (:attr:`songalign.separate.Separator.digest`: its weights and the version of its processing, so a
+    changed port separates again), and what is kept (the vocals, mono, at the transcriber's rate).
 
     ``audio`` is the song's file, whose digest is the SHA-256 of its bytes (known before anything is decoded,
     the same whatever decoder or resampler reads it, kept when the file is renamed or moved), or a 16 kHz
