@@ -119,7 +119,7 @@ def test_a_bad_aligner_fails_at_once_naming_the_option(tmp_path, aligner):
     with pytest.raises(SongalignError, match=r"mode 'pitch', which writes no lyrics; give one trained with mode"):
         read_folder(src, SkipReport(), aligner=pitch_only)
     separated = save_transcriber(tmp_path / "separated", vocals=str(tmp_path / "no-separator"))
-    with pytest.raises(SongalignError, match=r"hears vocals separated by .*no-separator, which is not a folder"):
+    with pytest.raises(SongalignError, match=r"^the vocal channel \S+no-separator of option aligner=\S+ is neither"):
         read_folder(src, SkipReport(), aligner=separated)
 
     done = CliRunner().invoke(
@@ -184,3 +184,33 @@ def test_a_registered_aligner_is_chosen_by_name_and_recorded(tmp_path):
     }
     with pytest.raises(SongalignError, match="^unknown lyrics aligner 'nope'; choose one of: ctc, even-spread-test"):
         read_folder(src, SkipReport(), aligner="anything", aligner_kind="nope")
+    with pytest.raises(SongalignError) as raised:  # this aligner hears no vocal channel: said before any song
+        read_folder(src, SkipReport(), aligner="anything", aligner_kind="even-spread-test", aligner_vocals="mix")
+    assert str(raised.value) == (
+        "option aligner_vocals=mix is given, but the lyrics aligner 'even-spread-test' hears no vocal channel; "
+        "leave aligner_vocals out or choose an aligner that takes one (ctc)"
+    )
+
+
+def test_the_aligner_hears_the_vocal_channel_the_reader_option_names(tmp_path):
+    src = write_songs(tmp_path / "songs", seconds=3.0)
+    stems_model = save_transcriber(tmp_path / "stems", mode="multitask", vocals="stem")
+    own, chosen = SkipReport(), SkipReport()
+    list(read_folder(src, own, aligner=stems_model))
+    songs = list(read_folder(src, chosen, aligner=stems_model, aligner_vocals="mix"))
+    (said,) = [e.reason for e in own.entries if "trained on" in e.reason]
+    assert said.startswith("was trained on vocal stems, which plain audio lacks")
+    notes = [e.reason for e in chosen.entries if "trained on" in e.reason]
+    assert notes == ["was trained on vocal stems and now hears a copy of the mix; it may transcribe less well"]
+    assert {song.extra["aligned_by"]["vocals"] for song in songs} == {"mix copy"}
+    with pytest.raises(SongalignError) as raised:  # checked at once, named as the reader's option
+        read_folder(src, SkipReport(), aligner=stems_model, aligner_vocals=str(tmp_path / "nope"))
+    assert str(raised.value).startswith(f"option aligner_vocals={tmp_path / 'nope'} is neither 'mix', 'stem', a ")
+    assert str(raised.value).endswith("; give option aligner_vocals=spleeter, option aligner_vocals=mix, an existing "
+                                      "separator folder or a stem file")  # fmt: skip
+    with pytest.raises(SongalignError) as raised:
+        read_folder(src, SkipReport(), aligner_vocals="spleeter")
+    assert str(raised.value) == (
+        "option aligner_vocals=spleeter chooses what a lyrics aligner hears, but no aligner was given; add --option "
+        "aligner=MODEL_DIR or leave aligner_vocals out"
+    )

@@ -473,7 +473,7 @@ def test_align_and_rank_lyrics_hear_separated_vocals_with_one_warning(models, ha
     assert ranked.exit_code == 0, ranked.output
     assert HalvedVoice.calls == 1  # the song was separated once: rank-lyrics read the cache
     unknown = invoke("transcribe", "align", audio, lyrics, "--model", models["multitask"], "--vocals", "nope")
-    assert isinstance(unknown.exception, SongalignError) and "--vocals is neither 'mix', 'stem'" in str(
+    assert isinstance(unknown.exception, SongalignError) and "--vocals nope is neither 'mix', 'stem'" in str(
         unknown.exception
     )
 
@@ -502,3 +502,17 @@ def test_align_hears_vocals_separated_by_spleeter(models, tmp_path, monkeypatch)
     assert result.exit_code == 0, result.output
     assert "vocals: separated by spleeter" in " ".join(result.output.split())
     assert len(list((tmp_path / "cache" / "separated").rglob("*.npy"))) == 1  # kept for the next run
+
+
+def test_cleanse_warns_once_when_the_reference_hears_another_channel(models, sung_corpus, halved, tmp_path):
+    # the same sentence evaluate prints: a multitask model trained on a mix copy now hears separated vocals
+    result = invoke("transcribe", "cleanse", sung_corpus, "--out", tmp_path / "report.csv", "--model",
+                    models["multitask"], "--vocals", "halved-test", "--max-error", "1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    warning = "was trained on a copy of the mix and now hears vocals separated by halved-test"
+    assert said.count(warning) == 1 and HalvedVoice.calls == 3  # one note, three songs separated
+    own = invoke("transcribe", "cleanse", sung_corpus, "--out", tmp_path / "own.csv", "--model", models["multitask"],
+                 "--max-error", "1")  # fmt: skip
+    assert own.exit_code == 0, own.output
+    assert "was trained on" not in own.output  # its own channel: no note

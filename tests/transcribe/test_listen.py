@@ -7,6 +7,7 @@ model and channel, the one-sentence refusals, and that a heard file is timed ins
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import numpy as np
 import pytest
@@ -22,7 +23,9 @@ from songalign.transcribe.listen import (
     STEM_NOTE,
     CtcLyricsAligner,
     VocalChannel,
+    check_channel,
     check_transcriber,
+    corpus_channel_note,
     hear,
     load_transcriber,
     separate_vocals,
@@ -92,11 +95,13 @@ def test_the_vocal_channel_is_the_option_else_the_model_s_own(models, tmp_path):
     with pytest.raises(SongalignError, match=r"is one vocal stem but 2 audio files were given"):
         VocalChannel.choose(config, str(stem), where="m", files=2)
     with pytest.raises(
-        BadInputError, match=r"--vocals is neither 'mix', 'stem', a separator \(.*spleeter.*\), an open"
+        SongalignError,
+        match=r"^--vocals \S+missing is neither 'mix', 'stem', a registered separator \(.*spleeter.*\), an existing "
+        r"open-unmix model folder nor a vocal stem file; give --vocals spleeter, --vocals mix, ",
     ):
         VocalChannel.choose(config, str(tmp_path / "missing"), where="m")
     own = config.model_copy(update={"vocals": str(tmp_path / "no-separator")})
-    with pytest.raises(SongalignError, match=r"^m hears vocals separated by \S+no-separator, which is not a folder"):
+    with pytest.raises(SongalignError, match=r"^the vocal channel \S+no-separator of m is neither 'mix', 'stem', a"):
         VocalChannel.choose(own, None, where="m")
 
 
@@ -105,7 +110,9 @@ def test_a_separator_folder_without_open_unmix_is_one_sentence(models, tmp_path)
     folder = tmp_path / "umx"
     folder.mkdir()
     config = load_transcriber(models["baseline"]).config
-    with pytest.raises(SongalignError, match=r"is an open-unmix folder, but open-unmix is not installed; pip install"):
+    with pytest.raises(
+        SongalignError, match=r"^--vocals \S+umx cannot be heard: separating vocals needs open-unmix: pip"
+    ):
         VocalChannel.choose(config, str(folder), where="m")
     with pytest.raises(SongalignError, match=r"^separating vocals needs open-unmix: pip install openunmix"):
         SEPARATORS["open-unmix"](folder)
@@ -293,9 +300,45 @@ def test_a_model_hearing_another_channel_than_it_trained_on_says_so_in_one_sente
         "was trained on a copy of the mix and now hears vocals separated by counting-test (digest "
         "00000000000000d1); it may transcribe less well"
     )
-    stem_model = config.model_copy(update={"vocals": "stem"})  # separated vocals stand for the stems it knew
-    assert VocalChannel.choose(stem_model, "counting-test", where="m").note == ""
+    stem_model = config.model_copy(update={"vocals": "stem"})  # it learnt clean voices: a separator's are not those
+    assert VocalChannel.choose(stem_model, "counting-test", where="m").note == (
+        "was trained on vocal stems and now hears vocals separated by counting-test (digest 00000000000000d1); it "
+        "may transcribe less well"
+    )
     assert VocalChannel.choose(stem_model, None, where="m").note == STEM_NOTE  # today's note, unchanged
+
+
+def test_separators_are_compared_by_name_and_weights_not_by_how_they_are_named(counting, models, tmp_path):
+    config = load_transcriber(models["baseline"]).config.model_copy(update={"vocals": "counting-test"})
+    card = {"data": {"vocals": "counting-test", "separator": separator_card("counting-test")}}
+    # the default weights named by their model string: the same digest, the same channel, no warning
+    assert VocalChannel.choose(config, "counting-test:00000000000000d1", where="m", card=card).note == ""
+    assert corpus_channel_note(config, "counting-test:00000000000000d1", card=card) == ""
+    trained_on_folder = config.model_copy(update={"vocals": "counting-test:00000000000000d1"})
+    assert VocalChannel.choose(trained_on_folder, "counting-test", where="m", card=card).note == ""
+    # a model whose card has no digest (an older card) is compared by the MODEL part
+    assert VocalChannel.choose(config, "counting-test", where="m", card={}).note == ""
+    assert VocalChannel.choose(config, "counting-test:00000000000000d2", where="m", card={}).note.startswith(
+        "was trained on vocals separated by counting-test and now hears vocals separated by counting-test:"
+    )
+    stem = write_audio(tmp_path / "voice.wav", 1.0, frequency=440.0)  # a stem file is a clean voice, as stems are
+    assert VocalChannel.choose(config.model_copy(update={"vocals": "stem"}), str(stem), where="m").note == ""
+
+
+def test_a_remedy_that_a_note_suggests_is_said_honestly(counting, models):
+    # a stem-trained model on plain audio is told that separated vocals are nearer its stems than a mix copy,
+    # and hearing them it warns once that they are not stems: the two sentences agree
+    aligner = CtcLyricsAligner(models["multitask"])
+    assert aligner.channel.note == STEM_NOTE
+    report = SkipReport()
+    aligner._loaded(report)
+    (said,) = [entry.reason for entry in report.entries]
+    assert said == (
+        f"{STEM_NOTE} and may align less well; give option aligner_vocals=spleeter (separated vocals, nearer the "
+        "stems it learnt than a mix copy) or a transcriber trained with vocals=spleeter"
+    )
+    following = CtcLyricsAligner(models["multitask"], vocals="counting-test")
+    assert following.channel.note.startswith("was trained on vocal stems and now hears vocals separated by")
 
 
 def test_the_ctc_aligner_hears_separated_vocals_when_asked(counting, models, tmp_path):
@@ -304,7 +347,10 @@ def test_the_ctc_aligner_hears_separated_vocals_when_asked(counting, models, tmp
     report = SkipReport()
     aligned = aligner.align(song, ["oh yeah"], report)
     assert aligned.vocals == "separated by counting-test" and CountingVoice.calls == 1
-    assert [e.reason for e in report.entries] == []  # a stem model hearing separated vocals: no warning
+    assert [e.reason for e in report.entries] == [  # a stem model hearing separated vocals: one warning
+        "was trained on vocal stems and now hears vocals separated by counting-test (digest 00000000000000d1); it "
+        "may transcribe less well"
+    ]
 
 
 def test_the_recipes_hear_spleeter_by_default():
@@ -335,3 +381,127 @@ def test_training_separates_each_song_once_and_its_card_records_the_separator(co
     assert card["data"]["vocals"] == "counting-test"
     assert card["data"]["separator"] == {"name": "counting-test", "model": "", "digest": "00000000000000d1"}
     assert CountingVoice.calls == 2 and len(_entries(counting)) == 2  # one train song, one validation song
+
+
+# -- the channel is checked once, before any song is read ----------------------------------------------------
+
+
+class BrokenSeparator:
+    """A separator that cannot be built here, as Spleeter without its wheel."""
+
+    def __init__(self, model: str | None = None) -> None:
+        raise SongalignError("the broken-test separator needs its weights: pip install broken-test-weights")
+
+
+class UndigestedVoice:
+    """A plugin separator without a ``digest``: nothing tells its weights apart, so nothing of it is cached."""
+
+    calls = 0
+
+    def separate(self, audio, sample_rate):
+        UndigestedVoice.calls += 1
+        audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+        return Stems(0.5 * audio, 0.5 * audio, sample_rate)
+
+
+@pytest.fixture
+def plugins(tmp_path, monkeypatch):
+    from songalign.transcribe.listen import separator
+
+    monkeypatch.setenv("SONGALIGN_CACHE", str(tmp_path / "cache"))
+    SEPARATORS.register("broken-test", BrokenSeparator)
+    SEPARATORS.register("undigested-test", lambda model=None: UndigestedVoice())
+    UndigestedVoice.calls = 0
+    separator.cache_clear()
+    yield tmp_path / "cache"
+    SEPARATORS.unregister("broken-test")
+    SEPARATORS.unregister("undigested-test")
+    separator.cache_clear()
+
+
+BROKEN = "cannot be heard: the broken-test separator needs its weights: pip install broken-test-weights"
+
+
+def two_song_corpus(root):
+    from songalign.corpus.prepare import SplitConfig, prepare_corpus
+    from songalign.corpus.testing import FakeSong, write_jamendo_corpus
+
+    songs = [FakeSong(name, [[("la la la", 1.0, 3.0), ("oh oh", 4.0, 6.0)]], duration=8.0) for name in ("a", "b")]
+    write_jamendo_corpus(root / "raw", songs)
+    split = SplitConfig(train=0.5, val=0.5, test=0.0)
+    prepare_corpus("jamendo", root / "raw", root / "corpus", split=split, progress=False)
+    return root / "corpus"
+
+
+def test_check_channel_says_in_one_sentence_what_cannot_be_heard(plugins, tmp_path):
+    check_channel("mix", "x")
+    check_channel("stem", "x")
+    check_channel("broken-test", "model.vocals=broken-test", build=False)  # the cheap check: a registered name
+    with pytest.raises(SongalignError) as raised:
+        check_channel("broken-test", "model.vocals=broken-test")
+    assert str(raised.value) == f"model.vocals=broken-test {BROKEN}"
+    stem = write_audio(tmp_path / "voice.wav", 0.5)
+    check_channel(str(stem), "--vocals voice.wav", stem_file=True)  # one audio file and its stem
+    with pytest.raises(SongalignError) as raised:
+        check_channel(str(stem), "model.vocals=voice.wav", remedy="set model.vocals to spleeter, stem or mix")
+    said = str(raised.value)  # the registered names: this test's and any other test's plugins
+    assert re.fullmatch(
+        r"model\.vocals=voice\.wav is neither 'mix', 'stem', a registered separator \(broken-test, (\S+, )*open-unmix, "
+        r"(\S+, )*spleeter, (\S+, )*undigested-test; NAME or NAME:MODEL\) nor an existing open-unmix model folder; "
+        r"set model\.vocals to spleeter, stem or mix",
+        said,
+    ), said
+
+
+def test_training_evaluation_and_cleansing_refuse_a_channel_that_cannot_be_heard_before_any_song(plugins, tmp_path):
+    from songalign.errors import SKIPPED_FILE
+    from songalign.runs import recipe_path
+    from songalign.transcribe.cleanse import pitch_reference
+    from songalign.transcribe.evaluate import evaluate_transcriber
+    from songalign.transcribe.testing import save_tiny_transcriber, tiny_overrides
+    from songalign.transcribe.train import load_recipe, train
+
+    corpus = two_song_corpus(tmp_path)
+    settings = [f"data.corpus={corpus}", f"out={tmp_path / 'run'}", *tiny_overrides(), "train.threads=1"]
+    recipe = load_recipe(recipe_path("alt_small"), [*settings, "model.vocals=broken-test"])
+    with pytest.raises(SongalignError) as raised:
+        train(recipe, progress=False)
+    assert str(raised.value) == f"model.vocals=broken-test {BROKEN}"  # not "prepare a corpus with timed words"
+    assert not (tmp_path / "run" / SKIPPED_FILE).exists()  # no song was read, so none was skipped
+    with pytest.raises(SongalignError, match=r"^\S+alt_small.yaml: model.vocals=\S+gone is neither 'mix', 'stem'"):
+        load_recipe(recipe_path("alt_small"), [*settings, f"model.vocals={tmp_path / 'gone'}"])
+
+    model = save_tiny_transcriber(tmp_path / "model", "multitask", vocals="broken-test")
+    with pytest.raises(SongalignError) as raised:
+        evaluate_transcriber(model, corpus, split="all")
+    assert str(raised.value) == f"the vocal channel broken-test of {model} {BROKEN}"
+    with pytest.raises(SongalignError) as raised:
+        evaluate_transcriber(model, corpus, split="all", vocals="broken-test:other")
+    assert str(raised.value) == f"--vocals broken-test:other {BROKEN}"
+    with pytest.raises(SongalignError) as raised:
+        pitch_reference("model", model=model)
+    assert str(raised.value) == f"the vocal channel broken-test of {model} {BROKEN}"
+    with pytest.raises(SongalignError) as raised:
+        pitch_reference("basic-pitch", vocals="broken-test")
+    assert str(raised.value) == f"--vocals broken-test {BROKEN}"
+
+
+def test_a_separator_without_a_digest_is_neither_in_the_feature_cache_nor_the_separation_cache(plugins, tmp_path):
+    from songalign.audio.cache import FeatureCache
+    from songalign.corpus.manifest import CorpusManifest
+    from songalign.transcribe.model import TranscriberConfig
+    from songalign.transcribe.train import cached_song_features
+
+    assert separator_card("undigested-test") == {"name": "undigested-test", "model": "", "digest": ""}
+    song = CorpusManifest.load(two_song_corpus(tmp_path)).songs[0]
+    features_cache = FeatureCache(tmp_path / "features")
+    config = TranscriberConfig(vocals="undigested-test")
+    first = cached_song_features(song, config, features_cache)
+    second = cached_song_features(song, config, features_cache)
+    assert UndigestedVoice.calls == 2  # heard again: no entry stands for weights nothing tells apart
+    torch = pytest.importorskip("torch")
+    assert torch.equal(first, second)
+    assert _entries(tmp_path / "features") == [] and _entries(plugins / SEPARATED_FOLDER) == []
+    mix_config = TranscriberConfig(vocals="mix")  # while a channel without a separator is cached as before
+    cached_song_features(song, mix_config, features_cache)
+    assert len(_entries(tmp_path / "features")) == 1

@@ -361,14 +361,37 @@ def test_clip_batches_restore_torch_s_random_state(corpus):
         ({"clip_frames": 300}, "another clip length (data.clip_frames) (250 then, 300 now)"),
         ({"seed": 6}, "another seed (5 then, 6 now)"),
         ({"songs": 1}, "another set of training songs"),
+        ({"vocals": "mix"}, "another vocal channel (model.vocals) (spleeter then, mix now)"),
+        (
+            {"digest": "00000000000000d2"},
+            "another separator's weights (digest) (00000000000000d1 then, 00000000000000d2 now)",
+        ),
     ],
 )
 def test_clip_batches_refuse_the_state_of_other_batches(corpus, change, sentence):
     songs = training_songs(corpus)
-    state = ClipBatches(songs, 250, 2, seed=5).state_dict()
+    channel = {"vocals": "spleeter", "separator_digest": "00000000000000d1"}
+    state = ClipBatches(songs, 250, 2, seed=5, **channel).state_dict()
     other = ClipBatches(
-        songs[: change.get("songs", len(songs))], change.get("clip_frames", 250), 2, seed=change.get("seed", 5)
+        songs[: change.get("songs", len(songs))],
+        change.get("clip_frames", 250),
+        2,
+        seed=change.get("seed", 5),
+        vocals=change.get("vocals", "spleeter"),
+        separator_digest=change.get("digest", "00000000000000d1"),
     )
     with pytest.raises(OtherTrainingData, match="^" + re.escape(sentence)):
         other.load_state_dict(state)
     assert other._resume_at is None and other.epoch == 0  # nothing of the refused state was taken
+
+
+def test_a_run_resumed_with_another_vocal_channel_is_refused_in_one_sentence(corpus, tmp_path):
+    run = tmp_path / "run"
+    train(recipe(corpus, run, "train.epochs=1", "train.min_epochs=1"), progress=False)  # stems
+    with pytest.raises(SongalignError) as refused:
+        train(recipe(corpus, run, "train.epochs=2", "train.min_epochs=1", "model.vocals=mix"), progress=False)
+    assert str(refused.value) == (
+        f"{run / 'checkpoints' / 'last.ckpt'} was written by a run with another vocal channel (model.vocals) (stem "
+        "then, mix now), so the run cannot resume from it; train into another folder (out=...) or delete the "
+        "checkpoint to train this run from its start"
+    )

@@ -18,7 +18,9 @@ name       implementation                                  what it needs
 
 Other packages add theirs through the ``songalign.aligners`` entry points; a new aligner is one
 class with ``__init__(model, **options)``, :meth:`LyricsAligner.align` and
-:meth:`LyricsAligner.describe`, and one registered name.
+:meth:`LyricsAligner.describe`, and one registered name. An aligner that hears a vocal channel takes
+the option ``vocals`` (``"spleeter"``, ``"mix"``, ...: a command's ``--vocals``), which the folder reader
+passes from its ``aligner_vocals`` option.
 """
 
 from __future__ import annotations

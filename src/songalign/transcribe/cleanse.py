@@ -464,14 +464,22 @@ def pitch_reference(
 ) -> tuple[ReferenceFn, str]:
     """``(reference function, what it is)`` for ``reference``: ``"model"`` (the pitch head of the transcriber
     folder ``model``, hearing ``vocals`` or its own vocal channel) or ``"basic-pitch"`` (hearing ``vocals``,
-    default the song's stem). One sentence when the model cannot give notes."""
+    default the song's stem). One sentence when the model cannot give notes or the vocal channel cannot be had
+    (:func:`~songalign.transcribe.listen.check_channel`: a separator is built here, before any song is heard,
+    so that a missing one is not a reason given for every song dropped)."""
+    from songalign.transcribe.listen import check_channel
+
     if reference == "model":
         if model is None:
             raise SongalignError("--reference model needs --model: a multitask or pitch transcriber folder")
         from songalign.transcribe.listen import load_transcriber
 
         transcriber = load_transcriber(model, needs="notes", otherwise=", or --reference basic-pitch")
-        return transcriber_reference(transcriber, vocals or transcriber.config.vocals), f"the pitch head of {model}"
+        source = vocals or transcriber.config.vocals
+        where = f"--vocals {vocals}" if vocals else f"the vocal channel {source} of {model}"
+        check_channel(source, where, remedy="give --vocals spleeter, stem or mix")
+        return transcriber_reference(transcriber, source), f"the pitch head of {model}"
+    check_channel(vocals or "stem", f"--vocals {vocals or 'stem'}", remedy="give --vocals spleeter, stem or mix")
     return basic_pitch_song_reference(vocals or "stem", basic_pitch_model), "basic-pitch"
 
 

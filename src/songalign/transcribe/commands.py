@@ -165,9 +165,27 @@ def _vocal_channel(model_dir: Path, config: TranscriberConfig, vocals: str | Non
 
     channel = VocalChannel.choose(config, vocals, where=str(model_dir), files=files, card=read_card(model_dir))
     if channel.note:
-        remedy = " (give --vocals spleeter, another separator or a stem file)" if channel.note == STEM_NOTE else ""
+        remedy = (
+            " (give --vocals FILE, the song's vocal stem, or --vocals spleeter: separated vocals, nearer the stems it "
+            "learnt than a mix copy)"
+            if channel.note == STEM_NOTE
+            else ""
+        )
         notes_console.print(f"[blue]note:[/blue] {escape(str(model_dir))} {escape(channel.note)}{remedy}")
     return channel
+
+
+def _corpus_channel_note(model_dir: Path, vocals: str | None) -> None:
+    """Check ``--vocals`` for a corpus and print, once and before any song is heard, the note of a model that
+    hears another channel than it trained on (:func:`~songalign.transcribe.listen.corpus_channel_note`)."""
+    from songalign.checkpoint import read_card
+    from songalign.transcribe.listen import check_transcriber, corpus_channel_note
+
+    if vocals is None:
+        return
+    note = corpus_channel_note(check_transcriber(model_dir), vocals, card=read_card(model_dir))
+    if note:
+        notes_console.print(f"[blue]note:[/blue] {escape(str(model_dir))} {escape(note)}")
 
 
 def _finite(value: float | None) -> float | None:
@@ -413,15 +431,10 @@ def evaluate_command(
 
     Songs the model was trained on are left out and counted. The LM is the model folder's (its training lyrics).
     """
-    from songalign.checkpoint import read_card
     from songalign.transcribe.decode import decode_settings
     from songalign.transcribe.evaluate import evaluate_transcriber, evaluation_sections, write_evaluation_files
-    from songalign.transcribe.listen import check_transcriber, corpus_channel_note
 
-    if vocals is not None:  # another channel than the model's own: said once, before any song is heard
-        note = corpus_channel_note(check_transcriber(model), vocals, card=read_card(model))
-        if note:
-            notes_console.print(f"[blue]note:[/blue] {escape(str(model))} {escape(note)}")
+    _corpus_channel_note(model, vocals)  # another channel than the model's own: said once, before any song is heard
     settings = decode_settings(
         model,
         beam_size=beam,
@@ -508,6 +521,8 @@ def cleanse_command(
             f"{corpus}: no song has annotated notes, and cleansing checks a corpus's notes; "
             "give a prepared corpus whose songs carry notes (DALI, or `corpus synth`)"
         )
+    if reference is Reference.model and model is not None:
+        _corpus_channel_note(model, vocals)  # as evaluate says it: once, before any song is heard
     reference_fn, described = pitch_reference(
         str(reference), model=model, basic_pitch_model=basic_pitch_model, vocals=vocals
     )

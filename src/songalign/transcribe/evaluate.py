@@ -46,6 +46,7 @@ from songalign.transcribe.decode import (
     greedy_decode,
     notes_from_emissions,
 )
+from songalign.transcribe.listen import check_channel
 from songalign.transcribe.lm import LM_FILE, read_ngram_counts
 from songalign.transcribe.metrics import (
     alignment_scores,
@@ -168,8 +169,9 @@ def evaluate_transcriber(
     """Score the transcriber in ``model_dir`` on the ``split`` songs of the prepared ``corpus`` (module docstring).
 
     The LM is the model folder's own (:func:`model_decoder`) unless a ``decoder`` is given. ``vocals``
-    replaces the model's vocal channel for this corpus (``"mix"`` or a separator folder, for songs without
-    stems). ``cache_dir`` is the feature cache (default: the corpus's). A song that cannot be aligned is
+    replaces the model's vocal channel for this corpus (``"mix"``, ``"stem"``, a separator ``NAME[:MODEL]`` or an
+    open-unmix folder); the channel is checked before any song is read
+    (:func:`~songalign.transcribe.listen.check_channel`). ``cache_dir`` is the feature cache (default: the corpus's). A song that cannot be aligned is
     left out of the alignment figures and named in ``alignment_skipped``.
     """
     decode = decode or DecodeSettings()
@@ -177,6 +179,9 @@ def evaluate_transcriber(
     manifest = CorpusManifest.load(corpus)
     cache = FeatureCache(cache_dir or Path(corpus) / ".cache" / "transcribe")
     config = model.config if vocals is None else model.config.model_copy(update={"vocals": vocals})
+    # the channel once, before any song: a separator that cannot be had is one sentence, not every song skipped
+    where = f"--vocals {vocals}" if vocals is not None else f"the vocal channel {config.vocals} of {model_dir}"
+    check_channel(config.vocals, where, remedy="give --vocals spleeter, stem or mix")
     report = SkipReport()
     needs = {"need_notes": config.mode == "oracle", "need_words": config.hears_lyrics}
     songs = load_targets(split_songs(manifest, split), config, cache, report, **needs)

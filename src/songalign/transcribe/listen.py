@@ -36,7 +36,6 @@ hears another channel than it trained on says so in one sentence (:func:`channel
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -217,6 +216,38 @@ def song_audio(song: Song, vocals: VocalSource) -> tuple[np.ndarray, np.ndarray 
     return mix, separate_vocals(mix, vocals, song.audio_path)
 
 
+def check_channel(
+    source: VocalSource, where: str, *, remedy: str = "", stem_file: bool = False, build: bool = True
+) -> None:
+    """Check, before any song is heard, that the vocal channel ``source`` can be had; one
+    :class:`SongalignError` starting with ``where`` (what names the channel: ``"--vocals spleeter"``,
+    ``"model.vocals=spleeter"``) and ending with ``remedy`` (default: name the channels there are) when not.
+
+    ``mix`` and ``stem`` need nothing. A registered separator ``NAME[:MODEL]`` or an open-unmix model folder is
+    built now (:func:`separator`, once per process: the songs after reuse it), so a separator that is not
+    installed, or weights that are not there, say so in the separator's own words before the first song; with
+    ``build`` False only the name (registered) or the folder (there) is checked, which costs nothing. A file is
+    a channel only where ``stem_file`` (one plain audio file and its vocal stem); a corpus channel is never one.
+    """
+    if source in ("mix", "stem"):
+        return
+    named = registered_separator(source)
+    path = Path(source)
+    if named is None and not path.is_dir() and not (stem_file and path.is_file()):
+        kinds = ["'mix'", "'stem'", f"a registered separator ({', '.join(SEPARATORS.names())}; NAME or NAME:MODEL)"]
+        kinds += ["an existing open-unmix model folder"] + (["a vocal stem file"] if stem_file else [])
+        remedy = remedy or "give spleeter, mix or an existing open-unmix model folder" + (
+            " or stem file" if stem_file else ""
+        )
+        raise SongalignError(f"{where} is neither {', '.join(kinds[:-1])} nor {kinds[-1]}; {remedy}")
+    if not build or (named is None and path.is_file()):
+        return
+    try:
+        separator(*separator_source(source))
+    except SongalignError as error:
+        raise SongalignError(f"{where} cannot be heard: {error}") from None
+
+
 def channel_described(source: VocalSource, digest: str | None, *, plain_audio: bool) -> str:
     """``source`` in words, for a sentence: "a copy of the mix", "vocal stems", "vocals separated by spleeter
     (digest …)", "the vocal stem FILE". On ``plain_audio`` (no stems) ``stem`` is a copy of the mix."""
@@ -229,23 +260,39 @@ def channel_described(source: VocalSource, digest: str | None, *, plain_audio: b
     return f"vocals separated by {source}" + (f" (digest {digest})" if digest else "")
 
 
+def _channel_kind(source: VocalSource, digest: str | None, *, plain_audio: bool) -> tuple[str, ...]:
+    """What a channel is, to compare two: ``("mix",)``, ``("stem",)`` (a corpus's stems or a stem file: clean
+    vocals both) or ``("separator", NAME, DIGEST)`` (``MODEL`` standing for the digest where it is not known)."""
+    if source == "mix" or (source == "stem" and plain_audio):
+        return ("mix",)
+    if source == "stem" or (registered_separator(source) is None and Path(source).is_file()):
+        return ("stem",)
+    name, model = separator_source(source)
+    return ("separator", name, digest or f"model {model}")
+
+
 def channel_warning(
     trained: VocalSource, trained_digest: str | None, heard: VocalSource, heard_digest: str | None, *,
     plain_audio: bool,
 ) -> str:  # fmt: skip
     """The second half of ONE sentence whose subject is a model trained on the vocal channel ``trained`` (its
     separator's ``trained_digest``, when its card says) that now hears ``heard`` (``heard_digest``); ``""``
-    when it hears what it trained on. A model trained on stems hearing a separator's or a file's vocals is not
-    warned (they stand for the stems it trained on); on ``plain_audio`` a ``stem`` channel is a copy of the mix.
+    when it hears what it trained on. Every place that warns of another channel makes its sentence here.
+
+    Separators are compared by name and weights' digest, not by how they were named: ``spleeter`` and
+    ``spleeter:FOLDER`` holding the same weights are the same channel (where a digest is not known, the
+    ``MODEL`` part stands for it). A model trained on stems hearing a separator's vocals is warned (it learnt
+    clean voices and now hears a separator's artefacts); one hearing a vocal stem file is not. On
+    ``plain_audio`` a ``stem`` channel is a copy of the mix.
     """
-    was = channel_described(trained, trained_digest, plain_audio=False)
-    now = channel_described(heard, heard_digest, plain_audio=plain_audio)
-    if trained == "stem" and now != "a copy of the mix":
+    known = bool(trained_digest) and bool(heard_digest)  # else both sides are compared by their MODEL part
+    was = _channel_kind(trained, trained_digest if known else None, plain_audio=False)
+    now = _channel_kind(heard, heard_digest if known else None, plain_audio=plain_audio)
+    if was == now:
         return ""
-    same_separator = heard == trained and (not trained_digest or not heard_digest or trained_digest == heard_digest)
-    if was == now or same_separator or (trained == "mix" and now == "a copy of the mix"):
-        return ""
-    return f"was trained on {was} and now hears {now}; it may transcribe less well"
+    was_said = channel_described(trained, trained_digest, plain_audio=False)
+    now_said = channel_described(heard, heard_digest, plain_audio=plain_audio)
+    return f"was trained on {was_said} and now hears {now_said}; it may transcribe less well"
 
 
 STEM_NOTE = "was trained on vocal stems, which plain audio lacks, so it hears a copy of the mix as its vocals"
@@ -267,49 +314,35 @@ class VocalChannel:
 
     @classmethod
     def choose(
-        cls, model: TranscriberConfig, option: str | None, *, where: str, files: int = 1, card: dict | None = None
+        cls,
+        model: TranscriberConfig,
+        option: str | None,
+        *,
+        where: str,
+        files: int = 1,
+        card: dict | None = None,
+        option_name: str = "--vocals ",
     ) -> VocalChannel:
-        """The channel for ``files`` plain audio files: ``option`` (a command's ``--vocals``) when given,
-        else the model's own (``where`` names the model in messages; ``card``, its model card, says which
-        separator weights it trained with). One sentence when it cannot be had."""
+        """The channel for ``files`` plain audio files: ``option`` (a command's ``--vocals``; ``option_name`` is
+        what precedes it in messages, e.g. ``"option aligner_vocals="``) when given, else the model's own (``where`` names the model in messages; ``card``, its
+        model card, says which separator weights it trained with). One sentence when it cannot be had
+        (:func:`check_channel`: a separator is built now, before any song is heard)."""
         source = option if option is not None else model.vocals
-        named = registered_separator(source) if source not in ("mix", "stem") else None
-        if named:
-            separator(*named)  # builds it now: a separator that cannot be had says so before any song is heard
-        elif source not in ("mix", "stem"):
-            path = Path(source)
-            if option is None and not path.is_dir():
+        if option is None:
+            own = f"the vocal channel {source} of {where}"
+            remedy = f"give {option_name.strip()} with a separator that is here (e.g. spleeter), or a transcriber "
+            check_channel(source, own, remedy=remedy + "trained with vocals=spleeter or mix")
+        else:
+            remedy = f"give {option_name}spleeter, {option_name}mix, an existing separator folder or a stem file"
+            check_channel(source, f"{option_name}{source}", remedy=remedy, stem_file=True)
+            if registered_separator(source) is None and Path(source).is_file() and files > 1:
                 raise SongalignError(
-                    f"{where} hears vocals separated by {path}, which is not a folder here; "
-                    "put the open-unmix model there or give a transcriber trained with vocals=spleeter or mix"
-                )
-            if not path.exists():
-                raise BadInputError(
-                    path,
-                    "--vocals is neither 'mix', 'stem', a separator ("
-                    + ", ".join(SEPARATORS.names())
-                    + ", NAME:FOLDER), "
-                    "an open-unmix model folder nor a vocal stem file; give --vocals spleeter, mix or an existing "
-                    "separator folder or stem file",
-                )
-            if path.is_file() and files > 1:
-                raise SongalignError(
-                    f"--vocals {source} is one vocal stem but {files} audio files were given; "
+                    f"{option_name}{source} is one vocal stem but {files} audio files were given; "
                     "give one audio file with its stem, or a separator such as spleeter"
-                )
-            if path.is_dir() and importlib.util.find_spec("openunmix") is None:
-                raise SongalignError(
-                    f"{where} hears vocals separated by open-unmix, which is not installed; "
-                    "pip install openunmix or give a transcriber trained with vocals=spleeter or mix"
-                    if option is None
-                    else f"--vocals {path} is an open-unmix folder, but open-unmix is not installed; "
-                    "pip install openunmix or give --vocals spleeter or mix"
                 )
         if option is None and source == "stem":
             return cls(source, STEM_NOTE)
-        trained_digest = ((card or {}).get("data") or {}).get("separator", {}).get("digest")
-        heard_digest = separator_card(source).get("digest") if named or Path(source).is_dir() else None
-        return cls(source, channel_warning(model.vocals, trained_digest, source, heard_digest, plain_audio=True))
+        return cls(source, _channel_note(model, source, card, plain_audio=True))
 
     def vocals_of(self, mix: np.ndarray, audio_path: str | Path | None = None) -> tuple[np.ndarray | None, str]:
         """``(vocal channel (N,) or None for a mix copy, what it held)`` for a file's 16 kHz mono ``mix``
@@ -322,21 +355,24 @@ class VocalChannel:
         return load_audio(path, SAMPLE_RATE)[0], f"stem {path}"
 
 
+def _channel_note(model: TranscriberConfig, source: VocalSource, card: dict | None, *, plain_audio: bool) -> str:
+    """:func:`channel_warning` for ``model`` (its ``card`` says which separator weights it trained with)
+    hearing ``source``."""
+    trained_digest = ((card or {}).get("data") or {}).get("separator", {}).get("digest")
+    separated = source not in ("mix", "stem") and (registered_separator(source) is not None or Path(source).is_dir())
+    heard_digest = separator_card(source).get("digest") if separated else None
+    return channel_warning(model.vocals, trained_digest, source, heard_digest, plain_audio=plain_audio)
+
+
 def corpus_channel_note(model: TranscriberConfig, option: str | None, *, card: dict | None = None) -> str:
     """The warning (:func:`channel_warning`, ``""`` when none) for a model that hears a corpus's songs through
-    ``option`` (``transcribe evaluate --vocals``) instead of its own channel; a separator named there is built
-    at once, so one that cannot be had says so before any song is heard."""
+    ``option`` (``transcribe evaluate|cleanse --vocals``) instead of its own channel; the channel is checked
+    first (:func:`check_channel`: a separator named there is built at once, so one that cannot be had says so
+    before any song is heard)."""
     if option is None:
         return ""
-    if option not in ("mix", "stem") and registered_separator(option) is None and not Path(option).is_dir():
-        raise BadInputError(
-            Path(option),
-            "is neither 'mix', 'stem', a registered separator (" + ", ".join(SEPARATORS.names()) + ") nor an "
-            "open-unmix model folder; give --vocals spleeter, stem or mix",
-        )
-    trained_digest = ((card or {}).get("data") or {}).get("separator", {}).get("digest")
-    heard_digest = separator_card(option).get("digest")
-    return channel_warning(model.vocals, trained_digest, option, heard_digest, plain_audio=False)
+    check_channel(option, f"--vocals {option}", remedy="give --vocals spleeter, stem or mix")
+    return _channel_note(model, option, card, plain_audio=False)
 
 
 @dataclass
@@ -377,18 +413,28 @@ class CtcLyricsAligner:
 
     ``model`` is a transcriber folder that writes lyrics; it is checked at once (no weights read)
     and loaded, on the CPU, at the first song. ``option`` names the setting in messages (the folder
-    reader's ``option aligner=...``). The vocal channel is ``vocals`` (as a command's ``--vocals``), else the
-    model's own (a mix copy for a model trained on stems; a channel other than the one it trained on is noted
+    reader's ``option aligner=...``). The vocal channel is ``vocals`` (as a command's ``--vocals``; the folder
+    reader's ``option aligner_vocals=...``, which ``vocals_option`` names in messages), else the model's own (a mix copy for a model trained on stems; a channel other than the one it trained on is noted
     once in the report).
     """
 
-    def __init__(self, model: str | Path, *, option: str = "aligner", vocals: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        option: str = "aligner",
+        vocals: str | None = None,
+        vocals_option: str = "aligner_vocals",
+    ) -> None:
         from songalign.checkpoint import read_card
 
         self.folder = Path(str(model)).expanduser()
         self.where = f"option {option}={self.folder}"
         self.config = check_transcriber(self.folder, needs="lyrics", where=self.where)
-        self.channel = VocalChannel.choose(self.config, vocals, where=self.where, card=read_card(self.folder))
+        self.vocals_option = vocals_option
+        self.channel = VocalChannel.choose(
+            self.config, vocals, where=self.where, card=read_card(self.folder), option_name=f"option {vocals_option}="
+        )
         self._transcriber: Transcriber | None = None
 
     def _loaded(self, report: SkipReport) -> Transcriber:
@@ -397,7 +443,8 @@ class CtcLyricsAligner:
             if self.channel.note == STEM_NOTE:
                 report.note(
                     self.folder,
-                    f"{STEM_NOTE} and may align less well; train one with vocals=spleeter for your own songs",
+                    f"{STEM_NOTE} and may align less well; give option {self.vocals_option}=spleeter (separated "
+                    "vocals, nearer the stems it learnt than a mix copy) or a transcriber trained with vocals=spleeter",
                 )
             elif self.channel.note:
                 report.note(self.folder, self.channel.note)

@@ -21,7 +21,7 @@ A run folder holds ``recipe.yaml``, ``checkpoints/last.ckpt`` (written every ``t
 batches and at the end; re-running the recipe into the same folder continues from it and ends with exactly
 the weights of an uninterrupted run, even when the run was killed mid-epoch: :class:`ClipBatches` resume at
 the first batch not trained on, with torch's random state, and a checkpoint of other training songs, clip
-length, batch size or seed is refused in one sentence), ``logs/``, ``loss.png`` and ``model/`` (the model folder, whose
+length, batch size, seed, vocal channel or separator weights is refused in one sentence), ``logs/``, ``loss.png`` and ``model/`` (the model folder, whose
 card lists the corpus's splits and the songs the weights were fitted on; a lyrics model's folder also
 holds ``lm.arpa``, the decoder's word n-gram LM of order ``decode.lm_order``, built from those songs'
 lyric lines only, so that no scored song's lyrics are in it).
@@ -75,7 +75,7 @@ from songalign.transcribe.data import (
     song_targets,
 )
 from songalign.transcribe.decode import DecodeSettings, greedy_decode
-from songalign.transcribe.listen import separator_card, song_audio
+from songalign.transcribe.listen import check_channel, separator_card, song_audio
 from songalign.transcribe.lm import LM_FILE, build_arpa
 from songalign.transcribe.metrics import word_error_rate
 from songalign.transcribe.model import Transcriber, TranscriberConfig
@@ -141,8 +141,15 @@ class TranscribeRecipe(BaseModel):
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> TranscribeRecipe:
-    """Read a YAML recipe and apply ``key.sub=value`` overrides (values parsed as YAML)."""
-    return validate_recipe(TranscribeRecipe, read_yaml_recipe(path), overrides, str(path))
+    """Read a YAML recipe and apply ``key.sub=value`` overrides (values parsed as YAML).
+
+    ``model.vocals`` is checked at once, cheaply (a registered separator's name or an open-unmix folder that is
+    there; :func:`~songalign.transcribe.listen.check_channel`); :func:`train` builds the separator."""
+    recipe = validate_recipe(TranscribeRecipe, read_yaml_recipe(path), overrides, str(path))
+    vocals = recipe.model.vocals
+    remedy = "set model.vocals to spleeter, stem or mix"
+    check_channel(vocals, f"{path}: model.vocals={vocals}", remedy=remedy, build=False)
+    return recipe
 
 
 TRANSCRIBE_CURVES = (
@@ -157,20 +164,27 @@ TRANSCRIBE_CURVES = (
 
 
 def cached_song_features(song: Song, config: TranscriberConfig, cache: FeatureCache) -> torch.Tensor:
-    """``(2, 80, T)`` features of ``song`` as ``config`` reads them, from ``cache`` when there."""
-    source = config.vocals
+    """``(2, 80, T)`` features of ``song`` as ``config`` reads them, from ``cache`` when there.
+
+    Features heard through a separator are keyed by its name and weights' digest (other weights make other
+    features); those of a separator without a ``digest`` (a plugin may lack one) are not cached, as its
+    separations are not (:func:`~songalign.transcribe.listen.separate_vocals`): nothing tells its weights apart."""
+    source: str | None = config.vocals
     if source == "stem":
         source = f"stem:{file_digest(song.extra['vocals_path'])}" if song.extra.get("vocals_path") else "stem:none"
-    elif source != "mix":  # the separator and its weights: other weights make other features
-        separator = separator_card(source)
-        source = f"separator:{separator['name']}:{separator['digest']}"
-    key = cache.key(song.audio_path, f"transcribe:{FEATURES.key()}|{source}|{config.channel_order}")
-    cached = cache.get(key)
-    if cached is not None:
-        return torch.from_numpy(cached)
+    elif source != "mix":
+        separator = separator_card(config.vocals)
+        source = f"separator:{separator['name']}:{separator['digest']}" if separator.get("digest") else None
+    key = None
+    if source is not None:
+        key = cache.key(song.audio_path, f"transcribe:{FEATURES.key()}|{source}|{config.channel_order}")
+        cached = cache.get(key)
+        if cached is not None:
+            return torch.from_numpy(cached)
     mix, vocals = song_audio(song, config.vocals)
     mel = features(mix, vocals, config.channel_order)
-    cache.put(key, mel.numpy())
+    if key is not None:
+        cache.put(key, mel.numpy())
     return mel
 
 
@@ -259,9 +273,19 @@ class ClipBatches(ResumableBatches):
     would cap every epoch at the first epoch's count; each epoch ends where its clips end instead.
     """
 
-    def __init__(self, songs: list[SongTargets], clip_frames: int, batch_size: int, seed: int) -> None:
+    def __init__(
+        self,
+        songs: list[SongTargets],
+        clip_frames: int,
+        batch_size: int,
+        seed: int,
+        *,
+        vocals: str = "",
+        separator_digest: str = "",
+    ) -> None:
         super().__init__(seed)
         self.songs, self.clip_frames, self.batch_size = songs, clip_frames, batch_size
+        self.vocals, self.separator_digest = vocals, separator_digest
 
     def epoch_windows(self) -> list[tuple[int, int, int]]:
         """``(song index, first frame, frames)`` of the current epoch's clips, in the order they are trained on."""
@@ -283,6 +307,8 @@ class ClipBatches(ResumableBatches):
             "clip length (data.clip_frames)": self.clip_frames,
             "batch size": self.batch_size,
             "seed": self.seed,
+            "vocal channel (model.vocals)": self.vocals,
+            "separator's weights (digest)": self.separator_digest or "none",
         }
 
     def __iter__(self):
@@ -407,6 +433,9 @@ def train(recipe: TranscribeRecipe, *, progress: bool = True, callbacks: list[L.
     config = recipe.model
     need_notes = config.mode != "baseline"
     needs = {"need_notes": need_notes, "need_words": config.hears_lyrics}
+    # the channel once, before any song: a separator that cannot be had is one sentence, not every song skipped
+    check_channel(config.vocals, f"model.vocals={config.vocals}", remedy="set model.vocals to spleeter, stem or mix")
+    separator = separator_card(config.vocals)  # {} for mix and stem
     train_split = split_songs(manifest, recipe.data.train_split)
     train_songs = load_targets(train_split, config, cache, report, **needs)
     val_songs = load_targets(split_songs(manifest, recipe.data.val_split), config, cache, report, **needs)
@@ -423,7 +452,14 @@ def train(recipe: TranscribeRecipe, *, progress: bool = True, callbacks: list[L.
             f"(see {run / SKIPPED_FILE}); prepare a corpus with timed words" + (" and notes" if need_notes else "")
         )
     model = Transcriber(config)
-    batches = ClipBatches(train_songs, recipe.data.clip_frames, settings.batch_size, settings.seed)
+    batches = ClipBatches(
+        train_songs,
+        recipe.data.clip_frames,
+        settings.batch_size,
+        settings.seed,
+        vocals=config.vocals,
+        separator_digest=separator.get("digest", ""),
+    )
     module = TranscribeModule(model, recipe, batches, val_songs)
     trainer = make_trainer(
         run,
@@ -448,7 +484,7 @@ def train(recipe: TranscribeRecipe, *, progress: bool = True, callbacks: list[L.
             "train_songs": len(train_songs),
             "val_songs": len(val_songs),
             "vocals": config.vocals,
-            "separator": separator_card(config.vocals),  # {} for mix and stem
+            "separator": separator,
             "corpus_info": {k: manifest.info.get(k) for k in ("source", "reader", "songs", "segments")},
         },
         "recipe": recipe.model_dump(mode="json"),

@@ -25,7 +25,11 @@ files are read by :mod:`songalign.corpus.lyrics_files`, which says more about ea
   :data:`songalign.corpus.aligners.ALIGNERS` (default ``ctc``: a transcriber folder from
   the ``transcribe train`` command, whose CTC emissions are forced-aligned to the lyrics) times every
   line and word, so untimed lyrics become timed lines, words, paragraphs and segments. Without
-  ``aligner`` such a song is skipped with a message saying how to time it. The aligned song's
+  ``aligner`` such a song is skipped with a message saying how to time it. The reader option
+  ``aligner_vocals`` (``--option aligner_vocals=spleeter``; also ``mix``, ``NAME:MODEL`` of another
+  registered separator or an open-unmix folder) is the vocal channel the aligner hears, as a command's
+  ``--vocals``; without it, the transcriber's own (one note when it differs from what it trained on).
+  The aligned song's
   ``extra["aligned_by"]`` records the aligner's own description (``aligner`` and, for ``ctc``,
   ``transcriber``: the folder), ``vocals`` (what it heard as the singing voice: ``"mix copy"`` when
   the transcriber was trained on the mix, or on vocal stems, which user audio lacks; else the
@@ -61,6 +65,7 @@ that starts after the audio's end as past the end).
 from __future__ import annotations
 
 import errno
+import inspect
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -107,6 +112,7 @@ def read_folder(
     languages: Sequence[str] | str | None = None,
     aligner: str | Path | None = None,
     aligner_kind: str = "ctc",
+    aligner_vocals: str | None = None,
     window_seconds: float = AUDIO_ONLY_WINDOW_SECONDS,
 ) -> Iterator[Song]:
     """Read a folder (searched recursively) of audio files with lyrics annotations beside them, or none.
@@ -124,8 +130,9 @@ def read_folder(
 
     ``aligner``, a model folder, times songs whose only lyrics are a plain ``<name>.txt`` (see the
     module docstring) with the lyrics aligner named ``aligner_kind`` in
-    :data:`songalign.corpus.aligners.ALIGNERS` (default ``ctc``: a transcriber folder); without it
-    such songs are skipped and reported.
+    :data:`songalign.corpus.aligners.ALIGNERS` (default ``ctc``: a transcriber folder), hearing the vocal
+    channel ``aligner_vocals`` (e.g. ``spleeter`` or ``mix``; default: the model's own), which is given to the
+    aligner as its ``vocals`` option; without ``aligner`` such songs are skipped and reported.
 
     Audio with no lyrics file at all is an audio-only song: no lines, ``extra["audio_only"] =
     True`` and ``extra["window_seconds"] = window_seconds`` (seconds, > 0), the length of the fixed
@@ -133,7 +140,8 @@ def read_folder(
 
     An ``.lrc`` without audio, unreadable files, bad rows, malformed LRC time tags, symbolic links
     that loop or lead nowhere, and lyrics that do not fit their audio go to ``report``. Raises :class:`SongalignError` at once if ``src`` is not a folder with audio,
-    ``aligner`` is not a transcriber folder that writes lyrics, or ``window_seconds`` is not a
+    ``aligner`` is not a transcriber folder that writes lyrics, ``aligner_vocals`` is given without
+    ``aligner`` or is not a channel the aligner can hear, or ``window_seconds`` is not a
     positive number of seconds.
     """
     src = Path(src)
@@ -142,7 +150,7 @@ def read_folder(
             f"{src} is not a folder; give the folder that holds your audio files and their .lrc, .csv or .json lyrics"
         )
     window = _window_seconds(window_seconds)
-    txt_aligner = None if aligner is None else ALIGNERS[aligner_kind](aligner)
+    txt_aligner = _txt_aligner(aligner, aligner_kind, aligner_vocals)
     files = _files_under(src, report)
     audio = [path for path in files if path.suffix.lower() in AUDIO_EXTENSIONS]
     if not audio:
@@ -150,6 +158,32 @@ def read_folder(
             f"{src} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}); give the folder that holds your songs"
         )
     return _read_folder(src, files, audio, report, wanted_languages(languages), txt_aligner, window)
+
+
+def _txt_aligner(aligner: str | Path | None, kind: str, vocals: str | None) -> LyricsAligner | None:
+    """The lyrics aligner ``ALIGNERS[kind](aligner, vocals=vocals)`` (``vocals`` only when given: an aligner that
+    hears no vocal channel need not take it); None without ``aligner``. One sentence when ``vocals`` is given
+    without ``aligner`` or to an aligner that takes no vocal channel."""
+    if aligner is None:
+        if vocals is not None:
+            raise SongalignError(
+                f"option aligner_vocals={vocals} chooses what a lyrics aligner hears, but no aligner was given; "
+                "add --option aligner=MODEL_DIR or leave aligner_vocals out"
+            )
+        return None
+    made = ALIGNERS[kind]
+    if vocals is None:
+        return made(aligner)
+    try:
+        parameters = inspect.signature(made).parameters
+    except (TypeError, ValueError):  # a callable whose signature cannot be read: let it say
+        parameters = {"vocals": None}
+    if "vocals" not in parameters and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        raise SongalignError(
+            f"option aligner_vocals={vocals} is given, but the lyrics aligner '{kind}' hears no vocal channel; "
+            "leave aligner_vocals out or choose an aligner that takes one (ctc)"
+        )
+    return made(aligner, vocals=str(vocals))
 
 
 def _files_under(src: Path, report: SkipReport) -> list[Path]:
