@@ -35,3 +35,26 @@ def musicnn_installed() -> None:
         if os.environ.get("SONGALIGN_REQUIRE_MUSICNN"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture
+def register_separator(tmp_path, monkeypatch):
+    """``register(name, factory)`` registers a separator for one test (as a plugin would be), with a separation
+    cache of its own under ``tmp_path / "cache"``; everything registered is unregistered afterwards."""
+    from songalign.separate import SEPARATORS
+    from songalign.transcribe.listen import separator
+
+    monkeypatch.setenv("SONGALIGN_CACHE", str(tmp_path / "cache"))
+    separator.cache_clear()
+    names: list[str] = []
+
+    def register(name: str, factory) -> None:
+        SEPARATORS.register(name, factory)
+        names.append(name)
+        if isinstance(factory, type) and hasattr(factory, "calls"):
+            factory.calls = 0
+
+    yield register
+    for name in names:
+        SEPARATORS.unregister(name)
+    separator.cache_clear()

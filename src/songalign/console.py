@@ -40,3 +40,26 @@ def print_skip_report(
         rest = kinds[limit:]
         folded = f"  … {len(rest)} more kind(s), {sum(g.count for g in rest)} item(s)"
         out.print(folded + (" (see the file)" if listing else ""))
+
+
+def progress_bar(enabled: bool = True):
+    """A rich progress bar on stderr for a batch of files or segments: description, bar, done of total,
+    elapsed and remaining time (``with progress_bar(show) as bar: task = bar.add_task("…", total=n)``);
+    ``enabled=False`` draws nothing."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    return Progress(*columns, console=Console(stderr=True), disable=not enabled, transient=False)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from songalign.checkpoint import read_card
-from songalign.separate import SEPARATORS, Stems
+from songalign.separate import SEPARATORS
+from songalign.separate.testing import ScaledVoice
 from songalign.studies.transcribe import MODES, run_transcribe_quickstart
 from songalign.transcribe.testing import tiny_settings
 
@@ -22,19 +22,11 @@ TINY["model"]["vocals"] = "quieter-quickstart-test"
 CHANNELS = ("mix", "quieter-quickstart-test")
 
 
-class QuieterVoice:
-    """The vocals are the song at a third of its level; ``calls`` counts the songs separated."""
+class QuieterVoice(ScaledVoice):
+    """The vocals are the song at a third of its level."""
 
+    gain = 1 / 3
     digest = "00000000000000cc"
-    calls = 0
-
-    def __init__(self, model=None) -> None:
-        pass
-
-    def separate(self, audio, sample_rate):
-        QuieterVoice.calls += 1
-        audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-        return Stems(audio / 3, audio * (2 / 3), sample_rate)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import csv
 import json
 import math
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -14,6 +13,7 @@ from songalign.cli import app
 from songalign.corpus.readers.folder import read_folder
 from songalign.corpus.testing import FakeSong, write_audio, write_jamendo_corpus
 from songalign.errors import SkipReport, SongalignError
+from songalign.separate.testing import ScaledVoice
 from songalign.transcribe.lm import build_arpa
 
 runner = CliRunner()
@@ -424,34 +424,15 @@ def test_a_multitask_model_is_scored_on_songs_without_notes(models, prepared_cor
     assert figures["songs"] == 2 and figures["notes"] == {} and figures["alignment"]["words"] == 11
 
 
-class HalvedVoice:
-    """A deterministic separator registered for one test: the vocals are half of the audio."""
+class HalvedVoice(ScaledVoice):
+    """The vocals are half of the audio."""
 
     digest = "00000000000000aa"
-    calls = 0
-
-    def __init__(self, model=None) -> None:
-        pass
-
-    def separate(self, audio, sample_rate):
-        from songalign.separate import Stems
-
-        HalvedVoice.calls += 1
-        audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-        return Stems(0.5 * audio, 0.5 * audio, sample_rate)
 
 
 @pytest.fixture
-def halved(tmp_path, monkeypatch):
-    from songalign.separate import SEPARATORS
-    from songalign.transcribe.listen import separator
-
-    monkeypatch.setenv("SONGALIGN_CACHE", str(tmp_path / "cache"))
-    SEPARATORS.register("halved-test", HalvedVoice)
-    HalvedVoice.calls = 0
-    yield
-    SEPARATORS.unregister("halved-test")
-    separator.cache_clear()
+def halved(register_separator):
+    register_separator("halved-test", HalvedVoice)
 
 
 def test_align_and_rank_lyrics_hear_separated_vocals_with_one_warning(models, halved, tmp_path):

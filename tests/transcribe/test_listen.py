@@ -16,7 +16,8 @@ from songalign.audio.io import load_audio
 from songalign.corpus.aligners import ALIGNERS, LyricsAligner
 from songalign.corpus.testing import write_audio
 from songalign.errors import BadInputError, SkipReport, SongalignError
-from songalign.separate import SEPARATORS, Separator, Stems
+from songalign.separate import SEPARATORS, Separator
+from songalign.separate.testing import ScaledVoice
 from songalign.transcribe.listen import (
     MIX_COPY,
     SEPARATED_FOLDER,
@@ -152,34 +153,27 @@ def test_the_ctc_aligner_is_found_by_name_and_times_lines_inside_the_audio(model
     assert len(report.entries) == 1 and "was trained on vocal stems" in note.reason
 
 
-class QuieterVoice:
-    """A separator as another package would register one: the 'vocals' are the mix at ``gain``."""
+class QuieterVoice(ScaledVoice):
+    """The 'vocals' are the mix at a quarter of its level."""
 
-    def __init__(self, model: str = "", *, gain: float = 0.5) -> None:
-        self.gain = float(model) if model else gain
-
+    gain = 0.25
     digest = "0123456789abcdef"
 
-    def separate(self, audio, sample_rate):
-        audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-        return Stems(self.gain * audio, (1 - self.gain) * audio, sample_rate)
 
-
-def test_a_registered_separator_is_chosen_by_name_for_the_vocal_channel(models, tmp_path):
-    if "quieter-test" not in SEPARATORS:
-        SEPARATORS.register("quieter-test", QuieterVoice)
-    assert isinstance(SEPARATORS["quieter-test"]("0.25"), Separator)
+def test_a_registered_separator_is_chosen_by_name_for_the_vocal_channel(models, tmp_path, register_separator):
+    register_separator("quieter-test", QuieterVoice)
+    assert isinstance(SEPARATORS["quieter-test"]("0123456789abcdef"), Separator)
     transcriber = load_transcriber(models["baseline"])
-    channel = VocalChannel.choose(transcriber.config, "quieter-test:0.25", where="m")
-    assert channel.source == "quieter-test:0.25"  # the model trained on a mix copy: warned once
+    channel = VocalChannel.choose(transcriber.config, "quieter-test:0123456789abcdef", where="m")
+    assert channel.source == "quieter-test:0123456789abcdef"  # the model trained on a mix copy: warned once
     assert channel.note.startswith("was trained on a copy of the mix and now hears vocals separated by quieter-test")
     mix = np.linspace(-1, 1, 16000, dtype=np.float32)
     vocals, held = channel.vocals_of(mix)
     np.testing.assert_array_equal(vocals, 0.25 * mix)
-    assert held == "separated by quieter-test:0.25"
+    assert held == "separated by quieter-test:0123456789abcdef"
     song = write_audio(tmp_path / "song.wav", 2.0)
     heard = hear(transcriber, song, channel)
-    assert heard.vocals == "separated by quieter-test:0.25"
+    assert heard.vocals == "separated by quieter-test:0123456789abcdef"
     assert not np.allclose(heard.emissions.log_probs, hear(transcriber, song, VocalChannel("mix")).emissions.log_probs)
     with pytest.raises(SongalignError, match="^unknown vocal separator 'nope'"):
         SEPARATORS["nope"]
@@ -188,33 +182,15 @@ def test_a_registered_separator_is_chosen_by_name_for_the_vocal_channel(models, 
 # -- separated vocals, cached per song -------------------------------------------------------------------
 
 
-class CountingVoice:
-    """A deterministic separator that counts its calls: the vocals are half of the audio, the accompaniment
-    the other half, at the input's rate; ``model`` is its weights' digest (16 hex digits)."""
-
-    calls = 0
-
-    def __init__(self, model: str | None = None) -> None:
-        self.digest = model or "00000000000000d1"
-
-    def separate(self, audio, sample_rate):
-        CountingVoice.calls += 1
-        audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-        return Stems(0.5 * audio, 0.5 * audio, sample_rate)
+class CountingVoice(ScaledVoice):
+    """Half of the audio; ``model`` is its weights' digest (default ``00000000000000d1``)."""
 
 
 @pytest.fixture
-def counting(tmp_path, monkeypatch):
-    """``counting-test`` registered for one test (as a plugin would be), a separation cache of its own."""
-    from songalign.transcribe.listen import separator
-
-    monkeypatch.setenv("SONGALIGN_CACHE", str(tmp_path / "cache"))
-    SEPARATORS.register("counting-test", CountingVoice)
-    CountingVoice.calls = 0
-    separator.cache_clear()
-    yield tmp_path / "cache" / SEPARATED_FOLDER
-    SEPARATORS.unregister("counting-test")
-    separator.cache_clear()
+def counting(tmp_path, register_separator):
+    """``counting-test`` registered for one test, a separation cache of its own."""
+    register_separator("counting-test", CountingVoice)
+    return tmp_path / "cache" / SEPARATED_FOLDER
 
 
 def _entries(root):
@@ -393,30 +369,17 @@ class BrokenSeparator:
         raise SongalignError("the broken-test separator needs its weights: pip install broken-test-weights")
 
 
-class UndigestedVoice:
+class UndigestedVoice(ScaledVoice):
     """A plugin separator without a ``digest``: nothing tells its weights apart, so nothing of it is cached."""
 
-    calls = 0
-
-    def separate(self, audio, sample_rate):
-        UndigestedVoice.calls += 1
-        audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-        return Stems(0.5 * audio, 0.5 * audio, sample_rate)
+    digest = None
 
 
 @pytest.fixture
-def plugins(tmp_path, monkeypatch):
-    from songalign.transcribe.listen import separator
-
-    monkeypatch.setenv("SONGALIGN_CACHE", str(tmp_path / "cache"))
-    SEPARATORS.register("broken-test", BrokenSeparator)
-    SEPARATORS.register("undigested-test", lambda model=None: UndigestedVoice())
-    UndigestedVoice.calls = 0
-    separator.cache_clear()
-    yield tmp_path / "cache"
-    SEPARATORS.unregister("broken-test")
-    SEPARATORS.unregister("undigested-test")
-    separator.cache_clear()
+def plugins(tmp_path, register_separator):
+    register_separator("broken-test", BrokenSeparator)
+    register_separator("undigested-test", UndigestedVoice)
+    return tmp_path / "cache"
 
 
 BROKEN = "cannot be heard: the broken-test separator needs its weights: pip install broken-test-weights"

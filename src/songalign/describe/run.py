@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from songalign.console import progress_bar
 from songalign.corpus.manifest import SEGMENTS_FILE, CorpusManifest
 from songalign.corpus.records import Segment
 from songalign.describe.base import DescribeInterrupted, Describer, Description, get_describer
@@ -79,14 +79,7 @@ def describe_segments(
         description.apply_to(segment)
         stats.described += 1
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), disable=not progress, transient=False) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task(f"describing ({describer.name})", total=len(todo))
         for start in range(0, len(todo), describer.chunk_size):
             chunk = todo[start : start + describer.chunk_size]

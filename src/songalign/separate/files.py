@@ -121,17 +121,8 @@ def separate_files(
     would share stem files, so the second is skipped. One sentence for an unknown stem or separator before
     any audio is read. ``threads``: torch's intra-op threads while separating (None: torch's setting).
     """
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from songalign.audio.io import load_audio
+    from songalign.console import progress_bar
 
     unknown = [stem for stem in stems if stem not in STEMS]
     if unknown or not stems:
@@ -181,16 +172,9 @@ def separate_files(
         done.report.kept = len(done.already_done)
         return done
     out.mkdir(parents=True, exist_ok=True)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
     with (
         torch_threads(threads),
-        Progress(*columns, console=Console(stderr=True), disable=not progress, transient=False) as bar,
+        progress_bar(progress) as bar,
     ):
         task = bar.add_task("separating", total=len(todo))
         for path, missing in todo:

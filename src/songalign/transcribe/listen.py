@@ -144,7 +144,7 @@ def separator_card(source: VocalSource) -> dict[str, str]:
     if source in ("mix", "stem") or (registered_separator(source) is None and Path(source).is_file()):
         return {}
     name, model = separator_source(source)
-    return {"name": name, "model": model, "digest": str(getattr(separator(name, model), "digest", ""))}
+    return {"name": name, "model": model, "digest": str(getattr(separator(name, model), "digest", None) or "")}
 
 
 def separation_key(name: str, digest: str, audio: str | Path | np.ndarray) -> str:
