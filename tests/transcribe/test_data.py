@@ -3,6 +3,8 @@ cut words silenced, and padded batches."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -15,6 +17,7 @@ from songalign.transcribe.data import (
     cut_clip,
     cut_clips,
     song_targets,
+    sung_share,
 )
 from songalign.transcribe.symbols import SPACE_INDEX, encode
 
@@ -44,6 +47,15 @@ def test_a_clip_keeps_whole_words_and_silences_the_one_it_cuts():
     later = cut_clip(targets, 50, 100)  # from 0.8 s: "you" (frames 37-63) is cut at its start
     assert later.tokens == encode("there")
     assert (later.mel[..., : 63 - 50] == SILENCE).all() and (later.mel[..., 63 - 50 :] == 0).all()
+
+
+def test_a_window_s_sung_share_counts_the_words_wholly_in_it_or_else_the_notes():
+    targets = song_targets(song(), torch.zeros(2, 80, 150))  # words at frames 6-32, 37-63 and 93-125
+    assert sung_share(targets, 0, 110) == (26 + 26) / 110  # "there" is cut (silenced): not sung
+    assert sung_share(targets, 50, 100) == 32 / 100  # "you" is cut at its start
+    assert sung_share(targets, 64, 20) == 0.0
+    unworded = dataclasses.replace(targets, words=[])  # a pitch-only model's song: its notes count
+    assert sung_share(unworded, 0, 50) == (25 + 12) / 50  # note frames 7-31 and 38-49 (centres in the notes)
 
 
 def test_clips_cover_the_song_from_an_offset_and_drop_short_ones():

@@ -26,7 +26,7 @@ from songalign.corpus.segmenter import SplitConfig
 from songalign.corpus.synth import synthesize_corpus
 from songalign.errors import SkipReport, SongalignError
 from songalign.runs import OtherTrainingData, read_metrics, recipe_path
-from songalign.transcribe.data import collate, cut_clips
+from songalign.transcribe.data import collate, cut_clips, sung_share
 from songalign.transcribe.model import Transcriber
 from songalign.transcribe.testing import TINY_NETWORK, save_tiny_transcriber, tiny_overrides
 from songalign.transcribe.train import (
@@ -123,7 +123,7 @@ def test_a_recipe_with_the_old_setting_names_loads_with_a_warning_each(tmp_path,
     with caplog.at_level("WARNING", logger="songalign"):
         loaded = load_recipe(old)
     assert loaded == load_recipe(recipe_path("alt_small"))
-    assert (loaded.train.epochs, loaded.train.warmup_steps) == (12, 100)
+    assert (loaded.train.epochs, loaded.train.warmup_steps) == (10, 100)
     assert songalign_warnings(caplog) == [
         "the training setting train.max_epochs is now called train.epochs; rename it in the recipe",
         "the training setting train.warmup_batches is now called train.warmup_steps; rename it in the recipe",
@@ -144,7 +144,7 @@ def test_a_model_folder_whose_card_has_the_old_setting_names_still_loads(tmp_pat
     assert Transcriber.from_pretrained(folder).config.mode == "baseline"
     with caplog.at_level("WARNING", logger="songalign"):
         recipe = TranscribeRecipe.model_validate(read_card(folder)["recipe"])
-    assert (recipe.train.epochs, recipe.train.warmup_steps) == (12, 100)
+    assert (recipe.train.epochs, recipe.train.warmup_steps) == (10, 100)
     assert len(songalign_warnings(caplog)) == 2
 
 
@@ -201,8 +201,15 @@ def test_the_authors_code_settings_the_paper_recipe_lists_all_load():
 
 # The corpus's 2 training songs (954 and 938 frames) give 8 clips of 250 frames in each of epochs 0-3 (epoch 4:
 # 10, as the windows' offset moves), so 4 batches of 2 an epoch; the lyrics network's dropout (0.1) draws from
-# torch's random state at every step.
-RESUMABLE = ["data.clip_frames=250", "train.batch_size=2", "train.epochs=3", "train.min_epochs=1", "train.seed=5"]
+# torch's random state at every step. Every clip is kept (data.min_sung_share=0), so that the counts are these.
+RESUMABLE = [
+    "data.clip_frames=250",
+    "data.min_sung_share=0",
+    "train.batch_size=2",
+    "train.epochs=3",
+    "train.min_epochs=1",
+    "train.seed=5",
+]
 
 SIGKILLED_RUN = """
 import json, os, signal, sys
@@ -345,6 +352,16 @@ def test_clip_batches_resume_at_the_first_batch_not_trained_on_and_after_a_compl
     assert batch_tokens(resumed) == epoch_2 and resumed.epoch == 2
 
 
+def test_clip_batches_leave_out_the_clips_sung_less_than_the_recipe_s_share(corpus):
+    songs = training_songs(corpus)
+    every, sung = ClipBatches(songs, 250, 2, seed=5), ClipBatches(songs, 250, 2, seed=5, min_sung_share=0.5)
+    shares = {window: sung_share(songs[window[0]], *window[1:]) for window in every.epoch_windows()}
+    kept = [window for window in every.epoch_windows() if shares[window] >= 0.5]
+    assert 0 < len(kept) < len(shares)  # the corpus has clips on both sides of the threshold
+    assert sorted(sung.epoch_windows()) == sorted(kept)  # the others left out
+    assert sung.epoch_length() == -(-len(kept) // 2)
+
+
 def test_clip_batches_restore_torch_s_random_state(corpus):
     songs = training_songs(corpus)
     torch.manual_seed(11)
@@ -362,6 +379,7 @@ def test_clip_batches_restore_torch_s_random_state(corpus):
         ({"seed": 6}, "another seed (5 then, 6 now)"),
         ({"songs": 1}, "another set of training songs"),
         ({"vocals": "mix"}, "another vocal channel (model.vocals) (spleeter then, mix now)"),
+        ({"min_sung_share": 0.1}, "another least sung share of a clip (data.min_sung_share) (0.0 then, 0.1 now)"),
         (
             {"digest": "00000000000000d2"},
             "another separator's weights (digest) (00000000000000d1 then, 00000000000000d2 now)",
@@ -379,6 +397,7 @@ def test_clip_batches_refuse_the_state_of_other_batches(corpus, change, sentence
         seed=change.get("seed", 5),
         vocals=change.get("vocals", "spleeter"),
         separator_digest=change.get("digest", "00000000000000d1"),
+        min_sung_share=change.get("min_sung_share", 0.0),
     )
     with pytest.raises(OtherTrainingData, match="^" + re.escape(sentence)):
         other.load_state_dict(state)

@@ -43,7 +43,7 @@ SEED_TABLE_2 = {
 }
 """Seed 001's Table 2 on DALI-test: (precision, recall, F) in % of COn and COnP."""
 
-PITCH_EPOCHS = 6
+PITCH_EPOCHS = 5
 """Epochs of the pitch/onset-only model (its framewise pitch error levels off by then)."""
 
 MODE_LABELS = {

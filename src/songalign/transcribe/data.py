@@ -186,6 +186,18 @@ def clip_windows(frames: int, clip_frames: int = 1000, offset: int = 0) -> list[
     return windows
 
 
+def sung_share(song: SongTargets, start: int, length: int) -> float:
+    """The share of the window ``[start, start + length)`` that is sung, in ``[0, 1]``: its frames inside the words
+    that lie wholly in it (a word the window cuts is silenced, :func:`cut_clip`) or, for a song loaded without
+    words (a pitch-only model's), inside its notes."""
+    end = start + length
+    if song.words:
+        covered = sum(last - first for first, last, _ in song.words if first >= start and last <= end)
+    else:
+        covered = int((song.pitch[start:end] != NO_PITCH).sum())
+    return covered / max(length, 1)
+
+
 def cut_clips(song: SongTargets, clip_frames: int = 1000, offset: int = 0) -> list[Clip]:
     """The clips of ``song``'s :func:`clip_windows`."""
     return [cut_clip(song, start, length) for start, length in clip_windows(song.frames, clip_frames, offset)]

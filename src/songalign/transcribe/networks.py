@@ -23,7 +23,8 @@ option                 the paper's (default)                               the a
 The code also starts each CNN with a plain convolution before five residual blocks, and its instance
 norms have no affine parameters; here all six blocks are residual, with affine norms (a block's input
 can then be the raw two-channel spectrogram). The code keeps only training clips whose notes cover more
-than 10% of the window; here every clip is kept.
+than 10% of the window; the paper says nothing of it, so every clip is kept unless the recipe's
+``data.min_sung_share`` says otherwise (``configs/alt_small.yaml``: 0.1, as the code).
 
 The code's 34-symbol output (blank first) carries five symbols that never occur in normalised
 English lyrics; the paper's 29 (:mod:`songalign.transcribe.symbols`) are used either way.

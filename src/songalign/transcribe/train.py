@@ -73,6 +73,7 @@ from songalign.transcribe.data import (
     cut_clip,
     features,
     song_targets,
+    sung_share,
 )
 from songalign.transcribe.decode import DecodeSettings, greedy_decode
 from songalign.transcribe.listen import check_channel, separator_card, song_audio
@@ -89,6 +90,13 @@ class TranscribeData(BaseModel):
     train_split: str = "train"
     val_split: str = "val"
     clip_frames: int = Field(1000, ge=32, description="frames per training clip (1000 = 16 s, the paper's)")
+    min_sung_share: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="leave out training clips whose sung share (data.sung_share: words, or notes for a pitch model) "
+        "is below this; 0 keeps every clip (the paper), the authors' code keeps clips whose notes cover over 0.1",
+    )
     cache_dir: Path | None = Field(None, description="feature cache; default <corpus>/.cache/transcribe")
 
 
@@ -282,10 +290,11 @@ class ClipBatches(ResumableBatches):
         *,
         vocals: str = "",
         separator_digest: str = "",
+        min_sung_share: float = 0.0,
     ) -> None:
         super().__init__(seed)
         self.songs, self.clip_frames, self.batch_size = songs, clip_frames, batch_size
-        self.vocals, self.separator_digest = vocals, separator_digest
+        self.vocals, self.separator_digest, self.min_sung_share = vocals, separator_digest, min_sung_share
 
     def epoch_windows(self) -> list[tuple[int, int, int]]:
         """``(song index, first frame, frames)`` of the current epoch's clips, in the order they are trained on."""
@@ -294,6 +303,7 @@ class ClipBatches(ResumableBatches):
             (index, start, length)
             for index, song in enumerate(self.songs)
             for start, length in clip_windows(song.frames, self.clip_frames, offset)
+            if not self.min_sung_share or sung_share(song, start, length) >= self.min_sung_share
         ]
         order = np.random.default_rng([self.seed, self.epoch]).permutation(len(windows))
         return [windows[i] for i in order]
@@ -309,6 +319,7 @@ class ClipBatches(ResumableBatches):
             "seed": self.seed,
             "vocal channel (model.vocals)": self.vocals,
             "separator's weights (digest)": self.separator_digest or "none",
+            "least sung share of a clip (data.min_sung_share)": self.min_sung_share,
         }
 
     def __iter__(self):
@@ -459,6 +470,7 @@ def train(recipe: TranscribeRecipe, *, progress: bool = True, callbacks: list[L.
         settings.seed,
         vocals=config.vocals,
         separator_digest=separator.get("digest", ""),
+        min_sung_share=recipe.data.min_sung_share,
     )
     module = TranscribeModule(model, recipe, batches, val_songs)
     trainer = make_trainer(
