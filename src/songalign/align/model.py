@@ -24,7 +24,7 @@ zero-padding or cutting, except for a tower that pads and crops them itself (``f
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -236,28 +236,12 @@ class AlignModel(PretrainedModel):
         """Whole-item embeddings ``(N, D)`` of audio files or arrays, identical across calls.
 
         Each item is cut into fixed windows of ``clip_seconds`` (every ``hop_seconds``, default
-        no overlap); window embeddings are averaged and renormalised. Arrays are mono at
-        ``sample_rate`` Hz (default: the tower's rate).
+        no overlap); window embeddings are averaged and renormalised (:func:`embed_audio_items`).
+        Arrays are mono at ``sample_rate`` Hz (default: the tower's rate).
         """
-        rate = self.audio_tower.sample_rate
-        results = []
-        for item in items:
-            if isinstance(item, np.ndarray):
-                audio = item if not sample_rate or sample_rate == rate else _resample(item, sample_rate, rate)
-            else:
-                audio, _ = load_audio(item, rate)
-            if audio.size == 0:
-                raise SongalignError(f"{item if not isinstance(item, np.ndarray) else 'an array'} holds no audio")
-            if not np.isfinite(audio).all():  # a float WAV may hold them; a tower would only raise a ValueError
-                raise BadInputError(
-                    item if not isinstance(item, np.ndarray) else "the audio array",
-                    "it holds NaN or infinite samples; re-encode it with finite samples (e.g. as 16-bit PCM)",
-                )
-            windows = song_windows(len(audio) / rate, self.config.clip_seconds, hop_seconds)
-            clips = [audio[int(round(o * rate)) : int(round((o + d) * rate))] for o, d in windows]
-            pooled = self.embed_clips(clips).mean(axis=0)
-            results.append(pooled / max(np.linalg.norm(pooled), 1e-12))
-        return np.stack(results).astype(np.float32)
+        return embed_audio_items(
+            items, self.embed_clips, self.audio_tower.sample_rate, self.config.clip_seconds, sample_rate, hop_seconds
+        )
 
     @torch.no_grad()
     def embed_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -312,6 +296,41 @@ class AlignModel(PretrainedModel):
     @classmethod
     def load(cls, source: str | Path | AlignModel) -> AlignModel:
         return source if isinstance(source, AlignModel) else cls.from_pretrained(source)
+
+
+def embed_audio_items(
+    items: Sequence[str | Path | np.ndarray],
+    embed_clips: Callable[[list[np.ndarray]], np.ndarray],
+    rate: int,
+    clip_seconds: float,
+    sample_rate: int | None = None,
+    hop_seconds: float | None = None,
+) -> np.ndarray:
+    """Whole-item embeddings ``(N, D)`` float32 of audio files or mono arrays, through ``embed_clips`` (clips of
+    mono audio at ``rate`` Hz → ``(n, D)`` unit rows; the torch model's or an ONNX export's).
+
+    Each item is decoded (files) or resampled (arrays at ``sample_rate`` Hz, default ``rate``) to ``rate``,
+    cut into fixed windows of ``clip_seconds`` every ``hop_seconds`` (default: no overlap), and its window
+    embeddings averaged and renormalised to unit length.
+    """
+    results = []
+    for item in items:
+        if isinstance(item, np.ndarray):
+            audio = item if not sample_rate or sample_rate == rate else _resample(item, sample_rate, rate)
+        else:
+            audio, _ = load_audio(item, rate)
+        if audio.size == 0:
+            raise SongalignError(f"{item if not isinstance(item, np.ndarray) else 'an array'} holds no audio")
+        if not np.isfinite(audio).all():  # a float WAV may hold them; a tower would only raise a ValueError
+            raise BadInputError(
+                item if not isinstance(item, np.ndarray) else "the audio array",
+                "it holds NaN or infinite samples; re-encode it with finite samples (e.g. as 16-bit PCM)",
+            )
+        windows = song_windows(len(audio) / rate, clip_seconds, hop_seconds)
+        clips = [audio[int(round(o * rate)) : int(round((o + d) * rate))] for o, d in windows]
+        pooled = embed_clips(clips).mean(axis=0)
+        results.append(pooled / max(np.linalg.norm(pooled), 1e-12))
+    return np.stack(results).astype(np.float32)
 
 
 def _resample(audio: np.ndarray, source: int, target: int) -> np.ndarray:
