@@ -205,6 +205,11 @@ class AlignModel(PretrainedModel):
         return self.logit_scale.logit_scale.device
 
     @property
+    def sample_rate(self) -> int:
+        """Hz of the audio the model hears: its audio tower's rate."""
+        return int(self.audio_tower.sample_rate)
+
+    @property
     def clip_samples(self) -> int | None:
         """Samples a clip is zero-padded or cut to before the tower's ``features``: ``clip_seconds`` at the
         tower's rate, or None for a tower that pads and crops clips itself (``fits_length_itself``:

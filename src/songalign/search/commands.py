@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from songalign.align.commands import ExportOption, Runtime, RuntimeOption
 from songalign.console import console, print_skip_report
 from songalign.errors import MissingDependencyError, SongalignError
 
@@ -134,6 +135,8 @@ def search_command(
     ] = GroupChoice.song,
     model: Annotated[Path | None, typer.Option(help="the model folder, if it moved since indexing")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print results as JSON lines")] = False,
+    runtime: RuntimeOption = Runtime.torch,
+    export: ExportOption = None,
 ) -> None:
     """Search a database by text (--text), audio clip (--audio) or song (--like-song).
 
@@ -145,7 +148,7 @@ def search_command(
     if sum(x is not None for x in (text, audio, like_song)) != 1:
         raise SongalignError('give exactly one of --text "...", --audio clip.wav or --like-song SONG_ID')
     filters = Filters(language=language, song_id=song, labels=parse_label_filters(label))
-    search = SongSearch.open(db, model)
+    search = SongSearch.open(db, model, runtime=runtime.value, export_dir=export)
     group = by.value
     searched = TargetChoice.audio
     if text is not None:
@@ -197,7 +200,9 @@ def serve_command(
         int,
         typer.Option(help="requests served at once (one per connection); the next gets a JSON 503 with Retry-After"),
     ] = 256,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's choice)")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads of the runtime (default: its choice)")] = None,
+    runtime: RuntimeOption = Runtime.torch,
+    export: ExportOption = None,
     cpus: Annotated[
         str | None, typer.Option(help="run on these CPUs only, e.g. 0 or 0,1 (on small VMs one CPU cuts tail latency)")
     ] = None,
@@ -231,7 +236,7 @@ def serve_command(
         import torch
 
         torch.set_num_threads(max(1, threads))
-    search = SongSearch.open(db, model)
+    search = SongSearch.open(db, model, runtime=runtime.value, export_dir=export, threads=threads)
     search.store.prewarm()  # load the vector indexes now rather than on the first queries
     console.print(f"serving {db} on http://{host}:{port}/ (API docs: /docs); Ctrl+C stops")
     serve(search, host, port, settings)
