@@ -23,10 +23,11 @@ zero-padding or cutting, except for a tower that pads and crops them itself (``f
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -218,6 +219,34 @@ class AlignModel(PretrainedModel):
             return None
         return int(round(self.config.clip_seconds * self.audio_tower.sample_rate))
 
+    @property
+    def clip_seconds(self) -> float:
+        """Seconds of audio one clip (a window of a song) holds: the config's ``clip_seconds``."""
+        return float(self.config.clip_seconds)
+
+    @property
+    def embedding_dim(self) -> int:
+        """D, the size of the shared space."""
+        return int(self.config.embedding_dim)
+
+    @property
+    def feature_key(self) -> str:
+        """What the audio tower's ``features`` depend on, as a feature cache's extractor key: the tower's name and
+        a digest of its options (not of its weights: the features are computed before the network)."""
+        return feature_key(self.audio_tower)
+
+    def tower_features(self, clips: np.ndarray) -> torch.Tensor:
+        """The audio tower's ``features`` of clips already fitted (:attr:`clip_samples`): ``(samples,)`` → one
+        clip's, ``(B, samples)`` → a batch's."""
+        return torch.as_tensor(self.audio_tower.features(clips))
+
+    @torch.no_grad()
+    def embed_features(self, features: torch.Tensor) -> np.ndarray:
+        """``(B, …)`` tower features → ``(B, D)`` float32 unit embeddings (:meth:`project_audio`, in eval mode on
+        the model's device)."""
+        self.eval()
+        return self.project_audio(torch.as_tensor(features).to(self.device)).cpu().numpy().astype(np.float32)
+
     def audio_features(self, audio: np.ndarray) -> torch.Tensor:
         """Tower features of one clip of mono audio at the tower's sample rate, fitted to ``clip_seconds``
         (by zero-padding or cutting, unless the tower fits clips itself: :attr:`clip_samples`)."""
@@ -301,6 +330,31 @@ class AlignModel(PretrainedModel):
     @classmethod
     def load(cls, source: str | Path | AlignModel) -> AlignModel:
         return source if isinstance(source, AlignModel) else cls.from_pretrained(source)
+
+
+def feature_key(tower: Any) -> str:
+    """``name:digest`` of an audio tower's options (``tower.config()``): the feature cache's extractor key."""
+    options = json.dumps(tower.config(), sort_keys=True, default=str).encode()
+    return f"{tower.name}:{hashlib.sha1(options).hexdigest()[:16]}"
+
+
+class EmbeddingRuntime(Protocol):
+    """What embeds segments for an index: :class:`AlignModel`, or its ONNX export run by onnxruntime
+    (:class:`songalign.align.onnx.OnnxAlignModel`). Audio is mono at :attr:`sample_rate` Hz, cut into clips of
+    :attr:`clip_seconds` s fitted to :attr:`clip_samples` samples (None: the tower fits them itself); features
+    are the tower's input, the same bits under either runtime (:attr:`feature_key` names them)."""
+
+    sample_rate: int
+    clip_seconds: float
+    clip_samples: int | None
+    embedding_dim: int
+    feature_key: str
+
+    def tower_features(self, clips: np.ndarray) -> torch.Tensor: ...
+
+    def embed_features(self, features: torch.Tensor) -> np.ndarray: ...
+
+    def embed_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
 
 
 def embed_audio_items(

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from songalign.align.model import AlignModel, embed_audio_items
+from songalign.align.model import AlignModel, embed_audio_items, feature_key
 from songalign.audio.windows import fit_length
 from songalign.checkpoint import CONFIG_FILE, WEIGHTS_FILE, files_digest
 from songalign.errors import MissingDependencyError, SongalignError
@@ -192,6 +192,7 @@ def _audio_card(model: AlignModel) -> dict[str, Any]:
     card: dict[str, Any] = {
         "tower": tower.name,
         "feature_kind": tower.feature_kind,
+        "feature_key": feature_key(tower),
         "sample_rate": int(tower.sample_rate),
         "clip_seconds": model.config.clip_seconds,
         "clip_samples": model.clip_samples,
@@ -416,6 +417,7 @@ class OnnxAlignModel:
         self.sample_rate = int(audio["sample_rate"])
         self.clip_seconds = float(audio["clip_seconds"])
         self.clip_samples: int | None = audio["clip_samples"]
+        self.feature_key = str(audio["feature_key"])
         self._features = _audio_features_function(card, export_dir)
         self._tokenizer: Any = None
 
@@ -446,11 +448,16 @@ class OnnxAlignModel:
         return self._sessions[key]
 
     # -- audio ---------------------------------------------------------------------------------------
+    def tower_features(self, clips: np.ndarray) -> torch.Tensor:
+        """The audio tower's ``features`` of clips already fitted, computed without its weights (as
+        :meth:`AlignModel.tower_features`): ``(samples,)`` → one clip's, ``(B, samples)`` → a batch's."""
+        return torch.as_tensor(self._features(clips))
+
     def audio_features(self, audio: np.ndarray) -> torch.Tensor:
         """Tower features of one clip of mono audio at :attr:`sample_rate`, fitted to ``clip_seconds`` (as
         :meth:`AlignModel.audio_features`)."""
         samples = self.clip_samples
-        return self._features(audio if samples is None else fit_length(audio, samples))
+        return self.tower_features(audio if samples is None else fit_length(audio, samples))
 
     def embed_features(self, features: torch.Tensor | np.ndarray) -> np.ndarray:
         """``(B, …)`` tower features → ``(B, D)`` unit embeddings (``AlignModel.project_audio``)."""

@@ -61,7 +61,7 @@ def index_command(
     ] = IndexType.auto,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     threads: Annotated[
-        int | None, typer.Option(help="torch CPU threads for the towers (default: the CPUs the decoders leave, ≥ 1)")
+        int | None, typer.Option(help="CPU threads for the towers (default: the CPUs the decoders leave, ≥ 1)")
     ] = None,
     decode_workers: Annotated[
         int | None,
@@ -82,6 +82,8 @@ def index_command(
     shards: Annotated[
         int | None, typer.Option(help="shards of a new database (default 256; an existing one keeps its own)")
     ] = None,
+    runtime: RuntimeOption = Runtime.torch,
+    export: ExportOption = None,
 ) -> None:
     """Embed every segment of a corpus into a LanceDB search database (idempotent and resumable)."""
     from songalign.search.ann import AnnSettings
@@ -90,6 +92,8 @@ def index_command(
         raise SongalignError(f"--ann-min-rows must be at least 1, got {ann_min_rows}")
     if engine != EngineChoice.ray and (address or ray_cpus or embed_actors):
         raise SongalignError("--address, --ray-cpus and --embed-actors need --engine ray")
+    if engine == EngineChoice.ray and (runtime != Runtime.torch or export is not None):
+        raise SongalignError("--engine ray embeds with torch; leave out --runtime and --export, or use --engine local")
     ann = AnnSettings(min_rows=ann_min_rows, index_type=index_type.value)
     both = {"batch_size": batch_size, "split": split, "cache_dir": cache, "ann": ann, "progress": progress}
     if engine == EngineChoice.ray:
@@ -102,7 +106,15 @@ def index_command(
         from songalign.search.indexer import build_index
 
         result = build_index(
-            checkpoint, corpus, db, threads=threads, decode_workers=decode_workers, shards=shards, **both
+            checkpoint,
+            corpus,
+            db,
+            threads=threads,
+            decode_workers=decode_workers,
+            shards=shards,
+            runtime=runtime.value,
+            export_dir=export,
+            **both,
         )
     print_skip_report(result.report, "skipped")
     # exit 1 when no segment could be indexed (segments indexed by an earlier run count as done)
