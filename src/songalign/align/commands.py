@@ -20,6 +20,7 @@ from songalign.align import PRETRAINED
 from songalign.console import console
 from songalign.errors import SongalignError
 from songalign.registry import parse_options
+from songalign.towers.commands import Runtime
 
 models_app = typer.Typer(help="Pretrained models by name (e.g. the seed's CLAP-pre).", no_args_is_help=True)
 
@@ -78,12 +79,6 @@ def train_command(
     saved = train(loaded, devices=devices, num_nodes=num_nodes)
     if is_first_process():
         console.print(f"[green]model saved in {saved}[/green]; curves in {loaded.run_dir / 'loss.png'}")
-
-
-class Runtime(StrEnum):
-    torch = "torch"
-    onnx = "onnx"
-    onnx_int8 = "onnx-int8"
 
 
 RuntimeOption = Annotated[

@@ -35,8 +35,8 @@ prompts' softmax).
 from __future__ import annotations
 
 import json
-import logging
 import shutil
+import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,6 +51,7 @@ from songalign.align.model import AlignModel, embed_audio_items, feature_key
 from songalign.audio.windows import fit_length
 from songalign.checkpoint import CONFIG_FILE, WEIGHTS_FILE, files_digest
 from songalign.errors import MissingDependencyError, SongalignError
+from songalign.towers.musicnn.onnx import onnxruntime_session
 
 EXPORT_CARD = "onnx.json"
 EXPORT_FORMAT = "songalign onnx export 1"
@@ -62,14 +63,6 @@ VARIABLE_FRAMES = {"cnn": 2}
 """Audio towers whose graph takes any number of frames: tower name → the features' time axis."""
 
 
-def _onnxruntime() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as error:
-        raise MissingDependencyError("onnxruntime", "the ONNX runtime", extra="onnx") from error
-    return onnxruntime
-
-
 def source_digest(model_dir: str | Path) -> str:
     """16 hex digits identifying a model folder's weights: :func:`files_digest` of its ``config.json`` and
     ``model.safetensors`` (those it has)."""
@@ -77,9 +70,9 @@ def source_digest(model_dir: str | Path) -> str:
     return files_digest([folder / name for name in (CONFIG_FILE, WEIGHTS_FILE) if (folder / name).is_file()])
 
 
-def again(model_dir: str | Path, out: str | Path) -> str:
-    """The command that (re)writes the export ``out`` of ``model_dir``."""
-    return f"`songalign export onnx {model_dir} --out {out} --force`"
+def again(model_dir: str | Path, out: str | Path, options: str = "--force") -> str:
+    """The command that (re)writes the export ``out`` of ``model_dir``, with ``options``."""
+    return f"`songalign export onnx {model_dir} --out {out}{' ' + options if options else ''}`"
 
 
 # -- what is exported ----------------------------------------------------------------------------------
@@ -132,15 +125,6 @@ class _TextGraph(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pieces = self.head.parts.encode(input_ids, attention_mask)
         return self.head(pieces), pieces
-
-
-class _TaggerGraph(nn.Module):
-    def __init__(self, tagger: nn.Module):
-        super().__init__()
-        self.tagger = tagger
-
-    def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        return self.tagger(patches)["tags"]
 
 
 def _io(name: str, tensor: torch.Tensor, axes: dict[int, str], units: str) -> dict[str, Any]:
@@ -235,11 +219,25 @@ def export_onnx(
         if not force:
             raise SongalignError(f"{out} already holds an ONNX export; add --force to replace it")
     model = AlignModel.from_pretrained(model_dir).eval()
+    _audio_card(model), text_parts(model.text_tower)  # refuse a tower without an export before writing anything
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # a fresh hidden folder beside ``out``, renamed into place when whole: no folder of the user's is reused
+    partial = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    try:
+        _write_export(model, model_dir, partial, quantize, opset)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    partial.rename(out)
+    return out
+
+
+def _write_export(model: AlignModel, model_dir: Path, partial: Path, quantize: str | None, opset: int) -> None:
+    """Write the export of ``model`` (from ``model_dir``) into the empty folder ``partial``."""
     audio_card = _audio_card(model)
     parts = text_parts(model.text_tower)
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
     dim = model.config.embedding_dim
     files: dict[str, dict[str, Any]] = {}
 
@@ -281,38 +279,22 @@ def export_onnx(
         "text": (text, (ids, mask)),
         "text_head": (head, (pieces,)),
     }
-    tagger = getattr(model.audio_tower, "tagger", None)
-    if tagger is not None:
-        patches = torch.stack([features[0][:187], features[1][:187]]) if features.shape[1] >= 187 else None
-        if patches is None:  # a clip shorter than one patch: musicnn repeat-pads it
-            from songalign.towers.musicnn import cut_patches
-
-            patches = cut_patches(features)[:, 0]
-        graph = _TaggerGraph(tagger)
-        files["tagger"] = {
-            "file": "tagger.onnx",
-            "inputs": [_io("patches", patches, {0: "batch"}, "musicnn log-mel patches of 187 frames (3 s)")],
-            "outputs": [_io("tags", graph(patches), {0: "batch"}, "sigmoid probability of each tag")],
-            "model": tagger.model_name,
-            "labels": list(tagger.labels),
-        }
-        graphs["tagger"] = (graph, (patches,))
-
     for key, (graph, inputs) in graphs.items():
         _export(graph, inputs, partial / files[key]["file"], files[key], opset)
+    tagger = getattr(model.audio_tower, "tagger", None)
+    if tagger is not None:  # musicnn's tagger, as `songalign tag --runtime onnx` runs it
+        from songalign.towers.musicnn.onnx import export_tagger
+
+        files["tagger"] = export_tagger(tagger, partial / "tagger.onnx", opset)
     tokenizer.save_pretrained(partial / TOKENIZER_DIR)
     if audio_card["feature_kind"] == "clap":
         model.audio_tower.extractor.save_pretrained(partial / EXTRACTOR_DIR)
     if quantize == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from songalign.towers.musicnn.onnx import quantize_int8
 
-        logging.disable(logging.WARNING)  # it logs, on the root logger, every tensor it leaves in float
-        try:
-            for entry in files.values():
-                entry["int8"] = entry["file"].replace(".onnx", ".int8.onnx")
-                quantize_dynamic(partial / entry["file"], partial / entry["int8"], weight_type=QuantType.QInt8)
-        finally:
-            logging.disable(logging.NOTSET)
+        for entry in files.values():
+            entry["int8"] = entry["file"].replace(".onnx", ".int8.onnx")
+            quantize_int8(partial / entry["file"], partial / entry["int8"])
 
     import songalign
 
@@ -338,10 +320,6 @@ def export_onnx(
         "files": files,
     }
     (partial / EXPORT_CARD).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out) if out.is_dir() else out.unlink()
-    partial.rename(out)
-    return out
 
 
 # -- the runtime -------------------------------------------------------------------------------------------
@@ -353,7 +331,7 @@ def read_export(model_dir: str | Path, export_dir: str | Path) -> dict[str, Any]
     if not path.is_file():
         raise SongalignError(
             f"{export_dir} holds no ONNX export of {model_dir} (no {EXPORT_CARD}); "
-            f"run {again(model_dir, export_dir).replace(' --force', '')} first"
+            f"run {again(model_dir, export_dir, '')} first"
         )
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
@@ -398,19 +376,14 @@ class OnnxAlignModel:
     """
 
     def __init__(self, model_dir: Path, export_dir: Path, card: dict[str, Any], precision: str, threads: int | None):
-        ort = _onnxruntime()
         if precision not in PRECISIONS:
             raise SongalignError(f"the ONNX precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
         if precision not in card["precisions"]:
             raise SongalignError(
-                f"{export_dir} holds no {precision} export; run {again(model_dir, export_dir)} --quantize int8"
+                f"{export_dir} holds no {precision} export; run {again(model_dir, export_dir, '--quantize int8')}"
             )
         self.model_dir, self.export_dir, self.card, self.precision = model_dir, export_dir, card, precision
-        options = ort.SessionOptions()
-        options.inter_op_num_threads = 1
-        if threads:
-            options.intra_op_num_threads = max(1, int(threads))
-        self._ort, self._options = ort, options
+        self.threads = threads
         self._sessions: dict[str, Any] = {}
         audio = card["audio"]
         self.embedding_dim = int(card["embedding_dim"])
@@ -442,9 +415,7 @@ class OnnxAlignModel:
             if entry is None:
                 raise SongalignError(f"{self.export_dir} holds no {key} graph; export a model that has one")
             name = entry["file"] if self.precision == "fp32" else entry["int8"]
-            self._sessions[key] = self._ort.InferenceSession(
-                str(self.export_dir / name), self._options, providers=["CPUExecutionProvider"]
-            )
+            self._sessions[key] = onnxruntime_session(self.export_dir / name, self.threads)
         return self._sessions[key]
 
     # -- audio ---------------------------------------------------------------------------------------
