@@ -125,12 +125,26 @@ def export_onnx_command(
         Quantize | None, typer.Option(help="also write int8 copies (onnxruntime's dynamic quantisation)")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="replace an existing export in --out")] = False,
+    measure_overlap: Annotated[
+        Path | None,
+        typer.Option(help="with --quantize int8: a prepared corpus on which to measure int8's top-10 overlap"),
+    ] = None,
+    overlap_split: Annotated[str, typer.Option(help="the corpus split --measure-overlap queries")] = "test",
 ) -> None:
     """Export the model's audio and text towers with their projections (and musicnn's tagger) to ONNX."""
-    from songalign.align.onnx import EXPORT_CARD, default_export_dir, export_onnx
+    from songalign.align.onnx import EXPORT_CARD, default_export_dir, export_onnx, int8_top10_overlap, record_overlap
 
+    if measure_overlap is not None and quantize is None:
+        raise SongalignError("--measure-overlap compares the int8 copy with the model; add --quantize int8")
     folder = export_onnx(model, out or default_export_dir(model), quantize=quantize and quantize.value, force=force)
     console.print(f"[green]wrote {escape(str(folder))}[/green] (its card: {EXPORT_CARD}); use it with --runtime onnx")
+    if measure_overlap is not None:
+        measured = int8_top10_overlap(model, folder, measure_overlap, overlap_split)
+        record_overlap(folder, measured)
+        console.print(
+            f"int8 top-{measured['k']} overlap with torch fp32: {measured['value']:.3f} "
+            f"({measured['queries']} text queries, a pool of {measured['pool']} {measured['split']} segments)"
+        )
 
 
 def evaluate_command(

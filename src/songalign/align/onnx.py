@@ -514,3 +514,63 @@ def open_runtime(
         raise SongalignError(f"--runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}")
     precision = "int8" if runtime == "onnx-int8" else "fp32"
     return OnnxAlignModel.open(model_dir, export_dir, precision=precision, threads=threads)
+
+
+def int8_top10_overlap(
+    model_dir: str | Path, export_dir: str | Path, corpus: str | Path, split: str = "test", k: int = 10
+) -> dict[str, Any]:
+    """How far the int8 export ranks like the torch model: text→audio queries over the ``split`` segments of a
+    prepared ``corpus`` (the pool: every segment with audio; the queries: their distinct descriptions, else
+    their lyrics), each query's top ``k`` segments by cosine under torch fp32 and under the export's int8 copy,
+    and the mean of ``|top_torch ∩ top_int8| / k``. Returns ``{"value", "k", "pool", "queries", "split",
+    "corpus"}``; a pool of at most ``k`` segments is refused (every top-k would be the whole pool)."""
+    import pyarrow.parquet as pq
+
+    from songalign.align.data import window_features
+    from songalign.corpus.manifest import SEGMENTS_FILE
+    from songalign.errors import BadInputError
+
+    corpus = Path(corpus)
+    if not (corpus / SEGMENTS_FILE).is_file():
+        raise SongalignError(f"{corpus} is not a prepared corpus (no {SEGMENTS_FILE}); give one to --measure-overlap")
+    rows = [r for r in pq.read_table(corpus / SEGMENTS_FILE).to_pylist() if r["split"] == split and r["audio_path"]]
+    torch_model = AlignModel.from_pretrained(model_dir)
+    int8 = OnnxAlignModel.open(model_dir, export_dir, precision="int8")
+    features, kept = [], []
+    for row in rows:
+        try:
+            features.append(torch.as_tensor(window_features(torch_model, row["audio_path"], row["start"], row["end"])))
+            kept.append(row)
+        except BadInputError:
+            continue
+    if len(kept) <= k:
+        raise SongalignError(
+            f"the {split} split of {corpus} has {len(kept)} segments with audio, not more than the top {k}; "
+            "measure on a larger corpus or split"
+        )
+    column = "description" if any((r.get("description") or "").strip() for r in kept) else "text"
+    queries = sorted({(r.get(column) or "").strip() for r in kept} - {""})
+    batch = torch.stack(features)
+    ranked = {}
+    for name, model in (("torch", torch_model), ("int8", int8)):
+        audio = np.concatenate([model.embed_features(batch[i : i + 16]) for i in range(0, len(batch), 16)])
+        scores = model.embed_text(queries) @ audio.T
+        ranked[name] = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    shared = [len(set(a) & set(b)) / k for a, b in zip(ranked["torch"], ranked["int8"], strict=True)]
+    return {
+        "value": round(float(np.mean(shared)), 4),
+        "k": k,
+        "pool": len(kept),
+        "queries": len(queries),
+        "query_text": column,
+        "split": split,
+        "corpus": str(corpus.resolve()),
+    }
+
+
+def record_overlap(export_dir: str | Path, measured: dict[str, Any]) -> None:
+    """Write ``measured`` (:func:`int8_top10_overlap`) into the export's card as ``int8_top10_overlap``."""
+    path = Path(export_dir) / EXPORT_CARD
+    card = json.loads(path.read_text(encoding="utf-8"))
+    card["int8_top10_overlap"] = measured
+    path.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
