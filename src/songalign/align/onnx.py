@@ -521,7 +521,7 @@ def int8_top10_overlap(
 ) -> dict[str, Any]:
     """How far the int8 export ranks like the torch model: text→audio queries over the ``split`` segments of a
     prepared ``corpus`` (the pool: every segment with audio; the queries: their distinct descriptions, else
-    their lyrics), each query's top ``k`` segments by cosine under torch fp32 and under the export's int8 copy,
+    their lyrics; ``split="all"``: every split), each query's top ``k`` segments by cosine under torch fp32 and under the export's int8 copy,
     and the mean of ``|top_torch ∩ top_int8| / k``. Returns ``{"value", "k", "pool", "queries", "split",
     "corpus"}``; a pool of at most ``k`` segments is refused (every top-k would be the whole pool)."""
     import pyarrow.parquet as pq
@@ -533,7 +533,7 @@ def int8_top10_overlap(
     corpus = Path(corpus)
     if not (corpus / SEGMENTS_FILE).is_file():
         raise SongalignError(f"{corpus} is not a prepared corpus (no {SEGMENTS_FILE}); give one to --measure-overlap")
-    rows = [r for r in pq.read_table(corpus / SEGMENTS_FILE).to_pylist() if r["split"] == split and r["audio_path"]]
+    rows = [r for r in pq.read_table(corpus / SEGMENTS_FILE).to_pylist() if split in ("all", r["split"]) and r["audio_path"]]
     torch_model = AlignModel.from_pretrained(model_dir)
     int8 = OnnxAlignModel.open(model_dir, export_dir, precision="int8")
     features, kept = [], []
