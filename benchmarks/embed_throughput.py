@@ -15,12 +15,17 @@ to the tower's rate, compute features, embed in batches — with the same number
   spectrograms that the unfused model cannot take). No weights are downloaded; random weights cost
   the same time as trained ones.
 
+- ONNX (``--onnx``, the default): the ``cnn`` and ``musicnn`` towers with MLP heads into 256-d, exported with
+  ``songalign export onnx --quantize int8`` and run by onnxruntime (fp32 and int8) with the same threads;
+  the same decoding and features as their torch pipelines.
+
 Prints the real-time factor of each (audio seconds / wall seconds, median over repeats), a
-per-stage breakdown, parameter counts and FLOPs per clip, ``ratio: X`` (ours / baseline) and
-``ratio musicnn / HTSAT-tiny: Y``.
+per-stage breakdown, parameter counts and FLOPs per clip, one ``ratio PIPELINE / HTSAT-tiny`` line per
+pipeline, ``ratio: X`` (ours / baseline) and ``ratio musicnn / HTSAT-tiny: Y``.
 
     python benchmarks/embed_throughput.py                       # 16 clips, batch 8, 2 threads, 5 repeats
     python benchmarks/embed_throughput.py --threads 4 --repeats 9
+    python benchmarks/embed_throughput.py --no-onnx             # the torch pipelines alone
 """
 
 from __future__ import annotations
@@ -144,6 +149,31 @@ def baseline() -> tuple[Pipeline, torch.nn.Module, torch.Tensor]:
     return Pipeline("HF CLAP HTSAT-tiny (48 kHz)", extractor.sampling_rate, featurise, embed), model, example
 
 
+def onnx_pipelines(folder: Path, threads: int, names: list[str]) -> list[tuple[Pipeline, None, None]]:
+    """The ``cnn`` and ``musicnn`` towers exported to ONNX (fp32 and int8) and run by onnxruntime with ``threads``
+    threads: a model folder with the tower and MLP heads (as a trained model's) → ``songalign export onnx``.
+    Features are the towers' own; the model stage is the exported tower with its projection."""
+    from songalign.align.model import AlignModel, ModelConfig, TowerSpec
+    from songalign.align.onnx import OnnxAlignModel, export_onnx
+
+    pipelines = []
+    for name in names:
+        model = AlignModel(ModelConfig(audio_tower=TowerSpec(name=name), clip_seconds=10.0))
+        saved = model.save_pretrained(folder / name)
+        export = export_onnx(saved, folder / f"{name}-onnx", quantize="int8")
+        tower, samples = model.audio_tower, 10 * model.audio_tower.sample_rate
+
+        def featurise(clips: list[np.ndarray], tower=tower, samples=samples) -> torch.Tensor:
+            return tower.features(np.stack([np.pad(c[:samples], (0, max(0, samples - len(c)))) for c in clips]))
+
+        for precision in ("fp32", "int8"):
+            runtime = OnnxAlignModel.open(saved, export, precision=precision, threads=threads)
+            embed = lambda features, runtime=runtime: torch.from_numpy(runtime.embed_features(features))  # noqa: E731
+            label = f"{name} ONNX {precision} (onnxruntime, + projection)"
+            pipelines.append((Pipeline(label, tower.sample_rate, featurise, embed), None, None))
+    return pipelines
+
+
 def flops(module: Callable, example: torch.Tensor) -> float:
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         module(example) if not hasattr(module, "audio_model") else module(input_features=example)
@@ -157,6 +187,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--onnx", action=argparse.BooleanOptionalAction, default=True, help="add the ONNX pipelines (needs onnx)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -173,14 +206,17 @@ def main() -> None:
         if importlib.util.find_spec("musicnn") is None:
             print("musicnn left out: its wheel is not installed (pip install --no-deps musicnn==0.1.0)")
             builds.remove(musicnn)
-        for build in builds:
-            pipeline, model, example = build()
-            params = sum(p.numel() for p in model.parameters())
-            gflops = flops(model, example) / 1e9
+        built = [build() for build in builds]
+        if args.onnx:
+            names = ["cnn"] + (["musicnn"] if musicnn in builds else [])
+            built[-1:-1] = onnx_pipelines(Path(folder), args.threads, names)  # CLAP's stays last: the baseline
+        for pipeline, model, example in built:
+            params = sum(p.numel() for p in model.parameters()) if model is not None else None
+            gflops = flops(model, example) / 1e9 if model is not None else None
             pipeline.run(paths, args.batch)  # warm-up
             pipeline.stages.clear()
             pipelines.append((pipeline, params, gflops, []))
-        # interleave the two pipelines so that a change of machine load hits both alike
+        # interleave the pipelines so that a change of machine load hits both alike
         for _ in range(args.repeats):
             for pipeline, _, _, walls in pipelines:
                 walls.append(pipeline.run(paths, args.batch)[0])
@@ -192,10 +228,14 @@ def main() -> None:
                 f"{stage} {audio_seconds / statistics.median(times):,.0f}×" for stage, times in pipeline.stages.items()
             )
             print(f"{pipeline.name}: real-time factor {factor:,.1f}×  (stages alone: {per_stage})")
-            print(f"    {params / 1e6:.2f} M parameters, {gflops:.3f} GFLOPs per 10 s clip (model only)")
-        print(f"ratio: {factors[0] / factors[-1]:.2f}")
-        if len(factors) == 3:
-            print(f"ratio musicnn / HTSAT-tiny: {factors[1] / factors[-1]:.2f}")
+            if params is not None:
+                print(f"    {params / 1e6:.2f} M parameters, {gflops:.3f} GFLOPs per 10 s clip (model only)")
+        baseline_factor = factors[-1]
+        for (pipeline, *_), factor in zip(pipelines[:-1], factors, strict=False):
+            print(f"ratio {pipeline.name} / HTSAT-tiny: {factor / baseline_factor:.2f}")
+        print(f"ratio: {factors[0] / baseline_factor:.2f}")
+        if musicnn in builds:
+            print(f"ratio musicnn / HTSAT-tiny: {factors[1] / baseline_factor:.2f}")
 
 
 if __name__ == "__main__":

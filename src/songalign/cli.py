@@ -1,7 +1,7 @@
 """The ``songalign`` command, assembled from each package's ``commands.py``; nothing else lives here.
 
 ``songalign X …`` is defined in ``songalign/X/commands.py`` (``train``, ``embed``, ``evaluate`` and
-``models`` in ``align``; ``tag`` in ``towers``; ``separate`` in ``separate``; ``index``, ``search``, ``serve`` in ``search``;
+``models`` and ``export`` in ``align``; ``tag`` in ``towers``; ``separate`` in ``separate``; ``index``, ``search``, ``serve`` in ``search``;
 ``rank-lyrics`` in ``transcribe``; the two quickstarts in ``studies``). Importing this module imports
 no torch: the commands import what they need when they run.
 """
@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from songalign.align.commands import embed_command, evaluate_command, models_app, train_command
+from songalign.align.commands import embed_command, evaluate_command, export_app, models_app, train_command
 from songalign.caption.commands import caption_app
 from songalign.corpus.commands import corpus_app
 from songalign.describe.commands import describe_command
@@ -32,6 +32,7 @@ app = typer.Typer(help="songalign: align song audio, lyrics and the emotion in l
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(caption_app, name="caption")
 app.add_typer(models_app, name="models")
+app.add_typer(export_app, name="export")
 transcribe_app.command("quickstart")(transcribe_quickstart_command)
 app.add_typer(transcribe_app, name="transcribe")
 app.command("rank-lyrics")(rank_lyrics_command)

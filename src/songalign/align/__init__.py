@@ -1,4 +1,8 @@
-"""Alignment: the dual-tower model, its losses, training, and pretrained models by name.
+"""Alignment: the dual-tower model, its losses, training, pretrained models by name, and ONNX exports.
+
+:mod:`songalign.align.onnx` exports a model folder's towers with their projections to ONNX
+(``songalign export onnx``) and runs an export with onnxruntime (:class:`~songalign.align.onnx.OnnxAlignModel`,
+the commands' ``--runtime onnx``).
 
 :data:`PRETRAINED` is the registry of pretrained-model factories (``songalign models build NAME``,
 whose NAME choices it supplies). It lives here, with its entries as lazy ``"module:attribute"``

@@ -3,11 +3,13 @@
 Thin: every command calls :mod:`songalign.align` (training, embedding, :mod:`.evaluate`,
 :mod:`.pretrained`) and prints its result. Registered in the main CLI as
 ``app.command("train")(train_command)`` (likewise ``embed`` and ``evaluate``) and
-``app.add_typer(models_app, name="models")``. Importing this module does not import torch.
+``app.add_typer(models_app, name="models")`` (likewise ``export_app``, whose ``onnx`` command exports a model).
+Importing this module does not import torch.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,8 +20,16 @@ from songalign.align import PRETRAINED
 from songalign.console import console
 from songalign.errors import SongalignError
 from songalign.registry import parse_options
+from songalign.towers.commands import Runtime
 
 models_app = typer.Typer(help="Pretrained models by name (e.g. the seed's CLAP-pre).", no_args_is_help=True)
+
+export_app = typer.Typer(help="Export a model for other runtimes.", no_args_is_help=True)
+
+
+class Quantize(StrEnum):
+    int8 = "int8"
+
 
 # The choices come from the registry (entry points of other packages included), as corpus KIND's do.
 PretrainedName = PRETRAINED.choices("PretrainedName")
@@ -71,23 +81,70 @@ def train_command(
         console.print(f"[green]model saved in {saved}[/green]; curves in {loaded.run_dir / 'loss.png'}")
 
 
+RuntimeOption = Annotated[
+    Runtime,
+    typer.Option(help="torch: the model folder; onnx / onnx-int8: its export (`songalign export onnx MODEL`)"),
+]
+ExportOption = Annotated[
+    Path | None, typer.Option("--export", help="the ONNX export --runtime onnx reads (default: MODEL/onnx)")
+]
+ThreadsOption = Annotated[int | None, typer.Option(help="CPU threads of the runtime (default: its choice)")]
+
+
 def embed_command(
     model: Annotated[Path, typer.Argument(help="a trained model folder")],
     out: Annotated[Path, typer.Option("--out", "-o", help="where to write the embeddings (.npy)")],
     audio: Annotated[list[Path] | None, typer.Option(help="audio files (repeatable); whole-file embeddings")] = None,
     text: Annotated[list[str] | None, typer.Option(help="texts to embed (repeatable)")] = None,
+    runtime: RuntimeOption = Runtime.torch,
+    export: ExportOption = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Embed audio files or texts into the model's shared space; writes an (N, D) float32 array."""
     import numpy as np
 
-    from songalign.align.model import AlignModel
+    from songalign.align.onnx import open_runtime
 
     if bool(audio) == bool(text):
         raise SongalignError("give either --audio files or --text strings (not both, not neither)")
-    loaded = AlignModel.from_pretrained(model)
+    if threads is not None and runtime == Runtime.torch:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+    loaded = open_runtime(model, runtime.value, export, threads)
     vectors = loaded.embed_audio(audio) if audio else loaded.embed_text(text)
     np.save(out, vectors)
     console.print(f"[green]wrote {vectors.shape[0]}×{vectors.shape[1]} embeddings to {out}[/green]")
+
+
+@export_app.command("onnx")
+def export_onnx_command(
+    model: Annotated[Path, typer.Argument(help="a trained model folder")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="the export folder (default: MODEL/onnx)")] = None,
+    quantize: Annotated[
+        Quantize | None, typer.Option(help="also write int8 copies (onnxruntime's dynamic quantisation)")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing export in --out")] = False,
+    measure_overlap: Annotated[
+        Path | None,
+        typer.Option(help="with --quantize int8: a prepared corpus on which to measure int8's top-10 overlap"),
+    ] = None,
+    overlap_split: Annotated[str, typer.Option(help="the corpus split --measure-overlap queries")] = "test",
+) -> None:
+    """Export the model's audio and text towers with their projections (and musicnn's tagger) to ONNX."""
+    from songalign.align.onnx import EXPORT_CARD, default_export_dir, export_onnx, int8_top10_overlap, record_overlap
+
+    if measure_overlap is not None and quantize is None:
+        raise SongalignError("--measure-overlap compares the int8 copy with the model; add --quantize int8")
+    folder = export_onnx(model, out or default_export_dir(model), quantize=quantize and quantize.value, force=force)
+    console.print(f"[green]wrote {escape(str(folder))}[/green] (its card: {EXPORT_CARD}); use it with --runtime onnx")
+    if measure_overlap is not None:
+        measured = int8_top10_overlap(model, folder, measure_overlap, overlap_split)
+        record_overlap(folder, measured)
+        console.print(
+            f"int8 top-{measured['k']} overlap with torch fp32: {measured['value']:.3f} "
+            f"({measured['queries']} text queries, a pool of {measured['pool']} {measured['split']} segments)"
+        )
 
 
 def evaluate_command(

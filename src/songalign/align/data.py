@@ -10,7 +10,6 @@ only.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 from rich.progress import track
 
-from songalign.align.model import AlignModel
+from songalign.align.model import AlignModel, EmbeddingRuntime, feature_key
 from songalign.audio.cache import FeatureCache
 from songalign.audio.io import load_audio
 from songalign.audio.windows import fit_length, segment_window
@@ -36,10 +35,6 @@ Target = Literal["caption", "lyrics", "description"]
 def target_text(segment: Segment, target: Target) -> str:
     """The text a segment's audio is paired with for ``target``."""
     return {"caption": segment.caption, "lyrics": segment.text, "description": segment.description}[target]
-
-
-def _key(material: dict) -> str:
-    return hashlib.sha1(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -61,37 +56,36 @@ class PairedSet:
         return len(self.segments)
 
 
-def window_clip(model: AlignModel, audio_path: str, start: float, end: float) -> np.ndarray:
-    """The mono clip ``(samples,)`` at the tower's rate of the ``clip_seconds`` window centred on
+def window_clip(model: EmbeddingRuntime, audio_path: str, start: float, end: float) -> np.ndarray:
+    """The mono clip ``(samples,)`` at the model's rate of the ``clip_seconds`` window centred on
     ``[start, end]`` (seconds) of a file, decoded by seeking and fitted to ``clip_seconds`` as
     :meth:`AlignModel.audio_features` fits it (not for a tower that fits lengths itself);
-    :class:`~songalign.errors.BadInputError` when the audio cannot be read."""
-    offset, duration = segment_window(float(start), float(end), model.config.clip_seconds)
-    audio, _ = load_audio(audio_path, model.audio_tower.sample_rate, offset=offset, duration=duration)
+    :class:`~songalign.errors.BadInputError` when the audio cannot be read. ``model``: an
+    :class:`AlignModel` or its ONNX runtime (:class:`~songalign.align.model.EmbeddingRuntime`)."""
+    offset, duration = segment_window(float(start), float(end), model.clip_seconds)
+    audio, _ = load_audio(audio_path, model.sample_rate, offset=offset, duration=duration)
     samples = model.clip_samples
     return audio if samples is None else fit_length(audio, samples)
 
 
 def window_features(
-    model: AlignModel, audio_path: str, start: float, end: float, cache: FeatureCache | None = None
+    model: EmbeddingRuntime, audio_path: str, start: float, end: float, cache: FeatureCache | None = None
 ) -> np.ndarray:
     """Audio-tower input of the ``clip_seconds`` window centred on ``[start, end]`` (seconds) of a file.
 
-    Read from ``cache`` when given (and stored there on a miss, keyed by the tower and its options),
-    computed otherwise; :class:`~songalign.errors.BadInputError` when the audio cannot be read.
+    Read from ``cache`` when given (and stored there on a miss, keyed by :attr:`~EmbeddingRuntime.feature_key`:
+    the tower and its options, which the torch model and its ONNX export share, as they compute the same
+    features), computed otherwise; :class:`~songalign.errors.BadInputError` when the audio cannot be read.
     """
-    tower = model.audio_tower
     if cache is None:
-        return np.asarray(tower.features(window_clip(model, audio_path, start, end)))
-    rate, clip = tower.sample_rate, model.config.clip_seconds
-    offset, duration = segment_window(float(start), float(end), clip)
-    extractor = f"{tower.name}:{_key(tower.config())}"
+        return np.asarray(model.tower_features(window_clip(model, audio_path, start, end)))
+    offset, duration = segment_window(float(start), float(end), model.clip_seconds)
     samples = model.clip_samples  # None: the tower pads and crops the window itself
 
     def extract(audio: np.ndarray) -> np.ndarray:
-        return np.asarray(tower.features(audio))
+        return np.asarray(model.tower_features(audio))
 
-    return cache.features(audio_path, rate, extractor, extract, offset, duration, samples=samples)
+    return cache.features(audio_path, model.sample_rate, model.feature_key, extract, offset, duration, samples=samples)
 
 
 LYRICS_ONLY_NOTE = "a lyrics-only segment (its song has no audio file): alignment needs audio, so it is left out here"
@@ -130,7 +124,7 @@ def frozen_tower_key(model: AlignModel) -> str | None:
     if not model.config.freeze.audio_tower:
         return None
     tower = model.audio_tower
-    return f"{tower.name}:{_key(tower.config())}:{module_digest(tower)}"
+    return f"{feature_key(tower)}:{module_digest(tower)}"
 
 
 @torch.no_grad()
@@ -212,7 +206,7 @@ def segment_audio(
 def text_embeddings(model: AlignModel, texts: list[str], cache: FeatureCache, batch_size: int = 64) -> torch.Tensor:
     """Text-tower outputs ``(N, d_t)`` for ``texts``, each computed once and then read from ``cache``."""
     tower = model.text_tower
-    tower_key = f"{tower.name}:{_key(tower.config())}"
+    tower_key = feature_key(tower)
     keys = [hashlib.sha1(f"{tower_key}|{text}".encode()).hexdigest() for text in texts]
     found = {key: cache.get(key) for key in set(keys)}
     missing = sorted({t for t, k in zip(texts, keys, strict=True) if found[k] is None})

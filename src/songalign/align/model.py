@@ -23,10 +23,11 @@ zero-padding or cutting, except for a tower that pads and crops them itself (``f
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -205,6 +206,11 @@ class AlignModel(PretrainedModel):
         return self.logit_scale.logit_scale.device
 
     @property
+    def sample_rate(self) -> int:
+        """Hz of the audio the model hears: its audio tower's rate."""
+        return int(self.audio_tower.sample_rate)
+
+    @property
     def clip_samples(self) -> int | None:
         """Samples a clip is zero-padded or cut to before the tower's ``features``: ``clip_seconds`` at the
         tower's rate, or None for a tower that pads and crops clips itself (``fits_length_itself``:
@@ -212,6 +218,34 @@ class AlignModel(PretrainedModel):
         if self.audio_tower.fits_length_itself:
             return None
         return int(round(self.config.clip_seconds * self.audio_tower.sample_rate))
+
+    @property
+    def clip_seconds(self) -> float:
+        """Seconds of audio one clip (a window of a song) holds: the config's ``clip_seconds``."""
+        return float(self.config.clip_seconds)
+
+    @property
+    def embedding_dim(self) -> int:
+        """D, the size of the shared space."""
+        return int(self.config.embedding_dim)
+
+    @property
+    def feature_key(self) -> str:
+        """What the audio tower's ``features`` depend on, as a feature cache's extractor key: the tower's name and
+        a digest of its options (not of its weights: the features are computed before the network)."""
+        return feature_key(self.audio_tower)
+
+    def tower_features(self, clips: np.ndarray) -> torch.Tensor:
+        """The audio tower's ``features`` of clips already fitted (:attr:`clip_samples`): ``(samples,)`` → one
+        clip's, ``(B, samples)`` → a batch's."""
+        return torch.as_tensor(self.audio_tower.features(clips))
+
+    @torch.no_grad()
+    def embed_features(self, features: torch.Tensor) -> np.ndarray:
+        """``(B, …)`` tower features → ``(B, D)`` float32 unit embeddings (:meth:`project_audio`, in eval mode on
+        the model's device)."""
+        self.eval()
+        return self.project_audio(torch.as_tensor(features).to(self.device)).cpu().numpy().astype(np.float32)
 
     def audio_features(self, audio: np.ndarray) -> torch.Tensor:
         """Tower features of one clip of mono audio at the tower's sample rate, fitted to ``clip_seconds``
@@ -236,28 +270,12 @@ class AlignModel(PretrainedModel):
         """Whole-item embeddings ``(N, D)`` of audio files or arrays, identical across calls.
 
         Each item is cut into fixed windows of ``clip_seconds`` (every ``hop_seconds``, default
-        no overlap); window embeddings are averaged and renormalised. Arrays are mono at
-        ``sample_rate`` Hz (default: the tower's rate).
+        no overlap); window embeddings are averaged and renormalised (:func:`embed_audio_items`).
+        Arrays are mono at ``sample_rate`` Hz (default: the tower's rate).
         """
-        rate = self.audio_tower.sample_rate
-        results = []
-        for item in items:
-            if isinstance(item, np.ndarray):
-                audio = item if not sample_rate or sample_rate == rate else _resample(item, sample_rate, rate)
-            else:
-                audio, _ = load_audio(item, rate)
-            if audio.size == 0:
-                raise SongalignError(f"{item if not isinstance(item, np.ndarray) else 'an array'} holds no audio")
-            if not np.isfinite(audio).all():  # a float WAV may hold them; a tower would only raise a ValueError
-                raise BadInputError(
-                    item if not isinstance(item, np.ndarray) else "the audio array",
-                    "it holds NaN or infinite samples; re-encode it with finite samples (e.g. as 16-bit PCM)",
-                )
-            windows = song_windows(len(audio) / rate, self.config.clip_seconds, hop_seconds)
-            clips = [audio[int(round(o * rate)) : int(round((o + d) * rate))] for o, d in windows]
-            pooled = self.embed_clips(clips).mean(axis=0)
-            results.append(pooled / max(np.linalg.norm(pooled), 1e-12))
-        return np.stack(results).astype(np.float32)
+        return embed_audio_items(
+            items, self.embed_clips, self.audio_tower.sample_rate, self.config.clip_seconds, sample_rate, hop_seconds
+        )
 
     @torch.no_grad()
     def embed_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -312,6 +330,66 @@ class AlignModel(PretrainedModel):
     @classmethod
     def load(cls, source: str | Path | AlignModel) -> AlignModel:
         return source if isinstance(source, AlignModel) else cls.from_pretrained(source)
+
+
+def feature_key(tower: Any) -> str:
+    """``name:digest`` of an audio tower's options (``tower.config()``): the feature cache's extractor key."""
+    options = json.dumps(tower.config(), sort_keys=True, default=str).encode()
+    return f"{tower.name}:{hashlib.sha1(options).hexdigest()[:16]}"
+
+
+class EmbeddingRuntime(Protocol):
+    """What embeds segments for an index: :class:`AlignModel`, or its ONNX export run by onnxruntime
+    (:class:`songalign.align.onnx.OnnxAlignModel`). Audio is mono at :attr:`sample_rate` Hz, cut into clips of
+    :attr:`clip_seconds` s fitted to :attr:`clip_samples` samples (None: the tower fits them itself); features
+    are the tower's input, the same bits under either runtime (:attr:`feature_key` names them)."""
+
+    sample_rate: int
+    clip_seconds: float
+    clip_samples: int | None
+    embedding_dim: int
+    feature_key: str
+
+    def tower_features(self, clips: np.ndarray) -> torch.Tensor: ...
+
+    def embed_features(self, features: torch.Tensor) -> np.ndarray: ...
+
+    def embed_text(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
+
+
+def embed_audio_items(
+    items: Sequence[str | Path | np.ndarray],
+    embed_clips: Callable[[list[np.ndarray]], np.ndarray],
+    rate: int,
+    clip_seconds: float,
+    sample_rate: int | None = None,
+    hop_seconds: float | None = None,
+) -> np.ndarray:
+    """Whole-item embeddings ``(N, D)`` float32 of audio files or mono arrays, through ``embed_clips`` (clips of
+    mono audio at ``rate`` Hz → ``(n, D)`` unit rows; the torch model's or an ONNX export's).
+
+    Each item is decoded (files) or resampled (arrays at ``sample_rate`` Hz, default ``rate``) to ``rate``,
+    cut into fixed windows of ``clip_seconds`` every ``hop_seconds`` (default: no overlap), and its window
+    embeddings averaged and renormalised to unit length.
+    """
+    results = []
+    for item in items:
+        if isinstance(item, np.ndarray):
+            audio = item if not sample_rate or sample_rate == rate else _resample(item, sample_rate, rate)
+        else:
+            audio, _ = load_audio(item, rate)
+        if audio.size == 0:
+            raise SongalignError(f"{item if not isinstance(item, np.ndarray) else 'an array'} holds no audio")
+        if not np.isfinite(audio).all():  # a float WAV may hold them; a tower would only raise a ValueError
+            raise BadInputError(
+                item if not isinstance(item, np.ndarray) else "the audio array",
+                "it holds NaN or infinite samples; re-encode it with finite samples (e.g. as 16-bit PCM)",
+            )
+        windows = song_windows(len(audio) / rate, clip_seconds, hop_seconds)
+        clips = [audio[int(round(o * rate)) : int(round((o + d) * rate))] for o, d in windows]
+        pooled = embed_clips(clips).mean(axis=0)
+        results.append(pooled / max(np.linalg.norm(pooled), 1e-12))
+    return np.stack(results).astype(np.float32)
 
 
 def _resample(audio: np.ndarray, source: int, target: int) -> np.ndarray:

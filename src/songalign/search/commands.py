@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from songalign.align.commands import ExportOption, Runtime, RuntimeOption
 from songalign.console import console, print_skip_report
 from songalign.errors import MissingDependencyError, SongalignError
 
@@ -60,7 +61,7 @@ def index_command(
     ] = IndexType.auto,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     threads: Annotated[
-        int | None, typer.Option(help="torch CPU threads for the towers (default: the CPUs the decoders leave, ≥ 1)")
+        int | None, typer.Option(help="CPU threads for the towers (default: the CPUs the decoders leave, ≥ 1)")
     ] = None,
     decode_workers: Annotated[
         int | None,
@@ -81,6 +82,8 @@ def index_command(
     shards: Annotated[
         int | None, typer.Option(help="shards of a new database (default 256; an existing one keeps its own)")
     ] = None,
+    runtime: RuntimeOption = Runtime.torch,
+    export: ExportOption = None,
 ) -> None:
     """Embed every segment of a corpus into a LanceDB search database (idempotent and resumable)."""
     from songalign.search.ann import AnnSettings
@@ -89,6 +92,8 @@ def index_command(
         raise SongalignError(f"--ann-min-rows must be at least 1, got {ann_min_rows}")
     if engine != EngineChoice.ray and (address or ray_cpus or embed_actors):
         raise SongalignError("--address, --ray-cpus and --embed-actors need --engine ray")
+    if engine == EngineChoice.ray and (runtime != Runtime.torch or export is not None):
+        raise SongalignError("--engine ray embeds with torch; leave out --runtime and --export, or use --engine local")
     ann = AnnSettings(min_rows=ann_min_rows, index_type=index_type.value)
     both = {"batch_size": batch_size, "split": split, "cache_dir": cache, "ann": ann, "progress": progress}
     if engine == EngineChoice.ray:
@@ -101,7 +106,15 @@ def index_command(
         from songalign.search.indexer import build_index
 
         result = build_index(
-            checkpoint, corpus, db, threads=threads, decode_workers=decode_workers, shards=shards, **both
+            checkpoint,
+            corpus,
+            db,
+            threads=threads,
+            decode_workers=decode_workers,
+            shards=shards,
+            runtime=runtime.value,
+            export_dir=export,
+            **both,
         )
     print_skip_report(result.report, "skipped")
     # exit 1 when no segment could be indexed (segments indexed by an earlier run count as done)
@@ -134,6 +147,8 @@ def search_command(
     ] = GroupChoice.song,
     model: Annotated[Path | None, typer.Option(help="the model folder, if it moved since indexing")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print results as JSON lines")] = False,
+    runtime: RuntimeOption = Runtime.torch,
+    export: ExportOption = None,
 ) -> None:
     """Search a database by text (--text), audio clip (--audio) or song (--like-song).
 
@@ -145,7 +160,7 @@ def search_command(
     if sum(x is not None for x in (text, audio, like_song)) != 1:
         raise SongalignError('give exactly one of --text "...", --audio clip.wav or --like-song SONG_ID')
     filters = Filters(language=language, song_id=song, labels=parse_label_filters(label))
-    search = SongSearch.open(db, model)
+    search = SongSearch.open(db, model, runtime=runtime.value, export_dir=export)
     group = by.value
     searched = TargetChoice.audio
     if text is not None:
@@ -197,7 +212,9 @@ def serve_command(
         int,
         typer.Option(help="requests served at once (one per connection); the next gets a JSON 503 with Retry-After"),
     ] = 256,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's choice)")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads of the runtime (default: its choice)")] = None,
+    runtime: RuntimeOption = Runtime.torch,
+    export: ExportOption = None,
     cpus: Annotated[
         str | None, typer.Option(help="run on these CPUs only, e.g. 0 or 0,1 (on small VMs one CPU cuts tail latency)")
     ] = None,
@@ -231,7 +248,7 @@ def serve_command(
         import torch
 
         torch.set_num_threads(max(1, threads))
-    search = SongSearch.open(db, model)
+    search = SongSearch.open(db, model, runtime=runtime.value, export_dir=export, threads=threads)
     search.store.prewarm()  # load the vector indexes now rather than on the first queries
     console.print(f"serving {db} on http://{host}:{port}/ (API docs: /docs); Ctrl+C stops")
     serve(search, host, port, settings)

@@ -62,7 +62,8 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from songalign.align.data import window_clip, window_features
-from songalign.align.model import AlignModel
+from songalign.align.model import AlignModel, EmbeddingRuntime
+from songalign.align.onnx import open_runtime
 from songalign.audio.cache import FeatureCache
 from songalign.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_card, require_model_folder
 from songalign.corpus.manifest import SEGMENTS_FILE, SONGS_FILE
@@ -137,8 +138,11 @@ def require_corpus(corpus: Path) -> None:
         )
 
 
-def index_meta(checkpoint: Path, corpus: Path, embedding_dim: int, shards: int | None = None) -> dict[str, Any]:
-    """What ``songalign-index.json`` records of a run: the model's name, version and path, the vector
+def index_meta(
+    checkpoint: Path, corpus: Path, embedding_dim: int, shards: int | None = None, runtime: str = "torch"
+) -> dict[str, Any]:
+    """What ``songalign-index.json`` records of a run: the model's name, version and path, the runtime that
+    embedded the rows (``torch``, ``onnx``, ``onnx-int8``: :data:`~songalign.align.onnx.RUNTIMES`), the vector
     size, the corpus and (when given) the shard count."""
     if shards is not None and shards <= 0:
         raise SongalignError(f"shards must be a positive number, got {shards}")
@@ -147,6 +151,7 @@ def index_meta(checkpoint: Path, corpus: Path, embedding_dim: int, shards: int |
         "model_name": name,
         "model_version": version,
         "model_path": str(checkpoint.resolve()),
+        "runtime": runtime,
         "embedding_dim": embedding_dim,
         "corpora": [str(corpus.resolve())],
     }
@@ -190,7 +195,7 @@ def default_torch_threads(decode_workers: int) -> int:
 
 @torch.no_grad()  # grad mode is per thread: the caller's does not reach a decoding thread
 def window_inputs(
-    model: AlignModel, rows: list[dict[str, Any]], cache: FeatureCache | None = None
+    model: EmbeddingRuntime, rows: list[dict[str, Any]], cache: FeatureCache | None = None
 ) -> list[torch.Tensor | BadInputError]:
     """Audio-tower features of each row's window (:func:`~songalign.align.data.window_clip`, as training
     reads it), or the error that kept it from being read.
@@ -212,15 +217,12 @@ def window_inputs(
         except BadInputError as error:
             results[index] = error
     if clips:
-        tower = model.audio_tower
         if model.clip_samples is not None:  # clips of one length: one batched feature call
-            for index, features in zip(
-                clips, torch.as_tensor(tower.features(np.stack(list(clips.values())))), strict=True
-            ):
+            for index, features in zip(clips, model.tower_features(np.stack(list(clips.values()))), strict=True):
                 results[index] = features
         else:  # the tower pads and crops each clip itself
             for index, clip in clips.items():
-                results[index] = torch.as_tensor(tower.features(clip))
+                results[index] = model.tower_features(clip)
     return results  # type: ignore[return-value]
 
 
@@ -238,7 +240,7 @@ class PendingBatch:
 
 def submit_batch(
     pool: ThreadPoolExecutor,
-    model: AlignModel,
+    model: EmbeddingRuntime,
     rows: list[dict[str, Any]],
     cache: FeatureCache | None = None,
     chunk: int = DECODE_CHUNK_ROWS,
@@ -252,28 +254,27 @@ def submit_batch(
     return PendingBatch(rows, tasks)
 
 
-def text_vectors(model: AlignModel, texts: list[str]) -> np.ndarray:
+def text_vectors(model: EmbeddingRuntime, texts: list[str]) -> np.ndarray:
     """Normalised text embeddings ``(N, D)`` float32 of ``texts``; an empty (or blank) text gets a zero row.
 
     The text tower sees only the non-empty texts, in one batched pass.
     """
-    vectors = np.zeros((len(texts), model.config.embedding_dim), np.float32)
+    vectors = np.zeros((len(texts), model.embedding_dim), np.float32)
     filled = [i for i, text in enumerate(texts) if text.strip()]
     if filled:
         vectors[filled] = model.embed_text([texts[i] for i in filled]).astype(np.float32)
     return vectors
 
 
-@torch.no_grad()
-def audio_vectors(model: AlignModel, features: list[torch.Tensor]) -> np.ndarray:
+def audio_vectors(model: EmbeddingRuntime, features: list[torch.Tensor]) -> np.ndarray:
     """Normalised audio embeddings ``(N, D)`` float32 of ``N`` windows' tower features (:func:`window_inputs`),
-    in one pass of the tower and projection on the model's device."""
-    return model.project_audio(torch.stack(features).to(model.device)).cpu().numpy().astype(np.float32)
+    in one pass of the tower and projection (``model.embed_features``)."""
+    return np.asarray(model.embed_features(torch.stack(features)), dtype=np.float32)
 
 
 @torch.no_grad()
 def embed_pending(
-    model: AlignModel, batch: PendingBatch, report: SkipReport, skip: set[str] | None = None
+    model: EmbeddingRuntime, batch: PendingBatch, report: SkipReport, skip: set[str] | None = None
 ) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
     """Wait for a batch's windows and embed it: ``(kept rows, audio vectors (B, D), text vectors (B, D))``.
 
@@ -282,8 +283,7 @@ def embed_pending(
     counted as kept. Text vectors of rows with empty text are zero (:func:`text_vectors`). The
     text tower runs first, while the windows are still being decoded.
     """
-    model.eval()
-    dim = model.config.embedding_dim
+    dim = model.embedding_dim
     wanted = [i for i, row in enumerate(batch.rows) if not (skip is not None and row["id"] in skip)]
     report.kept += len(batch.rows) - len(wanted)
     with_audio = [i for i in wanted if batch.rows[i]["audio_path"]]
@@ -364,6 +364,8 @@ def build_index(
     db: str | Path,
     *,
     model: AlignModel | None = None,
+    runtime: str = "torch",
+    export_dir: str | Path | None = None,
     batch_size: int = 64,
     split: str = "all",
     cache_dir: str | Path | None = None,
@@ -376,12 +378,14 @@ def build_index(
 ) -> IndexResult:
     """Index every segment of the prepared ``corpus`` with the model in folder ``checkpoint`` into ``db``.
 
-    ``model``: the same model already loaded (saves loading it again); ``batch_size``: segments
+    ``model``: the same model already loaded (saves loading it again); ``runtime``: what embeds the segments
+    (:func:`~songalign.align.onnx.open_runtime`: ``torch``, or the model's ONNX export ``export_dir``, default
+    ``MODEL/onnx``, as ``onnx`` or ``onnx-int8``; a database holds rows of one runtime); ``batch_size``: segments
     embedded and committed together; ``split``: ``all`` or one split's name; ``cache_dir``: a
     feature cache to read from and fill (e.g. the training run's ``<corpus>/.cache/features``;
     default none: features are computed and dropped); ``ann``: index settings; ``decode_workers``:
     threads decoding audio (and computing the tower's features) one batch ahead of the model
-    (default :func:`default_decode_workers`); ``threads``: torch CPU threads for the model passes
+    (default :func:`default_decode_workers`); ``threads``: CPU threads for the model passes (torch's or onnxruntime's)
     (default :func:`default_torch_threads`: the CPUs the decoders leave, at least one);
     ``on_batch``: called with the number of rows added so far after each commit; ``shards``: the
     database's shard count when it is created (default :data:`~songalign.search.store.DEFAULT_SHARDS`;
@@ -397,9 +401,13 @@ def build_index(
         raise SongalignError(f"batch size must be a positive number of segments, got {batch_size}")
     if decode_workers is not None and decode_workers <= 0:
         raise SongalignError(f"decode workers must be a positive number of threads, got {decode_workers}")
+    if model is not None and runtime != "torch":
+        raise SongalignError(f"a loaded model runs with torch; leave out runtime {runtime!r} or the model")
+    workers = decode_workers or default_decode_workers()
+    threads = threads or default_torch_threads(workers)
     with writer_lock(db):  # one writer at a time (songalign.search.lock), from the meta file to the index build
-        model = model or AlignModel.from_pretrained(checkpoint)
-        meta = index_meta(checkpoint, corpus, model.config.embedding_dim, shards)
+        runner: EmbeddingRuntime = model or open_runtime(checkpoint, runtime, export_dir, threads)
+        meta = index_meta(checkpoint, corpus, runner.embedding_dim, shards, runtime)
         name, version = meta["model_name"], meta["model_version"]
         store = SegmentStore.create(db, meta, ann)
         done = set(store.ids().to_pylist())  # ids already indexed (and, below, added by this run)
@@ -412,7 +420,6 @@ def build_index(
             total = pq.read_table(corpus / SEGMENTS_FILE, columns=["split"]).column("split").to_pylist().count(split)
         added = 0
         columns = [TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
-        workers = decode_workers or default_decode_workers()
         pool = ThreadPoolExecutor(workers, thread_name_prefix="decode")
         # (rows read, their pending decode): the next batch decodes while the current one is embedded
         pending: deque[tuple[int, PendingBatch]] = deque()
@@ -423,12 +430,12 @@ def build_index(
             if rows is not None:
                 todo = [r for r in rows if r["id"] not in done]
                 report.kept += len(rows) - len(todo)
-                pending.append((len(rows), submit_batch(pool, model, todo, cache)))
+                pending.append((len(rows), submit_batch(pool, runner, todo, cache)))
 
         try:
             with (
                 Progress(*columns, disable=not progress, transient=True) as bar,
-                torch_threads(threads or default_torch_threads(workers)),
+                torch_threads(threads),
             ):
                 task = bar.add_task("segments", total=total)
                 read_ahead()
@@ -436,7 +443,7 @@ def build_index(
                     read_ahead()
                     count, batch = pending.popleft()
                     if batch.rows:
-                        kept, audio, text = embed_pending(model, batch, report, skip=done)
+                        kept, audio, text = embed_pending(runner, batch, report, skip=done)
                         if kept:
                             store.add(rows_table(kept, audio, text, songs, name, version))
                             done.update(r["id"] for r in kept)

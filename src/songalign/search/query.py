@@ -40,6 +40,7 @@ from typing import Any, Literal
 import numpy as np
 
 from songalign.align.model import AlignModel
+from songalign.align.onnx import OnnxAlignModel, open_runtime
 from songalign.errors import SongalignError
 from songalign.search.ann import AnnSettings
 from songalign.search.indexer import model_identity, torch_threads
@@ -225,7 +226,7 @@ class SongSearch:
     together); the store serves queries concurrently.
     """
 
-    def __init__(self, store: SegmentStore, model: AlignModel):
+    def __init__(self, store: SegmentStore, model: AlignModel | OnnxAlignModel):
         self.store = store
         self.model = model
         self._model_lock = threading.Lock()
@@ -236,10 +237,18 @@ class SongSearch:
 
     @classmethod
     def open(
-        cls, db: str | Path, model: str | Path | AlignModel | None = None, ann: AnnSettings | None = None
+        cls,
+        db: str | Path,
+        model: str | Path | AlignModel | OnnxAlignModel | None = None,
+        ann: AnnSettings | None = None,
+        runtime: str = "torch",
+        export_dir: str | Path | None = None,
+        threads: int | None = None,
     ) -> SongSearch:
+        """The database ``db`` with its model, run by ``runtime`` (``torch``, or its ONNX export ``export_dir``,
+        default ``MODEL/onnx``: ``onnx`` or ``onnx-int8`` with ``threads`` threads; :func:`open_runtime`)."""
         store = SegmentStore.open(db, ann)
-        if isinstance(model, AlignModel):
+        if isinstance(model, AlignModel | OnnxAlignModel):
             return cls(store, model)
         folder = Path(model) if model is not None else Path(store.meta.get("model_path", ""))
         if model is None and not folder.is_dir():
@@ -254,7 +263,7 @@ class SongSearch:
                 f"{store.meta.get('model_version')}, {store.meta.get('model_name')!r}); pass that model with "
                 "--model or re-index with this one"
             )
-        return cls(store, AlignModel.from_pretrained(folder))
+        return cls(store, open_runtime(folder, runtime, export_dir, threads))
 
     # -- embedding -------------------------------------------------------------------------------
     def embed_text(self, text: str) -> np.ndarray:

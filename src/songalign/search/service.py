@@ -758,7 +758,7 @@ def _search_upload(
             f"the clip lasts {info.duration:.1f} s, longer than the {settings.max_audio_seconds:g} s allowed; "
             "upload a shorter excerpt"
         )
-    rate = search.model.audio_tower.sample_rate
+    rate = search.model.sample_rate
     audio, _ = load_audio(path, rate)
     hits = search.by_audio(audio, k, target, filters, sample_rate=rate, group=group)  # type: ignore[arg-type]
     return hits, search.without_lyrics(filters) if target == "lyrics" else 0

@@ -309,7 +309,8 @@ class SegmentStore:
 
         ``meta`` must hold ``model_name``, ``model_version`` and ``embedding_dim``; its ``shards``
         (the shard count, default: the existing database's, else :data:`DEFAULT_SHARDS`) is recorded.
-        An existing database written by another model version is refused: its vectors would not be
+        An existing database written by another model version, or by another runtime (``meta["runtime"]``,
+        default ``torch``: an int8 export's vectors differ from the model's), is refused: its vectors would not be
         comparable; so is another shard count: its rows' shards would not be the ones computed now.
         """
         path = Path(db)
@@ -322,6 +323,12 @@ class SegmentStore:
                     f"{path} holds vectors of model {old.get('model_name')!r} (version {old.get('model_version')}), "
                     f"not of {meta['model_name']!r} (version {meta['model_version']}); index into another --db, "
                     "or delete the folder to rebuild it"
+                )
+            before, now = old.get("runtime", "torch"), meta.get("runtime", "torch")
+            if before != now:
+                raise SongalignError(
+                    f"{path} holds vectors embedded with --runtime {before}, not {now}; index with --runtime "
+                    f"{before}, or into another --db"
                 )
             corpora = list(dict.fromkeys([*old.get("corpora", []), *meta.get("corpora", [])]))
             if meta.get("shards") and old.get("shards") and int(meta["shards"]) != int(old["shards"]):

@@ -6,6 +6,7 @@ CLI as ``app.command("tag")(tag_command)``; torch is imported inside the command
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,14 @@ from songalign.console import console, print_skip_report
 from songalign.errors import SongalignError
 
 
+class Runtime(StrEnum):
+    """What runs a model: torch, or its ONNX graph in onnxruntime (fp32, or int8 by dynamic quantisation)."""
+
+    torch = "torch"
+    onnx = "onnx"
+    onnx_int8 = "onnx-int8"
+
+
 def tag_command(
     audio: Annotated[list[Path], typer.Argument(help="audio files to tag")],
     model: Annotated[str, typer.Option(help="MSD_musicnn, MTT_musicnn, MSD_vgg or MTT_vgg")] = "MSD_musicnn",
@@ -27,6 +36,10 @@ def tag_command(
     format: Annotated[str, typer.Option("--format", help="table (printed), csv or json")] = "table",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="file for csv/json (default: printed)")] = None,
     weights: Annotated[str | None, typer.Option(help="a musicnn checkpoint folder (default: the wheel's)")] = None,
+    runtime: Annotated[
+        Runtime, typer.Option(help="onnx / onnx-int8: the tagger's ONNX graph in onnxruntime (exported once, cached)")
+    ] = Runtime.torch,
+    threads: Annotated[int | None, typer.Option(help="CPU threads of the runtime (default: its choice)")] = None,
 ) -> None:
     """musicnn's tags of audio files: the top tags per file, and over time (one row per 3 s patch)."""
     import tempfile
@@ -37,7 +50,11 @@ def tag_command(
         raise SongalignError(f"--format must be one of {', '.join(FORMATS)}; got {format!r}")
     if format == "table" and out is not None:
         raise SongalignError("--out writes csv or json; add --format csv or --format json (a table is printed)")
-    results, report = tag_files(audio, model, hop, weights)
+    if threads is not None and runtime == Runtime.torch:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+    results, report = tag_files(audio, model, hop, weights, runtime.value, threads)
     if not results:  # nothing to write (not an empty list): the skip report, then exit 1
         print_skip_report(report, "audio files", out=Console(stderr=True))
         report.require_done("audio files", "tagged")

@@ -144,6 +144,17 @@ def crop_to(waveform: np.ndarray, samples: int, crop: str = "centre") -> np.ndar
     return waveform[offset : offset + samples]
 
 
+def clap_features(extractor: Any, waveform: np.ndarray | torch.Tensor, crop: str = "centre") -> torch.Tensor:
+    """A ``ClapFeatureExtractor``'s features of mono audio at its ``sampling_rate``, each clip first cut to at most
+    its ``nb_max_samples`` (:func:`crop_to`), so that none is cropped at random: ``(samples,)`` →
+    ``(C, frames, n_mels)``, ``(B, samples)`` → ``(B, C, frames, n_mels)`` float32 (dB)."""
+    signal, single = as_waveform_batch(waveform)
+    clips = [crop_to(row.numpy(), int(extractor.nb_max_samples), crop).astype(np.float64) for row in signal]
+    extracted = extractor(clips, sampling_rate=int(extractor.sampling_rate), return_tensors="np")
+    result = torch.from_numpy(np.asarray(extracted["input_features"], dtype=np.float32))
+    return result[0] if single else result
+
+
 class HfClapAudioTower(AudioTower):
     """CLAP's HTSAT audio encoder (+ its audio projection) as an audio tower.
 
@@ -180,11 +191,7 @@ class HfClapAudioTower(AudioTower):
     def features(self, waveform: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Extractor features of mono audio at ``sample_rate`` Hz (48 kHz for LAION's checkpoints):
         ``(samples,)`` → ``(C, frames, n_mels)``, ``(B, samples)`` → ``(B, C, frames, n_mels)``."""
-        signal, single = as_waveform_batch(waveform)
-        clips = [crop_to(row.numpy(), self.max_samples, self.crop).astype(np.float64) for row in signal]
-        extracted = self.extractor(clips, sampling_rate=self.sample_rate, return_tensors="np")
-        result = torch.from_numpy(np.asarray(extracted["input_features"], dtype=np.float32))
-        return result[0] if single else result
+        return clap_features(self.extractor, waveform, self.crop)
 
     def _encode(self, features: torch.Tensor) -> Any:
         if features.dim() != 4:
@@ -266,12 +273,15 @@ class HfClapTextTower(TextTower):
                 max_length=self.max_tokens,
                 return_tensors="pt",
             ).to(self.device)
-            pooled = self.model.text_model(
-                input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
-            ).pooler_output  # (b, hidden_size): RoBERTa's first-token pooler
-            embedding = self.model.text_projection(pooled) if self.use_projection else pooled
-            out.append(torch.nn.functional.normalize(embedding, dim=-1) if self.normalized else embedding)
+            out.append(self.embed_tokens(inputs["input_ids"], inputs["attention_mask"]))
         return torch.cat(out).float()
+
+    def embed_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``(B, tokens)`` ids and mask of texts that fit ``max_tokens`` (the tokenizer's, padded) →
+        ``(B, embedding_dim)``: RoBERTa's first-token pooler, CLAP's projection, unit length when ``normalize``."""
+        pooled = self.model.text_model(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+        embedding = self.model.text_projection(pooled) if self.use_projection else pooled
+        return torch.nn.functional.normalize(embedding, dim=-1) if self.normalized else embedding
 
     def config(self) -> dict[str, Any]:
         return {

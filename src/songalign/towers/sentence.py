@@ -90,6 +90,11 @@ class SentenceTransformerTower(TextTower):
             out.append(self.model(inputs)["sentence_embedding"])
         return torch.cat(out).float()
 
+    def embed_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``(B, tokens)`` ids and mask of texts that fit ``max_tokens`` (the tokenizer's, padded) →
+        ``(B, embedding_dim)``: what :meth:`_embed` gives for them (single texts: token types are all 0)."""
+        return self.model({"input_ids": input_ids, "attention_mask": attention_mask})["sentence_embedding"].float()
+
     def config(self) -> dict[str, Any]:
         return {
             "name": self.name,

@@ -69,7 +69,15 @@ class MusicnnTagPromptTower(TextTower):
 
     def tag_similarities(self, texts: Sequence[str]) -> torch.Tensor:
         """``(B, 50)`` cosine similarities between each text and each tag's prompts."""
-        return F.normalize(self.sentence.encode(list(texts)), dim=-1) @ self.prompts.T
+        return self.similarities_of(self.sentence.encode(list(texts)))
+
+    def similarities_of(self, sentence_embeddings: torch.Tensor) -> torch.Tensor:
+        """``(B, d)`` sentence-tower embeddings → ``(B, 50)`` cosine similarities to each tag's prompts."""
+        return F.normalize(sentence_embeddings, dim=-1) @ self.prompts.T
+
+    def weights_of(self, sentence_embeddings: torch.Tensor) -> torch.Tensor:
+        """``(B, d)`` sentence-tower embeddings → ``(B, 50)`` weights over the tags: ``softmax(similarities / τ)``."""
+        return torch.softmax(self.similarities_of(sentence_embeddings) / self.temperature, dim=-1)
 
     def encode(self, texts: Sequence[str]) -> torch.Tensor:
         """``(len(texts), 50)``: ``softmax(similarities / temperature)``, one weight per tag."""
@@ -77,7 +85,7 @@ class MusicnnTagPromptTower(TextTower):
         if not texts:
             return torch.zeros(0, self.embedding_dim, device=self.prompts.device)
         with torch.no_grad():
-            return torch.softmax(self.tag_similarities(texts) / self.temperature, dim=-1)
+            return self.weights_of(self.sentence.encode(texts))
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "tagger": self.tagger, "temperature": self.temperature, "model": self.model_name}

@@ -13,13 +13,24 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from songalign.audio.io import load_audio
 from songalign.errors import BadInputError, SkipReport, SongalignError
-from songalign.towers.musicnn import DEFAULT_MODEL, FRAME_SECONDS, PATCH_FRAMES, SAMPLE_RATE, Taggram, musicnn_tagger
+from songalign.towers.musicnn import (
+    DEFAULT_MODEL,
+    FRAME_SECONDS,
+    PATCH_FRAMES,
+    SAMPLE_RATE,
+    MusicnnTagger,
+    Taggram,
+    musicnn_tagger,
+)
+
+if TYPE_CHECKING:
+    from songalign.towers.musicnn.onnx import OnnxTagger
 
 PATCH_SECONDS = PATCH_FRAMES * FRAME_SECONDS
 """The span one patch hears: 187 frames of 16 ms (2.99 s)."""
@@ -59,13 +70,30 @@ class FileTags:
 
 
 def tag_files(
-    paths: list[Path], model: str = DEFAULT_MODEL, hop_seconds: float | None = None, weights: str | None = None
+    paths: list[Path],
+    model: str = DEFAULT_MODEL,
+    hop_seconds: float | None = None,
+    weights: str | None = None,
+    runtime: str = "torch",
+    threads: int | None = None,
 ) -> tuple[list[FileTags], SkipReport]:
     """Tag every file in ``paths`` with musicnn ``model``, one patch every ``hop_seconds`` (default: back to back).
 
-    A file that does not decode (a folder, a missing or empty file) is skipped and reported; the
-    model is loaded at the first file that decodes, so a batch of bad files fails fast.
+    ``runtime``: ``torch`` (the ported network), ``onnx`` or ``onnx-int8`` (its ONNX graph run by onnxruntime
+    with ``threads`` threads: :func:`songalign.towers.musicnn.onnx.onnx_tagger`). A file that does not decode
+    (a folder, a missing or empty file) is skipped and reported; the model is loaded at the first file that
+    decodes, so a batch of bad files fails fast.
     """
+    if runtime not in ("torch", "onnx", "onnx-int8"):
+        raise SongalignError(f"--runtime must be one of torch, onnx, onnx-int8; got {runtime!r}")
+
+    def load() -> MusicnnTagger | OnnxTagger:
+        if runtime == "torch":
+            return musicnn_tagger(model, weights)
+        from songalign.towers.musicnn.onnx import onnx_tagger
+
+        return onnx_tagger(model, weights, "int8" if runtime == "onnx-int8" else "fp32", threads)
+
     tagger = None
     report, results = SkipReport(), []
     for path in paths:
@@ -76,7 +104,7 @@ def tag_files(
         except BadInputError as error:
             report.add_error(error)
             continue
-        tagger = tagger or musicnn_tagger(model, weights)
+        tagger = tagger or load()
         results.append(FileTags(Path(path), audio.size / SAMPLE_RATE, tagger.tag(audio, hop_seconds)))
         report.kept += 1
     return results, report

@@ -56,6 +56,7 @@ from songalign.towers.musicnn.tagger import (
     mtt_musicnn,
     mtt_vgg,
     musicnn_tagger,
+    taggram_of,
 )
 from songalign.towers.musicnn.tower import CLIP_MEMO, OUTPUTS, ClipMemo, MusicnnAudioTower
 
@@ -92,6 +93,7 @@ __all__ = [
     "musicnn_available",
     "musicnn_log_mel",
     "musicnn_tagger",
+    "taggram_of",
     "patch_starts",
     "patch_times",
 ]

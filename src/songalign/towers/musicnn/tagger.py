@@ -4,6 +4,7 @@ and its named factories, open-unmix style: ``msd_musicnn()``, ``mtt_musicnn()``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,11 +65,24 @@ class MusicnnTagger(nn.Module):
     @torch.no_grad()
     def tag(self, waveform: np.ndarray, hop_seconds: float | None = None, batch_size: int = 16) -> Taggram:
         """Tags of mono 16 kHz audio per 3 s patch, one patch every ``hop_seconds`` (default 3 s: no overlap)."""
-        mel = torch.from_numpy(musicnn_log_mel(waveform))
-        hop = hop_frames(hop_seconds)
-        patches = cut_patches(mel.unsqueeze(0), hop)[0]
-        tags = torch.cat([self(patches[i : i + batch_size])["tags"] for i in range(0, len(patches), batch_size)])
-        return Taggram(self.labels, patch_times(mel.shape[0], hop), tags.cpu().numpy())
+        return taggram_of(waveform, lambda patches: self(patches)["tags"], self.labels, hop_seconds, batch_size)
+
+
+def taggram_of(
+    waveform: np.ndarray,
+    tags: Callable[[torch.Tensor], torch.Tensor],
+    labels: tuple[str, ...],
+    hop_seconds: float | None = None,
+    batch_size: int = 16,
+) -> Taggram:
+    """The :class:`Taggram` of mono 16 kHz audio: its musicnn log-mel cut into 3 s patches, one every
+    ``hop_seconds`` (default 3 s: no overlap), through ``tags`` (``(b, 187, 96)`` patches → ``(b, 50)``
+    probabilities: the torch tagger's or its ONNX graph's), ``batch_size`` patches at a time."""
+    mel = torch.from_numpy(musicnn_log_mel(waveform))
+    hop = hop_frames(hop_seconds)
+    patches = cut_patches(mel.unsqueeze(0), hop)[0]
+    rows = torch.cat([torch.as_tensor(tags(patches[i : i + batch_size])) for i in range(0, len(patches), batch_size)])
+    return Taggram(labels, patch_times(mel.shape[0], hop), rows.cpu().numpy())
 
 
 def musicnn_tagger(name: str = DEFAULT_MODEL, weights: str | Path | None = None, device: str = "cpu") -> MusicnnTagger:

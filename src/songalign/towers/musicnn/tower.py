@@ -58,6 +58,14 @@ CLIP_MEMO = ClipMemo()
 """The frozen musicnn towers' per-clip outputs of this process (about 7 KB a clip: 8192 clips ≈ 60 MB)."""
 
 
+def musicnn_features(waveform: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """musicnn's input of mono 16 kHz audio (:func:`musicnn_log_mel`): ``(samples,)`` → ``(frames, 96)``,
+    ``(B, samples)`` → ``(B, frames, 96)`` float32, ``frames = samples // 256 + 1`` (16 ms each)."""
+    signal, single = as_waveform_batch(waveform)
+    result = torch.stack([torch.from_numpy(musicnn_log_mel(row.numpy())) for row in signal])
+    return result[0] if single else result
+
+
 Output = Literal["penultimate", "tags", "logits", "pool"]
 OUTPUTS: tuple[str, ...] = ("penultimate", "tags", "logits", "pool")
 
@@ -129,9 +137,7 @@ class MusicnnAudioTower(FrozenByDefault, AudioTower):
 
     def features(self, waveform: np.ndarray | torch.Tensor) -> torch.Tensor:
         """musicnn log-mel of mono 16 kHz audio: ``(samples,)`` → ``(frames, 96)``, ``(B, samples)`` → ``(B, frames, 96)``."""
-        signal, single = as_waveform_batch(waveform)
-        result = torch.stack([torch.from_numpy(musicnn_log_mel(row.numpy())) for row in signal])
-        return result[0] if single else result
+        return musicnn_features(waveform)
 
     def _patches(self, features: torch.Tensor) -> tuple[torch.Tensor, int]:
         if features.dim() != 3 or features.shape[2] != N_MELS:
@@ -157,6 +163,11 @@ class MusicnnAudioTower(FrozenByDefault, AudioTower):
             bounds[name], start = (start, start + size), start + size
         return bounds
 
+    def _joined(self, patches: torch.Tensor) -> torch.Tensor:
+        """``(N, 187, 96)`` patches → ``(N, W)``: the outputs of :meth:`_parts` side by side, per patch."""
+        outputs = self._run(patches)
+        return torch.cat([outputs[name] for name in self._parts()], dim=-1)
+
     def _clip_outputs(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, frames, 96)`` → ``(B, W)``: every output of :meth:`_parts`, each averaged over the clip's patches.
 
@@ -165,30 +176,32 @@ class MusicnnAudioTower(FrozenByDefault, AudioTower):
         ``penultimate``) share one pass of the network.
         """
         patches, count = self._patches(features)
+        if not self.memoised:  # every clip through the network at once, in tensor operations alone (exportable)
+            return self._joined(patches).unflatten(0, (-1, count)).mean(dim=1)
         # only a frozen tower with the checkpoint's own weights gives the same rows every time
-        memo = CLIP_MEMO if self.memoised else None
-        weights = module_digest(self.tagger.network) if memo is not None else ""  # the weights as they are now: 3 ms
-        keys = [self._memo_key(clip, weights) for clip in features] if memo is not None else []
+        memo = CLIP_MEMO
+        weights = module_digest(self.tagger.network)  # the weights as they are now: 3 ms
+        keys = [self._memo_key(clip, weights) for clip in features]
         rows: dict[int, torch.Tensor] = {}
         for i, key in enumerate(keys):
-            remembered = memo.get(key) if memo is not None else None
+            remembered = memo.get(key)
             if remembered is not None:
                 rows[i] = remembered.to(features.device)
         missing = [i for i in range(len(features)) if i not in rows]
         if missing:
             wanted = patches.view(len(features), count, *patches.shape[1:])[missing].flatten(0, 1)
-            outputs = self._run(wanted)
-            joined = torch.cat([outputs[name] for name in self._parts()], dim=-1)
+            joined = self._joined(wanted)
             for position, row in zip(missing, joined.view(len(missing), count, -1).mean(dim=1), strict=True):
                 rows[position] = row
-                if memo is not None:
-                    memo.put(keys[position], row.detach().cpu())
+                memo.put(keys[position], row.detach().cpu())
         return torch.stack([rows[i] for i in range(len(features))])
 
     @property
     def memoised(self) -> bool:
-        """Whether clip outputs go through :data:`CLIP_MEMO`: a frozen tower whose weights are a checkpoint's."""
-        return self.pretrained and not self.trainable and not self.training
+        """Whether clip outputs go through :data:`CLIP_MEMO`: a frozen tower whose weights are a checkpoint's,
+        outside an ONNX export (which must record the network, not a remembered row)."""
+        exporting = torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
+        return self.pretrained and not self.trainable and not self.training and not exporting
 
     def _memo_key(self, clip: torch.Tensor, weights: str) -> tuple[str, ...]:
         data = clip.detach().cpu().contiguous()
