@@ -195,6 +195,35 @@ def token_spans(frame_tokens: np.ndarray, n_tokens: int) -> tuple[np.ndarray, np
     return first, last
 
 
+def lyric_text(line_words: Sequence[Sequence[str]]) -> tuple[str, list[tuple[int, int] | None]]:
+    """The text aligned for lines of written words, and each word's characters in it.
+
+    Returns ``(text, spans)``: ``text`` is every word normalised (:func:`normalise_text`) and joined by single
+    spaces, ``spans`` one ``(first, last)`` character index pair per written word, in order, or None for a word
+    that normalises to nothing. Raises :class:`SongalignError` when no word holds a character to align.
+    """
+    pieces: list[str] = []  # the normalised text of each aligned word
+    spans: list[tuple[int, int] | None] = []
+    cursor = 0
+    for words in line_words:
+        for word in words:
+            piece = normalise_text(word)
+            if not piece:
+                spans.append(None)
+                continue
+            if pieces:
+                cursor += 1  # the space before it
+            pieces.append(piece)
+            spans.append((cursor, cursor + len(piece) - 1))
+            cursor += len(piece)
+    if not pieces:
+        raise SongalignError(
+            "the lyrics hold no letters the transcriber writes (a-z and apostrophes after normalisation); "
+            "give the song's lyric lines"
+        )
+    return " ".join(pieces), spans
+
+
 def align_lyrics(
     log_probs: Any,
     lines: Sequence[str] | str,
@@ -217,26 +246,7 @@ def align_lyrics(
     if isinstance(lines, str):
         lines = lines.splitlines()
     line_words = [line.split() for line in lines]
-    pieces: list[str] = []  # the normalised text of each aligned word
-    spans: list[tuple[int, int] | None] = []  # per written word: its characters [first, last] in the text
-    cursor = 0
-    for words in line_words:
-        for word in words:
-            piece = normalise_text(word)
-            if not piece:
-                spans.append(None)
-                continue
-            if pieces:
-                cursor += 1  # the space before it
-            pieces.append(piece)
-            spans.append((cursor, cursor + len(piece) - 1))
-            cursor += len(piece)
-    if not pieces:
-        raise SongalignError(
-            "the lyrics hold no letters the transcriber writes (a-z and apostrophes after normalisation); "
-            "give the song's lyric lines"
-        )
-    text = " ".join(pieces)
+    text, spans = lyric_text(line_words)
     alignment = viterbi_align(log_probs, encode(text))
     starts = alignment.first_frames * emission_seconds + offset
     ends = (alignment.last_frames + 1) * emission_seconds + offset
