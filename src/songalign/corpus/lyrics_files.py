@@ -19,6 +19,10 @@ JamendoLyrics line CSV   ``start_time,end_time,lyrics_line`` (seconds)          
                                                                                     :func:`write_words_txt`
 =======================  =========================================================  ===============================
 
+An aligner's output with its trust (:class:`ScoredLyrics`: a confidence per word and line, unsure and untimed
+lines) is exported by :func:`export_scored` as LRC, enhanced LRC, SRT, WebVTT (``pysubs2``), JSON
+(:func:`scored_document`) and the JamendoLyrics files; an untimed line never gets an invented time.
+
 LRC, timed CSV and timed JSON are the folder reader's annotations (:data:`TIMED_READERS`, by file
 suffix). Their readers return :class:`TimedLyrics`: the entries as the file gives them, an end left
 ``None`` where the file does not say one; :meth:`TimedLyrics.lines_and_words` fills those ends and
@@ -463,8 +467,8 @@ def _entry_from_record(record: Mapping[str, Any]) -> TimedEntry:
         words = []  # a CSV column called "words" is not word timing
     if not isinstance(words, list) or not all(isinstance(w, Mapping) for w in words):
         raise ValueError("has 'words' that are not a list of {start, end, text} objects")
-    try:
-        timed_words = [_entry_from_record(word) for word in words]
+    try:  # a word without a start is one an aligner could not place (written with null times): it has no time
+        timed_words = [_entry_from_record(word) for word in words if not is_blank(first_field(word, START_FIELDS))]
     except ValueError as error:
         raise ValueError(f"has an unusable word: it {error}") from None
     return TimedEntry(start, end, _clean_text(first_field(record, TEXT_FIELDS)), [w for w in timed_words if w.text])
@@ -519,7 +523,8 @@ def read_timed_json(path: Path) -> TimedLyrics:
     """The lines of a JSON list of ``{start, end, text}`` (optionally ``words``, a list of the same),
     or of an object with ``lines`` and ``title``, ``artist``, ``language`` (lower-cased).
 
-    A bad entry is a problem and left out; a file that is not such JSON raises :class:`BadInputError`.
+    A bad entry is a problem and left out (a line with a null start, one an aligner could not place, too);
+    a word with a null start is left out of its line. A file that is not such JSON raises :class:`BadInputError`.
     """
     try:
         data = json.loads(read_text(path))

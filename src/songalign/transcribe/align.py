@@ -30,6 +30,10 @@ Words and lines (:func:`align_lyrics`):
   first). So pass lyric lines, not the blank lines between paragraphs, if a writer's output is to
   hold lyric lines only.
 
+(These zero-length times keep every word a corpus record for the folder reader; ``transcribe align`` uses
+:func:`songalign.transcribe.trust.align_scored` instead, which leaves such words and lines untimed and says
+how far to trust the rest.)
+
 The words and lines of :class:`AlignedLyrics` are the corpus records, written as timed-lyrics files
 by :mod:`songalign.corpus.lyrics_files`: JamendoLyrics' annotation CSVs
 (:func:`~songalign.corpus.lyrics_files.write_jamendo_words_csv`,
