@@ -906,10 +906,11 @@ def check_free(paths: Sequence[Path], *, force: bool) -> None:
     nothing a user made is overwritten without being asked."""
     existing = [path for path in paths if path.exists()]
     if existing and not force:
-        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise SongalignError(
-            f"{existing[0]}{more} already exists and was kept; give --force to overwrite it, or another --out-dir"
-        )
+        if len(existing) == 1:
+            said = f"{existing[0]} already exists and was kept; give --force to overwrite it"
+        else:
+            said = f"{existing[0]} and {len(existing) - 1} more already exist and were kept; give --force to overwrite them"
+        raise SongalignError(f"{said}, or another --out-dir")
 
 
 def export_scored(folder: Path, stem: str, lyrics: ScoredLyrics, formats: Sequence[str], *, force: bool = False):
