@@ -620,9 +620,7 @@ def updated(recipe: RecipeT, **changes: Any) -> RecipeT:
         if name not in type(recipe).model_fields:
             raise SongalignError(f"{type(recipe).__name__} has no field '{name}'; check the setting's name")
         current = getattr(recipe, name)
-        update[name] = (
-            updated(current, **value) if isinstance(value, dict) and isinstance(current, BaseModel) else value
-        )
+        update[name] = updated(current, **value) if isinstance(value, dict) and isinstance(current, BaseModel) else value
     copied = recipe.model_copy(update=update)
     try:
         return type(recipe).model_validate(copied.model_dump(exclude_unset=True))

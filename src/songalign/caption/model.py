@@ -580,3 +580,4 @@ class CaptionModel(PretrainedModel):
             weights = {layer: w[row, :length].cpu().numpy() for layer, w in encoded.attention.items()}
             maps.append({"tokens": tokens, "weights": weights})
         return maps
+

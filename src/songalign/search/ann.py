@@ -30,7 +30,6 @@ from songalign.errors import MissingDependencyError
 
 IndexType = Literal["auto", "IVF_FLAT", "IVF_SQ", "IVF_PQ", "IVF_HNSW_SQ"]
 
-
 def index_bytes_per_vector(index_type: str, dim: int, num_sub_vectors: int | None = None, num_bits: int = 8) -> int:
     """Bytes an IVF index holds per vector of ``dim`` float32 dimensions (codes plus the 8-byte row id).
 
@@ -264,6 +263,7 @@ def nearest_query(
     if where:
         query = query.where(where).maximum_nprobes(0)
     return query.select([*(columns or ["id"]), "_distance"])
+
 
 
 def columns_to_build(

@@ -156,9 +156,7 @@ def train_on_musicnn(corpus: Path, runs: Path, seed: int, epochs: int | None, pr
     )
     for name, recipe_name, extra in steps:
         model = {"freeze": {"audio_tower": True}, **extra.pop("model", {})}
-        clap_model(
-            recipe_name, runs / name, corpus, seed, epochs, augment=False, progress=progress, model=model, **extra
-        )
+        clap_model(recipe_name, runs / name, corpus, seed, epochs, augment=False, progress=progress, model=model, **extra)
     if not trained(folders["bridge"]):
         build_pretrained("musicnn-bridge", folders["bridge"])
     return {"emo_musicnn": folders["emo_musicnn"], "bridge": folders["bridge"]}

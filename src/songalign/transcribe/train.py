@@ -355,9 +355,7 @@ class TranscribeModule(L.LightningModule):
         self.best_score = math.inf
         self.best_epoch = 0
         self.best_state: dict[str, torch.Tensor] | None = None
-        self.validated = (
-            0  # epochs validated (a checkpoint written after an epoch's last batch precedes its validation)
-        )
+        self.validated = 0  # epochs validated (a checkpoint written after an epoch's last batch precedes its validation)
 
     def train_dataloader(self) -> ClipBatches:
         return self.batches
