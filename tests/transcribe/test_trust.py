@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from songalign.errors import SongalignError
 from songalign.transcribe.activity import frame_db, gaps, vocal_activity
 from songalign.transcribe.symbols import SYMBOLS, encode
-from songalign.transcribe.trust import MAX_GAP_SECONDS, align_scored, confidence, unplaced_summary
+from songalign.transcribe.trust import MAX_GAP_SECONDS, align_scored, confidence, frame_ratios, unplaced_summary
 
 V = len(SYMBOLS)
 
@@ -27,9 +28,9 @@ def rows(*frames: dict[str, float]) -> np.ndarray:
 
 
 def test_confidence_is_the_geometric_mean_of_the_path_against_the_best_symbol():
-    # frame 3: the model hears "c" (0.5) where the text puts "b" (0.25): r = log(0.5); everywhere else the path
-    # takes the frame's best symbol (r = 0)
-    log_probs = rows({"a": 0.7}, {"_": 0.9}, {" ": 0.8}, {"c": 0.5, "b": 0.25, "_": 0.05}, {"_": 0.9}, {"_": 0.9})
+    # frame 3: the model hears "c" (0.5) where the text puts "b" (0.2): r = log(0.2 / 0.5) = log(0.4); everywhere
+    # else the path takes the frame's best symbol (r = 0), so line 1 scores 1 although "a" has only p = 0.7
+    log_probs = rows({"a": 0.7}, {"_": 0.9}, {" ": 0.8}, {"c": 0.5, "b": 0.2, "_": 0.05}, {"_": 0.9}, {"_": 0.9})
     lines = ["A!", "b — Привет", "!!! ..."]
     scored = align_scored(log_probs, lines, emission_seconds=0.1, min_confidence=0.6)
 
@@ -37,18 +38,18 @@ def test_confidence_is_the_geometric_mean_of_the_path_against_the_best_symbol():
     assert (first.start, first.end, first.confidence) == (0.0, pytest.approx(0.1), pytest.approx(1.0))
     assert not first.unsure
     assert (second.start, second.end) == (pytest.approx(0.3), pytest.approx(0.4))
-    assert second.confidence == pytest.approx(0.5)  # exp(mean([log 0.5]))
-    assert [w.confidence for w in second.words] == [pytest.approx(0.5), None, None]
+    assert second.confidence == pytest.approx(0.4)  # exp(mean([log 0.4])): neither p(b) nor p(c)
+    assert [w.confidence for w in second.words] == [pytest.approx(0.4), None, None]
     assert [(w.start, w.end) for w in second.words[1:]] == [(None, None), (None, None)]  # no invented times
-    assert second.unsure and second.reason == "confidence 0.50 is under 0.6"
+    assert second.unsure and second.reason == "confidence 0.40 is under 0.6"
     assert (third.start, third.end, third.unsure) == (None, None, True)
     assert third.reason == "not placed: it holds no letters"
     assert unplaced_summary(scored) == [
-        'line 2 "b — Привет": confidence 0.50 is under 0.6',
+        'line 2 "b — Привет": confidence 0.40 is under 0.6',
         'line 3 "!!! ...": not placed: it holds no letters',
     ]
 
-    lenient = align_scored(log_probs, lines, emission_seconds=0.1, min_confidence=0.4)
+    lenient = align_scored(log_probs, lines, emission_seconds=0.1, min_confidence=0.35)
     assert [line.unsure for line in lenient.lines] == [False, False, True]
 
 
@@ -129,3 +130,34 @@ def test_confidence_of_no_frames_is_none():
     assert confidence(np.array([])) is None
     assert confidence(np.log([0.5, 0.125])) == pytest.approx(0.25)
     assert encode("—") == []
+
+
+def test_blank_frames_inside_a_word_do_not_count_and_ruled_out_symbols_are_allowed():
+    # "all" in exactly the 4 frames it needs (a l _ l); every symbol not named has probability 0 (log -inf)
+    named = [{"a": 0.9, "_": 0.1}, {"o": 0.6, "l": 0.3, "_": 0.1}, {"_": 0.9, "l": 0.1}, {"l": 0.8, "_": 0.2}]
+    log_probs = np.full((4, V), -np.inf)
+    for t, given in enumerate(named):
+        for symbol, p in given.items():
+            log_probs[t, SYMBOLS.index(symbol)] = math.log(p)
+    word = align_scored(log_probs, ["all"], emission_seconds=0.1).lines[0].words[0]
+    assert (word.start, word.end) == (0.0, pytest.approx(0.4))
+    # r = 0, log(0.3 / 0.6), 0 on the character frames; counting the blank frame too would give 0.5 ** (1 / 4)
+    assert word.confidence == pytest.approx(0.5 ** (1 / 3))
+
+
+def test_frame_ratios_are_minus_inf_not_nan_where_the_path_takes_a_ruled_out_symbol():
+    with np.errstate(divide="ignore"):
+        log_probs = np.log(np.array([[0.25, 0.75, 0.0], [0.0, 0.0, 0.0]]))  # frame 1 rules out every symbol
+    ratios = frame_ratios(log_probs, np.array([0, 2]))
+    assert ratios[0] == pytest.approx(math.log(1 / 3)) and ratios[1] == -np.inf
+    assert confidence(ratios) == 0.0
+    with pytest.raises(SongalignError, match="a frame ratio is NaN"):
+        confidence(np.array([0.0, np.nan]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_emissions_with_nan_or_plus_inf_are_refused(bad):
+    log_probs = spelled("ok")
+    log_probs[1, 3] = bad
+    with pytest.raises(SongalignError, match=r"^log_probs holds NaN or \+inf values; check the transcriber's output"):
+        align_scored(log_probs, ["ok"])

@@ -77,8 +77,13 @@ class Alignment:
     log_likelihood: float
 
 
-def _as_log_probs(log_probs: Any) -> np.ndarray:
-    """``log_probs`` (a numpy array or a torch tensor) as a float64 ``(T, V)`` array, checked."""
+def as_log_probs(log_probs: Any) -> np.ndarray:
+    """CTC emissions as every aligner here takes them: a float64 array of shape ``(T, V)`` (frames, symbols).
+
+    ``log_probs``: a numpy array, a nested sequence or a torch tensor (on any device, with or without grad)
+    of natural-log probabilities. ``-inf`` (a symbol the model rules out) is kept. Raises
+    :class:`SongalignError` in one sentence for another number of dimensions, a NaN or a ``+inf``.
+    """
     if hasattr(log_probs, "detach"):  # a torch tensor, possibly on a GPU or requiring grad
         log_probs = log_probs.detach().cpu().numpy()
     array = np.asarray(log_probs, dtype=np.float64)
@@ -86,8 +91,10 @@ def _as_log_probs(log_probs: Any) -> np.ndarray:
         raise SongalignError(
             f"log_probs has shape {array.shape}; forced alignment needs CTC log-probabilities of shape (frames, symbols)"
         )
-    if np.isnan(array).any():
-        raise SongalignError("log_probs holds NaN values; check the transcriber's output before aligning")
+    if np.isnan(array).any() or np.isposinf(array).any():
+        raise SongalignError(
+            "log_probs holds NaN or +inf values; check the transcriber's output (log-probabilities) before aligning"
+        )
     return array
 
 
@@ -108,7 +115,7 @@ def viterbi_align(log_probs: Any, tokens: Sequence[int]) -> Alignment:
     Raises :class:`SongalignError` when ``T`` is below :func:`frames_needed`, when a token is not a
     symbol of ``log_probs`` (or is the blank), or when every path has probability zero.
     """
-    emissions = _as_log_probs(log_probs)
+    emissions = as_log_probs(log_probs)
     frames, symbols = emissions.shape
     token_array = np.asarray(list(tokens), dtype=np.int64)
     if token_array.size and (token_array.min() < 0 or token_array.max() >= symbols):

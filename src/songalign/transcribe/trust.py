@@ -17,6 +17,12 @@ A line's confidence is the same mean over the character frames of all its placed
 blanks and spaces do not count: on silence or a wrong lyric the path fills them with blanks, which the
 free path agrees with, and they would hide where the text disagrees.
 
+Edge cases: the Viterbi path gives every character at least one frame, so a placed word always has a
+confidence (a word of one frame: that frame's ``exp(r)``); the blank frames between a doubled letter do
+not count; a symbol the model rules out (``-inf``) is allowed in ``log_probs`` and makes ``r = -inf`` where
+the path takes it (confidence 0); NaN or ``+inf`` in ``log_probs`` is refused
+(:func:`~songalign.transcribe.align.as_log_probs`).
+
 **Lines that cannot be placed.** A line none of whose words holds a symbol the aligner writes (a line of
 punctuation, a line in a script outside its alphabet) has no frames: it is *untimed* (``start``/``end``
 None) and ``unsure``, with its reason; so is a word that normalises to nothing. A line whose
@@ -46,7 +52,7 @@ from songalign.corpus.lyrics_files import ScoredLine, ScoredLyrics, ScoredWord
 from songalign.corpus.records import Seconds
 from songalign.errors import SongalignError
 from songalign.transcribe.activity import gaps
-from songalign.transcribe.align import _as_log_probs, lyric_text, viterbi_align
+from songalign.transcribe.align import as_log_probs, lyric_text, viterbi_align
 from songalign.transcribe.symbols import BLANK_INDEX, EMISSION_SECONDS, encode
 
 MIN_CONFIDENCE = 0.3
@@ -62,16 +68,24 @@ MAX_GAP_SECONDS = 3.0
 def frame_ratios(log_probs: Any, frame_symbols: np.ndarray) -> np.ndarray:
     """``r[t] = log_probs[t, frame_symbols[t]] − max_v log_probs[t, v]`` for each frame; shape ``(T,)``, ``≤ 0``.
 
-    ``log_probs``: ``(T, V)`` log-probabilities; ``frame_symbols``: ``(T,)`` the symbol a path takes per frame.
+    ``log_probs``: ``(T, V)`` log-probabilities (:func:`~songalign.transcribe.align.as_log_probs`);
+    ``frame_symbols``: ``(T,)`` the symbol a path takes per frame. ``r[t]`` is ``-inf`` where the path takes
+    a symbol the model rules out (``-inf``), a frame whose every symbol is ``-inf`` included, never NaN.
     """
-    emissions = _as_log_probs(log_probs)
+    emissions = as_log_probs(log_probs)
     symbols = np.asarray(frame_symbols, dtype=np.int64)
-    return emissions[np.arange(len(symbols)), symbols] - emissions.max(axis=1)
+    taken = emissions[np.arange(len(symbols)), symbols]
+    with np.errstate(invalid="ignore"):  # -inf − -inf on a frame that rules out every symbol
+        ratios = taken - emissions.max(axis=1)
+    return np.where(np.isneginf(taken), -np.inf, ratios)
 
 
 def confidence(ratios: np.ndarray) -> float | None:
-    """``exp(mean(ratios))`` in [0, 1] (the module docstring's confidence); None for no frames."""
+    """``exp(mean(ratios))`` in [0, 1] (the module docstring's confidence) of :func:`frame_ratios` ``(n,)``:
+    0 when one of them is ``-inf``; None for no frames (``n = 0``). Raises :class:`SongalignError` for a NaN."""
     ratios = np.asarray(ratios, dtype=np.float64)
+    if np.isnan(ratios).any():
+        raise SongalignError("a frame ratio is NaN; compute the ratios with frame_ratios from log-probabilities")
     return float(math.exp(ratios.mean())) if ratios.size else None
 
 
@@ -100,7 +114,7 @@ def align_scored(
 
     Raises :class:`SongalignError` when no line holds a symbol to align, or the audio is too short for it.
     """
-    emissions = _as_log_probs(log_probs)
+    emissions = as_log_probs(log_probs)
     line_words = [line.split() for line in lines]
     text, spans = lyric_text(line_words)
     tokens = encode(text)
