@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import pytest
 
@@ -104,7 +105,10 @@ def test_every_format_reads_back(tmp_path):
     timed = read_timed_json(tmp_path / "song.json")
     assert [(e.text, e.start, e.end) for e in timed.entries] == TIMED
     assert [w.text for w in timed.entries[1].words] == ["never", "let", "go"]
-    assert timed.problems == ["line entry 3 has no start time; it was left out, fix it to keep that line"]
+    assert timed.problems == [
+        "line entry 2 has 1 word(s) with a null start ('—'); the line was kept without them",
+        "line entry 3 has no start time; it was left out, fix it to keep that line",
+    ]
 
     assert read_words_txt(tmp_path / "song.words.txt") == ["Hold", "on", "tight", "—", "never", "let", "go", "Привет"]
     jamendo_words = read_jamendo_words_csv(tmp_path / "song.words.csv")
@@ -140,3 +144,11 @@ def test_format_names_are_checked(tmp_path):
         export_paths(tmp_path, "song", ["lrc", "elrc"])
     with pytest.raises(SongalignError, match="unknown lyrics format 'ass'"):
         export_paths(tmp_path, "song", ["ass"])
+
+
+def test_subtitles_without_pysubs2_are_refused_before_anything_is_written(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pysubs2", None)  # as if the lyrics extra were not installed
+    with pytest.raises(SongalignError) as refused:
+        export_scored(tmp_path / "out", "song", lyrics(), ["json", "lrc", "vtt"])
+    assert str(refused.value) == "writing VTT needs pysubs2; install it with pip install 'songalign[lyrics]'"
+    assert not (tmp_path / "out").exists()

@@ -447,8 +447,12 @@ def _clean_text(value: Any) -> str:
     return " ".join(str(value).split()) if value is not None else ""
 
 
-def _entry_from_record(record: Mapping[str, Any]) -> TimedEntry:
-    """One ``{start, end, text[, words]}`` record (a CSV row or JSON object); ValueError says what is wrong."""
+def _entry_from_record(record: Mapping[str, Any], notes: list[str] | None = None) -> TimedEntry:
+    """One ``{start, end, text[, words]}`` record (a CSV row or JSON object); ValueError says what is wrong.
+
+    A word with an explicit ``null`` start (an aligner's word it could not place) is left out of the entry's
+    words, said in ``notes`` (when given); a word with no start key, or a bad one, makes the record unusable.
+    """
     start_value, end_value = first_field(record, START_FIELDS), first_field(record, END_FIELDS)
     if is_blank(start_value):
         raise ValueError("has no start time")
@@ -467,11 +471,20 @@ def _entry_from_record(record: Mapping[str, Any]) -> TimedEntry:
         words = []  # a CSV column called "words" is not word timing
     if not isinstance(words, list) or not all(isinstance(w, Mapping) for w in words):
         raise ValueError("has 'words' that are not a list of {start, end, text} objects")
-    try:  # a word without a start is one an aligner could not place (written with null times): it has no time
-        timed_words = [_entry_from_record(word) for word in words if not is_blank(first_field(word, START_FIELDS))]
+    unplaced = [word for word in words if _null_start(word)]
+    try:
+        timed_words = [_entry_from_record(word) for word in words if not _null_start(word)]
     except ValueError as error:
         raise ValueError(f"has an unusable word: it {error}") from None
+    if unplaced and notes is not None:
+        texts = ", ".join(repr(_clean_text(first_field(word, TEXT_FIELDS))) for word in unplaced)
+        notes.append(f"has {len(unplaced)} word(s) with a null start ({texts}); the line was kept without them")
     return TimedEntry(start, end, _clean_text(first_field(record, TEXT_FIELDS)), [w for w in timed_words if w.text])
+
+
+def _null_start(word: Mapping[str, Any]) -> bool:
+    """Whether ``word`` names a start field whose value is ``null`` (JSON) — a word that has no time."""
+    return any(name in word for name in START_FIELDS) and first_field(word, START_FIELDS) is None
 
 
 def _add_records(lyrics: TimedLyrics, records: Iterable[tuple[str, Any]]) -> None:
@@ -480,10 +493,12 @@ def _add_records(lyrics: TimedLyrics, records: Iterable[tuple[str, Any]]) -> Non
         if not isinstance(record, Mapping):
             lyrics.problems.append(f"{where} is not an object with start, end and text; it was left out")
             continue
+        notes: list[str] = []
         try:
-            lyrics.entries.append(_entry_from_record(record))
+            lyrics.entries.append(_entry_from_record(record, notes))
         except ValueError as error:
             lyrics.problems.append(f"{where} {error}; it was left out, fix it to keep that line")
+        lyrics.problems.extend(f"{where} {note}" for note in notes)
 
 
 def _seconds_cell(value: float) -> str:
@@ -524,7 +539,8 @@ def read_timed_json(path: Path) -> TimedLyrics:
     or of an object with ``lines`` and ``title``, ``artist``, ``language`` (lower-cased).
 
     A bad entry is a problem and left out (a line with a null start, one an aligner could not place, too);
-    a word with a null start is left out of its line. A file that is not such JSON raises :class:`BadInputError`.
+    a word with a null start is left out of its line, which is kept, and is a problem too (a word without a
+    start key makes its line a bad entry). A file that is not such JSON raises :class:`BadInputError`.
     """
     try:
         data = json.loads(read_text(path))
@@ -813,16 +829,22 @@ def write_scored_lrc(path: str | Path, lyrics: ScoredLyrics, *, word_times: bool
     return path
 
 
-def write_subtitles(path: str | Path, lyrics: ScoredLyrics, format_: str) -> Path:
-    """Write the timed lines of ``lyrics`` as subtitles, one cue per line: ``format_`` ``"srt"`` (SubRip) or
-    ``"vtt"`` (WebVTT), through ``pysubs2`` (the ``lyrics`` extra). Times are rounded to milliseconds; untimed
-    lines have no cue (a subtitle has to be shown at a time). Returns ``path``."""
+def _pysubs2(format_: str) -> Any:
+    """The ``pysubs2`` module, or :class:`SongalignError` saying how to install it to write ``format_``."""
     try:
         import pysubs2
     except ImportError:
         raise SongalignError(
             f"writing {format_.upper()} needs pysubs2; install it with pip install 'songalign[lyrics]'"
         ) from None
+    return pysubs2
+
+
+def write_subtitles(path: str | Path, lyrics: ScoredLyrics, format_: str) -> Path:
+    """Write the timed lines of ``lyrics`` as subtitles, one cue per line: ``format_`` ``"srt"`` (SubRip) or
+    ``"vtt"`` (WebVTT), through ``pysubs2`` (the ``lyrics`` extra). Times are rounded to milliseconds; untimed
+    lines have no cue (a subtitle has to be shown at a time). Returns ``path``."""
+    pysubs2 = _pysubs2(format_)
     subtitles = pysubs2.SSAFile()
     for line in lyrics.records()[0]:
         subtitles.append(pysubs2.SSAEvent(start=round(line.start * 1000), end=round(line.end * 1000), text=line.text))
@@ -891,13 +913,18 @@ EXPORT_FORMATS: dict[str, tuple[str, ...]] = {
 def export_paths(folder: Path, stem: str, formats: Sequence[str]) -> list[Path]:
     """The files that exporting ``formats`` for ``stem`` into ``folder`` writes, in order.
 
-    Raises :class:`SongalignError` for an unknown format, and for ``lrc`` with ``elrc`` (both are ``STEM.lrc``).
+    Raises :class:`SongalignError` for an unknown format, for ``lrc`` with ``elrc`` (both are ``STEM.lrc``: one
+    file, not two names for one song, so the folder reader finds it) and for ``srt``/``vtt`` without ``pysubs2``;
+    so a caller that asks first (as :func:`export_scored` does) writes nothing when a format cannot be written.
     """
     unknown = [name for name in formats if name not in EXPORT_FORMATS]
     if unknown:
         raise SongalignError(f"unknown lyrics format {unknown[0]!r}; choose from {', '.join(EXPORT_FORMATS)}")
     if "lrc" in formats and "elrc" in formats:
         raise SongalignError(f"lrc and elrc both write {stem}.lrc; give one of them (elrc adds word times)")
+    for name in ("srt", "vtt"):
+        if name in formats:
+            _pysubs2(name)
     return [folder / f"{stem}{suffix}" for name in dict.fromkeys(formats) for suffix in EXPORT_FORMATS[name]]
 
 
