@@ -519,6 +519,7 @@ def test_align_refuses_silence_reports_unplaceable_lines_and_keeps_files(models,
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
     assert 'line 2 "!!! ...": not placed: it holds no letters' in said
+    assert "the vocals are a mix copy, so vocal activity is the mix's level only: silence is found, " in said
     assert 'line 3 "Привет мир": not placed: its letters are outside the aligner\'s alphabet (a-z)' in said
     document = json.loads((tmp_path / "song.json").read_text(encoding="utf-8"))
     assert document["backend"] == "crnn" and len(document["model_digest"]) == 16
@@ -535,7 +536,17 @@ def test_align_refuses_silence_reports_unplaceable_lines_and_keeps_files(models,
         f"{tmp_path / 'song.json'} already exists and was kept; give --force to overwrite it, or another --out-dir"
     )
     assert (tmp_path / "song.json").read_bytes() == before
+    out_of_range = invoke("transcribe", "align", audio, lyrics, "--model", models["multitask"], "--format", "json",
+                          "--min-confidence", "1.5", "--force")  # fmt: skip
+    assert out_of_range.exit_code == 2 and "--min-confidence" in out_of_range.output  # a usage error
+    assert (tmp_path / "song.json").read_bytes() == before  # refused before the song is heard
     forced = invoke("transcribe", "align", audio, lyrics, "--model", models["multitask"], "--format", "json",
                     "--min-confidence", "1", "--force")  # fmt: skip
     assert forced.exit_code == 0, forced.output
-    assert all(line["unsure"] for line in json.loads((tmp_path / "song.json").read_text())["lines"])
+    strict = json.loads((tmp_path / "song.json").read_text(encoding="utf-8"))
+    assert strict["min_confidence"] == 1
+    # whatever the model: a line is sure at threshold 1 only with confidence exactly 1, and the stricter
+    # threshold keeps every line the default one marked unsure
+    assert all(line["unsure"] or line["confidence"] == 1.0 for line in strict["lines"])
+    assert all(s["unsure"] for d, s in zip(document["lines"], strict["lines"], strict=True) if d["unsure"])
+    assert [line["confidence"] for line in strict["lines"]] == [line["confidence"] for line in document["lines"]]

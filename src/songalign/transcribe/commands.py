@@ -23,7 +23,7 @@ Choices made here (each command's ``--help`` says them too):
 - **Alignment files** (``transcribe align``), written into ``--out-dir`` (default: the audio's folder,
   where the folder reader finds ``<stem>.lrc`` beside the audio) through
   :func:`songalign.corpus.lyrics_files.export_scored`, ``--format`` repeatable: ``lrc`` / ``elrc``
-  (``<stem>.lrc``, lines / with word times), ``srt``, ``vtt``, ``json`` (confidence, unsure lines, backend,
+  (``<stem>.lrc``, lines / with word times: one file, so not both), ``srt``, ``vtt``, ``json`` (confidence, unsure lines, backend,
   model digest) and ``jamendo`` (``<stem>.words.csv``, ``.words.txt``, ``.lines.csv``); ``all`` (the
   default) is lrc, json and jamendo. An existing file is kept unless ``--force``; confidence and unplaced
   lines are :mod:`songalign.transcribe.trust`'s, vocal activity :mod:`songalign.transcribe.activity`'s.
@@ -364,14 +364,16 @@ def align_command(
         list[AlignFormat] | None,
         typer.Option(
             "--format",
-            help="repeatable: lrc (<stem>.lrc, lines), elrc (<stem>.lrc with <mm:ss.xx> word times), srt, vtt, "
-            "json (words, lines, confidence), jamendo (<stem>.words.csv, .words.txt, .lines.csv) or all "
-            "(lrc, json and jamendo) [default: all]",
+            help="repeatable: lrc (<stem>.lrc, lines) or elrc (the same file with <mm:ss.xx> word times; not both), "
+            "srt, vtt, json (words, lines, confidence), jamendo (<stem>.words.csv, .words.txt, .lines.csv) or all "
+            "(lrc, json and jamendo; elrc instead of lrc when given) [default: all]",
         ),
     ] = None,
     min_confidence: Annotated[
         float | None,
-        typer.Option(help="lines under this confidence (0-1) are marked unsure [default: 0.3, measured]"),
+        typer.Option(
+            min=0.0, max=1.0, help="lines under this confidence (0-1) are marked unsure [default: 0.3, measured]"
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="overwrite timed-lyrics files that exist")] = False,
     vocals: VocalsOption = None,
@@ -399,6 +401,12 @@ def align_command(
     transcriber = load_transcriber(model, needs="lyrics")
     heard = hear(transcriber, audio, _vocal_channel(model, transcriber.config, vocals, 1))
     active = heard.activity()
+    if heard.vocal_audio is None:
+        notes_console.print(
+            f"[blue]note:[/blue] the vocals are a {escape(heard.vocals)}, so vocal activity is the mix's level "
+            "only: silence is found, instrumental passages are not; give --vocals with a separator (e.g. "
+            "spleeter) to keep lyrics out of them"
+        )
     sung = float(active.sum()) * heard.emissions.emission_seconds
     if sung < MIN_SUNG_SECONDS:
         raise BadInputError(
