@@ -550,3 +550,15 @@ def test_align_refuses_silence_reports_unplaceable_lines_and_keeps_files(models,
     assert all(line["unsure"] or line["confidence"] == 1.0 for line in strict["lines"])
     assert all(s["unsure"] for d, s in zip(document["lines"], strict["lines"], strict=True) if d["unsure"])
     assert [line["confidence"] for line in strict["lines"]] == [line["confidence"] for line in document["lines"]]
+
+
+def test_align_formats_expand_all_without_a_second_lrc(tmp_path):
+    from songalign.corpus.lyrics_files import export_paths
+    from songalign.transcribe.commands import align_formats
+
+    assert align_formats(["all"]) == ["lrc", "json", "jamendo"]
+    assert align_formats(["srt", "all", "elrc"]) == ["srt", "elrc", "json", "jamendo"]
+    assert align_formats(["json", "all", "json"]) == ["json", "lrc", "jamendo"]
+    named_both = align_formats(["all", "lrc", "elrc"])  # named by the user: refused, not silently dropped
+    with pytest.raises(SongalignError, match="lrc and elrc both write song.lrc"):
+        export_paths(tmp_path, "song", named_both)

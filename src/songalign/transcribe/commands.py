@@ -40,6 +40,7 @@ import io
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -352,6 +353,16 @@ def run_command(
 # -- align ----------------------------------------------------------------------------------------------
 
 
+def align_formats(given: Sequence[str]) -> list[str]:
+    """The export formats ``transcribe align --format`` asks for, in order, each once: ``all`` stands for
+    lrc, json and jamendo, with no lrc when elrc is given too (both write ``<stem>.lrc``); an lrc given by
+    name stays, for :func:`~songalign.corpus.lyrics_files.export_paths` to refuse beside elrc."""
+    named = [name for name in given if name != "all"]
+    if "all" in given:
+        named += ["json", "jamendo"] if "elrc" in given else ["lrc", "json", "jamendo"]
+    return list(dict.fromkeys(named))
+
+
 @transcribe_app.command("align")
 def align_command(
     audio: Annotated[Path, typer.Argument(help="the song's audio")],
@@ -390,10 +401,7 @@ def align_command(
     from songalign.transcribe.listen import hear, load_transcriber
     from songalign.transcribe.trust import MIN_CONFIDENCE, align_scored, unplaced_summary
 
-    formats = [str(f) for f in (format_ or [AlignFormat.all])]
-    if "all" in formats:
-        formats = [f for f in formats if f != "all"] + ["lrc", "json", "jamendo"]
-        formats = [f for f in dict.fromkeys(formats) if not (f == "lrc" and "elrc" in formats)]
+    formats = align_formats([str(f) for f in (format_ or [AlignFormat.all])])
     folder = out_dir or audio.parent
     check_free(export_paths(folder, audio.stem, formats), force=force)  # before the song is heard
     threshold = MIN_CONFIDENCE if min_confidence is None else min_confidence
