@@ -203,6 +203,32 @@ def test_json_annotations_list_and_object(tmp_path):
     assert spans(second.words) == [("bonjour", 0.5, 0.9), ("tout", 1.0, 1.5)]
 
 
+def test_json_word_with_a_null_start_leaves_the_word_out_and_says_so(tmp_path):
+    # an aligner's export: "—" could not be placed (null times); a hand-made word without any start stays an error
+    write_wav(tmp_path / "song.wav")
+    never = [{"start": None, "end": None, "text": "—"}, {"start": 7.25, "end": 7.5, "text": "never"},
+             {"start": 7.5, "end": 8.0, "text": "go"}]  # fmt: skip
+    write_text(
+        tmp_path / "song.json",
+        json.dumps(
+            {
+                "lines": [
+                    {"start": 7.25, "end": 8.0, "text": "— never go", "words": never},
+                    {"start": 9.0, "end": 10.0, "text": "hold on", "words": [{"text": "hold"}]},
+                ]
+            }
+        ),
+    )
+    report = SkipReport()
+    (song,) = read_folder(tmp_path, report)
+    assert spans(song.lines) == [("— never go", 7.25, 8.0)]
+    assert spans(song.words) == [("never", 7.25, 7.5), ("go", 7.5, 8.0)]
+    assert [s.reason for s in report.skipped] == [
+        "line entry 1 has 1 word(s) with a null start ('—'); the line was kept without them",
+        "line entry 2 has an unusable word: it has no start time; it was left out, fix it to keep that line",
+    ]
+
+
 def test_invalid_json_is_skipped(tmp_path):
     write_wav(tmp_path / "x.wav")
     write_text(tmp_path / "x.json", "{not json")

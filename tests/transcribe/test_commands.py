@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from songalign.cli import app
 from songalign.corpus.readers.folder import read_folder
 from songalign.corpus.testing import FakeSong, write_audio, write_jamendo_corpus
-from songalign.errors import SkipReport, SongalignError
+from songalign.errors import BadInputError, SkipReport, SongalignError
 from songalign.separate.testing import ScaledVoice
 from songalign.transcribe.lm import build_arpa
 
@@ -480,8 +480,9 @@ def test_align_hears_vocals_separated_by_spleeter(models, tmp_path, monkeypatch)
     lyrics.write_text("hello my friend\n", encoding="utf-8")
     result = invoke("transcribe", "align", audio, lyrics, "--model", models["multitask"], "--vocals", "spleeter",
                     "--out-dir", tmp_path / "aligned")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert "vocals: separated by spleeter" in " ".join(result.output.split())
+    # Spleeter hears the tone as accompaniment: no singing, nothing to align, and it says what it heard
+    assert result.exit_code != 0 and isinstance(result.exception, BadInputError)
+    assert "has no singing (0.00 s of vocal activity in separated by spleeter)" in str(result.exception)
     assert len(list((tmp_path / "cache" / "separated").rglob("*.npy"))) == 1  # kept for the next run
 
 
@@ -497,3 +498,67 @@ def test_cleanse_warns_once_when_the_reference_hears_another_channel(models, sun
                  "--max-error", "1")  # fmt: skip
     assert own.exit_code == 0, own.output
     assert "was trained on" not in own.output  # its own channel: no note
+
+
+def test_align_refuses_silence_reports_unplaceable_lines_and_keeps_files(models, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    lyrics = tmp_path / "lyrics.txt"
+    lyrics.write_text("hello my friend\n!!! ...\nПривет мир\nsing along now\n", encoding="utf-8")
+    silence = tmp_path / "silence.wav"
+    sf.write(str(silence), np.zeros(16000 * 4, dtype=np.float32), 16000)
+    refused = invoke("transcribe", "align", silence, lyrics, "--model", models["multitask"])
+    assert refused.exit_code != 0 and isinstance(refused.exception, BadInputError)
+    assert "has no singing (0.00 s of vocal activity" in str(refused.exception)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lyrics.txt", "silence.wav"]  # nothing written
+
+    audio = write_audio(tmp_path / "song.wav", AUDIO_SECONDS)
+    result = invoke("transcribe", "align", audio, lyrics, "--model", models["multitask"],
+                    "--format", "json", "--format", "srt", "--format", "elrc")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert 'line 2 "!!! ...": not placed: it holds no letters' in said
+    assert "the vocals are a mix copy, so vocal activity is the mix's level only: silence is found, " in said
+    assert 'line 3 "Привет мир": not placed: its letters are outside the aligner\'s alphabet (a-z)' in said
+    document = json.loads((tmp_path / "song.json").read_text(encoding="utf-8"))
+    assert document["backend"] == "crnn" and len(document["model_digest"]) == 16
+    placed = [line for line in document["lines"] if line["start"] is not None]
+    assert [line["text"] for line in placed] == ["hello my friend", "sing along now"]
+    assert all(0 <= line["confidence"] <= 1 and line["start"] < line["end"] for line in placed)
+    assert [(line["start"], line["end"], line["unsure"]) for line in document["lines"][1:3]] == [(None, None, True)] * 2
+    assert (tmp_path / "song.srt").read_text(encoding="utf-8").count(" --> ") == 2
+
+    before = (tmp_path / "song.json").read_bytes()
+    again = invoke("transcribe", "align", audio, lyrics, "--model", models["multitask"], "--format", "json")
+    assert isinstance(again.exception, SongalignError)
+    assert str(again.exception) == (
+        f"{tmp_path / 'song.json'} already exists and was kept; give --force to overwrite it, or another --out-dir"
+    )
+    assert (tmp_path / "song.json").read_bytes() == before
+    out_of_range = invoke("transcribe", "align", audio, lyrics, "--model", models["multitask"], "--format", "json",
+                          "--min-confidence", "1.5", "--force")  # fmt: skip
+    assert out_of_range.exit_code == 2 and "--min-confidence" in out_of_range.output  # a usage error
+    assert (tmp_path / "song.json").read_bytes() == before  # refused before the song is heard
+    forced = invoke("transcribe", "align", audio, lyrics, "--model", models["multitask"], "--format", "json",
+                    "--min-confidence", "1", "--force")  # fmt: skip
+    assert forced.exit_code == 0, forced.output
+    strict = json.loads((tmp_path / "song.json").read_text(encoding="utf-8"))
+    assert strict["min_confidence"] == 1
+    # whatever the model: a line is sure at threshold 1 only with confidence exactly 1, and the stricter
+    # threshold keeps every line the default one marked unsure
+    assert all(line["unsure"] or line["confidence"] == 1.0 for line in strict["lines"])
+    assert all(s["unsure"] for d, s in zip(document["lines"], strict["lines"], strict=True) if d["unsure"])
+    assert [line["confidence"] for line in strict["lines"]] == [line["confidence"] for line in document["lines"]]
+
+
+def test_align_formats_expand_all_without_a_second_lrc(tmp_path):
+    from songalign.corpus.lyrics_files import export_paths
+    from songalign.transcribe.commands import align_formats
+
+    assert align_formats(["all"]) == ["lrc", "json", "jamendo"]
+    assert align_formats(["srt", "all", "elrc"]) == ["srt", "elrc", "json", "jamendo"]
+    assert align_formats(["json", "all", "json"]) == ["json", "lrc", "jamendo"]
+    named_both = align_formats(["all", "lrc", "elrc"])  # named by the user: refused, not silently dropped
+    with pytest.raises(SongalignError, match="lrc and elrc both write song.lrc"):
+        export_paths(tmp_path, "song", named_both)

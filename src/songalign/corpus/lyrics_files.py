@@ -19,6 +19,10 @@ JamendoLyrics line CSV   ``start_time,end_time,lyrics_line`` (seconds)          
                                                                                     :func:`write_words_txt`
 =======================  =========================================================  ===============================
 
+An aligner's output with its trust (:class:`ScoredLyrics`: a confidence per word and line, unsure and untimed
+lines) is exported by :func:`export_scored` as LRC, enhanced LRC, SRT, WebVTT (``pysubs2``), JSON
+(:func:`scored_document`) and the JamendoLyrics files; an untimed line never gets an invented time.
+
 LRC, timed CSV and timed JSON are the folder reader's annotations (:data:`TIMED_READERS`, by file
 suffix). Their readers return :class:`TimedLyrics`: the entries as the file gives them, an end left
 ``None`` where the file does not say one; :meth:`TimedLyrics.lines_and_words` fills those ends and
@@ -443,8 +447,12 @@ def _clean_text(value: Any) -> str:
     return " ".join(str(value).split()) if value is not None else ""
 
 
-def _entry_from_record(record: Mapping[str, Any]) -> TimedEntry:
-    """One ``{start, end, text[, words]}`` record (a CSV row or JSON object); ValueError says what is wrong."""
+def _entry_from_record(record: Mapping[str, Any], notes: list[str] | None = None) -> TimedEntry:
+    """One ``{start, end, text[, words]}`` record (a CSV row or JSON object); ValueError says what is wrong.
+
+    A word with an explicit ``null`` start (an aligner's word it could not place) is left out of the entry's
+    words, said in ``notes`` (when given); a word with no start key, or a bad one, makes the record unusable.
+    """
     start_value, end_value = first_field(record, START_FIELDS), first_field(record, END_FIELDS)
     if is_blank(start_value):
         raise ValueError("has no start time")
@@ -463,11 +471,20 @@ def _entry_from_record(record: Mapping[str, Any]) -> TimedEntry:
         words = []  # a CSV column called "words" is not word timing
     if not isinstance(words, list) or not all(isinstance(w, Mapping) for w in words):
         raise ValueError("has 'words' that are not a list of {start, end, text} objects")
+    unplaced = [word for word in words if _null_start(word)]
     try:
-        timed_words = [_entry_from_record(word) for word in words]
+        timed_words = [_entry_from_record(word) for word in words if not _null_start(word)]
     except ValueError as error:
         raise ValueError(f"has an unusable word: it {error}") from None
+    if unplaced and notes is not None:
+        texts = ", ".join(repr(_clean_text(first_field(word, TEXT_FIELDS))) for word in unplaced)
+        notes.append(f"has {len(unplaced)} word(s) with a null start ({texts}); the line was kept without them")
     return TimedEntry(start, end, _clean_text(first_field(record, TEXT_FIELDS)), [w for w in timed_words if w.text])
+
+
+def _null_start(word: Mapping[str, Any]) -> bool:
+    """Whether ``word`` names a start field whose value is ``null`` (JSON) — a word that has no time."""
+    return any(name in word for name in START_FIELDS) and first_field(word, START_FIELDS) is None
 
 
 def _add_records(lyrics: TimedLyrics, records: Iterable[tuple[str, Any]]) -> None:
@@ -476,10 +493,12 @@ def _add_records(lyrics: TimedLyrics, records: Iterable[tuple[str, Any]]) -> Non
         if not isinstance(record, Mapping):
             lyrics.problems.append(f"{where} is not an object with start, end and text; it was left out")
             continue
+        notes: list[str] = []
         try:
-            lyrics.entries.append(_entry_from_record(record))
+            lyrics.entries.append(_entry_from_record(record, notes))
         except ValueError as error:
             lyrics.problems.append(f"{where} {error}; it was left out, fix it to keep that line")
+        lyrics.problems.extend(f"{where} {note}" for note in notes)
 
 
 def _seconds_cell(value: float) -> str:
@@ -519,7 +538,9 @@ def read_timed_json(path: Path) -> TimedLyrics:
     """The lines of a JSON list of ``{start, end, text}`` (optionally ``words``, a list of the same),
     or of an object with ``lines`` and ``title``, ``artist``, ``language`` (lower-cased).
 
-    A bad entry is a problem and left out; a file that is not such JSON raises :class:`BadInputError`.
+    A bad entry is a problem and left out (a line with a null start, one an aligner could not place, too);
+    a word with a null start is left out of its line, which is kept, and is a problem too (a word without a
+    start key makes its line a bad entry). A file that is not such JSON raises :class:`BadInputError`.
     """
     try:
         data = json.loads(read_text(path))
@@ -690,3 +711,252 @@ def write_jamendo_lines_csv(path: str | Path, lines: Sequence[Line]) -> Path:
     """Write ``lines`` as a JamendoLyrics line annotation (``start_time,end_time,lyrics_line``); returns ``path``."""
     rows = [[_seconds_cell(line.start), _seconds_cell(line.end), line.text] for line in lines]
     return _write_rows(path, LINE_COLUMNS, rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Scored alignments: lyrics an aligner timed, with a confidence per word and line, and the lines it could not place
+
+
+@dataclass
+class ScoredWord:
+    """A word as an aligner placed it: times in seconds, ``None`` (both) when it was not placed (it holds no
+    symbol the aligner hears); ``confidence`` in [0, 1] (None when not placed; its meaning is the aligner's)."""
+
+    text: str
+    start: Seconds | None
+    end: Seconds | None
+    confidence: float | None = None
+
+
+@dataclass
+class ScoredLine:
+    """A lyric line as an aligner placed it, with its words.
+
+    ``start``/``end`` (seconds) are None for a line that could not be placed: it is *untimed*, never given
+    an invented or zero-length span. ``unsure`` marks a line whose times are not to be trusted (its
+    confidence under the threshold, or it was not placed at all); ``reason`` says why in a few words.
+    """
+
+    text: str
+    start: Seconds | None
+    end: Seconds | None
+    confidence: float | None = None
+    words: list[ScoredWord] = field(default_factory=list)
+    unsure: bool = False
+    reason: str = ""
+
+    @property
+    def timed(self) -> bool:
+        return self.start is not None and self.end is not None
+
+
+@dataclass
+class ScoredLyrics:
+    """Timed lyrics with their trust: every given line in order (timed or not), and where they came from.
+
+    ``backend`` names the aligner (``"crnn"``); ``model_digest`` identifies its weights; ``vocals`` says
+    what it heard as the voice; ``min_confidence`` is the threshold under which a line was marked unsure.
+    """
+
+    lines: list[ScoredLine] = field(default_factory=list)
+    backend: str = ""
+    model_digest: str = ""
+    vocals: str = ""
+    min_confidence: float | None = None
+
+    @property
+    def unplaced(self) -> list[tuple[int, ScoredLine]]:
+        """``(index, line)`` of every line marked unsure or left untimed, in order."""
+        return [(index, line) for index, line in enumerate(self.lines) if line.unsure or not line.timed]
+
+    def records(self, *, untimed: float | None = None) -> tuple[list[Line], list[Word]]:
+        """The lines and words as corpus records (``Word.line`` indexes the lines returned).
+
+        ``untimed=None`` leaves untimed lines and words out (what LRC and subtitles hold); a number (e.g.
+        ``math.nan``, as the JamendoLyrics CSVs write it) keeps them with that as both times.
+        """
+        lines: list[Line] = []
+        words: list[Word] = []
+        for line in self.lines:
+            if not line.timed and untimed is None:
+                continue
+            index = len(lines)
+            lines.append(Line(line.text, _or(line.start, untimed), _or(line.end, untimed)))
+            for word in line.words:
+                if word.start is None and untimed is None:
+                    continue
+                words.append(Word(word.text, _or(word.start, untimed), _or(word.end, untimed), index))
+        return lines, words
+
+
+def _or(value: Seconds | None, default: float | None) -> float:
+    return float(value if value is not None else default)  # type: ignore[arg-type]
+
+
+def _lrc_words(lyrics: ScoredLyrics) -> list[Word]:
+    """Word records for enhanced LRC: an unplaced word's text joins the placed word before it (after it, at a
+    line's start), since an LRC line's word tags must spell its text and an unplaced word has no time."""
+    words: list[Word] = []
+    index = -1
+    for line in lyrics.lines:
+        if not line.timed:
+            continue
+        index += 1
+        pending: list[str] = []
+        own: list[Word] = []
+        for word in line.words:
+            if word.start is None:
+                if own:
+                    own[-1] = Word(f"{own[-1].text} {word.text}", own[-1].start, own[-1].end, index)
+                else:
+                    pending.append(word.text)
+                continue
+            own.append(Word(" ".join([*pending, word.text]), word.start, word.end, index))  # type: ignore[arg-type]
+            pending = []
+        words.extend(own)
+    return words
+
+
+def write_scored_lrc(path: str | Path, lyrics: ScoredLyrics, *, word_times: bool = False) -> Path:
+    """Write the timed lines of ``lyrics`` as ``.lrc`` (:func:`write_lrc`); with ``word_times``, enhanced LRC
+    (``<mm:ss.xx>`` word tags). An untimed line cannot be shown at a time: it is written as a comment line
+    ``# TEXT (not placed: REASON)`` at the top, which LRC players and :func:`read_lrc` skip. Returns ``path``."""
+    lines, _ = lyrics.records()
+    path = write_lrc(path, lines, words=_lrc_words(lyrics) if word_times else ())
+    comments = [f"# {line.text} ({line.reason})\n" for line in lyrics.lines if not line.timed]
+    if comments:
+        path.write_text("".join(comments) + path.read_text(encoding="utf-8"), encoding="utf-8")
+    return path
+
+
+def _pysubs2(format_: str) -> Any:
+    """The ``pysubs2`` module, or :class:`SongalignError` saying how to install it to write ``format_``."""
+    try:
+        import pysubs2
+    except ImportError:
+        raise SongalignError(
+            f"writing {format_.upper()} needs pysubs2; install it with pip install 'songalign[lyrics]'"
+        ) from None
+    return pysubs2
+
+
+def write_subtitles(path: str | Path, lyrics: ScoredLyrics, format_: str) -> Path:
+    """Write the timed lines of ``lyrics`` as subtitles, one cue per line: ``format_`` ``"srt"`` (SubRip) or
+    ``"vtt"`` (WebVTT), through ``pysubs2`` (the ``lyrics`` extra). Times are rounded to milliseconds; untimed
+    lines have no cue (a subtitle has to be shown at a time). Returns ``path``."""
+    pysubs2 = _pysubs2(format_)
+    subtitles = pysubs2.SSAFile()
+    for line in lyrics.records()[0]:
+        subtitles.append(pysubs2.SSAEvent(start=round(line.start * 1000), end=round(line.end * 1000), text=line.text))
+    path = Path(path)
+    subtitles.save(str(path), format_=format_, encoding="utf-8")
+    return path
+
+
+def scored_document(lyrics: ScoredLyrics) -> dict[str, Any]:
+    """``lyrics`` as a JSON document (what :func:`write_scored_json` writes): ``backend``, ``model_digest``,
+    ``vocals``, ``min_confidence`` and ``lines``, each ``{start, end, text, confidence, unsure, reason,
+    words: [{start, end, text, confidence}]}``; an untimed line or word has ``null`` times."""
+    return {
+        "backend": lyrics.backend,
+        "model_digest": lyrics.model_digest,
+        "vocals": lyrics.vocals,
+        "min_confidence": lyrics.min_confidence,
+        "lines": [
+            {
+                "start": line.start,
+                "end": line.end,
+                "text": line.text,
+                "confidence": line.confidence,
+                "unsure": line.unsure,
+                "reason": line.reason,
+                "words": [
+                    {"start": w.start, "end": w.end, "text": w.text, "confidence": w.confidence} for w in line.words
+                ],
+            }
+            for line in lyrics.lines
+        ],
+    }
+
+
+def write_scored_json(path: str | Path, lyrics: ScoredLyrics) -> Path:
+    """Write ``lyrics`` as JSON (:func:`scored_document`; UTF-8, times in seconds as computed). The timed lines
+    read back with :func:`read_timed_json`, which leaves untimed ones out and says so; returns ``path``."""
+    path = Path(path)
+    path.write_text(json.dumps(scored_document(lyrics), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_scored_jamendo(words_csv: str | Path, words_txt: str | Path, lines_csv: str | Path, lyrics: ScoredLyrics):
+    """Write ``lyrics`` as JamendoLyrics' three files (:func:`write_jamendo_words_csv`, :func:`write_words_txt`,
+    :func:`write_jamendo_lines_csv`). Every word and line keeps its row, so ``words.txt`` matches the word CSV
+    one to one; an untimed one has ``nan`` times, which the readers read as NaN. Returns the three paths."""
+    lines, words = lyrics.records(untimed=math.nan)
+    return (
+        write_jamendo_words_csv(words_csv, words),
+        write_words_txt(words_txt, [word.text for word in words]),
+        write_jamendo_lines_csv(lines_csv, lines),
+    )
+
+
+EXPORT_FORMATS: dict[str, tuple[str, ...]] = {
+    "lrc": (".lrc",),
+    "elrc": (".lrc",),
+    "srt": (".srt",),
+    "vtt": (".vtt",),
+    "json": (".json",),
+    "jamendo": (".words.csv", ".words.txt", ".lines.csv"),
+}
+"""What each export format writes, as suffixes after the song's stem (``elrc``: enhanced LRC, word tags)."""
+
+
+def export_paths(folder: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+    """The files that exporting ``formats`` for ``stem`` into ``folder`` writes, in order.
+
+    Raises :class:`SongalignError` for an unknown format, for ``lrc`` with ``elrc`` (both are ``STEM.lrc``: one
+    file, not two names for one song, so the folder reader finds it) and for ``srt``/``vtt`` without ``pysubs2``;
+    so a caller that asks first (as :func:`export_scored` does) writes nothing when a format cannot be written.
+    """
+    unknown = [name for name in formats if name not in EXPORT_FORMATS]
+    if unknown:
+        raise SongalignError(f"unknown lyrics format {unknown[0]!r}; choose from {', '.join(EXPORT_FORMATS)}")
+    if "lrc" in formats and "elrc" in formats:
+        raise SongalignError(f"lrc and elrc both write {stem}.lrc; give one of them (elrc adds word times)")
+    for name in ("srt", "vtt"):
+        if name in formats:
+            _pysubs2(name)
+    return [folder / f"{stem}{suffix}" for name in dict.fromkeys(formats) for suffix in EXPORT_FORMATS[name]]
+
+
+def check_free(paths: Sequence[Path], *, force: bool) -> None:
+    """Raise :class:`SongalignError` in one sentence when one of ``paths`` exists and ``force`` is not set:
+    nothing a user made is overwritten without being asked."""
+    existing = [path for path in paths if path.exists()]
+    if existing and not force:
+        if len(existing) == 1:
+            said = f"{existing[0]} already exists and was kept; give --force to overwrite it"
+        else:
+            said = f"{existing[0]} and {len(existing) - 1} more already exist and were kept; give --force to overwrite them"
+        raise SongalignError(f"{said}, or another --out-dir")
+
+
+def export_scored(folder: Path, stem: str, lyrics: ScoredLyrics, formats: Sequence[str], *, force: bool = False):
+    """Write ``lyrics`` into ``folder`` as ``STEM.<suffix>`` in each of ``formats`` (:data:`EXPORT_FORMATS`).
+
+    Nothing is written when a file exists and ``force`` is not set (:func:`check_free`). Returns the paths.
+    """
+    paths = export_paths(folder, stem, formats)
+    check_free(paths, force=force)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name in dict.fromkeys(formats):
+        target = folder / f"{stem}{EXPORT_FORMATS[name][0]}"
+        if name in ("lrc", "elrc"):
+            written.append(write_scored_lrc(target, lyrics, word_times=name == "elrc"))
+        elif name in ("srt", "vtt"):
+            written.append(write_subtitles(target, lyrics, name))
+        elif name == "json":
+            written.append(write_scored_json(target, lyrics))
+        else:
+            written.extend(write_scored_jamendo(*(folder / f"{stem}{s}" for s in EXPORT_FORMATS[name]), lyrics))
+    return written

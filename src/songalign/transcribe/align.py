@@ -30,6 +30,10 @@ Words and lines (:func:`align_lyrics`):
   first). So pass lyric lines, not the blank lines between paragraphs, if a writer's output is to
   hold lyric lines only.
 
+(These zero-length times keep every word a corpus record for the folder reader; ``transcribe align`` uses
+:func:`songalign.transcribe.trust.align_scored` instead, which leaves such words and lines untimed and says
+how far to trust the rest.)
+
 The words and lines of :class:`AlignedLyrics` are the corpus records, written as timed-lyrics files
 by :mod:`songalign.corpus.lyrics_files`: JamendoLyrics' annotation CSVs
 (:func:`~songalign.corpus.lyrics_files.write_jamendo_words_csv`,
@@ -73,8 +77,13 @@ class Alignment:
     log_likelihood: float
 
 
-def _as_log_probs(log_probs: Any) -> np.ndarray:
-    """``log_probs`` (a numpy array or a torch tensor) as a float64 ``(T, V)`` array, checked."""
+def as_log_probs(log_probs: Any) -> np.ndarray:
+    """CTC emissions as every aligner here takes them: a float64 array of shape ``(T, V)`` (frames, symbols).
+
+    ``log_probs``: a numpy array, a nested sequence or a torch tensor (on any device, with or without grad)
+    of natural-log probabilities. ``-inf`` (a symbol the model rules out) is kept. Raises
+    :class:`SongalignError` in one sentence for another number of dimensions, a NaN or a ``+inf``.
+    """
     if hasattr(log_probs, "detach"):  # a torch tensor, possibly on a GPU or requiring grad
         log_probs = log_probs.detach().cpu().numpy()
     array = np.asarray(log_probs, dtype=np.float64)
@@ -82,8 +91,10 @@ def _as_log_probs(log_probs: Any) -> np.ndarray:
         raise SongalignError(
             f"log_probs has shape {array.shape}; forced alignment needs CTC log-probabilities of shape (frames, symbols)"
         )
-    if np.isnan(array).any():
-        raise SongalignError("log_probs holds NaN values; check the transcriber's output before aligning")
+    if np.isnan(array).any() or np.isposinf(array).any():
+        raise SongalignError(
+            "log_probs holds NaN or +inf values; check the transcriber's output (log-probabilities) before aligning"
+        )
     return array
 
 
@@ -104,7 +115,7 @@ def viterbi_align(log_probs: Any, tokens: Sequence[int]) -> Alignment:
     Raises :class:`SongalignError` when ``T`` is below :func:`frames_needed`, when a token is not a
     symbol of ``log_probs`` (or is the blank), or when every path has probability zero.
     """
-    emissions = _as_log_probs(log_probs)
+    emissions = as_log_probs(log_probs)
     frames, symbols = emissions.shape
     token_array = np.asarray(list(tokens), dtype=np.int64)
     if token_array.size and (token_array.min() < 0 or token_array.max() >= symbols):
@@ -195,6 +206,35 @@ def token_spans(frame_tokens: np.ndarray, n_tokens: int) -> tuple[np.ndarray, np
     return first, last
 
 
+def lyric_text(line_words: Sequence[Sequence[str]]) -> tuple[str, list[tuple[int, int] | None]]:
+    """The text aligned for lines of written words, and each word's characters in it.
+
+    Returns ``(text, spans)``: ``text`` is every word normalised (:func:`normalise_text`) and joined by single
+    spaces, ``spans`` one ``(first, last)`` character index pair per written word, in order, or None for a word
+    that normalises to nothing. Raises :class:`SongalignError` when no word holds a character to align.
+    """
+    pieces: list[str] = []  # the normalised text of each aligned word
+    spans: list[tuple[int, int] | None] = []
+    cursor = 0
+    for words in line_words:
+        for word in words:
+            piece = normalise_text(word)
+            if not piece:
+                spans.append(None)
+                continue
+            if pieces:
+                cursor += 1  # the space before it
+            pieces.append(piece)
+            spans.append((cursor, cursor + len(piece) - 1))
+            cursor += len(piece)
+    if not pieces:
+        raise SongalignError(
+            "the lyrics hold no letters the transcriber writes (a-z and apostrophes after normalisation); "
+            "give the song's lyric lines"
+        )
+    return " ".join(pieces), spans
+
+
 def align_lyrics(
     log_probs: Any,
     lines: Sequence[str] | str,
@@ -217,26 +257,7 @@ def align_lyrics(
     if isinstance(lines, str):
         lines = lines.splitlines()
     line_words = [line.split() for line in lines]
-    pieces: list[str] = []  # the normalised text of each aligned word
-    spans: list[tuple[int, int] | None] = []  # per written word: its characters [first, last] in the text
-    cursor = 0
-    for words in line_words:
-        for word in words:
-            piece = normalise_text(word)
-            if not piece:
-                spans.append(None)
-                continue
-            if pieces:
-                cursor += 1  # the space before it
-            pieces.append(piece)
-            spans.append((cursor, cursor + len(piece) - 1))
-            cursor += len(piece)
-    if not pieces:
-        raise SongalignError(
-            "the lyrics hold no letters the transcriber writes (a-z and apostrophes after normalisation); "
-            "give the song's lyric lines"
-        )
-    text = " ".join(pieces)
+    text, spans = lyric_text(line_words)
     alignment = viterbi_align(log_probs, encode(text))
     starts = alignment.first_frames * emission_seconds + offset
     ends = (alignment.last_frames + 1) * emission_seconds + offset

@@ -21,10 +21,12 @@ Choices made here (each command's ``--help`` says them too):
   rule default to the model's recipe (``decode``), else the paper's beam 25, our LM weights 2.0 and 0, the
   paper's threshold 0.4, and a note per onset.
 - **Alignment files** (``transcribe align``), written into ``--out-dir`` (default: the audio's folder,
-  where the folder reader finds ``<stem>.lrc`` beside the audio): ``<stem>.words.csv``
-  (JamendoLyrics' ``annotations/words`` layout: ``word_start,word_end,line_end``), ``<stem>.words.txt``
-  (its words, one per line, as JamendoLyrics' ``lyrics/<name>.words.txt``), ``<stem>.lines.csv``
-  (``annotations/lines``: ``start_time,end_time,lyrics_line``) and ``<stem>.lrc``.
+  where the folder reader finds ``<stem>.lrc`` beside the audio) through
+  :func:`songalign.corpus.lyrics_files.export_scored`, ``--format`` repeatable: ``lrc`` / ``elrc``
+  (``<stem>.lrc``, lines / with word times: one file, so not both), ``srt``, ``vtt``, ``json`` (confidence, unsure lines, backend,
+  model digest) and ``jamendo`` (``<stem>.words.csv``, ``.words.txt``, ``.lines.csv``); ``all`` (the
+  default) is lrc, json and jamendo. An existing file is kept unless ``--force``; confidence and unplaced
+  lines are :mod:`songalign.transcribe.trust`'s, vocal activity :mod:`songalign.transcribe.activity`'s.
 - **Evaluation files** (``transcribe evaluate``): ``results.json`` and ``results.md`` in ``--out``
   (default ``evaluation-<split>`` beside the model folder); the LM is the model folder's ``lm.arpa``.
 - **JSON numbers** that are not finite (a candidate the audio cannot hold has CTC log-likelihood
@@ -38,6 +40,7 @@ import io
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -79,8 +82,12 @@ class RankFormat(StrEnum):
 
 
 class AlignFormat(StrEnum):
-    jamendo = "jamendo"
     lrc = "lrc"
+    elrc = "elrc"
+    srt = "srt"
+    vtt = "vtt"
+    json = "json"
+    jamendo = "jamendo"
     all = "all"
 
 
@@ -346,6 +353,16 @@ def run_command(
 # -- align ----------------------------------------------------------------------------------------------
 
 
+def align_formats(given: Sequence[str]) -> list[str]:
+    """The export formats ``transcribe align --format`` asks for, in order, each once: ``all`` stands for
+    lrc, json and jamendo, with no lrc when elrc is given too (both write ``<stem>.lrc``); an lrc given by
+    name stays, for :func:`~songalign.corpus.lyrics_files.export_paths` to refuse beside elrc."""
+    named = [name for name in given if name != "all"]
+    if "all" in given:
+        named += ["json", "jamendo"] if "elrc" in given else ["lrc", "json", "jamendo"]
+    return list(dict.fromkeys(named))
+
+
 @transcribe_app.command("align")
 def align_command(
     audio: Annotated[Path, typer.Argument(help="the song's audio")],
@@ -355,49 +372,87 @@ def align_command(
         Path | None, typer.Option("--out-dir", help="folder for the timed lyrics (default: the audio's folder)")
     ] = None,
     format_: Annotated[
-        AlignFormat,
+        list[AlignFormat] | None,
         typer.Option(
             "--format",
-            help="jamendo (<stem>.words.csv, .words.txt, .lines.csv), lrc (<stem>.lrc) or all",
+            help="repeatable: lrc (<stem>.lrc, lines) or elrc (the same file with <mm:ss.xx> word times; not both), "
+            "srt, vtt, json (words, lines, confidence), jamendo (<stem>.words.csv, .words.txt, .lines.csv) or all "
+            "(lrc, json and jamendo; elrc instead of lrc when given) [default: all]",
         ),
-    ] = AlignFormat.all,
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="lines under this confidence (0-1) are marked unsure [default: 0.3, measured]"
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="overwrite timed-lyrics files that exist")] = False,
     vocals: VocalsOption = None,
 ) -> None:
-    """Time plain lyrics to a song (CTC forced alignment); writes JamendoLyrics-style CSVs and/or an LRC file."""
-    from songalign.corpus.lyrics_files import (
-        read_plain_lyrics,
-        write_jamendo_lines_csv,
-        write_jamendo_words_csv,
-        write_lrc,
-        write_words_txt,
-    )
-    from songalign.transcribe.listen import align_heard, hear, load_transcriber
+    """Time plain lyrics to a song (CTC forced alignment), with a confidence per word and line.
 
+    Lines that cannot be placed (no letter a-z, confidence under --min-confidence, stretched over a passage
+    without singing) are listed on stderr and marked unsure in the JSON; untimed lines get no time at all.
+    Audio with no singing is refused. Existing files are kept unless --force.
+    """
+    from songalign.checkpoint import files_digest
+    from songalign.corpus.lyrics_files import check_free, export_paths, export_scored, read_plain_lyrics
+    from songalign.transcribe.activity import MIN_SUNG_SECONDS
+    from songalign.transcribe.listen import hear, load_transcriber
+    from songalign.transcribe.trust import MIN_CONFIDENCE, align_scored, unplaced_summary
+
+    formats = align_formats([str(f) for f in (format_ or [AlignFormat.all])])
+    folder = out_dir or audio.parent
+    check_free(export_paths(folder, audio.stem, formats), force=force)  # before the song is heard
+    threshold = MIN_CONFIDENCE if min_confidence is None else min_confidence
     lines = read_plain_lyrics(lyrics, require_lines=True).lines  # blank lines only separate paragraphs
     transcriber = load_transcriber(model, needs="lyrics")
     heard = hear(transcriber, audio, _vocal_channel(model, transcriber.config, vocals, 1))
-    aligned = align_heard(heard, lines)
-    folder = out_dir or audio.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = audio.stem
-    written = []
-    if format_ in (AlignFormat.jamendo, AlignFormat.all):
-        written.append(write_jamendo_words_csv(folder / f"{stem}.words.csv", aligned.words))
-        written.append(write_words_txt(folder / f"{stem}.words.txt", [word.text for word in aligned.words]))
-        written.append(write_jamendo_lines_csv(folder / f"{stem}.lines.csv", aligned.lines))
-    if format_ in (AlignFormat.lrc, AlignFormat.all):
-        written.append(write_lrc(folder / f"{stem}.lrc", aligned.lines))
-    table = Table(title=f"{escape(audio.name)}: {len(aligned.lines)} lines, {len(aligned.words)} words")
-    table.add_column("#", justify="right")
-    table.add_column("start (s)", justify="right")
-    table.add_column("end (s)", justify="right")
-    table.add_column("line")
-    for index, line in enumerate(aligned.lines):
-        table.add_row(str(index + 1), f"{line.start:.2f}", f"{line.end:.2f}", escape(line.text))
-    console.print(table)
-    console.print(
-        f"log-likelihood of the alignment: {aligned.log_likelihood:.1f} (natural log, vocals: {heard.vocals})"
+    active = heard.activity()
+    if heard.vocal_audio is None:
+        notes_console.print(
+            f"[blue]note:[/blue] the vocals are a {escape(heard.vocals)}, so vocal activity is the mix's level "
+            "only: silence is found, instrumental passages are not; give --vocals with a separator (e.g. "
+            "spleeter) to keep lyrics out of them"
+        )
+    sung = float(active.sum()) * heard.emissions.emission_seconds
+    if sung < MIN_SUNG_SECONDS:
+        raise BadInputError(
+            audio,
+            f"has no singing ({sung:.2f} s of vocal activity in {heard.vocals}), so there is nothing to time the "
+            "lyrics to; give a song with vocals",
+        )
+    scored = align_scored(
+        heard.emissions.log_probs,
+        lines,
+        emission_seconds=heard.emissions.emission_seconds,
+        duration=heard.duration,
+        active=active,
+        min_confidence=threshold,
+        backend="crnn",
+        model_digest=files_digest(sorted(model.glob("*.safetensors"))),
+        vocals=heard.vocals,
     )
+    written = export_scored(folder, audio.stem, scored, formats, force=force)
+    table = Table(title=f"{escape(audio.name)}: {len(scored.lines)} lines")
+    for column in ("#", "start (s)", "end (s)", "confidence"):
+        table.add_column(column, justify="right")
+    table.add_column("line")
+    for index, line in enumerate(scored.lines):
+        times = (f"{line.start:.2f}", f"{line.end:.2f}") if line.timed else ("—", "—")
+        sure = "" if line.confidence is None else f"{line.confidence:.2f}"
+        text = escape(line.text) + (" [yellow](unsure)[/yellow]" if line.unsure else "")
+        table.add_row(str(index + 1), *times, sure, text)
+    console.print(table)
+    summary = unplaced_summary(scored)
+    if summary:
+        notes_console.print(
+            f"[yellow]{len(summary)} of {len(scored.lines)} lines are unsure or not placed[/yellow] "
+            f"(threshold {threshold:g}):"
+        )
+        for sentence in summary:
+            notes_console.print(f"  {escape(sentence)}")
+    console.print(f"backend crnn, model digest {scored.model_digest}, vocals: {escape(heard.vocals)}")
     console.print(f"[green]wrote {', '.join(escape(str(p)) for p in written)}[/green]")
 
 

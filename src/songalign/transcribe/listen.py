@@ -377,11 +377,27 @@ def corpus_channel_note(model: TranscriberConfig, option: str | None, *, card: d
 
 @dataclass
 class Heard:
-    """One audio file as a transcriber heard it: its emissions, what the vocal channel held, its length (s)."""
+    """One audio file as a transcriber heard it: its emissions, what the vocal channel held, its length (s);
+    ``mix`` and ``vocal_audio`` its samples ``(N,)`` at :data:`SAMPLE_RATE` (``vocal_audio`` None for a mix copy)."""
 
     emissions: Emissions
     vocals: str
     duration: float
+    mix: np.ndarray | None = None
+    vocal_audio: np.ndarray | None = None
+
+    def activity(self) -> np.ndarray:
+        """Vocal activity per emission frame, boolean ``(T,)`` (:func:`~songalign.transcribe.activity.vocal_activity`):
+        the vocals against the accompaniment (``mix − vocals``); for a mix copy, the mix against the floor only."""
+        from songalign.transcribe.activity import accompaniment_of, vocal_activity
+
+        frames, seconds = len(self.emissions.log_probs), self.emissions.emission_seconds
+        if self.mix is None:
+            return np.ones(frames, dtype=bool)
+        if self.vocal_audio is None:
+            return vocal_activity(self.mix, SAMPLE_RATE, frames, frame_seconds=seconds)
+        backing = accompaniment_of(self.mix, self.vocal_audio)
+        return vocal_activity(self.vocal_audio, SAMPLE_RATE, frames, backing, frame_seconds=seconds)
 
 
 def hear(transcriber: Transcriber, audio_path: Path, channel: VocalChannel) -> Heard:
@@ -393,7 +409,7 @@ def hear(transcriber: Transcriber, audio_path: Path, channel: VocalChannel) -> H
     if mix.size == 0:
         raise BadInputError(audio_path, "holds no audio; give a file with sound in it")
     vocals, held = channel.vocals_of(mix, audio_path)
-    return Heard(transcriber.emissions(mix, vocals, SAMPLE_RATE), held, len(mix) / SAMPLE_RATE)
+    return Heard(transcriber.emissions(mix, vocals, SAMPLE_RATE), held, len(mix) / SAMPLE_RATE, mix, vocals)
 
 
 def align_heard(heard: Heard, lines: Sequence[str]) -> AlignedLyrics:

@@ -1,0 +1,163 @@
+"""Confidence, lines that cannot be placed, and vocal activity (songalign.transcribe.trust and .activity)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from songalign.errors import SongalignError
+from songalign.transcribe.activity import frame_db, gaps, vocal_activity
+from songalign.transcribe.symbols import SYMBOLS, encode
+from songalign.transcribe.trust import MAX_GAP_SECONDS, align_scored, confidence, frame_ratios, unplaced_summary
+
+V = len(SYMBOLS)
+
+
+def rows(*frames: dict[str, float]) -> np.ndarray:
+    """Log-probabilities ``(T, V)``: each frame's named symbols (``"_"`` the blank) get their probability, the
+    rest of the mass is spread evenly over the other symbols."""
+    out = np.empty((len(frames), V))
+    for t, given in enumerate(frames):
+        rest = (1.0 - sum(given.values())) / (V - len(given))
+        out[t] = rest
+        for symbol, p in given.items():
+            out[t, SYMBOLS.index(symbol)] = p
+    return np.log(out)
+
+
+def test_confidence_is_the_geometric_mean_of_the_path_against_the_best_symbol():
+    # frame 3: the model hears "c" (0.5) where the text puts "b" (0.2): r = log(0.2 / 0.5) = log(0.4); everywhere
+    # else the path takes the frame's best symbol (r = 0), so line 1 scores 1 although "a" has only p = 0.7
+    log_probs = rows({"a": 0.7}, {"_": 0.9}, {" ": 0.8}, {"c": 0.5, "b": 0.2, "_": 0.05}, {"_": 0.9}, {"_": 0.9})
+    lines = ["A!", "b — Привет", "!!! ..."]
+    scored = align_scored(log_probs, lines, emission_seconds=0.1, min_confidence=0.6)
+
+    first, second, third = scored.lines
+    assert (first.start, first.end, first.confidence) == (0.0, pytest.approx(0.1), pytest.approx(1.0))
+    assert not first.unsure
+    assert (second.start, second.end) == (pytest.approx(0.3), pytest.approx(0.4))
+    assert second.confidence == pytest.approx(0.4)  # exp(mean([log 0.4])): neither p(b) nor p(c)
+    assert [w.confidence for w in second.words] == [pytest.approx(0.4), None, None]
+    assert [(w.start, w.end) for w in second.words[1:]] == [(None, None), (None, None)]  # no invented times
+    assert second.unsure and second.reason == "confidence 0.40 is under 0.6"
+    assert (third.start, third.end, third.unsure) == (None, None, True)
+    assert third.reason == "not placed: it holds no letters"
+    assert unplaced_summary(scored) == [
+        'line 2 "b — Привет": confidence 0.40 is under 0.6',
+        'line 3 "!!! ...": not placed: it holds no letters',
+    ]
+
+    lenient = align_scored(log_probs, lines, emission_seconds=0.1, min_confidence=0.35)
+    assert [line.unsure for line in lenient.lines] == [False, False, True]
+
+
+def test_a_line_in_another_script_is_reported_not_timed():
+    log_probs = rows({"o": 0.9}, {"k": 0.9}, {"_": 0.9})
+    scored = align_scored(log_probs, ["ok", "Привет мир"], emission_seconds=0.1)
+    cyrillic = scored.lines[1]
+    assert (cyrillic.start, cyrillic.end, cyrillic.confidence) == (None, None, None)
+    assert cyrillic.reason == "not placed: its letters are outside the aligner's alphabet (a-z)"
+
+
+def spelled(text: str, frames_per_symbol: int = 3) -> np.ndarray:
+    """Peaky emissions of a model that clearly hears ``text``: each character for one frame (p 0.9), then blanks."""
+    frames: list[dict[str, float]] = []
+    for character in " ".join(text.split()):
+        frames.append({character: 0.9})
+        frames += [{"_": 0.9}] * (frames_per_symbol - 1)
+    return rows(*frames)
+
+
+def test_the_sung_lyrics_score_high_and_another_songs_low():
+    heard = spelled("hello my friend sing along now")
+    right = align_scored(heard, ["hello my friend", "sing along now"])
+    wrong = align_scored(heard, ["broken winter sky", "cold and grey"])
+    assert min(line.confidence for line in right.lines) > 0.99
+    # most characters of the wrong text sit where the model is sure of another symbol: r = log(rest / 0.9)
+    assert max(line.confidence for line in wrong.lines) < 0.3
+    assert all(line.unsure for line in wrong.lines) and not any(line.unsure for line in right.lines)
+
+
+def test_inactive_frames_keep_characters_out_and_a_split_line_is_unsure():
+    frames = 200
+    log_probs = np.full((frames, V), -math.log(V))  # a model that hears nothing in particular
+    active = np.zeros(frames, dtype=bool)
+    active[10:14] = active[160:164] = True  # 4 frames of singing, 4.7 s apart at 32 ms
+    scored = align_scored(log_probs, ["ab cd"], active=active)
+    assert scored.lines[0].unsure and scored.lines[0].reason.startswith("stretches over 4.")
+    assert float(scored.lines[0].reason.split()[2]) > MAX_GAP_SECONDS
+    for word in scored.lines[0].words:
+        first, last = round(word.start / 0.032), round(word.end / 0.032) - 1
+        assert active[first] and active[last]  # the word's first and last character frames are sung
+
+    fits = align_scored(log_probs, ["ab"], active=active)
+    assert not fits.lines[0].unsure
+    assert 10 * 0.032 <= fits.lines[0].start < fits.lines[0].end <= 14 * 0.032
+
+
+def test_frame_db_is_the_rms_level_in_dbfs():
+    rate = 1000
+    signal = np.concatenate([np.full(32, 0.5), np.full(32, -0.05), np.zeros(32)])
+    level = frame_db(signal, rate, 4, frame_seconds=0.032)
+    assert level[:2] == pytest.approx([20 * math.log10(0.5), 20 * math.log10(0.05)])
+    assert level[2] == level[3] == pytest.approx(-200.0)  # silence, and past the end
+
+
+def test_vocal_activity_follows_the_voice_not_its_leak_into_the_stem():
+    rate = 16000
+    seconds = np.arange(6 * rate) / rate
+    rng = np.random.default_rng(0)
+    backing = 0.1 * rng.standard_normal(seconds.size)
+    voice = np.where((seconds >= 1) & (seconds < 2), 0.2, 0.0) * np.sin(2 * np.pi * 330 * seconds)
+    leak = 0.005 * backing  # a separator's leak: 46 dB under the backing
+    frames = round(6 / 0.032)
+    active = vocal_activity(voice + leak, rate, frames, backing)
+    sung = np.flatnonzero(active)
+    assert 0.8 <= sung[0] * 0.032 <= 1.0 and 2.0 <= (sung[-1] + 1) * 0.032 <= 2.2  # the voice, held 0.16 s
+    assert gaps(active) == [(0, int(sung[0])), (int(sung[-1]) + 1, frames)]
+    assert not vocal_activity(leak, rate, frames, backing).any()
+    assert not vocal_activity(np.zeros(seconds.size), rate, frames).any()
+
+
+def test_gaps_are_the_runs_of_inactive_frames():
+    assert gaps(np.array([False, True, True, False, False, True])) == [(0, 1), (3, 5)]
+    assert gaps(np.ones(3, dtype=bool)) == []
+
+
+def test_confidence_of_no_frames_is_none():
+    assert confidence(np.array([])) is None
+    assert confidence(np.log([0.5, 0.125])) == pytest.approx(0.25)
+    assert encode("—") == []
+
+
+def test_blank_frames_inside_a_word_do_not_count_and_ruled_out_symbols_are_allowed():
+    # "all" in exactly the 4 frames it needs (a l _ l); every symbol not named has probability 0 (log -inf)
+    named = [{"a": 0.9, "_": 0.1}, {"o": 0.6, "l": 0.3, "_": 0.1}, {"_": 0.9, "l": 0.1}, {"l": 0.8, "_": 0.2}]
+    log_probs = np.full((4, V), -np.inf)
+    for t, given in enumerate(named):
+        for symbol, p in given.items():
+            log_probs[t, SYMBOLS.index(symbol)] = math.log(p)
+    word = align_scored(log_probs, ["all"], emission_seconds=0.1).lines[0].words[0]
+    assert (word.start, word.end) == (0.0, pytest.approx(0.4))
+    # r = 0, log(0.3 / 0.6), 0 on the character frames; counting the blank frame too would give 0.5 ** (1 / 4)
+    assert word.confidence == pytest.approx(0.5 ** (1 / 3))
+
+
+def test_frame_ratios_are_minus_inf_not_nan_where_the_path_takes_a_ruled_out_symbol():
+    with np.errstate(divide="ignore"):
+        log_probs = np.log(np.array([[0.25, 0.75, 0.0], [0.0, 0.0, 0.0]]))  # frame 1 rules out every symbol
+    ratios = frame_ratios(log_probs, np.array([0, 2]))
+    assert ratios[0] == pytest.approx(math.log(1 / 3)) and ratios[1] == -np.inf
+    assert confidence(ratios) == 0.0
+    with pytest.raises(SongalignError, match="a frame ratio is NaN"):
+        confidence(np.array([0.0, np.nan]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_emissions_with_nan_or_plus_inf_are_refused(bad):
+    log_probs = spelled("ok")
+    log_probs[1, 3] = bad
+    with pytest.raises(SongalignError, match=r"^log_probs holds NaN or \+inf values; check the transcriber's output"):
+        align_scored(log_probs, ["ok"])
