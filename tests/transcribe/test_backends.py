@@ -223,3 +223,136 @@ def test_an_unknown_backend_and_a_crnn_without_a_model_are_one_sentence(spoken_f
     assert "'kaldi'" in str(result.exception) and "whisper" in str(result.exception)
     result = invoke("transcribe", "run", spoken_file)
     assert isinstance(result.exception, SongalignError) and "--model" in str(result.exception)
+
+
+# -- wav2vec2 (a tiny random Wav2Vec2ForCTC the test saves) ---------------------------------------------
+
+W2V_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+W2V_VOCAB = {
+    "<pad>": 0,
+    "<s>": 1,
+    "</s>": 2,
+    "<unk>": 3,
+    "|": 4,
+    **{c: 5 + i for i, c in enumerate(W2V_LETTERS)},
+    "'": 31,
+}
+
+
+@pytest.fixture(scope="module")
+def wav2vec2_folder(tmp_path_factory):
+    import torch
+    from transformers import (
+        Wav2Vec2Config,
+        Wav2Vec2CTCTokenizer,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2ForCTC,
+        Wav2Vec2Processor,
+    )
+
+    folder = tmp_path_factory.mktemp("wav2vec2")
+    (folder / "vocab.json").write_text(json.dumps(W2V_VOCAB))
+    tokenizer = Wav2Vec2CTCTokenizer(str(folder / "vocab.json"), pad_token="<pad>", word_delimiter_token="|")
+    extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True)
+    Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(folder)
+    config = Wav2Vec2Config(
+        vocab_size=len(W2V_VOCAB),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(8,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        pad_token_id=0,
+    )
+    torch.manual_seed(0)
+    Wav2Vec2ForCTC(config).eval().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def noise():
+    rng = np.random.default_rng(5)
+    return Sound((0.1 * rng.standard_normal(16000 * 2)).astype(np.float32))
+
+
+def test_wav2vec2_emissions_are_transformers_own_forward_in_our_symbol_order(wav2vec2_folder, noise):
+    import torch
+    from transformers import Wav2Vec2ForCTC, Wav2Vec2Processor
+
+    backend = BACKENDS.build("wav2vec2", model=wav2vec2_folder)
+    model = Wav2Vec2ForCTC.from_pretrained(wav2vec2_folder).eval()
+    inputs = Wav2Vec2Processor.from_pretrained(wav2vec2_folder)(noise.mix, sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        theirs = torch.log_softmax(model(inputs.input_values).logits[0], dim=-1).numpy()
+    ours, seconds = backend.emissions(noise)
+    assert seconds == pytest.approx(0.02) and len(ours) == len(theirs) == 99  # 2 s through strides of 320 samples
+    # our order: blank, space, apostrophe, a-z → their <pad>, |, ', A-Z
+    columns = [0, 4, 31, *range(5, 31)]
+    np.testing.assert_allclose(ours, theirs[:, columns], rtol=1e-5, atol=1e-6)
+    assert backend.digest and backend.vocabulary.missing == []
+
+
+def test_wav2vec2_aligns_through_our_viterbi_and_scores_candidates_as_ctc_does(wav2vec2_folder, noise):
+    import torch
+
+    backend = BACKENDS.build("wav2vec2", model=wav2vec2_folder)
+    scored = backend.align(noise, ["la la", "...", "sing it"], min_confidence=0.3, activity=False)
+    assert scored.backend == "wav2vec2"
+    assert scored.lines[0].start < scored.lines[0].end <= scored.lines[2].start < scored.lines[2].end <= 2.0
+    assert not scored.lines[1].timed
+    theirs = torch.from_numpy(backend.model_log_probs(noise))
+    target = torch.tensor([[W2V_VOCAB[c] for c in "LA|LA"]])  # "la la" in the model's own tokens
+    expected = -torch.nn.functional.ctc_loss(
+        theirs[:, None], target, [len(theirs)], [5], blank=0, reduction="sum", zero_infinity=False
+    )
+    scores = backend.score(noise, ["La la!", "a text far too long " * 20])
+    assert scores[0] == pytest.approx(float(expected), rel=1e-4)
+    assert np.isneginf(scores[1])  # 400 characters cannot fit 99 frames
+
+
+def test_wav2vec2_without_a_model_says_so(tmp_path):
+    with pytest.raises(SongalignError, match="--model"):
+        BACKENDS.build("wav2vec2")
+    with pytest.raises(SongalignError, match="nothing is downloaded"):
+        BACKENDS.build("wav2vec2", model=str(tmp_path / "absent"))
+
+
+def test_align_and_rank_lyrics_take_the_wav2vec2_backend(wav2vec2_folder, noise, tmp_path):
+    import soundfile
+
+    soundfile.write(tmp_path / "noise.wav", noise.mix, 16000)
+    (tmp_path / "noise.txt").write_text("la la\nsing it\n")
+    common = ["--backend", "wav2vec2", "--vocals", "mix"]
+    result = invoke(
+        "transcribe",
+        "align",
+        tmp_path / "noise.wav",
+        tmp_path / "noise.txt",
+        "--model",
+        wav2vec2_folder,
+        *common,
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "noise.json").read_text())["backend"] == "wav2vec2"
+    (tmp_path / "candidates.txt").write_text("la la\n\nsing it\n")
+    result = invoke(
+        "rank-lyrics",
+        tmp_path / "noise.wav",
+        "--candidates",
+        tmp_path / "candidates.txt",
+        "--transcriber",
+        wav2vec2_folder,
+        *common,
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    ranked = json.loads(result.stdout)
+    backend = BACKENDS.build("wav2vec2", model=wav2vec2_folder)
+    expected = backend.score(noise, ["la la", "sing it"])
+    by_index = {row["index"]: row["ctc_log_likelihood"] for row in ranked["candidates"]}
+    assert [by_index[0], by_index[1]] == pytest.approx(list(expected), rel=1e-5)

@@ -726,7 +726,11 @@ def rank_lyrics_command(
         Path,
         typer.Option(help="candidate lyrics: .txt (separated by blank lines), .json list or .csv 'lyrics' column"),
     ],
-    transcriber: Annotated[Path, typer.Option(help="a trained transcriber folder (multitask or baseline)")],
+    transcriber: Annotated[
+        str | None,
+        typer.Option(help="the backend's model: a trained transcriber folder for crnn (multitask or baseline)"),
+    ] = None,
+    backend: BackendOption = "crnn",
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="an alignment (CLAP-lyr) model folder: adds cosine and fusion")
     ] = None,
@@ -736,23 +740,24 @@ def rank_lyrics_command(
     vocals: VocalsOption = None,
     format_: Annotated[RankFormat, typer.Option("--format", help="table or json (on stdout)")] = RankFormat.table,
 ) -> None:
-    """Rank candidate lyrics for audio: by CTC likelihood under a transcriber, by a CLAP model's cosine, and fused."""
+    """Rank candidate lyrics for audio: by their likelihood under an acoustic backend (CTC for crnn and wav2vec2,
+    the known text's token log-probabilities for whisper), by a CLAP model's cosine, and fused."""
     from songalign.transcribe.rank import embedding_scores, rank_candidates, read_candidates
 
     if not 0 <= weight <= 1:
         raise SongalignError(f"--weight is {weight}; give a share between 0 and 1")
-    from songalign.transcribe.listen import hear, load_transcriber
+    from songalign.transcribe.listen import hear_sound
 
     texts = read_candidates(candidates)
-    loaded = load_transcriber(transcriber, needs="lyrics")
-    heard = hear(loaded, audio, _vocal_channel(transcriber, loaded.config, vocals, 1))
+    acoustic, channel = _backend(backend, transcriber, vocals, 1)
+    scores = acoustic.score(hear_sound(audio, channel), texts)
     cosines = None
     if model is not None:
         from songalign.align.model import AlignModel
 
         aligner = AlignModel.from_pretrained(model)
         cosines = embedding_scores(aligner.embed_audio([audio]), aligner.embed_text(texts))[0]
-    ranked = rank_candidates(heard.emissions.log_probs, texts, cosines, weight=weight)
+    ranked = rank_candidates(None, texts, cosines, weight=weight, log_likelihoods=scores)
     if format_ is RankFormat.json:
         rows = [
             {
@@ -765,13 +770,17 @@ def rank_lyrics_command(
             }
             for r in ranked
         ]
-        typer.echo(json.dumps({"audio": str(audio), "weight": weight if model else None, "candidates": rows}, indent=2))
+        document = {"audio": str(audio), "backend": acoustic.describe(), "weight": weight if model else None}
+        typer.echo(json.dumps({**document, "candidates": rows}, indent=2))
         return
-    by = f"fusion (weight {weight:g} on CTC)" if model is not None else "CTC likelihood"
+    from songalign.transcribe.backends import CtcBackend
+
+    kind = "CTC" if isinstance(acoustic, CtcBackend) else acoustic.name
+    by = f"fusion (weight {weight:g} on {kind})" if model is not None else f"{kind} likelihood"
     table = Table(title=f"{len(texts)} candidates for {escape(audio.name)}, ranked by {by}")
     table.add_column("rank", justify="right")
     table.add_column("#", justify="right")
-    table.add_column("CTC log-lik.", justify="right")
+    table.add_column(f"{kind} log-lik.", justify="right")
     if model is not None:
         table.add_column("cosine", justify="right")
         table.add_column("fused", justify="right")
