@@ -385,12 +385,17 @@ def run_command(
         if target_format is RunFormat.json
         else _csv_text(items)
     )
+    _emit(text, out, len(items))
+
+
+def _emit(text: str, out: Path | None, count: int) -> None:
+    """``transcribe run``'s JSON or CSV ``text`` (of ``count`` transcriptions) on stdout, or written to ``out``."""
     if out is None:
         typer.echo(text.rstrip("\n"))
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        console.print(f"[green]wrote {len(items)} transcription(s) to {escape(str(out))}[/green]")
+        console.print(f"[green]wrote {count} transcription(s) to {escape(str(out))}[/green]")
 
 
 def _run_backend(
@@ -443,12 +448,7 @@ def _run_backend(
                     [item["audio"], w["word"], f"{w['start']:.3f}", f"{w['end']:.3f}", f"{w['probability']:.4f}"]
                 )
         text = buffer.getvalue()
-    if out is None:
-        typer.echo(text.rstrip("\n"))
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        console.print(f"[green]wrote {len(files)} transcription(s) to {escape(str(out))}[/green]")
+    _emit(text, out, len(files))
 
 
 # -- align ----------------------------------------------------------------------------------------------
