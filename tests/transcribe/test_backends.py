@@ -152,8 +152,9 @@ def test_whisper_aligns_known_lines_and_leaves_unplaceable_ones_untimed(whisper,
     placed = [w for line in scored.lines for w in line.words if w.start is not None]
     assert len(placed) == len(starts) == 15
     assert all(a.start <= b.start for a, b in zip(placed, placed[1:], strict=False))
-    # Whisper's cross-attention times are coarse (its word starts lag, 20 ms frames): within a second of espeak's
-    assert all(abs(w.start - s) < 1.0 for w, s in zip(placed, starts, strict=True))
+    # Whisper's cross-attention times are coarse (20 ms frames; a word starts where the one before ends, which
+    # vocal activity trims): within half a second of espeak's word starts (0.35 s at most when measured)
+    assert all(abs(w.start - s) < 0.5 for w, s in zip(placed, starts, strict=True))
     # the second sentence starts after the second of silence, which no word of the first crosses
     assert scored.lines[1].end < starts[9] <= scored.lines[4].end
     assert not scored.lines[2].timed and "no letters" in scored.lines[2].reason

@@ -15,7 +15,9 @@ over the cross-attention of the alignment heads, as faster-whisper times its own
 at most 30 s (:data:`WINDOW_SECONDS`) that follow the lines: a window starts where the last word placed so
 far ends and is given the remaining words up to :data:`WINDOW_TOKENS` tokens; the words that end at least
 :data:`WINDOW_MARGIN` seconds before the window's end are kept (at least one; every word in the last window),
-the rest go to the next window. A word's confidence is the geometric mean of its tokens' probabilities
+the rest go to the next window. Whisper starts each word where the one before ends, so each word's span is
+then trimmed to the vocal activity inside it (:meth:`~songalign.transcribe.backends.Sound.activity`). A word's
+confidence is the geometric mean of its tokens' probabilities
 under the model given the known text before it; a line's, the same over all its tokens. A word that
 normalises to nothing (punctuation) is not placed; a line with letters outside the Latin script is left
 untimed (English only), and lyrics with no English line at all are refused in one sentence.
@@ -227,7 +229,11 @@ class WhisperBackend(Backend):
                     f"model {self.model_name} hears English only; give English lyrics or another backend"
                 )
             raise SongalignError("the lyrics hold no words to align (letters a-z); give the song's lyric lines")
-        placed = dict(zip(wanted, self._force(sound, [self._tokens(line_words[i][p]) for i, p in wanted]), strict=True))
+        forced = self._force(sound, [self._tokens(line_words[i][p]) for i, p in wanted])
+        if activity:
+            frame = 1.0 / self.model.tokens_per_second
+            forced = _trimmed(forced, sound.activity(math.ceil(sound.duration / frame), frame), frame)
+        placed = dict(zip(wanted, forced, strict=True))
         duration = sound.duration
         scored: list[ScoredLine] = []
         for index, words in enumerate(line_words):
@@ -267,6 +273,19 @@ class WhisperBackend(Backend):
             if words:
                 scores[index] = float(sum(p.log_probs.sum() for p in self._force(sound, words)))
         return scores
+
+
+def _trimmed(placed: list[_Placed], active: np.ndarray, frame: float) -> list[_Placed]:
+    """Each word's span narrowed to the active frames inside it (``active`` boolean per ``frame`` seconds),
+    unchanged where it holds none."""
+    trimmed = []
+    for word in placed:
+        first, last = int(round(word.start / frame)), int(round(word.end / frame))
+        inside = np.flatnonzero(active[first:last])
+        if inside.size:
+            word = _Placed(float((first + inside[0]) * frame), float((first + inside[-1] + 1) * frame), word.log_probs)
+        trimmed.append(word)
+    return trimmed
 
 
 def _while_before(window: list[_Placed], limit: float):
