@@ -162,6 +162,39 @@ def test_whisper_aligns_known_lines_and_leaves_unplaceable_ones_untimed(whisper,
     assert all(0 < line.confidence <= 1 for line in scored.lines if line.timed)
 
 
+SENTENCES = (
+    "the quick brown fox jumps over the lazy dog",
+    "we sing a happy song tonight",
+    "open the door and let the sun come in",
+    "my little boat is sailing on the river",
+    "every morning I drink a cup of tea",
+    "the children are playing in the garden",
+)
+
+
+def test_whisper_aligns_a_minute_of_lines_over_windows_that_follow_them(whisper):
+    """57 s of twelve spoken lines (1.5 s pauses): more than one 30 s window; each line starts inside its own
+    sentence's audio or the pause before it, never inside another sentence."""
+    from songalign.corpus.synth.voice import Espeak
+
+    pieces, spans, position = [np.zeros(8000, np.float32)], [], 8000
+    with Espeak("en-us+m3") as espeak:
+        for text in SENTENCES * 2:
+            samples = espeak.synthesize(text, 50, 140, 50).samples
+            spans.append((position / 16000, (position + len(samples)) / 16000))
+            pieces += [samples, np.zeros(24000, np.float32)]
+            position += len(samples) + 24000
+    sound = Sound(np.concatenate(pieces))
+    assert sound.duration > 30  # more than one window
+    scored = whisper.align(sound, [text.capitalize() for text in SENTENCES * 2], min_confidence=0.3)
+    starts = [line.start for line in scored.lines]
+    assert starts == sorted(starts)
+    previous_end = 0.0
+    for start, (_, end) in zip(starts, spans, strict=True):
+        assert previous_end <= start < end
+        previous_end = end
+
+
 def test_whisper_refuses_lyrics_that_are_not_english(whisper, spoken):
     with pytest.raises(SongalignError, match="English only"):
         whisper.align(spoken[0], ["Жили-были дед да баба"], min_confidence=0.3)
