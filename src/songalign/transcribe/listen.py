@@ -56,6 +56,7 @@ from songalign.transcribe.data import VocalSource
 from songalign.transcribe.symbols import SAMPLE_RATE
 
 if TYPE_CHECKING:
+    from songalign.transcribe.backends import Sound
     from songalign.transcribe.model import Emissions, Transcriber, TranscriberConfig
 
 Need = Literal["lyrics", "notes"]
@@ -387,17 +388,28 @@ class Heard:
     vocal_audio: np.ndarray | None = None
 
     def activity(self) -> np.ndarray:
-        """Vocal activity per emission frame, boolean ``(T,)`` (:func:`~songalign.transcribe.activity.vocal_activity`):
-        the vocals against the accompaniment (``mix − vocals``); for a mix copy, the mix against the floor only."""
-        from songalign.transcribe.activity import accompaniment_of, vocal_activity
+        """Vocal activity per emission frame, boolean ``(T,)`` (:meth:`~songalign.transcribe.backends.Sound.activity`;
+        everywhere when the samples were not kept)."""
+        from songalign.transcribe.backends import Sound
 
         frames, seconds = len(self.emissions.log_probs), self.emissions.emission_seconds
         if self.mix is None:
             return np.ones(frames, dtype=bool)
-        if self.vocal_audio is None:
-            return vocal_activity(self.mix, SAMPLE_RATE, frames, frame_seconds=seconds)
-        backing = accompaniment_of(self.mix, self.vocal_audio)
-        return vocal_activity(self.vocal_audio, SAMPLE_RATE, frames, backing, frame_seconds=seconds)
+        return Sound(self.mix, self.vocal_audio).activity(frames, seconds)
+
+
+def hear_sound(audio_path: Path, channel: VocalChannel) -> Sound:
+    """The file at ``audio_path`` (16 kHz mono) and its vocal ``channel``, as every backend hears it.
+
+    Raises :class:`BadInputError` when the file does not decode or holds no audio.
+    """
+    from songalign.transcribe.backends import Sound
+
+    mix, _ = load_audio(audio_path, SAMPLE_RATE)
+    if mix.size == 0:
+        raise BadInputError(audio_path, "holds no audio; give a file with sound in it")
+    vocals, held = channel.vocals_of(mix, audio_path)
+    return Sound(mix, vocals, SAMPLE_RATE, held)
 
 
 def hear(transcriber: Transcriber, audio_path: Path, channel: VocalChannel) -> Heard:
@@ -405,11 +417,9 @@ def hear(transcriber: Transcriber, audio_path: Path, channel: VocalChannel) -> H
 
     Raises :class:`BadInputError` when the file does not decode or holds no audio.
     """
-    mix, _ = load_audio(audio_path, SAMPLE_RATE)
-    if mix.size == 0:
-        raise BadInputError(audio_path, "holds no audio; give a file with sound in it")
-    vocals, held = channel.vocals_of(mix, audio_path)
-    return Heard(transcriber.emissions(mix, vocals, SAMPLE_RATE), held, len(mix) / SAMPLE_RATE, mix, vocals)
+    sound = hear_sound(audio_path, channel)
+    emissions = transcriber.emissions(sound.mix, sound.vocals, SAMPLE_RATE)
+    return Heard(emissions, sound.held, sound.duration, sound.mix, sound.vocals)
 
 
 def align_heard(heard: Heard, lines: Sequence[str]) -> AlignedLyrics:

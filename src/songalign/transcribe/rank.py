@@ -244,21 +244,32 @@ class RankedCandidate:
 
 
 def rank_candidates(
-    emission_log_probs: np.ndarray | torch.Tensor,
+    emission_log_probs: np.ndarray | torch.Tensor | None,
     candidates: Sequence[str],
     embedding_scores_row: np.ndarray | None = None,
     weight: float = 0.5,
+    *,
+    log_likelihoods: np.ndarray | None = None,
 ) -> list[RankedCandidate]:
     """``candidates`` ranked for one piece of audio, best first (ties in input order).
 
-    ``emission_log_probs (T, V)``: the audio's CTC log-probabilities. ``embedding_scores_row (M,)``:
+    ``emission_log_probs (T, V)``: the audio's CTC log-probabilities, or None when ``log_likelihoods (M,)``
+    gives each candidate's log-likelihood already (an acoustic backend's
+    :meth:`~songalign.transcribe.backends.Backend.score`). ``embedding_scores_row (M,)``:
     each candidate's embedding cosine with the audio (:func:`embedding_scores`), or None to rank by
     the CTC likelihood alone; with it, candidates rank by :func:`fuse` at ``weight`` (z-scores
     over these candidates).
     """
     if not candidates:
         raise SongalignError("there are no candidate lyrics to rank: give at least one candidate")
-    ctc = ctc_log_likelihoods([emission_log_probs], candidates)[0]
+    if log_likelihoods is not None:
+        ctc = np.asarray(log_likelihoods, dtype=np.float64).reshape(-1)
+        if len(ctc) != len(candidates):
+            raise ValueError(f"give one log-likelihood per candidate ({len(candidates)}), not {len(ctc)}")
+    elif emission_log_probs is None:
+        raise ValueError("give the audio's CTC log-probabilities or the candidates' log-likelihoods")
+    else:
+        ctc = ctc_log_likelihoods([emission_log_probs], candidates)[0]
     if embedding_scores_row is None:
         cosines, fused, ranking = None, None, ctc
     else:
