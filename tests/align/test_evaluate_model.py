@@ -17,6 +17,7 @@ from songalign.corpus.segmenter import SplitConfig
 from songalign.corpus.synth import ensure_synthetic_corpus
 from songalign.describe import DescriberConfig, describe_corpus
 from songalign.errors import SongalignError
+from songalign.evaluate.classify import DEFAULT_TEMPLATES, zero_shot
 from songalign.evaluate.protocol import lyric_choice, lyric_choice_from_scores
 from songalign.evaluate.tables import lyric_choice_table, significant
 
@@ -81,6 +82,42 @@ def test_zero_shot_chooses_among_every_label_of_the_corpus(results, corpus):
     test_labels = {s.labels["ref_emotion"] for s in CorpusManifest.load(corpus).split("test")}
     assert len(labels) > len(test_labels)  # otherwise this test shows nothing
     assert results["test"]["zero_shot"]["emotion"]["chance_accuracy"] == pytest.approx(100 / len(labels))
+
+
+def test_zero_shot_prompts_are_embedded_once_per_model_and_score_as_when_embedded_afresh(model, corpus):
+    manifest = CorpusManifest.load(corpus)
+    vocabularies = {
+        "emotion": sorted({s.labels["ref_emotion"] for s in manifest.segments}),
+        "genre": sorted({song.genre for song in manifest.songs}),
+    }
+    prompts = {
+        t.format(label=label) for vocabulary in vocabularies.values() for label in vocabulary for t in DEFAULT_TEMPLATES
+    }
+    encoded: list[str] = []
+    encode = model.text_tower.encode  # the real tower, counted: every text it embeds is recorded
+
+    def counted(texts):
+        encoded.extend(texts)
+        return encode(texts)
+
+    model.text_tower.encode = counted
+    try:
+        results, everything = evaluate_splits(model, corpus, ("test", "val"), pool=4, draws=2)
+    finally:
+        del model.text_tower.encode
+    assert len(vocabularies["emotion"]) > 1 and len(vocabularies["genre"]) > 1
+    # both splits score both tasks; before the cache each split embedded every prompt again
+    assert sorted(t for t in encoded if t in prompts) == sorted(prompts)
+    for split in ("test", "val"):
+        embedded = everything.select({s.id for s in manifest.split(split)})
+        truth = {
+            "emotion": [s.labels["ref_emotion"] for s in embedded.segments],
+            "genre": [manifest.song(s.song_id).genre for s in embedded.segments],
+        }
+        for task, vocabulary in vocabularies.items():
+            afresh = zero_shot(embedded.audio, truth[task], vocabulary, model.embed_text)
+            figures = {k: v for k, v in results[split]["zero_shot"][task].items() if k != "label_source"}
+            assert figures == afresh
 
 
 def test_the_page_states_pool_chance_and_interval(results, model):

@@ -6,11 +6,12 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
+import soxr
 import torch
 
 from songalign.audio.cache import FeatureCache
 from songalign.audio.features import LogMelConfig, log_mel
-from songalign.audio.io import load_audio, probe_audio
+from songalign.audio.io import load_audio, mix_to_mono, probe_audio
 from songalign.corpus.testing import write_audio
 from songalign.errors import BadInputError
 
@@ -45,6 +46,28 @@ def test_stereo_is_averaged(tmp_path):
     np.testing.assert_allclose(mono, 0.125)
     both, _ = load_audio(tmp_path / "s.wav", mono=False)
     assert both.shape == (2, 800)
+
+
+@pytest.mark.parametrize("channels", [2, 3, 6])
+def test_the_mono_mix_has_the_bits_of_the_channel_mean(tmp_path, channels):
+    # column-by-column adding, then one division: numpy's mean over up to 7 channels adds in that order too
+    rng = np.random.default_rng(channels)
+    frames = (0.3 * rng.standard_normal((22050, channels))).astype(np.float32)
+    sf.write(tmp_path / "m.wav", frames, 22050, subtype="FLOAT")
+    np.testing.assert_array_equal(mix_to_mono(frames), frames.mean(axis=1))
+    window, _ = load_audio(tmp_path / "m.wav", sample_rate=16000, offset=0.25, duration=0.5)  # frames 5512 on
+    expected = soxr.resample(frames[5512 : 5512 + 11025].mean(axis=1), 22050, 16000, quality="HQ")
+    np.testing.assert_array_equal(window, expected)
+
+
+def test_the_mono_mix_of_many_channels_is_the_mean_to_float_rounding():
+    # from 8 channels on numpy sums pairwise: another order of additions, each rounding by at most eps/2
+    frames = np.random.default_rng(9).uniform(-1, 1, (4000, 9)).astype(np.float32)
+    exact = frames.astype(np.float64).mean(axis=1)
+    bound = 9 * np.finfo(np.float32).eps * np.abs(frames).max(axis=1)  # 8 additions and a division, relative to |x|max
+    assert np.all(np.abs(mix_to_mono(frames) - exact) <= bound)
+    assert np.all(np.abs(frames.mean(axis=1) - exact) <= bound)
+    assert mix_to_mono(frames[:, :1]).base is None  # one channel: a copy, never a view the caller could alter
 
 
 def test_errors_name_the_file(tmp_path):

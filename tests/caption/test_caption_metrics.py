@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from songalign.caption.metrics import caption_retrieval, meteor, query_sentences, rouge, sentences, wordnet, words
+from songalign.errors import MissingDependencyError
 
 
 def test_rouge_matches_hand_computed_values():
@@ -89,3 +92,12 @@ def test_caption_retrieval_with_the_bundled_sentence_model():
     assert result["p@2"] == pytest.approx(50.0)  # one relevant song among the top 2
     assert result["r@5"] == pytest.approx(100.0) and result["p@5"] == pytest.approx(20.0)
     assert result["pool"] == 3 and result["queries"] == 3
+
+
+@pytest.mark.parametrize(("module", "package"), [("rouge_score", "rouge-score"), ("nltk", "nltk")])
+def test_caption_metrics_without_the_caption_extra_say_how_to_install_it(monkeypatch, module, package):
+    for name in [name for name in sys.modules if name.split(".")[0] == module] or [module]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if the package were not installed
+    metric = rouge if module == "rouge_score" else meteor
+    with pytest.raises(MissingDependencyError, match=rf"'{package}'.*pip install 'songalign\[caption\]'"):
+        metric(["a calm song"], ["a calm song"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from songalign.evaluate.classify import fit_probe, probe_unavailable, score_metrics, zero_shot
+from songalign.evaluate.classify import LabelPrompts, fit_probe, probe_unavailable, score_metrics, zero_shot
 
 LABELS = ("anger", "calm", "joy", "sadness")
 
@@ -34,6 +34,30 @@ def test_zero_shot_with_zero_audio_is_chance():
     labels = [LABELS[i % 4] for i in range(40)]
     result = zero_shot(np.zeros((40, 8)), labels, LABELS, embed_text)
     assert result["accuracy"] == pytest.approx(25.0) and result["chance_accuracy"] == 25.0
+
+
+def test_label_prompts_embed_each_vocabulary_once_and_score_as_afresh():
+    rng = np.random.default_rng(3)
+    vectors = {label: rng.standard_normal(8) for label in LABELS}
+    asked: list[str] = []
+
+    def embed_text(texts: list[str]) -> np.ndarray:  # a label's vector, shifted per template (no two alike)
+        asked.extend(texts)
+        return np.stack([next(v for k, v in vectors.items() if k in t) + 0.1 * len(t) for t in texts])
+
+    audio, labels = rng.standard_normal((12, 8)), [LABELS[i % 4] for i in range(12)]
+    prompts = LabelPrompts(embed_text)
+    first = zero_shot(audio, labels, LABELS, prompts)
+    assert len(asked) == 4 * 3  # every label's three templates, once
+    second = zero_shot(audio[::-1], labels[::-1], LABELS, prompts)
+    assert len(asked) == 12  # read back, not embedded again
+    assert first == zero_shot(audio, labels, LABELS, embed_text)
+    assert second == zero_shot(audio[::-1], labels[::-1], LABELS, embed_text)
+    before = len(asked)
+    zero_shot(audio, labels, LABELS, prompts, templates=("{label}",))
+    assert asked[before:] == list(LABELS)  # other templates are other prompts
+    with pytest.raises(ValueError, match="read-only"):
+        prompts(LABELS)[0, 0] = 1.0
 
 
 def songs_and_labels(n_songs: int, per_song: int, seed: int) -> tuple[list[str], list[str]]:

@@ -46,7 +46,14 @@ from songalign.checkpoint import trained_songs as card_trained_songs
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Segment
 from songalign.errors import SkipReport, SongalignError
-from songalign.evaluate.classify import DEFAULT_TEMPLATES, FittedProbe, fit_probe, probe_unavailable, zero_shot
+from songalign.evaluate.classify import (
+    DEFAULT_TEMPLATES,
+    FittedProbe,
+    LabelPrompts,
+    fit_probe,
+    probe_unavailable,
+    zero_shot,
+)
 from songalign.evaluate.protocol import lyric_choice, require_finite, require_protocol_options
 from songalign.evaluate.retrieval import both_directions
 from songalign.evaluate.tables import (
@@ -181,6 +188,7 @@ def evaluate_splits(
         require_finite(vectors, kind, model_name)
     train = everything.select({s.id for s in manifest.split("train")})
     probe = _fit_emotion_probe(train, seed)
+    prompts = LabelPrompts(model.embed_text)  # each vocabulary's prompts embedded once, for every split
     results = {}
     for split in splits:
         embedded = everything.select(members[split])
@@ -195,7 +203,15 @@ def evaluate_splits(
         if unknown_for and seen is not None:
             result["training_songs_unknown_for"] = unknown_for
         result |= _split_figures(
-            model, manifest, embedded, pool=pool, draws=draws, seed=seed, templates=templates, model_name=model_name
+            model,
+            manifest,
+            embedded,
+            prompts,
+            pool=pool,
+            draws=draws,
+            seed=seed,
+            templates=templates,
+            model_name=model_name,
         )
         if probe is not None:
             result["probe"] = {"emotion": _probe_figures(probe, embedded, train.songs, seen, unknown_for)}
@@ -288,6 +304,7 @@ def _split_figures(
     model: AlignModel,
     manifest: CorpusManifest,
     embedded: Embedded,
+    prompts: LabelPrompts,
     *,
     pool: int,
     draws: int,
@@ -295,7 +312,7 @@ def _split_figures(
     templates: tuple[str, ...],
     model_name: str,
 ) -> dict[str, Any]:
-    """Lyric choice, retrieval and zero-shot figures on one split's embeddings."""
+    """Lyric choice, retrieval and zero-shot figures on one split's embeddings (``prompts``: the model's)."""
     scale = logit_scale_of(model)
     result: dict[str, Any] = {"seed": seed}
     lyrics_texts, lyrics = embedded.texts["lyrics"]
@@ -314,12 +331,12 @@ def _split_figures(
         labels, key = emotions
         vocabulary = sorted({str(s.labels[key]) for s in manifest.segments if s.labels.get(key)})
         if len(vocabulary) > 1:
-            figures = zero_shot(embedded.audio, labels, vocabulary, model.embed_text, templates)
+            figures = zero_shot(embedded.audio, labels, vocabulary, prompts, templates)
             result["zero_shot"]["emotion"] = figures | {"label_source": key}
     genres = [manifest.song(s.song_id).genre for s in embedded.segments]
     vocabulary = sorted({song.genre for song in manifest.songs if song.genre})
     if all(genres) and len(vocabulary) > 1:
-        result["zero_shot"]["genre"] = zero_shot(embedded.audio, genres, vocabulary, model.embed_text, templates)
+        result["zero_shot"]["genre"] = zero_shot(embedded.audio, genres, vocabulary, prompts, templates)
     return result
 
 

@@ -39,10 +39,21 @@ from typing import Any
 
 import numpy as np
 
+from songalign.errors import MissingDependencyError
+
 RETRIEVAL_KS = (5, 10, 20, 30)
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 WORDNET_FILES = ("lexnames", "data.noun", "index.noun", "noun.exc", "data.verb", "index.verb")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _caption_module(name: str) -> Any:
+    """The module ``name`` of the ``caption`` extra (rouge-score, nltk); one sentence naming the extra when missing."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        package = {"rouge_score": "rouge-score"}.get((error.name or name).split(".")[0], "nltk")
+        raise MissingDependencyError(package, "Caption metrics", extra="caption") from error
 
 
 def _as_references(references: Sequence[str | Sequence[str]]) -> list[list[str]]:
@@ -58,8 +69,7 @@ def _check_lengths(predictions: Sequence[str], references: Sequence[Any]) -> Non
 
 def rouge(predictions: Sequence[str], references: Sequence[str | Sequence[str]]) -> dict[str, float]:
     """Mean ROUGE-1/2/L F-measures (fractions in [0, 1]) of ``predictions`` against ``references``."""
-    from rouge_score import rouge_scorer
-
+    rouge_scorer = _caption_module("rouge_score.rouge_scorer")
     _check_lengths(predictions, references)
     scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=False)
     totals = dict.fromkeys(ROUGE_TYPES, 0.0)
@@ -73,9 +83,7 @@ def rouge(predictions: Sequence[str], references: Sequence[str | Sequence[str]])
 
 def words(text: str) -> list[str]:
     """Words of ``text``: Treebank-style tokens of each sentence (needs no nltk data)."""
-    from nltk.tokenize import NLTKWordTokenizer
-
-    tokenizer = NLTKWordTokenizer()
+    tokenizer = _caption_module("nltk.tokenize").NLTKWordTokenizer()
     return [
         token for sentence in _SENTENCE_END.split(text.strip()) if sentence for token in tokenizer.tokenize(sentence)
     ]
@@ -191,8 +199,7 @@ def meteor(
     Returns ``{"meteor": value}`` when WordNet synonyms were used, else ``{"meteor_nosyn": value}``
     (exact + stem matching only), and ``wordnet`` saying which WordNet was used.
     """
-    from nltk.translate.meteor_score import meteor_score
-
+    meteor_score = _caption_module("nltk.translate.meteor_score").meteor_score
     _check_lengths(predictions, references)
     reader, source = wordnet() if synonyms else (NoSynonyms(), WordNetSource("none", "disabled"))
     scores = []

@@ -64,23 +64,51 @@ def score_metrics(scores: np.ndarray, labels: Sequence[str], vocabulary: Sequenc
     return result
 
 
+class LabelPrompts:
+    """The prompt embeddings of a vocabulary's labels through one text side, each computed once.
+
+    ``embed_text`` maps texts to embeddings ``(N, D)`` (a model's ``embed_text``). Calling this with
+    a vocabulary of C labels and templates gives ``(C, D)`` unit rows: per label, the mean of its
+    templates' embeddings, renormalised. Each (vocabulary, templates) is embedded on its first call
+    and read back after, so hold one per model while its weights stay as they are (an evaluation:
+    every zero-shot task on every split) and pass it to :func:`zero_shot`.
+    """
+
+    def __init__(self, embed_text: Callable[[list[str]], np.ndarray]):
+        self.embed_text = embed_text
+        self._vectors: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray] = {}
+
+    def __call__(self, vocabulary: Sequence[str], templates: Sequence[str] = DEFAULT_TEMPLATES) -> np.ndarray:
+        key = (tuple(vocabulary), tuple(templates))
+        if key not in self._vectors:
+            prompts = np.stack(
+                [self.embed_text([t.format(label=label) for t in templates]).mean(axis=0) for label in vocabulary]
+            )
+            prompts /= np.linalg.norm(prompts, axis=1, keepdims=True)
+            prompts.flags.writeable = False  # shared by every later call
+            self._vectors[key] = prompts
+        return self._vectors[key]
+
+
 def zero_shot(
     audio: np.ndarray,
     labels: Sequence[str],
     vocabulary: Sequence[str],
-    embed_text: Callable[[list[str]], np.ndarray],
+    prompts: LabelPrompts | Callable[[list[str]], np.ndarray],
     templates: Sequence[str] = DEFAULT_TEMPLATES,
 ) -> dict[str, float]:
-    """Zero-shot classification of ``audio (N, D)`` embeddings; prompt embeddings are averaged over templates.
+    """Zero-shot classification of ``audio (N, D)`` embeddings against the ``vocabulary``'s label prompts.
 
-    Returns :func:`score_metrics`'s figures, ``chance_accuracy`` (``100 / C`` %) and ``majority_share``
-    (% of the most frequent label in ``labels``), the two figures of a model that knows nothing.
+    ``prompts`` is a :class:`LabelPrompts` (whose embeddings are reused across calls) or a text side
+    ``embed_text`` (texts → ``(N, D)``), embedded afresh; a label's prompt is the mean of its
+    ``templates``' embeddings. Returns :func:`score_metrics`'s figures, ``chance_accuracy`` (``100 / C`` %)
+    and ``majority_share`` (% of the most frequent label in ``labels``), the two figures of a model
+    that knows nothing.
     """
-    prompts = np.stack([embed_text([t.format(label=label) for t in templates]).mean(axis=0) for label in vocabulary])
-    prompts /= np.linalg.norm(prompts, axis=1, keepdims=True)
+    vectors = (prompts if isinstance(prompts, LabelPrompts) else LabelPrompts(prompts))(vocabulary, templates)
     audio = audio / np.maximum(np.linalg.norm(audio, axis=1, keepdims=True), 1e-12)
     chance = {"chance_accuracy": 100.0 / len(vocabulary), "majority_share": 100.0 * max(shares_of(labels).values())}
-    return score_metrics(audio @ prompts.T, labels, vocabulary) | chance
+    return score_metrics(audio @ vectors.T, labels, vocabulary) | chance
 
 
 def probe_unavailable(labels: Sequence[str], groups: Sequence[str]) -> str | None:
