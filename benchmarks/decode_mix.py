@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from embed_throughput import chord_and_beat  # this folder's scripts: run as python benchmarks/...
 
 from songalign.audio.io import load_audio, mix_to_mono
 
@@ -45,9 +46,7 @@ def write_songs(folder: Path, count: int, seconds: float, suffix: str) -> list[P
     t = np.arange(int(round(seconds * FILE_RATE))) / FILE_RATE
     paths = []
     for index in range(count):
-        root = 110.0 * 2 ** (rng.integers(0, 12) / 12)
-        chord = sum(np.sin(2 * np.pi * root * ratio * t) for ratio in (1.0, 1.26, 1.5, 2.0))
-        beat = np.exp(-30 * ((t * (1.5 + 0.5 * rng.random())) % 1.0)) * rng.standard_normal(t.shape)
+        chord, beat = chord_and_beat(rng, t)
         left = 0.1 * chord + 0.2 * beat + 0.01 * rng.standard_normal(t.shape)
         right = 0.15 * chord + 0.1 * beat + 0.01 * rng.standard_normal(t.shape)
         stereo = np.stack([left, right], axis=1)

@@ -50,15 +50,21 @@ from songalign.towers import build_audio_tower
 FILE_RATE = 44100
 
 
+def chord_and_beat(rng: np.random.Generator, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A random major chord and a noise beat at times ``t`` (seconds): the parts of a music-like test signal."""
+    root = 110.0 * 2 ** (rng.integers(0, 12) / 12)
+    chord = sum(np.sin(2 * np.pi * root * ratio * t) for ratio in (1.0, 1.26, 1.5, 2.0))
+    beat = np.exp(-30 * ((t * (1.5 + 0.5 * rng.random())) % 1.0)) * rng.standard_normal(t.shape)
+    return chord, beat
+
+
 def write_clips(folder: Path, count: int, seconds: float) -> list[Path]:
     """``count`` music-like mono WAV files (chords, a beat, noise) of ``seconds`` at 44.1 kHz."""
     rng = np.random.default_rng(0)
     t = np.arange(int(seconds * FILE_RATE)) / FILE_RATE
     paths = []
     for index in range(count):
-        root = 110.0 * 2 ** (rng.integers(0, 12) / 12)
-        chord = sum(np.sin(2 * np.pi * root * ratio * t) for ratio in (1.0, 1.26, 1.5, 2.0))
-        beat = np.exp(-30 * ((t * (1.5 + 0.5 * rng.random())) % 1.0)) * rng.standard_normal(t.shape)
+        chord, beat = chord_and_beat(rng, t)
         signal = 0.1 * chord + 0.2 * beat + 0.01 * rng.standard_normal(t.shape)
         path = folder / f"clip_{index:02d}.wav"
         sf.write(path, (0.9 * signal / np.abs(signal).max()).astype(np.float32), FILE_RATE, subtype="PCM_16")
