@@ -580,7 +580,11 @@ def write_timed_json(
         if own:
             entry["words"] = [{"start": word.start, "end": word.end, "text": word.text} for word in own]
         entries.append(entry)
-    document = {"title": title, "artist": artist, "language": language, "lines": entries}
+    return _write_json(path, {"title": title, "artist": artist, "language": language, "lines": entries})
+
+
+def _write_json(path: str | Path, document: Any) -> Path:
+    """Write ``document`` as indented UTF-8 JSON (non-ASCII kept as written) with a final newline; returns ``path``."""
     path = Path(path)
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
@@ -882,9 +886,7 @@ def scored_document(lyrics: ScoredLyrics) -> dict[str, Any]:
 def write_scored_json(path: str | Path, lyrics: ScoredLyrics) -> Path:
     """Write ``lyrics`` as JSON (:func:`scored_document`; UTF-8, times in seconds as computed). The timed lines
     read back with :func:`read_timed_json`, which leaves untimed ones out and says so; returns ``path``."""
-    path = Path(path)
-    path.write_text(json.dumps(scored_document(lyrics), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+    return _write_json(path, scored_document(lyrics))
 
 
 def write_scored_jamendo(words_csv: str | Path, words_txt: str | Path, lines_csv: str | Path, lyrics: ScoredLyrics):
