@@ -6,7 +6,8 @@ decoded greedily or by beam search with a word n-gram LM built from the training
 (:mod:`.lm`, :mod:`.decode`), and put to three uses: transcription, CTC forced alignment of known
 lyrics (:mod:`.align`: timed words and lines from plain text) and ranking candidate lyrics for a
 piece of audio (:mod:`.rank`). :mod:`.metrics` holds WER/CER, COn/COnP and AAE/PCO;
-:mod:`.cleanse` the seed's DALI pitch cleansing; :mod:`.study` the quickstart and its report.
+:mod:`.cleanse` the seed's DALI pitch cleansing; :mod:`.phonemes` the IPA inventory every language shares and
+lyrics → phonemes through espeak-ng, for models that write phonemes; :mod:`.study` the quickstart and its report.
 
 :data:`NETWORKS` is the registry of the networks by name (``model.network.pitch_network`` and
 ``model.network.lyrics_network`` in a recipe); other packages add theirs through the
@@ -38,6 +39,9 @@ BACKENDS.register("wav2vec2", "songalign.transcribe.wav2vec2:Wav2Vec2Backend")
 
 _EXPORTS: dict[str, str] = {
     "SYMBOLS": "symbols",
+    "PHONEME_SYMBOLS": "phonemes",
+    "phonemize": "phonemes",
+    "PhonemeSpelling": "phonemes",
     "normalise_text": "symbols",
     "NetworkConfig": "networks",
     "PitchOnsetCRNN": "networks",

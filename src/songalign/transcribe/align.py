@@ -46,14 +46,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from songalign.corpus.aligners import AlignedLyrics
 from songalign.corpus.records import Line, Seconds, Word
 from songalign.errors import SongalignError
-from songalign.transcribe.symbols import BLANK_INDEX, EMISSION_SECONDS, encode, normalise_text
+from songalign.transcribe.symbols import BLANK_INDEX, EMISSION_SECONDS, SYMBOLS, encode, normalise_text
 
 BLANK_FRAME = -1
 """What :func:`forced_align` writes for a frame spent on a blank."""
@@ -235,12 +235,66 @@ def lyric_text(line_words: Sequence[Sequence[str]]) -> tuple[str, list[tuple[int
     return " ".join(pieces), spans
 
 
+class Spelling(Protocol):
+    """How lyric words become the symbols a CTC model writes: :data:`LETTERS` (characters, the default) or
+    :class:`songalign.transcribe.phonemes.PhonemeSpelling` (espeak-ng's phonemes in a language).
+
+    ``symbols`` are the model's output classes (blank first); :meth:`spell` gives, for lines of written words,
+    ``(tokens, spans)``: the symbol indices aligned and each written word's ``(first, last)`` token index in
+    them (None for a word with nothing to align), raising :class:`SongalignError` when no word has any;
+    :meth:`why_unplaced` says in a few words why a line or word got no tokens.
+    """
+
+    name: str
+    symbols: tuple[str, ...]
+
+    def spell(self, line_words: Sequence[Sequence[str]]) -> tuple[list[int], list[tuple[int, int] | None]]: ...
+
+    def why_unplaced(self, text: str) -> str: ...
+
+
+class LetterSpelling:
+    """Lyrics spelt in :data:`~songalign.transcribe.symbols.SYMBOLS`: every word normalised and joined by
+    spaces (:func:`lyric_text`), a character a token."""
+
+    name = "characters"
+    symbols = SYMBOLS
+
+    def spell(self, line_words: Sequence[Sequence[str]]) -> tuple[list[int], list[tuple[int, int] | None]]:
+        text, spans = lyric_text(line_words)
+        return encode(text), spans
+
+    def why_unplaced(self, text: str) -> str:
+        if any(ch.isalpha() for ch in text):
+            return "its letters are outside the aligner's alphabet (a-z)"
+        return "it holds no letters"
+
+
+LETTERS = LetterSpelling()
+"""The character spelling every model that writes letters aligns with."""
+
+
+def spelt(log_probs: Any, line_words: Sequence[Sequence[str]], spelling: Spelling):
+    """``(emissions (T, V) float64, tokens, spans)`` of lines of written words in ``spelling``; one sentence
+    when the emissions' ``V`` is not the number of the spelling's symbols (a phoneme model's emissions
+    aligned as letters, or the reverse)."""
+    emissions = as_log_probs(log_probs)
+    if emissions.shape[1] != len(spelling.symbols):
+        raise SongalignError(
+            f"the emissions give {emissions.shape[1]} symbols per frame but lyrics spelt in {spelling.name} have "
+            f"{len(spelling.symbols)}; align with the spelling of the model that made them"
+        )
+    tokens, spans = spelling.spell(line_words)
+    return emissions, tokens, spans
+
+
 def align_lyrics(
     log_probs: Any,
     lines: Sequence[str] | str,
     emission_seconds: Seconds = EMISSION_SECONDS,
     offset: Seconds = 0.0,
     duration: Seconds | None = None,
+    spelling: Spelling = LETTERS,
 ) -> AlignedLyrics:
     """Word and line times of ``lines`` (lyric lines as written) from CTC ``log_probs`` of shape ``(T, V)``.
 
@@ -249,16 +303,18 @@ def align_lyrics(
     ``emission_seconds``: seconds per emission frame (0.032 for the lyrics branch); ``offset``: the time
     in seconds of frame 0 (the start of the clip in the song); ``duration``, when given, the audio's
     length in seconds: no time is later (the last emission frame can run a few ms past the end). See the module docstring for how words
-    that normalise to nothing and empty lines are timed. Raises :class:`SongalignError` when the lyrics
-    hold no character the transcriber writes, or (see :func:`viterbi_align`) the audio is too short.
+    that normalise to nothing and empty lines are timed. ``spelling``: how words become the model's symbols
+    (:data:`LETTERS`; a phoneme model's :class:`~songalign.transcribe.phonemes.PhonemeSpelling`). Raises
+    :class:`SongalignError` when the lyrics hold no character the transcriber writes, or (see
+    :func:`viterbi_align`) the audio is too short.
     """
     if not emission_seconds > 0:
         raise SongalignError(f"emission_seconds is {emission_seconds!r}; give the seconds per emission frame (> 0)")
     if isinstance(lines, str):
         lines = lines.splitlines()
     line_words = [line.split() for line in lines]
-    text, spans = lyric_text(line_words)
-    alignment = viterbi_align(log_probs, encode(text))
+    emissions, tokens, spans = spelt(log_probs, line_words, spelling)
+    alignment = viterbi_align(emissions, tokens)
     starts = alignment.first_frames * emission_seconds + offset
     ends = (alignment.last_frames + 1) * emission_seconds + offset
     if duration is not None:

@@ -34,6 +34,7 @@ import numpy as np
 
 from songalign.corpus.lyrics_files import ScoredLyrics
 from songalign.errors import SongalignError
+from songalign.transcribe.align import LETTERS, Spelling
 from songalign.transcribe.symbols import BLANK_INDEX, CHARACTERS, SAMPLE_RATE, SPACE_INDEX, SYMBOLS
 
 
@@ -115,10 +116,18 @@ class Backend(ABC):
 
     @abstractmethod
     def align(
-        self, sound: Sound, lines: Sequence[str], *, min_confidence: float, activity: bool = True
+        self,
+        sound: Sound,
+        lines: Sequence[str],
+        *,
+        min_confidence: float,
+        activity: bool = True,
+        language: str | None = None,
     ) -> ScoredLyrics:
         """``lines`` (lyric lines as written) timed in ``sound``; lines under ``min_confidence`` are unsure. With
         ``activity``, lyrics keep to where :meth:`Sound.activity` hears singing, as far as the backend can.
+        ``language``: the lyrics' language as an espeak-ng code (``"fr"``; None: the backend's own), which a
+        phoneme model spells them in and a backend that hears one language checks.
         Raises :class:`SongalignError` in one sentence when no line can be aligned."""
 
     @abstractmethod
@@ -211,22 +220,49 @@ def greedy_words(log_probs: np.ndarray, emission_seconds: float) -> list[TimedWo
 
 
 class CtcBackend(Backend):
-    """A backend whose model gives CTC emissions over songalign's symbols: :meth:`emissions` is all it writes."""
+    """A backend whose model gives CTC emissions over songalign's symbols: :meth:`emissions` is all it writes.
+
+    A model that writes phonemes (:attr:`writes_phonemes`) aligns lyrics spelt by espeak-ng in their language
+    (:meth:`spelling`) and neither transcribes words nor scores candidates."""
+
+    writes_phonemes: bool = False
+    """Whether the emissions are over :data:`~songalign.transcribe.phonemes.PHONEME_SYMBOLS` (else SYMBOLS)."""
 
     @abstractmethod
     def emissions(self, sound: Sound) -> tuple[np.ndarray, float]:
-        """``(log-probabilities (T, len(SYMBOLS)), seconds per frame)`` of ``sound``."""
+        """``(log-probabilities (T, len(SYMBOLS)), seconds per frame)`` of ``sound`` (``PHONEME_SYMBOLS`` for a
+        phoneme model)."""
+
+    def spelling(self, language: str | None) -> Spelling:
+        """How lyrics in ``language`` (an espeak-ng code; None: English) become this model's symbols: letters for
+        a character model (whatever the language: accents are stripped), espeak-ng's phonemes for a phoneme one."""
+        return LETTERS
+
+    def _words_only(self, what: str) -> None:
+        if self.writes_phonemes:
+            raise SongalignError(
+                f"{self.describe()} writes phonemes, so it aligns lyrics (transcribe align --language) but cannot "
+                f"{what}; give a model that writes characters"
+            )
 
     def transcribe(self, sound: Sound) -> list[TimedWord]:
+        self._words_only("transcribe words")
         return greedy_words(*self.emissions(sound))
 
     def align(
-        self, sound: Sound, lines: Sequence[str], *, min_confidence: float, activity: bool = True
+        self,
+        sound: Sound,
+        lines: Sequence[str],
+        *,
+        min_confidence: float,
+        activity: bool = True,
+        language: str | None = None,
     ) -> ScoredLyrics:
-        """Our Viterbi on the emissions (:func:`~songalign.transcribe.trust.align_scored`), vocal activity per
-        emission frame restricting where characters go."""
+        """Our Viterbi on the emissions (:func:`~songalign.transcribe.trust.align_scored`) of the lyrics as
+        :meth:`spelling` spells them in ``language``, vocal activity per emission frame restricting where symbols go."""
         from songalign.transcribe.trust import align_scored
 
+        spelling = self.spelling(language)  # before the song is heard: an unknown language is one sentence
         log_probs, seconds = self.emissions(sound)
         return align_scored(
             log_probs,
@@ -238,11 +274,13 @@ class CtcBackend(Backend):
             backend=self.name,
             model_digest=self.digest,
             vocals=sound.held,
+            spelling=spelling,
         )
 
     def score(self, sound: Sound, candidates: Sequence[str]) -> np.ndarray:
         from songalign.transcribe.rank import ctc_log_likelihoods
 
+        self._words_only("score candidate lyrics")
         return ctc_log_likelihoods([self.emissions(sound)[0]], list(candidates))[0]
 
 
@@ -262,6 +300,17 @@ class CrnnBackend(CtcBackend):
         self.folder = Path(model)
         self.transcriber = load_transcriber(self.folder, needs="lyrics")
         self.digest = files_digest(sorted(self.folder.glob("*.safetensors")))
+        self.writes_phonemes = self.transcriber.config.network.symbols == "phonemes"
+        if self.writes_phonemes:
+            self.languages = ("every language espeak-ng speaks",)
+
+    def spelling(self, language: str | None) -> Spelling:
+        if not self.writes_phonemes:
+            return LETTERS
+        from songalign.transcribe.phonemes import PhonemeSpelling
+
+        network = self.transcriber.config.network
+        return PhonemeSpelling(language or "en", keep_stress=network.keep_stress, keep_length=network.keep_length)
 
     def emissions(self, sound: Sound) -> tuple[np.ndarray, float]:
         heard = self.transcriber.emissions(sound.mix, sound.vocals, sound.rate)

@@ -490,6 +490,14 @@ def align_command(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="overwrite timed-lyrics files that exist")] = False,
     vocals: VocalsOption = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            help="the lyrics' language, an espeak-ng code (en, fr, es, de, pt-br, …; `songalign transcribe languages` "
+            "lists them): a phoneme model spells the lyrics in it [default: en]; a model that writes letters aligns "
+            "the letters whatever the language"
+        ),
+    ] = None,
 ) -> None:
     """Time plain lyrics to a song (forced alignment by --backend), with a confidence per word and line.
 
@@ -509,6 +517,10 @@ def align_command(
     threshold = MIN_CONFIDENCE if min_confidence is None else min_confidence
     lines = read_plain_lyrics(lyrics, require_lines=True).lines  # blank lines only separate paragraphs
     acoustic, channel = _backend(backend, model, vocals, 1)
+    if language is not None:
+        from songalign.transcribe.phonemes import check_language
+
+        check_language(language)  # before the song is heard
     sound = hear_sound(audio, channel)
     if sound.vocals is None:
         notes_console.print(
@@ -524,7 +536,7 @@ def align_command(
             f"has no singing ({sung:.2f} s of vocal activity in {sound.held}), so there is nothing to time the "
             "lyrics to; give a song with vocals",
         )
-    scored = acoustic.align(sound, lines, min_confidence=threshold)
+    scored = acoustic.align(sound, lines, min_confidence=threshold, language=language)
     written = export_scored(folder, audio.stem, scored, formats, force=force)
     table = Table(title=f"{escape(audio.name)}: {len(scored.lines)} lines")
     for column in ("#", "start (s)", "end (s)", "confidence"):
@@ -548,6 +560,19 @@ def align_command(
         f"backend {escape(acoustic.describe())}, model digest {scored.model_digest}, vocals: {escape(sound.held)}"
     )
     console.print(f"[green]wrote {', '.join(escape(str(p)) for p in written)}[/green]")
+
+
+@transcribe_app.command("languages")
+def languages_command() -> None:
+    """List the languages espeak-ng speaks here: the codes `transcribe align --language` takes for a phoneme model."""
+    from songalign.transcribe.phonemes import languages
+
+    table = Table(title="languages espeak-ng speaks (its bundled data)")
+    table.add_column("code")
+    table.add_column("language")
+    for code, name in languages().items():
+        table.add_row(escape(code), escape(name))
+    console.print(table)
 
 
 # -- evaluate -------------------------------------------------------------------------------------------

@@ -27,7 +27,10 @@ than 10% of the window; the paper says nothing of it, so every clip is kept unle
 ``data.min_sung_share`` says otherwise (``configs/alt_small.yaml``: 0.1, as the code).
 
 The code's 34-symbol output (blank first) carries five symbols that never occur in normalised
-English lyrics; the paper's 29 (:mod:`songalign.transcribe.symbols`) are used either way.
+English lyrics; the paper's 29 (:mod:`songalign.transcribe.symbols`) are used either way. A model folder
+declares what its lyrics network writes in ``network.symbols``: ``characters`` (the paper's) or ``phonemes``
+(:mod:`songalign.transcribe.phonemes`, with ``keep_stress`` / ``keep_length`` saying which marks its targets
+kept), and :func:`output_symbols` gives the classes.
 """
 
 from __future__ import annotations
@@ -41,7 +44,15 @@ from torch import nn
 
 from songalign.transcribe.symbols import NO_PITCH, PITCH_CLASSES, SYMBOLS
 
-__all__ = ["NO_PITCH", "PITCH_CLASSES", "LyricsCRNN", "NetworkConfig", "PitchOnsetCRNN", "output_frames"]
+__all__ = [
+    "NO_PITCH",
+    "PITCH_CLASSES",
+    "LyricsCRNN",
+    "NetworkConfig",
+    "PitchOnsetCRNN",
+    "output_frames",
+    "output_symbols",
+]
 
 
 class NetworkConfig(BaseModel):
@@ -75,6 +86,13 @@ class NetworkConfig(BaseModel):
         "gradient back into the pitch network (which then learns from its own losses only)",
     )
     lyrics_head: Literal["linear", "two_layer"] = "linear"
+    symbols: Literal["characters", "phonemes"] = Field(
+        "characters",
+        description="what the lyrics network writes: 'characters' (blank, space, apostrophe, a-z) or 'phonemes' "
+        "(blank and the IPA inventory every language shares, songalign.transcribe.phonemes)",
+    )
+    keep_stress: bool = Field(False, description="phonemes: stress marks are symbols of the targets (else folded)")
+    keep_length: bool = Field(False, description="phonemes: length marks are symbols of the targets (else folded)")
 
     @model_validator(mode="after")
     def _matching_lengths(self) -> NetworkConfig:
@@ -87,6 +105,14 @@ class NetworkConfig(BaseModel):
             if any(k % 2 == 0 for k in kernels):
                 raise ValueError(f"{name}_kernels must be odd (the blocks keep the frame count)")
         return self
+
+
+def output_symbols(config: NetworkConfig) -> tuple[str, ...]:
+    """The lyrics network's output classes, blank first: :data:`~songalign.transcribe.symbols.SYMBOLS` or
+    :data:`~songalign.transcribe.phonemes.PHONEME_SYMBOLS`, as ``config.symbols`` says."""
+    from songalign.transcribe.phonemes import PHONEME_SYMBOLS
+
+    return PHONEME_SYMBOLS if config.symbols == "phonemes" else SYMBOLS
 
 
 class ResidualConvBlock(nn.Module):
@@ -175,7 +201,8 @@ class LyricsCRNN(nn.Module):
     """CTC logits from log-mel and pitch/onset probabilities.
 
     ``mel`` ``(B, C, F, T)``, ``pitch`` ``(B, T, 129)`` and ``onset`` ``(B, T)`` probabilities →
-    ``(B, T2, V)`` logits, ``T2 = output_frames(T) = ceil(T / 2)``, ``V = len(SYMBOLS)``.
+    ``(B, T2, V)`` logits, ``T2 = output_frames(T) = ceil(T / 2)``, ``V = len(output_symbols(config))`` (29
+    characters, or the phoneme inventory with its blank).
     """
 
     def __init__(self, config: NetworkConfig) -> None:
@@ -188,10 +215,11 @@ class LyricsCRNN(nn.Module):
         for index in range(config.lyrics_layers):
             layers.append(NormalisedBiLSTM(size if index == 0 else 2 * hidden, hidden, config.dropout))
         self.rnn = nn.Sequential(*layers)
+        classes = len(output_symbols(config))
         if config.lyrics_head == "two_layer":
-            self.head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, len(SYMBOLS)))
+            self.head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, classes))
         else:
-            self.head = nn.Linear(2 * hidden, len(SYMBOLS))
+            self.head = nn.Linear(2 * hidden, classes)
 
     def forward(self, mel: torch.Tensor, pitch: torch.Tensor, onset: torch.Tensor) -> torch.Tensor:
         features = self.cnn(pool_frequency(mel, self.config))

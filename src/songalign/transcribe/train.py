@@ -157,6 +157,11 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Transcr
     vocals = recipe.model.vocals
     remedy = "set model.vocals to spleeter, stem or mix"
     check_channel(vocals, f"{path}: model.vocals={vocals}", remedy=remedy, build=False)
+    if recipe.model.network.symbols != "characters" and recipe.model.hears_lyrics:
+        raise SongalignError(
+            f"{path}: model.network.symbols={recipe.model.network.symbols} needs phoneme targets from a corpus with "
+            "phoneme times, which songalign's corpora do not carry yet; train with model.network.symbols=characters"
+        )
     return recipe
 
 

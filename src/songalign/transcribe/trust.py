@@ -52,8 +52,8 @@ from songalign.corpus.lyrics_files import ScoredLine, ScoredLyrics, ScoredWord
 from songalign.corpus.records import Seconds
 from songalign.errors import SongalignError
 from songalign.transcribe.activity import gaps
-from songalign.transcribe.align import as_log_probs, lyric_text, viterbi_align
-from songalign.transcribe.symbols import BLANK_INDEX, EMISSION_SECONDS, encode
+from songalign.transcribe.align import LETTERS, Spelling, as_log_probs, spelt, viterbi_align
+from songalign.transcribe.symbols import BLANK_INDEX, EMISSION_SECONDS
 
 MIN_CONFIDENCE = 0.3
 """Lines under this confidence are marked unsure (measured on the synthetic test songs: see the README)."""
@@ -89,13 +89,6 @@ def confidence(ratios: np.ndarray) -> float | None:
     return float(math.exp(ratios.mean())) if ratios.size else None
 
 
-def _script_reason(text: str) -> str:
-    """Why ``text`` (which normalises to nothing) has nothing to align, in a few words."""
-    if any(ch.isalpha() for ch in text):
-        return "its letters are outside the aligner's alphabet (a-z)"
-    return "it holds no letters"
-
-
 def align_scored(
     log_probs: Any,
     lines: Sequence[str],
@@ -107,17 +100,18 @@ def align_scored(
     backend: str = "",
     model_digest: str = "",
     vocals: str = "",
+    spelling: Spelling = LETTERS,
 ) -> ScoredLyrics:
     """``lines`` (lyric lines as written) timed in CTC ``log_probs`` ``(T, V)`` with a confidence per word and
     line (module docstring). ``emission_seconds``: seconds per frame; ``duration``: the audio's length in
-    seconds (no time is later); ``active``: vocal activity per frame, boolean ``(T,)`` (None: everywhere).
+    seconds (no time is later); ``active``: vocal activity per frame, boolean ``(T,)`` (None: everywhere);
+    ``spelling``: how words become the model's symbols (:data:`~songalign.transcribe.align.LETTERS`, or a phoneme
+    model's :class:`~songalign.transcribe.phonemes.PhonemeSpelling`).
 
     Raises :class:`SongalignError` when no line holds a symbol to align, or the audio is too short for it.
     """
-    emissions = as_log_probs(log_probs)
     line_words = [line.split() for line in lines]
-    text, spans = lyric_text(line_words)
-    tokens = encode(text)
+    emissions, tokens, spans = spelt(log_probs, line_words, spelling)
     searched = emissions
     if active is not None:
         active = np.asarray(active, dtype=bool)
@@ -162,7 +156,7 @@ def align_scored(
         text_of_line = " ".join(written_line.split())
         placed = [w for w in words if w.start is not None]
         if not placed:
-            reason = _script_reason(text_of_line)
+            reason = spelling.why_unplaced(text_of_line)
             scored_lines.append(ScoredLine(text_of_line, None, None, None, words, True, f"not placed: {reason}"))
             continue
         line = ScoredLine(

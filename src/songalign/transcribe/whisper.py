@@ -206,12 +206,24 @@ class WhisperBackend(Backend):
         return placed
 
     def align(
-        self, sound: Sound, lines: Sequence[str], *, min_confidence: float, activity: bool = True
+        self,
+        sound: Sound,
+        lines: Sequence[str],
+        *,
+        min_confidence: float,
+        activity: bool = True,
+        language: str | None = None,
     ) -> ScoredLyrics:
         """``lines`` timed over windows that follow them (module docstring); ``activity`` is not used (Whisper's
-        cross-attention places words itself; the command refuses audio without singing)."""
+        cross-attention places words itself; the command refuses audio without singing); ``language``, when
+        given, must be English (``en``, ``en-us``, …)."""
         from songalign.transcribe.trust import mark_unsure
 
+        if language is not None and language.strip().lower().split("-")[0] != "en":
+            raise SongalignError(
+                f"the whisper model {self.model_name} hears English only and the lyrics are in {language!r}; "
+                "give English lyrics, or a phoneme model (--backend crnn) for other languages"
+            )
         english = [not foreign_letters(line) for line in lines]
         line_words = [line.split() for line in lines]
         wanted = [

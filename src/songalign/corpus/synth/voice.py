@@ -29,7 +29,8 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -44,10 +45,12 @@ SILENCE_DB = -40.0
 # espeak-ng's C constants (speak_lib.h).
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_DONT_EXIT = 0x8000
+_INITIALIZE_PHONEME_EVENTS, _INITIALIZE_PHONEME_IPA = 0x0001, 0x0002
+_PHONEMES_IPA = 0x02
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _PARAM_RATE, _PARAM_VOLUME, _PARAM_PITCH, _PARAM_RANGE = 1, 2, 3, 4
-_EVENT_LIST_TERMINATED, _EVENT_WORD, _EVENT_END = 0, 1, 5
+_EVENT_LIST_TERMINATED, _EVENT_WORD, _EVENT_END, _EVENT_PHONEME = 0, 1, 5, 7
 _RANDOM_SEED = 1
 
 
@@ -71,6 +74,22 @@ class _Event(ctypes.Structure):
 
 
 _SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+
+
+class _VoiceEntry(ctypes.Structure):
+    """``espeak_VOICE``; ``languages`` is a run of (priority byte, NUL-terminated code) ended by a zero byte."""
+
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("languages", ctypes.c_void_p),
+        ("identifier", ctypes.c_char_p),
+        ("gender", ctypes.c_ubyte),
+        ("age", ctypes.c_ubyte),
+        ("variant", ctypes.c_ubyte),
+        ("xx1", ctypes.c_ubyte),
+        ("score", ctypes.c_int),
+        ("spare", ctypes.c_void_p),
+    ]
 
 
 @dataclass(frozen=True)
@@ -97,15 +116,49 @@ VOICES: tuple[Voice, ...] = (
 """The voices songs are sung in (one per song)."""
 
 
+@dataclass(frozen=True)
+class PhonemeEvent:
+    """One phoneme espeak-ng spoke: ``name`` in its IPA (stress and length marks as espeak writes them, ``""``
+    for a pause), ``sample`` the sample index where it starts, ``word`` the index of the WORD event it belongs
+    to (-1 before the first)."""
+
+    name: str
+    sample: int
+    word: int
+
+
+@dataclass(frozen=True)
+class WordEvent:
+    """One word espeak-ng spoke: ``sample`` where it starts, ``position`` and ``length`` the characters of the
+    text it reads (0-based character offset and count; a number such as "23" may give two WORD events)."""
+
+    sample: int
+    position: int
+    length: int
+
+
 @dataclass
 class Utterance:
     """What espeak-ng returned for one text: ``samples`` float32, shape ``(n,)``, in [-1, 1] at
     :data:`SAMPLE_RATE` Hz; ``word_starts`` the sample index of each WORD event; ``end`` the
-    sample index of the END event (``n`` when espeak sent none)."""
+    sample index of the END event (``n`` when espeak sent none); ``words`` the WORD events and
+    ``phonemes`` the phoneme events in order (empty unless the :class:`Espeak` was opened with
+    ``phoneme_events``)."""
 
     samples: np.ndarray
     word_starts: list[int]
     end: int
+    words: list[WordEvent] = field(default_factory=list)
+    phonemes: list[PhonemeEvent] = field(default_factory=list)
+
+
+def data_path() -> Path:
+    """The folder of espeak-ng's data (voices, dictionaries) that the espeakng-loader wheel bundles."""
+    try:
+        import espeakng_loader
+    except ImportError as error:
+        raise MissingDependencyError("espeakng-loader", "Synthetic vocals") from error
+    return Path(espeakng_loader.get_data_path())
 
 
 @functools.cache
@@ -135,22 +188,24 @@ class Espeak:
     """A freshly loaded and initialised espeak-ng speaking with ``voice``; a context manager.
 
     One may be open per process at a time; :meth:`close` unloads the library, so the next one
-    starts from espeak's initial state.
+    starts from espeak's initial state. With ``phoneme_events`` espeak also reports each phoneme it
+    speaks, named in IPA (:attr:`Utterance.phonemes`); the audio is the same either way.
     """
 
-    def __init__(self, voice: str) -> None:
-        import espeakng_loader
-
+    def __init__(self, voice: str, *, phoneme_events: bool = False) -> None:
         library = _library_copy()
         if not _open_lock.acquire(blocking=False):
             raise RuntimeError("only one espeak-ng instance can be open per process; close the other first")
         self._chunks: list[np.ndarray] = []
-        self._events: list[tuple[int, int]] = []
+        self._events: list[tuple[int, int, int, int, str]] = []
+        self._flags = _INITIALIZE_DONT_EXIT | (
+            _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_PHONEME_IPA if phoneme_events else 0
+        )
         # C keeps only a pointer to the callback: hold the Python object while the library is loaded.
         self._callback = _SynthCallback(self._collect)
         self._lib: ctypes.CDLL | None = ctypes.CDLL(library)
         try:
-            self._start(espeakng_loader.get_data_path().encode(), voice)
+            self._start(str(data_path()).encode(), voice)
         except BaseException:
             self.close()
             raise
@@ -166,7 +221,12 @@ class Espeak:
             ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
             ctypes.c_void_p, ctypes.c_void_p,
         ]  # fmt: skip
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, _INITIALIZE_DONT_EXIT)
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
+        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_VoiceEntry))
+        lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
+        lib.espeak_SetVoiceByProperties.argtypes = [ctypes.POINTER(_VoiceEntry)]
+        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, self._flags)
         if rate != SAMPLE_RATE:
             raise SongalignError(
                 f"espeak-ng from espeakng-loader started at {rate} Hz instead of {SAMPLE_RATE} Hz; "
@@ -174,17 +234,72 @@ class Espeak:
             )
         lib.espeak_SetSynthCallback(self._callback)
         lib.espeak_ng_SetRandSeed(_RANDOM_SEED)  # espeak seeds its noise generator with the clock
-        if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+        self.set_voice(voice)
+
+    def set_voice(self, voice: str) -> None:
+        """Speak with ``voice`` from now on (a language code such as ``"fr"``, or a voice ``"en-us+f2"``)."""
+        if self._lib is None:
+            raise RuntimeError("this espeak-ng instance is closed")
+        if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise SongalignError(f"espeak-ng has no voice named {voice!r}; use one of songalign's VOICES")
+
+    def set_language(self, language: str) -> None:
+        """Speak from now on with espeak-ng's voice for the language code ``language`` (``"fr"``, ``"pt-br"``;
+        ``espeak_SetVoiceByProperties``), which need not be a voice's file name."""
+        if self._lib is None:
+            raise RuntimeError("this espeak-ng instance is closed")
+        wanted = _VoiceEntry(None, ctypes.cast(ctypes.c_char_p(language.encode()), ctypes.c_void_p), None, 0, 0, 0)
+        if self._lib.espeak_SetVoiceByProperties(ctypes.byref(wanted)) != 0:
+            raise SongalignError(f"espeak-ng has no voice for the language {language!r}")
 
     def _collect(self, wav, n_samples, events) -> int:
         if n_samples > 0 and wav:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
         i = 0
         while events[i].type != _EVENT_LIST_TERMINATED:
-            self._events.append((events[i].type, events[i].sample))
+            event = events[i]
+            # A phoneme event's name is up to 8 bytes of UTF-8 in id.string (not NUL-terminated when full).
+            name = (
+                bytes(event.id.string).split(b"\0")[0].decode("utf-8", "replace")
+                if event.type == _EVENT_PHONEME
+                else ""
+            )
+            self._events.append((event.type, event.sample, event.text_position, event.length, name))
             i += 1
         return 0  # 0 = go on synthesising
+
+    def voices(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """Every voice espeak-ng's data holds: ``(name, identifier, language codes)``, e.g.
+        ``("French (France)", "roa/fr", ("fr-fr", "fr"))``, in espeak's order."""
+        if self._lib is None:
+            raise RuntimeError("this espeak-ng instance is closed")
+        entries = self._lib.espeak_ListVoices(None)
+        found = []
+        index = 0
+        while entries[index]:
+            entry = entries[index].contents
+            codes, address = [], entry.languages
+            while ctypes.c_ubyte.from_address(address).value:  # the priority byte; 0 ends the list
+                code = ctypes.string_at(address + 1)
+                codes.append(code.decode())
+                address += 2 + len(code)
+            found.append((entry.name.decode(), entry.identifier.decode(), tuple(codes)))
+            index += 1
+        return found
+
+    def text_to_phonemes(self, text: str, separator: str = "") -> list[str]:
+        """espeak-ng's IPA of ``text`` in the current voice (``espeak_TextToPhonemes``), one string per clause:
+        words separated by spaces and, with a ``separator`` character, the phonemes of a word by it. This is
+        what ``espeak-ng -q --ipa [--sep=C]`` prints (one clause a line)."""
+        if self._lib is None:
+            raise RuntimeError("this espeak-ng instance is closed")
+        mode = _PHONEMES_IPA | (ord(separator) << 8 if separator else 0)
+        buffer = ctypes.create_string_buffer(text.encode("utf-8"))
+        cursor = ctypes.c_void_p(ctypes.addressof(buffer))
+        clauses = []
+        while cursor.value:  # espeak moves the cursor past each clause, and to NULL at the end
+            clauses.append((self._lib.espeak_TextToPhonemes(ctypes.byref(cursor), _CHARS_UTF8, mode) or b"").decode())
+        return clauses
 
     def synthesize(self, text: str, pitch: int, rate: int, pitch_range: int = 0) -> Utterance:
         """Speak ``text`` at espeak pitch setting ``pitch`` (0-100), ``rate`` in words per minute
@@ -206,9 +321,19 @@ class Espeak:
         if status != 0:
             raise RuntimeError(f"espeak_Synth failed with status {status} on {text!r}")
         pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
-        word_starts = [sample for kind, sample in self._events if kind == _EVENT_WORD]
-        ends = [sample for kind, sample in self._events if kind == _EVENT_END]
-        return Utterance(pcm.astype(np.float32) / 32768.0, word_starts, ends[-1] if ends else len(pcm))
+        words: list[WordEvent] = []
+        phonemes: list[PhonemeEvent] = []
+        ends = []
+        for kind, sample, position, length, name in self._events:
+            if kind == _EVENT_WORD:
+                words.append(WordEvent(sample, position - 1, length))  # espeak counts characters from 1
+            elif kind == _EVENT_PHONEME:
+                phonemes.append(PhonemeEvent(name, sample, len(words) - 1))
+            elif kind == _EVENT_END:
+                ends.append(sample)
+        word_starts = [word.sample for word in words]
+        end = ends[-1] if ends else len(pcm)
+        return Utterance(pcm.astype(np.float32) / 32768.0, word_starts, end, words, phonemes)
 
     def close(self) -> None:
         """Terminate and unload the library (idempotent)."""
