@@ -42,6 +42,31 @@ def corpus_synth(
     console.print(f"[green]wrote {songs} songs to {out}[/green] ({summary})")
 
 
+@corpus_app.command("sung-scores")
+def corpus_sung_scores(
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder to write the sung test set into")],
+    force: Annotated[bool, typer.Option(help="make again the songs already in the folder")] = False,
+    song: Annotated[
+        list[str] | None, typer.Option(help="make only this song (its file stem; repeatable; default: all)")
+    ] = None,
+) -> None:
+    """Sing public-domain scores with Festival into an independent sung test set (JamendoLyrics layout, vocal stems).
+
+    Songs already in the folder are kept unless --force; a song Festival fails on is skipped and listed.
+    Needs Debian's festival and festvox-kallpc16k, and music21 for the scores beyond Festival's own examples.
+    """
+    from songalign.corpus.sung import make_sung_scores
+
+    summary = make_sung_scores(out, force=force, songs=song, progress=lambda name: console.print(f"singing {name}"))
+    print_skip_report(summary.report, "songs")
+    minutes = ", ".join(f"{language} {value:.1f} min" for language, value in sorted(summary.minutes.items()))
+    console.print(
+        f"[green]{out}: made {len(summary.made)}, kept {len(summary.kept)} songs[/green] ({minutes}; {summary.elapsed:.0f} s)"
+    )
+    if not summary.made and not summary.kept:
+        raise NothingDoneError("no song could be sung; see the skipped songs above", report=summary.report)
+
+
 @corpus_app.command("prepare")
 def corpus_prepare(
     kind: Annotated[CorpusKind, typer.Argument(help="corpus layout: the name of a registered corpus reader")],

@@ -57,11 +57,13 @@ _RAMP = int(0.05 * SAMPLE_RATE)  # gain changes between sections take 50 ms
 _FADE_OUT = int(1.0 * SAMPLE_RATE)
 
 
-def _db(value: float) -> float:
+def db_gain(value: float) -> float:
+    """The amplitude factor of ``value`` dB."""
     return 10.0 ** (value / 20.0)
 
 
-def _rms(x: np.ndarray) -> float:
+def rms(x: np.ndarray) -> float:
+    """Root mean square of ``x`` (0 for an empty array)."""
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
 
 
@@ -90,7 +92,7 @@ def stems(song: ComposedSong) -> dict[str, np.ndarray]:
             for word, start in zip(line.words, line.starts, strict=True):
                 vocals[start : start + len(word.samples)] += word.samples
     all_notes = [note for section in song.sections for line in section.lines for note in line.notes()]
-    vocals *= _db(VOCAL_RMS_DB) / _rms(vocals[_spans(all_notes, n)])
+    vocals *= db_gain(VOCAL_RMS_DB) / rms(vocals[_spans(all_notes, n)])
 
     accompaniment = np.zeros(n, np.float32)
     gain = np.ones(n, np.float32)
@@ -99,12 +101,12 @@ def stems(song: ComposedSong) -> dict[str, np.ndarray]:
         music = section.music
         first, last = round(music.start * SAMPLE_RATE), round(music.end * SAMPLE_RATE)
         backing = render_backing(music, n, SAMPLE_RATE, rng)
-        backing *= _db(VOCAL_RMS_DB + BACKING_DB[0] + BACKING_DB[1] * section.arousal) / _rms(backing[first:last])
+        backing *= db_gain(VOCAL_RMS_DB + BACKING_DB[0] + BACKING_DB[1] * section.arousal) / rms(backing[first:last])
         notes = [note for line in section.lines for note in line.notes()]
         lead = render_lead(notes, music.lead, music.brightness, n, SAMPLE_RATE)
-        lead *= _db(VOCAL_RMS_DB + LEAD_DB) / _rms(lead[_spans(notes, n)])
+        lead *= db_gain(VOCAL_RMS_DB + LEAD_DB) / rms(lead[_spans(notes, n)])
         accompaniment += backing + lead
-        section_gain = _db(SECTION_GAIN_DB * section.arousal)
+        section_gain = db_gain(SECTION_GAIN_DB * section.arousal)
         gain[first:last] = section_gain
         if previous_gain is not None:
             gain[first - _RAMP // 2 : first + _RAMP // 2] = np.linspace(previous_gain, section_gain, 2 * (_RAMP // 2))
