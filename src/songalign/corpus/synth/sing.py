@@ -53,6 +53,10 @@ VOWEL_LETTERS = frozenset("iyɨʉɯuɪʏʊeøɘɵɤoəɛœɜɞʌɔæɐaɶɑɒɚ�
 """The IPA chart's vowel letters as espeak-ng writes them: the same set as
 :data:`songalign.transcribe.phonemes.VOWELS`, which this lower layer may not import (a test keeps them equal)."""
 
+SUNG_PROBE_SETTINGS = tuple(range(30, 101, 10))
+"""espeak pitch settings a sung voice is measured at: its male variants sing near 35 MIDI (60 Hz) at setting 20,
+where the pitch estimate can jump an octave, so the lowest setting is 30."""
+
 RELEASE = 0.04
 """Seconds of silence at the end of a word's last grid step (a breath between words)."""
 
@@ -189,7 +193,7 @@ class SyllableSinger:
         self.voice, self.rate, self.singing = voice, rate, singing
         self._espeak = Espeak(voice.name, phoneme_events=True)
         try:
-            spoken = measure_pitch(self._espeak, rate)
+            spoken = measure_pitch(self._espeak, rate, SUNG_PROBE_SETTINGS)
         except BaseException:
             self.close()
             raise

@@ -434,15 +434,15 @@ class PitchTable:
         return float(np.interp(setting, self.settings, self.midi))
 
 
-def measure_pitch(espeak: Espeak, rate: int = 130) -> PitchTable:
-    """Measure which MIDI note each espeak pitch setting sings with ``espeak``'s voice."""
+def measure_pitch(espeak: Espeak, rate: int = 130, settings: tuple[int, ...] = _PROBE_SETTINGS) -> PitchTable:
+    """Measure which MIDI note each espeak pitch setting of ``settings`` (ascending) sings with ``espeak``'s voice."""
     midi = []
-    for setting in _PROBE_SETTINGS:
+    for setting in settings:
         probe = espeak.synthesize(_PROBE_WORD, pitch=setting, rate=rate).samples
         midi.append(69.0 + 12.0 * np.log2(estimate_f0(probe) / 440.0))
     if np.any(np.diff(midi) <= 0):
         raise RuntimeError(f"espeak-ng's pitch does not rise with its pitch setting: {np.round(midi, 2)}")
-    return PitchTable(_PROBE_SETTINGS, tuple(float(m) for m in midi))
+    return PitchTable(tuple(settings), tuple(float(m) for m in midi))
 
 
 @dataclass(frozen=True)
