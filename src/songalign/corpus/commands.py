@@ -34,11 +34,21 @@ def corpus_synth(
     stems: Annotated[
         bool, typer.Option(help="also write each song's vocals, as mixed, to stems/<name>.vocals.flac")
     ] = False,
+    languages: Annotated[
+        str | None,
+        typer.Option(
+            help="sing the songs syllable by syllable in these espeak-ng languages, in turn (e.g. en,fr,es,de,it,pt), "
+            "with phoneme times in annotations/phonemes/; lyrics other than English need: pip install 'songalign[multilingual]'"
+        ),
+    ] = None,
 ) -> None:
     """Generate the synthetic corpus (JamendoLyrics layout, with emotion labels and music captions)."""
     from songalign.corpus.synth import synthesize_corpus
 
-    summary = synthesize_corpus(out, n_songs=songs, seed=seed, workers=workers, duration=duration, stems=stems)
+    codes = languages.split(",") if languages is not None else None
+    summary = synthesize_corpus(
+        out, n_songs=songs, seed=seed, workers=workers, duration=duration, stems=stems, languages=codes
+    )
     console.print(f"[green]wrote {songs} songs to {out}[/green] ({summary})")
 
 

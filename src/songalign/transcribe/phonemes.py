@@ -267,12 +267,33 @@ def timed_phonemes(
         if not event.name or event.word < 0:
             continue
         end = events[index + 1].sample if index + 1 < len(events) else utterance.end
-        symbols = ipa_symbols(event.name, keep_stress=keep_stress, keep_length=keep_length)
-        edges = np.linspace(event.sample, max(end, event.sample), len(symbols) + 1) / sample_rate
-        timed += [
-            TimedPhoneme(symbol, float(a), float(b), readers[event.word])
-            for symbol, a, b in zip(symbols, edges[:-1], edges[1:], strict=True)
-        ]
+        timed += _shared(
+            event.name, event.sample / sample_rate, end / sample_rate, readers[event.word], keep_stress, keep_length
+        )
+    return timed
+
+
+def _shared(ipa: str, start: float, end: float, word: int, keep_stress: bool, keep_length: bool) -> list[TimedPhoneme]:
+    """The symbols of one espeak phoneme ``ipa`` sounding from ``start`` to ``end`` seconds, its span shared
+    equally among them."""
+    symbols = ipa_symbols(ipa, keep_stress=keep_stress, keep_length=keep_length)
+    edges = np.linspace(start, max(end, start), len(symbols) + 1)
+    return [
+        TimedPhoneme(symbol, float(a), float(b), word)
+        for symbol, a, b in zip(symbols, edges[:-1], edges[1:], strict=True)
+    ]
+
+
+def annotated_phonemes(
+    rows: Sequence[dict], *, keep_stress: bool = False, keep_length: bool = False
+) -> list[TimedPhoneme]:
+    """The symbols of a sung corpus song's phoneme annotation (``Song.extra["phonemes"]``: ``{"start", "end",
+    "ipa", "word"}`` per espeak phoneme, seconds; :mod:`songalign.corpus.synth.render`), for
+    :func:`frame_targets`; a phoneme of several symbols shares its span equally among them, as in
+    :func:`timed_phonemes`."""
+    timed: list[TimedPhoneme] = []
+    for row in rows:
+        timed += _shared(row["ipa"], float(row["start"]), float(row["end"]), int(row["word"]), keep_stress, keep_length)
     return timed
 
 

@@ -14,8 +14,14 @@ Layout (``src`` is the dataset root)::
                                          votes, carried into ``Song.extra["interpretations"]``
     metadata/notes/<name>.csv            (synthetic corpus only) start,end,pitch,word_index,word:
                                          the sung notes (s, MIDI) -> ``Song.notes``
+    annotations/phonemes/<name>.csv      (sung synthetic corpus only) start,end,phoneme,word_index: the
+                                         phonemes sung (s, espeak-ng's IPA, word index) ->
+                                         ``Song.extra["phonemes"]``, a list of {start, end, ipa, word}
     stems/<name>.vocals.<ext>            (synthetic corpus with stems only) the vocals as in the
                                          mix -> ``Song.extra["vocals_path"]`` (absolute)
+
+A ``LanguageCode`` column in ``JamendoLyrics.csv`` (the sung synthetic corpus writes one: an espeak-ng code
+such as ``fr``, beside ``Language`` = ``French``) goes to ``Song.extra["language_code"]``.
 
 File names carry non-ASCII letters, apostrophes, brackets and ``&``; they are used verbatim.
 When the line file is missing, lines are rebuilt from the word file's ``line_end`` marks. A notes
@@ -52,11 +58,16 @@ JAMENDO_COLUMNS = (
 """The header of ``JamendoLyrics.csv``."""
 NOTE_COLUMNS = ("start", "end", "pitch", "word_index", "word")
 """The header of ``metadata/notes/<name>.csv`` (synthetic corpus): seconds, MIDI pitch, word index and text."""
+PHONEME_COLUMNS = ("start", "end", "phoneme", "word_index")
+"""The header of ``annotations/phonemes/<name>.csv`` (sung synthetic corpus): seconds, espeak-ng IPA, word index."""
+LANGUAGE_CODE_COLUMN = "LanguageCode"
+"""An optional column of ``JamendoLyrics.csv``: the song's espeak-ng language code."""
 
 INDEX_FILE = "JamendoLyrics.csv"
 REFERENCE_FILE = Path("metadata") / "segments.csv"
 INTERPRETATION_FILE = Path("metadata") / "interpretations.csv"
 NOTES_FOLDER = Path("metadata") / "notes"
+PHONEMES_FOLDER = Path("annotations") / "phonemes"
 STEMS_FOLDER = Path("stems")
 VOCALS_MARK = ".vocals."
 """A vocal stem is ``stems/<name>.vocals.<ext>``."""
@@ -97,6 +108,29 @@ def _read_notes(path: Path) -> list[Note]:
             )
         notes.append(Note(start, end, pitch, int(word) if word else -1, row.get("word", "")))
     return notes
+
+
+def _read_phonemes(path: Path) -> list[dict]:
+    """The phonemes of ``annotations/phonemes/<name>.csv`` as ``{"start", "end", "ipa", "word"}`` (seconds,
+    espeak-ng IPA, word index); a missing column or a row without finite times, a phoneme and an integer word
+    index raises :class:`BadInputError` (a frame target from half a file would be wrong)."""
+    rows = read_csv_rows(path)
+    missing = [c for c in PHONEME_COLUMNS if rows and c not in rows[0]]
+    if missing:
+        raise BadInputError(
+            path, f"missing column(s) {', '.join(missing)}; the header must be {','.join(PHONEME_COLUMNS)}"
+        )
+    phonemes = []
+    for row_number, row in enumerate(rows, start=2):
+        start, end = parse_seconds(row["start"]), parse_seconds(row["end"])
+        word, ipa = row["word_index"], row["phoneme"]
+        if not (math.isfinite(start) and math.isfinite(end) and start <= end and ipa and word.isdigit()):
+            raise BadInputError(
+                path,
+                f"row {row_number} has no readable start <= end, phoneme or word_index; fix the row or delete the file",
+            )
+        phonemes.append({"start": start, "end": end, "ipa": ipa, "word": int(word)})
+    return phonemes
 
 
 def _vocal_stems(src: Path) -> dict[str, Path]:
@@ -214,6 +248,14 @@ def read_jamendo(src: Path, report: SkipReport, *, languages: Sequence[str] | st
             extra[INTERPRETATIONS] = readings[filepath]
         if name in vocal_stems:
             extra["vocals_path"] = str(vocal_stems[name].resolve())
+        if row.get(LANGUAGE_CODE_COLUMN.lower()):
+            extra["language_code"] = row[LANGUAGE_CODE_COLUMN.lower()]
+        phonemes_path = src / PHONEMES_FOLDER / f"{name}.csv"
+        if phonemes_path.is_file():
+            try:
+                extra["phonemes"] = _read_phonemes(phonemes_path)
+            except BadInputError as error:
+                report.note(error.path, f"{error.problem}; the song is kept without phonemes", item=filepath)
         notes: list[Note] = []
         notes_path = src / NOTES_FOLDER / f"{name}.csv"
         if notes_path.is_file():

@@ -6,7 +6,8 @@ valence, arousal, a caption of the music) and song-level interpretations with vo
 captioning (:mod:`.interpretations`), in ``metadata/``. Lyrics come from an emotion grammar
 (:mod:`.lyrics`), vocals from espeak-ng (:mod:`.voice`), the backing from numpy synthesis that
 follows each section's emotion (:mod:`.music`); :mod:`.song` lays the song out and
-:mod:`.render` mixes and writes it.
+:mod:`.render` mixes and writes it. With ``languages``, songs are sung syllable by syllable
+(:mod:`.sing`) in those espeak-ng languages, lyrics from :mod:`.languages`, with phoneme times.
 """
 
 from songalign.corpus.synth.generate import (

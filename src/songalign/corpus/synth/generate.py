@@ -14,16 +14,17 @@ import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from songalign.corpus.readers.jamendo import INTERPRETATION_FILE, JAMENDO_COLUMNS
+from songalign.corpus.readers.jamendo import INTERPRETATION_FILE, JAMENDO_COLUMNS, LANGUAGE_CODE_COLUMN
 from songalign.corpus.records import Song
-from songalign.corpus.synth import interpretations, lyrics, music, render, song, voice
+from songalign.corpus.synth import interpretations, lyrics, music, render, sing, song, voice
+from songalign.corpus.synth import languages as sung_languages
 from songalign.errors import SongalignError
 
 GENERATOR_VERSION = "1.1"
@@ -55,17 +56,23 @@ class SynthSummary:
     songs: list[Song] = field(repr=False)
 
 
-def plan_corpus(n_songs: int, seed: int, duration: float) -> list[song.SongSpec]:
+def plan_corpus(
+    n_songs: int, seed: int, duration: float, languages: Sequence[str] | None = None
+) -> list[song.SongSpec]:
     """The songs' specs: unique names, and first emotions balanced over :data:`lyrics.EMOTIONS`
-    (each emotion once in every block of six songs)."""
+    (each emotion once in every block of six songs). With ``languages`` (espeak-ng codes, checked), song
+    ``i`` is sung in ``languages[i % len(languages)]`` and titled in it (:mod:`.languages`)."""
     rng = np.random.default_rng(seed)
     blocks = -(-n_songs // len(lyrics.EMOTIONS))  # every 6 songs: each emotion once, in random order
     emotions = np.concatenate([rng.permutation(lyrics.EMOTIONS) for _ in range(blocks)])[:n_songs]
     specs, used = [], set()
     for index, emotion in enumerate(emotions):
         rng = np.random.default_rng([seed, index, 1])  # names only: independent of the music
+        language = languages[index % len(languages)] if languages else ""
         artist = lyrics.make_artist(rng)
-        title = lyrics.make_title(str(emotion), rng)
+        title = (
+            sung_languages.make_title(language, str(emotion), rng) if language else lyrics.make_title(str(emotion), rng)
+        )
         name, version = lyrics.file_stem(artist, title), 1
         while name.casefold() in used:
             version += 1
@@ -73,7 +80,7 @@ def plan_corpus(n_songs: int, seed: int, duration: float) -> list[song.SongSpec]
         if version > 1:
             title = f"{title} (Version {version})"
         used.add(name.casefold())
-        specs.append(song.SongSpec(index, seed, name, artist, title, str(emotion), duration))
+        specs.append(song.SongSpec(index, seed, name, artist, title, str(emotion), duration, language))
     return specs
 
 
@@ -111,6 +118,7 @@ def synthesize_corpus(
     duration: float = 40.0,
     progress: Callable[[int], None] | None = None,
     stems: bool = False,
+    languages: Sequence[str] | None = None,
 ) -> SynthSummary:
     """Write a synthetic song corpus in the JamendoLyrics MultiLang layout, deterministically from ``seed``.
 
@@ -124,6 +132,11 @@ def synthesize_corpus(
     With ``stems``, each song's vocals, scaled exactly as in its mix, are written beside it as
     ``stems/<name>.vocals.flac`` (same length, no offset) and ``synth.json`` says ``"stems": true``;
     the other files are the same with or without stems.
+    With ``languages`` (espeak-ng codes, e.g. ``["en", "fr"]``), the songs are sung syllable by syllable
+    (:mod:`.sing`), song ``i`` in ``languages[i % len(languages)]`` with lyrics from :mod:`.languages`;
+    each song also gets ``annotations/phonemes/<name>.csv`` (:mod:`.render`), ``JamendoLyrics.csv`` a
+    ``LanguageCode`` column, and only songs whose lyrics carry their emotion (English) get emotion labels
+    and interpretations. Without ``languages`` the corpus is the English one, as before they existed.
     ``workers`` processes make songs in parallel (default: one per CPU, at most ``n_songs``).
     ``progress`` is called after each song with the number of songs finished so far.
 
@@ -141,8 +154,9 @@ def synthesize_corpus(
     if workers is not None and workers < 1:
         raise SongalignError(f"workers must be at least 1, got {workers}")
     workers = min(workers or os.cpu_count() or 1, n_songs)
+    codes = sung_languages.check_languages(list(languages)) if languages is not None else None
     _prepare(out_dir, stems)
-    specs = plan_corpus(n_songs, seed, float(duration))
+    specs = plan_corpus(n_songs, seed, float(duration), codes)
 
     results: dict[int, render.SongRows] = {}
 
@@ -161,17 +175,19 @@ def synthesize_corpus(
                 finished(futures[future], future.result())
 
     ordered = [results[spec.index] for spec in specs]
-    render.write_table(out_dir / "JamendoLyrics.csv", JAMENDO_COLUMNS, [r.jamendo for r in ordered])
+    columns = (*JAMENDO_COLUMNS, LANGUAGE_CODE_COLUMN) if codes else JAMENDO_COLUMNS
+    render.write_table(out_dir / "JamendoLyrics.csv", columns, [r.jamendo for r in ordered])
     segments = [row for r in ordered for row in r.segments]
     render.write_table(out_dir / "metadata" / "segments.csv", render.SEGMENT_COLUMNS, segments)
     render.write_table(out_dir / "metadata" / "songs.csv", render.SONG_COLUMNS, [r.song for r in ordered])
     readings = [
         row
         for r in ordered
+        if not r.record.extra.get("language_code") or sung_languages.carries_emotion(r.record.extra["language_code"])
         for row in interpretations.song_interpretations(r.song, "\n".join(ln.text for ln in r.record.lines), seed)
     ]
     render.write_table(out_dir / INTERPRETATION_FILE, interpretations.INTERPRETATION_COLUMNS, readings)
-    _write_manifest(out_dir / "metadata" / "synth.json", seed, n_songs, float(duration), stems)
+    _write_manifest(out_dir / "metadata" / "synth.json", seed, n_songs, float(duration), stems, codes)
     records = [r.record for r in ordered]
     return SynthSummary(
         out_dir=out_dir,
@@ -186,11 +202,16 @@ def synthesize_corpus(
 
 
 def ensure_synthetic_corpus(
-    out_dir: Path, n_songs: int = 48, seed: int = 0, duration: float = 40.0, stems: bool = False
+    out_dir: Path,
+    n_songs: int = 48,
+    seed: int = 0,
+    duration: float = 40.0,
+    stems: bool = False,
+    languages: Sequence[str] | None = None,
 ) -> Path:
     """``out_dir`` holding the synthetic corpus of these parameters: kept when it is already there
     (``metadata/synth.json``, written last, names this generator version and the same parameters,
-    and ``"stems": true`` when ``stems`` are asked for), synthesised otherwise. A corpus with stems
+    and ``"stems": true`` when ``stems`` are asked for, the same ``languages``), synthesised otherwise. A corpus with stems
     serves a request without them as it is."""
     out_dir = Path(out_dir)
     try:
@@ -198,14 +219,18 @@ def ensure_synthetic_corpus(
     except (OSError, ValueError):
         made = {}
     wanted = {"version": GENERATOR_VERSION, "n_songs": n_songs, "seed": seed, "duration": float(duration)}
+    wanted["languages"] = [code.lower() for code in languages] if languages is not None else None
     if any(made.get(key) != value for key, value in wanted.items()) or (stems and made.get("stems") is not True):
-        synthesize_corpus(out_dir, n_songs=n_songs, seed=seed, duration=duration, stems=stems)
+        synthesize_corpus(out_dir, n_songs=n_songs, seed=seed, duration=duration, stems=stems, languages=languages)
     return out_dir
 
 
-def _write_manifest(path: Path, seed: int, n_songs: int, duration: float, stems: bool = False) -> None:
+def _write_manifest(
+    path: Path, seed: int, n_songs: int, duration: float, stems: bool = False, languages: list[str] | None = None
+) -> None:
     """``synth.json``: the generator version and every parameter that shapes the corpus (``stems`` only
-    when there are stems, so that a corpus without them is written as before stems existed)."""
+    when there are stems and ``languages`` with the singing and the word lists only when there are languages,
+    so that the English corpus is written as before they existed)."""
     manifest = {
         "generator": "songalign.corpus.synth",
         "version": GENERATOR_VERSION,
@@ -215,6 +240,7 @@ def _write_manifest(path: Path, seed: int, n_songs: int, duration: float, stems:
         "sample_rate": voice.SAMPLE_RATE,
         "audio_format": "MP3 (mono)",
         **({"stems": True, "stem_format": "FLAC (mono, 16-bit), stems/<name>.vocals.flac"} if stems else {}),
+        **(_sung_manifest(languages) if languages else {}),
         "emotions": list(lyrics.EMOTIONS),
         "affect": {e: {"valence": v, "arousal": a} for e, (v, a) in lyrics.AFFECT.items()},
         "voices": [asdict(v) for v in voice.VOICES],
@@ -241,3 +267,27 @@ def _write_manifest(path: Path, seed: int, n_songs: int, duration: float, stems:
         },
     }
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _sung_manifest(languages: list[str]) -> dict:
+    """What ``synth.json`` says of a sung corpus: its languages, how it sings and where its lyrics come from."""
+    from importlib.metadata import version
+
+    return {
+        "languages": languages,
+        "language_names": {code: sung_languages.language_names()[code] for code in languages},
+        "singing": "espeak-ng, a note per syllable, vowels held by looping pitch periods, vibrato (songalign.corpus.synth.sing)",
+        "lyrics": {
+            "grammar": [code for code in languages if sung_languages.carries_emotion(code)],
+            "wordfreq": [code for code in languages if not sung_languages.carries_emotion(code)],
+            "wordfreq_version": version("wordfreq")
+            if not all(map(sung_languages.carries_emotion, languages))
+            else None,
+            "words_per_language": sung_languages.WORDS,
+            "zipf_offset": sung_languages.ZIPF_OFFSET,
+        },
+        "variants": [variant for variant, _ in sung_languages.VARIANTS],
+        "release_seconds": sing.RELEASE,
+        "vibrato_delay_seconds": list(sing.VIBRATO_DELAY),
+        "phoneme_format": "annotations/phonemes/<name>.csv: start,end,phoneme,word_index (s, espeak-ng IPA, word)",
+    }

@@ -10,7 +10,12 @@ Per song, under the corpus folder (``<name>`` is the song's file stem):
   is ``nan`` except on a line's last word, where it equals that word's end;
 - ``annotations/lines/<name>.csv``: ``start_time,end_time,lyrics_line``;
 - ``metadata/notes/<name>.csv``: ``start,end,pitch,word_index,word``, the sung notes (one per
-  word, pitch as a MIDI number; the lead instrument plays exactly these);
+  word, or per syllable in a sung song; pitch as a MIDI number; the lead instrument plays exactly these);
+- ``annotations/phonemes/<name>.csv`` (sung songs, ``corpus synth --languages``): ``start,end,phoneme,word_index``,
+  each phoneme espeak-ng sang, in order: start and end in seconds, ``phoneme`` espeak's IPA for it with stress
+  and length marks as espeak writes them (``ˈa``, ``iː``; one event may be several symbols, e.g. ``ts``, ``aɪ``),
+  ``word_index`` the word's index in the song (0-based, as in ``lyrics/<name>.words.txt``). Phonemes cover
+  their word from its start to its end; spans between words are silence.
 - ``stems/<name>.vocals.flac`` (only when stems are asked for): the vocals exactly as they are in
   the mix (same peak-limit factor), mono 16-bit FLAC at 22050 Hz, as many samples as the mix and
   no offset. FLAC rather than MP3 because it is lossless and has no encoder delay, so the stem is
@@ -35,7 +40,15 @@ from songalign.corpus.lyrics_files import (
     write_plain_lyrics,
     write_words_txt,
 )
-from songalign.corpus.readers.jamendo import NOTE_COLUMNS, NOTES_FOLDER, STEMS_FOLDER, VOCALS_MARK
+from songalign.corpus.readers.jamendo import (
+    LANGUAGE_CODE_COLUMN,
+    NOTE_COLUMNS,
+    NOTES_FOLDER,
+    PHONEME_COLUMNS,
+    PHONEMES_FOLDER,
+    STEMS_FOLDER,
+    VOCALS_MARK,
+)
 from songalign.corpus.records import Song
 from songalign.corpus.synth.music import render_backing, render_lead
 from songalign.corpus.synth.song import ComposedSong
@@ -165,6 +178,12 @@ def write_annotations(record: Song, out_dir: Path) -> None:
     write_jamendo_lines_csv(out_dir / "annotations" / "lines" / f"{name}.csv", record.lines)
     note_rows = [[_seconds(n.start), _seconds(n.end), f"{n.pitch:g}", n.word, n.text] for n in record.notes]
     _write_csv(out_dir / NOTES_FOLDER / f"{name}.csv", NOTE_COLUMNS, note_rows)
+    if "phonemes" in record.extra:
+        phoneme_rows = [
+            [_seconds(p["start"]), _seconds(p["end"]), p["ipa"], p["word"]] for p in record.extra["phonemes"]
+        ]
+        (out_dir / PHONEMES_FOLDER).mkdir(parents=True, exist_ok=True)
+        _write_csv(out_dir / PHONEMES_FOLDER / f"{name}.csv", PHONEME_COLUMNS, phoneme_rows)
 
 
 @dataclass
@@ -209,20 +228,22 @@ def write_song(song: ComposedSong, out_dir: Path, vocal_stem: bool = False) -> S
         "LyricOverlap": "False",
         "Polyphonic": "False",
         "NonLexical": "False",
+        **({LANGUAGE_CODE_COLUMN: song.spec.language} if song.spec.language else {}),
     }
+    labels = [s["emotion"] for s in record.extra["sections"]]
     segments = [
         {
             "Filepath": filepath,
             "section": i,
             "start": _seconds(paragraph.start),
             "end": _seconds(paragraph.end),
-            "emotion": section.emotion,
+            "emotion": label,
             "valence": section.valence,
             "arousal": section.arousal,
             "caption": section.caption,
             "lyrics": " / ".join(line.text for line in section.lines),
         }
-        for i, (section, paragraph) in enumerate(zip(song.sections, record.paragraphs, strict=True))
+        for i, (section, paragraph, label) in enumerate(zip(song.sections, record.paragraphs, labels, strict=True))
     ]
     musics = [section.music for section in song.sections]
     instruments = dict.fromkeys(name for m in musics for name in (m.chords, m.bass, m.lead))
@@ -239,7 +260,7 @@ def write_song(song: ComposedSong, out_dir: Path, vocal_stem: bool = False) -> S
         "key": record.extra["key"],
         "modes": ";".join(m.mode for m in musics),
         "tempi_bpm": ";".join(f"{m.tempo_bpm:g}" for m in musics),
-        "emotions": ";".join(s.emotion for s in song.sections),
+        "emotions": ";".join(labels),
         "instruments": ";".join(instruments),
     }
     return SongRows(record, jamendo, segments, row)

@@ -15,12 +15,12 @@ exactly where the words are in the audio.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from songalign.corpus.records import Line, Note, Paragraph, Song, Word
-from songalign.corpus.synth import lyrics
+from songalign.corpus.synth import languages, lyrics
 from songalign.corpus.synth.captions import N_TEMPLATES, describe_music, pick
 from songalign.corpus.synth.music import (
     BASS_INSTRUMENTS,
@@ -30,6 +30,7 @@ from songalign.corpus.synth.music import (
     SectionMusic,
     scale_notes,
 )
+from songalign.corpus.synth.sing import Singing, SyllableSinger
 from songalign.corpus.synth.voice import SAMPLE_RATE, VOICES, Singer, SungWord, Voice
 
 GENRES = ("Pop", "Rock", "Folk", "Electronic")
@@ -75,6 +76,8 @@ _TYPICAL_SPAN, _TYPICAL_BREAK = 10.0, 4.3  # used to decide how many sections fi
 _INTRO_TYPICAL = 2.3
 _TYPICAL_WORD = 0.62  # seconds a sung word takes on the grid, to pick line lengths
 _TYPICAL_LINE_GAP = 0.45
+_TYPICAL_SUNG_WORD = 0.95  # the same for a word sung syllable by syllable, its vowels held
+SUNG_MIN_WORDS, SUNG_MAX_WORDS = 3, 7  # words in a line sung syllable by syllable
 _MAX_PADDING = 2.0  # at most this many seconds of rests are added to reach a section's target span
 
 
@@ -93,6 +96,9 @@ class SongSpec:
     title: str
     emotion: str
     duration: float
+    language: str = ""
+    """An espeak-ng code: the song is sung syllable by syllable in it (:mod:`.sing`, :mod:`.languages`);
+    empty for the English corpus of one note per word."""
 
 
 @dataclass
@@ -104,11 +110,21 @@ class SungLine:
     starts: list[int] = field(default_factory=list)
 
     def notes(self) -> list[Note]:
-        """One note per word: start and end in seconds (the word's audible span), melody pitch (MIDI)."""
-        return [
-            Note(start / SAMPLE_RATE, (start + len(word.samples)) / SAMPLE_RATE, word.midi, text=word.text)
-            for word, start in zip(self.words, self.starts, strict=True)
-        ]
+        """The line's sung notes in order, start and end in seconds, melody pitch (MIDI), ``word`` the word's
+        index in the line: one per word (a :class:`Singer`'s, the word's audible span) or one per syllable (a
+        :class:`~songalign.corpus.synth.sing.SyllableSinger`'s)."""
+        notes = []
+        for index, (word, start) in enumerate(zip(self.words, self.starts, strict=True)):
+            if word.notes:
+                notes += [
+                    Note((start + n.start) / SAMPLE_RATE, (start + n.end) / SAMPLE_RATE, n.midi, index, word.text)
+                    for n in word.notes
+                ]
+            else:
+                notes.append(
+                    Note(start / SAMPLE_RATE, (start + len(word.samples)) / SAMPLE_RATE, word.midi, index, word.text)
+                )
+        return notes
 
 
 @dataclass
@@ -137,11 +153,15 @@ class SongStyle:
     lead: str
     bass: str
     progressions: dict[str, tuple[int, ...]]
+    singing: Singing | None = None
+    """How a syllable-by-syllable song sings (vibrato, register warp, breath); None for one note per word."""
 
     @classmethod
-    def draw(cls, rng: np.random.Generator) -> SongStyle:
+    def draw(cls, rng: np.random.Generator, language: str = "") -> SongStyle:
+        """A style drawn from ``rng``; with a ``language`` (a sung song), a voice of that language
+        (:func:`.languages.draw_voice`), a faster speaking rate (vowels are held afterwards) and :class:`Singing`."""
         genre = pick(rng, GENRES)
-        return cls(
+        style = cls(
             genre=genre,
             licence=pick(rng, LICENCES),
             voice=VOICES[int(rng.integers(len(VOICES)))],
@@ -150,6 +170,14 @@ class SongStyle:
             lead=pick(rng, _GENRE_LEADS[genre]),
             bass=pick(rng, _GENRE_BASS[genre]),
             progressions={mode: options[int(rng.integers(len(options)))] for mode, options in PROGRESSIONS.items()},
+        )
+        if not language:
+            return style
+        return replace(
+            style,
+            voice=languages.draw_voice(language, rng),
+            rate=int(rng.integers(150, 181)),
+            singing=Singing.draw(rng),
         )
 
 
@@ -170,30 +198,50 @@ class ComposedSong:
     def to_song(self, audio_path: str = "") -> Song:
         """The song as a :class:`~songalign.corpus.records.Song` record (times in seconds).
 
-        Paragraphs are the sections; notes are the sung notes (one per word, MIDI pitch of the
-        melody, which the lead instrument plays exactly); ``extra`` holds the section labels.
+        Paragraphs are the sections; notes are the sung notes (one per word, or per syllable in a sung
+        song, MIDI pitch of the melody, which the lead instrument plays exactly); ``extra`` holds the
+        section labels (a section's emotion is empty where its lyrics do not carry it:
+        :func:`.languages.carries_emotion`). A sung song's ``extra`` also holds its ``language_code`` and
+        its ``phonemes``: espeak-ng's phonemes as sung, ``{"start", "end", "ipa", "word"}`` (seconds, IPA as
+        espeak writes it, the word's index in ``words``), in order.
         """
         words: list[Word] = []
         lines: list[Line] = []
         paragraphs: list[Paragraph] = []
         notes: list[Note] = []
+        phonemes: list[dict] = []
         for section in self.sections:
             first_line = len(lines)
             for line in section.lines:
                 for note in line.notes():
-                    note.word = len(words)
+                    note.word += len(words)
                     notes.append(note)
-                    words.append(Word(note.text, note.start, note.end, line=len(lines)))
+                for word, start in zip(line.words, line.starts, strict=True):
+                    phonemes += [
+                        {
+                            "start": (start + p.start) / SAMPLE_RATE,
+                            "end": (start + p.end) / SAMPLE_RATE,
+                            "ipa": p.ipa,
+                            "word": len(words),
+                        }
+                        for p in word.phonemes
+                    ]
+                    words.append(
+                        Word(word.text, start / SAMPLE_RATE, (start + len(word.samples)) / SAMPLE_RATE, line=len(lines))
+                    )
                 line_words = words[len(words) - len(line.words) :]
                 lines.append(Line(line.text, line_words[0].start, line_words[-1].end, paragraph=len(paragraphs)))
             section_lines = lines[first_line:]
             text = "\n".join(line.text for line in section_lines)
             paragraphs.append(Paragraph(text, section_lines[0].start, section_lines[-1].end))
+        language = self.spec.language
+        labelled = not language or languages.carries_emotion(language)
+        sung = {"language_code": language, "phonemes": phonemes} if language else {}
         return Song(
             id=self.spec.name,
             title=self.spec.title,
             artist=self.spec.artist,
-            language="English",
+            language=languages.language_names()[language] if language else "English",
             audio_path=audio_path,
             duration=self.duration,
             licence=self.style.licence,
@@ -209,7 +257,7 @@ class ComposedSong:
                 "key": NOTE_NAMES[self.style.tonic],
                 "sections": [
                     {
-                        "emotion": s.emotion,
+                        "emotion": s.emotion if labelled else "",
                         "valence": s.valence,
                         "arousal": s.arousal,
                         "tempo_bpm": s.music.tempo_bpm,
@@ -218,6 +266,7 @@ class ComposedSong:
                     }
                     for s in self.sections
                 ],
+                **sung,
             },
         )
 
@@ -259,18 +308,63 @@ def _melody(n_notes: int, notes: list[int], tonic: int, rng: np.random.Generator
 
 
 class _SectionSinger:
-    """Sings the lines of one section and lays them out on its rhythmic grid."""
+    """Sings the lines of one section and lays them out on its rhythmic grid: a word on a note with a
+    :class:`Singer`, a syllable on a note in ``language`` with a :class:`SyllableSinger`."""
 
-    def __init__(self, emotion: str, singer: Singer, notes: list[int], tonic: int, grid: float, rng):
-        self.emotion, self.singer = emotion, singer
+    def __init__(
+        self, emotion: str, singer: Singer | SyllableSinger, notes: list[int], tonic: int, grid: float, rng,
+        language: str = "",
+    ):  # fmt: skip
+        self.emotion, self.singer, self.language = emotion, singer, language
         self.notes, self.tonic, self.grid, self.rng = notes, tonic, grid, rng
+        if language:  # held syllables make longer words than spoken ones
+            self.min_words, self.max_words, self.typical_word = SUNG_MIN_WORDS, SUNG_MAX_WORDS, _TYPICAL_SUNG_WORD
+        else:
+            self.min_words, self.max_words, self.typical_word = lyrics.MIN_WORDS, lyrics.MAX_WORDS, _TYPICAL_WORD
 
-    def line(self, min_words: int = lyrics.MIN_WORDS, max_words: int = lyrics.MAX_WORDS) -> SungLine:
-        """A new lyric line of ``min_words`` to ``max_words`` words, sung to a new melody."""
+    def line(self, min_words: int | None = None, max_words: int | None = None) -> SungLine:
+        """A new lyric line of ``min_words`` to ``max_words`` words (default: the section's limits), sung to a
+        new melody."""
+        min_words = self.min_words if min_words is None else min_words
+        max_words = self.max_words if max_words is None else max_words
+        if self.language:
+            return self._sung_line(min_words, max_words)
         text = lyrics.make_line(self.emotion, self.rng, min_words, max_words)
         words = text.split()
         pitches = _melody(len(words), self.notes, self.tonic, self.rng)
         return SungLine(text, [self.singer.sing(w, p) for w, p in zip(words, pitches, strict=True)])
+
+    def _sung_line(self, min_words: int, max_words: int) -> SungLine:
+        """A line in the section's language, a syllable per note of a stepwise melody (as :func:`_melody`)
+        that ends on the tonic or the fifth, its last syllable held :attr:`Singing.final_hold` steps more. A
+        word espeak-ng reads as several words, or as nothing, is left out of the line."""
+        rng, notes, singer = self.rng, self.notes, self.singer
+        assert isinstance(singer, SyllableSinger)
+        resting = [n for n in notes if (n - self.tonic) % 12 in (0, 7)]
+        while True:
+            words = languages.make_line(self.language, self.emotion, rng, min_words, max_words).split()
+            i = int(rng.integers(len(notes) // 3, 2 * len(notes) // 3 + 1))
+            kept: list[tuple[str, list[float]]] = []
+            for word in words:
+                try:
+                    n_syllables = singer.syllables(word, float(notes[i]))
+                except ValueError:
+                    continue
+                pitches = []
+                for _ in range(n_syllables):
+                    pitches.append(float(notes[i]))
+                    i = int(np.clip(i + rng.choice((-2, -1, -1, 0, 1, 1, 2)), 0, len(notes) - 1))
+                kept.append((word, pitches))
+            if kept:
+                break
+        last = kept[-1][1]
+        last[-1] = float(min(resting, key=lambda n: abs(n - last[-1])))
+        final_hold = int(rng.integers(singer.singing.final_hold[0], singer.singing.final_hold[1] + 1))
+        sung = [
+            singer.sing(word, pitches, self.grid, final_hold if k == len(kept) - 1 else 0)
+            for k, (word, pitches) in enumerate(kept)
+        ]
+        return SungLine(" ".join(word for word, _ in kept), sung)
 
     def layout(
         self, lines: list[SungLine], rests: dict[tuple[int, int], int], gaps: dict[int, int]
@@ -302,11 +396,11 @@ class _SectionSinger:
         of it before rests pad it, at most 1 s over it, 2 s with three lines)."""
         rng, low, high = self.rng, SECTION_SPAN[0] + _SPAN_MARGIN, SECTION_SPAN[1] - _SPAN_MARGIN
         n_lines = 3 if rng.random() < 0.5 else 2
-        words = (target - _TYPICAL_LINE_GAP * (n_lines - 1)) / (_TYPICAL_WORD * n_lines)
-        if n_lines == 3 and words < lyrics.MIN_WORDS and rng.random() < 0.6:  # three lines would overshoot
-            n_lines, words = 2, (target - _TYPICAL_LINE_GAP) / (_TYPICAL_WORD * 2)
-        fewest = int(np.clip(round(words) - 1, lyrics.MIN_WORDS, lyrics.MAX_WORDS))
-        most = int(np.clip(round(words) + 1, fewest, lyrics.MAX_WORDS))
+        words = (target - _TYPICAL_LINE_GAP * (n_lines - 1)) / (self.typical_word * n_lines)
+        if n_lines == 3 and words < self.min_words and rng.random() < 0.6:  # three lines would overshoot
+            n_lines, words = 2, (target - _TYPICAL_LINE_GAP) / (self.typical_word * 2)
+        fewest = int(np.clip(round(words) - 1, self.min_words, self.max_words))
+        most = int(np.clip(round(words) + 1, fewest, self.max_words))
         lines = [self.line(fewest, most) for _ in range(n_lines)]
 
         def span(candidate: list[SungLine]) -> float:
@@ -318,17 +412,17 @@ class _SectionSinger:
             sizes = [len(line.words) for line in lines]
             overshoot = 2.0 if len(lines) == 3 else 1.0  # three short lines may run a little long
             if current > min(high, target + overshoot):  # shorten: drop a third line, or rewrite the longest shorter
-                if len(lines) == 3 and (span(lines[:2]) >= floor or max(sizes) == lyrics.MIN_WORDS):
+                if len(lines) == 3 and (span(lines[:2]) >= floor or max(sizes) == self.min_words):
                     lines.pop()
-                elif max(sizes) > lyrics.MIN_WORDS:
+                elif max(sizes) > self.min_words:
                     j = int(np.argmax(sizes))
-                    lines[j] = self.line(lyrics.MIN_WORDS, sizes[j] - 1)
+                    lines[j] = self.line(self.min_words, sizes[j] - 1)
                 else:
                     break
             elif current < floor:  # lengthen: rewrite the shortest line longer, or add a line
-                if min(sizes) < lyrics.MAX_WORDS:
+                if min(sizes) < self.max_words:
                     j = int(np.argmin(sizes))
-                    lines[j] = self.line(sizes[j] + 1, lyrics.MAX_WORDS)
+                    lines[j] = self.line(sizes[j] + 1, self.max_words)
                 elif len(lines) < 3:
                     lines.append(self.line())
                 else:
@@ -365,15 +459,25 @@ def n_sections_for(duration: float) -> int:
 def compose_song(spec: SongSpec) -> ComposedSong:
     """Compose ``spec``: choose everything from its seed, sing its words, lay out its sections."""
     rng = np.random.default_rng([spec.seed, spec.index])
-    style = SongStyle.draw(rng)
+    style = SongStyle.draw(rng, spec.language)
     emotions = section_emotions(spec.emotion, n_sections_for(spec.duration), rng)
-    with Singer(style.voice, style.rate) as singer:  # a fresh espeak-ng per song: its words depend on nothing else
-        sections = _compose_sections(spec.duration, style, emotions, singer, rng)
+    # A fresh espeak-ng per song: its words depend on nothing else.
+    if style.singing is not None:
+        with SyllableSinger(style.voice, style.rate, style.singing) as singer:
+            sections = _compose_sections(spec.duration, style, emotions, singer, rng, spec.language)
+    else:
+        with Singer(style.voice, style.rate) as singer:
+            sections = _compose_sections(spec.duration, style, emotions, singer, rng)
     return ComposedSong(spec, style, sections, round(sections[-1].music.end * SAMPLE_RATE))
 
 
 def _compose_sections(
-    duration: float, style: SongStyle, emotions: list[str], singer: Singer, rng: np.random.Generator
+    duration: float,
+    style: SongStyle,
+    emotions: list[str],
+    singer: Singer | SyllableSinger,
+    rng: np.random.Generator,
+    language: str = "",
 ) -> list[Section]:
     """The sections of a song of about ``duration`` seconds, one after another on the time line;
     the melody keeps to the top octave of the singer's range."""
@@ -397,7 +501,7 @@ def _compose_sections(
         grid = beat / 2 if beat / 2 <= 0.25 else beat / 4
         notes = scale_notes(tonic, mode, *register, PENTATONIC[mode])
         target = float(np.clip(span_target + rng.uniform(-0.4, 0.4), SECTION_SPAN[0] + 0.3, SECTION_SPAN[1] - 0.2))
-        lines, starts = _SectionSinger(emotion, singer, notes, tonic, grid, rng).sing(target)
+        lines, starts = _SectionSinger(emotion, singer, notes, tonic, grid, rng, language).sing(target)
         vocal_start = region_start if sections else _first_beat_after(0.0, rng.uniform(*INTRO_MIN), beat)
         origin = round(vocal_start * SAMPLE_RATE)
         for line, line_starts in zip(lines, starts, strict=True):

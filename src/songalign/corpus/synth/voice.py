@@ -434,27 +434,53 @@ class PitchTable:
         return float(np.interp(setting, self.settings, self.midi))
 
 
-def measure_pitch(espeak: Espeak, rate: int = 130) -> PitchTable:
-    """Measure which MIDI note each espeak pitch setting sings with ``espeak``'s voice."""
+def measure_pitch(espeak: Espeak, rate: int = 130, settings: tuple[int, ...] = _PROBE_SETTINGS) -> PitchTable:
+    """Measure which MIDI note each espeak pitch setting of ``settings`` (ascending) sings with ``espeak``'s voice."""
     midi = []
-    for setting in _PROBE_SETTINGS:
+    for setting in settings:
         probe = espeak.synthesize(_PROBE_WORD, pitch=setting, rate=rate).samples
         midi.append(69.0 + 12.0 * np.log2(estimate_f0(probe) / 440.0))
     if np.any(np.diff(midi) <= 0):
         raise RuntimeError(f"espeak-ng's pitch does not rise with its pitch setting: {np.round(midi, 2)}")
-    return PitchTable(_PROBE_SETTINGS, tuple(float(m) for m in midi))
+    return PitchTable(tuple(settings), tuple(float(m) for m in midi))
+
+
+@dataclass(frozen=True)
+class SungNote:
+    """One note of a sung word: from sample ``start`` to ``end`` of the word's samples, ``midi`` the melody's
+    note and ``sung_midi`` the one espeak's integer pitch setting gives (within about 0.1 semitone)."""
+
+    start: int
+    end: int
+    midi: float
+    sung_midi: float
+
+
+@dataclass(frozen=True)
+class SungPhoneme:
+    """One phoneme of a sung word: espeak-ng's IPA for it (marks as espeak writes them) and its span, from
+    sample ``start`` to ``end`` of the word's samples."""
+
+    ipa: str
+    start: int
+    end: int
 
 
 @dataclass
 class SungWord:
-    """One word sung on one note: ``samples`` float32, shape ``(n,)``, at :data:`SAMPLE_RATE` Hz,
-    from its first to its last audible sample; ``midi`` the note asked for and ``sung_midi``
-    the note espeak's integer pitch setting actually gives (within about 0.1 semitone)."""
+    """One sung word: ``samples`` float32, shape ``(n,)``, at :data:`SAMPLE_RATE` Hz, from its first
+    to its last audible sample; ``midi`` the (first) note asked for and ``sung_midi`` the note
+    espeak's integer pitch setting actually gives (within about 0.1 semitone).
+
+    A :class:`Singer` sings a word on one note and leaves ``notes`` and ``phonemes`` empty; a
+    :class:`~songalign.corpus.synth.sing.SyllableSinger` gives one note per syllable and the phonemes' spans."""
 
     text: str
     midi: float
     sung_midi: float
     samples: np.ndarray
+    notes: list[SungNote] = field(default_factory=list)
+    phonemes: list[SungPhoneme] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
