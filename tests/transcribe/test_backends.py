@@ -63,6 +63,25 @@ def test_greedy_words_time_each_run_of_characters():
     assert words[1].probability == pytest.approx((0.9 * 0.6 * 0.9) ** (1 / 3))
 
 
+def test_greedy_words_refuse_what_is_not_log_probabilities_over_our_symbols():
+    with pytest.raises(SongalignError, match=r"^log_probs holds NaN or \+inf values"):
+        greedy_words(np.full((3, len(SYMBOLS)), np.nan), 0.1)
+    with pytest.raises(SongalignError, match=r"^the emissions have 32 symbols per frame but songalign writes 29"):
+        greedy_words(np.full((3, 32), -math.log(32)), 0.1)  # a model's own vocabulary, not mapped onto ours
+
+
+def test_a_sound_measures_its_vocal_activity_once_per_frame_length():
+    rate = 16000
+    mix = np.zeros(2 * rate, dtype=np.float32)
+    mix[rate // 2 : rate] = 0.3 * np.sin(2 * np.pi * 220 * np.arange(rate // 2) / rate)  # a voice from 0.5 to 1 s
+    sound = Sound(mix)
+    whole = sound.activity(63, 0.032)  # 2 s in frames of 32 ms
+    assert 0.3 <= np.flatnonzero(whole)[0] * 0.032 <= 0.5 and 1.0 <= (np.flatnonzero(whole)[-1] + 1) * 0.032 <= 1.2
+    np.testing.assert_array_equal(sound.activity(40, 0.032), whole[:40])
+    assert len(sound._activity) == 1  # measured once, sliced for the shorter request
+    assert len(sound.activity(100, 0.02)) == 100 and len(sound._activity) == 2
+
+
 def test_foreign_letters_are_the_non_latin_ones():
     assert foreign_letters("Жили-были, café") == ["Ж", "и", "л", "б", "ы"]
     assert foreign_letters("naïve déjà vu!") == []
@@ -344,6 +363,15 @@ def test_wav2vec2_aligns_through_our_viterbi_and_scores_candidates_as_ctc_does(w
     scores = backend.score(noise, ["La la!", "a text far too long " * 20])
     assert scores[0] == pytest.approx(float(expected), rel=1e-4)
     assert np.isneginf(scores[1])  # 400 characters cannot fit 99 frames
+
+
+def test_the_activity_a_command_measures_is_the_one_the_wav2vec2_backend_aligns_with(wav2vec2_folder, noise):
+    backend = BACKENDS.build("wav2vec2", model=wav2vec2_folder)
+    sound = Sound(noise.mix.copy())
+    frame = backend.activity_seconds
+    sound.activity(math.ceil(sound.duration / frame), frame)  # what `transcribe align` measures to refuse silence
+    backend.align(sound, ["la la"])
+    assert list(sound._activity) == [0.02]  # its emission frame: measured once, not again for the alignment
 
 
 def test_wav2vec2_without_a_model_says_so(tmp_path):

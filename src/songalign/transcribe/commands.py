@@ -500,15 +500,14 @@ def align_command(
     from songalign.corpus.lyrics_files import check_free, export_paths, export_scored, read_plain_lyrics
     from songalign.transcribe.activity import MIN_SUNG_SECONDS
     from songalign.transcribe.listen import hear_sound
-    from songalign.transcribe.symbols import EMISSION_SECONDS
-    from songalign.transcribe.trust import MIN_CONFIDENCE, unplaced_summary
+    from songalign.transcribe.trust import unplaced_summary
 
     formats = align_formats([str(f) for f in (format_ or [AlignFormat.all])])
     folder = out_dir or audio.parent
     check_free(export_paths(folder, audio.stem, formats), force=force)  # before the song is heard
-    threshold = MIN_CONFIDENCE if min_confidence is None else min_confidence
     lines = read_plain_lyrics(lyrics, require_lines=True).lines  # blank lines only separate paragraphs
     acoustic, channel = _backend(backend, model, vocals, 1)
+    threshold = acoustic.min_confidence if min_confidence is None else min_confidence
     sound = hear_sound(audio, channel)
     if sound.vocals is None:
         notes_console.print(
@@ -516,8 +515,8 @@ def align_command(
             "only: silence is found, instrumental passages are not; give --vocals with a separator (e.g. "
             "spleeter) to keep lyrics out of them"
         )
-    frames = math.ceil(sound.duration / EMISSION_SECONDS)
-    sung = float(sound.activity(frames, EMISSION_SECONDS).sum()) * EMISSION_SECONDS
+    frame = acoustic.activity_seconds  # the backend's own frame: the measurement is kept for its alignment
+    sung = float(sound.activity(math.ceil(sound.duration / frame), frame).sum()) * frame
     if sung < MIN_SUNG_SECONDS:
         raise BadInputError(
             audio,

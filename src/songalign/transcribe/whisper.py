@@ -127,6 +127,7 @@ class WhisperBackend(Backend):
         self.tokenizer = Tokenizer(self.model.hf_tokenizer, multilingual, task="transcribe", language="en")
         self.languages = ("english",)
         self.digest = files_digest([self.folder / "model.bin"])
+        self.activity_seconds = 1.0 / self.model.tokens_per_second  # one encoder frame
 
     def describe(self) -> str:
         return f"whisper {self.model_name}"
@@ -206,7 +207,7 @@ class WhisperBackend(Backend):
         return placed
 
     def align(
-        self, sound: Sound, lines: Sequence[str], *, min_confidence: float, activity: bool = True
+        self, sound: Sound, lines: Sequence[str], *, min_confidence: float | None = None, activity: bool = True
     ) -> ScoredLyrics:
         """``lines`` timed over windows that follow them (module docstring); ``activity`` is not used (Whisper's
         cross-attention places words itself; the command refuses audio without singing)."""
@@ -231,7 +232,7 @@ class WhisperBackend(Backend):
             raise SongalignError("the lyrics hold no words to align (letters a-z); give the song's lyric lines")
         forced = self._force(sound, [self._tokens(line_words[i][p]) for i, p in wanted])
         if activity:
-            frame = 1.0 / self.model.tokens_per_second
+            frame = self.activity_seconds
             forced = _trimmed(forced, sound.activity(math.ceil(sound.duration / frame), frame), frame)
         placed = dict(zip(wanted, forced, strict=True))
         duration = sound.duration
@@ -264,7 +265,7 @@ class WhisperBackend(Backend):
                 ScoredLine(text, timed[0].start, timed[-1].end, _geometric_mean(np.concatenate(log_probs)), own)
             )
         lyrics = ScoredLyrics(scored, backend=self.name, model_digest=self.digest, vocals=sound.held)
-        return mark_unsure(lyrics, min_confidence)
+        return mark_unsure(lyrics, self.min_confidence if min_confidence is None else min_confidence)
 
     def score(self, sound: Sound, candidates: Sequence[str]) -> np.ndarray:
         scores = np.full(len(candidates), -np.inf)
