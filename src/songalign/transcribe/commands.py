@@ -554,19 +554,36 @@ def align_command(
 
 @transcribe_app.command("evaluate")
 def evaluate_command(
-    model: Annotated[Path, typer.Argument(help="a trained transcriber folder")],
     corpus: Annotated[Path, typer.Option(help="a prepared corpus whose songs have timed words (and notes)")],
+    model: Annotated[
+        str | None,
+        typer.Argument(
+            help="the backend's model: a trained transcriber folder for crnn; for whisper tiny.en (the default) or a "
+            "CTranslate2 folder; for wav2vec2 a Wav2Vec2ForCTC folder",
+            show_default=False,
+        ),
+    ] = None,
+    backend: BackendOption = "crnn",
     split: Annotated[str, typer.Option(help="the split scored: test, val, train or all")] = "test",
     vocals: Annotated[
         str | None,
         typer.Option(
             help="the vocal channel for this corpus: spleeter (or spleeter:FOLDER, open-unmix:FOLDER), stem, "
-            "or mix (a copy); default: the model's"
+            "or mix (a copy); default: the model's (crnn), else separated vocals (spleeter)"
         ),
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="lines under this confidence count as unsure [default: the backend's]"),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="folder for results.json/.md (default: evaluation-<split> beside the model)"),
+        typer.Option(
+            "--out",
+            "-o",
+            help="folder for results.json/.md (default: evaluation-<split> beside a crnn model, "
+            "evaluation-<backend>-<split> beside another backend's model folder or here)",
+        ),
     ] = None,
     beam: BeamOption = None,
     lm_weights: LmWeightsOption = None,
@@ -575,28 +592,50 @@ def evaluate_command(
     onset_threshold: OnsetOption = None,
     note_rule: NoteRuleOption = None,
 ) -> None:
-    """WER/CER (greedy and with an LM), COn/COnP and word alignment (AAE, PCO) on held-out songs.
+    """WER/CER, word alignment (AAE, median AE, PCO@0.3 s, lines marked unsure) beside the even spread, and for
+    crnn COn/COnP, on held-out songs, every backend the same way.
 
-    Songs the model was trained on are left out and counted. The LM is the model folder's (its training lyrics).
+    crnn: greedy and with its LM (the model folder's, of its training lyrics); the songs it was trained on are
+    left out and counted. whisper and wav2vec2 are external models (trained elsewhere, on songs not known here).
     """
-    from songalign.transcribe.decode import decode_settings
-    from songalign.transcribe.evaluate import evaluate_transcriber, evaluation_sections, write_evaluation_files
-
-    _corpus_channel_note(model, vocals)  # another channel than the model's own: said once, before any song is heard
-    settings = decode_settings(
-        model,
-        beam_size=beam,
-        lm_weights=None if lm_weights is None else str(lm_weights),
-        lm_weight=lm_weight,
-        word_score=word_score,
-        onset_threshold=onset_threshold,
-        note_rule=None if note_rule is None else str(note_rule),
+    from songalign.transcribe.evaluate import (
+        evaluate_backend,
+        evaluate_transcriber,
+        evaluation_sections,
+        evaluation_summary,
+        write_evaluation_files,
     )
-    result = evaluate_transcriber(model, corpus, split=split, decode=settings, vocals=vocals)
+
+    if backend == "crnn":
+        if model is None:
+            raise SongalignError("the crnn backend needs a trained transcriber folder; give it as MODEL")
+        from songalign.transcribe.decode import decode_settings
+
+        folder = Path(model)
+        _corpus_channel_note(folder, vocals)  # another channel than the model's own: said once, before any song
+        settings = decode_settings(
+            folder,
+            beam_size=beam,
+            lm_weights=None if lm_weights is None else str(lm_weights),
+            lm_weight=lm_weight,
+            word_score=word_score,
+            onset_threshold=onset_threshold,
+            note_rule=None if note_rule is None else str(note_rule),
+        )
+        result = evaluate_transcriber(
+            folder, corpus, split=split, decode=settings, vocals=vocals, min_confidence=min_confidence
+        )
+        default_out = folder.parent / f"evaluation-{split}"
+    else:
+        from songalign.transcribe import BACKENDS
+
+        acoustic = BACKENDS.build(backend, model=model)
+        result = evaluate_backend(acoustic, corpus, split=split, vocals=vocals, min_confidence=min_confidence)
+        name = f"evaluation-{backend}-{split}"
+        default_out = Path(model).parent / name if model is not None and Path(model).is_dir() else Path(name)
     figures = result.to_dict()
     console.print(
-        f"[bold]{escape(str(model))}[/bold] ({result.mode}) on split {escape(split)}: "
-        f"{result.songs} songs scored, {result.excluded} left out (trained on)"
+        f"[bold]{escape(result.model)}[/bold] on split {escape(split)}: {escape(evaluation_summary(figures))}"
     )
     for title, header, rows in evaluation_sections(figures):
         table = Table(title=escape(title))
@@ -605,7 +644,9 @@ def evaluate_command(
         for row in rows:
             table.add_row(*row)
         console.print(table)
-    json_path, md_path = write_evaluation_files(figures, out or model.parent / f"evaluation-{split}")
+    for skipped in result.alignment_skipped:
+        notes_console.print(f"[yellow]not aligned:[/yellow] {escape(skipped)}")
+    json_path, md_path = write_evaluation_files(figures, out or default_out)
     console.print(f"[green]wrote {escape(str(json_path))} and {escape(str(md_path))}[/green]")
 
 
