@@ -301,19 +301,23 @@ class CtcBackend(Backend):
 
 class CrnnBackend(CtcBackend):
     """songalign's own CRNN transcriber (:class:`~songalign.transcribe.model.Transcriber`) from a model folder
-    that writes lyrics; it hears the channel it was trained with unless the caller names another."""
+    that writes lyrics; it hears the channel it was trained with unless the caller names another.
+
+    ``transcriber``: the model of that folder, already loaded (an evaluation on a corpus's cached features
+    aligns an oracle model's emissions, heard with the annotated notes, through :meth:`align_emissions`).
+    """
 
     name = "crnn"
     languages = ("english",)
 
-    def __init__(self, model: str | Path | None = None) -> None:
+    def __init__(self, model: str | Path | None = None, *, transcriber: Any = None) -> None:
         from songalign.checkpoint import files_digest
         from songalign.transcribe.listen import load_transcriber
 
         if model is None:
             raise SongalignError("the crnn backend needs a trained transcriber folder; give --model FOLDER")
         self.folder = Path(model)
-        self.transcriber = load_transcriber(self.folder, needs="lyrics")
+        self.transcriber = transcriber if transcriber is not None else load_transcriber(self.folder, needs="lyrics")
         self.digest = files_digest(sorted(self.folder.glob("*.safetensors")))
 
     def emissions(self, sound: Sound) -> tuple[np.ndarray, float]:

@@ -60,7 +60,7 @@ from songalign.transcribe.decode import (
     greedy_decode,
     notes_from_emissions,
 )
-from songalign.transcribe.listen import check_channel, check_transcriber, song_audio
+from songalign.transcribe.listen import check_channel, song_audio
 from songalign.transcribe.lm import LM_FILE, read_ngram_counts
 from songalign.transcribe.metrics import (
     alignment_scores,
@@ -298,8 +298,8 @@ def evaluate_transcriber(
     from songalign.transcribe.backends import CrnnBackend
 
     decode = decode or DecodeSettings()
-    backend = CrnnBackend(model_dir) if check_transcriber(model_dir).hears_lyrics else None
-    model = backend.transcriber if backend is not None else Transcriber.from_pretrained(model_dir)
+    model = Transcriber.from_pretrained(model_dir)
+    backend = CrnnBackend(model_dir, transcriber=model) if model.config.hears_lyrics else None
     manifest = CorpusManifest.load(corpus)
     cache = FeatureCache(cache_dir or Path(corpus) / ".cache" / "transcribe")
     config = model.config if vocals is None else model.config.model_copy(update={"vocals": vocals})
