@@ -472,8 +472,8 @@ def test_a_model_that_knows_nothing_evaluates_at_chance_beside_the_even_spread(k
         assert result.even_spread[key] == pytest.approx(value, abs=1e-9)
     # it hears nothing: the greedy path is all blank (the first of equal columns), so every word is deleted
     assert result.wer["backend"] == {"corpus": 1.0, "song_mean": 1.0}
-    # every line's confidence is chance, 1/32 (its 32 tokens), under the threshold: all 4 lines unsure
-    assert result.unsure == {"lines": 4, "unsure": 4, "share": 1.0, "untimed_words": 0, "min_confidence": 0.3}
+    # every line's confidence is chance, 1/32 (its 32 tokens), under the CTC default 0.25: all 4 lines unsure
+    assert result.unsure == {"lines": 4, "unsure": 4, "share": 1.0, "untimed_words": 0, "min_confidence": 0.25}
     scored = backend.align(Sound(np.zeros(16000, np.float32)), ["la la"], activity=False)
     assert scored.lines[0].confidence == pytest.approx(1 / len(W2V_VOCAB), rel=1e-5)
     # where a tie puts the words is no knowledge: the alignment does worse than the spread that knows the span

@@ -485,7 +485,10 @@ def align_command(
     min_confidence: Annotated[
         float | None,
         typer.Option(
-            min=0.0, max=1.0, help="lines under this confidence (0-1) are marked unsure [default: 0.3, measured]"
+            min=0.0,
+            max=1.0,
+            help="lines under this confidence (0-1) are marked unsure [default: the backend's, measured: crnn and "
+            "wav2vec2 0.25, whisper 0.05]",
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="overwrite timed-lyrics files that exist")] = False,
