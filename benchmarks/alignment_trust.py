@@ -1,86 +1,113 @@
-"""Trust in timed lyrics: vocal activity and alignment confidence on a model's held-out synthetic test songs.
+"""Trust in timed lyrics: vocal activity and alignment confidence of any backend on held-out test songs.
 
-For each test song of the transcriber's card (heard through Spleeter's vocals, cached): the vocal activity
-against the annotated word times (frames inside a word are sung) for several accompaniment margins, and the
-line confidence of the right lyrics against another test song's lyrics, with the share of lines each
-threshold keeps and marks unsure. The figures in the README's "Timed lyrics from plain lyrics" came from
+For each song of a prepared corpus's split (a ``crnn`` model's training songs left out), heard through its
+vocal channel (Spleeter's vocals by default, cached):
 
-    SONGALIGN_CACHE=CACHE python benchmarks/alignment_trust.py MODEL_FOLDER SYNTH_FOLDER
+- vocal activity (:func:`songalign.transcribe.activity.vocal_activity`, 32 ms frames) against the annotated
+  word times (frames inside a word are sung), for several accompaniment margins;
+- the line confidence of the song's own lyrics against another test song's lyrics (the next song's, which
+  the audio does not hold), both aligned as ``transcribe align`` aligns them (:meth:`Backend.align`, vocal
+  activity on), with the share of right lines each threshold keeps and of wrong lines it marks unsure;
+- the chance level of the confidence (a model that knows nothing) and the threshold that separates right
+  from wrong lines best: the midpoint of the widest gap between the two when they separate, else the
+  threshold with the best balanced accuracy.
+
+The thresholds in ``docs/benchmarks.md`` ("Alignment confidence") came from
+
+    python benchmarks/alignment_trust.py crnn MODEL_FOLDER CORPUS [--vocals spleeter]
+    python benchmarks/alignment_trust.py whisper tiny.en CORPUS
 """
 
-import json
-import sys
-from pathlib import Path
+import argparse
 
 import numpy as np
 
-from songalign.corpus.lyrics_files import read_jamendo_words_csv, read_plain_lyrics
+from songalign.corpus.manifest import CorpusManifest
+from songalign.transcribe import BACKENDS
 from songalign.transcribe.activity import accompaniment_of, vocal_activity
-from songalign.transcribe.listen import VocalChannel, hear, load_transcriber
-from songalign.transcribe.symbols import SAMPLE_RATE
-from songalign.transcribe.trust import align_scored
+from songalign.transcribe.backends import CrnnBackend
+from songalign.transcribe.evaluate import held_out_songs, song_sound, song_truth
+from songalign.transcribe.symbols import EMISSION_SECONDS
+from songalign.transcribe.train import split_songs
 
-MODEL, SYN = Path(sys.argv[1]), Path(sys.argv[2])
-card = json.load(open(MODEL / "card.json"))
-test = card["data"]["songs"]["test"]
-tr = load_transcriber(MODEL, needs="lyrics")
-channel = VocalChannel("spleeter")
-heard, lyrics, truth = {}, {}, {}
-for name in test:
-    heard[name] = hear(tr, SYN / "mp3" / f"{name}.mp3", channel)
-    lyrics[name] = read_plain_lyrics(SYN / "lyrics" / f"{name}.txt").lines
-    words = read_jamendo_words_csv(SYN / "annotations" / "words" / f"{name}.csv")
-    truth[name] = [(w.start, w.end) for w in words]
-print("songs", len(test))
-# vocal activity against the known word times
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("backend", help="crnn, whisper or wav2vec2")
+parser.add_argument("model", help="the backend's model (a folder; tiny.en for whisper)")
+parser.add_argument("corpus", help="a prepared corpus with timed words (the quickstart's corpus/)")
+parser.add_argument("--split", default="test")
+parser.add_argument(
+    "--vocals", default=None, help="the vocal channel (default: spleeter for the activity, and the backend's own)"
+)
+args = parser.parse_args()
+
+backend = BACKENDS.build(args.backend, model=args.model)
+manifest = CorpusManifest.load(args.corpus)
+songs = held_out_songs(backend, split_songs(manifest, args.split))
+truths = [song_truth(song) for song in songs]
+songs = [song for song, truth in zip(songs, truths, strict=True) if truth is not None]
+truths = [truth for truth in truths if truth is not None]
+channel = args.vocals or (
+    backend.transcriber.config.vocals if isinstance(backend, CrnnBackend) else backend.default_vocals
+)
+sounds = [song_sound(song, channel) for song in songs]
+print(f"backend {backend.describe()}, vocals {channel}, {len(songs)} songs of split {args.split}")
+
+# vocal activity against the annotated word times
 for margin in (None, 5, 10, 15, 20, 25, 30):
     tp = fp = fn = tn = 0
-    for name in test:
-        h = heard[name]
-        T = len(h.emissions.log_probs)
-        es = h.emissions.emission_seconds
-        acc = None if margin is None else accompaniment_of(h.mix, h.vocal_audio)
-        act = vocal_activity(h.vocal_audio, SAMPLE_RATE, T, acc, margin_db=margin or 0.0)
-        sung = np.zeros(T, bool)
-        for a, b in truth[name]:
-            sung[int(a / es) : int(np.ceil(b / es))] = True
-        tp += (act & sung).sum()
-        fp += (act & ~sung).sum()
-        fn += (~act & sung).sum()
-        tn += (~act & ~sung).sum()
+    for song, sound in zip(songs, sounds, strict=True):
+        frames = int(np.ceil(sound.duration / EMISSION_SECONDS))
+        backing = None if margin is None or sound.vocals is None else accompaniment_of(sound.mix, sound.vocals)
+        active = vocal_activity(sound.voice, sound.rate, frames, backing, margin_db=margin or 0.0)
+        sung = np.zeros(frames, bool)
+        for word in song.words:
+            sung[int(word.start / EMISSION_SECONDS) : int(np.ceil(word.end / EMISSION_SECONDS))] = True
+        tp += (active & sung).sum()
+        fp += (active & ~sung).sum()
+        fn += (~active & sung).sum()
+        tn += (~active & ~sung).sum()
     print(
-        f"margin {margin}: recall {tp / (tp + fn):.3f} precision {tp / (tp + fp):.3f} instrumental kept out {tn / (tn + fp):.3f}"
+        f"margin {margin}: recall {tp / (tp + fn):.3f} precision {tp / (tp + fp):.3f} "
+        f"instrumental kept out {tn / (tn + fp):.3f}"
     )
-# confidence: right vs wrong lyrics
-right, wrong, right_w, starts_err = [], [], [], []
-for k, name in enumerate(test):
-    h = heard[name]
-    other = test[(k + 1) % len(test)]
-    for lines, bucket in ((lyrics[name], right), (lyrics[other], wrong)):
-        s = align_scored(
-            h.emissions.log_probs,
-            lines,
-            emission_seconds=h.emissions.emission_seconds,
-            duration=h.duration,
-            active=h.activity(),
-        )
-        bucket += [ln.confidence for ln in s.lines if ln.confidence is not None]
-        if bucket is right:
-            ws = [w for ln in s.lines for w in ln.words]
-            starts_err += [abs(w.start - t[0]) for w, t in zip(ws, truth[name], strict=True)]
-            right_w += [w.confidence for w in ws]
+
+# confidence: the right lyrics against another song's
+right, wrong, right_words, start_errors = [], [], [], []
+for k, (truth, sound) in enumerate(zip(truths, sounds, strict=True)):
+    other = truths[(k + 1) % len(truths)]
+    scored = backend.align(sound, truth.lines, min_confidence=0.0)
+    right += [line.confidence for line in scored.lines if line.confidence is not None]
+    words = [word for line in scored.lines for word in line.words]
+    right_words += [w.confidence for w in words if w.confidence is not None]
+    start_errors += [abs(w.start - t) for w, t in zip(words, truth.starts, strict=True) if w.start is not None]
+    scored = backend.align(sound, other.lines, min_confidence=0.0)
+    wrong += [line.confidence for line in scored.lines if line.confidence is not None]
 right, wrong = np.array(right), np.array(wrong)
 
 
-def q(a):
-    return " ".join(f"{v:.2f}" for v in np.quantile(a, [0, 0.05, 0.25, 0.5, 0.75, 1]))
+def quantiles(values):
+    return " ".join(f"{v:.3f}" for v in np.quantile(values, [0, 0.05, 0.25, 0.5, 0.75, 0.95, 1]))
 
 
-print("line confidence, right lyrics (min q05 q25 med q75 max):", q(right), "n", len(right))
-print("line confidence, wrong lyrics:", q(wrong), "n", len(wrong))
-print("word confidence right:", q(np.array(right_w)))
-print(f"word start abs error: median {np.median(starts_err):.3f} s, mean {np.mean(starts_err):.3f} s")
-for th in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
+print("line confidence (min q05 q25 median q75 q95 max)")
+print(f"  right lyrics: {quantiles(right)}  ({len(right)} lines)")
+print(f"  wrong lyrics: {quantiles(wrong)}  ({len(wrong)} lines)")
+print(f"  word confidence, right lyrics: {quantiles(np.array(right_words))}")
+print(
+    f"word start abs error (right lyrics): median {np.median(start_errors):.3f} s, mean {np.mean(start_errors):.3f} s"
+)
+for threshold in (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7):
     print(
-        f"threshold {th}: right lines kept {np.mean(right >= th):.3f}, wrong lines marked unsure {np.mean(wrong < th):.3f}"
+        f"threshold {threshold}: right lines kept {np.mean(right >= threshold):.3f}, "
+        f"wrong lines marked unsure {np.mean(wrong < threshold):.3f}"
     )
+if wrong.max() < right.min():
+    print(
+        f"separated: every wrong line under {wrong.max():.3f}, every right one at least {right.min():.3f}; "
+        f"midpoint {(wrong.max() + right.min()) / 2:.3f}"
+    )
+else:
+    grid = np.unique(np.concatenate([right, wrong]))
+    balanced = [(np.mean(right >= t) + np.mean(wrong < t)) / 2 for t in grid]
+    best = int(np.argmax(balanced))
+    print(f"not separated: the best threshold {grid[best]:.3f} has balanced accuracy {balanced[best]:.3f}")

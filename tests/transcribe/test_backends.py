@@ -63,6 +63,25 @@ def test_greedy_words_time_each_run_of_characters():
     assert words[1].probability == pytest.approx((0.9 * 0.6 * 0.9) ** (1 / 3))
 
 
+def test_greedy_words_refuse_what_is_not_log_probabilities_over_our_symbols():
+    with pytest.raises(SongalignError, match=r"^log_probs holds NaN or \+inf values"):
+        greedy_words(np.full((3, len(SYMBOLS)), np.nan), 0.1)
+    with pytest.raises(SongalignError, match=r"^the emissions have 32 symbols per frame but songalign writes 29"):
+        greedy_words(np.full((3, 32), -math.log(32)), 0.1)  # a model's own vocabulary, not mapped onto ours
+
+
+def test_a_sound_measures_its_vocal_activity_once_per_frame_length():
+    rate = 16000
+    mix = np.zeros(2 * rate, dtype=np.float32)
+    mix[rate // 2 : rate] = 0.3 * np.sin(2 * np.pi * 220 * np.arange(rate // 2) / rate)  # a voice from 0.5 to 1 s
+    sound = Sound(mix)
+    whole = sound.activity(63, 0.032)  # 2 s in frames of 32 ms
+    assert 0.3 <= np.flatnonzero(whole)[0] * 0.032 <= 0.5 and 1.0 <= (np.flatnonzero(whole)[-1] + 1) * 0.032 <= 1.2
+    np.testing.assert_array_equal(sound.activity(40, 0.032), whole[:40])
+    assert len(sound._activity) == 1  # measured once, sliced for the shorter request
+    assert len(sound.activity(100, 0.02)) == 100 and len(sound._activity) == 2
+
+
 def test_foreign_letters_are_the_non_latin_ones():
     assert foreign_letters("Жили-были, café") == ["Ж", "и", "л", "б", "ы"]
     assert foreign_letters("naïve déjà vu!") == []
@@ -346,6 +365,15 @@ def test_wav2vec2_aligns_through_our_viterbi_and_scores_candidates_as_ctc_does(w
     assert np.isneginf(scores[1])  # 400 characters cannot fit 99 frames
 
 
+def test_the_activity_a_command_measures_is_the_one_the_wav2vec2_backend_aligns_with(wav2vec2_folder, noise):
+    backend = BACKENDS.build("wav2vec2", model=wav2vec2_folder)
+    sound = Sound(noise.mix.copy())
+    frame = backend.activity_seconds
+    sound.activity(math.ceil(sound.duration / frame), frame)  # what `transcribe align` measures to refuse silence
+    backend.align(sound, ["la la"])
+    assert list(sound._activity) == [0.02]  # its emission frame: measured once, not again for the alignment
+
+
 def test_wav2vec2_without_a_model_says_so(tmp_path):
     with pytest.raises(SongalignError, match="--model"):
         BACKENDS.build("wav2vec2")
@@ -390,3 +418,81 @@ def test_align_and_rank_lyrics_take_the_wav2vec2_backend(wav2vec2_folder, noise,
     expected = backend.score(noise, ["la la", "sing it"])
     by_index = {row["index"]: row["ctc_log_likelihood"] for row in ranked["candidates"]}
     assert [by_index[0], by_index[1]] == pytest.approx(list(expected), rel=1e-5)
+
+
+# -- every backend evaluated the same way ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_songs(tmp_path_factory):
+    """Two JamendoLyrics songs (a tone each) with timed words, prepared: every song in the test split."""
+    from songalign.corpus.prepare import SplitConfig, prepare_corpus
+    from songalign.corpus.testing import FakeSong, write_jamendo_corpus
+
+    root = tmp_path_factory.mktemp("two-songs")
+    songs = [
+        FakeSong("a", [[("la la la", 1.0, 3.0), ("oh oh", 4.0, 6.0)]], duration=8.0),
+        FakeSong("b", [[("sing it now", 0.5, 2.0), ("go on and on", 2.0, 5.0)]], duration=6.0),
+    ]
+    write_jamendo_corpus(root / "raw", songs)
+    prepare_corpus("jamendo", root / "raw", root / "corpus", split=SplitConfig(train=0, val=0, test=1), progress=False)
+    return root / "corpus"
+
+
+# the even spread by hand: song a's words start at 1, 5/3, 7/3, 4, 5 (evenly within each line) and the sung span
+# is 1..6 s, so the spread puts them at 1, 2, 3, 4, 5: errors 0, 1/3, 2/3, 0, 0 (AAE 0.2, median 0, PCO@0.3 3/5);
+# song b's words start at 0.5, 1, 1.5 and 2, 2.75, 3.5, 4.25, the spread's every 4.5/7 s from 0.5: errors
+# (0, 1, 2, 3, 2.5, 1.5, 0.75) × 1/7 (AAE and median 1.5/7, PCO 5/7). Means over the two songs:
+EVEN_SPREAD = {"aae": (0.2 + 1.5 / 7) / 2, "median_ae": 1.5 / 7 / 2, "pco": (3 / 5 + 5 / 7) / 2, "words": 12}
+
+
+@pytest.fixture(scope="module")
+def know_nothing_folder(wav2vec2_folder, tmp_path_factory):
+    """The tiny wav2vec2 with its output layer zeroed: equal logits, uniform emissions over its 32 tokens."""
+    import torch
+    from transformers import Wav2Vec2ForCTC, Wav2Vec2Processor
+
+    folder = tmp_path_factory.mktemp("wav2vec2-know-nothing")
+    model = Wav2Vec2ForCTC.from_pretrained(wav2vec2_folder)
+    with torch.no_grad():
+        model.lm_head.weight.zero_()
+        model.lm_head.bias.zero_()
+    model.save_pretrained(folder)
+    Wav2Vec2Processor.from_pretrained(wav2vec2_folder).save_pretrained(folder)
+    return folder
+
+
+def test_a_model_that_knows_nothing_evaluates_at_chance_beside_the_even_spread(know_nothing_folder, two_songs):
+    from songalign.transcribe.evaluate import evaluate_backend
+
+    backend = BACKENDS.build("wav2vec2", model=know_nothing_folder)
+    result = evaluate_backend(backend, two_songs, vocals="mix")
+    assert (result.songs, result.excluded, result.external, result.backend) == (2, 0, True, "wav2vec2")
+    for key, value in EVEN_SPREAD.items():
+        assert result.even_spread[key] == pytest.approx(value, abs=1e-9)
+    # it hears nothing: the greedy path is all blank (the first of equal columns), so every word is deleted
+    assert result.wer["backend"] == {"corpus": 1.0, "song_mean": 1.0}
+    # every line's confidence is chance, 1/32 (its 32 tokens), under the CTC default 0.25: all 4 lines unsure
+    assert result.unsure == {"lines": 4, "unsure": 4, "share": 1.0, "untimed_words": 0, "min_confidence": 0.25}
+    scored = backend.align(Sound(np.zeros(16000, np.float32)), ["la la"], activity=False)
+    assert scored.lines[0].confidence == pytest.approx(1 / len(W2V_VOCAB), rel=1e-5)
+    # where a tie puts the words is no knowledge: the alignment does worse than the spread that knows the span
+    assert result.alignment["words"] == 12 and result.alignment["aae"] > result.even_spread["aae"] + 0.1
+
+
+def test_evaluate_takes_any_backend_and_writes_its_figures(wav2vec2_folder, two_songs, tmp_path):
+    out = tmp_path / "evaluation"
+    result = invoke(
+        "transcribe", "evaluate", wav2vec2_folder, "--corpus", two_songs, "--backend", "wav2vec2",
+        "--vocals", "mix", "--min-confidence", "0.01", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "external model" in result.output and "even spread" in result.output
+    figures = json.loads((out / "results.json").read_text())
+    assert figures["backend"] == "wav2vec2" and figures["songs"] == 2 and set(figures["wer"]) == {"backend"}
+    assert figures["even_spread"]["aae"] == pytest.approx(EVEN_SPREAD["aae"])
+    assert figures["unsure"]["min_confidence"] == 0.01 and figures["unsure"]["lines"] == 4
+    markdown = (out / "results.md").read_text()
+    assert "| PCO@0.3 s |" in markdown and "| 65.71% |" in markdown and "lines marked unsure" in markdown
+    missing = invoke("transcribe", "evaluate", "--corpus", two_songs)
+    assert isinstance(missing.exception, SongalignError) and "MODEL" in str(missing.exception)

@@ -10,7 +10,13 @@ import pytest
 from songalign.errors import SongalignError
 from songalign.transcribe.activity import frame_db, gaps, vocal_activity
 from songalign.transcribe.symbols import SYMBOLS, encode
-from songalign.transcribe.trust import MAX_GAP_SECONDS, align_scored, confidence, frame_ratios, unplaced_summary
+from songalign.transcribe.trust import (
+    MAX_GAP_SECONDS,
+    align_scored,
+    confidence,
+    path_log_probs,
+    unplaced_summary,
+)
 
 V = len(SYMBOLS)
 
@@ -27,30 +33,46 @@ def rows(*frames: dict[str, float]) -> np.ndarray:
     return np.log(out)
 
 
-def test_confidence_is_the_geometric_mean_of_the_path_against_the_best_symbol():
-    # frame 3: the model hears "c" (0.5) where the text puts "b" (0.2): r = log(0.2 / 0.5) = log(0.4); everywhere
-    # else the path takes the frame's best symbol (r = 0), so line 1 scores 1 although "a" has only p = 0.7
+def test_confidence_is_the_geometric_mean_of_the_text_s_character_probabilities_on_the_path():
+    # frame 0: "a" has p 0.7; frame 3: the model hears "c" (0.5) where the text puts "b" (0.2): the text's
+    # character's own probability counts, whatever the model prefers
     log_probs = rows({"a": 0.7}, {"_": 0.9}, {" ": 0.8}, {"c": 0.5, "b": 0.2, "_": 0.05}, {"_": 0.9}, {"_": 0.9})
     lines = ["A!", "b — Привет", "!!! ..."]
     scored = align_scored(log_probs, lines, emission_seconds=0.1, min_confidence=0.6)
 
     first, second, third = scored.lines
-    assert (first.start, first.end, first.confidence) == (0.0, pytest.approx(0.1), pytest.approx(1.0))
+    assert (first.start, first.end, first.confidence) == (0.0, pytest.approx(0.1), pytest.approx(0.7))
     assert not first.unsure
     assert (second.start, second.end) == (pytest.approx(0.3), pytest.approx(0.4))
-    assert second.confidence == pytest.approx(0.4)  # exp(mean([log 0.4])): neither p(b) nor p(c)
-    assert [w.confidence for w in second.words] == [pytest.approx(0.4), None, None]
+    assert second.confidence == pytest.approx(0.2)  # p(b), not p(b) / p(c) = 0.4
+    assert [w.confidence for w in second.words] == [pytest.approx(0.2), None, None]
     assert [(w.start, w.end) for w in second.words[1:]] == [(None, None), (None, None)]  # no invented times
-    assert second.unsure and second.reason == "confidence 0.40 is under 0.6"
+    assert second.unsure and second.reason == "confidence 0.20 is under 0.6"
     assert (third.start, third.end, third.unsure) == (None, None, True)
     assert third.reason == "not placed: it holds no letters"
     assert unplaced_summary(scored) == [
-        'line 2 "b — Привет": confidence 0.40 is under 0.6',
+        'line 2 "b — Привет": confidence 0.20 is under 0.6',
         'line 3 "!!! ...": not placed: it holds no letters',
     ]
 
-    lenient = align_scored(log_probs, lines, emission_seconds=0.1, min_confidence=0.35)
+    lenient = align_scored(log_probs, lines, emission_seconds=0.1, min_confidence=0.15)
     assert [line.unsure for line in lenient.lines] == [False, False, True]
+
+
+def test_a_model_that_knows_nothing_scores_chance_and_a_sure_one_near_one():
+    uniform = np.full((40, V), -math.log(V))  # every symbol equally likely at every frame
+    scored = align_scored(uniform, ["hello there", "my friend"], emission_seconds=0.1)
+    for line in scored.lines:
+        assert line.confidence == pytest.approx(1 / V, rel=1e-9)  # 1/29: chance, whatever path the tie gives
+        assert all(w.confidence == pytest.approx(1 / V, rel=1e-9) for w in line.words)
+        assert line.unsure  # chance is under the default threshold
+    sure = np.full((40, V), math.log(1e-4 / (V - 1)))
+    sure[:, SYMBOLS.index("_")] = math.log(1 - 1e-4)
+    for t, character in enumerate("hi yo"):
+        sure[3 * t] = math.log(1e-4 / (V - 1))
+        sure[3 * t, SYMBOLS.index(character)] = math.log(1 - 1e-4)
+    line = align_scored(sure, ["Hi, yo!"], emission_seconds=0.1).lines[0]
+    assert line.confidence == pytest.approx(1 - 1e-4) and not line.unsure
 
 
 def test_a_line_in_another_script_is_reported_not_timed():
@@ -74,8 +96,8 @@ def test_the_sung_lyrics_score_high_and_another_songs_low():
     heard = spelled("hello my friend sing along now")
     right = align_scored(heard, ["hello my friend", "sing along now"])
     wrong = align_scored(heard, ["broken winter sky", "cold and grey"])
-    assert min(line.confidence for line in right.lines) > 0.99
-    # most characters of the wrong text sit where the model is sure of another symbol: r = log(rest / 0.9)
+    assert [line.confidence for line in right.lines] == [pytest.approx(0.9)] * 2  # each character heard at p 0.9
+    # most characters of the wrong text sit where the model is sure of another symbol: p = 0.1 / 28
     assert max(line.confidence for line in wrong.lines) < 0.3
     assert all(line.unsure for line in wrong.lines) and not any(line.unsure for line in right.lines)
 
@@ -92,7 +114,7 @@ def test_inactive_frames_keep_characters_out_and_a_split_line_is_unsure():
         first, last = round(word.start / 0.032), round(word.end / 0.032) - 1
         assert active[first] and active[last]  # the word's first and last character frames are sung
 
-    fits = align_scored(log_probs, ["ab"], active=active)
+    fits = align_scored(log_probs, ["ab"], active=active, min_confidence=0.0)  # chance confidence let through
     assert not fits.lines[0].unsure
     assert 10 * 0.032 <= fits.lines[0].start < fits.lines[0].end <= 14 * 0.032
 
@@ -141,17 +163,18 @@ def test_blank_frames_inside_a_word_do_not_count_and_ruled_out_symbols_are_allow
             log_probs[t, SYMBOLS.index(symbol)] = math.log(p)
     word = align_scored(log_probs, ["all"], emission_seconds=0.1).lines[0].words[0]
     assert (word.start, word.end) == (0.0, pytest.approx(0.4))
-    # r = 0, log(0.3 / 0.6), 0 on the character frames; counting the blank frame too would give 0.5 ** (1 / 4)
-    assert word.confidence == pytest.approx(0.5 ** (1 / 3))
+    # p = 0.9, 0.3, 0.8 on the character frames: (0.216) ** (1 / 3) = 0.6; the blank frame (0.9) does not count
+    assert word.confidence == pytest.approx(0.6)
 
 
-def test_frame_ratios_are_minus_inf_not_nan_where_the_path_takes_a_ruled_out_symbol():
+def test_path_log_probs_are_minus_inf_not_nan_where_the_path_takes_a_ruled_out_symbol():
     with np.errstate(divide="ignore"):
         log_probs = np.log(np.array([[0.25, 0.75, 0.0], [0.0, 0.0, 0.0]]))  # frame 1 rules out every symbol
-    ratios = frame_ratios(log_probs, np.array([0, 2]))
-    assert ratios[0] == pytest.approx(math.log(1 / 3)) and ratios[1] == -np.inf
-    assert confidence(ratios) == 0.0
-    with pytest.raises(SongalignError, match="a frame ratio is NaN"):
+    taken = path_log_probs(log_probs, np.array([0, 2]))
+    assert taken[0] == pytest.approx(math.log(0.25)) and taken[1] == -np.inf
+    assert confidence(taken) == 0.0
+    assert confidence(np.array([1e-12, 1e-12])) == 1.0  # a rounding error above 0 does not lift it over 1
+    with pytest.raises(SongalignError, match="a frame's log-probability is NaN"):
         confidence(np.array([0.0, np.nan]))
 
 

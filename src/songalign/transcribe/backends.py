@@ -26,7 +26,7 @@ import math
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,7 +35,8 @@ import numpy as np
 from songalign.corpus.lyrics_files import ScoredLyrics
 from songalign.errors import SongalignError
 from songalign.transcribe.align import LETTERS, Spelling
-from songalign.transcribe.symbols import BLANK_INDEX, CHARACTERS, SAMPLE_RATE, SPACE_INDEX, SYMBOLS
+from songalign.transcribe.symbols import BLANK_INDEX, CHARACTERS, EMISSION_SECONDS, SAMPLE_RATE, SPACE_INDEX, SYMBOLS
+from songalign.transcribe.trust import MIN_CONFIDENCE
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Sound:
     vocals: np.ndarray | None = None
     rate: int = SAMPLE_RATE
     held: str = "mix copy"
+    _activity: dict[float, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def voice(self) -> np.ndarray:
@@ -71,13 +73,20 @@ class Sound:
 
     def activity(self, frames: int, frame_seconds: float) -> np.ndarray:
         """Vocal activity per frame, boolean ``(frames,)`` (:func:`~songalign.transcribe.activity.vocal_activity`):
-        the vocals against the accompaniment (``mix − vocals``); for a mix copy, the mix against the floor only."""
+        the vocals against the accompaniment (``mix − vocals``); for a mix copy, the mix against the floor only.
+
+        Measured once per ``frame_seconds`` over the whole sound (at least ``frames`` frames) and kept: a
+        command that refuses audio without singing and the backend that then aligns share one measurement.
+        """
         from songalign.transcribe.activity import accompaniment_of, vocal_activity
 
-        if self.vocals is None:
-            return vocal_activity(self.mix, self.rate, frames, frame_seconds=frame_seconds)
-        backing = accompaniment_of(self.mix, self.vocals)
-        return vocal_activity(self.vocals, self.rate, frames, backing, frame_seconds=frame_seconds)
+        kept = self._activity.get(frame_seconds)
+        if kept is None or len(kept) < frames:
+            whole = max(frames, math.ceil(len(self.mix) / max(1, round(frame_seconds * self.rate))))
+            backing = None if self.vocals is None else accompaniment_of(self.mix, self.vocals)
+            kept = vocal_activity(self.voice, self.rate, whole, backing, frame_seconds=frame_seconds)
+            self._activity[frame_seconds] = kept
+        return kept[:frames].copy()
 
 
 @dataclass
@@ -109,6 +118,10 @@ class Backend(ABC):
     """The vocal channel it hears when the caller names none (a ``--vocals`` value)."""
     digest: str = ""
     """SHA-256 of the model's files (empty when unknown)."""
+    min_confidence: float = MIN_CONFIDENCE
+    """The confidence under which :meth:`align` marks a line unsure when the caller gives no threshold."""
+    activity_seconds: float = EMISSION_SECONDS
+    """The frame (seconds) :meth:`align` measures vocal activity in (:meth:`Sound.activity`)."""
 
     @abstractmethod
     def transcribe(self, sound: Sound) -> list[TimedWord]:
@@ -120,12 +133,13 @@ class Backend(ABC):
         sound: Sound,
         lines: Sequence[str],
         *,
-        min_confidence: float,
+        min_confidence: float | None = None,
         activity: bool = True,
         language: str | None = None,
     ) -> ScoredLyrics:
-        """``lines`` (lyric lines as written) timed in ``sound``; lines under ``min_confidence`` are unsure. With
-        ``activity``, lyrics keep to where :meth:`Sound.activity` hears singing, as far as the backend can.
+        """``lines`` (lyric lines as written) timed in ``sound``; lines under ``min_confidence`` (None: the
+        backend's :attr:`min_confidence`) are unsure. With ``activity``, lyrics keep to where
+        :meth:`Sound.activity` (in frames of :attr:`activity_seconds`) hears singing, as far as the backend can.
         ``language``: the lyrics' language as an espeak-ng code (``"fr"``; None: the backend's own), which a
         phoneme model spells them in and a backend that hears one language checks.
         Raises :class:`SongalignError` in one sentence when no line can be aligned."""
@@ -133,6 +147,13 @@ class Backend(ABC):
     @abstractmethod
     def score(self, sound: Sound, candidates: Sequence[str]) -> np.ndarray:
         """``(len(candidates),)`` natural-log likelihoods of each candidate text given ``sound`` (−inf: impossible)."""
+
+    def transcribe_and_align(
+        self, sound: Sound, lines: Sequence[str], *, min_confidence: float | None = None, activity: bool = True
+    ) -> tuple[list[TimedWord], ScoredLyrics]:
+        """:meth:`transcribe` and :meth:`align` of one sound, for an evaluation that wants both (a CTC backend
+        hears the sound once for the two)."""
+        return self.transcribe(sound), self.align(sound, lines, min_confidence=min_confidence, activity=activity)
 
     def describe(self) -> str:
         """One line naming the backend and its model, for a command's output."""
@@ -183,9 +204,18 @@ def greedy_words(log_probs: np.ndarray, emission_seconds: float) -> list[TimedWo
 
     A word is a run of character frames (repeats collapsed, blanks inside kept) between spaces; its start is
     its first character frame, its end one frame after its last (seconds = frame × ``emission_seconds``), its
-    probability the geometric mean of the path's probability over its character frames.
+    probability the geometric mean of the path's probability over its character frames. Raises
+    :class:`SongalignError` in one sentence for emissions that are not log-probabilities over
+    :data:`~songalign.transcribe.symbols.SYMBOLS` (:func:`~songalign.transcribe.align.as_log_probs`).
     """
-    emissions = np.asarray(log_probs, dtype=np.float64)
+    from songalign.transcribe.align import as_log_probs
+
+    emissions = as_log_probs(log_probs)
+    if emissions.shape[1] != len(SYMBOLS):
+        raise SongalignError(
+            f"the emissions have {emissions.shape[1]} symbols per frame but songalign writes {len(SYMBOLS)}; map a "
+            "model's own vocabulary onto ours first (CtcVocabulary.emissions)"
+        )
     best = emissions.argmax(axis=1)
     best_log = emissions.max(axis=1)
     words: list[TimedWord] = []
@@ -254,23 +284,50 @@ class CtcBackend(Backend):
         sound: Sound,
         lines: Sequence[str],
         *,
-        min_confidence: float,
+        min_confidence: float | None = None,
         activity: bool = True,
         language: str | None = None,
     ) -> ScoredLyrics:
         """Our Viterbi on the emissions (:func:`~songalign.transcribe.trust.align_scored`) of the lyrics as
         :meth:`spelling` spells them in ``language``, vocal activity per emission frame restricting where symbols go."""
-        from songalign.transcribe.trust import align_scored
-
         spelling = self.spelling(language)  # before the song is heard: an unknown language is one sentence
         log_probs, seconds = self.emissions(sound)
+        return self.align_emissions(
+            sound, log_probs, seconds, lines, min_confidence=min_confidence, activity=activity, spelling=spelling
+        )
+
+    def transcribe_and_align(
+        self, sound: Sound, lines: Sequence[str], *, min_confidence: float | None = None, activity: bool = True
+    ) -> tuple[list[TimedWord], ScoredLyrics]:
+        log_probs, seconds = self.emissions(sound)
+        aligned = self.align_emissions(
+            sound, log_probs, seconds, lines, min_confidence=min_confidence, activity=activity
+        )
+        return greedy_words(log_probs, seconds), aligned
+
+    def align_emissions(
+        self,
+        sound: Sound,
+        log_probs: np.ndarray,
+        seconds: float,
+        lines: Sequence[str],
+        *,
+        min_confidence: float | None = None,
+        activity: bool = True,
+        spelling: Spelling = LETTERS,
+    ) -> ScoredLyrics:
+        """:meth:`align` on emissions already computed from ``sound`` (``log_probs`` ``(T, symbols)``,
+        ``seconds`` per frame), so that a caller that also transcribes hears the song once; ``spelling``: how
+        the lyrics are spelt in the emissions' symbols (letters, or a phoneme model's :meth:`spelling`)."""
+        from songalign.transcribe.trust import align_scored
+
         return align_scored(
             log_probs,
             lines,
             emission_seconds=seconds,
             duration=sound.duration,
             active=sound.activity(len(log_probs), seconds) if activity else None,
-            min_confidence=min_confidence,
+            min_confidence=self.min_confidence if min_confidence is None else min_confidence,
             backend=self.name,
             model_digest=self.digest,
             vocals=sound.held,
@@ -286,19 +343,23 @@ class CtcBackend(Backend):
 
 class CrnnBackend(CtcBackend):
     """songalign's own CRNN transcriber (:class:`~songalign.transcribe.model.Transcriber`) from a model folder
-    that writes lyrics; it hears the channel it was trained with unless the caller names another."""
+    that writes lyrics; it hears the channel it was trained with unless the caller names another.
+
+    ``transcriber``: the model of that folder, already loaded (an evaluation on a corpus's cached features
+    aligns an oracle model's emissions, heard with the annotated notes, through :meth:`align_emissions`).
+    """
 
     name = "crnn"
     languages = ("english",)
 
-    def __init__(self, model: str | Path | None = None) -> None:
+    def __init__(self, model: str | Path | None = None, *, transcriber: Any = None) -> None:
         from songalign.checkpoint import files_digest
         from songalign.transcribe.listen import load_transcriber
 
         if model is None:
             raise SongalignError("the crnn backend needs a trained transcriber folder; give --model FOLDER")
         self.folder = Path(model)
-        self.transcriber = load_transcriber(self.folder, needs="lyrics")
+        self.transcriber = transcriber if transcriber is not None else load_transcriber(self.folder, needs="lyrics")
         self.digest = files_digest(sorted(self.folder.glob("*.safetensors")))
         self.writes_phonemes = self.transcriber.config.network.symbols == "phonemes"
         if self.writes_phonemes:

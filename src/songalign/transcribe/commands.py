@@ -485,7 +485,10 @@ def align_command(
     min_confidence: Annotated[
         float | None,
         typer.Option(
-            min=0.0, max=1.0, help="lines under this confidence (0-1) are marked unsure [default: 0.3, measured]"
+            min=0.0,
+            max=1.0,
+            help="lines under this confidence (0-1) are marked unsure [default: the backend's, measured: crnn and "
+            "wav2vec2 0.25, whisper 0.05]",
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="overwrite timed-lyrics files that exist")] = False,
@@ -508,19 +511,18 @@ def align_command(
     from songalign.corpus.lyrics_files import check_free, export_paths, export_scored, read_plain_lyrics
     from songalign.transcribe.activity import MIN_SUNG_SECONDS
     from songalign.transcribe.listen import hear_sound
-    from songalign.transcribe.symbols import EMISSION_SECONDS
-    from songalign.transcribe.trust import MIN_CONFIDENCE, unplaced_summary
+    from songalign.transcribe.trust import unplaced_summary
 
     formats = align_formats([str(f) for f in (format_ or [AlignFormat.all])])
     folder = out_dir or audio.parent
     check_free(export_paths(folder, audio.stem, formats), force=force)  # before the song is heard
-    threshold = MIN_CONFIDENCE if min_confidence is None else min_confidence
     lines = read_plain_lyrics(lyrics, require_lines=True).lines  # blank lines only separate paragraphs
     acoustic, channel = _backend(backend, model, vocals, 1)
     if language is not None:
         from songalign.transcribe.phonemes import check_language
 
         check_language(language)  # before the song is heard
+    threshold = acoustic.min_confidence if min_confidence is None else min_confidence
     sound = hear_sound(audio, channel)
     if sound.vocals is None:
         notes_console.print(
@@ -528,8 +530,8 @@ def align_command(
             "only: silence is found, instrumental passages are not; give --vocals with a separator (e.g. "
             "spleeter) to keep lyrics out of them"
         )
-    frames = math.ceil(sound.duration / EMISSION_SECONDS)
-    sung = float(sound.activity(frames, EMISSION_SECONDS).sum()) * EMISSION_SECONDS
+    frame = acoustic.activity_seconds  # the backend's own frame: the measurement is kept for its alignment
+    sung = float(sound.activity(math.ceil(sound.duration / frame), frame).sum()) * frame
     if sung < MIN_SUNG_SECONDS:
         raise BadInputError(
             audio,
@@ -580,19 +582,36 @@ def languages_command() -> None:
 
 @transcribe_app.command("evaluate")
 def evaluate_command(
-    model: Annotated[Path, typer.Argument(help="a trained transcriber folder")],
     corpus: Annotated[Path, typer.Option(help="a prepared corpus whose songs have timed words (and notes)")],
+    model: Annotated[
+        str | None,
+        typer.Argument(
+            help="the backend's model: a trained transcriber folder for crnn; for whisper tiny.en (the default) or a "
+            "CTranslate2 folder; for wav2vec2 a Wav2Vec2ForCTC folder",
+            show_default=False,
+        ),
+    ] = None,
+    backend: BackendOption = "crnn",
     split: Annotated[str, typer.Option(help="the split scored: test, val, train or all")] = "test",
     vocals: Annotated[
         str | None,
         typer.Option(
             help="the vocal channel for this corpus: spleeter (or spleeter:FOLDER, open-unmix:FOLDER), stem, "
-            "or mix (a copy); default: the model's"
+            "or mix (a copy); default: the model's (crnn), else separated vocals (spleeter)"
         ),
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="lines under this confidence count as unsure [default: the backend's]"),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="folder for results.json/.md (default: evaluation-<split> beside the model)"),
+        typer.Option(
+            "--out",
+            "-o",
+            help="folder for results.json/.md (default: evaluation-<split> beside a crnn model, "
+            "evaluation-<backend>-<split> beside another backend's model folder or here)",
+        ),
     ] = None,
     beam: BeamOption = None,
     lm_weights: LmWeightsOption = None,
@@ -601,28 +620,50 @@ def evaluate_command(
     onset_threshold: OnsetOption = None,
     note_rule: NoteRuleOption = None,
 ) -> None:
-    """WER/CER (greedy and with an LM), COn/COnP and word alignment (AAE, PCO) on held-out songs.
+    """WER/CER, word alignment (AAE, median AE, PCO@0.3 s, lines marked unsure) beside the even spread, and for
+    crnn COn/COnP, on held-out songs, every backend the same way.
 
-    Songs the model was trained on are left out and counted. The LM is the model folder's (its training lyrics).
+    crnn: greedy and with its LM (the model folder's, of its training lyrics); the songs it was trained on are
+    left out and counted. whisper and wav2vec2 are external models (trained elsewhere, on songs not known here).
     """
-    from songalign.transcribe.decode import decode_settings
-    from songalign.transcribe.evaluate import evaluate_transcriber, evaluation_sections, write_evaluation_files
-
-    _corpus_channel_note(model, vocals)  # another channel than the model's own: said once, before any song is heard
-    settings = decode_settings(
-        model,
-        beam_size=beam,
-        lm_weights=None if lm_weights is None else str(lm_weights),
-        lm_weight=lm_weight,
-        word_score=word_score,
-        onset_threshold=onset_threshold,
-        note_rule=None if note_rule is None else str(note_rule),
+    from songalign.transcribe.evaluate import (
+        evaluate_backend,
+        evaluate_transcriber,
+        evaluation_sections,
+        evaluation_summary,
+        write_evaluation_files,
     )
-    result = evaluate_transcriber(model, corpus, split=split, decode=settings, vocals=vocals)
+
+    if backend == "crnn":
+        if model is None:
+            raise SongalignError("the crnn backend needs a trained transcriber folder; give it as MODEL")
+        from songalign.transcribe.decode import decode_settings
+
+        folder = Path(model)
+        _corpus_channel_note(folder, vocals)  # another channel than the model's own: said once, before any song
+        settings = decode_settings(
+            folder,
+            beam_size=beam,
+            lm_weights=None if lm_weights is None else str(lm_weights),
+            lm_weight=lm_weight,
+            word_score=word_score,
+            onset_threshold=onset_threshold,
+            note_rule=None if note_rule is None else str(note_rule),
+        )
+        result = evaluate_transcriber(
+            folder, corpus, split=split, decode=settings, vocals=vocals, min_confidence=min_confidence
+        )
+        default_out = folder.parent / f"evaluation-{split}"
+    else:
+        from songalign.transcribe import BACKENDS
+
+        acoustic = BACKENDS.build(backend, model=model)
+        result = evaluate_backend(acoustic, corpus, split=split, vocals=vocals, min_confidence=min_confidence)
+        name = f"evaluation-{backend}-{split}"
+        default_out = Path(model).parent / name if model is not None and Path(model).is_dir() else Path(name)
     figures = result.to_dict()
     console.print(
-        f"[bold]{escape(str(model))}[/bold] ({result.mode}) on split {escape(split)}: "
-        f"{result.songs} songs scored, {result.excluded} left out (trained on)"
+        f"[bold]{escape(result.model)}[/bold] on split {escape(split)}: {escape(evaluation_summary(figures))}"
     )
     for title, header, rows in evaluation_sections(figures):
         table = Table(title=escape(title))
@@ -631,7 +672,9 @@ def evaluate_command(
         for row in rows:
             table.add_row(*row)
         console.print(table)
-    json_path, md_path = write_evaluation_files(figures, out or model.parent / f"evaluation-{split}")
+    for skipped in result.alignment_skipped:
+        notes_console.print(f"[yellow]not aligned:[/yellow] {escape(skipped)}")
+    json_path, md_path = write_evaluation_files(figures, out or default_out)
     console.print(f"[green]wrote {escape(str(json_path))} and {escape(str(md_path))}[/green]")
 
 

@@ -1,21 +1,34 @@
-"""Scoring a trained transcriber on held-out songs: transcription, notes and alignment, as the seed reports them.
+"""Scoring an acoustic backend on held-out songs: transcription, notes and alignment, every backend the same way.
 
-For every scored song (whole, through :meth:`Transcriber.emissions_from_features`):
+:func:`evaluate_transcriber` scores songalign's own ``crnn`` transcriber (from its folder, on the features
+cached for the corpus, through :meth:`Transcriber.emissions_from_features`); :func:`evaluate_backend` scores
+any backend of :data:`songalign.transcribe.BACKENDS` (``whisper``, ``wav2vec2``, …) from the songs' audio.
+Both fill one :class:`TranscriptionResult` through the same scoring (:func:`song_truth`, :func:`scored_onsets`,
+the same WER/CER and alignment figures). For every scored song (whole):
 
-- **Transcription** (lyrics models): greedy decoding, and beam search (``decode.beam_size``) with the
-  word n-gram LM in the model's folder, built at training from its *training* songs' lyric lines only;
-  WER and CER corpus-level and the seed's per-song mean (:mod:`.metrics`; texts normalised by
-  :func:`~songalign.transcribe.symbols.normalise_text`).
-- **Notes** (models with a pitch network, on the songs with annotated notes): onsets by peak picking (50 ms window, threshold
+- **Transcription** (lyrics models): for ``crnn``, greedy decoding, and beam search (``decode.beam_size``)
+  with the word n-gram LM in the model's folder, built at training from its *training* songs' lyric lines
+  only; for another backend, the words it transcribes (``transcribe run``). WER and CER corpus-level and the
+  seed's per-song mean (:mod:`.metrics`; texts normalised by :func:`~songalign.transcribe.symbols.normalise_text`).
+- **Notes** (``crnn`` models with a pitch network, on the songs with annotated notes): onsets by peak picking (50 ms window, threshold
   ``decode.onset_threshold``), notes by ``decode.note_rule`` (:func:`.decode.notes_from_emissions`),
   COn and COnP against the annotated notes (mir_eval, 50 ms, 50 cents), per-song means.
-- **Alignment** (lyrics models): the song's reference lyrics forced-aligned to its emissions
-  (:func:`.align.align_lyrics`); AAE, median AE, median deviation (JamendoLyrics' ``mean_AE``,
-  ``median_AE``, ``median_deviation``), the pooled median absolute error and PCO@0.3 s of the word onsets, beside the
-  even-spread baseline in the same run (the same words spread evenly over the annotated sung span,
-  first word start to last word end).
+- **Alignment**: the song's annotated lyric lines timed as ``transcribe align`` times them
+  (:meth:`~songalign.transcribe.backends.Backend.align`: vocal activity from the channel heard, a confidence
+  per line); AAE, median AE, median deviation (JamendoLyrics' ``Evaluate.py``: ``mean_AE``, ``median_AE`` —
+  the mean over songs of each song's median absolute onset error —, ``median_deviation``), the pooled median
+  absolute error and PCO@0.3 s of the word onsets, beside the even-spread baseline in the same run (the same
+  words spread evenly over the annotated sung span, first word start to last word end); and the share of
+  lines marked unsure (confidence under the threshold, stretched over a gap, or not placed). A word the
+  aligner leaves untimed is scored at the end of the placed word before it (:func:`scored_onsets`) and counted.
 
-Songs the model's card says it was fitted on are never scored: they are left out and counted.
+Chance: a model that knows nothing (uniform emissions) transcribes nothing (WER 100 %), has confidence
+``1/V`` on every line (all unsure under the default thresholds), and its onsets are no better than the even
+spread's, which knows where the singing starts and ends.
+
+Songs a ``crnn`` model's card says it was fitted on are never scored: they are left out and counted. A
+pretrained backend (``whisper``, ``wav2vec2``) is an external model: songalign cannot know what it heard,
+and the result says so.
 
 :func:`evaluation_sections` turns the figures into tables, :func:`evaluation_markdown` into a short
 report, and :func:`write_evaluation_files` writes ``results.json`` and ``results.md``.
@@ -34,10 +47,11 @@ import numpy as np
 
 from songalign.audio.cache import FeatureCache
 from songalign.checkpoint import read_card, trained_songs
+from songalign.corpus.lyrics_files import ScoredLyrics
 from songalign.corpus.manifest import CorpusManifest
-from songalign.corpus.records import Word
+from songalign.corpus.records import Song, Word
 from songalign.errors import SkipReport, SongalignError
-from songalign.transcribe.align import align_lyrics
+from songalign.transcribe.backends import Backend, Sound
 from songalign.transcribe.data import SongTargets
 from songalign.transcribe.decode import (
     BeamSearchDecoder,
@@ -46,7 +60,7 @@ from songalign.transcribe.decode import (
     greedy_decode,
     notes_from_emissions,
 )
-from songalign.transcribe.listen import check_channel
+from songalign.transcribe.listen import check_channel, song_audio
 from songalign.transcribe.lm import LM_FILE, read_ngram_counts
 from songalign.transcribe.metrics import (
     alignment_scores,
@@ -56,7 +70,7 @@ from songalign.transcribe.metrics import (
     word_error_rate,
 )
 from songalign.transcribe.model import Transcriber
-from songalign.transcribe.symbols import normalise_text
+from songalign.transcribe.symbols import SAMPLE_RATE, normalise_text
 from songalign.transcribe.train import load_targets, split_songs
 
 
@@ -69,6 +83,9 @@ class TranscriptionResult:
     ``median_ae``, ``median_deviation``, ``pooled_median_ae``, ``pco`` and ``words`` (see :mod:`.metrics`);
     ``lm`` what the beam search decoded with (:func:`language_model_summary`); ``songs`` counts the scored
     songs, ``excluded`` those the model trained on; ``examples`` a few (reference, greedy, LM) transcriptions.
+    Another backend's ``wer``/``cer`` hold ``"backend"`` (what it transcribes) only, ``mode`` is empty and
+    ``external`` says it is a model trained elsewhere. ``unsure`` holds the aligned ``lines``, how many were
+    marked ``unsure`` (or left untimed), their ``share``, the ``untimed_words`` and the ``min_confidence``.
     """
 
     model: str
@@ -76,11 +93,14 @@ class TranscriptionResult:
     split: str
     songs: int
     excluded: int
+    backend: str = "crnn"
+    external: bool = False
     wer: dict[str, dict[str, float]] = field(default_factory=dict)
     cer: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: dict[str, dict[str, float]] = field(default_factory=dict)
     alignment: dict[str, float] = field(default_factory=dict)
     even_spread: dict[str, float] = field(default_factory=dict)
+    unsure: dict[str, Any] = field(default_factory=dict)
     lm: dict[str, Any] = field(default_factory=dict)
     examples: list[dict[str, str]] = field(default_factory=list)
     alignment_skipped: list[str] = field(default_factory=list)
@@ -142,18 +162,114 @@ def language_model_summary(decoder: BeamSearchDecoder, model_dir: str | Path) ->
     return summary
 
 
-def aligned_onsets(log_probs: np.ndarray, words: Sequence[Word], emission_seconds: float) -> np.ndarray:
-    """Predicted onsets (s) of ``words`` — a song's annotated words in time order — by forced alignment of
-    their texts, grouped into lines by ``Word.line``, so that predictions and truth pair up one to one."""
+@dataclass
+class SongTruth:
+    """A scored song's annotated lyrics: ``lines`` (its timed words grouped by ``Word.line``, in time order;
+    words without a letter a-z left out), ``starts`` ``(W,)`` their onsets and ``sung_end`` the last word's
+    end (seconds), so that predictions and truth pair up one to one."""
+
+    song_id: str
+    lines: list[str]
+    starts: np.ndarray
+    sung_end: float
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.lines)
+
+
+def song_truth(song: Song) -> SongTruth | None:
+    """:class:`SongTruth` of a corpus song; None when it has no timed word with a letter a-z."""
+    words = sorted((w for w in song.words if normalise_text(w.text)), key=_start)
+    if not words:
+        return None
     lines: list[list[str]] = []
     previous = None
     for word in words:
         if not lines or word.line != previous or word.line < 0:
             lines.append([])
-        lines[-1].append(word.text)
+        lines[-1].extend(word.text.split())
         previous = word.line
-    aligned = align_lyrics(log_probs, [" ".join(line) for line in lines], emission_seconds)
-    return np.array([w.start for w in aligned.words])
+    starts = np.array([w.start for w in words for _ in w.text.split()])
+    return SongTruth(song.id, [" ".join(line) for line in lines], starts, max(w.end for w in words))
+
+
+def scored_onsets(scored: ScoredLyrics) -> tuple[np.ndarray, int]:
+    """Every word's onset (seconds) in ``scored``, shape ``(W,)``, and how many words were not placed: an
+    untimed word takes the end of the placed word before it (the start of the next when none came before),
+    the time an aligner that must answer would give it; no placed word at all gives onsets 0."""
+    words = [word for line in scored.lines for word in line.words]
+    onsets, untimed, previous_end = [], 0, None
+    following = [w.start for w in words if w.start is not None]
+    for word in words:
+        if word.start is None:
+            untimed += 1
+            onsets.append(previous_end if previous_end is not None else (following[0] if following else 0.0))
+        else:
+            onsets.append(word.start)
+            previous_end = word.end
+    return np.asarray(onsets, dtype=np.float64), untimed
+
+
+@dataclass
+class _Alignments:
+    """What the scored songs' alignments gave, gathered song by song for :meth:`figures`."""
+
+    true_starts: list[np.ndarray] = field(default_factory=list)
+    predicted: list[np.ndarray] = field(default_factory=list)
+    spread: list[np.ndarray] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    lines: int = 0
+    unsure: int = 0
+    untimed_words: int = 0
+    min_confidence: float | None = None
+
+    def add(self, truth: SongTruth, scored: ScoredLyrics) -> None:
+        onsets, untimed = scored_onsets(scored)
+        if onsets.shape != truth.starts.shape:
+            raise SongalignError(
+                f"{truth.song_id}: the aligner returned {onsets.size} words for {truth.starts.size}; "
+                "an aligner must keep every word it is given"
+            )
+        self.true_starts.append(truth.starts)
+        self.predicted.append(onsets)
+        self.spread.append(even_spread_starts(truth.starts.size, float(truth.starts[0]), truth.sung_end))
+        self.ids.append(truth.song_id)
+        self.lines += len(scored.lines)
+        self.unsure += sum(1 for _ in scored.unplaced)
+        self.untimed_words += untimed
+        self.min_confidence = scored.min_confidence
+
+    def figures(self, result: TranscriptionResult) -> None:
+        """Fill ``result``'s ``alignment``, ``even_spread`` and ``unsure`` (nothing when no song was aligned)."""
+        if not self.ids:
+            return
+        result.alignment = _alignment_figures(alignment_scores(self.true_starts, self.predicted, self.ids))
+        result.even_spread = _alignment_figures(alignment_scores(self.true_starts, self.spread, self.ids))
+        result.unsure = {
+            "lines": self.lines,
+            "unsure": self.unsure,
+            "share": self.unsure / self.lines if self.lines else math.nan,
+            "untimed_words": self.untimed_words,
+            "min_confidence": self.min_confidence,
+        }
+
+
+def held_out_songs(backend: Backend, songs: Sequence[Song]) -> list[Song]:
+    """``songs`` without those a ``crnn`` backend's model card says it was fitted on; every one of them for an
+    external model (which songs it heard is not known here)."""
+    from songalign.transcribe.backends import CrnnBackend
+
+    if not isinstance(backend, CrnnBackend):
+        return list(songs)
+    seen = trained_songs(read_card(backend.folder)) or set()
+    return [song for song in songs if song.id not in seen]
+
+
+def song_sound(song: Song, vocals: str) -> Sound:
+    """A corpus song as a backend hears it: its mix and the vocal channel ``vocals`` (16 kHz)."""
+    mix, voice = song_audio(song, vocals)
+    return Sound(mix, voice, SAMPLE_RATE, "mix copy" if voice is None else vocals)
 
 
 def evaluate_transcriber(
@@ -165,17 +281,25 @@ def evaluate_transcriber(
     vocals: str | None = None,
     cache_dir: str | Path | None = None,
     decoder: BeamSearchDecoder | None = None,
+    min_confidence: float | None = None,
 ) -> TranscriptionResult:
-    """Score the transcriber in ``model_dir`` on the ``split`` songs of the prepared ``corpus`` (module docstring).
+    """Score the ``crnn`` transcriber in ``model_dir`` on the ``split`` songs of the prepared ``corpus`` (module
+    docstring).
 
     The LM is the model folder's own (:func:`model_decoder`) unless a ``decoder`` is given. ``vocals``
     replaces the model's vocal channel for this corpus (``"mix"``, ``"stem"``, a separator ``NAME[:MODEL]`` or an
     open-unmix folder); the channel is checked before any song is read
-    (:func:`~songalign.transcribe.listen.check_channel`). ``cache_dir`` is the feature cache (default: the corpus's). A song that cannot be aligned is
-    left out of the alignment figures and named in ``alignment_skipped``.
+    (:func:`~songalign.transcribe.listen.check_channel`). ``cache_dir`` is the feature cache (default: the
+    corpus's). Alignment is the ``crnn`` backend's (:meth:`~songalign.transcribe.backends.CtcBackend.align`, vocal
+    activity from the same channel) on the emissions scored here, lines under ``min_confidence`` (None: the
+    backend's) counted unsure, as :func:`evaluate_backend` scores every backend. A song that cannot be
+    aligned is left out of the alignment figures and named in ``alignment_skipped``.
     """
+    from songalign.transcribe.backends import CrnnBackend
+
     decode = decode or DecodeSettings()
     model = Transcriber.from_pretrained(model_dir)
+    backend = CrnnBackend(model_dir, transcriber=model) if model.config.hears_lyrics else None
     manifest = CorpusManifest.load(corpus)
     cache = FeatureCache(cache_dir or Path(corpus) / ".cache" / "transcribe")
     config = model.config if vocals is None else model.config.model_copy(update={"vocals": vocals})
@@ -197,35 +321,30 @@ def evaluate_transcriber(
     )
     emissions = [model.emissions_from_features(song.mel, song.notes) for song in songs]
     ids = [song.song_id for song in songs]
-    if config.hears_lyrics:
+    if backend is not None:
         references = [song.text for song in songs]
         greedy = [greedy_decode(e.log_probs) for e in emissions]
         decoder = decoder or model_decoder(model_dir, decode)
         result.lm = language_model_summary(decoder, model_dir)
         with_lm = [decoder.decode(e.log_probs) for e in emissions]
-        for name, hypotheses in (("greedy", greedy), ("lm", with_lm)):
-            result.wer[name] = _rates(word_error_rate(references, hypotheses, ids))
-            result.cer[name] = _rates(character_error_rate(references, hypotheses, ids))
-        result.examples = [
-            {"song": s, "reference": r[:160], "greedy": g[:160], "lm": m[:160]}
-            for s, r, g, m in list(zip(ids, references, greedy, with_lm, strict=True))[:3]
-        ]
-        true_starts, predicted, spread, aligned_ids = [], [], [], []
+        _transcription_figures(result, references, {"greedy": greedy, "lm": with_lm}, ids)
+        alignments = _Alignments()
         for song, emission in zip(songs, emissions, strict=True):
-            words = sorted((w for w in manifest.song(song.song_id).words if normalise_text(w.text)), key=_start)
+            record = manifest.song(song.song_id)
+            truth = song_truth(record)
             try:
-                onsets = aligned_onsets(emission.log_probs, words, emission.emission_seconds)
+                scored = backend.align_emissions(
+                    song_sound(record, config.vocals),
+                    emission.log_probs,
+                    emission.emission_seconds,
+                    truth.lines,  # type: ignore[union-attr]  # load_targets kept songs with words only
+                    min_confidence=min_confidence,
+                )
             except SongalignError as error:
                 result.alignment_skipped.append(f"{song.song_id}: {error}")
                 continue
-            truth = np.array([w.start for w in words])
-            true_starts.append(truth)
-            predicted.append(onsets)
-            spread.append(even_spread_starts(len(words), float(truth[0]), max(w.end for w in words)))
-            aligned_ids.append(song.song_id)
-        if aligned_ids:
-            result.alignment = _alignment_figures(alignment_scores(true_starts, predicted, aligned_ids))
-            result.even_spread = _alignment_figures(alignment_scores(true_starts, spread, aligned_ids))
+            alignments.add(truth, scored)  # type: ignore[arg-type]
+        alignments.figures(result)
     if config.hears_pitch:
         noted = [(song, e) for song, e in zip(songs, emissions, strict=True) if song.notes]
         if noted:
@@ -233,6 +352,82 @@ def evaluate_transcriber(
             scores = note_scores([song.notes for song, _ in noted], estimated, [song.song_id for song, _ in noted])
             result.notes = {"con": asdict(scores.con), "conp": asdict(scores.conp), "songs": scores.songs}
     return result
+
+
+def evaluate_backend(
+    backend: Backend,
+    corpus: str | Path,
+    *,
+    split: str = "test",
+    vocals: str | None = None,
+    min_confidence: float | None = None,
+) -> TranscriptionResult:
+    """Score any acoustic ``backend`` on the ``split`` songs of the prepared ``corpus`` as :func:`evaluate_transcriber`
+    scores ``crnn``: WER/CER of what it transcribes (``transcribe run``), and the alignment of the annotated
+    lines (``transcribe align``: vocal activity, confidence, lines under ``min_confidence`` — None: the
+    backend's — counted unsure) beside the even spread. It hears ``vocals`` (default: the backend's own
+    channel). A ``crnn`` backend leaves out the songs its card says it trained on; any other is an external
+    model, trained on songs songalign cannot know (``result.external``). Songs without timed words, whose
+    audio cannot be had or that cannot be aligned are left out and named.
+    """
+    from songalign.transcribe.backends import CrnnBackend
+
+    source = vocals if vocals is not None else backend.default_vocals
+    check_channel(source, f"--vocals {source}", remedy="give --vocals spleeter, stem or mix")
+    manifest = CorpusManifest.load(corpus)
+    chosen = split_songs(manifest, split)
+    kept = held_out_songs(backend, chosen)
+    truths = {song.id: song_truth(song) for song in kept}
+    usable = [song for song in kept if truths[song.id] is not None]
+    if not usable:
+        raise SongalignError(
+            f"{corpus}: no song of split '{split}' can be scored ({len(chosen) - len(kept)} the model trained on, "
+            f"{len(kept)} without timed words); score a split of held-out songs with timed words"
+        )
+    result = TranscriptionResult(
+        model=backend.describe(),
+        mode="",
+        split=split,
+        songs=0,
+        excluded=len(chosen) - len(kept),
+        backend=backend.name,
+        external=not isinstance(backend, CrnnBackend),
+    )
+    references, heard, ids = [], [], []
+    alignments = _Alignments()
+    for song in usable:
+        truth = truths[song.id]
+        try:
+            sound = song_sound(song, source)
+            words, scored = backend.transcribe_and_align(sound, truth.lines, min_confidence=min_confidence)  # type: ignore[union-attr]
+        except SongalignError as error:
+            result.alignment_skipped.append(f"{song.id}: {error}")
+            continue
+        references.append(truth.text)  # type: ignore[union-attr]
+        heard.append(" ".join(w.text for w in words))
+        ids.append(song.id)
+        alignments.add(truth, scored)  # type: ignore[arg-type]
+    if not ids:
+        raise SongalignError(
+            f"{corpus}: none of the {len(usable)} songs could be heard and aligned, e.g. {result.alignment_skipped[0]}"
+        )
+    result.songs = len(ids)
+    _transcription_figures(result, references, {"backend": heard}, ids)
+    alignments.figures(result)
+    return result
+
+
+def _transcription_figures(
+    result: TranscriptionResult, references: list[str], hypotheses: dict[str, list[str]], ids: list[str]
+) -> None:
+    """``result``'s WER/CER for each decoding's ``hypotheses`` (one text per song) and a few examples."""
+    for name, texts in hypotheses.items():
+        result.wer[name] = _rates(word_error_rate(references, texts, ids))
+        result.cer[name] = _rates(character_error_rate(references, texts, ids))
+    result.examples = [
+        {"song": song, "reference": reference[:160], **{name: texts[i][:160] for name, texts in hypotheses.items()}}
+        for i, (song, reference) in enumerate(list(zip(ids, references, strict=True))[:3])
+    ]
 
 
 def _start(word: Word) -> float:
@@ -253,14 +448,17 @@ def _seconds_cell(value: Any) -> str:
 def evaluation_sections(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
     """The figures of a ``TranscriptionResult.to_dict()`` as ``(title, header, rows)`` tables (empty ones left out)."""
     sections = []
+    backend = result.get("backend", "crnn")
     if result.get("wer"):
+        decodings = list(result["wer"])
+        labels = {"greedy": "greedy", "lm": "with LM", "backend": f"{backend} (transcribe run)"}
         rows = []
         for measure in ("wer", "cer"):
             for level, label in (("corpus", "corpus"), ("song_mean", "song mean")):
                 rows.append(
                     [
                         f"{measure.upper()} ({label})",
-                        *(_percent_cell(result[measure].get(d, {}).get(level)) for d in ("greedy", "lm")),
+                        *(_percent_cell(result[measure].get(d, {}).get(level)) for d in decodings),
                     ]
                 )
         lm = result.get("lm") or {}
@@ -268,7 +466,7 @@ def evaluation_sections(result: dict[str, Any]) -> list[tuple[str, list[str], li
         if lm.get("order"):
             source = f" of {lm['lines']} {lm['split']} lines" if "lines" in lm else f" from {Path(lm['file']).name}"
             title += f" (LM: {lm['order']}-gram{source}, {lm['words']} words, {sum(lm['ngrams'])} n-grams)"
-        sections.append((title, ["", "greedy", "with LM"], rows))
+        sections.append((title, ["", *(labels.get(d, d) for d in decodings)], rows))
     if result.get("notes"):
         rows = [
             [name, *(_percent_cell(result["notes"][key].get(part)) for part in ("precision", "recall", "f_measure"))]
@@ -289,18 +487,40 @@ def evaluation_sections(result: dict[str, Any]) -> list[tuple[str, list[str], li
             ),
             ["PCO@0.3 s", _percent_cell(ours.get("pco")), _percent_cell(spread.get("pco"))],
         ]
-        sections.append((f"word alignment ({ours.get('words')} words)", ["", "transcriber", "even spread"], rows))
+        unsure = result.get("unsure") or {}
+        if unsure.get("lines"):
+            threshold = unsure.get("min_confidence")
+            rows.append(
+                [
+                    f"lines marked unsure (of {unsure['lines']}; confidence under {threshold:g})"
+                    if threshold is not None
+                    else f"lines marked unsure (of {unsure['lines']})",
+                    _percent_cell(unsure.get("share")),
+                    "–",
+                ]
+            )
+            rows.append(["words not placed", str(unsure.get("untimed_words", 0)), "–"])
+        sections.append((f"word alignment ({ours.get('words')} words)", ["", backend, "even spread"], rows))
     return sections
+
+
+def evaluation_summary(result: dict[str, Any]) -> str:
+    """One sentence: what was scored, how many songs, and which were left out (or that the model is external)."""
+    if result.get("external"):
+        return (
+            f"Backend {result['model']}, an external model (pretrained elsewhere: which songs it heard is not "
+            f"known here); {result['songs']} songs scored."
+        )
+    return (
+        f"Mode {result['mode']}; {result['songs']} songs scored, {result['excluded']} left out "
+        "(the model was trained on them)."
+    )
 
 
 def evaluation_markdown(result: dict[str, Any]) -> str:
     """A short Markdown report of a ``TranscriptionResult.to_dict()``."""
-    out = [
-        f"# Transcriber {Path(result['model']).name} on split {result['split']}",
-        "",
-        f"Mode {result['mode']}; {result['songs']} songs scored, {result['excluded']} left out "
-        "(the model was trained on them).",
-    ]
+    name = result["model"] if result.get("external") else f"Transcriber {Path(result['model']).name}"
+    out = [f"# {name} on split {result['split']}", "", evaluation_summary(result)]
     for title, header, rows in evaluation_sections(result):
         out += ["", f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(row) + " |" for row in rows]

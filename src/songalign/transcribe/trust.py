@@ -4,23 +4,25 @@ lyrics where nobody sings.
 :func:`align_scored` times lyric lines in CTC log-probabilities ``log_probs`` of shape ``(T, V)``
 (:mod:`songalign.transcribe.align`'s Viterbi) and says how far to trust each time:
 
-**Confidence.** At frame ``t`` let ``r[t] = log p_t(s_t) − max_v log p_t(v)`` (natural log, ``≤ 0``), where
-``s_t`` is the symbol the aligned path spends frame ``t`` on and the maximum is the best free (greedy,
-unconstrained) path's symbol at the same frame. A word's confidence is
+**Confidence.** At frame ``t`` let ``s_t`` be the symbol the aligned path spends the frame on and
+``log p_t(s_t)`` its log-posterior (natural log, ``≤ 0``) in ``log_probs``. A word's confidence is
 
-    confidence(word) = exp( mean of r[t] over the frames spent on the word's characters ),
+    confidence(word) = exp( mean of log p_t(s_t) over the frames spent on the word's characters ),
 
-the geometric mean, over those frames, of the aligned symbol's posterior relative to the best symbol's:
-1 when the model would have written exactly these characters there unprompted, near 0 when the text is
-forced where the model hears something else (a wrong lyric) or nothing (silence, where the blank wins).
+the geometric mean, over those frames, of the probability the model gives the text's character where the
+alignment puts it: a number in [0, 1] that grows with each of those probabilities. Near 1 when the model
+hears exactly these characters there; near 0 when the text is forced where the model hears something else
+(a wrong lyric) or nothing (silence, where the blank wins); and ``1/V`` for a model that knows nothing
+(uniform emissions over its ``V`` output symbols: 1/29 ≈ 0.034 for songalign's symbols), the chance level.
 A line's confidence is the same mean over the character frames of all its placed words. Frames spent on
-blanks and spaces do not count: on silence or a wrong lyric the path fills them with blanks, which the
-free path agrees with, and they would hide where the text disagrees.
+blanks and spaces do not count: a CTC model spends most frames on the blank whatever it hears, and they
+would hide where the text disagrees. (The probability is the model's own, not renormalised over the
+symbols songalign writes: a wav2vec2 vocabulary with digits keeps their mass.)
 
 Edge cases: the Viterbi path gives every character at least one frame, so a placed word always has a
-confidence (a word of one frame: that frame's ``exp(r)``); the blank frames between a doubled letter do
-not count; a symbol the model rules out (``-inf``) is allowed in ``log_probs`` and makes ``r = -inf`` where
-the path takes it (confidence 0); NaN or ``+inf`` in ``log_probs`` is refused
+confidence (a word of one frame: that frame's probability); the blank frames between a doubled letter do
+not count; a symbol the model rules out (``-inf``) is allowed in ``log_probs`` and gives confidence 0
+where the path takes it; NaN or ``+inf`` in ``log_probs`` is refused
 (:func:`~songalign.transcribe.align.as_log_probs`).
 
 **Lines that cannot be placed.** A line none of whose words holds a symbol the aligner writes (a line of
@@ -55,8 +57,11 @@ from songalign.transcribe.activity import gaps
 from songalign.transcribe.align import LETTERS, Spelling, as_log_probs, spelt, viterbi_align
 from songalign.transcribe.symbols import BLANK_INDEX, EMISSION_SECONDS
 
-MIN_CONFIDENCE = 0.3
-"""Lines under this confidence are marked unsure (measured on the synthetic test songs: see the README)."""
+MIN_CONFIDENCE = 0.25
+"""Lines under this confidence are marked unsure by a CTC backend (``crnn``, ``wav2vec2``) unless told otherwise.
+Measured for ``crnn`` (the transcription quickstart's multi-task model, Spleeter's vocals) on the 7 synthetic
+test songs aligned to their own lyrics and to another song's (``benchmarks/alignment_trust.py``;
+docs/benchmarks.md): every wrong line under 0.228, every right one at least 0.288; 0.25 is near the midpoint."""
 
 INACTIVE_PENALTY = 30.0
 """Nats a character frame outside vocal activity costs in the Viterbi search."""
@@ -65,28 +70,29 @@ MAX_GAP_SECONDS = 3.0
 """A placed line that spans a run without singing longer than this (seconds) is marked unsure."""
 
 
-def frame_ratios(log_probs: Any, frame_symbols: np.ndarray) -> np.ndarray:
-    """``r[t] = log_probs[t, frame_symbols[t]] − max_v log_probs[t, v]`` for each frame; shape ``(T,)``, ``≤ 0``.
+def path_log_probs(log_probs: Any, frame_symbols: np.ndarray) -> np.ndarray:
+    """``log_probs[t, frame_symbols[t]]`` for each frame: the log-posterior (natural log, ``≤ 0``) of the symbol a
+    path takes; shape ``(T,)``.
 
     ``log_probs``: ``(T, V)`` log-probabilities (:func:`~songalign.transcribe.align.as_log_probs`);
-    ``frame_symbols``: ``(T,)`` the symbol a path takes per frame. ``r[t]`` is ``-inf`` where the path takes
-    a symbol the model rules out (``-inf``), a frame whose every symbol is ``-inf`` included, never NaN.
+    ``frame_symbols``: ``(T,)`` the symbol the path takes per frame. ``-inf`` where the path takes a symbol
+    the model rules out, never NaN.
     """
     emissions = as_log_probs(log_probs)
     symbols = np.asarray(frame_symbols, dtype=np.int64)
-    taken = emissions[np.arange(len(symbols)), symbols]
-    with np.errstate(invalid="ignore"):  # -inf − -inf on a frame that rules out every symbol
-        ratios = taken - emissions.max(axis=1)
-    return np.where(np.isneginf(taken), -np.inf, ratios)
+    return emissions[np.arange(len(symbols)), symbols]
 
 
-def confidence(ratios: np.ndarray) -> float | None:
-    """``exp(mean(ratios))`` in [0, 1] (the module docstring's confidence) of :func:`frame_ratios` ``(n,)``:
-    0 when one of them is ``-inf``; None for no frames (``n = 0``). Raises :class:`SongalignError` for a NaN."""
-    ratios = np.asarray(ratios, dtype=np.float64)
-    if np.isnan(ratios).any():
-        raise SongalignError("a frame ratio is NaN; compute the ratios with frame_ratios from log-probabilities")
-    return float(math.exp(ratios.mean())) if ratios.size else None
+def confidence(log_probs_on_path: np.ndarray) -> float | None:
+    """``exp(mean(log_probs_on_path))`` in [0, 1] (the module docstring's confidence) of :func:`path_log_probs`
+    ``(n,)``: 0 when one of them is ``-inf``; None for no frames (``n = 0``); at most 1 (a log-probability a
+    rounding error put above 0 does not lift it over). Raises :class:`SongalignError` for a NaN."""
+    values = np.asarray(log_probs_on_path, dtype=np.float64)
+    if np.isnan(values).any():
+        raise SongalignError(
+            "a frame's log-probability is NaN; compute them with path_log_probs from log-probabilities"
+        )
+    return min(1.0, float(math.exp(values.mean()))) if values.size else None
 
 
 def align_scored(
@@ -126,7 +132,7 @@ def align_scored(
     token_array = np.asarray(tokens, dtype=np.int64)
     on_token = alignment.frame_tokens >= 0
     path_symbols = np.where(on_token, token_array[np.maximum(alignment.frame_tokens, 0)], BLANK_INDEX)
-    ratios = frame_ratios(emissions, path_symbols)
+    on_path = path_log_probs(emissions, path_symbols)
 
     def seconds(frame: int) -> float:
         time = frame * emission_seconds
@@ -150,7 +156,7 @@ def align_scored(
                     word,
                     seconds(int(alignment.first_frames[span[0]])),
                     seconds(int(alignment.last_frames[span[1]]) + 1),
-                    confidence(ratios[frames]),
+                    confidence(on_path[frames]),
                 )
             )
         text_of_line = " ".join(written_line.split())
@@ -160,7 +166,7 @@ def align_scored(
             scored_lines.append(ScoredLine(text_of_line, None, None, None, words, True, f"not placed: {reason}"))
             continue
         line = ScoredLine(
-            text_of_line, placed[0].start, placed[-1].end, confidence(ratios[np.concatenate(line_frames)]), words
+            text_of_line, placed[0].start, placed[-1].end, confidence(on_path[np.concatenate(line_frames)]), words
         )
         if active is not None:
             first, last = round(line.start / emission_seconds), round(line.end / emission_seconds)

@@ -57,6 +57,7 @@ class Wav2Vec2Backend(CtcBackend):
         language = getattr(self.model.config, "language", None)
         self.languages = (language,) if isinstance(language, str) else ("english",)
         self.samples_per_frame = int(self.model.config.inputs_to_logits_ratio)
+        self.activity_seconds = self.samples_per_frame / SAMPLE_RATE
         self.digest = _digest(Path(source)) if Path(source).is_dir() else ""
 
     def describe(self) -> str:
@@ -77,7 +78,7 @@ class Wav2Vec2Backend(CtcBackend):
         return np.concatenate(pieces)
 
     def emissions(self, sound: Sound) -> tuple[np.ndarray, float]:
-        return self.vocabulary.emissions(self.model_log_probs(sound)), self.samples_per_frame / SAMPLE_RATE
+        return self.vocabulary.emissions(self.model_log_probs(sound)), self.activity_seconds
 
 
 def _digest(folder: Path) -> str:

