@@ -484,18 +484,22 @@ class Tuning(_Recorded):
 
 @dataclass(frozen=True)
 class HeldOutQueries:
-    """Rows of the table used as queries: their ``ids`` ``(Q,)``, unit ``vectors`` ``(Q, D)``, and
-    ``truth``: each one's exact ``k`` nearest ids among the *other* rows (cosine)."""
+    """The tuner's queries: unit ``vectors`` ``(Q, D)``; ``ids`` ``(Q,)``, the row each one is (left out of
+    its answers), or ``None`` for a query that is no row (e.g. a text embedding); ``truth``: each
+    one's exact ``k`` nearest ids among the other rows (cosine)."""
 
-    ids: list[str]
+    ids: list[Any]
     vectors: np.ndarray
-    truth: list[set[str]]
+    truth: list[set[Any]]
     k: int
 
 
-async def held_out_queries(table: Any, column: str, count: int, k: int, seed: int = 0) -> HeldOutQueries:
-    """``count`` rows of an async LanceDB ``table`` drawn at random (``seed``), each with its exact ``k``
-    nearest neighbours on ``column`` among the other rows — one streamed pass over the column,
+async def held_out_queries(
+    table: Any, column: str, count: int, k: int, seed: int = 0, extra: np.ndarray | None = None
+) -> HeldOutQueries:
+    """``count`` rows of an async LanceDB ``table`` drawn at random (``seed``), and the ``extra`` query
+    vectors ``(E, D)`` if given (text embeddings: where text queries land), each with its exact ``k``
+    nearest neighbours on ``column`` (a row among the other rows) — one streamed pass over the column,
     :data:`TRUTH_CHUNK_ROWS` rows at a time, so the table is never held in memory (10⁷ × 256
     float32 would be 10 GB). Rows with a zero vector (segments without lyrics on ``text_vector``)
     are not drawn."""
@@ -506,8 +510,12 @@ async def held_out_queries(table: Any, column: str, count: int, k: int, seed: in
     vectors = _unit_rows(picked.column(column))
     keep = np.flatnonzero(np.linalg.norm(vectors, axis=1) > 0)
     keep = rng.permutation(keep)[:count]
-    ids = [picked.column("id")[int(i)].as_py() for i in keep]
+    ids: list[Any] = [picked.column("id")[int(i)].as_py() for i in keep]
     vectors = vectors[keep]
+    if extra is not None and len(extra):
+        extra = np.asarray(extra, np.float32)
+        vectors = np.concatenate([vectors, extra / np.linalg.norm(extra, axis=1, keepdims=True)])
+        ids += [None] * len(extra)
     top = RunningTopK(vectors, k + 1)
     reader = await table.query().select(["id", column]).to_batches()
     pending: list[Any] = []
@@ -641,13 +649,16 @@ def tune_index(
     run: Run,
     build: bool = False,
     builder: VectorBuilder | None = None,
+    extra_queries: np.ndarray | None = None,
+    extra_source: str = "",
 ) -> IndexPlan:
     """Tune the built index of ``plan`` on the async LanceDB ``table`` to ``target``; returns the plan
     queries should use: its ``nprobes`` and ``refine_factor`` the chosen setting's, ``tuning`` the
     record (:class:`Tuning`).
 
     Recall and latency are measured on ``columns[0]`` (the audio ``vector``: every row has one)
-    with held-out rows as queries (:func:`held_out_queries`). With ``build``, the index is rebuilt
+    with held-out rows as queries (:func:`held_out_queries`), and ``extra_queries`` ``(E, D)`` if
+    given (``extra_source`` says what they are: e.g. text embeddings of mood phrases). With ``build``, the index is rebuilt
     with the next of :func:`build_candidates` while the target is not met (``columns[0]`` alone
     while searching; the other columns once the build is chosen, with ``builder`` as in
     :func:`build_indexes`). Not meeting the target is recorded (``met`` false, the sentence in
@@ -655,7 +666,7 @@ def tune_index(
     """
     started = time.perf_counter()
     column = columns[0]
-    queries = run(held_out_queries(table, column, target.queries, target.k, target.seed))
+    queries = run(held_out_queries(table, column, target.queries, target.k, target.seed, extra_queries))
     candidates = build_candidates(plan, target.max_builds) if build else [plan]
     frontier: list[TunedSetting] = []
     built = plan
@@ -676,10 +687,13 @@ def tune_index(
             seconds = (seconds or 0.0) + (_rebuild(table, other, settings, final, builder, run).build_seconds or 0.0)
     else:
         seconds = plan.build_seconds
+    rows = sum(i is not None for i in queries.ids)
     source = (
-        f"{len(queries.ids)} rows of the table drawn at random (seed {target.seed}), each searched on "
+        f"{rows} rows of the table drawn at random (seed {target.seed}), each searched on "
         f"'{column}' with itself left out of the exact and the approximate answers"
     )
+    if rows < len(queries.ids):
+        source += f", and {len(queries.ids) - rows} {extra_source or 'other query vectors'}"
     tuning = Tuning(
         target_recall=target.recall,
         latency_budget_ms=target.latency_budget_ms,
