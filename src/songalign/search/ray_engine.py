@@ -99,6 +99,7 @@ from songalign.search.indexer import (
     window_inputs,
 )
 from songalign.search.lock import writer_lock
+from songalign.search.ray_index import ray_vector_builder
 from songalign.search.store import (
     SHARD_COLUMN,
     SegmentStore,
@@ -478,13 +479,14 @@ def _build_locked(
                 split, todo, present, batch_size, str(cache_dir) if cache_dir else None, embed_actors, progress,
                 on_shard, planned,
             )  # fmt: skip
+        store.refresh()
+        # large tables: the IVF_PQ index trained on a sample, built in Ray tasks, committed once (ray_index)
+        indexed = store.finish(added, builder=ray_vector_builder())
     finally:
         context.execution_options.preserve_order, context.enable_progress_bars, context.use_datasource_v2 = before
         if started_ray:
             ray.shutdown()
-    store.refresh()
     report.kept += len(present)
-    indexed = store.finish(added)
     return IndexResult(db, added, store.count(), indexed, time.perf_counter() - started, report)
 
 
