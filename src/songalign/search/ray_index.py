@@ -17,9 +17,10 @@ grows with the rows — assigning every vector to its partition and encoding it 
    LanceDB's name) in one commit — a run killed before that leaves the table as it was.
 
 pylance 14 publishes vector segments this way; its ``merge_index_metadata`` (named in older
-guides) now serves scalar indexes only. The ``lance-ray`` package wraps the same calls
-(``lance_ray.index.create_index``) but pins its own ray and pylance versions; this module needs
-only the ``scale`` extra's ray and pylance.
+guides) now serves scalar indexes only. The ``lance-ray`` package (0.5.0: ``ray[data] >= 2.41``,
+``pylance >= 9``, ``lance-namespace``) would install beside the ``scale`` extra's pins and makes
+the same three calls (``create_index_uncommitted``, ``commit_existing_index_segments``); it is not
+used, to keep one dependency fewer for what is some forty lines here.
 
 Every node must reach the table at the same URI (a shared file system or object store).
 """
