@@ -163,10 +163,15 @@ def _tune_and_report(db: Path, target: object, build: bool) -> None:
     """Tune ``db``'s index to ``target`` under its writer lock, print the frontier and the choice, and exit 1
     (after recording it) when the target was not met."""
     from songalign.search.lock import writer_lock
+    from songalign.search.query import tuning_text_queries
     from songalign.search.store import SegmentStore
 
+    text = tuning_text_queries(db)
+    if text is None:
+        console.print("the model that built the database is not where it says: tuning on its rows only")
     with writer_lock(db):
-        plan = SegmentStore.open(db, read_consistency_seconds=0).tune(target, build=build)  # type: ignore[arg-type]
+        store = SegmentStore.open(db, read_consistency_seconds=0)
+        plan = store.tune(target, build=build, text_queries=text)  # type: ignore[arg-type]
     tuning = plan.tuning or {}
     console.print(index_record_table(plan.to_dict()))
     if tuning.get("met"):

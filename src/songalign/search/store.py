@@ -452,14 +452,21 @@ class SegmentStore:
             return True
         return rows > 0 and not missing
 
-    def tune(self, target: TuneTarget, build: bool = False, builder: VectorBuilder | None = None) -> IndexPlan:
+    def tune(
+        self,
+        target: TuneTarget,
+        build: bool = False,
+        builder: VectorBuilder | None = None,
+        text_queries: np.ndarray | None = None,
+    ) -> IndexPlan:
         """Tune the ANN indexes to ``target`` (:func:`~songalign.search.ann.tune_index`): measure recall@k
         against exact search on held-out rows and single-query latency over a grid of nprobes and refine
         factors — with ``build``, also rebuilding with more sub-vectors or partitions while the target is
         not met — and record the frontier and the choice in ``songalign-index.json`` (``"index"``:
         ``nprobes``, ``refine_factor``, ``tuning``), which queries then use. Returns the recorded plan;
         ``plan.tuning["met"]`` says whether the target was met (``"message"``: the sentence). The caller
-        holds the writer lock (:func:`~songalign.search.lock.writer_lock`).
+        holds the writer lock (:func:`~songalign.search.lock.writer_lock`). ``text_queries`` ``(E, D)``: text
+        embeddings searched beside the held-out rows (where text searches land).
         """
         plan = self.index_plan()
         if plan is None or not self.has_vector_index("vector"):
@@ -468,7 +475,10 @@ class SegmentStore:
                 "recall 1); index more segments, or lower --ann-min-rows"
             )
         columns = [c for c in VECTOR_COLUMNS if c in self.vector_indexed_columns()]
-        plan = tune_index(self._table, columns, self.ann, plan, target, run_async, build=build, builder=builder)
+        plan = tune_index(
+            self._table, columns, self.ann, plan, target, run_async, build=build, builder=builder,
+            extra_queries=text_queries, extra_source="text embeddings of mood phrases",
+        )  # fmt: skip
         self._record_plan(plan)
         return plan
 
