@@ -16,6 +16,9 @@ one with ``address``)::
                                              on disk that no table version refers to yet
       -> driver                              receives only the fragments' metadata, in shard order, and
                                              commits each shard's fragments in one ``LanceOperation.Append``
+      -> index                               from ``AnnSettings.distributed_min_rows`` rows, each IVF_PQ index
+                                             trained on a sample, built in Ray tasks, committed once
+                                             (:mod:`songalign.search.ray_index`)
 
 **Shards.** A segment's shard is :func:`~songalign.search.store.shard_of` its song id (first 8
 bytes of its SHA-1, modulo the database's shard count ``S``, recorded in ``songalign-index.json``),
