@@ -33,7 +33,10 @@ the sphere — random unit centres plus isotropic noise as large as the centre, 
 cosine to its centre is about 0.71 and two vectors of a cluster have cosine about 0.5 — and
 queries are fresh draws from the same mixture (never copies of stored vectors). Embeddings of
 real segments are clustered (by song, artist, mood); an isotropic cloud has no neighbourhood
-structure at all. ``isotropic`` draws uniformly from the sphere: the worst case for any ANN
+structure at all. ``song`` draws segments shaped like song embeddings (20 consecutive rows a song,
+songs grouped by style, spreads measured on real embeddings: ``benchmarks/song_vectors.py``), its
+queries half new segments of stored songs and half text-like queries near a style.
+``isotropic`` draws uniformly from the sphere: the worst case for any ANN
 index (at 256 dimensions the 10 nearest neighbours are barely nearer than the rest), shown for
 reference.
 
@@ -60,8 +63,17 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from song_vectors import SongVectors
 
-from songalign.search.ann import AnnSettings, create_vector_index, nearest_query
+from songalign.search.ann import (
+    AnnSettings,
+    RunningTopK,
+    TunedSetting,
+    TuneTarget,
+    create_vector_index,
+    nearest_query,
+    tune_index,
+)
 from songalign.search.store import run_async
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -105,10 +117,11 @@ class Vectors:
     float32 unit vectors, the same for the same seed whatever the order or size of the run;
     ``queries(m)`` gives ``m`` query vectors from the same distribution (another stream)."""
 
-    def __init__(self, kind: str, dim: int, clusters: int, seed: int):
-        self.kind, self.dim, self.seed = kind, dim, seed
+    def __init__(self, kind: str, dim: int, clusters: int, seed: int, rows: int = 0, chunk_rows: int = 100_000):
+        self.kind, self.dim, self.seed, self.rows = kind, dim, seed, rows
         rng = np.random.default_rng([seed, 0])
         self.centres = unit(rng.standard_normal((clusters, dim), dtype=np.float32)) if kind == "clustered" else None
+        self.songs = SongVectors(dim, seed, chunk_rows=chunk_rows) if kind == "song" else None
 
     def _draw(self, rng: np.random.Generator, m: int) -> np.ndarray:
         noise = rng.standard_normal((m, self.dim), dtype=np.float32)
@@ -118,44 +131,21 @@ class Vectors:
         return unit(self.centres[rng.integers(0, len(self.centres), m)] + noise / np.float32(np.sqrt(self.dim)))
 
     def chunk(self, index: int, m: int) -> np.ndarray:
+        if self.songs is not None:
+            return self.songs.chunk(index, m)
         return self._draw(np.random.default_rng([self.seed, 2, index]), m)
 
     def queries(self, m: int) -> np.ndarray:
+        if self.songs is not None:
+            return self.songs.queries(m, self.rows)
         return self._draw(np.random.default_rng([self.seed, 1]), m)
-
-
-class RunningTopK:
-    """Exact top-k (largest cosine) of ``queries`` ``(Q, D)`` over vectors seen chunk by chunk.
-
-    ``update(chunk, offset)`` scores one chunk ``(m, D)`` whose first row has global index
-    ``offset`` and keeps the best ``k`` so far; ``result()`` gives indices ``(Q, k)``, best first.
-    """
-
-    def __init__(self, queries: np.ndarray, k: int):
-        self.queries, self.k = queries, k
-        self.scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        self.ids = np.full((len(queries), k), -1, dtype=np.int64)
-
-    def update(self, chunk: np.ndarray, offset: int) -> None:
-        scores = self.queries @ chunk.T  # (Q, m)
-        k = min(self.k, scores.shape[1])
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        both_scores = np.concatenate([self.scores, np.take_along_axis(scores, part, axis=1)], axis=1)
-        both_ids = np.concatenate([self.ids, part + offset], axis=1)
-        best = np.argpartition(-both_scores, self.k - 1, axis=1)[:, : self.k]
-        self.scores = np.take_along_axis(both_scores, best, axis=1)
-        self.ids = np.take_along_axis(both_ids, best, axis=1)
-
-    def result(self) -> np.ndarray:
-        order = np.argsort(-self.scores, axis=1)
-        return np.take_along_axis(self.ids, order, axis=1)
 
 
 def exact_top_k(data: np.ndarray, queries: np.ndarray, k: int, chunk: int = 100_000) -> np.ndarray:
     """Indices ``(Q, k)`` of the exact k nearest (largest cosine) rows of ``data`` for each query."""
     top = RunningTopK(queries, k)
     for i in range(0, len(data), chunk):
-        top.update(data[i : i + chunk], i)
+        top.update(data[i : i + chunk], np.arange(i, i + len(data[i : i + chunk])))
     return top.result()
 
 
@@ -233,7 +223,22 @@ def main() -> None:
         "--warmup", type=int, default=300, help="untimed queries per setting first (bring the index into cache)"
     )
     parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--data", choices=["clustered", "isotropic"], default="clustered")
+    parser.add_argument(
+        "--data",
+        choices=["clustered", "isotropic", "song"],
+        default="clustered",
+        help="song: segments by song, songs by style (benchmarks/song_vectors.py)",
+    )
+    parser.add_argument(
+        "--target-recall",
+        type=float,
+        default=None,
+        help="after the build, tune the index as `songalign index --target-recall` does (pinned as --query-cpus) and "
+        "measure the chosen setting",
+    )
+    parser.add_argument("--latency-budget-ms", type=float, default=None, help="with --target-recall: the p99 budget")
+    parser.add_argument("--tune-queries", type=int, default=200, help="held-out rows the tuner searches")
+    parser.add_argument("--max-builds", type=int, default=1, help="with --target-recall: indexes the tuner may build")
     parser.add_argument("--clusters", type=int, default=None, help="clusters of the clustered data (default n/1000)")
     parser.add_argument(
         "--index",
@@ -305,7 +310,7 @@ def main() -> None:
 def run(args: argparse.Namespace, ann: AnnSettings, workdir: Path) -> None:
     import lancedb
 
-    source = Vectors(args.data, args.dim, args.clusters, args.seed)
+    source = Vectors(args.data, args.dim, args.clusters, args.seed, args.n, args.chunk)
     queries = source.queries(args.queries + args.warmup)
     timed = queries[args.warmup :]
     truth = RunningTopK(timed, args.k)
@@ -322,7 +327,7 @@ def run(args: argparse.Namespace, ann: AnnSettings, workdir: Path) -> None:
             block = source.chunk(i, size)
             spent["generate"] += time.perf_counter() - t
             t = time.perf_counter()
-            truth.update(block, start)
+            truth.update(block, np.arange(start, start + size))
             spent["truth"] += time.perf_counter() - t
             if start < brute_rows:
                 held[start : start + size][: brute_rows - start] = block[: brute_rows - start]
@@ -444,6 +449,33 @@ def run(args: argparse.Namespace, ann: AnnSettings, workdir: Path) -> None:
     )
 
     plan = ann.plan(args.n, args.dim)
+    if args.target_recall:
+        target = TuneTarget(
+            args.target_recall, args.latency_budget_ms, args.k, args.tune_queries, max_builds=args.max_builds
+        )
+        # song data: tuned on held-out rows alone, then with text-like queries too (fresh draws, as a model's
+        # text embeddings of mood phrases join the rows in `songalign index --target-recall`)
+        extras = [None]
+        if args.data == "song":
+            extras.append(source.queries(args.tune_queries + 2 * len(queries))[2 * len(queries) :][1::2])
+        for extra in extras:
+            with PeakMemory() as tune_memory:
+                tuned = tune_index(
+                    table, ["vector"], ann, plan, target, run_async, build=args.max_builds > 1,
+                    extra_queries=extra, extra_source="text-like queries near a style",
+                )  # fmt: skip
+            tuning = tuned.tuning
+            print(
+                f"tuner ({tuning['query_source']}; {tuning['seconds']:.0f} s, peak RSS {gib(tune_memory.peak)}):",
+                flush=True,
+            )
+            for row in tuning["frontier"]:
+                setting = TunedSetting.from_dict(row)
+                print(f"  {setting.describe(args.k)}{'  <- chosen' if row == tuning['chosen'] else ''}", flush=True)
+            print(f"tuner: {tuning['message']}", flush=True)
+        if not args.nprobes:
+            args.nprobes, args.refine_factor = str(tuned.nprobes), str(tuned.refine_factor or 0)
+        plan = tuned
     nprobes_values = (
         [int(x) for x in args.nprobes.split(",") if x.strip()]
         if args.nprobes
@@ -459,13 +491,20 @@ def run(args: argparse.Namespace, ann: AnnSettings, workdir: Path) -> None:
             settings = replace(ann, nprobes=nprobes, refine_factor=refine)
             for q in queries[: args.warmup]:
                 run_async(nearest_query(table, q, "vector", args.k, settings).to_arrow())
-            latencies, hits = [], 0
+            latencies, hits = [], []
             for q, want in zip(timed, expected, strict=True):
                 t = time.perf_counter()
                 got = run_async(nearest_query(table, q, "vector", args.k, settings).to_arrow())
                 latencies.append((time.perf_counter() - t) * 1000)
-                hits += len(set(got.column("id").to_pylist()) & set(want.tolist()))
-            recall = hits / (args.k * len(timed))
+                hits.append(len(set(got.column("id").to_pylist()) & set(want.tolist())))
+            recall = sum(hits) / (args.k * len(timed))
+            if args.data == "song":  # the queries alternate: new segments of stored songs, text-like queries
+                kinds = [np.asarray(hits[start::2]) for start in (args.warmup % 2, 1 - args.warmup % 2)]
+                print(
+                    f"  recall@{args.k} of the segment queries {kinds[0].mean() / args.k:.4f}, of the text-like "
+                    f"queries {kinds[1].mean() / args.k:.4f}",
+                    flush=True,
+                )
             p50 = float(np.percentile(latencies, 50))
             engine = [engine_ms(table, q, args.k, settings) for q in timed[: min(200, len(timed))]]
             print(

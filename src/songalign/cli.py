@@ -22,7 +22,7 @@ from songalign.caption.commands import caption_app
 from songalign.corpus.commands import corpus_app
 from songalign.describe.commands import describe_command
 from songalign.errors import SongalignError
-from songalign.search.commands import index_command, search_command, serve_command
+from songalign.search.commands import index_command, info_command, search_command, serve_command
 from songalign.separate.commands import separate_command
 from songalign.studies.commands import quickstart_command, transcribe_quickstart_command
 from songalign.towers.commands import tag_command
@@ -39,6 +39,7 @@ app.command("rank-lyrics")(rank_lyrics_command)
 app.command("index")(index_command)
 app.command("search")(search_command)
 app.command("serve")(serve_command)
+app.command("info")(info_command)
 app.command("describe")(describe_command)
 app.command("train")(train_command)
 app.command("embed")(embed_command)

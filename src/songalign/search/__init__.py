@@ -2,7 +2,8 @@
 
 - :mod:`~songalign.search.store`: the ``segments`` table (audio and lyric vectors per segment).
 - :mod:`~songalign.search.ann`: the ANN index — its kind chosen by table size, IVF/PQ parameters, nprobes and
-  refinement, building it.
+  refinement, building it, tuning it to a recall target (``songalign index --target-recall``).
+- :mod:`~songalign.search.ray_index`: the IVF_PQ index built on Ray (``--engine ray`` on large tables).
 - :mod:`~songalign.search.indexer`: :func:`build_index` (``songalign index``), idempotent and resumable.
 - :mod:`~songalign.search.lock`: :func:`writer_lock`, one indexing run per database at a time (both engines).
 - :mod:`~songalign.search.query`: :class:`SongSearch` — by text, by audio clip, by song; filters; top-k.

@@ -43,9 +43,14 @@ class GroupChoice(StrEnum):
 
 
 def index_command(
-    checkpoint: Annotated[Path, typer.Argument(help="a trained model folder (from `songalign train`)")],
-    corpus: Annotated[Path, typer.Argument(help="a prepared corpus folder (from `songalign corpus prepare`)")],
-    db: Annotated[Path, typer.Option("--db", help="search database folder (created if missing)")],
+    checkpoint: Annotated[
+        Path | None, typer.Argument(help="a trained model folder (from `songalign train`)", show_default=False)
+    ] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Argument(help="a prepared corpus folder (from `songalign corpus prepare`)", show_default=False),
+    ] = None,
+    db: Annotated[Path | None, typer.Option("--db", help="search database folder (created if missing)")] = None,
     batch_size: Annotated[int, typer.Option(help="segments embedded and committed together")] = 64,
     split: Annotated[str, typer.Option(help="index only this split (train, val, test) or 'all'")] = "all",
     cache: Annotated[
@@ -82,12 +87,39 @@ def index_command(
     shards: Annotated[
         int | None, typer.Option(help="shards of a new database (default 256; an existing one keeps its own)")
     ] = None,
+    target_recall: Annotated[
+        float | None,
+        typer.Option(
+            help="tune the index: the fastest search settings (and, building, partitions and sub-vectors) whose "
+            "recall@10 against exact search reaches this, e.g. 0.95; recorded in songalign-index.json"
+        ),
+    ] = None,
+    latency_budget_ms: Annotated[
+        float | None, typer.Option(help="with --target-recall: the single-query p99 (ms) the setting must keep")
+    ] = None,
+    tune: Annotated[
+        Path | None,
+        typer.Option("--tune", help="re-tune the search settings of this existing database (needs --target-recall)"),
+    ] = None,
     runtime: RuntimeOption = Runtime.torch,
     export: ExportOption = None,
 ) -> None:
-    """Embed every segment of a corpus into a LanceDB search database (idempotent and resumable)."""
-    from songalign.search.ann import AnnSettings
+    """Embed every segment of a corpus into a LanceDB search database (idempotent and resumable);
+    or, with --tune DB --target-recall R, re-tune an existing database's search settings."""
+    from songalign.search.ann import AnnSettings, TuneTarget
 
+    target = TuneTarget(target_recall, latency_budget_ms) if target_recall is not None else None
+    if latency_budget_ms is not None and target is None:
+        raise SongalignError("--latency-budget-ms needs --target-recall (e.g. --target-recall 0.95)")
+    if tune is not None:
+        if checkpoint or corpus or db:
+            raise SongalignError("--tune DB re-tunes an existing database: give no model, corpus or --db with it")
+        if target is None:
+            raise SongalignError("--tune needs --target-recall, e.g. `songalign index --tune DB --target-recall 0.95`")
+        _tune_and_report(tune, target, build=False)
+        return
+    if checkpoint is None or corpus is None or db is None:
+        raise SongalignError("give a model folder, a corpus folder and --db DIR (or --tune DB to re-tune one)")
     if ann_min_rows < 1:
         raise SongalignError(f"--ann-min-rows must be at least 1, got {ann_min_rows}")
     if engine != EngineChoice.ray and (address or ray_cpus or embed_actors):
@@ -120,6 +152,89 @@ def index_command(
     # exit 1 when no segment could be indexed (segments indexed by an earlier run count as done)
     result.report.require_done("segments", "indexed")
     console.print(f"[green]{escape(result.summary())}[/green]")
+    if target is not None:
+        if not result.ann_index:
+            console.print("no ANN index (below --ann-min-rows rows): every query is exact, recall 1; nothing to tune")
+            return
+        _tune_and_report(db, target, build=True)
+
+
+def _tune_and_report(db: Path, target: object, build: bool) -> None:
+    """Tune ``db``'s index to ``target`` under its writer lock, print the frontier and the choice, and exit 1
+    (after recording it) when the target was not met."""
+    from songalign.search.lock import writer_lock
+    from songalign.search.query import tuning_text_queries
+    from songalign.search.store import SegmentStore
+
+    text = tuning_text_queries(db)
+    if text is None:
+        console.print("the model that built the database is not where it says: tuning on its rows only")
+    with writer_lock(db):
+        store = SegmentStore.open(db, read_consistency_seconds=0)
+        plan = store.tune(target, build=build, text_queries=text)  # type: ignore[arg-type]
+    tuning = plan.tuning or {}
+    console.print(index_record_table(plan.to_dict()))
+    if tuning.get("met"):
+        console.print(f"[green]{escape(tuning['message'])}[/green]")
+        return
+    console.print(f"[red]{escape(tuning.get('message', ''))}[/red]")
+    raise typer.Exit(1)
+
+
+def index_record_table(record: dict) -> Table:
+    """The tuner's frontier of an index record (``songalign-index.json``'s ``"index"``) as a table, the chosen
+    setting marked; a record without tuning gives the rule's settings only."""
+    tuning = record.get("tuning") or {}
+    title = (
+        f"{record.get('index_type')}, {record.get('num_partitions')} partitions, nprobes {record.get('nprobes')}, "
+        f"refine factor {record.get('refine_factor')}"
+    )
+    if tuning:
+        title += f"; tuned to recall@{tuning['k']} ≥ {tuning['target_recall']:g}"
+        if tuning.get("latency_budget_ms"):
+            title += f" within p99 ≤ {tuning['latency_budget_ms']:g} ms"
+    table = Table(title=title)
+    for column in ("partitions", "sub-vectors", "nprobes", "refine", "recall", "p50 (ms)", "p99 (ms)", ""):
+        table.add_column(column, justify="right")
+    for row in tuning.get("frontier", []):
+        chosen = "chosen" if row == tuning.get("chosen") else ""
+        table.add_row(
+            str(row["num_partitions"]), str(row["num_sub_vectors"] or "—"), str(row["nprobes"]),
+            str(row["refine_factor"] or "—"), f"{row['recall']:.3f}", f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}",
+            chosen,
+        )  # fmt: skip
+    return table
+
+
+def info_command(
+    db: Annotated[Path, typer.Argument(help="a search database folder (from `songalign index`)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the record as JSON")] = False,
+) -> None:
+    """What a search database holds: rows, model, and its ANN index record (with the tuner's frontier)."""
+    from songalign.search.store import SegmentStore
+
+    store = SegmentStore.open(db)
+    info = {
+        "segments": store.count(),
+        "model_name": store.meta.get("model_name", ""),
+        "model_version": store.meta.get("model_version", ""),
+        "embedding_dim": int(store.meta.get("embedding_dim", 0)),
+        "index": store.index_info(),
+    }
+    if as_json:
+        typer.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    console.print(
+        f"{escape(str(db))}: {info['segments']} segment(s) of model {escape(str(info['model_name']))} "
+        f"({info['model_version']}), {info['embedding_dim']} dimensions"
+    )
+    if info["index"] is None:
+        console.print("no ANN index: every query scans all vectors (exact)")
+        return
+    console.print(index_record_table(info["index"]))
+    tuning = info["index"].get("tuning")
+    if tuning:
+        console.print(escape(tuning["message"]))
 
 
 def search_command(

@@ -393,6 +393,34 @@ class SongSearch:
         return dict(info)
 
 
+TUNING_PHRASES = (
+    "a sad slow song about loss",
+    "happy upbeat dance music",
+    "angry loud guitars",
+    "calm peaceful acoustic music",
+    "a romantic love song",
+    "dark tense electronic music",
+    "energetic rock with drums",
+    "a gentle piano ballad",
+    "a lonely song for a rainy night",
+    "a joyful summer anthem",
+    "fearful haunting music",
+    "a hopeful song about a new start",
+)
+"""Mood phrases whose text embeddings the tuner adds to its held-out rows (``songalign index
+--target-recall``): a search by text lands where these do, not on a segment."""
+
+
+def tuning_text_queries(db: str | Path) -> np.ndarray | None:
+    """Text embeddings ``(len(TUNING_PHRASES), D)`` of :data:`TUNING_PHRASES` by the model that built ``db``,
+    or ``None`` when that model is no longer where the database says (the tuner then uses rows only)."""
+    try:
+        search = SongSearch.open(db)
+    except SongalignError:
+        return None
+    return np.stack([search.embed_text(phrase) for phrase in TUNING_PHRASES])
+
+
 def without_lyrics_note(count: int) -> str:
     """The sentence saying that a lyrics-targeted search left out ``count`` audio-only segments ("" for none)."""
     if count <= 0:

@@ -16,6 +16,9 @@ one with ``address``)::
                                              on disk that no table version refers to yet
       -> driver                              receives only the fragments' metadata, in shard order, and
                                              commits each shard's fragments in one ``LanceOperation.Append``
+      -> index                               from ``AnnSettings.distributed_min_rows`` rows, each IVF_PQ index
+                                             trained on a sample, built in Ray tasks, committed once
+                                             (:mod:`songalign.search.ray_index`)
 
 **Shards.** A segment's shard is :func:`~songalign.search.store.shard_of` its song id (first 8
 bytes of its SHA-1, modulo the database's shard count ``S``, recorded in ``songalign-index.json``),
@@ -99,6 +102,7 @@ from songalign.search.indexer import (
     window_inputs,
 )
 from songalign.search.lock import writer_lock
+from songalign.search.ray_index import ray_vector_builder
 from songalign.search.store import (
     SHARD_COLUMN,
     SegmentStore,
@@ -478,13 +482,14 @@ def _build_locked(
                 split, todo, present, batch_size, str(cache_dir) if cache_dir else None, embed_actors, progress,
                 on_shard, planned,
             )  # fmt: skip
+        store.refresh()
+        # large tables: the IVF_PQ index trained on a sample, built in Ray tasks, committed once (ray_index)
+        indexed = store.finish(added, builder=ray_vector_builder())
     finally:
         context.execution_options.preserve_order, context.enable_progress_bars, context.use_datasource_v2 = before
         if started_ray:
             ray.shutdown()
-    store.refresh()
     report.kept += len(present)
-    indexed = store.finish(added)
     return IndexResult(db, added, store.count(), indexed, time.perf_counter() - started, report)
 
 

@@ -53,7 +53,16 @@ import numpy as np
 import pyarrow as pa
 
 from songalign.errors import MissingDependencyError, SongalignError
-from songalign.search.ann import AnnSettings, IndexPlan, build_indexes, columns_to_build, nearest_query
+from songalign.search.ann import (
+    AnnSettings,
+    IndexPlan,
+    TuneTarget,
+    VectorBuilder,
+    build_indexes,
+    columns_to_build,
+    nearest_query,
+    tune_index,
+)
 
 TABLE_NAME = "segments"
 META_FILE = "songalign-index.json"
@@ -414,7 +423,7 @@ class SegmentStore:
         """Whether ``column`` has an ANN index."""
         return column in self.vector_indexed_columns()
 
-    def finish(self, added: int) -> bool:
+    def finish(self, added: int, builder: VectorBuilder | None = None) -> bool:
         """After an indexing run: build the ANN indexes once the table is large enough, else fold new rows in.
 
         Builds ``vector`` and ``text_vector`` indexes (and scalar indexes on ``id``, ``song_id``,
@@ -424,7 +433,9 @@ class SegmentStore:
         factor, rows and build seconds). Later runs add their rows to the existing indexes and
         compact the table's files; the indexes are rebuilt when :func:`~songalign.search.ann.columns_to_build`
         says so (the table has doubled since the partitions were trained, or its size calls for
-        another kind of index). Returns whether the vector columns are indexed.
+        another kind of index). Returns whether the vector columns are indexed. ``builder``: how
+        IVF_PQ indexes of tables from :attr:`AnnSettings.distributed_min_rows` rows are built (e.g. on
+        Ray; default: LanceDB's ``create_index`` in this process).
         """
         if added:
             run_async(self._table.optimize())  # compact the batches' small files; add new rows to existing indexes
@@ -435,13 +446,46 @@ class SegmentStore:
         )
         if missing and rows >= self.ann.min_rows:
             dim = int(self.meta["embedding_dim"])
-            plan = run_async(build_indexes(self._table, missing, self.ann, rows, dim))
+            plan = run_async(build_indexes(self._table, missing, self.ann, rows, dim, builder=builder))
             self.meta["ann_rows"] = rows
-            self.meta["index"] = plan.to_dict()
-            _write_json_atomic(self.path / META_FILE, self.meta)
-            self._meta_stamp = self._meta_file_stamp()
+            self._record_plan(plan)
             return True
         return rows > 0 and not missing
+
+    def tune(
+        self,
+        target: TuneTarget,
+        build: bool = False,
+        builder: VectorBuilder | None = None,
+        text_queries: np.ndarray | None = None,
+    ) -> IndexPlan:
+        """Tune the ANN indexes to ``target`` (:func:`~songalign.search.ann.tune_index`): measure recall@k
+        against exact search on held-out rows and single-query latency over a grid of nprobes and refine
+        factors — with ``build``, also rebuilding with more sub-vectors or partitions while the target is
+        not met — and record the frontier and the choice in ``songalign-index.json`` (``"index"``:
+        ``nprobes``, ``refine_factor``, ``tuning``), which queries then use. Returns the recorded plan;
+        ``plan.tuning["met"]`` says whether the target was met (``"message"``: the sentence). The caller
+        holds the writer lock (:func:`~songalign.search.lock.writer_lock`). ``text_queries`` ``(E, D)``: text
+        embeddings searched beside the held-out rows (where text searches land).
+        """
+        plan = self.index_plan()
+        if plan is None or not self.has_vector_index("vector"):
+            raise SongalignError(
+                f"{self.path} has no ANN index to tune (below {self.ann.min_rows} rows every query is exact: "
+                "recall 1); index more segments, or lower --ann-min-rows"
+            )
+        columns = [c for c in VECTOR_COLUMNS if c in self.vector_indexed_columns()]
+        plan = tune_index(
+            self._table, columns, self.ann, plan, target, run_async, build=build, builder=builder,
+            extra_queries=text_queries, extra_source="text embeddings of mood phrases",
+        )  # fmt: skip
+        self._record_plan(plan)
+        return plan
+
+    def _record_plan(self, plan: IndexPlan) -> None:
+        self.meta["index"] = plan.to_dict()
+        _write_json_atomic(self.path / META_FILE, self.meta)
+        self._meta_stamp = self._meta_file_stamp()
 
     # -- the index record and the last committed version ---------------------------------------
     def index_plan(self) -> IndexPlan | None:

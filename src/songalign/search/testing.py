@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import soundfile as sf
 import torch
 
@@ -206,3 +207,25 @@ def running_server(app, host: str = "127.0.0.1", timeout: float = 30.0) -> Itera
     finally:
         server.should_exit = True
         thread.join(timeout)
+
+
+def segment_rows(vectors: np.ndarray, start: int = 0, songs_of: int = 20) -> pa.Table:
+    """Rows of the ``segments`` table (:func:`songalign.search.store.segment_schema`) holding ``vectors``
+    ``(N, D)`` float32 as audio *and* lyric vectors: ids ``r{start:07d}``…, ``songs_of`` consecutive
+    rows a song, empty text columns — for tests and benchmarks of the index on vectors made up."""
+    from songalign.search.store import segment_schema
+
+    count, dim = vectors.shape
+    flat = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(vectors, np.float32).reshape(-1)), dim)
+    columns = {
+        "id": pa.array([f"r{i:07d}" for i in range(start, start + count)]),
+        "song_id": pa.array([f"s{i // songs_of}" for i in range(start, start + count)]),
+        "start": pa.array(np.zeros(count)),
+        "end": pa.array(np.full(count, 10.0)),
+        "label_tags": pa.array([[] for _ in range(count)], pa.list_(pa.string())),
+        "vector": flat,
+        "text_vector": flat,
+    }
+    schema = segment_schema(dim)
+    empty = pa.array([""] * count)
+    return pa.Table.from_arrays([columns.get(f.name, empty).cast(f.type) for f in schema], schema=schema)
