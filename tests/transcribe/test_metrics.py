@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from mir_eval.transcription import precision_recall_f1_overlap
 
 from songalign.corpus.records import Note, midi_to_hz
-from songalign.errors import SongalignError
+from songalign.errors import MissingDependencyError, SongalignError
 from songalign.transcribe.metrics import (
     alignment_scores,
     character_error_rate,
@@ -176,3 +178,16 @@ def test_even_spread_shares_the_sung_span_equally():
         even_spread_starts(3, 5.0, 4.0)
     with pytest.raises(SongalignError, match="n_words"):
         even_spread_starts(-1, 0.0, 1.0)
+
+
+@pytest.mark.parametrize("missing", ["jiwer", "mir_eval.transcription"])
+def test_a_missing_package_names_the_transcribe_extra_in_one_sentence(monkeypatch, missing):
+    monkeypatch.setitem(sys.modules, missing, None)  # its import then fails, as when it is not installed
+    with pytest.raises(MissingDependencyError) as error:
+        if missing == "jiwer":
+            word_error_rate(["la la"], ["la"])
+        else:
+            note_scores([[Note(0.0, 0.5, 60)]], [[Note(0.0, 0.5, 60)]])
+    message = str(error.value)
+    assert message.endswith("install it with: pip install 'songalign[transcribe]'")
+    assert f"'{missing.split('.')[0]}'" in message and message.count(". ") == 0

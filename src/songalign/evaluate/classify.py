@@ -34,6 +34,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from songalign.evaluate.ranking import first_relevant_rank
+from songalign.evaluate.threads import one_thread
 
 DEFAULT_TEMPLATES = ("a {label} song", "music that feels {label}", "a song full of {label}")
 
@@ -200,16 +201,18 @@ def fit_probe(
         if len(set(labels_array[fit].tolist())) >= 2
     ]
     cv_accuracy: dict[float, float] = {}
-    for c in c_grid:
-        accuracies = []
-        for fit, held in splits:
-            pipeline = _probe_pipeline(c, seed).fit(embeddings[fit], labels_array[fit])
-            accuracies.append(100.0 * float(np.mean(pipeline.predict(embeddings[held]) == labels_array[held])))
-        if accuracies:
-            cv_accuracy[float(c)] = float(np.mean(accuracies))
-    best = max(cv_accuracy, key=lambda c: (cv_accuracy[c], -c)) if cv_accuracy else 1.0
+    with one_thread():  # tiny problems: a thread pool only slows them (songalign.evaluate.threads)
+        for c in c_grid:
+            accuracies = []
+            for fit, held in splits:
+                pipeline = _probe_pipeline(c, seed).fit(embeddings[fit], labels_array[fit])
+                accuracies.append(100.0 * float(np.mean(pipeline.predict(embeddings[held]) == labels_array[held])))
+            if accuracies:
+                cv_accuracy[float(c)] = float(np.mean(accuracies))
+        best = max(cv_accuracy, key=lambda c: (cv_accuracy[c], -c)) if cv_accuracy else 1.0
+        fitted = _probe_pipeline(best, seed).fit(embeddings, labels_array)
     return FittedProbe(
-        pipeline=_probe_pipeline(best, seed).fit(embeddings, labels_array),
+        pipeline=fitted,
         c=best,
         folds=n_folds,
         segments=len(labels_array),

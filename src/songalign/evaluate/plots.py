@@ -12,13 +12,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
+from songalign.evaluate.threads import one_thread  # noqa: E402
+
 
 def tsne_map(embeddings: np.ndarray, seed: int = 0) -> np.ndarray:
     """2-D t-SNE coordinates ``(N, 2)`` of ``embeddings (N, D)`` (cosine metric, seeded)."""
     perplexity = float(min(30.0, max(2.0, (len(embeddings) - 1) / 3)))
-    return TSNE(n_components=2, perplexity=perplexity, metric="cosine", init="pca", random_state=seed).fit_transform(
-        embeddings
-    )
+    tsne = TSNE(n_components=2, perplexity=perplexity, metric="cosine", init="pca", random_state=seed)
+    with one_thread():  # a few hundred points: a thread pool only slows it (songalign.evaluate.threads)
+        return tsne.fit_transform(embeddings)
 
 
 def plot_tsne(points: np.ndarray, colour_by: Mapping[str, Sequence[str]], title: str, out: Path) -> Path:

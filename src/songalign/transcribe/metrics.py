@@ -30,14 +30,16 @@ long one).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from songalign.corpus.records import Note, Seconds, midi_to_hz
-from songalign.errors import SongalignError
+from songalign.errors import MissingDependencyError, SongalignError
 from songalign.transcribe.symbols import normalise_text
 
 ONSET_TOLERANCE: Seconds = 0.05
@@ -90,11 +92,18 @@ class ErrorRate:
     skipped: tuple[str, ...] = ()
 
 
+def _transcribe_extra(module: str, package: str, feature: str) -> ModuleType:
+    """``module`` imported, or one sentence naming the ``transcribe`` extra that installs ``package``."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise MissingDependencyError(package, feature, extra="transcribe") from error
+
+
 def _error_rate(
     unit: str, references: Sequence[str], hypotheses: Sequence[str], song_ids: Sequence[str] | None
 ) -> ErrorRate:
-    import jiwer
-
+    jiwer = _transcribe_extra("jiwer", "jiwer", "word and character error rates")
     _same_count(references, hypotheses, f"{unit} error rate")
     names = _song_names(song_ids, len(references), f"{unit} error rate")
     process = jiwer.process_words if unit == "word" else jiwer.process_characters
@@ -197,8 +206,7 @@ def _note_arrays(notes: Sequence[Note], name: str) -> tuple[np.ndarray, np.ndarr
 
 
 def _scores(matched: int, n_reference: int, n_estimated: int) -> PrecisionRecall:
-    from mir_eval.util import f_measure
-
+    f_measure = _transcribe_extra("mir_eval.util", "mir_eval", "note scores (COn, COnP)").f_measure
     precision = matched / n_estimated if n_estimated else 0.0
     recall = matched / n_reference if n_reference else 0.0
     return PrecisionRecall(precision, recall, float(f_measure(precision, recall)))
@@ -224,8 +232,7 @@ def note_scores(
     Matching is mir_eval's (``match_note_onsets`` for COn, ``match_notes`` with ``offset_ratio=None``
     for COnP): a one-to-one bipartite matching, so a reference note is credited once.
     """
-    import mir_eval.transcription as transcription
-
+    transcription = _transcribe_extra("mir_eval.transcription", "mir_eval", "note scores (COn, COnP)")
     _same_count(references, estimates, "notes")
     names = _song_names(song_ids, len(references), "notes")
     per_con: list[PrecisionRecall] = []
