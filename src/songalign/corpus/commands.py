@@ -41,13 +41,20 @@ def corpus_synth(
             "with phoneme times in annotations/phonemes/; lyrics other than English need: pip install 'songalign[multilingual]'"
         ),
     ] = None,
+    backing: Annotated[
+        str,
+        typer.Option(
+            help="synth (numpy synthesis, the default) or soundfont: General MIDI instruments with EQ, compression "
+            "and reverb, the vocals -6 to +6 dB against the backing; needs: pip install 'songalign[band]'"
+        ),
+    ] = "synth",
 ) -> None:
     """Generate the synthetic corpus (JamendoLyrics layout, with emotion labels and music captions)."""
     from songalign.corpus.synth import synthesize_corpus
 
     codes = languages.split(",") if languages is not None else None
     summary = synthesize_corpus(
-        out, n_songs=songs, seed=seed, workers=workers, duration=duration, stems=stems, languages=codes
+        out, n_songs=songs, seed=seed, workers=workers, duration=duration, stems=stems, languages=codes, backing=backing
     )
     console.print(f"[green]wrote {songs} songs to {out}[/green] ({summary})")
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from songalign.corpus.readers.jamendo import INTERPRETATION_FILE, JAMENDO_COLUMNS, LANGUAGE_CODE_COLUMN
 from songalign.corpus.records import Song
-from songalign.corpus.synth import interpretations, lyrics, music, render, sing, song, voice
+from songalign.corpus.synth import band, interpretations, lyrics, music, render, sing, song, soundfont, voice
 from songalign.corpus.synth import languages as sung_languages
 from songalign.errors import SongalignError
 
@@ -57,11 +57,12 @@ class SynthSummary:
 
 
 def plan_corpus(
-    n_songs: int, seed: int, duration: float, languages: Sequence[str] | None = None
+    n_songs: int, seed: int, duration: float, languages: Sequence[str] | None = None, backing: str = "synth"
 ) -> list[song.SongSpec]:
     """The songs' specs: unique names, and first emotions balanced over :data:`lyrics.EMOTIONS`
     (each emotion once in every block of six songs). With ``languages`` (espeak-ng codes, checked), song
-    ``i`` is sung in ``languages[i % len(languages)]`` and titled in it (:mod:`.languages`)."""
+    ``i`` is sung in ``languages[i % len(languages)]`` and titled in it (:mod:`.languages`). Every song gets
+    ``backing`` (one of :data:`.band.BACKINGS`)."""
     rng = np.random.default_rng(seed)
     blocks = -(-n_songs // len(lyrics.EMOTIONS))  # every 6 songs: each emotion once, in random order
     emotions = np.concatenate([rng.permutation(lyrics.EMOTIONS) for _ in range(blocks)])[:n_songs]
@@ -80,7 +81,7 @@ def plan_corpus(
         if version > 1:
             title = f"{title} (Version {version})"
         used.add(name.casefold())
-        specs.append(song.SongSpec(index, seed, name, artist, title, str(emotion), duration, language))
+        specs.append(song.SongSpec(index, seed, name, artist, title, str(emotion), duration, language, backing))
     return specs
 
 
@@ -119,6 +120,7 @@ def synthesize_corpus(
     progress: Callable[[int], None] | None = None,
     stems: bool = False,
     languages: Sequence[str] | None = None,
+    backing: str = "synth",
 ) -> SynthSummary:
     """Write a synthetic song corpus in the JamendoLyrics MultiLang layout, deterministically from ``seed``.
 
@@ -137,6 +139,11 @@ def synthesize_corpus(
     each song also gets ``annotations/phonemes/<name>.csv`` (:mod:`.render`), ``JamendoLyrics.csv`` a
     ``LanguageCode`` column, and only songs whose lyrics carry their emotion (English) get emotion labels
     and interpretations. Without ``languages`` the corpus is the English one, as before they existed.
+    With ``backing="soundfont"`` (:mod:`.band`; needs ``pip install 'songalign[band]'``) the backing is played
+    on the General MIDI instruments of the SoundFont ``pretty_midi`` ships, through per-song EQ, compression
+    and reverb, the vocals get a light reverb and a level of −6 to +6 dB against the backing, and
+    ``metadata/songs.csv`` records each song's settings (:data:`.render.BAND_COLUMNS`); the songs' lyrics,
+    melodies and times are those of the default ``"synth"`` backing.
     ``workers`` processes make songs in parallel (default: one per CPU, at most ``n_songs``).
     ``progress`` is called after each song with the number of songs finished so far.
 
@@ -155,8 +162,12 @@ def synthesize_corpus(
         raise SongalignError(f"workers must be at least 1, got {workers}")
     workers = min(workers or os.cpu_count() or 1, n_songs)
     codes = sung_languages.check_languages(list(languages)) if languages is not None else None
+    if backing not in band.BACKINGS:
+        raise SongalignError(f"backing must be one of {', '.join(band.BACKINGS)}, got {backing!r}")
+    if backing == "soundfont":
+        soundfont.general_midi()  # a missing package is said once, here; forked workers inherit the font
     _prepare(out_dir, stems)
-    specs = plan_corpus(n_songs, seed, float(duration), codes)
+    specs = plan_corpus(n_songs, seed, float(duration), codes, backing)
 
     results: dict[int, render.SongRows] = {}
 
@@ -179,7 +190,8 @@ def synthesize_corpus(
     render.write_table(out_dir / "JamendoLyrics.csv", columns, [r.jamendo for r in ordered])
     segments = [row for r in ordered for row in r.segments]
     render.write_table(out_dir / "metadata" / "segments.csv", render.SEGMENT_COLUMNS, segments)
-    render.write_table(out_dir / "metadata" / "songs.csv", render.SONG_COLUMNS, [r.song for r in ordered])
+    song_columns = render.SONG_COLUMNS + (render.BAND_COLUMNS if backing != "synth" else ())
+    render.write_table(out_dir / "metadata" / "songs.csv", song_columns, [r.song for r in ordered])
     readings = [
         row
         for r in ordered
@@ -187,7 +199,7 @@ def synthesize_corpus(
         for row in interpretations.song_interpretations(r.song, "\n".join(ln.text for ln in r.record.lines), seed)
     ]
     render.write_table(out_dir / INTERPRETATION_FILE, interpretations.INTERPRETATION_COLUMNS, readings)
-    _write_manifest(out_dir / "metadata" / "synth.json", seed, n_songs, float(duration), stems, codes)
+    _write_manifest(out_dir / "metadata" / "synth.json", seed, n_songs, float(duration), stems, codes, backing)
     records = [r.record for r in ordered]
     return SynthSummary(
         out_dir=out_dir,
@@ -208,10 +220,11 @@ def ensure_synthetic_corpus(
     duration: float = 40.0,
     stems: bool = False,
     languages: Sequence[str] | None = None,
+    backing: str = "synth",
 ) -> Path:
     """``out_dir`` holding the synthetic corpus of these parameters: kept when it is already there
     (``metadata/synth.json``, written last, names this generator version and the same parameters,
-    and ``"stems": true`` when ``stems`` are asked for, the same ``languages``), synthesised otherwise. A corpus with stems
+    and ``"stems": true`` when ``stems`` are asked for, the same ``languages`` and ``backing``), synthesised otherwise. A corpus with stems
     serves a request without them as it is."""
     out_dir = Path(out_dir)
     try:
@@ -220,17 +233,26 @@ def ensure_synthetic_corpus(
         made = {}
     wanted = {"version": GENERATOR_VERSION, "n_songs": n_songs, "seed": seed, "duration": float(duration)}
     wanted["languages"] = [code.lower() for code in languages] if languages is not None else None
-    if any(made.get(key) != value for key, value in wanted.items()) or (stems and made.get("stems") is not True):
-        synthesize_corpus(out_dir, n_songs=n_songs, seed=seed, duration=duration, stems=stems, languages=languages)
+    stale = any(made.get(key) != value for key, value in wanted.items()) or made.get("backing", "synth") != backing
+    if stale or (stems and made.get("stems") is not True):
+        synthesize_corpus(
+            out_dir, n_songs=n_songs, seed=seed, duration=duration, stems=stems, languages=languages, backing=backing
+        )
     return out_dir
 
 
 def _write_manifest(
-    path: Path, seed: int, n_songs: int, duration: float, stems: bool = False, languages: list[str] | None = None
+    path: Path,
+    seed: int,
+    n_songs: int,
+    duration: float,
+    stems: bool = False,
+    languages: list[str] | None = None,
+    backing: str = "synth",
 ) -> None:
     """``synth.json``: the generator version and every parameter that shapes the corpus (``stems`` only
-    when there are stems and ``languages`` with the singing and the word lists only when there are languages,
-    so that the English corpus is written as before they existed)."""
+    when there are stems, ``languages`` with the singing and the word lists only when there are languages and
+    ``backing`` only when it is not the default, so that the English corpus is written as before they existed)."""
     manifest = {
         "generator": "songalign.corpus.synth",
         "version": GENERATOR_VERSION,
@@ -241,6 +263,7 @@ def _write_manifest(
         "audio_format": "MP3 (mono)",
         **({"stems": True, "stem_format": "FLAC (mono, 16-bit), stems/<name>.vocals.flac"} if stems else {}),
         **(_sung_manifest(languages) if languages else {}),
+        **(_band_manifest() if backing != "synth" else {}),
         "emotions": list(lyrics.EMOTIONS),
         "affect": {e: {"valence": v, "arousal": a} for e, (v, a) in lyrics.AFFECT.items()},
         "voices": [asdict(v) for v in voice.VOICES],
@@ -267,6 +290,20 @@ def _write_manifest(
         },
     }
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _band_manifest() -> dict:
+    """What ``synth.json`` says of the band backing: the SoundFont, the instruments' programs, the packages."""
+    from importlib.metadata import version
+
+    return {
+        "backing": "soundfont",
+        "soundfont": soundfont.FONT_NAME,
+        "gm_programs": band.GM_PROGRAMS,
+        "gm_drums": band.GM_DRUMS,
+        "vocal_db_range": list(band.VOCAL_DB),
+        "packages": {name: version(name) for name in ("pretty_midi", "sf2utils", "pedalboard")},
+    }
 
 
 def _sung_manifest(languages: list[str]) -> dict:

@@ -240,7 +240,7 @@ class SectionMusic:
         return 60.0 / self.tempo_bpm
 
 
-def _add(buffer: np.ndarray, sound: np.ndarray, at: float, until: float, sample_rate: int) -> None:
+def add_sound(buffer: np.ndarray, sound: np.ndarray, at: float, until: float, sample_rate: int) -> None:
     """Add ``sound`` into ``buffer`` from ``at`` seconds, cut at ``until`` seconds."""
     first = int(round(at * sample_rate))
     last = min(first + len(sound), int(round(until * sample_rate)), len(buffer))
@@ -248,16 +248,28 @@ def _add(buffer: np.ndarray, sound: np.ndarray, at: float, until: float, sample_
         buffer[first:last] += sound[: last - first]
 
 
-def render_backing(section: SectionMusic, n_samples: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """Chords, bass and drums of ``section`` in a buffer of shape ``(n_samples,)`` (zero outside it).
+@dataclass(frozen=True)
+class BackingNote:
+    """One note of a section's backing: ``part`` is ``"chords"``, ``"bass"`` or a drum of :data:`DRUM_GAINS`;
+    ``onset`` and ``duration`` in seconds (from the song's start; the note sounds until ``until``, the section's
+    end, at the latest), ``pitches`` MIDI notes sounding together (none for a drum) and ``gain`` its level
+    (chords 0.3 per note, bass 0.5, drums :data:`DRUM_GAINS`)."""
 
-    Chords sit at about 0.3 per note, bass at 0.5, drums at :data:`DRUM_GAINS`; the mix sets levels.
-    """
-    out = np.zeros(n_samples, np.float32)
+    part: str
+    onset: float
+    duration: float
+    pitches: tuple[float, ...]
+    gain: float
+    until: float
+
+
+def backing_notes(section: SectionMusic) -> list[BackingNote]:
+    """The chords, bass and drum notes of ``section``, bar by bar (chords, then bass, then drums in each bar):
+    what every backing renderer plays."""
+    notes = []
     beat, step = section.beat, section.beat / 4
     bar = beat * BEATS_PER_BAR
-    chord_timbre, bass_timbre = TIMBRES[section.chords], TIMBRES[section.bass]
-    kit = drum_kit(section.brightness, sample_rate, rng) if section.drum_level else {}
+    chord_timbre = TIMBRES[section.chords]
     pattern = DRUM_PATTERNS[section.drum_level]
     n_bars = int(np.ceil((section.end - section.start) / bar))
     for index in range(n_bars):
@@ -265,18 +277,31 @@ def render_backing(section: SectionMusic, n_samples: int, sample_rate: int, rng:
         degree = section.progression[index % len(section.progression)]
         chord = chord_notes(section.tonic, section.mode, degree, low=50)
         for onset, length, pitches in _chord_hits(chord_timbre.pattern, chord, beat):
-            tone = render_tone(chord_timbre, pitches, length, section.brightness, sample_rate)
-            _add(out, 0.3 * tone, bar_start + onset, section.end, sample_rate)
+            notes.append(BackingNote("chords", bar_start + onset, length, tuple(pitches), 0.3, section.end))
         root = chord[0] - 24 if chord[0] - 24 >= 28 else chord[0] - 12
         steps = BASS_STEPS[section.drum_level]
         for i, s in enumerate(steps):
             length = ((steps[i + 1] if i + 1 < len(steps) else 16) - s) * step
             octave = 12 if section.drum_level == 2 and i % 2 == 1 else 0
-            tone = render_tone(bass_timbre, [root + octave], length, section.brightness, sample_rate)
-            _add(out, 0.5 * tone, bar_start + s * step, section.end, sample_rate)
+            notes.append(BackingNote("bass", bar_start + s * step, length, (root + octave,), 0.5, section.end))
         for drum, steps in pattern.items():
             for s in steps:
-                _add(out, DRUM_GAINS[drum] * kit[drum], bar_start + s * step, section.end, sample_rate)
+                notes.append(BackingNote(drum, bar_start + s * step, step, (), DRUM_GAINS[drum], section.end))
+    return notes
+
+
+def render_backing(section: SectionMusic, n_samples: int, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """:func:`backing_notes` of ``section`` by additive synthesis, in a buffer of shape ``(n_samples,)``
+    (zero outside the section); ``rng`` makes the drum noise. The mix sets levels."""
+    out = np.zeros(n_samples, np.float32)
+    timbres = {"chords": TIMBRES[section.chords], "bass": TIMBRES[section.bass]}
+    kit = drum_kit(section.brightness, sample_rate, rng) if section.drum_level else {}
+    for note in backing_notes(section):
+        if note.part in timbres:
+            tone = render_tone(timbres[note.part], list(note.pitches), note.duration, section.brightness, sample_rate)
+            add_sound(out, note.gain * tone, note.onset, note.until, sample_rate)
+        else:
+            add_sound(out, note.gain * kit[note.part], note.onset, note.until, sample_rate)
     return out
 
 
@@ -302,5 +327,5 @@ def render_lead(notes: list[Note], timbre: str, brightness: float, n_samples: in
     out = np.zeros(n_samples, np.float32)
     for note in notes:
         tone = render_tone(TIMBRES[timbre], [note.pitch], note.end - note.start, brightness, sample_rate)
-        _add(out, tone, note.start, note.end, sample_rate)
+        add_sound(out, tone, note.start, note.end, sample_rate)
     return out

@@ -28,7 +28,7 @@ are written from the rows :func:`write_song` returns. Times are written with 4 d
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,10 @@ VOCALS_SUFFIX = f"{VOCALS_MARK}flac"
 SEGMENT_COLUMNS = ("Filepath", "section", "start", "end", "emotion", "valence", "arousal", "caption", "lyrics")
 SONG_COLUMNS = ("Filepath", "seed", "index", "duration", "genre", "voice", "voice_gender", "voice_accent",
                 "rate_wpm", "key", "modes", "tempi_bpm", "emotions", "instruments")  # fmt: skip
+BAND_COLUMNS = ("backing", "vocal_db", "mix")
+"""The columns ``metadata/songs.csv`` has after :data:`SONG_COLUMNS` in a corpus with the band backing:
+``backing`` (``soundfont``), ``vocal_db`` (the vocals re the backing, dB) and ``mix`` (the song's
+:class:`~.band.BandMix` as JSON)."""
 
 # Mix levels, in dB.
 VOCAL_RMS_DB = -22.0  # the vocals while sung, re full scale
@@ -96,8 +100,19 @@ def stems(song: ComposedSong) -> dict[str, np.ndarray]:
     section's backing is scaled to :data:`BACKING_DB` relative to the vocals (closer when
     aroused) and its lead to :data:`LEAD_DB`; the whole section gets :data:`SECTION_GAIN_DB` per
     unit of arousal, ramped over 50 ms at section boundaries (which lie in instrumental breaks).
+
+    With the band backing (``song.spec.backing == "soundfont"``, :mod:`.band`) the backing and lead are played
+    on General MIDI instruments, the accompaniment goes through the song's EQ, compressor and reverb and the
+    vocals through a light reverb (before they are scaled), and the accompaniment is then scaled so that the
+    vocals' RMS over the sung notes is the song's :attr:`~.band.BandMix.vocal_db` above its RMS there.
     """
     n = song.n_samples
+    band = song.spec.backing == "soundfont"
+    if band:
+        from songalign.corpus.synth.band import BandMix, render_band_backing, render_band_lead
+        from songalign.corpus.synth.soundfont import general_midi
+
+        font, settings = general_midi(), BandMix.draw(song.spec.seed, song.spec.index)
     rng = np.random.default_rng([song.spec.seed, song.spec.index, 2])  # drum noise
     vocals = np.zeros(n, np.float32)
     for section in song.sections:
@@ -105,7 +120,10 @@ def stems(song: ComposedSong) -> dict[str, np.ndarray]:
             for word, start in zip(line.words, line.starts, strict=True):
                 vocals[start : start + len(word.samples)] += word.samples
     all_notes = [note for section in song.sections for line in section.lines for note in line.notes()]
-    vocals *= db_gain(VOCAL_RMS_DB) / rms(vocals[_spans(all_notes, n)])
+    sung = _spans(all_notes, n)
+    if band:
+        vocals = settings.treat_vocals(vocals, SAMPLE_RATE)
+    vocals *= db_gain(VOCAL_RMS_DB) / rms(vocals[sung])
 
     accompaniment = np.zeros(n, np.float32)
     gain = np.ones(n, np.float32)
@@ -113,10 +131,16 @@ def stems(song: ComposedSong) -> dict[str, np.ndarray]:
     for section in song.sections:
         music = section.music
         first, last = round(music.start * SAMPLE_RATE), round(music.end * SAMPLE_RATE)
-        backing = render_backing(music, n, SAMPLE_RATE, rng)
+        if band:
+            backing = render_band_backing(music, n, SAMPLE_RATE, font)
+        else:
+            backing = render_backing(music, n, SAMPLE_RATE, rng)
         backing *= db_gain(VOCAL_RMS_DB + BACKING_DB[0] + BACKING_DB[1] * section.arousal) / rms(backing[first:last])
         notes = [note for line in section.lines for note in line.notes()]
-        lead = render_lead(notes, music.lead, music.brightness, n, SAMPLE_RATE)
+        if band:
+            lead = render_band_lead(notes, music.lead, n, SAMPLE_RATE, font)
+        else:
+            lead = render_lead(notes, music.lead, music.brightness, n, SAMPLE_RATE)
         lead *= db_gain(VOCAL_RMS_DB + LEAD_DB) / rms(lead[_spans(notes, n)])
         accompaniment += backing + lead
         section_gain = db_gain(SECTION_GAIN_DB * section.arousal)
@@ -124,6 +148,9 @@ def stems(song: ComposedSong) -> dict[str, np.ndarray]:
         if previous_gain is not None:
             gain[first - _RAMP // 2 : first + _RAMP // 2] = np.linspace(previous_gain, section_gain, 2 * (_RAMP // 2))
         previous_gain = section_gain
+    if band:
+        accompaniment = settings.treat_backing(accompaniment, SAMPLE_RATE)
+        accompaniment *= db_gain(VOCAL_RMS_DB - settings.vocal_db) / rms(accompaniment[sung])
     accompaniment[n - _FADE_OUT :] *= np.linspace(1.0, 0.0, _FADE_OUT, dtype=np.float32)
     return {"vocals": vocals * gain, "accompaniment": accompaniment * gain}
 
@@ -263,4 +290,10 @@ def write_song(song: ComposedSong, out_dir: Path, vocal_stem: bool = False) -> S
         "emotions": ";".join(labels),
         "instruments": ";".join(instruments),
     }
+    if song.spec.backing == "soundfont":
+        from songalign.corpus.synth.band import BandMix
+
+        settings = BandMix.draw(song.spec.seed, song.spec.index)
+        row.update(backing=song.spec.backing, vocal_db=f"{settings.vocal_db:g}", mix=settings.to_text())
+        record.extra["backing"] = {"kind": song.spec.backing, **asdict(settings)}
     return SongRows(record, jamendo, segments, row)

@@ -99,6 +99,9 @@ class SongSpec:
     language: str = ""
     """An espeak-ng code: the song is sung syllable by syllable in it (:mod:`.sing`, :mod:`.languages`);
     empty for the English corpus of one note per word."""
+    backing: str = "synth"
+    """``synth`` (additive synthesis, :mod:`.music`) or ``soundfont`` (General MIDI instruments and effects,
+    :mod:`.band`): how the backing is played; the song's composition is the same either way."""
 
 
 @dataclass
