@@ -181,6 +181,39 @@ def test_whisper_aligns_known_lines_and_leaves_unplaceable_ones_untimed(whisper,
     assert all(0 < line.confidence <= 1 for line in scored.lines if line.timed)
 
 
+def test_whisper_gives_words_the_audio_cannot_hold_no_time_and_no_zero_length_span(whisper, spoken):
+    """724 words for a clip of 15 (8.4 s: 422 Whisper frames of 20 ms): at most one positive span per frame,
+    so words are left over; each is untimed, and so is every line with no word placed."""
+    sound, _ = spoken
+    frames = math.ceil(sound.duration / whisper.activity_seconds)
+    lines = ["The quick brown fox", *["jumps over the lazy dog and runs far away into the night"] * 60]
+    scored = whisper.align(sound, lines, min_confidence=0.3)
+    timed = [w for line in scored.lines for w in line.words if w.start is not None]
+    assert timed and len(timed) <= frames < sum(len(line.split()) for line in lines)
+    assert all(w.start < w.end <= sound.duration for w in timed)
+    assert all(line.start < line.end for line in scored.lines if line.timed)
+    untimed = [line for line in scored.lines if not line.timed]
+    assert untimed and all(line.unsure and "no duration" in line.reason for line in untimed)
+    assert all(line.confidence is None for line in untimed)
+
+
+def test_a_whisper_line_split_by_a_long_silence_is_unsure(whisper):
+    from songalign.corpus.synth.voice import Espeak
+    from songalign.transcribe.trust import MAX_GAP_SECONDS
+
+    with Espeak("en-us+m3") as espeak:
+        first = espeak.synthesize("the quick brown fox", 50, 140, 50).samples
+        second = espeak.synthesize("jumps over the lazy dog", 50, 140, 50).samples
+    silence = np.zeros(int((MAX_GAP_SECONDS + 1.5) * 16000), np.float32)
+    sound = Sound(np.concatenate([np.zeros(8000, np.float32), first, silence, second]))
+    scored = whisper.align(sound, ["The quick brown fox jumps over the lazy dog"], min_confidence=0)
+    line = scored.lines[0]
+    assert line.timed and line.unsure and line.reason.startswith("stretches over ")
+    assert float(line.reason.split()[2]) > MAX_GAP_SECONDS
+    unsplit = whisper.align(sound, ["The quick brown fox", "jumps over the lazy dog"], min_confidence=0)
+    assert [line.unsure for line in unsplit.lines] == [False, False]
+
+
 SENTENCES = (
     "the quick brown fox jumps over the lazy dog",
     "we sing a happy song tonight",
@@ -222,8 +255,9 @@ def test_whisper_refuses_lyrics_that_are_not_english(whisper, spoken):
 def test_whisper_scores_the_spoken_text_above_another(whisper, spoken):
     right = "the quick brown fox jumps over the lazy dog we sing a happy song tonight"
     wrong = "my heart will go on and on forever more in the rain"
-    scores = whisper.score(spoken[0], [right, wrong, "?!"])
+    scores = whisper.score(spoken[0], [right, wrong, "?!", right * 50])
     assert scores[0] > scores[1] and np.isneginf(scores[2])
+    assert np.isneginf(scores[3])  # 701 words cannot fit 422 frames of 20 ms, nor gain from those left over
 
 
 # -- --backend on the CLI --------------------------------------------------------------------------------
