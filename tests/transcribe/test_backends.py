@@ -399,6 +399,24 @@ def test_wav2vec2_aligns_through_our_viterbi_and_scores_candidates_as_ctc_does(w
     assert np.isneginf(scores[1])  # 400 characters cannot fit 99 frames
 
 
+def test_seed_000_s_lyric_selection_takes_a_backend_s_scores(wav2vec2_folder, noise):
+    from songalign.transcribe.rank import CTC_METHOD, backend_log_likelihoods, lyric_selection
+
+    backend = BACKENDS.build("wav2vec2", model=wav2vec2_folder)
+    sounds = [Sound(noise.mix[i * 8000 : (i + 1) * 8000]) for i in range(4)]  # four half seconds
+    texts = ["la la", "sing it", "oh", "a text too long for a half second of audio at all"]
+    scores = backend_log_likelihoods(backend, sounds, texts)
+    assert scores.shape == (4, 4)
+    np.testing.assert_array_equal(scores[2], backend.score(sounds[2], texts))
+    assert np.isneginf(scores[:, 3]).all()  # 49 characters cannot fit 24 frames of 20 ms
+    emissions = [backend.emissions(sound)[0] for sound in sounds]
+    by_backend = lyric_selection(None, texts, pool=2, draws=3, log_likelihoods=scores)[CTC_METHOD]
+    by_emissions = lyric_selection(emissions, texts, pool=2, draws=3)[CTC_METHOD]
+    assert by_backend.to_dict() == by_emissions.to_dict()
+    with pytest.raises(ValueError, match="one of the two"):
+        lyric_selection(emissions, texts, log_likelihoods=scores)
+
+
 def test_the_activity_a_command_measures_is_the_one_the_wav2vec2_backend_aligns_with(wav2vec2_folder, noise):
     backend = BACKENDS.build("wav2vec2", model=wav2vec2_folder)
     sound = Sound(noise.mix.copy())
