@@ -152,6 +152,20 @@ def spoken():
     return Sound(samples), starts
 
 
+def test_a_whisper_model_is_a_folder_the_wheel_or_a_cached_id_and_nothing_else(tmp_path):
+    from songalign.transcribe.whisper import whisper_folder
+
+    with pytest.raises(SongalignError, match=r"holds no model\.bin; give a CTranslate2 Whisper folder"):
+        whisper_folder(tmp_path)
+    with pytest.raises(SongalignError, match="nothing is downloaded at run time"):
+        whisper_folder("songalign-tests/no-such-whisper")  # local_files_only: refused without a network call
+
+
+def test_the_wheel_s_folder_given_by_path_is_the_default_model(whisper):
+    folder = BACKENDS.build("whisper", model=whisper.folder)
+    assert folder.folder == whisper.folder and folder.digest == whisper.digest and folder.languages == ("english",)
+
+
 def test_whisper_transcribes_spoken_words_with_ordered_times(whisper, spoken):
     sound, _ = spoken
     words = whisper.transcribe(sound)
