@@ -71,36 +71,47 @@ for margin in (None, 5, 10, 15, 20, 25, 30):
         f"instrumental kept out {tn / (tn + fp):.3f}"
     )
 
-# confidence: the right lyrics against another song's
+# confidence: the right lyrics against another song's. With threshold 0 a line is unsure only for another
+# reason (not placed, words without a time, stretched over a run without singing): unsure at every threshold
 right, wrong, right_words, start_errors = [], [], [], []
+right_flagged, wrong_flagged = [], []
 for k, (truth, sound) in enumerate(zip(truths, sounds, strict=True)):
     other = truths[(k + 1) % len(truths)]
     scored = backend.align(sound, truth.lines, min_confidence=0.0)
-    right += [line.confidence for line in scored.lines if line.confidence is not None]
+    right += [np.nan if line.confidence is None else line.confidence for line in scored.lines]
+    right_flagged += [line.unsure for line in scored.lines]
     words = [word for line in scored.lines for word in line.words]
     right_words += [w.confidence for w in words if w.confidence is not None]
     start_errors += [abs(w.start - t) for w, t in zip(words, truth.starts, strict=True) if w.start is not None]
     scored = backend.align(sound, other.lines, min_confidence=0.0)
-    wrong += [line.confidence for line in scored.lines if line.confidence is not None]
-right, wrong = np.array(right), np.array(wrong)
+    wrong += [np.nan if line.confidence is None else line.confidence for line in scored.lines]
+    wrong_flagged += [line.unsure for line in scored.lines]
+right_sure = np.array(right) * np.where(right_flagged, np.nan, 1.0)  # NaN: unsure whatever the threshold
+wrong_sure = np.array(wrong) * np.where(wrong_flagged, np.nan, 1.0)
+right, wrong = np.array(right)[~np.isnan(right)], np.array(wrong)[~np.isnan(wrong)]
 
 
 def quantiles(values):
     return " ".join(f"{v:.3f}" for v in np.quantile(values, [0, 0.05, 0.25, 0.5, 0.75, 0.95, 1]))
 
 
+def kept(threshold):
+    """Right lines sure at ``threshold`` and wrong lines marked unsure at it, shares of all lines."""
+    return np.mean(right_sure >= threshold), 1 - np.mean(wrong_sure >= threshold)
+
+
 print("line confidence (min q05 q25 median q75 q95 max)")
-print(f"  right lyrics: {quantiles(right)}  ({len(right)} lines)")
-print(f"  wrong lyrics: {quantiles(wrong)}  ({len(wrong)} lines)")
+print(f"  right lyrics: {quantiles(right)}  ({len(right)} of {len(right_sure)} lines with a confidence; "
+      f"{sum(right_flagged)} unsure for another reason)")  # fmt: skip
+print(f"  wrong lyrics: {quantiles(wrong)}  ({len(wrong)} of {len(wrong_sure)} lines with a confidence; "
+      f"{sum(wrong_flagged)} unsure for another reason)")  # fmt: skip
 print(f"  word confidence, right lyrics: {quantiles(np.array(right_words))}")
 print(
     f"word start abs error (right lyrics): median {np.median(start_errors):.3f} s, mean {np.mean(start_errors):.3f} s"
 )
 for threshold in (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7):
-    print(
-        f"threshold {threshold}: right lines kept {np.mean(right >= threshold):.3f}, "
-        f"wrong lines marked unsure {np.mean(wrong < threshold):.3f}"
-    )
+    right_kept, wrong_marked = kept(threshold)
+    print(f"threshold {threshold}: right lines kept {right_kept:.3f}, wrong lines marked unsure {wrong_marked:.3f}")
 if wrong.max() < right.min():
     print(
         f"separated: every wrong line under {wrong.max():.3f}, every right one at least {right.min():.3f}; "
@@ -108,6 +119,6 @@ if wrong.max() < right.min():
     )
 else:
     grid = np.unique(np.concatenate([right, wrong]))
-    balanced = [(np.mean(right >= t) + np.mean(wrong < t)) / 2 for t in grid]
+    balanced = [sum(kept(t)) / 2 for t in grid]
     best = int(np.argmax(balanced))
     print(f"not separated: the best threshold {grid[best]:.3f} has balanced accuracy {balanced[best]:.3f}")

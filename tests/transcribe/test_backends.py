@@ -152,6 +152,20 @@ def spoken():
     return Sound(samples), starts
 
 
+def test_a_whisper_model_is_a_folder_the_wheel_or_a_cached_id_and_nothing_else(tmp_path):
+    from songalign.transcribe.whisper import whisper_folder
+
+    with pytest.raises(SongalignError, match=r"holds no model\.bin; give a CTranslate2 Whisper folder"):
+        whisper_folder(tmp_path)
+    with pytest.raises(SongalignError, match="nothing is downloaded at run time"):
+        whisper_folder("songalign-tests/no-such-whisper")  # local_files_only: refused without a network call
+
+
+def test_the_wheel_s_folder_given_by_path_is_the_default_model(whisper):
+    folder = BACKENDS.build("whisper", model=whisper.folder)
+    assert folder.folder == whisper.folder and folder.digest == whisper.digest and folder.languages == ("english",)
+
+
 def test_whisper_transcribes_spoken_words_with_ordered_times(whisper, spoken):
     sound, _ = spoken
     words = whisper.transcribe(sound)
@@ -179,6 +193,39 @@ def test_whisper_aligns_known_lines_and_leaves_unplaceable_ones_untimed(whisper,
     assert not scored.lines[2].timed and "no letters" in scored.lines[2].reason
     assert not scored.lines[3].timed and "English" in scored.lines[3].reason
     assert all(0 < line.confidence <= 1 for line in scored.lines if line.timed)
+
+
+def test_whisper_gives_words_the_audio_cannot_hold_no_time_and_no_zero_length_span(whisper, spoken):
+    """724 words for a clip of 15 (8.4 s: 422 Whisper frames of 20 ms): at most one positive span per frame,
+    so words are left over; each is untimed, and so is every line with no word placed."""
+    sound, _ = spoken
+    frames = math.ceil(sound.duration / whisper.activity_seconds)
+    lines = ["The quick brown fox", *["jumps over the lazy dog and runs far away into the night"] * 60]
+    scored = whisper.align(sound, lines, min_confidence=0.3)
+    timed = [w for line in scored.lines for w in line.words if w.start is not None]
+    assert timed and len(timed) <= frames < sum(len(line.split()) for line in lines)
+    assert all(w.start < w.end <= sound.duration for w in timed)
+    assert all(line.start < line.end for line in scored.lines if line.timed)
+    untimed = [line for line in scored.lines if not line.timed]
+    assert untimed and all(line.unsure and "no duration" in line.reason for line in untimed)
+    assert all(line.confidence is None for line in untimed)
+
+
+def test_a_whisper_line_split_by_a_long_silence_is_unsure(whisper):
+    from songalign.corpus.synth.voice import Espeak
+    from songalign.transcribe.trust import MAX_GAP_SECONDS
+
+    with Espeak("en-us+m3") as espeak:
+        first = espeak.synthesize("the quick brown fox", 50, 140, 50).samples
+        second = espeak.synthesize("jumps over the lazy dog", 50, 140, 50).samples
+    silence = np.zeros(int((MAX_GAP_SECONDS + 1.5) * 16000), np.float32)
+    sound = Sound(np.concatenate([np.zeros(8000, np.float32), first, silence, second]))
+    scored = whisper.align(sound, ["The quick brown fox jumps over the lazy dog"], min_confidence=0)
+    line = scored.lines[0]
+    assert line.timed and line.unsure and line.reason.startswith("stretches over ")
+    assert float(line.reason.split()[2]) > MAX_GAP_SECONDS
+    unsplit = whisper.align(sound, ["The quick brown fox", "jumps over the lazy dog"], min_confidence=0)
+    assert [line.unsure for line in unsplit.lines] == [False, False]
 
 
 SENTENCES = (
@@ -222,8 +269,9 @@ def test_whisper_refuses_lyrics_that_are_not_english(whisper, spoken):
 def test_whisper_scores_the_spoken_text_above_another(whisper, spoken):
     right = "the quick brown fox jumps over the lazy dog we sing a happy song tonight"
     wrong = "my heart will go on and on forever more in the rain"
-    scores = whisper.score(spoken[0], [right, wrong, "?!"])
+    scores = whisper.score(spoken[0], [right, wrong, "?!", right * 50])
     assert scores[0] > scores[1] and np.isneginf(scores[2])
+    assert np.isneginf(scores[3])  # 701 words cannot fit 422 frames of 20 ms, nor gain from those left over
 
 
 # -- --backend on the CLI --------------------------------------------------------------------------------
@@ -363,6 +411,24 @@ def test_wav2vec2_aligns_through_our_viterbi_and_scores_candidates_as_ctc_does(w
     scores = backend.score(noise, ["La la!", "a text far too long " * 20])
     assert scores[0] == pytest.approx(float(expected), rel=1e-4)
     assert np.isneginf(scores[1])  # 400 characters cannot fit 99 frames
+
+
+def test_seed_000_s_lyric_selection_takes_a_backend_s_scores(wav2vec2_folder, noise):
+    from songalign.transcribe.rank import CTC_METHOD, backend_log_likelihoods, lyric_selection
+
+    backend = BACKENDS.build("wav2vec2", model=wav2vec2_folder)
+    sounds = [Sound(noise.mix[i * 8000 : (i + 1) * 8000]) for i in range(4)]  # four half seconds
+    texts = ["la la", "sing it", "oh", "a text too long for a half second of audio at all"]
+    scores = backend_log_likelihoods(backend, sounds, texts)
+    assert scores.shape == (4, 4)
+    np.testing.assert_array_equal(scores[2], backend.score(sounds[2], texts))
+    assert np.isneginf(scores[:, 3]).all()  # 49 characters cannot fit 24 frames of 20 ms
+    emissions = [backend.emissions(sound)[0] for sound in sounds]
+    by_backend = lyric_selection(None, texts, pool=2, draws=3, log_likelihoods=scores)[CTC_METHOD]
+    by_emissions = lyric_selection(emissions, texts, pool=2, draws=3)[CTC_METHOD]
+    assert by_backend.to_dict() == by_emissions.to_dict()
+    with pytest.raises(ValueError, match="one of the two"):
+        lyric_selection(emissions, texts, log_likelihoods=scores)
 
 
 def test_the_activity_a_command_measures_is_the_one_the_wav2vec2_backend_aligns_with(wav2vec2_folder, noise):

@@ -66,6 +66,7 @@ _EXPORTS: dict[str, str] = {
     "rank_candidates": "rank",
     "read_candidates": "rank",
     "lyric_selection": "rank",
+    "backend_log_likelihoods": "rank",
     "Backend": "backends",
     "Sound": "backends",
     "TimedWord": "backends",

@@ -18,7 +18,9 @@ Three ways to score a candidate text for a segment's audio, all "higher = better
   and cosines live on unrelated scales; z-scores put them on one without a trained calibration.
 
 :func:`lyric_selection` scores all three with seed 000's lyric-choice protocol
-(:mod:`songalign.evaluate.protocol`), on the same seeded pools; :func:`rank_candidates` ranks a
+(:mod:`songalign.evaluate.protocol`), on the same seeded pools; any acoustic backend's scores
+(:func:`backend_log_likelihoods`, e.g. ``whisper``'s token log-probabilities) take the CTC
+likelihood's place there. :func:`rank_candidates` ranks a
 user's candidates for one piece of audio; :func:`read_candidates` reads them from a file.
 """
 
@@ -31,6 +33,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -46,6 +49,9 @@ from songalign.evaluate.protocol import (
 )
 from songalign.transcribe.align import frames_needed
 from songalign.transcribe.symbols import BLANK_INDEX, SYMBOLS, encode
+
+if TYPE_CHECKING:
+    from songalign.transcribe.backends import Backend, Sound
 
 CTC_METHOD = "CTC likelihood"
 EMBEDDING_METHOD = "CLAP-lyr"
@@ -357,8 +363,15 @@ def read_candidates(path: str | Path) -> list[str]:
     return candidates
 
 
+def backend_log_likelihoods(backend: Backend, sounds: Sequence[Sound], texts: Sequence[str]) -> np.ndarray:
+    """``(len(sounds), len(texts))`` natural-log scores of every text given each sound under an acoustic
+    ``backend`` (:meth:`~songalign.transcribe.backends.Backend.score`: CTC log-likelihoods for ``crnn`` and
+    ``wav2vec2``, the known text's token log-probabilities for ``whisper``), for :func:`lyric_selection`."""
+    return np.stack([np.asarray(backend.score(sound, list(texts)), dtype=np.float64) for sound in sounds])
+
+
 def lyric_selection(
-    emissions: Sequence[np.ndarray | torch.Tensor],
+    emissions: Sequence[np.ndarray | torch.Tensor] | None,
     texts: Sequence[str],
     audio_embeddings: np.ndarray | None = None,
     lyric_embeddings: np.ndarray | None = None,
@@ -371,25 +384,30 @@ def lyric_selection(
     top_ks: tuple[int, ...] = TOP_KS,
     embedding_name: str = EMBEDDING_METHOD,
     device: str | torch.device = "cpu",
+    log_likelihoods: np.ndarray | None = None,
 ) -> dict[str, LyricChoiceResult]:
     """Seed 000's lyric-choice figures for choosing each segment's lyrics among ``pool`` candidates.
 
     ``emissions``: one ``(T_i, V)`` CTC log-probability array per segment; ``texts``: the ``N``
     segments' lyrics; ``audio_embeddings``, ``lyric_embeddings``: the joint-embedding model's
-    ``(N, D)`` embeddings of the same segments, or both None. Returns, in this order,
-    ``"CTC likelihood"`` (scores :func:`ctc_log_likelihoods`), ``embedding_name`` (the embedding
+    ``(N, D)`` embeddings of the same segments, or both None. Any acoustic backend instead gives
+    ``log_likelihoods`` ``(N, N)`` with ``emissions`` None: row ``i`` its natural-log scores of every
+    segment's lyrics given segment ``i``'s audio (:func:`backend_log_likelihoods`). Returns, in this order,
+    ``"CTC likelihood"`` (scores :func:`ctc_log_likelihoods`, or the backend's), ``embedding_name`` (the embedding
     model by :func:`~songalign.evaluate.protocol.lyric_choice`, with its KL at ``scale``) and
     ``"fusion"`` (:func:`fuse` at ``weight``, z-scores over each segment's whole row), the last
     two only with embeddings. Every method is scored on the same seeded pools; each result gives
     its pool size and chance top-k.
     """
     texts = list(texts)
-    if len(emissions) != len(texts):
+    if (emissions is None) == (log_likelihoods is None):
+        raise ValueError("give the segments' emissions or a backend's log-likelihoods, one of the two")
+    if emissions is not None and len(emissions) != len(texts):
         raise ValueError(f"give one emission per text ({len(texts)} texts, {len(emissions)} emissions)")
     if (audio_embeddings is None) != (lyric_embeddings is None):
         raise ValueError("give both the audio and the lyric embeddings, or neither")
     options = {"pool": pool, "draws": draws, "seed": seed, "top_ks": top_ks}
-    ctc = ctc_log_likelihoods(emissions, texts, device=device)
+    ctc = ctc_log_likelihoods(emissions, texts, device=device) if emissions is not None else log_likelihoods
     results = {CTC_METHOD: lyric_choice_from_scores(ctc, texts, method_name="the transcriber", **options)}
     if audio_embeddings is not None and lyric_embeddings is not None:
         audio_embeddings, lyric_embeddings = _as_array(audio_embeddings), _as_array(lyric_embeddings)

@@ -169,14 +169,24 @@ def align_scored(
             text_of_line, placed[0].start, placed[-1].end, confidence(on_path[np.concatenate(line_frames)]), words
         )
         if active is not None:
-            first, last = round(line.start / emission_seconds), round(line.end / emission_seconds)
-            longest = max((b - a for a, b in gaps(active[first:last])), default=0) * emission_seconds
-            if longest > MAX_GAP_SECONDS:
-                line.unsure, line.reason = True, f"stretches over {longest:.1f} s without singing"
+            mark_stretched(line, active, emission_seconds)
         scored_lines.append(line)
     return mark_unsure(
         ScoredLyrics(scored_lines, backend=backend, model_digest=model_digest, vocals=vocals), min_confidence
     )
+
+
+def mark_stretched(line: ScoredLine, active: np.ndarray, frame_seconds: float) -> ScoredLine:
+    """``line`` marked unsure (its reason said) when, between its start and end (seconds), ``active`` (vocal
+    activity, boolean per frame of ``frame_seconds``) holds a run without singing longer than
+    :data:`MAX_GAP_SECONDS`; an untimed or already unsure line is left as it is. Changed in place and returned."""
+    if not line.timed or line.unsure:
+        return line
+    first, last = round(line.start / frame_seconds), round(line.end / frame_seconds)
+    longest = max((b - a for a, b in gaps(np.asarray(active, dtype=bool)[first:last])), default=0) * frame_seconds
+    if longest > MAX_GAP_SECONDS:
+        line.unsure, line.reason = True, f"stretches over {longest:.1f} s without singing"
+    return line
 
 
 def mark_unsure(lyrics: ScoredLyrics, min_confidence: float) -> ScoredLyrics:

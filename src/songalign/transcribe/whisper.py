@@ -20,10 +20,14 @@ then trimmed to the vocal activity inside it (:meth:`~songalign.transcribe.backe
 confidence is the geometric mean of its tokens' probabilities
 under the model given the known text before it; a line's, the same over all its tokens. A word that
 normalises to nothing (punctuation) is not placed; a line with letters outside the Latin script is left
-untimed (English only), and lyrics with no English line at all are refused in one sentence.
+untimed (English only), and lyrics with no English line at all are refused in one sentence. A word Whisper
+gives no duration (where the text goes on after the audio ends it puts the rest at one instant) is left
+untimed and its line unsure; a line that stretches over a long run without singing is unsure, as a CTC
+backend's is (:func:`~songalign.transcribe.trust.mark_stretched`).
 
 **Scores** (:meth:`WhisperBackend.score`): the sum of the known text's token log-probabilities (natural
-log) over the same windows.
+log) over the same windows; −inf for a text with no word, or one that goes on after the audio is spent
+(as a CTC score is for a text too long for its frames).
 """
 
 from __future__ import annotations
@@ -183,6 +187,9 @@ class WhisperBackend(Backend):
             result = self.model.model.align(
                 encoder_output, self.tokenizer.sot_sequence, [flat], max(frames, 1), median_filter_width=7
             )[0]
+            if not result.alignments:  # no path through the frames left (one or two): the audio is spent
+                placed.extend(_Placed(offset, offset, np.zeros(0)) for _ in words[len(placed) :])
+                break
             text_indices = np.array([pair[0] for pair in result.alignments])
             time_indices = np.array([pair[1] for pair in result.alignments])
             jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)
@@ -222,10 +229,13 @@ class WhisperBackend(Backend):
         activity: bool = True,
         language: str | None = None,
     ) -> ScoredLyrics:
-        """``lines`` timed over windows that follow them (module docstring); ``activity`` is not used (Whisper's
-        cross-attention places words itself; the command refuses audio without singing); ``language``, when
-        given, must be English (``en``, ``en-us``, …)."""
-        from songalign.transcribe.trust import mark_unsure
+        """``lines`` timed over windows that follow them (module docstring). With ``activity`` each word's span
+        is trimmed to the vocal activity inside it and a line that stretches over a long run without singing
+        is unsure (:func:`~songalign.transcribe.trust.mark_stretched`); ``language``, when given, must be English
+        (``en``, ``en-us``, …). A word Whisper gives no duration (its start at its end: where the audio ends
+        before the text does, the rest of the text is put at one instant) is left untimed, never given a
+        zero-length span, and its line is unsure (untimed when none of its words has a time)."""
+        from songalign.transcribe.trust import mark_stretched, mark_unsure
 
         if language is not None and language.strip().lower().split("-")[0] != "en":
             raise SongalignError(
@@ -250,9 +260,11 @@ class WhisperBackend(Backend):
                 )
             raise SongalignError("the lyrics hold no words to align (letters a-z); give the song's lyric lines")
         forced = self._force(sound, [self._tokens(line_words[i][p]) for i, p in wanted])
+        active = None
         if activity:
             frame = self.activity_seconds
-            forced = _trimmed(forced, sound.activity(math.ceil(sound.duration / frame), frame), frame)
+            active = sound.activity(math.ceil(sound.duration / frame), frame)
+            forced = _trimmed(forced, active, frame)
         placed = dict(zip(wanted, forced, strict=True))
         duration = sound.duration
         scored: list[ScoredLine] = []
@@ -260,29 +272,36 @@ class WhisperBackend(Backend):
             text = " ".join(words)
             own: list[ScoredWord] = []
             log_probs: list[np.ndarray] = []
+            instant = 0  # words Whisper gave no duration
             for position, word in enumerate(words):
                 where = placed.get((index, position))
                 if where is None:
                     own.append(ScoredWord(word, None, None, None))
                     continue
-                log_probs.append(where.log_probs)
-                own.append(
-                    ScoredWord(
-                        word, min(where.start, duration), min(where.end, duration), _geometric_mean(where.log_probs)
-                    )
-                )
+                log_probs.append(where.log_probs)  # an instant word's tokens count in its line's confidence
+                start, end = min(where.start, duration), min(where.end, duration)
+                if end <= start:
+                    instant += 1
+                    own.append(ScoredWord(word, None, None, None))
+                    continue
+                own.append(ScoredWord(word, start, end, _geometric_mean(where.log_probs)))
             timed = [w for w in own if w.start is not None]
             if not timed:
-                reason = (
-                    "its letters are outside English (the whisper backend hears English only)"
-                    if not english[index]
-                    else "it holds no letters"
-                )
+                if not english[index]:
+                    reason = "its letters are outside English (the whisper backend hears English only)"
+                elif instant:
+                    reason = "Whisper gave its words no duration (the audio ends before them, or they do not fit)"
+                else:
+                    reason = "it holds no letters"
                 scored.append(ScoredLine(text, None, None, None, own, True, f"not placed: {reason}"))
                 continue
-            scored.append(
-                ScoredLine(text, timed[0].start, timed[-1].end, _geometric_mean(np.concatenate(log_probs)), own)
-            )
+            line = ScoredLine(text, timed[0].start, timed[-1].end, _geometric_mean(np.concatenate(log_probs)), own)
+            if instant:
+                line.unsure = True
+                line.reason = f"{instant} of its {len(words)} words got no duration from Whisper, so no time"
+            elif active is not None:
+                mark_stretched(line, active, self.activity_seconds)
+            scored.append(line)
         lyrics = ScoredLyrics(scored, backend=self.name, model_digest=self.digest, vocals=sound.held)
         return mark_unsure(lyrics, self.min_confidence if min_confidence is None else min_confidence)
 
@@ -290,8 +309,9 @@ class WhisperBackend(Backend):
         scores = np.full(len(candidates), -np.inf)
         for index, text in enumerate(candidates):
             words = [self._tokens(word) for word in text.split() if normalise_text(word)]
-            if words:
-                scores[index] = float(sum(p.log_probs.sum() for p in self._force(sound, words)))
+            placed = self._force(sound, words) if words else []
+            if placed and all(p.log_probs.size for p in placed):  # else the audio ends before the text: -inf
+                scores[index] = float(sum(p.log_probs.sum() for p in placed))
         return scores
 
 
