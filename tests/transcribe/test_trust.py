@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from songalign.errors import SongalignError
-from songalign.transcribe.activity import frame_db, gaps, vocal_activity
+from songalign.transcribe.activity import frame_db, gaps, smoothed, vocal_activity
 from songalign.transcribe.symbols import SYMBOLS, encode
 from songalign.transcribe.trust import (
     MAX_GAP_SECONDS,
@@ -141,6 +141,13 @@ def test_vocal_activity_follows_the_voice_not_its_leak_into_the_stem():
     assert gaps(active) == [(0, int(sung[0])), (int(sung[-1]) + 1, frames)]
     assert not vocal_activity(leak, rate, frames, backing).any()
     assert not vocal_activity(np.zeros(seconds.size), rate, frames).any()
+
+
+def test_smoothing_drops_a_lone_frame_and_widens_a_run_by_the_hold():
+    marks = np.array([0, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0], bool)
+    # 3-frame majority: the lone frame 1 goes, frames 4–6 stay; a 2-frame hold widens them to 2–8
+    out = smoothed(marks, 0.02, smooth_seconds=0.06, hold_seconds=0.04)
+    assert np.flatnonzero(out).tolist() == [2, 3, 4, 5, 6, 7, 8]
 
 
 def test_gaps_are_the_runs_of_inactive_frames():

@@ -98,8 +98,21 @@ def vocal_activity(
     sung = vocal_db > floor_db
     if accompaniment is not None:
         sung &= vocal_db > frame_db(accompaniment, rate, frames, frame_seconds) - margin_db
+    return smoothed(sung, frame_seconds, smooth_seconds=smooth_seconds, hold_seconds=hold_seconds)
+
+
+def smoothed(
+    marks: np.ndarray,
+    frame_seconds: float = EMISSION_SECONDS,
+    *,
+    smooth_seconds: float = SMOOTH_SECONDS,
+    hold_seconds: float = HOLD_SECONDS,
+) -> np.ndarray:
+    """Framewise marks (boolean ``(T,)``, frames of ``frame_seconds``) median-smoothed over ``smooth_seconds``
+    (rounded to an odd number of frames) and each run widened by ``hold_seconds`` either side; boolean
+    ``(T,)``. :func:`vocal_activity`'s last step, for marks from any detector."""
     width = max(1, round(smooth_seconds / frame_seconds)) | 1  # odd
-    return _widen(_median_filter(sung, width), round(hold_seconds / frame_seconds))
+    return _widen(_median_filter(np.asarray(marks, dtype=bool), width), round(hold_seconds / frame_seconds))
 
 
 def gaps(active: np.ndarray) -> list[tuple[int, int]]:
