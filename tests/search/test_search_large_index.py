@@ -17,7 +17,7 @@ import pytest
 
 from songalign.search import AnnSettings, SegmentStore
 from songalign.search.ann import index_bytes_per_vector
-from songalign.search.store import segment_schema
+from songalign.search.testing import segment_rows
 
 DIM = 32
 META = {"model_name": "m", "model_version": "v", "embedding_dim": DIM}
@@ -25,23 +25,12 @@ SMALL = AnnSettings(min_rows=500, pq_min_rows=2000, target_partition_size=128, p
 
 
 def _rows(start: int, count: int, dim: int = DIM, seed: int = 0) -> tuple[pa.Table, np.ndarray]:
-    """``count`` segment rows with ids ``r{start}``… and random unit vectors; returns the table and its ``(count, dim)`` vectors."""
+    """``count`` segment rows with ids ``r{start:07d}``… and random unit vectors (audio and lyrics drawn apart);
+    returns the table and its ``(count, dim)`` audio vectors."""
     rng = np.random.default_rng([seed, start])
     vectors = rng.standard_normal((2, count, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=2, keepdims=True)
-    schema = segment_schema(dim)
-    texts = pa.array([""] * count)
-    columns = {
-        "id": pa.array([f"r{i:06d}" for i in range(start, start + count)]),
-        "song_id": pa.array([f"s{i // 10}" for i in range(start, start + count)]),
-        "start": pa.array(np.zeros(count)),
-        "end": pa.array(np.full(count, 10.0)),
-        "label_tags": pa.array([[] for _ in range(count)], pa.list_(pa.string())),
-        "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors[0].reshape(-1)), dim),
-        "text_vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors[1].reshape(-1)), dim),
-    }
-    arrays = [columns.get(field.name, texts).cast(field.type) for field in schema]
-    return pa.Table.from_arrays(arrays, schema=schema), vectors[0]
+    return segment_rows(vectors[0], start, songs_of=10, text_vectors=vectors[1]), vectors[0]
 
 
 def _vector_index_types(store: SegmentStore) -> dict[str, str]:
@@ -105,7 +94,7 @@ def test_ivf_pq_with_refinement_finds_the_exact_neighbours(tmp_path):
     probes = range(0, 3000, 60)
     for row in probes:  # a stored vector is its own nearest neighbour, at distance 0
         best = store.nearest(vectors[row], "vector", 1)[0]
-        assert best["id"] == f"r{row:06d}" and best["_distance"] == pytest.approx(0.0, abs=1e-5)
+        assert best["id"] == f"r{row:07d}" and best["_distance"] == pytest.approx(0.0, abs=1e-5)
     # random (isotropic) vectors: the hard case for PQ, whose 4 one-byte codes reorder close neighbours
     exact = np.argsort(-(vectors[list(probes)] @ vectors.T), axis=1)[:, :10]
 
@@ -156,7 +145,7 @@ def test_an_open_store_sees_another_process_commit_within_its_interval(tmp_path)
     time.sleep(0.6)  # the reader's interval, and a little
     assert reader.count() == 600
     _, new_vectors = _rows(400, 200)
-    assert reader.nearest(new_vectors[7], "vector", 1)[0]["id"] == "r000407"  # the new rows are searched
+    assert reader.nearest(new_vectors[7], "vector", 1)[0]["id"] == "r0000407"  # the new rows are searched
     assert reader.index_plan() is not None and reader.index_plan().index_type == "IVF_FLAT"  # and the new record
     assert reader.has_vector_index("vector")
     assert never.count() == 400 and never.index_plan() is None  # the control: without a check it stays stale

@@ -209,14 +209,20 @@ def running_server(app, host: str = "127.0.0.1", timeout: float = 30.0) -> Itera
         thread.join(timeout)
 
 
-def segment_rows(vectors: np.ndarray, start: int = 0, songs_of: int = 20) -> pa.Table:
+def segment_rows(
+    vectors: np.ndarray, start: int = 0, songs_of: int = 20, text_vectors: np.ndarray | None = None
+) -> pa.Table:
     """Rows of the ``segments`` table (:func:`songalign.search.store.segment_schema`) holding ``vectors``
-    ``(N, D)`` float32 as audio *and* lyric vectors: ids ``r{start:07d}``…, ``songs_of`` consecutive
-    rows a song, empty text columns — for tests and benchmarks of the index on vectors made up."""
+    ``(N, D)`` float32 as audio vectors and ``text_vectors`` ``(N, D)`` as lyric vectors (default: the audio
+    vectors again): ids ``r{start:07d}``…, ``songs_of`` consecutive rows a song, empty text columns — for tests
+    and benchmarks of the index on vectors made up."""
     from songalign.search.store import segment_schema
 
+    def column(rows: np.ndarray) -> pa.FixedSizeListArray:
+        return pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(rows, np.float32).reshape(-1)), dim)
+
     count, dim = vectors.shape
-    flat = pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(vectors, np.float32).reshape(-1)), dim)
+    flat = column(vectors)
     columns = {
         "id": pa.array([f"r{i:07d}" for i in range(start, start + count)]),
         "song_id": pa.array([f"s{i // songs_of}" for i in range(start, start + count)]),
@@ -224,7 +230,7 @@ def segment_rows(vectors: np.ndarray, start: int = 0, songs_of: int = 20) -> pa.
         "end": pa.array(np.full(count, 10.0)),
         "label_tags": pa.array([[] for _ in range(count)], pa.list_(pa.string())),
         "vector": flat,
-        "text_vector": flat,
+        "text_vector": flat if text_vectors is None else column(text_vectors),
     }
     schema = segment_schema(dim)
     empty = pa.array([""] * count)
