@@ -600,10 +600,18 @@ def evaluate_command(
     word_score: WordScoreOption = None,
     onset_threshold: OnsetOption = None,
     note_rule: NoteRuleOption = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            help="a phoneme model: the lyrics' language (espeak-ng code or name, e.g. de or german) for every song; "
+            "default: each song's own language field"
+        ),
+    ] = None,
 ) -> None:
     """WER/CER (greedy and with an LM), COn/COnP and word alignment (AAE, PCO) on held-out songs.
 
     Songs the model was trained on are left out and counted. The LM is the model folder's (its training lyrics).
+    A phoneme model is scored by its phoneme error rate and aligns each song's lyrics spelt in its language.
     """
     from songalign.transcribe.decode import decode_settings
     from songalign.transcribe.evaluate import evaluate_transcriber, evaluation_sections, write_evaluation_files
@@ -618,7 +626,7 @@ def evaluate_command(
         onset_threshold=onset_threshold,
         note_rule=None if note_rule is None else str(note_rule),
     )
-    result = evaluate_transcriber(model, corpus, split=split, decode=settings, vocals=vocals)
+    result = evaluate_transcriber(model, corpus, split=split, decode=settings, vocals=vocals, language=language)
     figures = result.to_dict()
     console.print(
         f"[bold]{escape(str(model))}[/bold] ({result.mode}) on split {escape(split)}: "

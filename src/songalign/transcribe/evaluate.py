@@ -9,8 +9,11 @@ For every scored song (whole, through :meth:`Transcriber.emissions_from_features
 - **Notes** (models with a pitch network, on the songs with annotated notes): onsets by peak picking (50 ms window, threshold
   ``decode.onset_threshold``), notes by ``decode.note_rule`` (:func:`.decode.notes_from_emissions`),
   COn and COnP against the annotated notes (mir_eval, 50 ms, 50 cents), per-song means.
+- **Phonemes** (phoneme models, instead of transcription): the greedy phoneme error rate against the song's
+  phonemes (:func:`.data.word_phonemes`: the sung ones where annotated, else espeak-ng's reading).
 - **Alignment** (lyrics models): the song's reference lyrics forced-aligned to its emissions
-  (:func:`.align.align_lyrics`); AAE, median AE, median deviation (JamendoLyrics' ``mean_AE``,
+  (:func:`.align.align_lyrics`; a phoneme model's spelt by espeak-ng in the song's language,
+  :func:`.phonemes.song_language`, or the ``language`` given); AAE, median AE, median deviation (JamendoLyrics' ``mean_AE``,
   ``median_AE``, ``median_deviation``), the pooled median absolute error and PCO@0.3 s of the word onsets, beside the
   even-spread baseline in the same run (the same words spread evenly over the annotated sung span,
   first word start to last word end).
@@ -37,13 +40,14 @@ from songalign.checkpoint import read_card, trained_songs
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Word
 from songalign.errors import SkipReport, SongalignError
-from songalign.transcribe.align import align_lyrics
+from songalign.transcribe.align import LETTERS, Spelling, align_lyrics
 from songalign.transcribe.data import SongTargets
 from songalign.transcribe.decode import (
     BeamSearchDecoder,
     DecodeSettings,
     beam_search_decoder,
     greedy_decode,
+    greedy_phonemes,
     notes_from_emissions,
 )
 from songalign.transcribe.listen import check_channel
@@ -53,9 +57,11 @@ from songalign.transcribe.metrics import (
     character_error_rate,
     even_spread_starts,
     note_scores,
+    phoneme_error_rate,
     word_error_rate,
 )
 from songalign.transcribe.model import Transcriber
+from songalign.transcribe.phonemes import model_spelling, song_language
 from songalign.transcribe.symbols import normalise_text
 from songalign.transcribe.train import load_targets, split_songs
 
@@ -84,6 +90,7 @@ class TranscriptionResult:
     lm: dict[str, Any] = field(default_factory=dict)
     examples: list[dict[str, str]] = field(default_factory=list)
     alignment_skipped: list[str] = field(default_factory=list)
+    per: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,9 +149,12 @@ def language_model_summary(decoder: BeamSearchDecoder, model_dir: str | Path) ->
     return summary
 
 
-def aligned_onsets(log_probs: np.ndarray, words: Sequence[Word], emission_seconds: float) -> np.ndarray:
+def aligned_onsets(
+    log_probs: np.ndarray, words: Sequence[Word], emission_seconds: float, spelling: Spelling = LETTERS
+) -> np.ndarray:
     """Predicted onsets (s) of ``words`` — a song's annotated words in time order — by forced alignment of
-    their texts, grouped into lines by ``Word.line``, so that predictions and truth pair up one to one."""
+    their texts, grouped into lines by ``Word.line``, so that predictions and truth pair up one to one;
+    ``spelling`` as the model writes (letters, or a phoneme model's spelling in the song's language)."""
     lines: list[list[str]] = []
     previous = None
     for word in words:
@@ -152,7 +162,7 @@ def aligned_onsets(log_probs: np.ndarray, words: Sequence[Word], emission_second
             lines.append([])
         lines[-1].append(word.text)
         previous = word.line
-    aligned = align_lyrics(log_probs, [" ".join(line) for line in lines], emission_seconds)
+    aligned = align_lyrics(log_probs, [" ".join(line) for line in lines], emission_seconds, spelling=spelling)
     return np.array([w.start for w in aligned.words])
 
 
@@ -165,6 +175,7 @@ def evaluate_transcriber(
     vocals: str | None = None,
     cache_dir: str | Path | None = None,
     decoder: BeamSearchDecoder | None = None,
+    language: str | None = None,
 ) -> TranscriptionResult:
     """Score the transcriber in ``model_dir`` on the ``split`` songs of the prepared ``corpus`` (module docstring).
 
@@ -172,7 +183,9 @@ def evaluate_transcriber(
     replaces the model's vocal channel for this corpus (``"mix"``, ``"stem"``, a separator ``NAME[:MODEL]`` or an
     open-unmix folder); the channel is checked before any song is read
     (:func:`~songalign.transcribe.listen.check_channel`). ``cache_dir`` is the feature cache (default: the corpus's). A song that cannot be aligned is
-    left out of the alignment figures and named in ``alignment_skipped``.
+    left out of the alignment figures and named in ``alignment_skipped``. ``language`` (an espeak-ng code or a
+    language's name) spells every song's lyrics for a phoneme model; default: each song's own
+    (:func:`~songalign.transcribe.phonemes.song_language`).
     """
     decode = decode or DecodeSettings()
     model = Transcriber.from_pretrained(model_dir)
@@ -197,7 +210,11 @@ def evaluate_transcriber(
     )
     emissions = [model.emissions_from_features(song.mel, song.notes) for song in songs]
     ids = [song.song_id for song in songs]
-    if config.hears_lyrics:
+    phonemes = config.hears_lyrics and config.network.symbols == "phonemes"
+    if phonemes:
+        greedy = [greedy_phonemes(e.log_probs) for e in emissions]
+        result.per["greedy"] = _rates(phoneme_error_rate([song.text for song in songs], greedy, ids))
+    elif config.hears_lyrics:
         references = [song.text for song in songs]
         greedy = [greedy_decode(e.log_probs) for e in emissions]
         decoder = decoder or model_decoder(model_dir, decode)
@@ -210,11 +227,17 @@ def evaluate_transcriber(
             {"song": s, "reference": r[:160], "greedy": g[:160], "lm": m[:160]}
             for s, r, g, m in list(zip(ids, references, greedy, with_lm, strict=True))[:3]
         ]
+    if config.hears_lyrics:
         true_starts, predicted, spread, aligned_ids = [], [], [], []
         for song, emission in zip(songs, emissions, strict=True):
             words = sorted((w for w in manifest.song(song.song_id).words if normalise_text(w.text)), key=_start)
             try:
-                onsets = aligned_onsets(emission.log_probs, words, emission.emission_seconds)
+                spelling = (
+                    model_spelling(config.network, language or song_language(manifest.song(song.song_id)))
+                    if phonemes
+                    else LETTERS
+                )
+                onsets = aligned_onsets(emission.log_probs, words, emission.emission_seconds, spelling)
             except SongalignError as error:
                 result.alignment_skipped.append(f"{song.song_id}: {error}")
                 continue
@@ -269,6 +292,10 @@ def evaluation_sections(result: dict[str, Any]) -> list[tuple[str, list[str], li
             source = f" of {lm['lines']} {lm['split']} lines" if "lines" in lm else f" from {Path(lm['file']).name}"
             title += f" (LM: {lm['order']}-gram{source}, {lm['words']} words, {sum(lm['ngrams'])} n-grams)"
         sections.append((title, ["", "greedy", "with LM"], rows))
+    if result.get("per"):
+        rows = [[f"PER ({label})", _percent_cell(result["per"]["greedy"].get(level))] for level, label in
+                (("corpus", "corpus"), ("song_mean", "song mean"))]  # fmt: skip
+        sections.append(("phonemes (greedy)", ["", "greedy"], rows))
     if result.get("notes"):
         rows = [
             [name, *(_percent_cell(result["notes"][key].get(part)) for part in ("precision", "recall", "f_measure"))]
