@@ -190,3 +190,12 @@ def test_a_phoneme_model_starts_from_a_character_model_s_weights_all_but_its_hea
     lyrics_only = save_tiny_transcriber(tmp_path / "baseline", mode="baseline")  # no pitch network
     with pytest.raises(SongalignError, match="no weight of that transcriber has the name and shape of this recipe's"):
         warm_start(pitch_only, lyrics_only)
+
+
+def test_the_phoneme_recipes_are_the_character_recipes_networks_writing_phonemes():
+    for phonemes, letters in (("alt_phonemes_small", "alt_small"), ("alt_phonemes", "alt")):
+        ours, theirs = load_recipe(recipe_path(phonemes)), load_recipe(recipe_path(letters))
+        assert ours.model.network.symbols == "phonemes" and theirs.model.network.symbols == "characters"
+        assert ours.model.network.model_copy(update={"symbols": "characters"}) == theirs.model.network
+        assert ours.model.mode == "multitask" and ours.model.vocals == "spleeter"  # pitch/onset kept, separated vocals
+        assert not ours.model.network.keep_stress and not ours.model.network.keep_length
