@@ -366,12 +366,9 @@ class CrnnBackend(CtcBackend):
             self.languages = ("every language espeak-ng speaks",)
 
     def spelling(self, language: str | None) -> Spelling:
-        if not self.writes_phonemes:
-            return LETTERS
-        from songalign.transcribe.phonemes import PhonemeSpelling
+        from songalign.transcribe.phonemes import model_spelling
 
-        network = self.transcriber.config.network
-        return PhonemeSpelling(language or "en", keep_stress=network.keep_stress, keep_length=network.keep_length)
+        return model_spelling(self.transcriber.config.network, language)
 
     def emissions(self, sound: Sound) -> tuple[np.ndarray, float]:
         heard = self.transcriber.emissions(sound.mix, sound.vocals, sound.rate)

@@ -619,12 +619,20 @@ def evaluate_command(
     word_score: WordScoreOption = None,
     onset_threshold: OnsetOption = None,
     note_rule: NoteRuleOption = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            help="a phoneme model: the lyrics' language (espeak-ng code or name, e.g. de or german) for every song; "
+            "default: each song's own language field"
+        ),
+    ] = None,
 ) -> None:
     """WER/CER, word alignment (AAE, median AE, PCO@0.3 s, lines marked unsure) beside the even spread, and for
     crnn COn/COnP, on held-out songs, every backend the same way.
 
     crnn: greedy and with its LM (the model folder's, of its training lyrics); the songs it was trained on are
-    left out and counted. whisper and wav2vec2 are external models (trained elsewhere, on songs not known here).
+    left out and counted. A phoneme model is scored by its phoneme error rate and aligns each song's lyrics
+    spelt in its language. whisper and wav2vec2 are external models (trained elsewhere, on songs not known here).
     """
     from songalign.transcribe.evaluate import (
         evaluate_backend,
@@ -651,7 +659,13 @@ def evaluate_command(
             note_rule=None if note_rule is None else str(note_rule),
         )
         result = evaluate_transcriber(
-            folder, corpus, split=split, decode=settings, vocals=vocals, min_confidence=min_confidence
+            folder,
+            corpus,
+            split=split,
+            decode=settings,
+            vocals=vocals,
+            min_confidence=min_confidence,
+            language=language,
         )
         default_out = folder.parent / f"evaluation-{split}"
     else:

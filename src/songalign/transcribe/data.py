@@ -13,10 +13,13 @@ Targets per 16 ms frame, from the song's notes and words (times in seconds):
 - ``pitch``: the MIDI number (rounded) of the note sounding at the frame's centre, or
   :data:`~songalign.transcribe.networks.NO_PITCH` (128);
 - ``onset``: 1.0 at the frame nearest each note's start, else 0.0;
-- ``words``: each word's first frame, end frame (exclusive) and its symbol indices.
+- ``words``: each word's first frame, end frame (exclusive) and its symbol indices: its normalised
+  letters (:func:`~songalign.transcribe.symbols.encode`) for a character model, its phonemes
+  (:data:`~songalign.transcribe.phonemes.PHONEME_SYMBOLS` indices, :func:`word_phonemes`) for a phoneme one.
 
 A clip (:func:`cut_clips`) is a window of at most ``clip_frames`` frames; its CTC target is the words
-lying wholly inside it, joined by spaces. A word the window cuts is silenced in the clip's features
+lying wholly inside it, joined by spaces (characters) or run together (phonemes: sung words run into each
+other, and espeak's phonemes carry no word separator). A word the window cuts is silenced in the clip's features
 (every bin set to the log of the mel floor, what digital silence gives) and removed from its
 pitch/onset targets, so the model never hears words its target leaves out.
 """
@@ -33,7 +36,7 @@ import torch
 
 from songalign.audio.features import LogMelConfig, log_mel
 from songalign.corpus.records import Note, Song, Word
-from songalign.transcribe.networks import NO_PITCH
+from songalign.transcribe.networks import NO_PITCH, NetworkConfig
 from songalign.transcribe.symbols import (
     EMISSION_SECONDS,
     FRAME_SECONDS,
@@ -81,7 +84,11 @@ class SongTargets:
 
     ``mel`` ``(C, 80, T)`` float32; ``pitch`` ``(T,)`` int64 (128 = no pitch); ``onset`` ``(T,)``
     float32; ``words`` ``(first frame, end frame, symbol indices)`` per word, in time order;
-    ``text`` the whole song's normalised lyrics; ``notes`` the annotated notes (seconds, MIDI).
+    ``text`` the whole song's lyrics as the model's symbols read them (normalised letters and spaces; for a
+    phoneme model its phoneme symbols separated by spaces, so a WER of two such texts is the phoneme error
+    rate); ``notes`` the annotated notes (seconds, MIDI); ``word_starts`` ``(W,)`` the seconds at which the
+    words of ``words`` start; ``separator`` the symbol between two words of a CTC target (the space, or None
+    for phonemes).
     """
 
     song_id: str
@@ -92,6 +99,7 @@ class SongTargets:
     text: str
     notes: list[Note]
     word_starts: np.ndarray
+    separator: int | None = SPACE_INDEX
 
     @property
     def frames(self) -> int:
@@ -114,32 +122,84 @@ def pitch_onset_targets(notes: Sequence[Note], n_frames: int) -> tuple[np.ndarra
     return pitch, onset
 
 
-def word_targets(words: Sequence[Word]) -> list[tuple[int, int, list[int]]]:
-    """``(first frame, end frame, symbol indices)`` of each word with a normalised text, in time order."""
+def word_phonemes(song: Song, network: NetworkConfig) -> list[list[str]]:
+    """The phoneme symbols (:data:`~songalign.transcribe.phonemes.PHONEMES`) of each of ``song.words``, in that
+    order, stress and length marks as ``network`` keeps them.
+
+    A sung synthetic song's own phoneme annotation (``extra["phonemes"]``: what espeak-ng sang, each phoneme
+    with the index of its word) where the song has one; else espeak-ng's reading of the lyrics, line by line,
+    in the song's language (:func:`~songalign.transcribe.phonemes.song_language`), as alignment spells them."""
+    from songalign.transcribe.phonemes import annotated_phonemes, phonemize, song_language
+
+    marks = {"keep_stress": network.keep_stress, "keep_length": network.keep_length}
+    symbols: list[list[str]] = [[] for _ in song.words]
+    if song.extra.get("phonemes"):
+        for phoneme in annotated_phonemes(song.extra["phonemes"], **marks):
+            if 0 <= phoneme.word < len(symbols):
+                symbols[phoneme.word].append(phoneme.symbol)
+        return symbols
+    lines: dict[int, list[int]] = {}
+    for index, word in enumerate(song.words):  # words of one line are read together (liaison, context)
+        lines.setdefault(word.line if word.line >= 0 else -1 - index, []).append(index)
+    members = list(lines.values())
+    read = phonemize([" ".join(song.words[i].text for i in line) for line in members], song_language(song), **marks)
+    for line, spoken in zip(members, read, strict=True):
+        written = [len(song.words[i].text.split()) for i in line]  # a word's text is one written word, or none
+        position = 0
+        for index, count in zip(line, written, strict=True):
+            symbols[index] = [s for part in spoken[position : position + count] for s in part]
+            position += count
+    return symbols
+
+
+def word_targets(
+    words: Sequence[Word], tokens: Sequence[Sequence[int]] | None = None
+) -> list[tuple[int, int, list[int]]]:
+    """``(first frame, end frame, symbol indices)`` of each word with symbols, in time order; ``tokens`` are
+    each word's symbol indices (default: its normalised letters, :func:`~songalign.transcribe.symbols.encode`)."""
+    spelt = [encode(word.text) for word in words] if tokens is None else [list(t) for t in tokens]
     spans = []
-    for word in sorted(words, key=lambda w: w.start):
-        tokens = encode(word.text)
-        if tokens and math.isfinite(word.start) and math.isfinite(word.end):
+    for word, symbols in sorted(zip(words, spelt, strict=True), key=lambda pair: pair[0].start):
+        if symbols and math.isfinite(word.start) and math.isfinite(word.end):
             spans.append(
-                (int(math.floor(word.start / FRAME_SECONDS)), int(math.ceil(word.end / FRAME_SECONDS)), tokens)
+                (int(math.floor(word.start / FRAME_SECONDS)), int(math.ceil(word.end / FRAME_SECONDS)), symbols)
             )
     return spans
 
 
-def song_targets(song: Song, mel: torch.Tensor) -> SongTargets:
-    """The targets of ``song`` for its features ``mel`` ``(C, 80, T)``."""
+def song_targets(song: Song, mel: torch.Tensor, network: NetworkConfig | None = None) -> SongTargets:
+    """The targets of ``song`` for its features ``mel`` ``(C, 80, T)``, in the symbols ``network`` writes
+    (characters by default; phonemes from :func:`word_phonemes`)."""
     n_frames = int(mel.shape[-1])
     pitch, onset = pitch_onset_targets(song.notes, n_frames)
-    words = sorted((w for w in song.words if normalise_text(w.text)), key=lambda w: w.start)
+    if network is None or network.symbols == "characters":
+        words = sorted((w for w in song.words if normalise_text(w.text)), key=lambda w: w.start)
+        return SongTargets(
+            song_id=song.id,
+            mel=mel,
+            pitch=pitch,
+            onset=onset,
+            words=word_targets(words),
+            text=normalise_text(" ".join(w.text for w in words)),
+            notes=list(song.notes),
+            word_starts=np.array([w.start for w in words], float),
+        )
+    from songalign.transcribe.phonemes import phoneme_indices
+
+    sung = sorted(
+        ((word, symbols) for word, symbols in zip(song.words, word_phonemes(song, network), strict=True) if symbols),
+        key=lambda pair: pair[0].start,
+    )
     return SongTargets(
         song_id=song.id,
         mel=mel,
         pitch=pitch,
         onset=onset,
-        words=word_targets(words),
-        text=normalise_text(" ".join(w.text for w in words)),
+        words=word_targets([word for word, _ in sung], [phoneme_indices(symbols) for _, symbols in sung]),
+        text=" ".join(symbol for _, symbols in sung for symbol in symbols),
         notes=list(song.notes),
-        word_starts=np.array([w.start for w in words], float),
+        word_starts=np.array([word.start for word, _ in sung], float),
+        separator=None,
     )
 
 
@@ -163,7 +223,8 @@ def cut_clip(song: SongTargets, start: int, clip_frames: int) -> Clip:
         if last <= start or first >= end:
             continue
         if first >= start and last <= end:
-            tokens.extend(([SPACE_INDEX] if tokens else []) + word)
+            separator = [song.separator] if tokens and song.separator is not None else []
+            tokens.extend(separator + word)
             continue
         lo, hi = max(first, start) - start, min(last, end) - start
         mel[..., lo:hi] = SILENCE

@@ -105,14 +105,15 @@ ONSET_WINDOW_SECONDS = 0.05
 _IMPOSSIBLE = -1.0e4  # log-probability of the symbols the appended end frame rules out
 
 
-def _emission_matrix(log_probs: Any) -> np.ndarray:
-    """``log_probs`` as a float32 C-contiguous ``(T, V)`` array, checked (accepts torch tensors)."""
+def _emission_matrix(log_probs: Any, symbols: int = len(SYMBOLS)) -> np.ndarray:
+    """``log_probs`` as a float32 C-contiguous ``(T, V)`` array, checked to have ``V == symbols`` (accepts torch
+    tensors)."""
     if hasattr(log_probs, "detach"):
         log_probs = log_probs.detach().cpu().numpy()
     emissions = np.ascontiguousarray(np.asarray(log_probs, dtype=np.float32))
-    if emissions.ndim != 2 or emissions.shape[1] != len(SYMBOLS):
+    if emissions.ndim != 2 or emissions.shape[1] != symbols:
         raise SongalignError(
-            f"CTC emissions must have shape (frames, {len(SYMBOLS)}) with the blank first, got {emissions.shape}; "
+            f"CTC emissions must have shape (frames, {symbols}) with the blank first, got {emissions.shape}; "
             "pass the transcriber's log_probs"
         )
     return emissions
@@ -123,20 +124,35 @@ def _join_spaces(text: str) -> str:
     return " ".join(word for word in text.split(" ") if word)
 
 
+def greedy_tokens(log_probs: Any, symbols: int = len(SYMBOLS)) -> list[int]:
+    """The best-path symbol indices of ``log_probs`` ``(T, V)`` (``V == symbols``: characters by default, or
+    phonemes): argmax per frame, repeats collapsed, blanks dropped."""
+    emissions = _emission_matrix(log_probs, symbols)
+    if not len(emissions):
+        return []
+    best = emissions.argmax(axis=1)
+    keep = np.ones(len(best), dtype=bool)
+    keep[1:] = best[1:] != best[:-1]
+    return [int(i) for i in best[keep] if i != BLANK_INDEX]
+
+
 def greedy_decode(log_probs: Any) -> str:
-    """The best-path text of ``log_probs`` ``(T, V)``: argmax per frame, repeats collapsed, blanks dropped.
+    """The best-path text of ``log_probs`` ``(T, V)`` over :data:`~songalign.transcribe.symbols.SYMBOLS`
+    (:func:`greedy_tokens` as characters).
 
     Repeats collapse before blanks are dropped, so a doubled letter needs a blank between its two
     frames ("hel_lo" → "hello", "hello" → "helo"); runs of spaces become one and the ends are trimmed.
     """
-    emissions = _emission_matrix(log_probs)
-    if not len(emissions):
-        return ""
-    best = emissions.argmax(axis=1)
-    keep = np.ones(len(best), dtype=bool)
-    keep[1:] = best[1:] != best[:-1]
-    text = "".join(SYMBOLS[i] for i in best[keep] if i != BLANK_INDEX)
-    return _join_spaces(text)
+    return _join_spaces("".join(SYMBOLS[i] for i in greedy_tokens(log_probs)))
+
+
+def greedy_phonemes(log_probs: Any) -> str:
+    """The best-path phonemes of a phoneme model's ``log_probs`` ``(T, V)`` over
+    :data:`~songalign.transcribe.phonemes.PHONEME_SYMBOLS`, separated by spaces (as
+    :class:`~songalign.transcribe.data.SongTargets` writes a phoneme model's ``text``)."""
+    from songalign.transcribe.phonemes import PHONEME_SYMBOLS
+
+    return " ".join(PHONEME_SYMBOLS[i] for i in greedy_tokens(log_probs, len(PHONEME_SYMBOLS)))
 
 
 def _flashlight() -> tuple[Any, Any, Any]:

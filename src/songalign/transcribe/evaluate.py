@@ -13,7 +13,10 @@ the same WER/CER and alignment figures). For every scored song (whole):
 - **Notes** (``crnn`` models with a pitch network, on the songs with annotated notes): onsets by peak picking (50 ms window, threshold
   ``decode.onset_threshold``), notes by ``decode.note_rule`` (:func:`.decode.notes_from_emissions`),
   COn and COnP against the annotated notes (mir_eval, 50 ms, 50 cents), per-song means.
-- **Alignment**: the song's annotated lyric lines timed as ``transcribe align`` times them
+- **Phonemes** (phoneme models, instead of transcription): the greedy phoneme error rate against the song's
+  phonemes (:func:`.data.word_phonemes`: the sung ones where annotated, else espeak-ng's reading).
+- **Alignment**: the song's annotated lyric lines timed as ``transcribe align`` times them (a phoneme
+  model's spelt by espeak-ng in the song's language, :func:`.phonemes.song_language`, or the ``language`` given)
   (:meth:`~songalign.transcribe.backends.Backend.align`: vocal activity from the channel heard, a confidence
   per line); AAE, median AE, median deviation (JamendoLyrics' ``Evaluate.py``: ``mean_AE``, ``median_AE`` —
   the mean over songs of each song's median absolute onset error —, ``median_deviation``), the pooled median
@@ -51,6 +54,7 @@ from songalign.corpus.lyrics_files import ScoredLyrics
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Song, Word
 from songalign.errors import SkipReport, SongalignError
+from songalign.transcribe.align import LETTERS
 from songalign.transcribe.backends import Backend, Sound
 from songalign.transcribe.data import SongTargets
 from songalign.transcribe.decode import (
@@ -58,6 +62,7 @@ from songalign.transcribe.decode import (
     DecodeSettings,
     beam_search_decoder,
     greedy_decode,
+    greedy_phonemes,
     notes_from_emissions,
 )
 from songalign.transcribe.listen import check_channel, song_audio
@@ -67,9 +72,11 @@ from songalign.transcribe.metrics import (
     character_error_rate,
     even_spread_starts,
     note_scores,
+    phoneme_error_rate,
     word_error_rate,
 )
 from songalign.transcribe.model import Transcriber
+from songalign.transcribe.phonemes import model_spelling, song_language
 from songalign.transcribe.symbols import SAMPLE_RATE, normalise_text
 from songalign.transcribe.train import load_targets, split_songs
 
@@ -97,6 +104,7 @@ class TranscriptionResult:
     external: bool = False
     wer: dict[str, dict[str, float]] = field(default_factory=dict)
     cer: dict[str, dict[str, float]] = field(default_factory=dict)
+    per: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: dict[str, dict[str, float]] = field(default_factory=dict)
     alignment: dict[str, float] = field(default_factory=dict)
     even_spread: dict[str, float] = field(default_factory=dict)
@@ -282,6 +290,7 @@ def evaluate_transcriber(
     cache_dir: str | Path | None = None,
     decoder: BeamSearchDecoder | None = None,
     min_confidence: float | None = None,
+    language: str | None = None,
 ) -> TranscriptionResult:
     """Score the ``crnn`` transcriber in ``model_dir`` on the ``split`` songs of the prepared ``corpus`` (module
     docstring).
@@ -293,7 +302,9 @@ def evaluate_transcriber(
     corpus's). Alignment is the ``crnn`` backend's (:meth:`~songalign.transcribe.backends.CtcBackend.align`, vocal
     activity from the same channel) on the emissions scored here, lines under ``min_confidence`` (None: the
     backend's) counted unsure, as :func:`evaluate_backend` scores every backend. A song that cannot be
-    aligned is left out of the alignment figures and named in ``alignment_skipped``.
+    aligned is left out of the alignment figures and named in ``alignment_skipped``. ``language`` (an
+    espeak-ng code or a language's name) spells every song's lyrics for a phoneme model; default: each song's
+    own (:func:`~songalign.transcribe.phonemes.song_language`).
     """
     from songalign.transcribe.backends import CrnnBackend
 
@@ -321,13 +332,18 @@ def evaluate_transcriber(
     )
     emissions = [model.emissions_from_features(song.mel, song.notes) for song in songs]
     ids = [song.song_id for song in songs]
-    if backend is not None:
+    phonemes = backend is not None and backend.writes_phonemes
+    if phonemes:
+        greedy = [greedy_phonemes(e.log_probs) for e in emissions]
+        result.per["greedy"] = _rates(phoneme_error_rate([song.text for song in songs], greedy, ids))
+    elif backend is not None:
         references = [song.text for song in songs]
         greedy = [greedy_decode(e.log_probs) for e in emissions]
         decoder = decoder or model_decoder(model_dir, decode)
         result.lm = language_model_summary(decoder, model_dir)
         with_lm = [decoder.decode(e.log_probs) for e in emissions]
         _transcription_figures(result, references, {"greedy": greedy, "lm": with_lm}, ids)
+    if backend is not None:
         alignments = _Alignments()
         for song, emission in zip(songs, emissions, strict=True):
             record = manifest.song(song.song_id)
@@ -339,6 +355,7 @@ def evaluate_transcriber(
                     emission.emission_seconds,
                     truth.lines,  # type: ignore[union-attr]  # load_targets kept songs with words only
                     min_confidence=min_confidence,
+                    spelling=model_spelling(config.network, language or song_language(record)) if phonemes else LETTERS,
                 )
             except SongalignError as error:
                 result.alignment_skipped.append(f"{song.song_id}: {error}")
@@ -467,6 +484,10 @@ def evaluation_sections(result: dict[str, Any]) -> list[tuple[str, list[str], li
             source = f" of {lm['lines']} {lm['split']} lines" if "lines" in lm else f" from {Path(lm['file']).name}"
             title += f" (LM: {lm['order']}-gram{source}, {lm['words']} words, {sum(lm['ngrams'])} n-grams)"
         sections.append((title, ["", *(labels.get(d, d) for d in decodings)], rows))
+    if result.get("per"):
+        rows = [[f"PER ({label})", _percent_cell(result["per"]["greedy"].get(level))] for level, label in
+                (("corpus", "corpus"), ("song_mean", "song mean"))]  # fmt: skip
+        sections.append(("phonemes (greedy)", ["", "greedy"], rows))
     if result.get("notes"):
         rows = [
             [name, *(_percent_cell(result["notes"][key].get(part)) for part in ("precision", "recall", "f_measure"))]

@@ -56,6 +56,7 @@ from songalign.transcribe.data import VocalSource
 from songalign.transcribe.symbols import SAMPLE_RATE
 
 if TYPE_CHECKING:
+    from songalign.transcribe.align import Spelling
     from songalign.transcribe.backends import Sound
     from songalign.transcribe.model import Emissions, Transcriber, TranscriberConfig
 
@@ -422,15 +423,19 @@ def hear(transcriber: Transcriber, audio_path: Path, channel: VocalChannel) -> H
     return Heard(emissions, sound.held, sound.duration, sound.mix, sound.vocals)
 
 
-def align_heard(heard: Heard, lines: Sequence[str]) -> AlignedLyrics:
-    """``lines`` timed in what was heard (CTC forced alignment; times clamped to the audio's length).
+def align_heard(heard: Heard, lines: Sequence[str], spelling: Spelling | None = None) -> AlignedLyrics:
+    """``lines`` timed in what was heard (CTC forced alignment; times clamped to the audio's length), spelt as
+    ``spelling`` says (default: letters; a phoneme model's :func:`~songalign.transcribe.phonemes.model_spelling`).
 
     Raises :class:`SongalignError` when the lyrics do not fit the audio or hold no letter it can align.
     """
-    from songalign.transcribe.align import align_lyrics
+    from songalign.transcribe.align import LETTERS, align_lyrics
 
     emissions = heard.emissions
-    aligned = align_lyrics(emissions.log_probs, list(lines), emissions.emission_seconds, duration=heard.duration)
+    aligned = align_lyrics(
+        emissions.log_probs, list(lines), emissions.emission_seconds, duration=heard.duration,
+        spelling=spelling or LETTERS,
+    )  # fmt: skip
     return replace(aligned, vocals=heard.vocals)
 
 
@@ -441,7 +446,9 @@ class CtcLyricsAligner:
     and loaded, on the CPU, at the first song. ``option`` names the setting in messages (the folder
     reader's ``option aligner=...``). The vocal channel is ``vocals`` (as a command's ``--vocals``; the folder
     reader's ``option aligner_vocals=...``, which ``vocals_option`` names in messages), else the model's own (a mix copy for a model trained on stems; a channel other than the one it trained on is noted
-    once in the report).
+    once in the report). ``language`` (an espeak-ng code or a language's name; the folder reader's ``option
+    aligner_language=...``) is the lyrics' language: a phoneme model spells them in it (default English), checked
+    at once; a character model reads letters whatever it is.
     """
 
     def __init__(
@@ -451,8 +458,10 @@ class CtcLyricsAligner:
         option: str = "aligner",
         vocals: str | None = None,
         vocals_option: str = "aligner_vocals",
+        language: str | None = None,
     ) -> None:
         from songalign.checkpoint import read_card
+        from songalign.transcribe.phonemes import model_spelling
 
         self.folder = Path(str(model)).expanduser()
         self.where = f"option {option}={self.folder}"
@@ -461,6 +470,8 @@ class CtcLyricsAligner:
         self.channel = VocalChannel.choose(
             self.config, vocals, where=self.where, card=read_card(self.folder), option_name=f"option {vocals_option}="
         )
+        self.language = language
+        self.spelling = model_spelling(self.config.network, language)  # an unknown language: one sentence now
         self._transcriber: Transcriber | None = None
 
     def _loaded(self, report: SkipReport) -> Transcriber:
@@ -478,7 +489,10 @@ class CtcLyricsAligner:
 
     def align(self, audio_path: Path, lines: Sequence[str], report: SkipReport) -> AlignedLyrics:
         """``lines`` timed in the audio at ``audio_path`` (see :class:`~songalign.corpus.aligners.LyricsAligner`)."""
-        return align_heard(hear(self._loaded(report), Path(audio_path), self.channel), lines)
+        return align_heard(hear(self._loaded(report), Path(audio_path), self.channel), lines, self.spelling)
 
     def describe(self) -> dict[str, Any]:
-        return {"aligner": "ctc", "transcriber": str(self.folder.resolve())}
+        described = {"aligner": "ctc", "transcriber": str(self.folder.resolve())}
+        if self.config.network.symbols == "phonemes":
+            described["language"] = getattr(self.spelling, "language", "en")
+        return described

@@ -75,7 +75,7 @@ class ErrorRate:
     """A word or character error rate over songs (see the module docstring for normalisation and averaging).
 
     ``corpus`` = (substitutions + deletions + insertions) / reference_length over all scored songs;
-    ``song_mean`` = the mean of ``per_song``. ``unit`` is ``"word"`` or ``"character"``; ``songs`` the
+    ``song_mean`` = the mean of ``per_song``. ``unit`` is ``"word"``, ``"character"`` or ``"phoneme"``; ``songs`` the
     number of songs scored; ``skipped`` the names of songs left out for an empty reference.
     """
 
@@ -106,12 +106,15 @@ def _error_rate(
     jiwer = _transcribe_extra("jiwer", "jiwer", "word and character error rates")
     _same_count(references, hypotheses, f"{unit} error rate")
     names = _song_names(song_ids, len(references), f"{unit} error rate")
-    process = jiwer.process_words if unit == "word" else jiwer.process_characters
+    process = jiwer.process_characters if unit == "character" else jiwer.process_words
     per_song: list[float] = []
     totals = {"substitutions": 0, "deletions": 0, "insertions": 0, "hits": 0}
     skipped: list[str] = []
     for name, reference, hypothesis in zip(names, references, hypotheses, strict=True):
-        reference_text, hypothesis_text = normalise_text(reference), normalise_text(hypothesis)
+        if unit == "phoneme":  # symbols separated by spaces: nothing to normalise
+            reference_text, hypothesis_text = " ".join(reference.split()), " ".join(hypothesis.split())
+        else:
+            reference_text, hypothesis_text = normalise_text(reference), normalise_text(hypothesis)
         if not reference_text:
             skipped.append(name)
             continue
@@ -152,6 +155,15 @@ def character_error_rate(
 ) -> ErrorRate:
     """CER of ``hypotheses`` against ``references`` (one text per song), normalised first; spaces count."""
     return _error_rate("character", references, hypotheses, song_ids)
+
+
+def phoneme_error_rate(
+    references: Sequence[str], hypotheses: Sequence[str], song_ids: Sequence[str] | None = None
+) -> ErrorRate:
+    """PER of ``hypotheses`` against ``references``: one text per song of phoneme symbols separated by spaces
+    (:class:`~songalign.transcribe.data.SongTargets`' ``text`` of a phoneme model,
+    :func:`~songalign.transcribe.decode.greedy_phonemes`), edits counted per symbol, not normalised."""
+    return _error_rate("phoneme", references, hypotheses, song_ids)
 
 
 # --------------------------------------------------------------------------------------------

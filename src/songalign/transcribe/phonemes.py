@@ -187,6 +187,27 @@ def check_language(language: str) -> str:
     return code
 
 
+def language_code(language: str) -> str:
+    """The espeak-ng code of ``language``: a code it speaks (:func:`check_language`), or a language's English name as
+    corpora write it (``"german"`` → ``de``, ``"English"`` → ``en``: the shortest code of a voice whose name is that
+    word, alone or before a parenthesis); one :class:`SongalignError` when espeak-ng speaks neither."""
+    try:
+        return check_language(language)
+    except SongalignError:
+        wanted = language.strip().lower()
+        named = [code for code, name in languages().items() if name.lower().split(" (")[0] == wanted]
+        if not named:
+            raise
+        return min(named, key=lambda code: (len(code), code))
+
+
+def song_language(song) -> str:
+    """The espeak-ng code of a :class:`~songalign.corpus.records.Song`'s language: its ``extra["language_code"]``
+    (a sung synthetic corpus's), else its ``language`` field (:func:`language_code`), else ``en``."""
+    given = song.extra.get("language_code") or song.language or "en"
+    return language_code(str(given))
+
+
 def _word_of_positions(line: str) -> list[int]:
     """For each character of ``line``, the index of the whitespace-separated word it is in (-1 for spaces)."""
     owners, word, inside = [], -1, False
@@ -309,6 +330,19 @@ def frame_targets(
         inside = (times >= phoneme.start + offset) & (times < phoneme.end + offset)
         targets[inside] = _INDEX[phoneme.symbol]
     return targets
+
+
+def model_spelling(network, language: str | None = None):
+    """How a transcriber whose lyrics network is ``network`` (a :class:`~songalign.transcribe.networks.NetworkConfig`)
+    spells lyrics in ``language`` (an espeak-ng code or a language's name, :func:`language_code`; None: English):
+    :data:`~songalign.transcribe.align.LETTERS` for a character model (accents stripped, whatever the language), a
+    :class:`PhonemeSpelling` with the model's stress and length marks for a phoneme model."""
+    from songalign.transcribe.align import LETTERS
+
+    if network.symbols != "phonemes":
+        return LETTERS
+    code = language_code(language or "en")
+    return PhonemeSpelling(code, keep_stress=network.keep_stress, keep_length=network.keep_length)
 
 
 class PhonemeSpelling:

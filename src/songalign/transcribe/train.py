@@ -13,7 +13,8 @@ BCE's ``pos_weight``: 1 in the paper, 20 in the code). A mode without a network 
 norm ``grad_clip`` (5; neither the paper nor the authors' code clips: null turns it off), the
 learning rate ramped up linearly over the
 first ``warmup_steps`` batches and constant after; early stopping when the validation WER (greedy
-decoding of the validation songs, whole; the framewise pitch error for a ``pitch`` model) has not
+decoding of the validation songs, whole; the phoneme error rate for a phoneme model, the framewise pitch error
+for a ``pitch`` model) has not
 improved for ``patience`` epochs (never before ``min_epochs``: a CTC model emits nothing for its first
 epochs), and the model folder holds the best epoch's weights (the later one on a tie).
 
@@ -23,7 +24,7 @@ the weights of an uninterrupted run, even when the run was killed mid-epoch: :cl
 the first batch not trained on, with torch's random state, and a checkpoint of other training songs, clip
 length, batch size, seed, vocal channel or separator weights is refused in one sentence), ``logs/``, ``loss.png`` and ``model/`` (the model folder, whose
 card lists the corpus's splits and the songs the weights were fitted on; a lyrics model's folder also
-holds ``lm.arpa``, the decoder's word n-gram LM of order ``decode.lm_order``, built from those songs'
+holds ``lm.arpa`` (a character model's), the decoder's word n-gram LM of order ``decode.lm_order``, built from those songs'
 lyric lines only, so that no scored song's lyrics are in it).
 """
 
@@ -41,7 +42,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from songalign.audio.cache import FeatureCache, file_digest
-from songalign.checkpoint import songs_by_split
+from songalign.checkpoint import lineage_provenance, lineage_songs, songs_by_split
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Song
 from songalign.errors import SKIPPED_FILE, SkipReport, SongalignError
@@ -75,10 +76,10 @@ from songalign.transcribe.data import (
     song_targets,
     sung_share,
 )
-from songalign.transcribe.decode import DecodeSettings, greedy_decode
+from songalign.transcribe.decode import DecodeSettings, greedy_decode, greedy_phonemes
 from songalign.transcribe.listen import check_channel, separator_card, song_audio
 from songalign.transcribe.lm import LM_FILE, build_arpa
-from songalign.transcribe.metrics import word_error_rate
+from songalign.transcribe.metrics import phoneme_error_rate, word_error_rate
 from songalign.transcribe.model import Transcriber, TranscriberConfig
 from songalign.transcribe.networks import NO_PITCH, output_frames
 
@@ -137,6 +138,11 @@ class TranscribeRecipe(BaseModel):
 
     name: str
     out: Path | None = None
+    init_from: Path | None = Field(
+        None,
+        description="a transcriber folder whose weights start this model: every tensor of the same name and shape "
+        "(a lyrics head over other symbols, e.g. a character model's for a phoneme model, starts afresh)",
+    )
     model: TranscriberConfig = Field(default_factory=TranscriberConfig)
     data: TranscribeData
     loss: LossWeights = Field(default_factory=LossWeights)
@@ -157,11 +163,6 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Transcr
     vocals = recipe.model.vocals
     remedy = "set model.vocals to spleeter, stem or mix"
     check_channel(vocals, f"{path}: model.vocals={vocals}", remedy=remedy, build=False)
-    if recipe.model.network.symbols != "characters" and recipe.model.hears_lyrics:
-        raise SongalignError(
-            f"{path}: model.network.symbols={recipe.model.network.symbols} needs phoneme targets from a corpus with "
-            "phoneme times, which songalign's corpora do not carry yet; train with model.network.symbols=characters"
-        )
     return recipe
 
 
@@ -169,6 +170,7 @@ TRANSCRIBE_CURVES = (
     Curve("train/loss_step", "train loss"),
     Curve("train/ctc_step", "CTC", omit_if_zero=True),
     Curve("val/wer", "val WER (greedy)", "o-", share=True),
+    Curve("val/per", "val PER (greedy)", "o-", share=True),
     Curve("val/pitch_error", "val pitch error", "s--", share=True),
 )
 
@@ -221,7 +223,7 @@ def load_targets(
             report.skip(song.id, "no annotated notes (the pitch/onset targets)")
             continue
         try:
-            targets.append(song_targets(song, cached_song_features(song, config, cache)))
+            targets.append(song_targets(song, cached_song_features(song, config, cache), config.network))
         except SongalignError as error:
             report.skip(song.id, str(error))
     return targets
@@ -335,13 +337,25 @@ class ClipBatches(ResumableBatches):
             yield collate([cut_clip(self.songs[song], begin, length) for song, begin, length in chosen])
 
 
+def validation_monitor(config: TranscriberConfig) -> str:
+    """The validation score early stopping watches: greedy WER (a character model), PER (a phoneme model) or the
+    framewise pitch error (a pitch-only model); lower is better."""
+    if not config.hears_lyrics:
+        return "val/pitch_error"
+    return "val/per" if config.network.symbols == "phonemes" else "val/wer"
+
+
 def validation_scores(model: Transcriber, songs: list[SongTargets]) -> dict[str, float]:
-    """Greedy corpus WER (lyrics models) and framewise pitch error (pitch models) on whole ``songs``."""
+    """Greedy corpus WER (character models) or PER (phoneme models) and framewise pitch error (pitch models) on
+    whole ``songs``."""
     scores: dict[str, float] = {}
     emissions = [model.emissions_from_features(song.mel, song.notes) for song in songs]
     if model.config.hears_lyrics:
-        hypotheses = [greedy_decode(e.log_probs) for e in emissions]
-        scores["val/wer"] = word_error_rate([s.text for s in songs], hypotheses).corpus
+        references = [s.text for s in songs]
+        if model.config.network.symbols == "phonemes":
+            scores["val/per"] = phoneme_error_rate(references, [greedy_phonemes(e.log_probs) for e in emissions]).corpus
+        else:
+            scores["val/wer"] = word_error_rate(references, [greedy_decode(e.log_probs) for e in emissions]).corpus
     if model.config.hears_pitch:
         wrong = voiced = 0
         for song, emission in zip(songs, emissions, strict=True):
@@ -356,7 +370,7 @@ class TranscribeModule(L.LightningModule):
     def __init__(self, model: Transcriber, recipe: TranscribeRecipe, batches: ClipBatches, val: list[SongTargets]):
         super().__init__()
         self.model, self.recipe, self.batches, self.val = model, recipe, batches, val
-        self.monitor = "val/wer" if model.config.hears_lyrics else "val/pitch_error"
+        self.monitor = validation_monitor(model.config)
         self.best_score = math.inf
         self.best_epoch = 0
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -436,6 +450,25 @@ class TranscribeModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": schedule}
 
 
+def warm_start(model: Transcriber, folder: Path) -> list[str]:
+    """Copy into ``model`` every tensor of the transcriber in ``folder`` with the same name and shape; returns the
+    names of ``model``'s tensors left as initialised (e.g. a lyrics head over other symbols). One sentence when
+    ``folder`` is not a transcriber's or shares no tensor with ``model``."""
+    from songalign.checkpoint import read_weights
+    from songalign.transcribe.listen import check_transcriber
+
+    check_transcriber(folder, where=f"init_from={folder}")
+    own = model.state_dict()
+    shared = {k: v for k, v in read_weights(folder).items() if k in own and own[k].shape == v.shape}
+    if not shared:
+        raise SongalignError(
+            f"init_from={folder}: no weight of that transcriber has the name and shape of this recipe's; give a "
+            "transcriber of the same network sizes (model.network) or leave init_from out"
+        )
+    model.load_state_dict({**own, **shared})
+    return sorted(k for k in own if k not in shared)
+
+
 def train(recipe: TranscribeRecipe, *, progress: bool = True, callbacks: list[L.Callback] | None = None) -> Path:
     """Train a transcriber from ``recipe`` into its run folder; returns the saved model folder (resumes a run).
 
@@ -468,6 +501,7 @@ def train(recipe: TranscribeRecipe, *, progress: bool = True, callbacks: list[L.
             f"(see {run / SKIPPED_FILE}); prepare a corpus with timed words" + (" and notes" if need_notes else "")
         )
     model = Transcriber(config)
+    fresh = warm_start(model, recipe.init_from) if recipe.init_from is not None else []
     batches = ClipBatches(
         train_songs,
         recipe.data.clip_frames,
@@ -496,7 +530,7 @@ def train(recipe: TranscribeRecipe, *, progress: bool = True, callbacks: list[L.
         "data": {
             "corpus": str(recipe.data.corpus),
             "songs": songs_by_split(manifest.segments),
-            "trained_songs": sorted(song.song_id for song in train_songs),
+            "trained_songs": lineage_songs((song.song_id for song in train_songs), recipe.init_from),
             "train_split": recipe.data.train_split,
             "train_songs": len(train_songs),
             "val_songs": len(val_songs),
@@ -506,14 +540,17 @@ def train(recipe: TranscribeRecipe, *, progress: bool = True, callbacks: list[L.
         },
         "recipe": recipe.model_dump(mode="json"),
         "evaluation": {"final_metrics": metrics, f"best_{module.monitor}": module.best_score},
-        "provenance": {},
+        "provenance": lineage_provenance(init_from=recipe.init_from),
     }
-    if config.hears_lyrics:  # the decoder's word LM, from the lyrics of the songs the weights were fitted on
+    if recipe.init_from is not None:
+        card["data"]["started_afresh"] = fresh
+    writes_words = config.hears_lyrics and config.network.symbols == "characters"
+    if writes_words:  # the decoder's word LM, from the lyrics of the songs the weights were fitted on
         fitted = set(card["data"]["trained_songs"])
         lines = [line.text for song in train_split if song.id in fitted for line in song.lines if line.text.strip()]
         card["data"]["lm"] = {"file": LM_FILE, "order": recipe.decode.lm_order, "lines": len(lines)}
     saved = model.save_pretrained(run / "model", card)
-    if config.hears_lyrics:
+    if writes_words:
         build_arpa(lines, saved / LM_FILE, order=recipe.decode.lm_order)
     plot_curves(run / "logs", run / "loss.png", TRANSCRIBE_CURVES, title=recipe.name)
     return saved

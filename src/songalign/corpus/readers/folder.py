@@ -29,6 +29,10 @@ files are read by :mod:`songalign.corpus.lyrics_files`, which says more about ea
   ``aligner_vocals`` (``--option aligner_vocals=spleeter``; also ``mix``, ``NAME:MODEL`` of another
   registered separator or an open-unmix folder) is the vocal channel the aligner hears, as a command's
   ``--vocals``; without it, the transcriber's own (one note when it differs from what it trained on).
+  The reader option ``aligner_language`` (``--option aligner_language=fr``, an espeak-ng code or a
+  language's name) is the lyrics' language, given to the aligner as its ``language`` option (a phoneme
+  transcriber spells the lyrics in it; a character one reads letters whatever the language) and kept as the
+  song's ``language``; without it a phoneme transcriber reads English.
   The aligned song's
   ``extra["aligned_by"]`` records the aligner's own description (``aligner`` and, for ``ctc``,
   ``transcriber``: the folder), ``vocals`` (what it heard as the singing voice: ``"mix copy"`` when
@@ -113,6 +117,7 @@ def read_folder(
     aligner: str | Path | None = None,
     aligner_kind: str = "ctc",
     aligner_vocals: str | None = None,
+    aligner_language: str | None = None,
     window_seconds: float = AUDIO_ONLY_WINDOW_SECONDS,
 ) -> Iterator[Song]:
     """Read a folder (searched recursively) of audio files with lyrics annotations beside them, or none.
@@ -132,7 +137,8 @@ def read_folder(
     module docstring) with the lyrics aligner named ``aligner_kind`` in
     :data:`songalign.corpus.aligners.ALIGNERS` (default ``ctc``: a transcriber folder), hearing the vocal
     channel ``aligner_vocals`` (e.g. ``spleeter`` or ``mix``; default: the model's own), which is given to the
-    aligner as its ``vocals`` option; without ``aligner`` such songs are skipped and reported.
+    aligner as its ``vocals`` option, the lyrics being in ``aligner_language`` (its ``language`` option, and the
+    song's language; default: unstated); without ``aligner`` such songs are skipped and reported.
 
     Audio with no lyrics file at all is an audio-only song: no lines, ``extra["audio_only"] =
     True`` and ``extra["window_seconds"] = window_seconds`` (seconds, > 0), the length of the fixed
@@ -140,8 +146,8 @@ def read_folder(
 
     An ``.lrc`` without audio, unreadable files, bad rows, malformed LRC time tags, symbolic links
     that loop or lead nowhere, and lyrics that do not fit their audio go to ``report``. Raises :class:`SongalignError` at once if ``src`` is not a folder with audio,
-    ``aligner`` is not a transcriber folder that writes lyrics, ``aligner_vocals`` is given without
-    ``aligner`` or is not a channel the aligner can hear, or ``window_seconds`` is not a
+    ``aligner`` is not a transcriber folder that writes lyrics, ``aligner_vocals`` or ``aligner_language`` is
+    given without ``aligner`` or is not one the aligner can take, or ``window_seconds`` is not a
     positive number of seconds.
     """
     src = Path(src)
@@ -150,7 +156,7 @@ def read_folder(
             f"{src} is not a folder; give the folder that holds your audio files and their .lrc, .csv or .json lyrics"
         )
     window = _window_seconds(window_seconds)
-    txt_aligner = _txt_aligner(aligner, aligner_kind, aligner_vocals)
+    txt_aligner = _txt_aligner(aligner, aligner_kind, {"vocals": aligner_vocals, "language": aligner_language})
     files = _files_under(src, report)
     audio = [path for path in files if path.suffix.lower() in AUDIO_EXTENSIONS]
     if not audio:
@@ -160,30 +166,35 @@ def read_folder(
     return _read_folder(src, files, audio, report, wanted_languages(languages), txt_aligner, window)
 
 
-def _txt_aligner(aligner: str | Path | None, kind: str, vocals: str | None) -> LyricsAligner | None:
-    """The lyrics aligner ``ALIGNERS[kind](aligner, vocals=vocals)`` (``vocals`` only when given: an aligner that
-    hears no vocal channel need not take it); None without ``aligner``. One sentence when ``vocals`` is given
-    without ``aligner`` or to an aligner that takes no vocal channel."""
+def _txt_aligner(aligner: str | Path | None, kind: str, options: dict[str, str | None]) -> LyricsAligner | None:
+    """The lyrics aligner ``ALIGNERS[kind](aligner, **options)``, given only the ``options`` that are set (an
+    aligner that hears no vocal channel, or takes no language, need not take them); None without ``aligner``. One
+    sentence when an option is given without ``aligner`` or to an aligner that does not take it."""
+    given = {name: str(value) for name, value in options.items() if value is not None}
     if aligner is None:
-        if vocals is not None:
+        if given:
+            name, value = next(iter(given.items()))
+            what = "chooses what a lyrics aligner hears" if name == "vocals" else "is the lyrics' language for an aligner"
             raise SongalignError(
-                f"option aligner_vocals={vocals} chooses what a lyrics aligner hears, but no aligner was given; "
-                "add --option aligner=MODEL_DIR or leave aligner_vocals out"
+                f"option aligner_{name}={value} {what}, but no aligner was given; "
+                f"add --option aligner=MODEL_DIR or leave aligner_{name} out"
             )
         return None
     made = ALIGNERS[kind]
-    if vocals is None:
+    if not given:
         return made(aligner)
     try:
         parameters = inspect.signature(made).parameters
     except (TypeError, ValueError):  # a callable whose signature cannot be read: let it say
-        parameters = {"vocals": None}
-    if "vocals" not in parameters and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-        raise SongalignError(
-            f"option aligner_vocals={vocals} is given, but the lyrics aligner '{kind}' hears no vocal channel; "
-            "leave aligner_vocals out or choose an aligner that takes one (ctc)"
-        )
-    return made(aligner, vocals=str(vocals))
+        parameters = dict.fromkeys(given)
+    for name, value in given.items():
+        if name not in parameters and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            what, one = ("hears no vocal channel", "one") if name == "vocals" else (f"takes no {name}", "it")
+            raise SongalignError(
+                f"option aligner_{name}={value} is given, but the lyrics aligner '{kind}' {what}; "
+                f"leave aligner_{name} out or choose an aligner that takes {one} (ctc)"
+            )
+    return made(aligner, **given)
 
 
 def _files_under(src: Path, report: SkipReport) -> list[Path]:
@@ -403,7 +414,10 @@ def _untimed_song(
             kind=UNTIMED_KIND,
         )
         return None
-    unwanted = _unwanted_language("", wanted, "give the lyrics as .lrc with a [la:] tag, or leave out languages")
+    language = str(getattr(txt_aligner, "language", None) or "").lower()
+    unwanted = _unwanted_language(
+        language, wanted, "give the lyrics as .lrc with a [la:] tag, --option aligner_language, or leave out languages"
+    )
     if unwanted:
         report.skip(txt_path, unwanted, item=song_id)
         return None
@@ -433,6 +447,7 @@ def _untimed_song(
         id=song_id,
         title=title,
         artist=artist,
+        language=language,
         audio_path=str(audio_path.resolve()),
         duration=duration,
         lines=lines,
