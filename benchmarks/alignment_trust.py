@@ -26,7 +26,8 @@ from songalign.corpus.manifest import CorpusManifest
 from songalign.transcribe import BACKENDS
 from songalign.transcribe.activity import accompaniment_of, vocal_activity
 from songalign.transcribe.backends import CrnnBackend
-from songalign.transcribe.evaluate import held_out_songs, song_sound, song_truth
+from songalign.transcribe.evaluate import held_out_songs, song_truth
+from songalign.transcribe.listen import song_sound
 from songalign.transcribe.symbols import EMISSION_SECONDS
 from songalign.transcribe.train import split_songs
 

@@ -1,7 +1,7 @@
 """Vocal activity on singing: songalign's energy rule against silero-vad's speech probability.
 
 Every song of the given prepared corpora (timed words: the annotated word times are the truth) is heard as
-``transcribe align`` hears it (:func:`songalign.transcribe.evaluate.song_sound`: the mix and the separated
+``transcribe align`` hears it (:func:`songalign.transcribe.listen.song_sound`: the mix and the separated
 vocals, 16 kHz, from songalign's separation cache). Per 20 ms frame (frame ``t`` covers ``[0.02·t,
 0.02·(t+1))`` s):
 
@@ -39,7 +39,7 @@ import numpy as np
 from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Song
 from songalign.transcribe.activity import smoothed
-from songalign.transcribe.evaluate import song_sound
+from songalign.transcribe.listen import song_sound
 from songalign.transcribe.symbols import SAMPLE_RATE
 from songalign.transcribe.train import split_songs
 

@@ -55,7 +55,7 @@ from songalign.corpus.manifest import CorpusManifest
 from songalign.corpus.records import Song, Word
 from songalign.errors import SkipReport, SongalignError
 from songalign.transcribe.align import LETTERS
-from songalign.transcribe.backends import Backend, Sound
+from songalign.transcribe.backends import Backend
 from songalign.transcribe.data import SongTargets
 from songalign.transcribe.decode import (
     BeamSearchDecoder,
@@ -65,7 +65,7 @@ from songalign.transcribe.decode import (
     greedy_phonemes,
     notes_from_emissions,
 )
-from songalign.transcribe.listen import check_channel, song_audio
+from songalign.transcribe.listen import check_channel, song_sound
 from songalign.transcribe.lm import LM_FILE, read_ngram_counts
 from songalign.transcribe.metrics import (
     alignment_scores,
@@ -76,8 +76,8 @@ from songalign.transcribe.metrics import (
     word_error_rate,
 )
 from songalign.transcribe.model import Transcriber
-from songalign.transcribe.phonemes import model_spelling, song_language
-from songalign.transcribe.symbols import SAMPLE_RATE, normalise_text
+from songalign.transcribe.phonemes import song_language
+from songalign.transcribe.symbols import normalise_text
 from songalign.transcribe.train import load_targets, split_songs
 
 
@@ -274,12 +274,6 @@ def held_out_songs(backend: Backend, songs: Sequence[Song]) -> list[Song]:
     return [song for song in songs if song.id not in seen]
 
 
-def song_sound(song: Song, vocals: str) -> Sound:
-    """A corpus song as a backend hears it: its mix and the vocal channel ``vocals`` (16 kHz)."""
-    mix, voice = song_audio(song, vocals)
-    return Sound(mix, voice, SAMPLE_RATE, "mix copy" if voice is None else vocals)
-
-
 def evaluate_transcriber(
     model_dir: str | Path,
     corpus: str | Path,
@@ -355,7 +349,7 @@ def evaluate_transcriber(
                     emission.emission_seconds,
                     truth.lines,  # type: ignore[union-attr]  # load_targets kept songs with words only
                     min_confidence=min_confidence,
-                    spelling=model_spelling(config.network, language or song_language(record)) if phonemes else LETTERS,
+                    spelling=backend.spelling(language or song_language(record)) if phonemes else LETTERS,
                 )
             except SongalignError as error:
                 result.alignment_skipped.append(f"{song.song_id}: {error}")

@@ -399,6 +399,15 @@ class Heard:
         return Sound(self.mix, self.vocal_audio).activity(frames, seconds)
 
 
+def song_sound(song: Song, vocals: VocalSource) -> Sound:
+    """A corpus song as a backend hears it: its mix and the vocal channel ``vocals`` (:func:`song_audio`,
+    16 kHz mono)."""
+    from songalign.transcribe.backends import Sound
+
+    mix, voice = song_audio(song, vocals)
+    return Sound(mix, voice, SAMPLE_RATE, "mix copy" if voice is None else str(vocals))
+
+
 def hear_sound(audio_path: Path, channel: VocalChannel) -> Sound:
     """The file at ``audio_path`` (16 kHz mono) and its vocal ``channel``, as every backend hears it.
 
