@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from songalign.corpus.synth.voice import IPA_VOWELS
 from songalign.errors import SongalignError
 from songalign.transcribe.symbols import BLANK, BLANK_INDEX, EMISSION_SECONDS
 
@@ -63,7 +64,7 @@ CONSONANTS: tuple[str, ...] = (
 )
 """The IPA chart's consonant letters, in its order."""
 
-VOWELS: tuple[str, ...] = tuple("iyɨʉɯuɪʏʊeøɘɵɤoəɛœɜɞʌɔæɐaɶɑɒɚɝᵻ")
+VOWELS: tuple[str, ...] = tuple(IPA_VOWELS)
 """The IPA chart's vowel letters (close to open), the rhotic schwas and espeak's ``ᵻ``."""
 
 NASAL = "\u0303"

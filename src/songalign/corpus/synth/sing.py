@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from songalign.corpus.synth.voice import (
+    IPA_VOWELS,
     SAMPLE_RATE,
     Espeak,
     PitchTable,
@@ -49,9 +50,8 @@ from songalign.corpus.synth.voice import (
     measure_pitch,
 )
 
-VOWEL_LETTERS = frozenset("iyɨʉɯuɪʏʊeøɘɵɤoəɛœɜɞʌɔæɐaɶɑɒɚɝᵻ")
-"""The IPA chart's vowel letters as espeak-ng writes them: the same set as
-:data:`songalign.transcribe.phonemes.VOWELS`, which this lower layer may not import (a test keeps them equal)."""
+VOWEL_LETTERS = frozenset(IPA_VOWELS)
+"""The vowel letters espeak-ng writes (:data:`~songalign.corpus.synth.voice.IPA_VOWELS`), as a set."""
 
 SUNG_PROBE_SETTINGS = tuple(range(30, 101, 10))
 """espeak pitch settings a sung voice is measured at: its male variants sing near 35 MIDI (60 Hz) at setting 20,

@@ -39,6 +39,11 @@ from songalign.errors import MissingDependencyError, SongalignError
 SAMPLE_RATE = 22050
 """Sample rate of espeak-ng's output, in Hz (checked when the engine starts)."""
 
+IPA_VOWELS = "iyɨʉɯuɪʏʊeøɘɵɤoəɛœɜɞʌɔæɐaɶɑɒɚɝᵻ"
+"""The vowel letters espeak-ng writes in IPA: the IPA chart's (close to open), the rhotic schwas and espeak's
+``ᵻ``; the one list the sung corpus's syllables and the phoneme inventory
+(:data:`songalign.transcribe.phonemes.VOWELS`) are made from."""
+
 SILENCE_DB = -40.0
 """Energy floor, in dB relative to a word's loudest 5 ms, below which its edges count as silence."""
 
