@@ -92,6 +92,14 @@ def test_greedy_phonemes_and_the_phoneme_error_rate():
     assert rate.corpus == pytest.approx(3 / 7) and rate.song_mean == pytest.approx((2 / 5 + 1 / 2) / 2)
 
 
+def test_a_phoneme_model_that_knows_nothing_scores_a_phoneme_error_rate_of_one():
+    uniform = np.full((40, len(PHONEME_SYMBOLS)), -math.log(len(PHONEME_SYMBOLS)))  # every symbol alike, every frame
+    heard = greedy_phonemes(uniform)
+    assert heard == ""  # ties go to the first symbol, the blank: nothing is written
+    rate = phoneme_error_rate(["l a m ɛ ʁ", "ʃ ɑ̃"], [heard, heard])
+    assert (rate.deletions, rate.hits) == (7, 0) and rate.corpus == 1.0 and rate.song_mean == 1.0
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("phoneme_corpus")
